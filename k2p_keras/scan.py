@@ -1,0 +1,197 @@
+"""The TensorFlow scan: each sequence's best window for every filter.
+
+This is the only costly step (sequences x positions x filters x kernel length); everything
+downstream works on the small per-filter sums it returns. Batches stream through one
+``tf.function``: a float32 convolution (as the model itself computes it) picks the best
+window, whose score is then recomputed in float64 from the gathered window so that the
+MLE sees exact sums. TensorFlow places the ops on a GPU when it sees one, on the CPU
+otherwise; nothing here chooses a device.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._tf import import_tensorflow
+from .errors import K2PError
+
+tf = import_tensorflow()
+
+PADDINGS = ("valid", "same", "causal")
+
+
+@dataclass
+class ScanStats:
+    """Per-filter sums over the scanned sequences.
+
+    Attributes
+    ----------
+    n_sequences : int
+        Sequences scanned.
+    score_sum : numpy.ndarray, shape (F,)
+        Sum of the best window's score ``x . W`` (no bias) over the sequences used for the MLE.
+    row_weight : numpy.ndarray, shape (F, L)
+        Summed row weight (sum over letters) of each kernel position in those windows.
+    n_used : numpy.ndarray, shape (F,)
+        Sequences used for the MLE (all, or the active ones with ``exclude_inactive``).
+    max_preactivation : numpy.ndarray, shape (F,)
+        Largest best-window ``conv + bias`` over all sequences.
+    letter_counts : numpy.ndarray, shape (F, L, 4), or None
+        Summed one-hot rows of the best windows whose ``conv + bias`` exceeds
+        ``letter_threshold`` (the heuristic's counts); None when not requested.
+    n_letter_windows : numpy.ndarray, shape (F,), or None
+        How many windows went into ``letter_counts``.
+    """
+
+    n_sequences: int
+    score_sum: np.ndarray
+    row_weight: np.ndarray
+    n_used: np.ndarray
+    max_preactivation: np.ndarray
+    letter_counts: np.ndarray = None
+    n_letter_windows: np.ndarray = None
+
+
+def padding_amounts(length, kernel_length, padding="valid", strides=1):
+    """Zero rows Keras adds before and after a sequence of ``length`` (TensorFlow's rule)."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "causal":
+        return kernel_length - 1, 0
+    if padding == "same":
+        out = math.ceil(length / strides)
+        total = max((out - 1) * strides + kernel_length - length, 0)
+        return total // 2, total - total // 2
+    raise K2PError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+
+
+def _gather_best(x, kernel32, strides, left, right, length):
+    """Best window per (sequence, filter) on one strand: its pre-bias float32 score and rows."""
+    padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+    conv = tf.nn.conv1d(padded, kernel32, stride=strides, padding="VALID")  # (B, P, F)
+    best = tf.argmax(conv, axis=1, output_type=tf.int32)  # (B, F)
+    rows = best[:, :, None] * strides + tf.range(length)[None, None, :]  # (B, F, L)
+    windows = tf.gather(padded, rows, batch_dims=1)  # (B, F, L, 4)
+    return tf.reduce_max(conv, axis=1), windows
+
+
+class _BatchScanner:
+    """Holds the kernel as TensorFlow constants and the traced per-batch function."""
+
+    def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
+                 active_threshold, letter_threshold):
+        self.kernel64 = tf.constant(kernel, tf.float64)
+        self.kernel32 = tf.constant(kernel, tf.float32)
+        self.bias64 = tf.constant(bias, tf.float64)
+        self.length = kernel.shape[0]
+        self.padding, self.strides = padding, strides
+        self.both_strands = both_strands
+        self.exclude_inactive = exclude_inactive
+        self.active_threshold = float(active_threshold)
+        self.letter_threshold = letter_threshold
+        self.step = tf.function(self._step, input_signature=[
+            tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32)],
+            reduce_retracing=True)
+
+    def _step(self, x, pads):
+        left, right = pads[0], pads[1]
+        top, windows = _gather_best(x, self.kernel32, self.strides, left, right, self.length)
+        if self.both_strands:
+            # Reverse complement: reverse the positions, and A C G T -> T G C A reverses channels.
+            rc_top, rc_windows = _gather_best(x[:, ::-1, ::-1], self.kernel32, self.strides, left, right,
+                                              self.length)
+            take_rc = rc_top > top
+            windows = tf.where(take_rc[:, :, None, None], rc_windows, windows)
+        windows = tf.cast(windows, tf.float64)
+        score = tf.einsum("bfla,laf->bf", windows, self.kernel64)
+        preact = score + self.bias64
+        if self.exclude_inactive:
+            used = tf.cast(preact > self.active_threshold, tf.float64)
+        else:
+            used = tf.ones_like(score)
+        out = {
+            "score_sum": tf.reduce_sum(used * score, axis=0),
+            "row_weight": tf.einsum("bf,bfl->fl", used, tf.reduce_sum(windows, axis=-1)),
+            "n_used": tf.reduce_sum(used, axis=0),
+            "max_preactivation": tf.reduce_max(preact, axis=0),
+        }
+        if self.letter_threshold is not None:
+            counted = tf.cast(preact > self.letter_threshold, tf.float64)
+            out["letter_counts"] = tf.einsum("bf,bfla->fla", counted, windows)
+            out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
+        return out
+
+
+def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
+                      exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
+                      progress=None):
+    """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
+
+    Parameters
+    ----------
+    batches : iterable of numpy.ndarray, each (B, length, 4)
+        One-hot sequences (N rows all-zero or 0.25), e.g. ``SequenceSource.iter_batches()``.
+    kernel : numpy.ndarray, shape (L, 4, F)
+        Cross-correlation kernel with dilation already expanded (zero rows in the gaps).
+    bias : numpy.ndarray, shape (F,), optional
+    padding : {"valid", "same", "causal"}
+        As the Conv1D layer pads: padding rows are zero rows (N).
+    strides : int
+        Only windows starting at multiples of ``strides`` (in the padded sequence) count.
+    both_strands : bool
+        Also scan the reverse complement and keep the better of the two best windows.
+    exclude_inactive : bool
+        Leave out of the MLE sums the sequences whose best ``conv + bias`` is not above
+        ``active_threshold`` (a ReLU's zero output).
+    active_threshold : float
+    letter_threshold : float, optional
+        When given, also count the letters of best windows with ``conv + bias`` above it.
+    progress : callable, optional
+        Called with the number of sequences in each finished batch.
+
+    Returns
+    -------
+    ScanStats
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 3 or kernel.shape[1] != 4:
+        raise K2PError(f"kernel must have shape (L, 4, F), got {kernel.shape}")
+    n_rows, _, n_filters = kernel.shape
+    bias = np.zeros(n_filters) if bias is None else np.asarray(bias, dtype=np.float64)
+    if padding not in PADDINGS:
+        raise K2PError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+    strides = int(strides)
+    scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
+                            active_threshold, letter_threshold)
+    totals = {}
+    n_sequences = 0
+    for batch in batches:
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim != 3 or batch.shape[2] != 4:
+            raise K2PError(f"sequence batches must have shape (B, length, 4), got {batch.shape}")
+        left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
+        if batch.shape[1] + left + right < n_rows:
+            raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
+        out = scanner.step(tf.constant(batch), tf.constant([left, right], tf.int32))
+        for key, value in out.items():
+            value = value.numpy()
+            if key not in totals:
+                totals[key] = value
+            elif key == "max_preactivation":
+                totals[key] = np.maximum(totals[key], value)
+            else:
+                totals[key] = totals[key] + value
+        n_sequences += batch.shape[0]
+        if progress is not None:
+            progress(batch.shape[0])
+    if n_sequences == 0:
+        raise K2PError("no sequences to scan")
+    return ScanStats(
+        n_sequences=n_sequences,
+        score_sum=totals["score_sum"],
+        row_weight=totals["row_weight"],
+        n_used=totals["n_used"].astype(np.int64),
+        max_preactivation=totals["max_preactivation"],
+        letter_counts=totals.get("letter_counts"),
+        n_letter_windows=None if "n_letter_windows" not in totals else totals["n_letter_windows"].astype(np.int64),
+    )

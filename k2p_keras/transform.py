@@ -1,0 +1,267 @@
+"""The exact transformation between Conv1D kernels and position weight matrices.
+
+Pure numpy, float64 throughout. Notation follows ``MISSION.md`` and the paper
+(Ding et al., bioRxiv 163220): a filter ``w`` has shape ``(L, 4)`` (positions x A C G T),
+a whole Keras kernel ``(L, 4, F)``; ``v = ln b`` for a base ``b > 1``.
+
+Theorem 1: with ``P[i, a] = softmax_a(v * w[i, a])`` and
+``d = sum_i log_b sum_a b**w[i, a]`` (plus the bias ``c`` when kept),
+the convolution on any window equals ``log_b P(window) + d``.
+Theorem 3 (supplementary notes) extends this to windows with N positions: a row ``x_i``
+of the window contributes ``sum_a x_i[a] log_b P[i, a] + (sum_a x_i[a]) log_b Z_i``,
+so all-zero rows contribute nothing and 0.25 rows contribute a quarter of every letter.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from .errors import K2PError
+
+CONVENTIONS = ("correlation", "convolution")
+# Softmax entries below this are reported as underflow; rows within this of uniform as flat.
+_UNDERFLOW = 1e-300
+_FLAT = 1e-9
+
+
+def check_base(base):
+    """Return ``base`` as a float after checking ``1 < base < inf``."""
+    try:
+        base = float(base)
+    except (TypeError, ValueError):
+        raise K2PError(f"base must be a number greater than 1, got {base!r}") from None
+    if not math.isfinite(base) or base <= 1.0:
+        raise K2PError(f"base must be a finite number greater than 1, got {base!r}")
+    return base
+
+
+def _check_convention(convention):
+    if convention not in CONVENTIONS:
+        raise K2PError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+
+
+def _as_kernel(kernel, what="kernel"):
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim not in (2, 3) or kernel.shape[1] != 4:
+        raise K2PError(f"{what} must have shape (L, 4) or (L, 4, F), got {kernel.shape}")
+    if kernel.shape[0] == 0:
+        raise K2PError(f"{what} has no rows")
+    if not np.all(np.isfinite(kernel)):
+        raise K2PError(f"{what} contains NaN or infinite values")
+    return kernel
+
+
+def _orient(matrix, convention):
+    """Rows in the cross-correlation order Keras uses; k2p-1.0 files store them reversed."""
+    _check_convention(convention)
+    return matrix[::-1] if convention == "convolution" else matrix
+
+
+def _row_logsumexp(scaled):
+    """``log sum_a exp(scaled[i, a, ...])`` over axis 1, stable for any magnitude."""
+    top = scaled.max(axis=1, keepdims=True)
+    return np.log(np.exp(scaled - top).sum(axis=1)) + top[:, 0]
+
+
+def kernel_to_pwm(kernel, base=math.e, convention="correlation", warn=True):
+    """Transform a Conv1D kernel into the PWM of Theorem 1.
+
+    Parameters
+    ----------
+    kernel : array_like, shape (L, 4) or (L, 4, F)
+        One filter, or a whole Keras kernel (positions x A C G T x filters).
+    base : float
+        The logarithm's base ``b > 1``; ``e`` by default.
+    convention : {"correlation", "convolution"}
+        ``"correlation"`` (Keras Conv1D, the default) pairs PWM row ``i`` with kernel row
+        ``i``; ``"convolution"`` (k2p-1.0's files) pairs it with kernel row ``L - 1 - i``.
+    warn : bool
+        Warn when entries underflow to 0 (base too large) or rows are flat (base too small).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``kernel``; every row (over the 4 letters) sums to 1.
+    """
+    kernel = _as_kernel(kernel)
+    v = math.log(check_base(base))
+    scaled = v * _orient(kernel, convention)
+    # Subtracting the row maximum keeps exp() finite for any base and kernel scale.
+    weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    pwm = weights / weights.sum(axis=1, keepdims=True)
+    if warn:
+        _warn_degenerate(scaled, pwm, base)
+    return pwm
+
+
+def _warn_degenerate(scaled, pwm, base):
+    if np.any(pwm < _UNDERFLOW):
+        warnings.warn(f"base {base:g} is so large that some PWM entries underflow to 0", stacklevel=3)
+    # A row is flattened when the kernel row has spread but its softmax has (almost) none.
+    flattened = (np.ptp(pwm, axis=1) < _FLAT) & (np.ptp(scaled, axis=1) > 0)
+    if np.any(flattened):
+        warnings.warn(f"base {base:g} is so close to 1 that some PWM rows are flat (0.25 everywhere)", stacklevel=3)
+
+
+def kernel_constant(kernel, base=math.e, bias=None, convention="correlation"):
+    """The constant ``d`` of Theorem 1: ``conv(window) = log_b P(window) + d``.
+
+    Parameters
+    ----------
+    kernel : array_like, shape (L, 4) or (L, 4, F)
+    base : float
+    bias : float or array_like of shape (F,), optional
+        The filter's bias; ``d`` includes it when given.
+    convention : {"correlation", "convolution"}
+        Does not change ``d`` (a sum over rows), accepted for symmetry.
+
+    Returns
+    -------
+    float or numpy.ndarray of shape (F,)
+    """
+    kernel = _orient(_as_kernel(kernel), convention)
+    v = math.log(check_base(base))
+    d = _row_logsumexp(v * kernel).sum(axis=0) / v
+    if bias is not None:
+        d = d + np.asarray(bias, dtype=np.float64)
+    return float(d) if np.ndim(d) == 0 else d
+
+
+def window_log_likelihood(pwm, windows, base=math.e):
+    """``log_b P(window)`` for one-hot windows, N rows included (Theorem 3).
+
+    Parameters
+    ----------
+    pwm : array_like, shape (L, 4) or (L, 4, F)
+    windows : array_like, shape (..., L, 4)
+        One-hot rows; an N position is an all-zero row or a row of 0.25.
+    base : float
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``windows.shape[:-2]`` for one PWM, ``windows.shape[:-2] + (F,)`` for F of them.
+        A zero row adds nothing; a 0.25 row adds ``0.25 * sum_a log_b P[i, a]``.
+    """
+    pwm = np.asarray(pwm, dtype=np.float64)
+    windows = np.asarray(windows, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_p = np.log(pwm) / math.log(check_base(base))
+    # 0 * log(0) must count as 0: a letter absent from the window says nothing of P there.
+    log_p = np.where(pwm > 0, log_p, -np.inf)
+    if pwm.ndim == 2:
+        return _weighted_sum(windows, log_p, "...ia,ia->...")
+    return _weighted_sum(windows, log_p, "...ia,iaf->...f")
+
+
+def _weighted_sum(windows, log_p, spec):
+    finite = np.where(np.isfinite(log_p), log_p, 0.0)
+    total = np.einsum(spec, windows, finite)
+    hits_zero = np.einsum(spec, windows, (~np.isfinite(log_p)).astype(np.float64)) > 0
+    return np.where(hits_zero, -np.inf, total)
+
+
+def window_constant(kernel, windows, base=math.e, bias=None):
+    """The window-dependent constant of Theorem 3 (``d`` for windows without N).
+
+    ``conv(window) = window_log_likelihood(P, window) + window_constant(W, window)``,
+    where each row ``x_i`` adds ``(sum_a x_i[a]) * log_b sum_a b**w[i, a]``.
+
+    Parameters
+    ----------
+    kernel : array_like, shape (L, 4) or (L, 4, F)
+    windows : array_like, shape (..., L, 4)
+    base : float
+    bias : float or array_like of shape (F,), optional
+    """
+    kernel = _as_kernel(kernel)
+    v = math.log(check_base(base))
+    log_z = _row_logsumexp(v * kernel) / v  # (L,) or (L, F)
+    row_weight = np.asarray(windows, dtype=np.float64).sum(axis=-1)  # (..., L)
+    const = np.tensordot(row_weight, log_z, axes=([-1], [0]))
+    if bias is not None:
+        const = const + np.asarray(bias, dtype=np.float64)
+    return const
+
+
+def check_pwm(pwm, what="PWM", tolerance=1e-4):
+    """Validate a PWM ``(L, 4)`` and return it as float64.
+
+    Entries must be finite and within [0, 1]; rows must sum to 1 within ``tolerance``
+    (a warning beyond it, an error when a row cannot be probabilities at all).
+    """
+    pwm = np.asarray(pwm, dtype=np.float64)
+    if pwm.ndim != 2 or pwm.shape[1] != 4 or pwm.shape[0] == 0:
+        raise K2PError(f"{what} must have shape (L, 4) with L >= 1, got {pwm.shape}")
+    if not np.all(np.isfinite(pwm)):
+        raise K2PError(f"{what} contains NaN or infinite values")
+    if pwm.min() < 0 or pwm.max() > 1:
+        raise K2PError(f"{what} has probabilities outside [0, 1] (min {pwm.min():g}, max {pwm.max():g})")
+    sums = pwm.sum(axis=1)
+    worst = int(np.argmax(np.abs(sums - 1)))
+    if abs(sums[worst] - 1) > 0.1:
+        raise K2PError(f"{what} row {worst + 1} sums to {sums[worst]:g}, not 1: not probabilities")
+    if abs(sums[worst] - 1) > tolerance:
+        warnings.warn(f"{what} row {worst + 1} sums to {sums[worst]:.6g}, not 1 (used as given)", stacklevel=2)
+    return pwm
+
+
+def pwm_to_kernel(pwm, base=math.e, delta=None, shift=0.0, shift_by_minimum=False,
+                  convention="correlation", name="PWM"):
+    """The inverse transformation: ``W[i, a] = log_b P[i, a] + shift``.
+
+    Parameters
+    ----------
+    pwm : array_like, shape (L, 4)
+        Probabilities, rows summing to 1.
+    base : float
+        The logarithm's base ``b > 1``.
+    delta : float, optional
+        Replaces zero probabilities before the logarithm (no renormalisation, with a
+        warning). Default: one tenth of the smallest positive entry, as k2p-1.0 did.
+    shift : float
+        Added to every entry (e.g. to keep a ReLU from zeroing the signal).
+    shift_by_minimum : bool
+        Add ``|min W|`` (after ``shift``) so the smallest entry becomes 0.
+    convention : {"correlation", "convolution"}
+        Row order of the returned kernel, see :func:`kernel_to_pwm`.
+    name : str
+        Used in warnings and errors.
+
+    Returns
+    -------
+    numpy.ndarray, shape (L, 4)
+    """
+    pwm = check_pwm(pwm, what=name)
+    v = math.log(check_base(base))
+    if np.any(pwm == 0):
+        if delta is None:
+            positive = pwm[pwm > 0]
+            delta = positive.min() / 10.0
+        delta = float(delta)
+        if not (math.isfinite(delta) and delta > 0):
+            raise K2PError(f"delta must be a positive number, got {delta!r}")
+        warnings.warn(f"{name} has zero probabilities; replaced by delta = {delta:g} "
+                      "before the logarithm (rows not renormalised)", stacklevel=2)
+        pwm = np.where(pwm == 0, delta, pwm)
+    kernel = np.log(pwm) / v + float(shift)
+    if shift_by_minimum:
+        kernel = kernel + abs(kernel.min())
+    return _orient(kernel, convention).copy()
+
+
+def information_content(pwm, background=None):
+    """Information content of each PWM row in bits (2 minus the entropy for a uniform background)."""
+    pwm = np.asarray(pwm, dtype=np.float64)
+    background = np.full(4, 0.25) if background is None else np.asarray(background, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(pwm > 0, pwm * np.log2(pwm / background), 0.0)
+    return terms.sum(axis=-1)
+
+
+def consensus(pwm, alphabet="ACGT"):
+    """The most probable letter of each row; IUPAC N where the row is flat."""
+    pwm = np.asarray(pwm, dtype=np.float64)
+    letters = [alphabet[i] for i in pwm.argmax(axis=1)]
+    flat = np.ptp(pwm, axis=1) < 1e-9
+    return "".join("N" if f else c for c, f in zip(letters, flat))
