@@ -1,0 +1,125 @@
+"""Rebuild data/ and example_models/: simulated sequences with planted motifs, small trained models.
+
+    python example_models/make_examples.py
+
+Everything is simulated here (no third-party motif files): three hand-written motifs are
+planted, one per positive sequence, at a random position and strand; negatives are
+background only. Two small models are trained on them and saved as .h5 and .keras:
+
+- ``deepbind``: Conv1D(relu) -> GlobalMaxPooling1D -> Dense(sigmoid), the DeepBind shape;
+- ``bn_model``: Conv1D(linear) -> BatchNormalization -> Activation(relu) -> Dropout
+  -> GlobalMaxPooling1D -> Dense(sigmoid), which k2p-keras folds exactly.
+
+Seeds are fixed; TensorFlow's CPU kernels may still differ in the last bits between machines.
+"""
+import argparse
+import gzip
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+ALPHABET = "ACGT"
+
+# Consensus-like motifs written for this simulation, with some degeneracy per position.
+MOTIFS = {
+    "tre_like": "TGASTCA",
+    "ebox_like": "CACGTG",
+    "gc_box_like": "GGGGCGGGG",
+}
+IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "S": "CG", "W": "AT", "N": "ACGT"}
+
+
+def consensus_to_pwm(consensus, purity=0.95):
+    """A PWM that puts ``purity`` on the consensus letter(s) and spreads the rest evenly."""
+    pwm = np.zeros((len(consensus), 4))
+    for i, code in enumerate(consensus):
+        letters = IUPAC[code]
+        pwm[i] = (1 - purity) / 4
+        for letter in letters:
+            pwm[i, ALPHABET.index(letter)] += purity / len(letters)
+    return pwm / pwm.sum(axis=1, keepdims=True)
+
+
+def simulate(n, length, rng):
+    """One-hot sequences (n, length, 4) uint8 and labels; half carry one planted motif."""
+    letters = rng.integers(0, 4, size=(n, length))
+    labels = np.zeros(n, dtype=np.uint8)
+    pwms = [consensus_to_pwm(c) for c in MOTIFS.values()]
+    for s in range(n // 2):
+        pwm = pwms[s % len(pwms)]
+        site = np.array([rng.choice(4, p=row) for row in pwm])
+        if rng.random() < 0.5:
+            site = 3 - site[::-1]  # reverse complement: A<->T, C<->G
+        start = rng.integers(0, length - len(site) + 1)
+        letters[s, start:start + len(site)] = site
+        labels[s] = 1
+    order = rng.permutation(n)
+    return np.eye(4, dtype=np.uint8)[letters[order]], labels[order]
+
+
+def write_fasta_gz(path, onehot, labels):
+    with gzip.GzipFile(path, "wb", mtime=0) as handle:
+        for s, (row, label) in enumerate(zip(onehot, labels)):
+            seq = "".join(ALPHABET[i] for i in row.argmax(axis=1))
+            handle.write(f">seq{s} label={label}\n{seq}\n".encode())
+
+
+def build_models(length, filters, kernel_length):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(length, 4), name="dna")
+    x = layers.Conv1D(filters, kernel_length, activation="relu", name="motif_conv")(inputs)
+    x = layers.GlobalMaxPooling1D(name="max_pool")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
+    deepbind = keras.Model(inputs, outputs, name="deepbind")
+
+    bn_model = keras.Sequential([
+        keras.Input(shape=(length, 4), name="dna"),
+        layers.Conv1D(filters, kernel_length, name="motif_conv"),
+        layers.BatchNormalization(name="bn"),
+        layers.Activation("relu", name="relu"),
+        layers.Dropout(0.1, name="dropout"),
+        layers.GlobalMaxPooling1D(name="max_pool"),
+        layers.Dense(1, activation="sigmoid", name="output"),
+    ], name="bn_model")
+    return {"deepbind": deepbind, "bn_model": bn_model}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sequences", type=int, default=4000)
+    parser.add_argument("--length", type=int, default=100)
+    parser.add_argument("--filters", type=int, default=8)
+    parser.add_argument("--kernel-length", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
+
+    import keras
+
+    rng = np.random.default_rng(2017)
+    keras.utils.set_random_seed(2017)
+    onehot, labels = simulate(args.sequences, args.length, rng)
+    (REPO / "data").mkdir(exist_ok=True)
+    with h5py.File(REPO / "data" / "example_seqs.h5", "w") as f:
+        f.create_dataset("x", data=onehot, compression="gzip", compression_opts=9, shuffle=True)
+        f.create_dataset("y", data=labels)
+    write_fasta_gz(REPO / "data" / "example_seqs.fa.gz", onehot, labels)
+
+    x, y = onehot.astype("float32"), labels.astype("float32")
+    for name, model in build_models(args.length, args.filters, args.kernel_length).items():
+        model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy", metrics=["AUC"])
+        history = model.fit(x, y, epochs=args.epochs, batch_size=32, validation_split=0.2, verbose=0)
+        auc = history.history["val_AUC"][-1] if "val_AUC" in history.history else float("nan")
+        model.save(REPO / "example_models" / f"{name}.h5")
+        model.save(REPO / "example_models" / f"{name}.keras")
+        print(f"{name}: validation AUC {auc:.3f}")
+
+
+if __name__ == "__main__":
+    main()

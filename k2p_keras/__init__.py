@@ -1,0 +1,27 @@
+"""k2p-keras: exact position weight matrices from the motif-detector filters of Keras CNNs.
+
+The pure-numpy core (no TensorFlow import):
+
+- :func:`kernel_to_pwm`, :func:`pwm_to_kernel`, :func:`kernel_constant` (Theorem 1)
+- :func:`window_log_likelihood`, :func:`window_constant` (Theorem 3, N rows)
+- :func:`estimate_base` (the MLE of the base)
+- :func:`read_meme`, :func:`write_meme`
+"""
+__version__ = "0.1.0"
+
+from .errors import K2PError
+from .meme import MemeFile, Motif, read_meme, write_meme
+from .mle import BaseEstimate, estimate_base
+from .transform import (
+    kernel_constant,
+    kernel_to_pwm,
+    pwm_to_kernel,
+    window_constant,
+    window_log_likelihood,
+)
+
+__all__ = [
+    "BaseEstimate", "K2PError", "MemeFile", "Motif", "estimate_base", "kernel_constant",
+    "kernel_to_pwm", "pwm_to_kernel", "read_meme", "window_constant", "window_log_likelihood",
+    "write_meme",
+]

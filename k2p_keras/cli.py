@@ -1,0 +1,198 @@
+"""The ``k2p-keras`` command line: thin wrappers around the library.
+
+    k2p-keras MODEL SEQS -o motifs.meme       exact PWMs of a saved Keras model
+    k2p-keras kernel2pwm KERNEL.txt [OUT]     k2p-1.0's three tools, same files, same results
+    k2p-keras pwm2kernel PWM.meme [OUT]
+    k2p-keras kernel2pwm-mle KERNELS.hdf5 SEQUENCES.hdf5 OUT.hdf5
+"""
+import contextlib
+import math
+import os
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import click  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import K2PError  # noqa: E402
+
+MODEL_COMMAND = "extract"
+CONVENTION = click.Choice(["correlation", "convolution"])
+
+
+class _Group(click.Group):
+    """Sends ``k2p-keras MODEL SEQS ...`` to the model command and turns K2PError into one line."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = [MODEL_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except K2PError as err:
+            raise click.ClickException(str(err)) from None
+        except click.UsageError as err:
+            # One line, as for every other error: the message names the option; --help has the rest.
+            if err.ctx is not None:
+                err.message = f"{err.message} (see '{err.ctx.command_path} --help')"
+                err.ctx = None
+            raise
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {message}", err=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="k2p-keras")
+def cli():
+    """Exact position weight matrices from the motif-detector filters of a Keras CNN.
+
+    \b
+    Main use (the model command, also reachable as `k2p-keras extract ...`):
+        k2p-keras MODEL.h5 SEQS.h5 -o motifs.meme
+    The tools of k2p-1.0 are the subcommands below.
+    """
+    warnings.showwarning = _one_line_warning
+
+
+def _base_option(default=math.e):
+    def parse(ctx, param, value):
+        from .transform import check_base
+
+        try:
+            return check_base(value)
+        except K2PError as err:
+            raise click.BadParameter(err.message) from None
+
+    return click.option("--base", default=default, show_default="e" if default == math.e else True,
+                        callback=parse, help="Base b > 1 of the logarithm.")
+
+
+@contextlib.contextmanager
+def _text_output(out):
+    """Yield a writable destination: the path itself (writers are atomic) or stdout for '-'."""
+    yield sys.stdout if out in (None, "-") else out
+
+
+# ----------------------------------------------------------------------------- k2p-1.0 tools
+
+@cli.command("kernel2pwm")
+@click.argument("kernel", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("out", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@_base_option()
+@click.option("--motif-name", default="temp_motif", show_default=True, help="Name on the MOTIF line.")
+@click.option("--use-meme-header", is_flag=True, help="Start with the MEME v4 header (version, alphabet, background).")
+@click.option("--save-matrix-only", is_flag=True, help="Write only the probability rows.")
+@click.option("--convention", type=CONVENTION, default="convolution", show_default=True,
+              help="Row order of KERNEL: 'convolution' (k2p-1.0 files) or 'correlation' (Keras).")
+@click.option("--sep", default=None, help="Column separator of KERNEL (default: any whitespace).")
+def kernel2pwm(kernel, out, base, motif_name, use_meme_header, save_matrix_only, convention, sep):
+    """Transform one kernel matrix (rows = positions, columns A C G T) into a PWM.
+
+    KERNEL is a text file ('-' for stdin); the PWM goes to OUT (default stdout).
+    """
+    from .matrices import read_kernel_text, write_kernel_text
+    from .meme import Motif, write_meme
+    from .transform import kernel_to_pwm
+
+    matrix = read_kernel_text(sys.stdin if kernel == "-" else kernel, sep=sep)
+    pwm = kernel_to_pwm(matrix, base, convention=convention)
+    with _text_output(out) as dest:
+        if save_matrix_only:
+            write_kernel_text(dest, pwm)
+        else:
+            write_meme(dest, [Motif(motif_name, pwm)], header=use_meme_header, layout="k2p-1.0")
+
+
+@cli.command("pwm2kernel")
+@click.argument("pwm", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("out", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@_base_option()
+@click.option("--delta", type=float, default=None,
+              help="Replaces zero probabilities before the log [default: smallest positive entry / 10].")
+@click.option("--shift", type=float, default=0.0, show_default=True, help="Added to every kernel entry.")
+@click.option("--shift-by-minimum", is_flag=True, help="Add |min| so the smallest kernel entry is 0.")
+@click.option("--convention", type=CONVENTION, default="convolution", show_default=True,
+              help="Row order of the kernel written: 'convolution' (k2p-1.0) or 'correlation' (Keras).")
+@click.option("--motif", "motif_name", default=None, help="Which motif, when PWM holds several.")
+def pwm2kernel(pwm, out, base, delta, shift, shift_by_minimum, convention, motif_name):
+    """Transform a MEME motif into a kernel matrix (text, one row per position)."""
+    from .matrices import write_kernel_text
+    from .meme import read_meme
+    from .transform import pwm_to_kernel
+
+    source = sys.stdin if pwm == "-" else pwm
+    meme = read_meme(source)
+    if motif_name is not None:
+        motif = meme.get(motif_name)
+    elif len(meme.motifs) > 1:
+        raise K2PError(f"holds {len(meme.motifs)} motifs; choose one with --motif "
+                       f"({', '.join(meme.names[:5])}{', ...' if len(meme.motifs) > 5 else ''})",
+                       path="<stdin>" if pwm == "-" else pwm)
+    else:
+        motif = meme.motifs[0]
+    if delta is not None and not (math.isfinite(delta) and delta > 0):
+        raise click.BadParameter(f"must be a positive number, got {delta}", param_hint="--delta")
+    kernel = pwm_to_kernel(motif.pwm, base, delta=delta, shift=shift, shift_by_minimum=shift_by_minimum,
+                           convention=convention, name=f"motif {motif.name}")
+    with _text_output(out) as dest:
+        write_kernel_text(dest, kernel)
+
+
+@cli.command("kernel2pwm-mle")
+@click.argument("kernels", type=click.Path(dir_okay=False))
+@click.argument("sequences", type=click.Path(dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--kernel-tensor-name", default=None, help="Dataset of KERNELS (F, L, 4) [default: the first].")
+@click.option("--sequence-tensor-name", default=None, help="Dataset of SEQUENCES (N, length, 4) [default: the first].")
+@click.option("--pwm-tensor-name", default="PWM_tensor", show_default=True, help="Dataset written to OUT.")
+@click.option("--shared-base/--per-filter-base", default=True, show_default=True,
+              help="One base for all kernels (k2p-1.0) or one per kernel.")
+@click.option("--convention", type=CONVENTION, default="convolution", show_default=True,
+              help="Row order of KERNELS: 'convolution' (k2p-1.0 files) or 'correlation' (Keras).")
+@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True)
+def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_name, pwm_tensor_name,
+                   shared_base, convention, batch_size):
+    """PWMs for a kernel tensor with the base estimated by maximum likelihood on SEQUENCES.
+
+    Writes the PWM tensor (F, L, 4) to OUT; ln b and its standard error go to stderr.
+    """
+    from .matrices import read_hdf5_tensor, write_hdf5_tensor
+    from .mle import estimate_base
+    from .scan import scan_best_windows
+    from .sequences import open_sequences
+    from .transform import kernel_to_pwm
+
+    tensor = read_hdf5_tensor(kernels, kernel_tensor_name).astype(np.float64)
+    if tensor.ndim != 3 or tensor.shape[2] != 4:
+        raise K2PError(f"kernel tensor must have shape (F, L, 4), got {tensor.shape}", path=kernels)
+    if not np.all(np.isfinite(tensor)):
+        raise K2PError("kernel tensor contains NaN or infinite values", path=kernels)
+    if convention == "convolution":
+        tensor = tensor[:, ::-1, :]
+    kernel = np.ascontiguousarray(tensor.transpose(1, 2, 0))  # (L, 4, F), Keras orientation
+    source = open_sequences(sequences, dataset=sequence_tensor_name)
+    if source.min_length < kernel.shape[0]:
+        raise K2PError(f"sequences of length {source.min_length} are shorter than the kernels "
+                       f"({kernel.shape[0]})", path=sequences)
+    stats = scan_best_windows(source.iter_batches(batch_size), kernel)
+    estimate = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=shared_base)
+    pwms = np.stack([kernel_to_pwm(kernel[:, :, t], estimate.base[t]) for t in range(kernel.shape[2])])
+    write_hdf5_tensor(out, pwm_tensor_name, pwms)
+    for t, (v, se) in enumerate(zip(estimate.ln_base, estimate.se)):
+        click.echo(f"kernel {t}: ln b = {v:.6f} (SE {se:.2g}), b = {math.exp(v):.6g}", err=True)
+
+
+# Imported at the end: the model command registers itself on `cli`.
+from . import cli_model  # noqa: E402,F401
+
+
+def main(argv=None):
+    """Entry point of the ``k2p-keras`` script."""
+    return cli.main(args=argv, prog_name="k2p-keras")

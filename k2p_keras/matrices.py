@@ -1,0 +1,329 @@
+"""Numeric matrices and tensors on disk: k2p-1.0 kernel text, HDF5 and ``.npy``.
+
+These readers return the numbers exactly as stored. They do not reorder rows: the
+k2p-1.0 files use the convolution convention (rows reversed), and converting that is
+the caller's choice (see ``docs/ARCHITECTURE.md``).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import h5py
+import numpy as np
+
+from k2p_keras.atomic import atomic_open, atomic_path
+from k2p_keras.errors import K2PError
+
+__all__ = [
+    "read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor",
+    "read_npy", "write_npy", "read_matrix", "resolve_dataset", "sniff_format",
+]
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_NPY_MAGIC = b"\x93NUMPY"
+_TEXT_SEPARATORS = {".txt": None, ".tsv": "\t", ".tab": "\t", ".csv": ","}
+_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
+
+
+# ----------------------------------------------------------------------------- kernel text
+
+def read_kernel_text(source, sep=None):
+    """Read a kernel matrix from text (k2p-1.0's ``KERNEL.txt``).
+
+    One row per kernel position, four numbers per row for the channels A C G T.
+    Blank lines and lines starting with ``#`` are skipped.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or file object
+        A path, or an open text file such as ``sys.stdin``.
+    sep : str, optional
+        The column separator, e.g. ``','`` or ``'\\t'``. ``None`` (default): any run
+        of spaces or tabs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(L, 4)`` float64, rows as they appear in the file.
+
+    Raises
+    ------
+    K2PError
+        For an empty file, a row without exactly 4 columns, a cell that is not a
+        number, or NaN/infinity (each names the line).
+    """
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        name = name if isinstance(name, str) else "<stdin>"
+        text = source.read()
+    else:
+        name = os.fspath(source)
+        try:
+            with open(name, "rb") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            raise K2PError("file not found", path=name) from None
+        except OSError as err:
+            raise K2PError(f"cannot read the file ({err.strerror})", path=name) from None
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise K2PError("not a text file (expected a kernel matrix with 4 columns A C G T)",
+                           path=name) from None
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        cells = stripped.split() if sep is None else [c.strip() for c in stripped.split(sep)]
+        if len(cells) != 4:
+            raise K2PError(f"line {lineno}: expected 4 columns (A C G T), found {len(cells)}: "
+                           f"{stripped!r}", path=name)
+        row = []
+        for column, cell in enumerate(cells, start=1):
+            try:
+                value = float(cell)
+            except ValueError:
+                raise K2PError(f"line {lineno}, column {column}: expected a number, found {cell!r}",
+                               path=name) from None
+            if not math.isfinite(value):
+                raise K2PError(f"line {lineno}, column {column}: expected a finite number, "
+                               f"found {cell!r}", path=name)
+            row.append(value)
+        rows.append(row)
+    if not rows:
+        raise K2PError("empty file (expected a kernel matrix: one row per position, "
+                       "4 columns A C G T)", path=name)
+    return np.array(rows, dtype=np.float64)
+
+
+def write_kernel_text(dest, kernel, sep=" "):
+    """Write a kernel matrix as text, every digit kept (``%.18e``, as numpy.savetxt).
+
+    Parameters
+    ----------
+    dest : str, os.PathLike or file object
+        A path (written atomically) or an open text file such as ``sys.stdout``.
+    kernel : array-like
+        ``(L, 4)`` numbers, columns A C G T.
+    sep : str
+        Column separator.
+    """
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 2 or kernel.shape[1] != 4:
+        raise K2PError(f"expected an (L, 4) kernel matrix (columns A C G T), found shape {kernel.shape}")
+    # float() of each cell, as numpy.savetxt does, so float32 kernels print their exact value.
+    text = "".join(sep.join("%.18e" % float(x) for x in row) + "\n" for row in kernel.tolist())
+    if hasattr(dest, "write"):
+        dest.write(text)
+        return
+    try:
+        with atomic_open(dest, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise K2PError(f"cannot write the file ({err.strerror})", path=os.fspath(dest)) from None
+
+
+# ----------------------------------------------------------------------------- HDF5
+
+def _open_hdf5(path):
+    """Open an HDF5 file for reading, turning every failure into a K2PError."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise K2PError("file not found", path=path)
+    if os.path.isdir(path):
+        raise K2PError("is a folder, expected an HDF5 file", path=path)
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise K2PError("not an HDF5 file (or a damaged one)", path=path) from None
+
+
+def _link_kind(link):
+    return "an external link" if isinstance(link, h5py.ExternalLink) else "a soft link"
+
+
+def _dataset_names(h5file):
+    return [key for key in h5file if isinstance(h5file.get(key, getlink=True), h5py.HardLink)
+            and isinstance(h5file[key], h5py.Dataset)]
+
+
+def resolve_dataset(h5file, name=None, path=None):
+    """Return a dataset of an open HDF5 file: ``name``, or else the first one.
+
+    "First" is h5py's iteration order over the top-level names (what k2p-1.0 read).
+    Soft and external links are refused: an external link would silently read another
+    file. ``name`` may be a path inside the file, such as ``"group/sequences"``.
+
+    Raises
+    ------
+    K2PError
+        When the name is absent (the message lists the datasets), is a link or a group,
+        or when the file holds no dataset.
+    """
+    if name is None:
+        for key in h5file:
+            link = h5file.get(key, getlink=True)
+            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                raise K2PError(f"'{key}' is {_link_kind(link)}; links are not followed "
+                               f"(name a dataset stored in this file)", path=path)
+            if isinstance(h5file[key], h5py.Dataset):
+                return h5file[key]
+        groups = ", ".join(h5file) or "nothing"
+        raise K2PError(f"no dataset at the top level of the file (found: {groups}); "
+                       f"name one, e.g. group/dataset", path=path)
+    node = h5file
+    for part in [p for p in name.split("/") if p]:
+        link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
+        if link is None:
+            names = ", ".join(_dataset_names(h5file)) or "none"
+            raise K2PError(f"no dataset named {name!r}; datasets in the file: {names}", path=path)
+        if not isinstance(link, h5py.HardLink):
+            raise K2PError(f"{name!r} goes through {_link_kind(link)}; links are not followed "
+                           f"(name a dataset stored in this file)", path=path)
+        node = node[part]
+    if not isinstance(node, h5py.Dataset):
+        raise K2PError(f"{name!r} is a group, expected a dataset; it holds: {', '.join(node) or 'nothing'}",
+                       path=path)
+    return node
+
+
+def _check_numeric(dtype, what, path):
+    if dtype.kind not in "biuf":
+        raise K2PError(f"{what} holds {dtype}, expected numbers", path=path)
+
+
+def read_hdf5_tensor(path, name=None):
+    """Read a whole numeric dataset (tensor) from an HDF5 file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The HDF5 file.
+    name : str, optional
+        The dataset; by default the first one in the file (k2p-1.0's rule).
+
+    Returns
+    -------
+    numpy.ndarray
+        The data with the dtype it is stored in (e.g. float32 kernels stay float32).
+    """
+    path = os.fspath(path)
+    with _open_hdf5(path) as h5file:
+        dataset = resolve_dataset(h5file, name, path)
+        _check_numeric(dataset.dtype, f"dataset {dataset.name!r}", path)
+        return np.asarray(dataset[()])
+
+
+def write_hdf5_tensor(path, name, array):
+    """Write one array as dataset ``name`` of a new HDF5 file (replacing the file atomically).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create.
+    name : str
+        The dataset name, e.g. ``'PWM_tensor'`` as k2p-1.0 wrote.
+    array : array-like
+        The numbers.
+    """
+    array = np.asarray(array)
+    _check_numeric(array.dtype, "the array", os.fspath(path))
+    try:
+        with atomic_path(path) as tmp:
+            with h5py.File(tmp, "w") as h5file:
+                h5file.create_dataset(name, data=array)
+    except OSError as err:
+        raise K2PError(f"cannot write the file ({err})", path=os.fspath(path)) from None
+
+
+# ----------------------------------------------------------------------------- .npy
+
+def read_npy(path, mmap_mode=None):
+    """Read a NumPy ``.npy`` array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    mmap_mode : {None, 'r', 'r+', 'c'}
+        ``'r'`` maps the file instead of reading it, so huge arrays can be sliced
+        without loading them (see ``numpy.load``).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise K2PError("file not found", path=path)
+    try:
+        array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        # numpy says "pickled data" for any unknown format, which would mislead a user.
+        raise K2PError(f"not a NumPy .npy file (or a damaged one): {err}", path=path) from None
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise K2PError("is an .npz archive; expected a single array saved with numpy.save (.npy)",
+                       path=path)
+    _check_numeric(array.dtype, "the array", path)
+    return array
+
+
+def write_npy(path, array):
+    """Write an array to a ``.npy`` file atomically."""
+    try:
+        with atomic_open(path, "wb") as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+    except OSError as err:
+        raise K2PError(f"cannot write the file ({err.strerror})", path=os.fspath(path)) from None
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+def sniff_format(path):
+    """Return ``'hdf5'``, ``'npy'`` or ``'text'`` from a file's first bytes."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        raise K2PError("file not found", path=path) from None
+    except OSError as err:
+        raise K2PError(f"cannot read the file ({err.strerror})", path=path) from None
+    if head.startswith(_HDF5_MAGIC) or h5py.is_hdf5(path):
+        return "hdf5"
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    return "text"
+
+
+def read_matrix(path, *, name=None, sep=None):
+    """Read a matrix or tensor, choosing the reader from the file name.
+
+    ``.txt`` (whitespace), ``.tsv``/``.tab`` (tabs) and ``.csv`` (commas) are kernel
+    text; ``.h5``/``.hdf5`` are HDF5 (dataset ``name``, else the first); ``.npy`` is
+    NumPy. Other names are recognised from their first bytes.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in _TEXT_SEPARATORS:
+        kind = "text"
+        sep = sep if sep is not None else _TEXT_SEPARATORS[suffix]
+    elif suffix in _HDF5_SUFFIXES:
+        kind = "hdf5"
+    elif suffix == ".npy":
+        kind = "npy"
+    else:
+        kind = sniff_format(path)
+    if kind == "hdf5":
+        return read_hdf5_tensor(path, name)
+    if kind == "npy":
+        return read_npy(path)
+    return read_kernel_text(path, sep=sep)

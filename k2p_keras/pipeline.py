@@ -1,0 +1,171 @@
+"""From a motif Conv1D and sequences to exact PWMs: the path the CLI and the callback share.
+
+    ConvSpec + SequenceSource --scan--> ScanStats --MLE--> ln b --transform--> PWMs -> Motifs
+"""
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import K2PError
+from .meme import Motif
+from .mle import BaseEstimate, estimate_base
+from .transform import check_base, consensus, information_content, kernel_constant, kernel_to_pwm
+
+
+@dataclass
+class Extraction:
+    """Exact PWMs of one Conv1D layer, with everything that went into them.
+
+    Attributes
+    ----------
+    layer_name : str
+    kernel : numpy.ndarray, shape (L, 4, F)
+        The effective cross-correlation kernel (BatchNorm folded, dilation expanded).
+    bias : numpy.ndarray, shape (F,)
+    ln_base, se, loglik : numpy.ndarray, shape (F,)
+        The base used for each filter (``ln b``), its standard error and log-likelihood
+        (NaN when the base was fixed rather than estimated).
+    pwms : numpy.ndarray, shape (F, L, 4)
+    constants : numpy.ndarray, shape (F,)
+        ``d`` of Theorem 1, bias included: ``conv = log_b P + d`` on windows without N.
+    n_used : numpy.ndarray of int, shape (F,)
+        Sequences whose best windows went into the MLE (0 with a fixed base).
+    stats : ScanStats or None
+    estimate : BaseEstimate or None
+    shared_base : bool
+    """
+
+    layer_name: str
+    kernel: np.ndarray
+    bias: np.ndarray
+    ln_base: np.ndarray
+    se: np.ndarray
+    loglik: np.ndarray
+    pwms: np.ndarray
+    constants: np.ndarray
+    n_used: np.ndarray
+    stats: object = None
+    estimate: BaseEstimate = None
+    shared_base: bool = False
+    notes: list = field(default_factory=list)
+
+    @property
+    def n_filters(self):
+        return self.kernel.shape[2]
+
+    def motif_name(self, index):
+        return f"{self.layer_name}_{index}"
+
+    def motifs(self, suffix=""):
+        """One MEME motif per filter, named ``<layer>_<index>``, ln b and its SE in the alt name."""
+        out = []
+        for t in range(self.n_filters):
+            alt = f"ln_b={self.ln_base[t]:.6g}"
+            if np.isfinite(self.se[t]):
+                alt += f",SE={self.se[t]:.3g}"
+            out.append(Motif(name=self.motif_name(t) + suffix, pwm=self.pwms[t], alt_name=alt,
+                             nsites=int(self.n_used[t]) if self.n_used[t] > 0 else None, evalue=0))
+        return out
+
+    def summary_rows(self):
+        """Per filter: the figures of ``--summary``, as dicts with stable keys."""
+        rows = []
+        for t in range(self.n_filters):
+            rows.append({
+                "filter": self.motif_name(t),
+                "ln_b": self.ln_base[t],
+                "base": math.exp(self.ln_base[t]),
+                "se_ln_b": self.se[t],
+                "log_likelihood": self.loglik[t],
+                "sequences_used": int(self.n_used[t]),
+                "information_content": float(information_content(self.pwms[t]).sum()),
+                "consensus": consensus(self.pwms[t]),
+                "constant_d": self.constants[t],
+            })
+        return rows
+
+
+def _fallback_to_shared(estimate, kernel, stats):
+    """Per-filter estimates that failed take the shared estimate, with a warning each."""
+    if estimate.ok.all():
+        return estimate
+    shared = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=True, on_degenerate="nan")
+    if not shared.ok.all():
+        raise K2PError(f"cannot estimate the base: {shared.problems[0]}; give one with --base")
+    for t in np.flatnonzero(~estimate.ok):
+        warnings.warn(f"filter {t}: {estimate.problems[t]}; using the shared base ln b = "
+                      f"{shared.ln_base[t]:.6g} for it")
+        for name in ("ln_base", "base", "se", "loglik"):
+            getattr(estimate, name)[t] = getattr(shared, name)[t]
+    return estimate
+
+
+def extract_pwms(spec, batches=None, *, base="mle", shared_base=False, both_strands=False,
+                 exclude_inactive=False, progress=None):
+    """Exact PWMs for every filter of a motif Conv1D.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+        The layer as :func:`k2p_keras.graph.find_motif_conv` describes it.
+    batches : iterable of numpy.ndarray (B, length, 4), optional
+        The training sequences; needed unless ``base`` is a number.
+    base : "mle" or float
+        Estimate ``b`` by maximum likelihood, or use this base for every filter.
+    shared_base : bool
+        One base for all filters (k2p-1.0) instead of one per filter.
+    both_strands : bool
+        The model scans the reverse complement too: the best window is over both strands.
+    exclude_inactive : bool
+        Leave out of the MLE the sequences whose best window does not pass the activation.
+    progress : callable, optional
+        Receives the number of sequences in each scanned batch.
+
+    Returns
+    -------
+    Extraction
+    """
+    kernel, bias = spec.kernel, spec.bias
+    n_filters = kernel.shape[2]
+    stats = estimate = None
+    if isinstance(base, str) and base == "mle":
+        if batches is None:
+            raise K2PError("sequences are needed to estimate the base; or give a fixed base")
+        from .scan import scan_best_windows  # TensorFlow loads only when a scan is needed
+
+        stats = scan_best_windows(batches, kernel, bias, padding=spec.padding, strides=spec.strides,
+                                  both_strands=both_strands, exclude_inactive=exclude_inactive,
+                                  active_threshold=spec.active_threshold, progress=progress)
+        estimate = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=shared_base,
+                                 on_degenerate="raise" if shared_base else "nan")
+        estimate = _fallback_to_shared(estimate, kernel, stats)
+        ln_base, se, loglik, n_used = estimate.ln_base, estimate.se, estimate.loglik, stats.n_used
+    else:
+        ln_base = np.full(n_filters, math.log(check_base(base)))
+        se = np.full(n_filters, np.nan)
+        loglik = np.full(n_filters, np.nan)
+        n_used = np.zeros(n_filters, dtype=np.int64)
+    pwms = np.stack([kernel_to_pwm(kernel[:, :, t], math.exp(ln_base[t])) for t in range(n_filters)])
+    constants = np.array([kernel_constant(kernel[:, :, t], math.exp(ln_base[t]), bias[t])
+                          for t in range(n_filters)])
+    return Extraction(layer_name=spec.layer_name, kernel=kernel, bias=bias, ln_base=ln_base, se=se,
+                      loglik=loglik, pwms=pwms, constants=constants, n_used=np.asarray(n_used),
+                      stats=stats, estimate=estimate, shared_base=bool(shared_base))
+
+
+SUMMARY_COLUMNS = ("filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used",
+                   "information_content", "consensus", "constant_d")
+
+
+def format_summary(rows, columns=SUMMARY_COLUMNS):
+    """Tab-separated text with a header line; floats at full precision."""
+    def cell(value):
+        if isinstance(value, float) or isinstance(value, np.floating):
+            return repr(float(value))
+        return str(value)
+
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(cell(row[c]) for c in columns) for row in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,399 @@
+"""One-hot DNA sequences, streamed in batches from HDF5, ``.npy``, FASTA or memory.
+
+The maximum-likelihood base needs one pass over the training sequences, which can be
+far larger than memory. :func:`open_sequences` therefore only looks at a file's shape
+(or, for FASTA, counts its records in a first pass that keeps no sequence), and
+:meth:`SequenceSource.iter_batches` reads one batch at a time: memory stays the size
+of a batch whatever the number of sequences.
+
+Every batch is float32 with shape ``(B, length, 4)``, channels A C G T, the layout a
+Keras Conv1D takes.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import zlib
+
+import h5py
+import numpy as np
+
+from k2p_keras.errors import K2PError
+from k2p_keras.matrices import resolve_dataset
+
+__all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequences"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_NPY_MAGIC = b"\x93NUMPY"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_WHITESPACE = b" \t\r\n\v\f"
+_BASES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
+# IUPAC ambiguity codes (and N, and '-' for a gap): no single base, encoded like N.
+_AMBIGUOUS = "RYSWKMBDHVN-"
+_VALID = bytes(sorted(set((("".join(_BASES) + _AMBIGUOUS).upper()
+                           + ("".join(_BASES) + _AMBIGUOUS).lower()).encode())))
+# A subset far from contiguous is read one row at a time instead of as one block.
+_SPAN_FACTOR = 4
+
+
+def _one_hot_table(n_encoding):
+    """Map every byte to its row: one-hot for A C G T/U, zeros or 0.25 for N and IUPAC codes."""
+    table = np.zeros((256, 4), dtype=np.float32)
+    fill = 0.25 if n_encoding == "quarter" else 0.0
+    for letter in _AMBIGUOUS:
+        table[ord(letter.upper())] = table[ord(letter.lower())] = fill
+    for letter, column in _BASES.items():
+        table[ord(letter)] = table[ord(letter.lower())] = np.eye(4, dtype=np.float32)[column]
+    return table
+
+
+class SequenceSource:
+    """Sequences that can be read in batches of one-hot float32 arrays.
+
+    Attributes
+    ----------
+    path : str or None
+        The file (``None`` for an in-memory array).
+    count : int
+        Number of sequences.
+    min_length, max_length : int
+        Shortest and longest sequence.
+    """
+
+    format = None
+
+    def __init__(self, path, count, min_length, max_length):
+        self.path = path
+        self.count = int(count)
+        self.min_length = int(min_length)
+        self.max_length = int(max_length)
+
+    @property
+    def length(self):
+        """The common sequence length, or ``None`` when the lengths differ."""
+        return self.min_length if self.min_length == self.max_length else None
+
+    def __len__(self):
+        return self.count
+
+    def __repr__(self):
+        length = self.length if self.length is not None else f"{self.min_length}..{self.max_length}"
+        return f"<{type(self).__name__} {self.path or '<array>'}: {self.count} sequences of length {length}>"
+
+    def iter_batches(self, batch_size=512, indices=None):
+        """Yield the sequences as one-hot batches, in file order.
+
+        Parameters
+        ----------
+        batch_size : int
+            Most sequences per batch. Sequences of different lengths never share a
+            batch, so a FASTA file with mixed lengths gives smaller batches.
+        indices : array-like of int, optional
+            Only these sequences (0-based positions in the file), e.g. a random subset.
+            They are sorted and duplicates dropped; batches follow file order.
+
+        Yields
+        ------
+        numpy.ndarray
+            float32 ``(B, length, 4)``, channels A C G T.
+        """
+        batch_size = int(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if indices is not None:
+            indices = np.unique(np.asarray(indices, dtype=np.int64).ravel())
+            if indices.size and (indices[0] < 0 or indices[-1] >= self.count):
+                raise K2PError(f"sequence indices must lie in 0..{self.count - 1}, found "
+                               f"{indices[0] if indices[0] < 0 else indices[-1]}", path=self.path)
+        # The checks above run now; the generator below runs on the first next().
+        return self._batches(batch_size, indices)
+
+    def _batches(self, batch_size, indices):
+        raise NotImplementedError
+
+
+class TensorSequences(SequenceSource):
+    """Sequences stored as one tensor: an HDF5 dataset, a ``.npy`` file or an array.
+
+    Only the shape is checked when it is opened; values (no NaN, within [0, 1]) are
+    checked batch by batch as they are read, so opening a huge file stays instant.
+    """
+
+    def __init__(self, path, shape, dtype, *, format, channels_first=False, dataset=None, array=None):
+        name = path if path is not None else "<array>"
+        if len(shape) != 3:
+            raise K2PError(f"expected a rank-3 tensor (sequences, length, 4), found shape {tuple(shape)}",
+                           path=name)
+        channels = shape[1] if channels_first else shape[2]
+        if channels != 4:
+            hint = ""
+            if not channels_first and shape[1] == 4:
+                hint = "; the tensor looks like (sequences, 4, length): use channels_first"
+            raise K2PError(f"sequences have {channels} channels, expected 4 (one-hot A C G T){hint}",
+                           path=name)
+        if np.dtype(dtype).kind not in "biuf":
+            raise K2PError(f"sequences are stored as {dtype}, expected numbers (float, int or bool)",
+                           path=name)
+        count, length = shape[0], (shape[2] if channels_first else shape[1])
+        if count == 0:
+            raise K2PError("no sequences (the tensor's first axis is 0)", path=name)
+        if length == 0:
+            raise K2PError("sequences have length 0", path=name)
+        super().__init__(path, count, length, length)
+        self.format = format
+        self.channels_first = channels_first
+        self.dataset = dataset
+        self._array = array
+        self._dtype = np.dtype(dtype)
+
+    @contextlib.contextmanager
+    def _open(self):
+        if self.format != "hdf5":
+            yield self._array
+            return
+        # Opened per pass, not kept open: a source can be kept around (by a callback)
+        # without holding the file, and each pass sees a consistent handle.
+        try:
+            h5file = h5py.File(self.path, "r")
+        except OSError as err:
+            raise K2PError(f"cannot open the HDF5 file ({err})", path=self.path) from None
+        with h5file:
+            yield h5file[self.dataset]
+
+    def _batches(self, batch_size, indices):
+        with self._open() as data:
+            if indices is None:
+                for start in range(0, self.count, batch_size):
+                    stop = min(start + batch_size, self.count)
+                    yield self._prepare(data[start:stop], np.arange(start, stop))
+                return
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start:start + batch_size]
+                low, high = int(chunk[0]), int(chunk[-1]) + 1
+                if high - low <= _SPAN_FACTOR * len(chunk):
+                    # One contiguous read is much faster than a point selection in HDF5.
+                    block = np.asarray(data[low:high])[chunk - low]
+                else:
+                    block = np.asarray(data[chunk])
+                yield self._prepare(block, chunk)
+
+    def _prepare(self, block, positions):
+        batch = np.asarray(block, dtype=np.float32)
+        if self.channels_first:
+            batch = batch.transpose(0, 2, 1)
+        batch = np.ascontiguousarray(batch)
+        if self._dtype.kind != "b":
+            bad = np.isnan(batch) | (batch < 0) | (batch > 1)
+            if bad.any():
+                row = int(np.argwhere(bad.any(axis=(1, 2)))[0, 0])
+                found = batch[row][bad[row]][0]
+                raise K2PError(f"sequence {int(positions[row])} (counting from 0) holds {float(found)!r}; "
+                               f"expected one-hot values in [0, 1]", path=self.path or "<array>")
+        return batch
+
+
+class FastaSequences(SequenceSource):
+    """Sequences in a FASTA file (plain or gzip-compressed), one-hot encoded on the fly.
+
+    A first pass counts the records, measures their lengths and checks every letter,
+    so a bad file fails when it is opened rather than halfway through a scan.
+    """
+
+    format = "fasta"
+
+    def __init__(self, path, *, n_encoding="zero"):
+        self.path = path  # the counting pass below reports errors with it
+        self.gzipped = _starts_with(path, _GZIP_MAGIC)
+        self.n_encoding = n_encoding
+        self._table = _one_hot_table(n_encoding)
+        count, shortest, longest = 0, None, 0
+        for _, _, length in self._records(keep_sequence=False):
+            count += 1
+            shortest = length if shortest is None else min(shortest, length)
+            longest = max(longest, length)
+        if count == 0:
+            raise K2PError("no sequences found (expected FASTA records starting with '>')", path=path)
+        super().__init__(path, count, shortest, longest)
+
+    def _lines(self):
+        """Yield ``(line number, bytes)``, turning gzip damage into a K2PError."""
+        opener = gzip.open if self.gzipped else open
+        try:
+            with opener(self.path, "rb") as handle:
+                yield from enumerate(handle, start=1)
+        except (OSError, EOFError, zlib.error) as err:
+            what = "damaged gzip file" if self.gzipped else "cannot read the file"
+            raise K2PError(f"{what} ({err})", path=self.path) from None
+
+    def _records(self, keep_sequence):
+        """Yield ``(record name, header line number, sequence bytes or length)``.
+
+        With ``keep_sequence=False`` only lengths are kept, so the counting pass holds
+        no sequence at all, not even one long chromosome.
+        """
+        name, header_line, parts, length = None, None, [], 0
+        for lineno, line in self._lines():
+            if line.startswith(b">"):
+                if name is not None:
+                    yield self._finish(name, header_line, parts, length, keep_sequence)
+                words = line[1:].decode("utf-8", "replace").split()
+                name, header_line, parts, length = (words[0] if words else f"line {lineno}"), lineno, [], 0
+                continue
+            if line.startswith(b";"):
+                continue
+            letters = line.translate(None, _WHITESPACE)
+            if not letters:
+                continue
+            if name is None:
+                shown = line[:40].decode("utf-8", "replace").strip()
+                raise K2PError(f"line {lineno}: expected a FASTA header starting with '>', found {shown!r}",
+                               path=self.path)
+            if letters.translate(None, _VALID):
+                position = next(i for i, c in enumerate(letters) if c not in _VALID)
+                raise K2PError(f"record {name!r} (line {lineno}), position {length + position + 1}: "
+                               f"{chr(letters[position])!r} is not a nucleotide letter (expected "
+                               f"A C G T U, or N and IUPAC codes)", path=self.path)
+            length += len(letters)
+            if keep_sequence:
+                parts.append(letters)
+        if name is not None:
+            yield self._finish(name, header_line, parts, length, keep_sequence)
+
+    def _finish(self, name, header_line, parts, length, keep_sequence):
+        if length == 0:
+            raise K2PError(f"record {name!r} (line {header_line}) has no sequence", path=self.path)
+        return name, header_line, (b"".join(parts) if keep_sequence else length)
+
+    def _batches(self, batch_size, indices):
+        wanted = None if indices is None else iter(indices.tolist())
+        target = None if wanted is None else next(wanted, None)
+        if wanted is not None and target is None:
+            return
+        batch, batch_length = [], None
+        for index, (_, _, sequence) in enumerate(self._records(keep_sequence=True)):
+            if wanted is not None:
+                if index != target:
+                    continue
+                target = next(wanted, None)
+            # Correctness over speed: a batch holds sequences of one length only.
+            if batch and (len(sequence) != batch_length or len(batch) == batch_size):
+                yield self._encode(batch, batch_length)
+                batch = []
+            batch_length = len(sequence)
+            batch.append(sequence)
+            if wanted is not None and target is None:
+                break
+        if batch:
+            yield self._encode(batch, batch_length)
+
+    def _encode(self, sequences, length):
+        # One table lookup for the whole batch is far faster than one per record.
+        codes = np.frombuffer(b"".join(sequences), dtype=np.uint8)
+        return self._table[codes].reshape(len(sequences), length, 4)
+
+
+def _starts_with(path, magic):
+    with open(path, "rb") as handle:
+        return handle.read(len(magic)) == magic
+
+
+def _detect_format(path):
+    """Return ``'hdf5'``, ``'npy'`` or ``'fasta'`` from the file's first bytes, not its name."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
+    if head.startswith(_HDF5_MAGIC) or h5py.is_hdf5(path):
+        return "hdf5"
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    if head.startswith(_GZIP_MAGIC):
+        return "fasta"
+    text = head.lstrip()
+    if not text:
+        raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
+    first_line = text.splitlines()[0].translate(None, _WHITESPACE)
+    if text.startswith((b">", b";")) or not first_line.translate(None, _VALID):
+        # Bare sequence letters: FASTA that lost its header; the reader says which line.
+        return "fasta"
+    shown = text.splitlines()[0][:40].decode("utf-8", "replace")
+    raise K2PError(f"not a sequence file: expected HDF5, .npy or FASTA ('>' headers), "
+                   f"found {shown!r}", path=path)
+
+
+def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=False):
+    """Open one-hot sequences for streaming, without loading them.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or numpy.ndarray
+        A file or an in-memory array. Files are recognised by content, not name:
+
+        - HDF5: a tensor ``(N, length, 4)`` of floats, ints or bools (one-hot A C G T);
+        - ``.npy``: the same tensor, memory-mapped;
+        - FASTA, plain or gzip-compressed: letters A C G T (U is read as T), any case;
+          N and the IUPAC ambiguity codes R Y S W K M B D H V (and '-') become
+          "no base" rows (see ``n_encoding``). ``;`` comment lines and blank lines are
+          skipped.
+    dataset : str, optional
+        For HDF5: the dataset to read; by default the first one in the file.
+    n_encoding : {'zero', 'quarter'}
+        How FASTA's N and ambiguity codes are encoded: all-zero rows (they add
+        nothing to a filter's output) or 0.25 in every channel.
+    channels_first : bool
+        The stored tensor is ``(N, 4, length)`` (PyTorch layout); batches are
+        transposed to ``(B, length, 4)``.
+
+    Returns
+    -------
+    SequenceSource
+        With ``.count``, ``.length`` (``None`` when lengths differ), ``.min_length``
+        and ``.iter_batches(batch_size, indices=None)``.
+
+    Raises
+    ------
+    K2PError
+        For a missing, empty or unrecognised file, a tensor that is not
+        ``(N, length, 4)``, a letter that is not a nucleotide (naming the record and
+        position), or no sequences at all.
+    """
+    if n_encoding not in ("zero", "quarter"):
+        raise ValueError(f"n_encoding must be 'zero' or 'quarter', not {n_encoding!r}")
+    if isinstance(source, SequenceSource):
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        if dataset is not None:
+            raise K2PError(f"a dataset name ({dataset!r}) was given but the sequences are an array, "
+                           f"not an HDF5 file", path="<array>")
+        array = np.asarray(source)
+        return TensorSequences(None, array.shape, array.dtype, format="array",
+                               channels_first=channels_first, array=array)
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise K2PError("file not found", path=path)
+    if os.path.isdir(path):
+        raise K2PError("is a folder, expected a sequence file", path=path)
+    kind = _detect_format(path)
+    if dataset is not None and kind != "hdf5":
+        raise K2PError(f"a dataset name ({dataset!r}) was given but the file is {kind}, not HDF5",
+                       path=path)
+    if kind == "fasta":
+        if channels_first:
+            raise K2PError("channels_first applies to stored tensors (HDF5, .npy), not FASTA", path=path)
+        return FastaSequences(path, n_encoding=n_encoding)
+    if kind == "npy":
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise K2PError(f"not a readable .npy file ({err})", path=path) from None
+        return TensorSequences(path, array.shape, array.dtype, format="npy",
+                               channels_first=channels_first, array=array)
+    try:
+        h5file = h5py.File(path, "r")
+    except OSError as err:
+        raise K2PError(f"not a readable HDF5 file ({err})", path=path) from None
+    with h5file:
+        data = resolve_dataset(h5file, dataset, path)
+        return TensorSequences(path, data.shape, data.dtype, format="hdf5",
+                               channels_first=channels_first, dataset=data.name)
