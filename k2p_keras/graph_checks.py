@@ -1,0 +1,271 @@
+"""What each layer after the motif conv does to the MLE's assumption (used by graph.py).
+
+The MLE (MISSION.md, section on choosing the base) needs one best window per sequence and
+filter that does not depend on the base. That holds when everything between the conv and
+the global max-pool is a per-unit non-decreasing map: activations such as ReLU or sigmoid,
+inference-time identities such as Dropout, and a BatchNormalization with positive scale
+(folded exactly into kernel and bias when it comes before any non-linearity).
+"""
+
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import numpy as np
+
+from .kerasconfig import entry_config, is_builtin
+
+CONV1D_CLASSES = frozenset({"Conv1D", "Convolution1D", "AtrousConvolution1D"})
+
+# Identities at inference time.
+_PASS_THROUGH = frozenset({"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+                           "AlphaDropout", "ActivityRegularization", "Identity"})
+_GLOBAL_MAX = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D"})
+_ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU",
+                                "ThresholdedReLU", "Softmax"})
+_KINDS = {
+    "local_pool": {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D"},
+    "average": {"GlobalAveragePooling1D", "GlobalAvgPool1D"},
+    "dense": {"Flatten", "Dense", "Reshape", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
+              "TimeDistributed"},
+    "conv": {"Conv1D", "Convolution1D", "AtrousConvolution1D", "SeparableConv1D",
+             "DepthwiseConv1D", "Conv1DTranspose", "LocallyConnected1D"},
+    "merge": {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+              "Dot", "Merge"},
+}
+
+# Non-decreasing activations: they commute with the max. Unknown names are refused.
+_MONOTONE = frozenset({
+    "linear", "relu", "relu6", "elu", "selu", "celu", "sigmoid", "hard_sigmoid",
+    "sparse_sigmoid", "log_sigmoid", "tanh", "hard_tanh", "softplus", "softsign",
+    "exponential", "leaky_relu", "sparse_plus", "squareplus", "tanh_shrink", "soft_shrink",
+    "hard_shrink"})
+_NOT_MONOTONE = frozenset({
+    "gelu", "swish", "silu", "mish", "softmax", "log_softmax", "hard_swish", "hard_silu",
+    "glu", "sparsemax"})
+
+
+class Activation(NamedTuple):
+    """A normalised activation: name, pre-activation threshold, and why it is refused."""
+
+    name: str
+    threshold: float = 0.0
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class PatternEnd:
+    """Where one path from the conv ends up, with what was seen on the way.
+
+    Attributes
+    ----------
+    ok : bool
+        False once a layer breaks the pattern.
+    problem : str or None
+        Why it broke.
+    chain : tuple of str
+        Labels of the layers after the conv.
+    activation : Activation or None
+        The first non-linear activation layer on the path.
+    nonlinear : bool
+        Whether a non-linearity (the conv's own included) came before this point.
+    threshold : float
+        The highest activation threshold seen (a ReLU's ``threshold``), the conv's own
+        included.
+    folds : tuple
+        ``(name, scale, moving_mean, beta)`` of BatchNormalizations to fold, in order.
+    """
+
+    ok: bool
+    problem: str | None = None
+    chain: tuple = ()
+    activation: Activation | None = None
+    nonlinear: bool = False
+    threshold: float = 0.0
+    folds: tuple = ()
+
+    def step(self, label, **changes):
+        """The state after one more acceptable layer."""
+        return replace(self, chain=self.chain + (label,), **changes)
+
+    def fail(self, problem, label=None):
+        """The state at a layer that breaks the pattern."""
+        chain = self.chain + ((label,) if label else ())
+        return replace(self, ok=False, problem=problem, chain=chain)
+
+
+def _bare_class(entry):
+    return str(entry.get("class_name", ""))
+
+
+def is_conv1d(entry):
+    """A built-in Keras Conv1D (registered subclasses are not: their call may differ)."""
+    return is_builtin(entry) and _bare_class(entry) in CONV1D_CLASSES
+
+
+def layer_kind(entry):
+    """Classify a layer after the conv: pass, activation, batchnorm, global_max, or why not.
+
+    Returns
+    -------
+    str
+        ``"pass"``, ``"activation"``, ``"batchnorm"``, ``"global_max"``, one of the keys
+        of the breaking kinds (``"local_pool"``, ``"average"``, ``"dense"``, ``"conv"``,
+        ``"merge"``), ``"custom"`` (a registered custom class) or ``"other"``.
+    """
+    if not is_builtin(entry):
+        return "custom"
+    class_name = _bare_class(entry)
+    if class_name in _PASS_THROUGH:
+        return "pass"
+    if class_name in _GLOBAL_MAX:
+        return "global_max"
+    if class_name in _ACTIVATION_LAYERS:
+        return "activation"
+    if class_name == "BatchNormalization":
+        return "batchnorm"
+    for kind, classes in _KINDS.items():
+        if class_name in classes:
+            return kind
+    return "other"
+
+
+def normalize_activation(value):
+    """Turn an ``activation`` config value into an :class:`Activation`.
+
+    Built-ins are strings (``"relu"``); Keras 3 may write a dict naming a function;
+    anything custom is refused, since we cannot tell that it is non-decreasing.
+    """
+    if value is None or value == "":
+        return Activation("linear")
+    name = value
+    if isinstance(value, dict):
+        module = str(value.get("module") or "keras")
+        config = value.get("config")
+        if not (module.startswith("keras") and isinstance(config, str)):
+            return Activation(str(value.get("class_name", "custom")),
+                              problem="a custom activation cannot be checked to be "
+                                      "non-decreasing")
+        name = config
+    name = str(name)
+    if name in _MONOTONE:
+        return Activation(name)
+    if name in _NOT_MONOTONE:
+        return Activation(name, problem=f"{name} is not non-decreasing, so the best window "
+                                        "before and after it can differ")
+    return Activation(name, problem=f"activation {name!r} is unknown or custom; it cannot be "
+                                    "checked to be non-decreasing")
+
+
+def conv_activation(entry):
+    """The conv layer's own activation (Keras 1 to 3 all call the key ``activation``)."""
+    return normalize_activation(entry_config(entry).get("activation"))
+
+
+def _relu_layer(config):
+    slope = float(config.get("negative_slope") or 0.0)
+    threshold = float(config.get("threshold") or 0.0)
+    max_value = config.get("max_value")
+    if slope < 0 or threshold < 0:
+        return Activation("relu", threshold, "a ReLU with negative_slope < 0 or "
+                                             "threshold < 0 is not non-decreasing")
+    if slope > 0:
+        return Activation("leaky_relu", threshold)
+    if max_value is not None and float(max_value) == 6.0:
+        return Activation("relu6", threshold)
+    return Activation("relu", threshold)
+
+
+def _slope_layer(name, slope):
+    if slope is not None and float(slope) < 0:
+        return Activation(name, problem=f"{name} with a negative slope ({slope}) is not "
+                                        "non-decreasing")
+    return Activation(name)
+
+
+def layer_activation(call, get_weights):
+    """The :class:`Activation` an activation layer applies, with its parameters checked."""
+    config = entry_config(call.entry)
+    class_name = _bare_class(call.entry)
+    if class_name == "Activation":
+        return normalize_activation(config.get("activation"))
+    if class_name == "ReLU":
+        return _relu_layer(config)
+    if class_name == "LeakyReLU":
+        # Keras 2 calls the slope alpha, Keras 3 negative_slope
+        return _slope_layer("leaky_relu", config.get("negative_slope", config.get("alpha")))
+    if class_name == "ELU":
+        return _slope_layer("elu", config.get("alpha"))
+    if class_name == "ThresholdedReLU":
+        theta = float(config.get("theta", 1.0))
+        return Activation("relu", theta, None if theta >= 0 else
+                          "a ThresholdedReLU with theta < 0 is not non-decreasing")
+    if class_name == "PReLU":
+        alphas = [np.asarray(w, dtype=np.float64) for w in get_weights(call.name)]
+        if alphas and np.all(alphas[0] >= 0):
+            return Activation("leaky_relu")
+        return Activation("prelu", problem="a PReLU with a negative learned slope is not "
+                                           "non-decreasing")
+    return normalize_activation(class_name.lower())
+
+
+def check_activation_layer(call, state, get_weights):
+    """Accept a non-decreasing activation layer, or fail with the reason."""
+    activation = layer_activation(call, get_weights)
+    label = f"{call.class_name}({activation.name})"
+    if activation.problem:
+        return state.fail(f"{call.class_name} {call.name!r}: {activation.problem}", label)
+    if activation.name == "linear":
+        return state.step(label)
+    first = state.activation if state.activation is not None or state.nonlinear else activation
+    # Chained ReLUs: a unit passes them all only above the highest threshold.
+    return state.step(label, activation=first, nonlinear=True,
+                      threshold=max(state.threshold, activation.threshold))
+
+
+def _channel_axis_ok(axis, channels_first):
+    if isinstance(axis, (list, tuple)):
+        if len(axis) != 1:
+            return False
+        axis = axis[0]
+    valid = (1, -2) if channels_first else (2, -1)
+    return axis in valid
+
+
+def fold_batchnorm(call, state, channels_first, get_weights):
+    """Fold a BatchNormalization into the conv, or accept it as a positive-scale map.
+
+    At inference it computes ``(x - moving_mean) * scale + beta`` per filter with
+    ``scale = gamma / sqrt(moving_variance + epsilon)``. Before any non-linearity this is
+    folded exactly into kernel and bias; after one it is accepted when every scale is
+    positive (a non-decreasing map). A scale <= 0 reverses or flattens the filter's order.
+    """
+    config = entry_config(call.entry)
+    name = call.name
+    if not _channel_axis_ok(config.get("axis", -1), channels_first):
+        return state.fail(f"BatchNormalization {name!r} normalises axis {config.get('axis')},"
+                          " not the filter axis", call.class_name)
+    if config.get("mode", 0) not in (0, None):
+        return state.fail(f"BatchNormalization {name!r} uses Keras 1 mode "
+                          f"{config.get('mode')}, which normalises per batch",
+                          call.class_name)
+    scale_on = bool(config.get("scale", True))
+    center_on = bool(config.get("center", True))
+    weights = [np.asarray(w, dtype=np.float64) for w in get_weights(name)]
+    if len(weights) != 2 + scale_on + center_on:
+        return state.fail(f"BatchNormalization {name!r} has {len(weights)} weights, expected "
+                          f"{2 + scale_on + center_on}", call.class_name)
+    gamma = weights.pop(0) if scale_on else 1.0
+    beta = weights.pop(0) if center_on else 0.0
+    mean, variance = weights
+    scale = gamma / np.sqrt(variance + float(config.get("epsilon", 1e-3)))
+    scale = np.broadcast_to(scale, mean.shape).astype(np.float64)
+    beta = np.broadcast_to(beta, mean.shape).astype(np.float64)
+    if np.any(~(scale > 0)):
+        bad = [int(i) for i in np.flatnonzero(~(scale > 0))]
+        return state.fail(f"BatchNormalization {name!r} has scale <= 0 (gamma <= 0) for "
+                          f"filters {bad[:10]}: it reverses or flattens their order, so it "
+                          "cannot be folded", call.class_name)
+    if state.nonlinear:
+        return state.step(f"{call.class_name} (after activation, positive scale)")
+    return state.step(f"{call.class_name} (folded)",
+                      folds=state.folds + ((name, scale, mean, beta),))
