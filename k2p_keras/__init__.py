@@ -6,6 +6,10 @@ The pure-numpy core (no TensorFlow import):
 - :func:`window_log_likelihood`, :func:`window_constant` (Theorem 3, N rows)
 - :func:`estimate_base` (the MLE of the base)
 - :func:`read_meme`, :func:`write_meme`
+
+and, imported only when asked for (it loads TensorFlow and Keras):
+
+- :class:`PWMCallback` (``k2p_keras.callback``): PWMs written at the end of every epoch
 """
 __version__ = "0.1.0"
 
@@ -25,3 +29,20 @@ __all__ = [
     "kernel_to_pwm", "pwm_to_kernel", "read_meme", "window_constant", "window_log_likelihood",
     "write_meme",
 ]
+
+
+# Names that load TensorFlow and Keras, imported on first use (PEP 562) so that
+# ``import k2p_keras`` stays light: name -> module in this package.
+_LAZY = {"PWMCallback": "callback"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -10,15 +10,20 @@ import tempfile
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, suffix=".part"):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
 
-    Use this for writers that want a file name (h5py, numpy).
+    Use this for writers that want a file name (h5py, numpy). ``suffix`` ends the
+    temporary name, for writers that go by the extension (Keras' ``model.save``).
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=suffix, dir=folder)
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -121,8 +121,32 @@ def kernel2pwm(kernel, out, base, motif_name, use_meme_header, save_matrix_only,
 @click.option("--convention", type=CONVENTION, default="convolution", show_default=True,
               help="Row order of the kernel written: 'convolution' (k2p-1.0) or 'correlation' (Keras).")
 @click.option("--motif", "motif_name", default=None, help="Which motif, when PWM holds several.")
-def pwm2kernel(pwm, out, base, delta, shift, shift_by_minimum, convention, motif_name):
-    """Transform a MEME motif into a kernel matrix (text, one row per position)."""
+@click.option("--to-keras", "model", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Instead of a text kernel: set the filters of this Keras model's Conv1D to the "
+                   "motifs (filter k = motif k, bias 0; the other filters keep their weights).")
+@click.option("--layer", default=None,
+              help="With --to-keras: the Conv1D to set [default: the first on the one-hot input].")
+@click.option("--align", type=click.Choice(["center", "left", "right"]), default="center", show_default=True,
+              help="With --to-keras: where a motif shorter than the kernel sits (the rest is uniform).")
+@click.option("-o", "--output", "model_out", type=click.Path(dir_okay=False), default=None,
+              help="With --to-keras: the model file to write (.keras or .h5).")
+@click.pass_context
+def pwm2kernel(ctx, pwm, out, base, delta, shift, shift_by_minimum, convention, motif_name, model, layer, align,
+               model_out):
+    """Transform a MEME motif into a kernel matrix (text, one row per position).
+
+    With --to-keras MODEL -o NEW_MODEL, every motif of PWM (or the one --motif names) goes
+    into a filter of the model's Conv1D instead, and the model is saved to NEW_MODEL.
+    """
+    if delta is not None and not (math.isfinite(delta) and delta > 0):
+        raise click.BadParameter(f"must be a positive number, got {delta}", param_hint="--delta")
+    if model is not None:
+        _pwm_into_model(ctx, pwm, out, model, model_out, layer, motif_name, base, delta, shift,
+                        shift_by_minimum, align)
+        return
+    for name, value in (("--layer", layer), ("-o/--output", model_out)):
+        if value is not None:
+            raise click.UsageError(f"{name} applies with --to-keras MODEL")
     from .matrices import write_kernel_text
     from .meme import read_meme
     from .transform import pwm_to_kernel
@@ -137,12 +161,30 @@ def pwm2kernel(pwm, out, base, delta, shift, shift_by_minimum, convention, motif
                        path="<stdin>" if pwm == "-" else pwm)
     else:
         motif = meme.motifs[0]
-    if delta is not None and not (math.isfinite(delta) and delta > 0):
-        raise click.BadParameter(f"must be a positive number, got {delta}", param_hint="--delta")
     kernel = pwm_to_kernel(motif.pwm, base, delta=delta, shift=shift, shift_by_minimum=shift_by_minimum,
                            convention=convention, name=f"motif {motif.name}")
     with _text_output(out) as dest:
         write_kernel_text(dest, kernel)
+
+
+def _pwm_into_model(ctx, pwm, out, model, model_out, layer, motif_name, base, delta, shift, shift_by_minimum,
+                    align):
+    """``pwm2kernel --to-keras``: the motifs into the model's Conv1D, the model saved to ``-o``."""
+    if out is not None:
+        raise click.UsageError("with --to-keras the model goes to -o NEW_MODEL, not to OUT")
+    if ctx.get_parameter_source("convention") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--convention does not apply with --to-keras (Keras kernels are cross-correlations)")
+    if model_out is None:
+        raise click.UsageError("--to-keras needs -o NEW_MODEL (.keras or .h5)")
+    from .initializer import set_model_file_from_meme
+    from .meme import read_meme
+
+    meme = read_meme(sys.stdin if pwm == "-" else pwm)
+    name, chosen = set_model_file_from_meme(model, meme, model_out, layer=layer, base=base, shift=shift,
+                                            align=align, motifs=None if motif_name is None else [motif_name],
+                                            delta=delta, shift_by_minimum=shift_by_minimum)
+    click.echo(f"{len(chosen)} motifs set in layer {name!r} (filters 0..{len(chosen) - 1}, bias 0); "
+               f"wrote {model_out}", err=True)
 
 
 @cli.command("kernel2pwm-mle")
@@ -189,8 +231,9 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
         click.echo(f"kernel {t}: ln b = {v:.6f} (SE {se:.2g}), b = {math.exp(v):.6g}", err=True)
 
 
-# Imported at the end: the model command registers itself on `cli`.
+# Imported at the end: the model command and `verify` register themselves on `cli`.
 from . import cli_model  # noqa: E402,F401
+from . import cli_verify  # noqa: E402,F401
 
 
 def main(argv=None):

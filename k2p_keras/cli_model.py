@@ -1,4 +1,4 @@
-"""``k2p-keras MODEL SEQS``: exact PWMs of a saved Keras model's motif Conv1D."""
+"""``k2p-keras MODEL SEQS``: exact (and heuristic) PWMs of a saved Keras model's motif Conv1D."""
 import contextlib
 import sys
 import warnings
@@ -7,6 +7,7 @@ import click
 
 from .cli import cli, MODEL_COMMAND
 from .errors import K2PError
+from .pipeline import METHODS
 
 
 def check_pattern(spec, model, fixed_base, force):
@@ -55,37 +56,54 @@ def progress_bar(total, quiet, label="scanning"):
 @click.option("--summary", type=click.Path(dir_okay=False), default=None,
               help="Also write a per-filter table (TSV): ln b, base, SE, log-likelihood, IC, consensus, d.")
 @click.option("--force", is_flag=True, help="Estimate the base even when the layer pattern breaks the MLE's assumption.")
+@click.option("--method", type=click.Choice(METHODS), default="exact", show_default=True,
+              help="Exact PWMs (k2p), heuristic ones (DeepBind: letters of the most activating windows), "
+                   "or both in one MEME file (names suffixed _exact / _heuristic).")
+@click.option("--threshold", type=float, default=None,
+              help="Heuristic: a sequence counts when its maximal activation output exceeds this [default: 0].")
+@click.option("--threshold-fraction", type=float, default=None,
+              help="Heuristic: instead, count sequences whose maximal activation exceeds this fraction "
+                   "of the filter's largest activation over the data (Basset: 0.5).")
+@click.option("--logos", "logos_dir", type=click.Path(file_okay=False), default=None,
+              help="Also draw an information-content logo per filter into this folder (PNG; needs matplotlib).")
 @click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
 def extract(model, sequences, output, layer, fixed_base, shared_base, both_strands, exclude_inactive,
-            dataset, n_encoding, batch_size, summary, force, quiet):
+            dataset, n_encoding, batch_size, summary, force, method, threshold, threshold_fraction, logos_dir,
+            quiet):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
     MODEL is a saved Keras model (.h5 or .keras; it is read, never run). SEQUENCES are the
     training sequences (HDF5 or .npy one-hot (N, length, 4), or FASTA / FASTA.gz) on which
-    the base of the logarithm is estimated by maximum likelihood.
+    the base of the logarithm is estimated by maximum likelihood. --method heuristic (or
+    both) also counts the letters of each sequence's most activating window, as DeepBind did.
     """
-    from .atomic import atomic_open
     from .graph import find_motif_conv_in_file
-    from .meme import write_meme
-    from .pipeline import extract_pwms, format_summary
+    from .pipeline import extract_motif_sets, scans_needed
     from .transform import check_base
 
+    if threshold is not None and threshold_fraction is not None:
+        raise click.UsageError("give --threshold or --threshold-fraction, not both")
+    if method == "exact" and (threshold is not None or threshold_fraction is not None):
+        raise click.UsageError("--threshold and --threshold-fraction apply to --method heuristic or both")
+    if method == "heuristic" and fixed_base is not None:
+        raise click.UsageError("--base applies to the exact PWMs (--method exact or both)")
     if fixed_base is not None:
         try:
             fixed_base = check_base(fixed_base)
         except K2PError as err:
             raise click.BadParameter(err.message, param_hint="--base") from None
-    elif sequences is None:
-        raise click.UsageError("SEQUENCES are needed to estimate the base (or give a fixed --base B)")
+    if sequences is None and (fixed_base is None or method != "exact"):
+        what = "the heuristic" if method != "exact" else "estimating the base (or give a fixed --base B)"
+        raise click.UsageError(f"SEQUENCES are needed for {what}")
+    if logos_dir is not None:
+        from .logos import require_matplotlib
+
+        require_matplotlib()
     spec = find_motif_conv_in_file(model, layer=layer)
-    if not quiet:
-        click.echo(spec.report(), err=True)
-    check_pattern(spec, model, fixed_base is not None, force)
-    if spec.both_strands_hint and not both_strands:
-        warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse complement?); "
-                      "add --both-strands if the model scans both strands")
-    batches, total = None, 0
-    if fixed_base is None:
+    # Sequences are opened before anything is printed: a bad file fails in one line.
+    mle = fixed_base is None and method != "heuristic"
+    open_batches, total = None, 0
+    if sequences is not None and (mle or method != "exact"):
         from .sequences import open_sequences
 
         source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding,
@@ -93,17 +111,78 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
         if spec.input_length and source.length and source.length != spec.input_length:
             warnings.warn(f"{sequences}: sequences have length {source.length}, the model's input "
                           f"{spec.input_length}")
-        batches, total = source.iter_batches(batch_size), source.count
+
+        def open_batches():
+            return source.iter_batches(batch_size)
+
+        total = source.count * scans_needed(method, mle, threshold_fraction)
+    if not quiet:
+        click.echo(spec.report(), err=True)
+    if method != "heuristic":
+        check_pattern(spec, model, fixed_base is not None, force)
+    if spec.both_strands_hint and not both_strands:
+        warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse complement?); "
+                      "add --both-strands if the model scans both strands")
     with progress_bar(total, quiet) as progress:
-        extraction = extract_pwms(spec, batches, base="mle" if fixed_base is None else fixed_base,
-                                  shared_base=shared_base, both_strands=both_strands,
-                                  exclude_inactive=exclude_inactive, progress=progress)
+        exact, heuristic = extract_motif_sets(
+            spec, open_batches, method=method, base="mle" if fixed_base is None else fixed_base,
+            shared_base=shared_base, both_strands=both_strands, exclude_inactive=exclude_inactive,
+            threshold=0.0 if threshold is None else threshold, threshold_fraction=threshold_fraction,
+            progress=progress)
+    write_outputs(exact, heuristic, output, summary, logos_dir)
+    if not quiet:
+        report_sets(exact, heuristic, fixed_base is None)
+
+
+def write_outputs(exact, heuristic, output, summary, logos_dir):
+    """The MEME file (both sets suffixed when there are two), the summary table and the logos."""
+    from .atomic import atomic_open
+    from .meme import write_meme
+    from .pipeline import format_summary
+
+    both = exact is not None and heuristic is not None
+    motifs = []
+    if exact is not None:
+        motifs += exact.motifs("_exact" if both else "")
+    if heuristic is not None:
+        motifs += heuristic.motifs("_heuristic" if both else "")
     if summary:
+        rows, columns = summary_table(exact, heuristic)
         with atomic_open(summary, "w") as handle:
-            handle.write(format_summary(extraction.summary_rows()))
-    write_meme(sys.stdout if output in (None, "-") else output, extraction.motifs())
-    if not quiet and fixed_base is None:
-        lnb = extraction.ln_base
-        click.echo(f"{extraction.n_filters} motifs; ln b from {lnb.min():.4g} to {lnb.max():.4g} "
-                   f"({'shared' if shared_base else 'per filter'}), {int(extraction.stats.n_sequences)} sequences",
+            handle.write(format_summary(rows, columns))
+    if logos_dir is not None:
+        from .logos import write_filter_logos
+
+        write_filter_logos(logos_dir, exact, heuristic)
+    write_meme(sys.stdout if output in (None, "-") else output, motifs)
+
+
+def summary_table(exact, heuristic):
+    """Rows and columns of ``--summary``: the exact figures, the heuristic's, or both side by side."""
+    from .pipeline import SUMMARY_COLUMNS
+
+    if heuristic is None:
+        return exact.summary_rows(), SUMMARY_COLUMNS
+    heuristic_rows = heuristic.summary_rows()
+    heuristic_columns = tuple(heuristic_rows[0])
+    if exact is None:
+        return heuristic_rows, heuristic_columns
+    extra = tuple(f"heuristic_{c}" for c in heuristic_columns if c != "filter")
+    rows = [{**row, **{f"heuristic_{k}": v for k, v in h.items() if k != "filter"}}
+            for row, h in zip(exact.summary_rows(), heuristic_rows)]
+    return rows, SUMMARY_COLUMNS + extra
+
+
+def report_sets(exact, heuristic, estimated):
+    """One stderr line per set: the bases estimated, the windows the heuristic counted."""
+    if exact is not None and estimated:
+        lnb = exact.ln_base
+        click.echo(f"{exact.n_filters} motifs; ln b from {lnb.min():.4g} to {lnb.max():.4g} "
+                   f"({'shared' if exact.shared_base else 'per filter'}), {int(exact.stats.n_sequences)} sequences",
+                   err=True)
+    if heuristic is not None:
+        rule = (f"activation > {heuristic.output_threshold:g}" if heuristic.threshold_fraction is None
+                else f"activation > {heuristic.threshold_fraction:g} x its maximum")
+        windows = ", ".join(str(int(n)) for n in heuristic.n_windows)
+        click.echo(f"heuristic ({rule}): windows per filter {windows} of {heuristic.n_sequences} sequences",
                    err=True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from k2p_keras.atomic import atomic_open, atomic_path
 from k2p_keras.errors import K2PError
+from k2p_keras.textio import read_text
 
 __all__ = [
     "read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor",
@@ -53,25 +54,7 @@ def read_kernel_text(source, sep=None):
         For an empty file, a row without exactly 4 columns, a cell that is not a
         number, or NaN/infinity (each names the line).
     """
-    if hasattr(source, "read"):
-        name = getattr(source, "name", None)
-        name = name if isinstance(name, str) else "<stdin>"
-        text = source.read()
-    else:
-        name = os.fspath(source)
-        try:
-            with open(name, "rb") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            raise K2PError("file not found", path=name) from None
-        except OSError as err:
-            raise K2PError(f"cannot read the file ({err.strerror})", path=name) from None
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise K2PError("not a text file (expected a kernel matrix with 4 columns A C G T)",
-                           path=name) from None
+    text, name = read_text(source, "a kernel matrix with 4 columns A C G T")
     rows = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()

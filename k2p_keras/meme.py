@@ -21,6 +21,7 @@ import numpy as np
 
 from k2p_keras.atomic import atomic_open
 from k2p_keras.errors import K2PError
+from k2p_keras.textio import read_text
 
 __all__ = ["Motif", "MemeFile", "read_meme", "write_meme", "format_meme"]
 
@@ -133,31 +134,6 @@ class MemeFile:
 
 
 # ----------------------------------------------------------------------------- reading
-
-def _read_text(source):
-    """Return ``(text, name)`` from a path or an open text (or binary) file."""
-    if hasattr(source, "read"):
-        name = getattr(source, "name", None)
-        name = name if isinstance(name, str) else "<stdin>"
-        text = source.read()
-    else:
-        name = os.fspath(source)
-        try:
-            with open(name, "rb") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            raise K2PError("file not found", path=name) from None
-        except IsADirectoryError:
-            raise K2PError("is a folder, expected a MEME file", path=name) from None
-        except OSError as err:
-            raise K2PError(f"cannot read the file ({err.strerror})", path=name) from None
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise K2PError("not a text file (expected MEME format)", path=name) from None
-    return text, name
-
 
 def _is_number(token):
     try:
@@ -343,7 +319,7 @@ def read_meme(source):
         have 4 numbers, a ``w=`` that disagrees with the rows, or values that are not
         probabilities. Rows that sum to 1 only within 0.1 (rounded files) give a warning.
     """
-    text, name = _read_text(source)
+    text, name = read_text(source, "MEME format")
     if not text.strip():
         raise K2PError("empty file (expected MEME motifs)", path=name)
     lines = text.splitlines()

@@ -1,6 +1,7 @@
 """From a motif Conv1D and sequences to exact PWMs: the path the CLI and the callback share.
 
     ConvSpec + SequenceSource --scan--> ScanStats --MLE--> ln b --transform--> PWMs -> Motifs
+    ConvSpec + SequenceSource --scan--> letter counts --normalise--> heuristic PWMs (heuristic.py)
 """
 import math
 import warnings
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import K2PError
+from .heuristic import heuristic_from_stats, heuristic_pwms, preactivation_threshold
 from .meme import Motif
 from .mle import BaseEstimate, estimate_base
 from .transform import check_base, consensus, information_content, kernel_constant, kernel_to_pwm
@@ -62,7 +64,7 @@ class Extraction:
         """One MEME motif per filter, named ``<layer>_<index>``, ln b and its SE in the alt name."""
         out = []
         for t in range(self.n_filters):
-            alt = f"ln_b={self.ln_base[t]:.6g}"
+            alt = f"ln_b={float(self.ln_base[t])!r}"  # full precision: verify re-reads it
             if np.isfinite(self.se[t]):
                 alt += f",SE={self.se[t]:.3g}"
             out.append(Motif(name=self.motif_name(t) + suffix, pwm=self.pwms[t], alt_name=alt,
@@ -103,7 +105,7 @@ def _fallback_to_shared(estimate, kernel, stats):
 
 
 def extract_pwms(spec, batches=None, *, base="mle", shared_base=False, both_strands=False,
-                 exclude_inactive=False, progress=None):
+                 exclude_inactive=False, letter_threshold=None, progress=None):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
@@ -120,6 +122,9 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=False, both_stra
         The model scans the reverse complement too: the best window is over both strands.
     exclude_inactive : bool
         Leave out of the MLE the sequences whose best window does not pass the activation.
+    letter_threshold : float or numpy.ndarray of shape (F,), optional
+        Have the MLE's scan also count the letters of the best windows whose
+        ``conv + bias`` exceeds it (``extraction.stats.letter_counts``, for the heuristic).
     progress : callable, optional
         Receives the number of sequences in each scanned batch.
 
@@ -137,7 +142,8 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=False, both_stra
 
         stats = scan_best_windows(batches, kernel, bias, padding=spec.padding, strides=spec.strides,
                                   both_strands=both_strands, exclude_inactive=exclude_inactive,
-                                  active_threshold=spec.active_threshold, progress=progress)
+                                  active_threshold=spec.active_threshold,
+                                  letter_threshold=letter_threshold, progress=progress)
         estimate = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=shared_base,
                                  on_degenerate="raise" if shared_base else "nan")
         estimate = _fallback_to_shared(estimate, kernel, stats)
@@ -169,3 +175,65 @@ def format_summary(rows, columns=SUMMARY_COLUMNS):
     lines = ["\t".join(columns)]
     lines += ["\t".join(cell(row[c]) for c in columns) for row in rows]
     return "\n".join(lines) + "\n"
+
+
+METHODS = ("exact", "heuristic", "both")
+
+
+def scans_needed(method, mle, threshold_fraction=None):
+    """How many passes over the sequences :func:`extract_motif_sets` makes (for a progress bar)."""
+    exact_scan = method in ("exact", "both") and mle
+    if method == "exact":
+        return int(exact_scan)
+    # An absolute threshold rides on the MLE's scan; a fraction needs the maxima first.
+    heuristic_scans = (1 if threshold_fraction is None else 2) - int(exact_scan)
+    return int(exact_scan) + heuristic_scans
+
+
+def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared_base=False,
+                       both_strands=False, exclude_inactive=False, threshold=0.0, threshold_fraction=None,
+                       progress=None):
+    """Exact PWMs, heuristic PWMs or both, sharing the scans between them.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    open_batches : callable or None
+        Returns a fresh iterable of one-hot batches ``(B, length, 4)`` on each call, e.g.
+        ``lambda: source.iter_batches(512)``; None only for the exact method with a fixed base.
+    method : {"exact", "heuristic", "both"}
+    base, shared_base, both_strands, exclude_inactive
+        As for :func:`extract_pwms` (the exact method).
+    threshold, threshold_fraction
+        As for :func:`k2p_keras.heuristic.heuristic_pwms` (the heuristic method).
+    progress : callable, optional
+        Receives the number of sequences in each scanned batch, over all
+        :func:`scans_needed` passes.
+
+    Returns
+    -------
+    tuple of (Extraction or None, HeuristicPWMs or None)
+    """
+    if method not in METHODS:
+        raise K2PError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    want_exact, want_heuristic = method in ("exact", "both"), method in ("heuristic", "both")
+    mle = isinstance(base, str) and base == "mle"
+    if open_batches is None and (mle or want_heuristic):
+        raise K2PError("sequences are needed to estimate the base and for the heuristic")
+    exact = heuristic = None
+    if want_exact:
+        ride_along = None
+        if want_heuristic and mle and threshold_fraction is None:
+            ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
+        exact = extract_pwms(spec, open_batches() if mle else None, base=base, shared_base=shared_base,
+                             both_strands=both_strands, exclude_inactive=exclude_inactive,
+                             letter_threshold=ride_along, progress=progress)
+        if ride_along is not None:
+            heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,
+                                             output_threshold=float(threshold))
+    if want_heuristic and heuristic is None:
+        first_pass = exact.stats.max_preactivation if exact is not None and exact.stats is not None else None
+        heuristic = heuristic_pwms(spec, open_batches, threshold=threshold,
+                                   threshold_fraction=threshold_fraction, both_strands=both_strands,
+                                   max_preactivation=first_pass, progress=progress)
+    return exact, heuristic

@@ -7,6 +7,7 @@ window, whose score is then recomputed in float64 from the gathered window so th
 MLE sees exact sums. TensorFlow places the ops on a GPU when it sees one, on the CPU
 otherwise; nothing here chooses a device.
 """
+import functools
 import math
 from dataclasses import dataclass
 
@@ -75,51 +76,77 @@ def _gather_best(x, kernel32, strides, left, right, length):
     return tf.reduce_max(conv, axis=1), windows
 
 
+def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, *, strides, both_strands,
+               exclude_inactive, active_threshold, count_letters):
+    """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel."""
+    left, right = pads[0], pads[1]
+    length = tf.shape(kernel32)[0]
+    top, windows = _gather_best(x, kernel32, strides, left, right, length)
+    if both_strands:
+        # Reverse complement: reverse the positions, and A C G T -> T G C A reverses channels.
+        rc_top, rc_windows = _gather_best(x[:, ::-1, ::-1], kernel32, strides, left, right, length)
+        take_rc = rc_top > top
+        windows = tf.where(take_rc[:, :, None, None], rc_windows, windows)
+    windows = tf.cast(windows, tf.float64)
+    score = tf.einsum("bfla,laf->bf", windows, kernel64)
+    preact = score + bias64
+    if exclude_inactive:
+        used = tf.cast(preact > active_threshold, tf.float64)
+    else:
+        used = tf.ones_like(score)
+    out = {
+        "score_sum": tf.reduce_sum(used * score, axis=0),
+        "row_weight": tf.einsum("bf,bfl->fl", used, tf.reduce_sum(windows, axis=-1)),
+        "n_used": tf.reduce_sum(used, axis=0),
+        "max_preactivation": tf.reduce_max(preact, axis=0),
+    }
+    if count_letters:
+        counted = tf.cast(preact > letter_threshold, tf.float64)
+        out["letter_counts"] = tf.einsum("bf,bfla->fla", counted, windows)
+        out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
+    return out
+
+
+# One traced step per static setting. A callback scans a new kernel every epoch; tracing a
+# fresh tf.function each time cost more than the scan itself and made TensorFlow warn about
+# retracing, so kernels, bias and thresholds are arguments rather than captured constants.
+_TRACED_STEPS = {}
+
+
+def _traced_step(strides, both_strands, exclude_inactive, active_threshold, count_letters):
+    key = (strides, both_strands, exclude_inactive, active_threshold, count_letters)
+    if key not in _TRACED_STEPS:
+        step = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
+                                 exclude_inactive=exclude_inactive, active_threshold=active_threshold,
+                                 count_letters=count_letters)
+        _TRACED_STEPS[key] = tf.function(step, input_signature=[
+            tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
+            tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)],
+            reduce_retracing=True)
+    return _TRACED_STEPS[key]
+
+
 class _BatchScanner:
-    """Holds the kernel as TensorFlow constants and the traced per-batch function."""
+    """Holds the kernel as TensorFlow tensors and the traced per-batch function."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
                  active_threshold, letter_threshold):
+        n_filters = kernel.shape[2]
         self.kernel64 = tf.constant(kernel, tf.float64)
         self.kernel32 = tf.constant(kernel, tf.float32)
         self.bias64 = tf.constant(bias, tf.float64)
-        self.length = kernel.shape[0]
         self.padding, self.strides = padding, strides
-        self.both_strands = both_strands
-        self.exclude_inactive = exclude_inactive
-        self.active_threshold = float(active_threshold)
-        self.letter_threshold = letter_threshold
-        self.step = tf.function(self._step, input_signature=[
-            tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32)],
-            reduce_retracing=True)
+        # A scalar, or one threshold per filter (F,); +-inf let no window or every window through.
+        count_letters = letter_threshold is not None
+        self.letter_threshold = tf.constant(np.broadcast_to(
+            np.asarray(letter_threshold if count_letters else 0.0, dtype=np.float64), (n_filters,)))
+        self._traced = _traced_step(int(strides), bool(both_strands), bool(exclude_inactive),
+                                    float(active_threshold), count_letters)
 
-    def _step(self, x, pads):
-        left, right = pads[0], pads[1]
-        top, windows = _gather_best(x, self.kernel32, self.strides, left, right, self.length)
-        if self.both_strands:
-            # Reverse complement: reverse the positions, and A C G T -> T G C A reverses channels.
-            rc_top, rc_windows = _gather_best(x[:, ::-1, ::-1], self.kernel32, self.strides, left, right,
-                                              self.length)
-            take_rc = rc_top > top
-            windows = tf.where(take_rc[:, :, None, None], rc_windows, windows)
-        windows = tf.cast(windows, tf.float64)
-        score = tf.einsum("bfla,laf->bf", windows, self.kernel64)
-        preact = score + self.bias64
-        if self.exclude_inactive:
-            used = tf.cast(preact > self.active_threshold, tf.float64)
-        else:
-            used = tf.ones_like(score)
-        out = {
-            "score_sum": tf.reduce_sum(used * score, axis=0),
-            "row_weight": tf.einsum("bf,bfl->fl", used, tf.reduce_sum(windows, axis=-1)),
-            "n_used": tf.reduce_sum(used, axis=0),
-            "max_preactivation": tf.reduce_max(preact, axis=0),
-        }
-        if self.letter_threshold is not None:
-            counted = tf.cast(preact > self.letter_threshold, tf.float64)
-            out["letter_counts"] = tf.einsum("bf,bfla->fla", counted, windows)
-            out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
-        return out
+    def step(self, x, pads):
+        """Per-filter sums of one batch ``x`` (B, length, 4) padded by ``pads`` (left, right)."""
+        return self._traced(x, pads, self.kernel32, self.kernel64, self.bias64, self.letter_threshold)
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
@@ -144,8 +171,9 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         Leave out of the MLE sums the sequences whose best ``conv + bias`` is not above
         ``active_threshold`` (a ReLU's zero output).
     active_threshold : float
-    letter_threshold : float, optional
-        When given, also count the letters of best windows with ``conv + bias`` above it.
+    letter_threshold : float or numpy.ndarray of shape (F,), optional
+        When given, also count the letters of best windows with ``conv + bias`` above it
+        (one threshold for all filters, or one per filter).
     progress : callable, optional
         Called with the number of sequences in each finished batch.
 
@@ -195,3 +223,29 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         letter_counts=totals.get("letter_counts"),
         n_letter_windows=None if "n_letter_windows" not in totals else totals["n_letter_windows"].astype(np.int64),
     )
+
+
+def conv_preactivation(batch, kernel, bias=None, *, padding="valid", strides=1):
+    """``conv + bias`` on every window, as a Conv1D computes it (float32 TensorFlow conv).
+
+    Parameters
+    ----------
+    batch : numpy.ndarray, shape (B, length, 4)
+    kernel : numpy.ndarray, shape (L, 4, F)
+        Cross-correlation kernel, dilation expanded.
+    bias : numpy.ndarray, shape (F,), optional
+    padding : {"valid", "same", "causal"}
+    strides : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, positions, F), float64
+        Window ``p`` starts at row ``p * strides`` of the sequence padded with zero rows.
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    left, right = padding_amounts(np.shape(batch)[1], kernel.shape[0], padding, strides)
+    padded = tf.pad(tf.constant(batch, tf.float32), [[0, 0], [left, right], [0, 0]])
+    conv = tf.nn.conv1d(padded, tf.constant(kernel, tf.float32), stride=int(strides), padding="VALID")
+    if bias is not None:
+        conv = conv + tf.constant(bias, tf.float32)
+    return conv.numpy().astype(np.float64)

@@ -265,3 +265,31 @@ def consensus(pwm, alphabet="ACGT"):
     letters = [alphabet[i] for i in pwm.argmax(axis=1)]
     flat = np.ptp(pwm, axis=1) < 1e-9
     return "".join("N" if f else c for c, f in zip(letters, flat))
+
+
+def js_divergence(pwm_a, pwm_b):
+    """Jensen-Shannon divergence (bits, 0 to 1) between matching rows of two PWMs.
+
+    Parameters
+    ----------
+    pwm_a, pwm_b : array-like, shape (..., L, 4)
+        Probability rows of the same shape, columns A C G T.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., L)
+        ``JS(a_i, b_i) = (KL(a_i || m_i) + KL(b_i || m_i)) / 2`` with ``m_i = (a_i + b_i) / 2``;
+        0 for identical rows, 1 for rows with no letter in common.
+    """
+    pwm_a = np.asarray(pwm_a, dtype=np.float64)
+    pwm_b = np.asarray(pwm_b, dtype=np.float64)
+    if pwm_a.shape != pwm_b.shape or pwm_a.ndim < 2 or pwm_a.shape[-1] != 4:
+        raise K2PError(f"expected two PWMs of the same shape (..., L, 4), got {pwm_a.shape} and {pwm_b.shape}")
+    middle = 0.5 * (pwm_a + pwm_b)
+
+    def kl_to_middle(pwm):
+        # 0 log 0 = 0; where pwm > 0 the middle is > 0 too.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pwm > 0, pwm * np.log2(pwm / middle), 0.0).sum(axis=-1)
+
+    return np.clip(0.5 * (kl_to_middle(pwm_a) + kl_to_middle(pwm_b)), 0.0, 1.0)

@@ -154,3 +154,22 @@ def test_information_content_and_consensus():
     pwm = np.array([[1.0, 0, 0, 0], [0.25, 0.25, 0.25, 0.25], [0, 0, 0.5, 0.5]])
     np.testing.assert_allclose(information_content(pwm), [2.0, 0.0, 1.0])
     assert consensus(pwm) == "ANG"
+
+
+def test_js_divergence_is_zero_for_equal_rows_one_for_disjoint_and_matches_scipy():
+    from scipy.spatial.distance import jensenshannon
+
+    from k2p_keras.transform import js_divergence
+
+    rng = np.random.default_rng(5)
+    a, b = rng.dirichlet(np.ones(4), size=(3, 7)), rng.dirichlet(np.ones(4), size=(3, 7))
+    a[0, 0] = [1, 0, 0, 0]
+    b[0, 0] = [0, 0.5, 0.5, 0]
+    got = js_divergence(a, b)
+    assert got.shape == (3, 7)
+    assert got[0, 0] == pytest.approx(1.0)
+    np.testing.assert_allclose(got, jensenshannon(a, b, base=2, axis=-1) ** 2, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(got, js_divergence(b, a))
+    np.testing.assert_array_equal(js_divergence(a, a), 0.0)
+    with pytest.raises(K2PError, match="same shape"):
+        js_divergence(a, b[:, :6])

@@ -1,0 +1,36 @@
+"""Read a whole text input, a path or an open file (stdin), with one-line errors."""
+import os
+
+from .errors import K2PError
+
+
+def read_text(source, expected):
+    """Return ``(text, name)`` from a path or an open text (or binary) file.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or file object
+    expected : str
+        What the file should hold, for the error messages (e.g. ``"MEME format"``).
+    """
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        name = name if isinstance(name, str) else "<stdin>"
+        text = source.read()
+    else:
+        name = os.fspath(source)
+        try:
+            with open(name, "rb") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            raise K2PError("file not found", path=name) from None
+        except IsADirectoryError:
+            raise K2PError(f"is a folder, expected a file in {expected}", path=name) from None
+        except OSError as err:
+            raise K2PError(f"cannot read the file ({err.strerror})", path=name) from None
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise K2PError(f"not a text file (expected {expected})", path=name) from None
+    return text, name

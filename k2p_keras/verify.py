@@ -1,0 +1,319 @@
+"""The exactness check: does ``log_b P(window) + constant`` reproduce the filter on every window?
+
+Theorem 1 (and Theorem 3 for windows with N) says the exact PWM's log-likelihood plus the
+window constant equals the convolution ``conv + bias`` on *every* window, for any base. This
+module checks it the honest way: the convolution is computed by the model's own Conv1D
+layer (loaded with Keras in safe mode, its activation set aside, then any BatchNormalization
+that was folded applied in inference mode), and compared with
+
+    window_log_likelihood(P, window, b) + window_constant(W, window, b, bias)
+
+on every window of every sequence, padding windows and N rows included. When Keras cannot
+rebuild the model (custom or unknown classes, a Lambda refused in safe mode), TensorFlow's
+conv on the weights read from the file stands in, and the result says so: that still checks
+the transformation, but no longer the reading of the file.
+
+PWMs from a MEME file (heuristic ones, say) get the same treatment with the model's kernel
+for the constant and the base recorded in the motif (``ln_b=...``), else a given base: the
+exact PWMs agree to float32 rounding, heuristic ones do not.
+"""
+import math
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import K2PError
+from .transform import check_base, kernel_to_pwm, window_constant, window_log_likelihood
+
+DEFAULT_TOLERANCE = 1e-3
+_LN_B = re.compile(r"(?:^|,)ln_b=([-+0-9.eE]+)")
+
+
+@dataclass
+class Verification:
+    """The largest difference between the layer and each PWM, over all windows.
+
+    Attributes
+    ----------
+    layer_name : str
+    names : list of str
+        The PWMs checked (motif names).
+    filters : numpy.ndarray of int, shape (K,)
+        The filter each PWM stands for.
+    ln_base : numpy.ndarray, shape (K,)
+        The base used for each PWM.
+    max_abs_diff : numpy.ndarray, shape (K,)
+        ``max |conv + bias - (log_b P + constant)|`` over all windows (inf when the PWM
+        gives a window probability 0).
+    scale : numpy.ndarray, shape (K,)
+        ``max |conv + bias|`` of the filter over all windows.
+    n_sequences, n_windows : int
+        Sequences scanned, windows per filter compared.
+    reference : str
+        ``"model"`` (Keras computed the layer) or ``"weights"`` (TensorFlow's conv on the
+        weights read from the file, because Keras could not load the model).
+    tolerance : float
+    """
+
+    layer_name: str
+    names: list
+    filters: np.ndarray
+    ln_base: np.ndarray
+    max_abs_diff: np.ndarray
+    scale: np.ndarray
+    n_sequences: int
+    n_windows: int
+    reference: str
+    tolerance: float = DEFAULT_TOLERANCE
+
+    @property
+    def relative_diff(self):
+        """``max_abs_diff / max(1, scale)``: what the tolerance is compared with."""
+        return self.max_abs_diff / np.maximum(1.0, self.scale)
+
+    @property
+    def passed(self):
+        """Per PWM: whether it reproduces the layer within the tolerance."""
+        return self.relative_diff <= self.tolerance
+
+    @property
+    def ok(self):
+        return bool(np.all(self.passed))
+
+    def report(self):
+        """A table, one line per PWM, then a verdict line."""
+        lines = ["motif\tfilter\tln_b\tmax_abs_diff\tscale\tverdict"]
+        for k, name in enumerate(self.names):
+            lines.append(f"{name}\t{int(self.filters[k])}\t{self.ln_base[k]:.6g}\t{self.max_abs_diff[k]:.3g}\t"
+                         f"{self.scale[k]:.3g}\t{'OK' if self.passed[k] else 'DIFFERS'}")
+        source = ("the model's own layer" if self.reference == "model"
+                  else "TensorFlow's conv on the weights read from the file")
+        lines.append(f"# {self.n_windows} windows per filter in {self.n_sequences} sequences, "
+                     f"conv + bias computed by {source}; tolerance {self.tolerance:g} x max(1, scale)")
+        return "\n".join(lines) + "\n"
+
+
+def exact_pwm_set(spec, base=math.e):
+    """The exact PWMs of every filter at one base: ``(names, filters, pwms, ln_bases)``."""
+    base = check_base(base)
+    n_filters = spec.kernel.shape[2]
+    pwms = kernel_to_pwm(spec.kernel, base).transpose(2, 0, 1)
+    names = [f"{spec.layer_name}_{t}" for t in range(n_filters)]
+    return names, np.arange(n_filters), pwms, np.full(n_filters, math.log(base))
+
+
+def meme_pwm_set(meme, spec, base=math.e, path=None):
+    """Match a MEME file's motifs to the layer's filters: ``(names, filters, pwms, ln_bases)``.
+
+    A motif named ``<layer>_<index>`` (with any suffix, e.g. ``_exact``, ``_heuristic``)
+    stands for that filter; a file whose motifs name no filter but number as many as the
+    filters is matched in order. The base is the motif's ``ln_b=...`` (the alternate name
+    k2p-keras writes), else ``base``.
+    """
+    base = check_base(base)
+    n_filters, length = spec.kernel.shape[2], spec.kernel.shape[0]
+    pattern = re.compile(rf"^{re.escape(spec.layer_name)}_(\d+)(?:_\w+)?$")
+    found = [pattern.match(m.name) for m in meme.motifs]
+    if not any(found) and len(meme.motifs) == n_filters:
+        warnings.warn(f"no motif is named after a filter of {spec.layer_name!r}; matching them in file order")
+        filters = list(range(n_filters))
+    else:
+        filters = []
+        for motif, match in zip(meme.motifs, found):
+            if match is None or int(match.group(1)) >= n_filters:
+                raise K2PError(f"motif {motif.name!r} names no filter of layer {spec.layer_name!r} "
+                               f"(expected {spec.layer_name}_<0..{n_filters - 1}>, optionally suffixed)",
+                               path=path)
+            filters.append(int(match.group(1)))
+    ln_bases = []
+    for motif in meme.motifs:
+        if motif.width != length:
+            raise K2PError(f"motif {motif.name!r} has {motif.width} positions, the kernel of "
+                           f"{spec.layer_name!r} {length}", path=path)
+        recorded = _LN_B.search(motif.alt_name or "")
+        ln_bases.append(float(recorded.group(1)) if recorded else math.log(base))
+    ln_bases = np.array(ln_bases)
+    if not np.all(np.isfinite(ln_bases) & (ln_bases > 0)):
+        raise K2PError("a motif records ln_b <= 0 or not a number; expected a base b > 1", path=path)
+    pwms = np.stack([m.pwm for m in meme.motifs])
+    return [m.name for m in meme.motifs], np.array(filters), pwms, ln_bases
+
+
+def sequence_windows(batch, length, padding="valid", strides=1):
+    """Every window the layer sees: ``(B, positions, length, 4)`` float64, padding rows zero."""
+    from .scan import padding_amounts
+
+    batch = np.asarray(batch, dtype=np.float64)
+    left, right = padding_amounts(batch.shape[1], length, padding, strides)
+    padded = np.pad(batch, [(0, 0), (left, right), (0, 0)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=1)  # (B, P, 4, L)
+    return windows[:, ::strides].transpose(0, 1, 3, 2)
+
+
+def keras_preactivation(model_path, spec):
+    """``conv + bias`` as the model's own layers compute it, or None when Keras cannot load the file.
+
+    The Conv1D is rebuilt from its own config with its activation set to linear and given
+    its own weights; BatchNormalization layers folded into the spec are applied after it in
+    inference mode. Returns ``(function, None)`` or ``(None, reason)``; the function maps a
+    batch ``(B, length, 4)`` to ``(B, positions, F)`` float64.
+    """
+    from .graph import _find_live_layer
+    from .initializer import load_keras_model
+
+    import keras
+
+    try:
+        model = load_keras_model(model_path)
+    except K2PError as err:
+        return None, err.message
+    conv = _find_live_layer(model, spec.layer_name)
+    if conv is None:
+        return None, f"Keras built the model without a layer {spec.layer_name!r}"
+    config = conv.get_config()
+    config["activation"] = "linear"
+    linear = type(conv).from_config(config)
+    linear.build((None, 4, None) if spec.channels_first else (None, None, 4))
+    linear.set_weights(conv.get_weights())
+    norms = [_find_live_layer(model, name) for name in (spec.folded_batchnorm or "").split(", ") if name]
+
+    def compute(batch):
+        x = np.asarray(batch, dtype=np.float32)
+        x = x.transpose(0, 2, 1) if spec.channels_first else x
+        y = linear(x)
+        for norm in norms:
+            y = norm(y, training=False)
+        y = keras.ops.convert_to_numpy(y).astype(np.float64)
+        return y.transpose(0, 2, 1) if spec.channels_first else y
+
+    return compute, None
+
+
+def verify_pwms(spec, batches, pwm_set, preactivation=None, tolerance=DEFAULT_TOLERANCE, progress=None):
+    """Compare ``conv + bias`` with ``log_b P + window constant`` on every window.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    batches : iterable of numpy.ndarray (B, length, 4)
+    pwm_set : tuple
+        ``(names, filters, pwms, ln_bases)`` from :func:`exact_pwm_set` or :func:`meme_pwm_set`.
+    preactivation : callable, optional
+        Batch -> ``(B, positions, F)`` ``conv + bias`` (e.g. from :func:`keras_preactivation`);
+        TensorFlow's conv on ``spec``'s kernel and bias when None.
+    tolerance : float
+        A PWM passes when its largest difference is at most ``tolerance * max(1, scale)``,
+        ``scale`` being the filter's largest ``|conv + bias|``. The default 1e-3 leaves room
+        for the float32 rounding of a model's conv (differences of about 1e-6 x scale) and
+        none for a PWM that is not the filter's.
+    progress : callable, optional
+
+    Returns
+    -------
+    Verification
+    """
+    names, filters, pwms, ln_bases = pwm_set
+    reference = "model" if preactivation is not None else "weights"
+    if preactivation is None:
+        from .scan import conv_preactivation
+
+        def preactivation(batch):
+            return conv_preactivation(batch, spec.kernel, spec.bias, padding=spec.padding, strides=spec.strides)
+
+    kernel, bias, length = spec.kernel, spec.bias, spec.kernel.shape[0]
+    worst = np.zeros(len(names))
+    scale = np.zeros(spec.kernel.shape[2])
+    n_sequences = n_windows = 0
+    for batch in batches:
+        conv = preactivation(batch)
+        windows = sequence_windows(batch, length, spec.padding, spec.strides)
+        if conv.shape[:2] != windows.shape[:2]:
+            raise K2PError(f"the layer gives {conv.shape[1]} positions per sequence, the windows "
+                           f"{windows.shape[1]}: padding or strides were not read correctly")
+        scale = np.maximum(scale, np.abs(conv).max(axis=(0, 1)))
+        for k, (t, pwm, v) in enumerate(zip(filters, pwms, ln_bases)):
+            b = math.exp(v)
+            predicted = window_log_likelihood(pwm, windows, b) + window_constant(kernel[:, :, t], windows, b, bias[t])
+            with np.errstate(invalid="ignore"):
+                worst[k] = max(worst[k], float(np.abs(conv[:, :, t] - predicted).max()))
+        n_sequences += len(batch)
+        n_windows += windows.shape[0] * windows.shape[1]
+        if progress is not None:
+            progress(len(batch))
+    if n_sequences == 0:
+        raise K2PError("no sequences to verify on")
+    return Verification(layer_name=spec.layer_name, names=list(names), filters=np.asarray(filters),
+                        ln_base=np.asarray(ln_bases, dtype=np.float64), max_abs_diff=worst,
+                        scale=scale[np.asarray(filters)], n_sequences=n_sequences, n_windows=n_windows,
+                        reference=reference, tolerance=float(tolerance))
+
+
+@dataclass
+class VerificationInputs:
+    """What :func:`verify_pwms` needs, gathered by :func:`prepare_verification`."""
+
+    spec: object
+    source: object
+    pwm_set: tuple
+    preactivation: object
+
+
+def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=math.e, dataset=None,
+                         n_encoding="zero", use_keras=True):
+    """Read the model, the PWMs to check and the sequences (see :func:`verify_model`)."""
+    from .graph import find_motif_conv_in_file
+    from .meme import MemeFile, read_meme
+    from .sequences import open_sequences
+
+    spec = find_motif_conv_in_file(model_path, layer=layer)
+    if pwms is None:
+        pwm_set = exact_pwm_set(spec, base)
+    else:
+        meme = pwms if isinstance(pwms, MemeFile) else read_meme(pwms)
+        pwm_set = meme_pwm_set(meme, spec, base, path=None if isinstance(pwms, MemeFile) else pwms)
+    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, channels_first=spec.channels_first)
+    preactivation = None
+    if use_keras:
+        preactivation, reason = keras_preactivation(model_path, spec)
+        if preactivation is None:
+            warnings.warn(f"{model_path}: {reason}; checking against TensorFlow's conv "
+                          "on the weights read from the file instead")
+    return VerificationInputs(spec, source, pwm_set, preactivation)
+
+
+def verify_model(model_path, sequences, *, layer=None, pwms=None, base=math.e, tolerance=DEFAULT_TOLERANCE,
+                 dataset=None, n_encoding="zero", batch_size=512, use_keras=True, progress=None):
+    """Check PWMs against a saved model's motif Conv1D on every window of some sequences.
+
+    Parameters
+    ----------
+    model_path : str or os.PathLike
+        A ``.h5`` or ``.keras`` model.
+    sequences : str, os.PathLike, numpy.ndarray or SequenceSource
+        One-hot sequences or FASTA (see :func:`k2p_keras.sequences.open_sequences`).
+    layer : str, optional
+        The Conv1D to check [default: the first on the one-hot input].
+    pwms : str, os.PathLike or MemeFile, optional
+        PWMs to check (see :func:`meme_pwm_set`); by default the exact PWMs at ``base``.
+    base : float
+        The base of the exact PWMs, and of file PWMs that do not record one. Theorem 1
+        holds for every base, so any ``b > 1`` makes a fair check.
+    tolerance : float
+        See :func:`verify_pwms`.
+    dataset, n_encoding, batch_size
+        How the sequences are read (N rows: ``"zero"`` or ``"quarter"``).
+    use_keras : bool
+        Compute the layer with Keras (the default); False, or a model Keras cannot load,
+        uses TensorFlow's conv on the weights read from the file, with a warning for the latter.
+    progress : callable, optional
+
+    Returns
+    -------
+    Verification
+    """
+    inputs = prepare_verification(model_path, sequences, layer=layer, pwms=pwms, base=base, dataset=dataset,
+                                  n_encoding=n_encoding, use_keras=use_keras)
+    return verify_pwms(inputs.spec, inputs.source.iter_batches(batch_size), inputs.pwm_set, inputs.preactivation,
+                       tolerance, progress)

@@ -1,0 +1,348 @@
+"""PWMCallback: each epoch's MEME file is the exact transform of that epoch's kernel."""
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from scipy.spatial.distance import jensenshannon
+
+from k2p_keras.errors import K2PError
+from k2p_keras.meme import read_meme
+from k2p_keras.transform import kernel_to_pwm
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from k2p_keras.callback import PWMCallback, SUMMARY_COLUMNS  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+N_SEQUENCES, LENGTH, FILTERS, WIDTH = 300, 40, 4, 6
+PLANTED = [0, 1, 2, 3, 3, 0]  # ACGTTA
+
+
+@pytest.fixture(scope="module")
+def data():
+    """300 one-hot sequences of length 40; half carry ACGTTA at a random position."""
+    rng = np.random.default_rng(7)
+    letters = rng.integers(0, 4, size=(N_SEQUENCES, LENGTH))
+    labels = np.zeros(N_SEQUENCES, dtype=np.float32)
+    for s in range(N_SEQUENCES // 2):
+        start = rng.integers(0, LENGTH - len(PLANTED) + 1)
+        letters[s, start:start + len(PLANTED)] = PLANTED
+        labels[s] = 1
+    return np.eye(4, dtype=np.float32)[letters], labels
+
+
+def deepbind_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((LENGTH, 4)),
+        keras.layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv"),
+        keras.layers.GlobalMaxPooling1D(name="max_pool"),
+        keras.layers.Dense(1, activation="sigmoid", name="output"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    return model
+
+
+def batchnorm_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((LENGTH, 4)),
+        keras.layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
+        keras.layers.BatchNormalization(name="bn"),
+        keras.layers.Activation("relu", name="relu"),
+        keras.layers.GlobalMaxPooling1D(name="max_pool"),
+        keras.layers.Dense(1, activation="sigmoid", name="output"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    return model
+
+
+class WeightSnapshot(keras.callbacks.Callback):
+    """Keeps the named layers' weights as they are at the end of each epoch.
+
+    It is placed after PWMCallback: no training step runs between two callbacks'
+    ``on_epoch_end``, so this sees the weights the PWMs were made from, and would catch a
+    PWMCallback that changed them.
+    """
+
+    def __init__(self, *names):
+        super().__init__()
+        self.names = names
+        self.by_epoch = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.by_epoch[epoch + 1] = {name: [np.array(w, dtype=np.float64)
+                                           for w in self.model.get_layer(name).get_weights()]
+                                    for name in self.names}
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at one training step, as Ctrl-C would."""
+
+    def __init__(self, epoch, step):
+        super().__init__()
+        self.epoch, self.step, self.current = epoch, step, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.step:
+            raise KeyboardInterrupt
+
+
+def read_summary(path):
+    lines = pathlib.Path(path).read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+    assert all(len(line.split("\t")) == len(header) for line in lines[1:])
+    return header, rows
+
+
+def ln_b_by_epoch(rows):
+    """{epoch: array of ln b, one per filter in file order}."""
+    out = {}
+    for row in rows:
+        out.setdefault(int(row["epoch"]), []).append(float(row["ln_b"]))
+    return {epoch: np.array(values) for epoch, values in out.items()}
+
+
+def best_window_scores(x, kernel):
+    """Each sequence's best valid-window score x . W per filter, in float64 numpy."""
+    width = kernel.shape[0]
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), width, axis=1)
+    scores = np.einsum("npal,laf->npf", windows, kernel)  # (N, positions, F)
+    return scores.max(axis=1)
+
+
+def assert_only_whole_files(folder):
+    names = os.listdir(folder)
+    assert not [n for n in names if n.endswith(".part") or n.startswith(".")], names
+    for name in names:
+        if name.endswith(".meme"):
+            assert len(read_meme(os.path.join(folder, name))) == FILTERS
+    read_summary(os.path.join(folder, "summary.tsv"))
+
+
+# ---------------------------------------------------------------------------------------
+
+def test_each_epoch_file_is_the_exact_transform_of_that_epochs_kernel(data, tmp_path):
+    x, y = data
+    model = deepbind_model()
+    snapshot = WeightSnapshot("motif_conv")
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0,
+                        callbacks=[PWMCallback(x, tmp_path), snapshot])
+
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "epoch_0002.meme", "epoch_0003.meme",
+                                            "summary.tsv"]
+    header, rows = read_summary(tmp_path / "summary.tsv")
+    assert tuple(header) == SUMMARY_COLUMNS
+    assert [(int(r["epoch"]), r["filter"]) for r in rows] == [
+        (epoch, f"motif_conv_{t}") for epoch in (1, 2, 3) for t in range(FILTERS)]
+    ln_b = ln_b_by_epoch(rows)
+    previous = None
+    for epoch in (1, 2, 3):
+        kernel = snapshot.by_epoch[epoch]["motif_conv"][0]
+        motifs = read_meme(tmp_path / f"epoch_{epoch:04d}.meme")
+        assert motifs.names == [f"motif_conv_{t}" for t in range(FILTERS)]
+        pwms = np.stack([m.pwm for m in motifs])
+        for t, motif in enumerate(motifs):
+            expected = kernel_to_pwm(kernel[:, :, t], math.exp(ln_b[epoch][t]))
+            np.testing.assert_allclose(motif.pwm, expected, rtol=0, atol=1e-9)
+            assert motif.alt_name.startswith(f"ln_b={float(ln_b[epoch][t])!r},SE=")
+            # The MLE's stationarity condition: the mean best-window score equals the
+            # expected score under the PWM, sum_i E_P[w_i] (so the sequences and this
+            # epoch's kernel went into ln b).
+            mean_best = best_window_scores(x, kernel[:, :, t : t + 1]).mean()
+            np.testing.assert_allclose(mean_best, (motif.pwm * kernel[:, :, t]).sum(), rtol=1e-6)
+        change = np.array([float(r["pwm_change"]) for r in rows if int(r["epoch"]) == epoch])
+        if previous is None:
+            assert np.isnan(change).all()
+        else:
+            # scipy's jensenshannon is the distance, the square root of the divergence.
+            js = jensenshannon(previous, pwms, base=2, axis=-1) ** 2
+            np.testing.assert_allclose(change, js.mean(axis=1), rtol=1e-9, atol=1e-15)
+            assert (change > 0).all()
+        previous = pwms
+
+    logs = history.history
+    assert len(logs["loss"]) == 3
+    np.testing.assert_allclose(logs["k2p_mean_ln_b"], [ln_b[e].mean() for e in (1, 2, 3)], rtol=1e-12)
+    assert np.isnan(logs["k2p_mean_pwm_change"][0])
+    means = [np.mean([float(r["pwm_change"]) for r in rows if int(r["epoch"]) == e]) for e in (2, 3)]
+    np.testing.assert_allclose(logs["k2p_mean_pwm_change"][1:], means, rtol=1e-12)
+
+
+def test_every_second_epoch(data, tmp_path):
+    x, y = data
+    callback = PWMCallback(x, tmp_path, every=2, max_sequences=120, seed=3)
+    history = deepbind_model().fit(x, y, epochs=5, batch_size=64, verbose=0, callbacks=[callback])
+
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0002.meme", "epoch_0004.meme", "summary.tsv"]
+    _, rows = read_summary(tmp_path / "summary.tsv")
+    assert [int(r["epoch"]) for r in rows] == [2] * FILTERS + [4] * FILTERS
+    assert {int(r["sequences_used"]) for r in rows} == {120}
+    assert callback.dumped_epochs == [2, 4]
+    assert len(history.history["loss"]) == 5
+    assert len(history.history["k2p_mean_ln_b"]) == 2
+    # The pwm_change at epoch 4 compares with epoch 2, the previous dump.
+    assert all(math.isfinite(float(r["pwm_change"])) for r in rows if r["epoch"] == "4")
+
+
+def test_array_file_and_dataset_sources_agree(data, tmp_path):
+    x, y = data
+    h5_path = tmp_path / "seqs.h5"
+    with h5py.File(h5_path, "w") as handle:
+        handle.create_dataset("labels", data=y)
+        handle.create_dataset("onehot", data=x.astype(np.uint8))
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    callbacks = {
+        "array": PWMCallback(x, tmp_path / "array"),
+        "hdf5": PWMCallback(h5_path, tmp_path / "hdf5", dataset="onehot"),
+        "first_100": PWMCallback(x[:100], tmp_path / "first_100"),
+        "dataset_100": PWMCallback(dataset, tmp_path / "dataset_100", max_sequences=100),
+        "fixed": PWMCallback(None, tmp_path / "fixed", base=2.0),
+    }
+    deepbind_model().fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=list(callbacks.values()))
+
+    got = {name: cb.last_extraction for name, cb in callbacks.items()}
+    assert got["array"].stats.n_sequences == got["hdf5"].stats.n_sequences == N_SEQUENCES
+    np.testing.assert_allclose(got["hdf5"].ln_base, got["array"].ln_base, rtol=1e-12)
+    assert got["dataset_100"].stats.n_sequences == 100
+    np.testing.assert_allclose(got["dataset_100"].ln_base, got["first_100"].ln_base, rtol=1e-12)
+    np.testing.assert_allclose(got["fixed"].ln_base, math.log(2.0))
+    motifs = read_meme(tmp_path / "fixed" / "epoch_0001.meme")
+    kernel = got["array"].kernel
+    for t, motif in enumerate(motifs):
+        np.testing.assert_allclose(motif.pwm, kernel_to_pwm(kernel[:, :, t], 2.0), atol=1e-12)
+
+
+def test_pattern_breaking_model_fails_before_the_first_epoch(data, tmp_path):
+    x, y = data
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((LENGTH, 4)),
+        keras.layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv"),
+        keras.layers.Flatten(name="flat"),
+        keras.layers.Dense(1, activation="sigmoid", name="output"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    weights_before = model.get_layer("motif_conv").get_weights()[0].copy()
+
+    with pytest.raises(K2PError) as err:
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[PWMCallback(x, tmp_path / "out")])
+    message = str(err.value)
+    assert "motif_conv (Conv1D)" in message and "flat (Flatten)" in message and "output (Dense)" in message
+    assert "base=" in message
+    assert not (tmp_path / "out").exists()
+    np.testing.assert_array_equal(model.get_layer("motif_conv").get_weights()[0], weights_before)
+
+    # A fixed base needs no assumption: it warns and writes.
+    with pytest.warns(UserWarning, match="fixed base"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[PWMCallback(None, tmp_path / "fixed", base=math.e)])
+    assert len(read_meme(tmp_path / "fixed" / "epoch_0001.meme")) == FILTERS
+
+
+def test_batchnorm_is_folded_with_the_current_moving_statistics(data, tmp_path):
+    x, y = data
+    model = batchnorm_model()
+    snapshot = WeightSnapshot("motif_conv", "bn")
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[PWMCallback(x, tmp_path), snapshot])
+
+    _, rows = read_summary(tmp_path / "summary.tsv")
+    ln_b = ln_b_by_epoch(rows)
+    epsilon = model.get_layer("bn").epsilon
+    for epoch in (1, 2):
+        (kernel, _), (gamma, _, _moving_mean, moving_var) = (snapshot.by_epoch[epoch]["motif_conv"],
+                                                            snapshot.by_epoch[epoch]["bn"])
+        folded = kernel * (gamma / np.sqrt(moving_var + epsilon))
+        for t, motif in enumerate(read_meme(tmp_path / f"epoch_{epoch:04d}.meme")):
+            expected = kernel_to_pwm(folded[:, :, t], math.exp(ln_b[epoch][t]))
+            np.testing.assert_allclose(motif.pwm, expected, rtol=0, atol=1e-9)
+    # The moving statistics did move between the two dumps, so epoch 2 used its own.
+    assert not np.allclose(snapshot.by_epoch[1]["bn"][3], snapshot.by_epoch[2]["bn"][3])
+
+
+def test_interrupted_training_leaves_only_whole_files(data, tmp_path):
+    x, y = data
+    out = tmp_path / "mid_epoch"
+    with pytest.raises(KeyboardInterrupt):
+        deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0,
+                             callbacks=[PWMCallback(x, out), InterruptAt(epoch=2, step=4)])
+    assert sorted(os.listdir(out)) == ["epoch_0001.meme", "summary.tsv"]
+    assert_only_whole_files(out)
+    assert len(read_summary(out / "summary.tsv")[1]) == FILTERS
+
+
+class InterruptAfterDump(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt in on_epoch_end after PWMCallback of the same epoch wrote."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_right_after_a_dump_keeps_it_whole(data, tmp_path):
+    x, y = data
+    callback = PWMCallback(x, tmp_path)
+    model = deepbind_model()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[callback, InterruptAfterDump()])
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "epoch_0002.meme", "summary.tsv"]
+    assert_only_whole_files(tmp_path)
+    # Training again with the same callback carries on with the summary and pwm_change.
+    model.fit(x, y, epochs=4, initial_epoch=2, batch_size=32, verbose=0, callbacks=[callback])
+    _, rows = read_summary(tmp_path / "summary.tsv")
+    assert [int(r["epoch"]) for r in rows] == [e for e in (1, 2, 3, 4) for _ in range(FILTERS)]
+    assert all(math.isfinite(float(r["pwm_change"])) for r in rows[FILTERS:])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"every": 0}, "every"),
+    ({"max_sequences": 0}, "max_sequences"),
+    ({"batch_size": 2.5}, "batch_size"),
+    ({"base": "heuristic"}, "base"),
+    ({"base": 1.0}, "greater than 1"),
+])
+def test_bad_options_are_refused_when_made(data, tmp_path, kwargs, match):
+    with pytest.raises(K2PError, match=match):
+        PWMCallback(data[0], tmp_path, **kwargs)
+
+
+def test_bad_sequences_are_refused_when_made(tmp_path):
+    with pytest.raises(K2PError, match="sequences are needed"):
+        PWMCallback(None, tmp_path)
+    with pytest.raises(K2PError, match="file not found"):
+        PWMCallback(tmp_path / "missing.h5", tmp_path)
+    endless = tf.data.Dataset.from_tensor_slices(np.zeros((4, LENGTH, 4), np.float32)).repeat()
+    with pytest.raises(K2PError, match="max_sequences"):
+        PWMCallback(endless, tmp_path)
+    assert PWMCallback(endless, tmp_path, max_sequences=10)._sequences.shape == (10, LENGTH, 4)
+
+
+def test_package_import_leaves_tensorflow_alone():
+    code = ("import sys, k2p_keras; assert 'tensorflow' not in sys.modules; "
+            "from k2p_keras import PWMCallback; import keras; "
+            "assert issubclass(PWMCallback, keras.callbacks.Callback); print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=HERE.parent, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
+
+
+def test_works_under_mirrored_strategy(tmp_path):
+    # Two logical CPUs must be configured before TensorFlow starts its devices, so the
+    # training runs in a fresh interpreter.
+    done = subprocess.run([sys.executable, str(HERE / "mirrored_callback_run.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=HERE.parent,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "replicas=2" in done.stdout
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "epoch_0002.meme", "summary.tsv"]
+    assert_only_whole_files(tmp_path)

@@ -1,0 +1,374 @@
+"""`k2p-keras MODEL SEQS`: real Keras models saved to real files, checked against numpy.
+
+For every model the test computes, independently of the package: the effective kernel
+(BatchNorm folded, dilation expanded), every sequence's best window with the layer's own
+padding and strides, the maximum-likelihood ln b by a bounded 1-D search, and then checks
+that the MEME file holds softmax(ln b * W) and that the model's own Conv1D output equals
+log_b P + d on every window.
+"""
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy.optimize import minimize_scalar
+
+keras = pytest.importorskip("keras")
+from keras import layers  # noqa: E402
+
+from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.meme import read_meme  # noqa: E402
+from k2p_keras.transform import kernel_to_pwm, window_constant, window_log_likelihood  # noqa: E402
+
+LENGTH, FILTERS, WIDTH = 40, 3, 5
+
+
+def planted_sequences(n=150, length=LENGTH, seed=0, n_rows=True):
+    """One-hot sequences with a planted TGACTCA and (optionally) a few all-zero N rows."""
+    rng = np.random.default_rng(seed)
+    letters = rng.integers(0, 4, size=(n, length))
+    site = np.array(["ACGT".index(c) for c in "TGACTCA"])
+    for s in range(0, n, 2):
+        start = rng.integers(0, length - len(site))
+        letters[s, start:start + len(site)] = site
+    x = np.eye(4, dtype=np.float32)[letters]
+    if n_rows:
+        x[rng.random((n, length)) < 0.02] = 0.0
+    return x
+
+
+def train_briefly(model, x):
+    y = np.zeros(len(x), dtype=np.float32)
+    y[::2] = 1
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    return model
+
+
+# ----------------------------------------------------------------------------- models
+
+def functional_relu():
+    inputs = keras.Input((LENGTH, 4), name="dna")
+    h = layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv")(inputs)
+    h = layers.GlobalMaxPooling1D()(h)
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(h))
+
+
+def sequential_separate_activation():
+    return keras.Sequential([
+        keras.Input((LENGTH, 4)),
+        layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
+        layers.Activation("relu"),
+        layers.Dropout(0.2),
+        layers.GlobalMaxPooling1D(),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+
+
+def batchnorm_model():
+    return keras.Sequential([
+        keras.Input((LENGTH, 4)),
+        layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
+        layers.BatchNormalization(name="bn"),
+        layers.ReLU(),
+        layers.GlobalMaxPooling1D(),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+
+
+def nested_model():
+    inner = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(FILTERS, WIDTH, activation="relu",
+                                                                       name="motif_conv"),
+                              layers.GlobalMaxPooling1D()], name="motif_block")
+    inputs = keras.Input((LENGTH, 4))
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(inner(inputs)))
+
+
+def same_padding_dilated():
+    inputs = keras.Input((LENGTH, 4))
+    h = layers.Conv1D(FILTERS, WIDTH, padding="same", dilation_rate=2, name="motif_conv")(inputs)
+    h = layers.GlobalMaxPooling1D()(layers.LeakyReLU(negative_slope=0.1)(h))
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(h))
+
+
+def causal_strided():
+    inputs = keras.Input((LENGTH, 4))
+    h = layers.Conv1D(FILTERS, WIDTH, padding="causal", name="motif_conv")(inputs)
+    h = layers.GlobalMaxPooling1D()(layers.Activation("softplus")(h))
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(h))
+
+
+def strided_same():
+    inputs = keras.Input((LENGTH, 4))
+    h = layers.Conv1D(FILTERS, WIDTH, strides=3, padding="same", activation="relu", name="motif_conv")(inputs)
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(layers.GlobalMaxPooling1D()(h)))
+
+
+BUILDERS = [functional_relu, sequential_separate_activation, batchnorm_model, nested_model,
+            same_padding_dilated, causal_strided, strided_same]
+
+
+def conv_layer(model):
+    for layer in model.layers:
+        if layer.name == "motif_conv":
+            return layer
+        if hasattr(layer, "layers"):
+            found = conv_layer(layer)
+            if found is not None:
+                return found
+    return None
+
+
+def effective_kernel(model):
+    """Kernel and bias as the numpy reference sees them: BatchNorm folded, dilation expanded."""
+    conv = conv_layer(model)
+    kernel, bias = [w.astype(np.float64) for w in conv.get_weights()]
+    rate = conv.dilation_rate[0]
+    expanded = np.zeros(((kernel.shape[0] - 1) * rate + 1, 4, kernel.shape[2]))
+    expanded[::rate] = kernel
+    bn = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    if bn:
+        gamma, beta, mean, var = [w.astype(np.float64) for w in bn[0].get_weights()]
+        scale = gamma / np.sqrt(var + bn[0].epsilon)
+        expanded, bias = expanded * scale, (bias - mean) * scale + beta
+    return expanded, bias, conv
+
+
+def padded_windows(x, length, padding, strides):
+    """All windows the layer sees, TensorFlow's padding rule, zero rows as padding."""
+    if padding == "same":
+        out = math.ceil(x.shape[1] / strides)
+        total = max((out - 1) * strides + length - x.shape[1], 0)
+        pads = (total // 2, total - total // 2)
+    elif padding == "causal":
+        pads = (length - 1, 0)
+    else:
+        pads = (0, 0)
+    x = np.pad(x.astype(np.float64), ((0, 0), pads, (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (length, 4), axis=(1, 2))[:, :, 0]
+    return windows[:, ::strides]
+
+
+def numpy_mle(kernel, windows):
+    """ln b per filter from best windows, by bounded search of the written-out likelihood."""
+    scores = np.einsum("npla,laf->npf", windows, kernel)
+    best = scores.argmax(axis=1)
+    ln_b = []
+    for t in range(kernel.shape[2]):
+        chosen = windows[np.arange(len(windows)), best[:, t]]  # (N, L, 4)
+        score, weight = np.einsum("nla,la->", chosen, kernel[:, :, t]), chosen.sum(axis=(0, 2))
+
+        def negative(v, t=t, score=score, weight=weight):
+            scaled = v * kernel[:, :, t]
+            top = scaled.max(axis=1)
+            lse = np.log(np.exp(scaled - top[:, None]).sum(axis=1)) + top
+            return -(v * score - weight @ lse)
+
+        ln_b.append(minimize_scalar(negative, bounds=(1e-4, 60), method="bounded",
+                                    options={"xatol": 1e-10}).x)
+    return np.array(ln_b)
+
+
+@pytest.fixture(scope="module")
+def sequences_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("seqs") / "seqs.h5"
+    with h5py.File(path, "w") as f:
+        f["onehot"] = planted_sequences()
+    return path
+
+
+def read_summary(path):
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+@pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)
+def test_pwms_are_exact_and_the_base_is_the_mle(builder, suffix, sequences_file, tmp_path):
+    keras.utils.set_random_seed(1)
+    with h5py.File(sequences_file) as f:
+        x = f["onehot"][()]
+    model = train_briefly(builder(), x)
+    bn = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    if bn:  # make the folding non-trivial and recognisable
+        rng = np.random.default_rng(7)
+        bn[0].set_weights([rng.uniform(0.5, 2, FILTERS), rng.normal(size=FILTERS),
+                           rng.normal(size=FILTERS), rng.uniform(0.5, 2, FILTERS)])
+    model_path = tmp_path / f"model{suffix}"
+    model.save(model_path)
+    out, summary = tmp_path / "motifs.meme", tmp_path / "summary.tsv"
+    result = CliRunner().invoke(cli, [str(model_path), str(sequences_file), "-o", str(out),
+                                      "--summary", str(summary), "-q"])
+    assert result.exit_code == 0, result.output
+
+    kernel, bias, conv = effective_kernel(model)
+    windows = padded_windows(x, kernel.shape[0], conv.padding, conv.strides[0])
+    expected_ln_b = numpy_mle(kernel, windows)
+    rows = read_summary(summary)
+    ln_b = np.array([float(r["ln_b"]) for r in rows])
+    np.testing.assert_allclose(ln_b, expected_ln_b, rtol=0, atol=1e-6)
+
+    motifs = read_meme(out).motifs
+    assert [m.name for m in motifs] == [f"motif_conv_{t}" for t in range(FILTERS)]
+    for t, motif in enumerate(motifs):
+        np.testing.assert_allclose(motif.pwm, kernel_to_pwm(kernel[:, :, t], math.exp(ln_b[t])), atol=1e-12)
+        assert motif.nsites == len(x)
+
+    # The model's own convolution equals log_b P + d (N rows included) on random sequences.
+    probe = planted_sequences(n=20, seed=3)
+    sub = keras.Model(model.inputs, conv.output) if conv in model.layers else None
+    if sub is not None and conv.get_config()["activation"] == "linear" and not bn:
+        conv_out = sub.predict(probe, verbose=0).astype(np.float64)  # (N, P, F)
+        probe_windows = padded_windows(probe, kernel.shape[0], conv.padding, conv.strides[0])
+        for t, motif in enumerate(motifs):
+            base = math.exp(ln_b[t])
+            rebuilt = (window_log_likelihood(motif.pwm, probe_windows, base)
+                       + window_constant(kernel[:, :, t], probe_windows, base, bias[t]))
+            scale = np.abs(conv_out[:, :, t]).max()
+            np.testing.assert_allclose(rebuilt, conv_out[:, :, t], rtol=0, atol=1e-5 * max(scale, 1))
+
+
+def test_batchnorm_folding_reproduces_the_batchnorm_output(tmp_path):
+    """The folded kernel's correlation equals what the model's BatchNormalization layer outputs."""
+    keras.utils.set_random_seed(2)
+    model = batchnorm_model()
+    rng = np.random.default_rng(8)
+    bn = model.get_layer("bn")
+    bn.set_weights([rng.uniform(0.5, 2, FILTERS), rng.normal(size=FILTERS), rng.normal(size=FILTERS),
+                    rng.uniform(0.5, 2, FILTERS)])
+    path = tmp_path / "bn.keras"
+    model.save(path)
+    from k2p_keras.graph import find_motif_conv_in_file
+
+    spec = find_motif_conv_in_file(path)
+    probe = planted_sequences(n=10, seed=4)
+    bn_out = keras.Model(model.inputs, bn.output).predict(probe, verbose=0)
+    windows = padded_windows(probe, spec.kernel.shape[0], "valid", 1)
+    mine = np.einsum("npla,laf->npf", windows, spec.kernel) + spec.bias
+    np.testing.assert_allclose(mine, bn_out, atol=1e-4)
+
+
+def test_pattern_report_and_the_example_model(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "motifs.meme"
+    result = CliRunner().invoke(cli, [os.path.join(repo, "example_models", "bn_model.h5"),
+                                      os.path.join(repo, "data", "example_seqs.h5"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "GlobalMaxPooling1D" in result.output and "OK" in result.output
+    assert len(read_meme(out).motifs) == 8
+
+
+def test_fasta_input_gives_the_same_motifs_as_hdf5(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    model = os.path.join(repo, "example_models", "deepbind.keras")
+    outs = []
+    for name in ("example_seqs.h5", "example_seqs.fa.gz"):
+        out = tmp_path / (name + ".meme")
+        result = CliRunner().invoke(cli, [model, os.path.join(repo, "data", name), "-o", str(out), "-q"])
+        assert result.exit_code == 0, result.output
+        outs.append(read_meme(out).motifs)
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a.pwm, b.pwm, atol=1e-12)
+
+
+CUSTOM_SCRIPT = textwrap.dedent("""
+    import sys, keras, numpy as np
+    from keras import layers
+
+    @keras.saving.register_keras_serializable(package="lab")
+    class Scale(layers.Layer):
+        def call(self, x):
+            return 2.0 * x
+
+    inputs = keras.Input((40, 4))
+    h = layers.Conv1D(3, 5, activation="relu", name="motif_conv")(inputs)
+    h = Scale(name="scale")(layers.GlobalMaxPooling1D()(h))
+    h = layers.Lambda(lambda t: t * 0.5, name="half")(h)
+    keras.Model(inputs, layers.Dense(1)(h)).save(sys.argv[1])
+""")
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_custom_and_lambda_layers_are_read_not_run(tmp_path, sequences_file, suffix):
+    """The custom class is not importable when k2p-keras reads the file: nothing is executed."""
+    model = tmp_path / f"custom{suffix}"
+    subprocess.run([sys.executable, "-c", CUSTOM_SCRIPT, str(model)], check=True,
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True)
+    out = tmp_path / "motifs.meme"
+    proc = subprocess.run([sys.executable, "-m", "k2p_keras", str(model), str(sequences_file), "-o", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_meme(out).motifs) == 3
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def one_line_failure(args, out):
+    result = CliRunner().invoke(cli, [str(a) for a in args] + ["-o", str(out)])
+    assert result.exit_code != 0
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not out.exists()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".") and p.name.endswith(".part")]
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def no_conv_model(tmp_path_factory):
+    model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Flatten(), layers.Dense(1)])
+    path = tmp_path_factory.mktemp("m") / "dense.h5"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def twenty_channel_model(tmp_path_factory):
+    model = keras.Sequential([keras.Input((LENGTH, 20)), layers.Conv1D(3, 5), layers.GlobalMaxPooling1D()])
+    path = tmp_path_factory.mktemp("m") / "protein.keras"
+    model.save(path)
+    return path
+
+
+def test_model_without_conv1d(no_conv_model, sequences_file, tmp_path):
+    message = one_line_failure([no_conv_model, sequences_file], tmp_path / "o.meme")
+    assert "Conv1D" in message and str(no_conv_model) in message
+
+
+def test_conv1d_on_twenty_channels(twenty_channel_model, sequences_file, tmp_path):
+    message = one_line_failure([twenty_channel_model, sequences_file], tmp_path / "o.meme")
+    assert "20" in message
+
+
+def test_sequences_of_the_wrong_width(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    seqs = tmp_path / "wide.h5"
+    with h5py.File(seqs, "w") as f:
+        f["x"] = np.zeros((5, LENGTH, 5), np.float32)
+    message = one_line_failure([os.path.join(repo, "example_models", "deepbind.h5"), seqs], tmp_path / "o.meme")
+    assert "5 channels" in message or "channels" in message
+
+
+@pytest.mark.parametrize("kind", ["truncated", "text"])
+def test_broken_model_files(kind, sequences_file, tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    model = tmp_path / "broken.h5"
+    if kind == "truncated":
+        data = open(os.path.join(repo, "example_models", "deepbind.h5"), "rb").read()
+        model.write_bytes(data[: len(data) // 2])
+    else:
+        model.write_text("this is not a model\n")
+    message = one_line_failure([model, sequences_file], tmp_path / "o.meme")
+    assert str(model) in message
+
+
+def test_empty_fasta(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    fasta = tmp_path / "empty.fa"
+    fasta.write_text("")
+    message = one_line_failure([os.path.join(repo, "example_models", "deepbind.h5"), fasta], tmp_path / "o.meme")
+    assert str(fasta) in message
