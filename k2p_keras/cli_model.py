@@ -44,8 +44,9 @@ def progress_bar(total, quiet, label="scanning"):
 @click.option("--layer", default=None, help="Name of the Conv1D to transform [default: the first on the one-hot input].")
 @click.option("--base", "fixed_base", type=float, default=None,
               help="Use this base b > 1 for every filter instead of the MLE (SEQUENCES not needed).")
-@click.option("--shared-base/--per-filter-base", default=False, show_default=True,
-              help="One base for all filters (k2p-1.0) or one per filter.")
+@click.option("--shared-base/--per-filter-base", default=True, show_default=True,
+              help="One base for all filters (k2p-1.0; recovers planted motifs better in "
+                   "benchmarks/paper) or one per filter.")
 @click.option("--both-strands", is_flag=True, help="The model scans the reverse complement too.")
 @click.option("--exclude-inactive", is_flag=True,
               help="Leave out sequences whose best window does not pass the activation (e.g. ReLU output 0).")

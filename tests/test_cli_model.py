@@ -154,24 +154,25 @@ def padded_windows(x, length, padding, strides):
     return windows[:, ::strides]
 
 
-def numpy_mle(kernel, windows):
+def numpy_mle(kernel, windows, shared):
     """ln b per filter from best windows, by bounded search of the written-out likelihood."""
     scores = np.einsum("npla,laf->npf", windows, kernel)
     best = scores.argmax(axis=1)
-    ln_b = []
-    for t in range(kernel.shape[2]):
+
+    def loglik(v, t):
         chosen = windows[np.arange(len(windows)), best[:, t]]  # (N, L, 4)
-        score, weight = np.einsum("nla,la->", chosen, kernel[:, :, t]), chosen.sum(axis=(0, 2))
+        scaled = v * kernel[:, :, t]
+        top = scaled.max(axis=1)
+        lse = np.log(np.exp(scaled - top[:, None]).sum(axis=1)) + top
+        return v * np.einsum("nla,la->", chosen, kernel[:, :, t]) - chosen.sum(axis=(0, 2)) @ lse
 
-        def negative(v, t=t, score=score, weight=weight):
-            scaled = v * kernel[:, :, t]
-            top = scaled.max(axis=1)
-            lse = np.log(np.exp(scaled - top[:, None]).sum(axis=1)) + top
-            return -(v * score - weight @ lse)
+    def search(negative):
+        return minimize_scalar(negative, bounds=(1e-4, 60), method="bounded", options={"xatol": 1e-10}).x
 
-        ln_b.append(minimize_scalar(negative, bounds=(1e-4, 60), method="bounded",
-                                    options={"xatol": 1e-10}).x)
-    return np.array(ln_b)
+    filters = range(kernel.shape[2])
+    if shared:
+        return np.full(kernel.shape[2], search(lambda v: -sum(loglik(v, t) for t in filters)))
+    return np.array([search(lambda v, t=t: -loglik(v, t)) for t in filters])
 
 
 @pytest.fixture(scope="module")
@@ -202,23 +203,23 @@ def test_pwms_are_exact_and_the_base_is_the_mle(builder, suffix, sequences_file,
                            rng.normal(size=FILTERS), rng.uniform(0.5, 2, FILTERS)])
     model_path = tmp_path / f"model{suffix}"
     model.save(model_path)
-    out, summary = tmp_path / "motifs.meme", tmp_path / "summary.tsv"
-    result = CliRunner().invoke(cli, [str(model_path), str(sequences_file), "-o", str(out),
-                                      "--summary", str(summary), "-q"])
-    assert result.exit_code == 0, result.output
-
     kernel, bias, conv = effective_kernel(model)
     windows = padded_windows(x, kernel.shape[0], conv.padding, conv.strides[0])
-    expected_ln_b = numpy_mle(kernel, windows)
-    rows = read_summary(summary)
-    ln_b = np.array([float(r["ln_b"]) for r in rows])
-    np.testing.assert_allclose(ln_b, expected_ln_b, rtol=0, atol=1e-6)
+    for option, shared in (([], True), (["--per-filter-base"], False)):  # the default is shared
+        out, summary = tmp_path / "motifs.meme", tmp_path / "summary.tsv"
+        result = CliRunner().invoke(cli, [str(model_path), str(sequences_file), "-o", str(out),
+                                          "--summary", str(summary), "-q", *option])
+        assert result.exit_code == 0, result.output
+        rows = read_summary(summary)
+        ln_b = np.array([float(r["ln_b"]) for r in rows])
+        np.testing.assert_allclose(ln_b, numpy_mle(kernel, windows, shared), rtol=0, atol=1e-6)
 
-    motifs = read_meme(out).motifs
-    assert [m.name for m in motifs] == [f"motif_conv_{t}" for t in range(FILTERS)]
-    for t, motif in enumerate(motifs):
-        np.testing.assert_allclose(motif.pwm, kernel_to_pwm(kernel[:, :, t], math.exp(ln_b[t])), atol=1e-12)
-        assert motif.nsites == len(x)
+        motifs = read_meme(out).motifs
+        assert [m.name for m in motifs] == [f"motif_conv_{t}" for t in range(FILTERS)]
+        for t, motif in enumerate(motifs):
+            np.testing.assert_allclose(motif.pwm, kernel_to_pwm(kernel[:, :, t], math.exp(ln_b[t])),
+                                       atol=1e-12)
+            assert motif.nsites == len(x)
 
     # The model's own convolution equals log_b P + d (N rows included) on random sequences.
     probe = planted_sequences(n=20, seed=3)

@@ -1,0 +1,1 @@
+"""Benchmarks of k2p-keras; each one a package run with ``python -m benchmarks.<name>``."""
