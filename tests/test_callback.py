@@ -137,7 +137,7 @@ def test_each_epoch_file_is_the_exact_transform_of_that_epochs_kernel(data, tmp_
     model = deepbind_model()
     snapshot = WeightSnapshot("motif_conv")
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0,
-                        callbacks=[PWMCallback(x, tmp_path), snapshot])
+                        callbacks=[PWMCallback(x, tmp_path, shared_base=False), snapshot])
 
     assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "epoch_0002.meme", "epoch_0003.meme",
                                             "summary.tsv"]
