@@ -17,12 +17,12 @@ import warnings
 import numpy as np
 
 from ._tf import import_tensorflow
-from .atomic import atomic_open
 from .errors import K2PError
 from .graph import find_motif_conv_in_model
 from .meme import write_meme
 from .pipeline import extract_pwms, format_summary
 from .sequences import open_sequences
+from .textio import write_text
 from .transform import check_base, js_divergence
 
 tf = import_tensorflow()
@@ -320,8 +320,4 @@ class PWMCallback(keras.callbacks.Callback):
         # The whole table is rewritten and renamed into place: a reader (or a crash) never
         # sees a half-written line, which an append could leave.
         path = os.path.join(self.output_dir, SUMMARY_NAME)
-        try:
-            with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(format_summary(self._rows, SUMMARY_COLUMNS))
-        except OSError as err:
-            raise K2PError(f"cannot write the file ({err.strerror})", path=path) from None
+        write_text(path, format_summary(self._rows, SUMMARY_COLUMNS))

@@ -137,9 +137,9 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
 
 def write_outputs(exact, heuristic, output, summary, logos_dir):
     """The MEME file (both sets suffixed when there are two), the summary table and the logos."""
-    from .atomic import atomic_open
     from .meme import write_meme
     from .pipeline import format_summary
+    from .textio import write_text
 
     both = exact is not None and heuristic is not None
     motifs = []
@@ -149,8 +149,7 @@ def write_outputs(exact, heuristic, output, summary, logos_dir):
         motifs += heuristic.motifs("_heuristic" if both else "")
     if summary:
         rows, columns = summary_table(exact, heuristic)
-        with atomic_open(summary, "w") as handle:
-            handle.write(format_summary(rows, columns))
+        write_text(summary, format_summary(rows, columns))
     if logos_dir is not None:
         from .logos import write_filter_logos
 

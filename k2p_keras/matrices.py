@@ -14,7 +14,7 @@ import numpy as np
 
 from k2p_keras.atomic import atomic_open, atomic_path
 from k2p_keras.errors import K2PError
-from k2p_keras.textio import read_text
+from k2p_keras.textio import read_text, write_text
 
 __all__ = [
     "read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor",
@@ -99,14 +99,7 @@ def write_kernel_text(dest, kernel, sep=" "):
         raise K2PError(f"expected an (L, 4) kernel matrix (columns A C G T), found shape {kernel.shape}")
     # float() of each cell, as numpy.savetxt does, so float32 kernels print their exact value.
     text = "".join(sep.join("%.18e" % float(x) for x in row) + "\n" for row in kernel.tolist())
-    if hasattr(dest, "write"):
-        dest.write(text)
-        return
-    try:
-        with atomic_open(dest, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-    except OSError as err:
-        raise K2PError(f"cannot write the file ({err.strerror})", path=os.fspath(dest)) from None
+    write_text(dest, text)
 
 
 # ----------------------------------------------------------------------------- HDF5

@@ -13,15 +13,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-import os
 import re
 import warnings
 
 import numpy as np
 
-from k2p_keras.atomic import atomic_open
 from k2p_keras.errors import K2PError
-from k2p_keras.textio import read_text
+from k2p_keras.textio import read_text, write_text
 
 __all__ = ["Motif", "MemeFile", "read_meme", "write_meme", "format_meme"]
 
@@ -504,11 +502,4 @@ def write_meme(dest, motifs, *, header=True, background=None, strands="+ -", pre
     """
     text = format_meme(motifs, header=header, background=background, strands=strands,
                        precision=precision, alphabet=alphabet, layout=layout)
-    if hasattr(dest, "write"):
-        dest.write(text)
-        return
-    try:
-        with atomic_open(dest, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-    except OSError as err:
-        raise K2PError(f"cannot write the file ({err.strerror})", path=os.fspath(dest)) from None
+    write_text(dest, text)

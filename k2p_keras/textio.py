@@ -1,6 +1,7 @@
-"""Read a whole text input, a path or an open file (stdin), with one-line errors."""
+"""Whole text inputs and outputs: a path, or an open file (stdin, stdout); one-line errors."""
 import os
 
+from .atomic import atomic_open
 from .errors import K2PError
 
 
@@ -34,3 +35,15 @@ def read_text(source, expected):
         except UnicodeDecodeError:
             raise K2PError(f"not a text file (expected {expected})", path=name) from None
     return text, name
+
+
+def write_text(dest, text):
+    """Write ``text`` to an open file (stdout), or to a path atomically (never half a file)."""
+    if hasattr(dest, "write"):
+        dest.write(text)
+        return
+    try:
+        with atomic_open(dest, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise K2PError(f"cannot write the file ({err.strerror})", path=os.fspath(dest)) from None
