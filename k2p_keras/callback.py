@@ -20,8 +20,7 @@ from ._tf import import_tensorflow
 from .errors import K2PError
 from .graph import find_motif_conv_in_model
 from .meme import write_meme
-from .pipeline import extract_pwms, format_summary
-from .sequences import open_sequences
+from .pipeline import extract_pwms, format_summary, open_sequences_for
 from .textio import write_text
 from .transform import check_base, js_divergence
 
@@ -303,13 +302,7 @@ class PWMCallback(keras.callbacks.Callback):
                             both_strands=self.both_strands, exclude_inactive=self.exclude_inactive)
 
     def _open_source(self, spec):
-        source = open_sequences(self._sequences, dataset=self.dataset, n_encoding=self.n_encoding,
-                                channels_first=spec.channels_first)
-        if spec.input_length and source.length and source.length != spec.input_length:
-            warnings.warn(f"sequences have length {source.length}, the model's input {spec.input_length}")
-        if source.min_length < spec.kernel.shape[0] and spec.padding == "valid":
-            raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel "
-                           f"({spec.kernel.shape[0]})", path=source.path)
+        source = open_sequences_for(spec, self._sequences, dataset=self.dataset, n_encoding=self.n_encoding)
         indices = None
         if self.max_sequences is not None and self.max_sequences < source.count:
             rng = np.random.default_rng(self.seed)

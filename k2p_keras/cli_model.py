@@ -105,13 +105,9 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
     mle = fixed_base is None and method != "heuristic"
     open_batches, total = None, 0
     if sequences is not None and (mle or method != "exact"):
-        from .sequences import open_sequences
+        from .pipeline import open_sequences_for
 
-        source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding,
-                                channels_first=spec.channels_first)
-        if spec.input_length and source.length and source.length != spec.input_length:
-            warnings.warn(f"{sequences}: sequences have length {source.length}, the model's input "
-                          f"{spec.input_length}")
+        source = open_sequences_for(spec, sequences, dataset=dataset, n_encoding=n_encoding)
 
         def open_batches():
             return source.iter_batches(batch_size)

@@ -162,6 +162,37 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
                       stats=stats, estimate=estimate, shared_base=bool(shared_base))
 
 
+def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
+    """Open the sequences a Conv1D will scan, checking that they fit the layer.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    sequences : path, numpy.ndarray or SequenceSource
+        See :func:`k2p_keras.sequences.open_sequences`; read in the layer's channel order.
+    dataset, n_encoding
+        As for :func:`k2p_keras.sequences.open_sequences`.
+
+    Returns
+    -------
+    SequenceSource
+        Sequences shorter than an unpadded kernel are refused; a length other than the
+        model's fixed input length gets a warning.
+    """
+    from .sequences import open_sequences
+
+    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding,
+                            channels_first=spec.channels_first)
+    path = getattr(source, "path", None)
+    if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
+        raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
+                       f"{spec.layer_name!r} ({spec.kernel.shape[0]})", path=path)
+    if spec.input_length and source.length and source.length != spec.input_length:
+        where = f"{path}: " if path else ""
+        warnings.warn(f"{where}sequences have length {source.length}, the model's input {spec.input_length}")
+    return source
+
+
 SUMMARY_COLUMNS = ("filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used",
                    "information_content", "consensus", "constant_d")
 

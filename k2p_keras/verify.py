@@ -265,7 +265,7 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
     """Read the model, the PWMs to check and the sequences (see :func:`verify_model`)."""
     from .graph import find_motif_conv_in_file
     from .meme import MemeFile, read_meme
-    from .sequences import open_sequences
+    from .pipeline import open_sequences_for
 
     spec = find_motif_conv_in_file(model_path, layer=layer)
     if pwms is None:
@@ -273,7 +273,7 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
     else:
         meme = pwms if isinstance(pwms, MemeFile) else read_meme(pwms)
         pwm_set = meme_pwm_set(meme, spec, base, path=None if isinstance(pwms, MemeFile) else pwms)
-    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, channels_first=spec.channels_first)
+    source = open_sequences_for(spec, sequences, dataset=dataset, n_encoding=n_encoding)
     preactivation = None
     if use_keras:
         preactivation, reason = keras_preactivation(model_path, spec)

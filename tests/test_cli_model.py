@@ -373,3 +373,11 @@ def test_empty_fasta(tmp_path):
     fasta.write_text("")
     message = one_line_failure([os.path.join(repo, "example_models", "deepbind.h5"), fasta], tmp_path / "o.meme")
     assert str(fasta) in message
+
+
+def test_sequences_shorter_than_the_kernel(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    fasta = tmp_path / "short.fa"
+    fasta.write_text(">a\nACGT\n")
+    message = one_line_failure([os.path.join(repo, "example_models", "deepbind.h5"), fasta], tmp_path / "o.meme")
+    assert str(fasta) in message and "shorter than the kernel" in message
