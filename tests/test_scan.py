@@ -1,0 +1,133 @@
+"""The TensorFlow scan against a plain numpy scan of every window.
+
+Checks each statistic the MLE and the heuristic read: the best window's score and row
+weights (N rows weigh 0 or 1), the active-only sums, the letter counts, for every padding,
+strides and both strands.
+"""
+import numpy as np
+import pytest
+
+from k2p_keras.errors import K2PError
+from k2p_keras.scan import conv_preactivation, padding_amounts, scan_best_windows
+
+
+def sequences(rng, n, length, n_encoding="zero"):
+    x = np.eye(4)[rng.integers(0, 4, size=(n, length))]
+    x[rng.random((n, length)) < 0.05] = 0.0 if n_encoding == "zero" else 0.25
+    return x
+
+
+def numpy_best_windows(x, kernel, padding, strides):
+    """Every window the layer sees, and each sequence's best one per filter."""
+    left, right = padding_amounts(x.shape[1], kernel.shape[0], padding, strides)
+    padded = np.pad(x, ((0, 0), (left, right), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape[:2], axis=(1, 2))[:, :, 0]
+    windows = windows[:, ::strides]  # (N, P, L, 4)
+    scores = np.einsum("npla,laf->npf", windows, kernel)
+    best = scores.argmax(axis=1)  # (N, F)
+    chosen = np.stack([windows[np.arange(len(x)), best[:, t]] for t in range(kernel.shape[2])], axis=1)
+    return chosen, scores.max(axis=1)  # (N, F, L, 4), (N, F)
+
+
+def both_strand_best(x, kernel, padding, strides):
+    forward, forward_score = numpy_best_windows(x, kernel, padding, strides)
+    reverse, reverse_score = numpy_best_windows(x[:, ::-1, ::-1], kernel, padding, strides)
+    take = reverse_score > forward_score
+    return np.where(take[:, :, None, None], reverse, forward), np.maximum(forward_score, reverse_score)
+
+
+@pytest.mark.parametrize("padding, strides", [("valid", 1), ("same", 1), ("causal", 1), ("valid", 3),
+                                              ("same", 2), ("causal", 4)])
+@pytest.mark.parametrize("both_strands", [False, True])
+@pytest.mark.parametrize("n_encoding", ["zero", "quarter"])
+def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding):
+    rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding)) % 2**32)
+    x = sequences(rng, 60, 37, n_encoding)
+    kernel = rng.normal(size=(7, 4, 3))
+    bias = rng.normal(size=3)
+    best = both_strand_best if both_strands else numpy_best_windows
+    windows, _ = best(x, kernel, padding, strides)
+    score = np.einsum("nfla,laf->nf", windows, kernel)
+    preact = score + bias
+    stats = scan_best_windows([x[:25], x[25:]], kernel, bias, padding=padding, strides=strides,
+                              both_strands=both_strands, letter_threshold=0.3)
+    assert stats.n_sequences == 60 and stats.n_used.tolist() == [60, 60, 60]
+    np.testing.assert_allclose(stats.score_sum, score.sum(axis=0), atol=1e-9)
+    np.testing.assert_allclose(stats.row_weight, windows.sum(axis=(0, 3)), atol=1e-12)
+    np.testing.assert_allclose(stats.max_preactivation, preact.max(axis=0), atol=1e-9)
+    counted = preact > 0.3
+    np.testing.assert_allclose(stats.letter_counts, np.einsum("nf,nfla->fla", counted, windows), atol=1e-12)
+    assert stats.n_letter_windows.tolist() == counted.sum(axis=0).tolist()
+
+
+def test_exclude_inactive_leaves_out_sequences_below_the_threshold():
+    rng = np.random.default_rng(5)
+    x = sequences(rng, 80, 30)
+    kernel = rng.normal(size=(5, 4, 4))
+    bias = np.array([-3.0, -1.0, 0.0, 2.0])
+    windows, _ = numpy_best_windows(x, kernel, "valid", 1)
+    score = np.einsum("nfla,laf->nf", windows, kernel)
+    active = score + bias > 0.5
+    stats = scan_best_windows([x], kernel, bias, exclude_inactive=True, active_threshold=0.5)
+    assert stats.n_used.tolist() == active.sum(axis=0).tolist()
+    np.testing.assert_allclose(stats.score_sum, (score * active).sum(axis=0), atol=1e-9)
+    np.testing.assert_allclose(stats.row_weight, np.einsum("nf,nfla->fl", active, windows), atol=1e-12)
+
+
+def test_per_filter_letter_thresholds():
+    rng = np.random.default_rng(6)
+    x = sequences(rng, 50, 30)
+    kernel = rng.normal(size=(5, 4, 2))
+    windows, best = numpy_best_windows(x, kernel, "valid", 1)
+    thresholds = np.array([np.inf, -np.inf])  # no window, every window
+    stats = scan_best_windows([x], kernel, letter_threshold=thresholds)
+    assert stats.n_letter_windows.tolist() == [0, 50]
+    np.testing.assert_allclose(stats.letter_counts[1], windows[:, 1].sum(axis=0), atol=1e-12)
+
+
+def test_conv_preactivation_is_the_correlation_plus_bias():
+    rng = np.random.default_rng(7)
+    x = sequences(rng, 4, 20)
+    kernel, bias = rng.normal(size=(6, 4, 3)), rng.normal(size=3)
+    out = conv_preactivation(x, kernel, bias, padding="same", strides=2)
+    left, right = padding_amounts(20, 6, "same", 2)
+    padded = np.pad(x, ((0, 0), (left, right), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (6, 4), axis=(1, 2))[:, ::2, 0]
+    np.testing.assert_allclose(out, np.einsum("npla,laf->npf", windows, kernel) + bias, atol=1e-5)
+
+
+def test_padding_follows_tensorflow():
+    assert padding_amounts(10, 4, "valid") == (0, 0)
+    assert padding_amounts(10, 4, "causal") == (3, 0)
+    assert padding_amounts(10, 4, "same") == (1, 2)
+    assert padding_amounts(10, 4, "same", strides=3) == (1, 2)
+    assert padding_amounts(11, 4, "same", strides=3) == (1, 1)
+
+
+@pytest.mark.parametrize("problem, kwargs, batches", [
+    ("shorter than the kernel", {}, [np.zeros((2, 3, 4))]),
+    ("no sequences", {}, []),
+    ("shape", {}, [np.zeros((2, 10, 5))]),
+    ("padding", {"padding": "reflect"}, [np.zeros((2, 10, 4))]),
+])
+def test_bad_scans_are_refused(problem, kwargs, batches):
+    with pytest.raises(K2PError, match=problem):
+        scan_best_windows(batches, np.ones((5, 4, 2)), **kwargs)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", "causal"])
+@pytest.mark.parametrize("strides, dilation", [(1, 1), (2, 1), (3, 1), (1, 2)])
+@pytest.mark.parametrize("length", [10, 11])
+def test_windows_are_the_ones_keras_conv1d_sees(padding, strides, dilation, length):
+    """Padding, strides and dilation (expanded into zero kernel rows) as Keras computes them."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(length * 100 + strides * 10 + dilation)
+    layer = keras.layers.Conv1D(3, 4, strides=strides, padding=padding, dilation_rate=dilation)
+    x = np.eye(4, dtype="float32")[rng.integers(0, 4, size=(2, length))]
+    expected = layer(x).numpy()
+    kernel, bias = layer.get_weights()
+    expanded = np.zeros(((4 - 1) * dilation + 1, 4, 3))
+    expanded[::dilation] = kernel
+    mine = conv_preactivation(x, expanded, bias, padding=padding, strides=strides)
+    assert mine.shape == expected.shape
+    np.testing.assert_allclose(mine, expected, atol=1e-5)
