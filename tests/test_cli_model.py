@@ -381,3 +381,32 @@ def test_sequences_shorter_than_the_kernel(tmp_path):
     fasta.write_text(">a\nACGT\n")
     message = one_line_failure([os.path.join(repo, "example_models", "deepbind.h5"), fasta], tmp_path / "o.meme")
     assert str(fasta) in message and "shorter than the kernel" in message
+
+
+def test_both_strands_model_gets_the_mle_over_both_strands(sequences_file, tmp_path):
+    """One Conv1D shared by the sequence and its reverse complement (keras.ops.flip)."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((LENGTH, 4))
+    conv = layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv")
+    forward = layers.GlobalMaxPooling1D()(conv(inputs))
+    reverse = layers.GlobalMaxPooling1D()(conv(keras.ops.flip(inputs, axis=(1, 2))))
+    with h5py.File(sequences_file) as f:
+        x = f["onehot"][()]
+    model = train_briefly(keras.Model(inputs, layers.Dense(1, activation="sigmoid")(
+        layers.Maximum()([forward, reverse]))), x)
+    path = tmp_path / "rc.keras"
+    model.save(path)
+    summary = tmp_path / "summary.tsv"
+    result = CliRunner().invoke(cli, [str(path), str(sequences_file), "--both-strands", "-q",
+                                      "--summary", str(summary), "-o", str(tmp_path / "m.meme")])
+    assert result.exit_code == 0, result.output
+    kernel, _, _ = effective_kernel(model)
+    both = np.concatenate([padded_windows(x, WIDTH, "valid", 1), padded_windows(x[:, ::-1, ::-1], WIDTH, "valid", 1)],
+                          axis=1)
+    ln_b = np.array([float(r["ln_b"]) for r in read_summary(summary)])
+    np.testing.assert_allclose(ln_b, numpy_mle(kernel, both, shared=True), rtol=0, atol=1e-6)
+    forward_only = numpy_mle(kernel, padded_windows(x, WIDTH, "valid", 1), shared=True)
+    assert abs(forward_only[0] - ln_b[0]) > 1e-6  # the strands matter on this data
+
+    result = CliRunner().invoke(cli, [str(path), str(sequences_file), "-o", str(tmp_path / "f.meme")])
+    assert result.exit_code == 0 and "--both-strands" in result.output  # a warning, not silence
