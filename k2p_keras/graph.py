@@ -60,8 +60,8 @@ class ConvSpec:
         Whether the conv -> activation -> global max-pool pattern holds.
     problem : str or None
         Why it does not hold.
-    folded_batchnorm : str or None
-        Name(s) of the BatchNormalization layer(s) folded into kernel and bias.
+    folded_batchnorms : tuple of str
+        Names of the BatchNormalization layers folded into kernel and bias (empty if none).
     layers_found : list of str
         ``"name (Class)"`` for every layer of the model, for messages.
     both_strands_hint : bool
@@ -82,7 +82,7 @@ class ConvSpec:
     pattern: list = field(default_factory=list)
     pattern_ok: bool = True
     problem: str | None = None
-    folded_batchnorm: str | None = None
+    folded_batchnorms: tuple = ()
     layers_found: list = field(default_factory=list)
     both_strands_hint: bool = False
 
@@ -163,7 +163,7 @@ def find_motif_conv(model_config, get_weights, layer=None):
         pattern=[conv_label] + list(end.chain),
         pattern_ok=end.ok,
         problem=end.problem,
-        folded_batchnorm=", ".join(fold[0] for fold in end.folds) or None,
+        folded_batchnorms=tuple(fold[0] for fold in end.folds),
         layers_found=layers_found,
         both_strands_hint=len(graph.calls_of(first.name)) >= 2,
     )
@@ -461,7 +461,7 @@ def find_motif_conv_in_model(keras_model, layer=None):
     model_config = {"class_name": type(keras_model).__name__, "config": config}
 
     def get_weights(name):
-        found = _find_live_layer(keras_model, name)
+        found = find_live_layer(keras_model, name)
         if found is None:
             raise K2PError(f"no layer named {name!r} in model {keras_model.name!r}")
         return [np.array(w, dtype=np.float64) for w in found.get_weights()]
@@ -469,8 +469,11 @@ def find_motif_conv_in_model(keras_model, layer=None):
     return find_motif_conv(model_config, get_weights, layer=layer)
 
 
-def _find_live_layer(model, name):
-    """Breadth-first through ``model.layers`` and the layers of nested models."""
+def find_live_layer(model, name):
+    """The layer called ``name`` in a live Keras model, nested models included, or None.
+
+    Breadth-first through ``model.layers`` and the layers of nested models.
+    """
     queue = list(getattr(model, "layers", []))
     while queue:
         candidate = queue.pop(0)

@@ -207,14 +207,14 @@ def set_model_file_from_meme(model_path, meme, output, *, layer=None, base=math.
     tuple of (str, list of str)
         The layer's name and the motifs set, filter ``k`` holding the ``k``-th.
     """
-    from .graph import _find_live_layer, find_motif_conv_in_model
+    from .graph import find_live_layer, find_motif_conv_in_model
 
     suffix = os.path.splitext(os.fspath(output))[1].lower()
     if suffix not in (".keras", ".h5"):
         raise K2PError("expected a model file name ending in .keras or .h5", path=output)
     model = load_keras_model(model_path)
     name = layer if layer is not None else find_motif_conv_in_model(model).layer_name
-    target = _find_live_layer(model, name)
+    target = find_live_layer(model, name)
     if target is None:
         raise K2PError(f"no layer named {name!r}", path=model_path)
     chosen = set_conv_from_meme(target, meme, base=base, shift=shift, align=align, motifs=motifs, delta=delta,

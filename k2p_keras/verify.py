@@ -160,7 +160,7 @@ def keras_preactivation(model_path, spec):
     inference mode. Returns ``(function, None)`` or ``(None, reason)``; the function maps a
     batch ``(B, length, 4)`` to ``(B, positions, F)`` float64.
     """
-    from .graph import _find_live_layer
+    from .graph import find_live_layer
     from .initializer import load_keras_model
 
     import keras
@@ -169,7 +169,7 @@ def keras_preactivation(model_path, spec):
         model = load_keras_model(model_path)
     except K2PError as err:
         return None, err.message
-    conv = _find_live_layer(model, spec.layer_name)
+    conv = find_live_layer(model, spec.layer_name)
     if conv is None:
         return None, f"Keras built the model without a layer {spec.layer_name!r}"
     config = conv.get_config()
@@ -177,7 +177,7 @@ def keras_preactivation(model_path, spec):
     linear = type(conv).from_config(config)
     linear.build((None, 4, None) if spec.channels_first else (None, None, 4))
     linear.set_weights(conv.get_weights())
-    norms = [_find_live_layer(model, name) for name in (spec.folded_batchnorm or "").split(", ") if name]
+    norms = [find_live_layer(model, name) for name in spec.folded_batchnorms]
 
     def compute(batch):
         x = np.asarray(batch, dtype=np.float32)

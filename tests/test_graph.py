@@ -93,7 +93,7 @@ def test_sequential_deepbind(deepbind, fmt):
     assert (spec.activation, spec.active_threshold, spec.input_length) == ("relu", 0.0, LENGTH)
     assert (spec.padding, spec.strides, spec.dilation_rate) == ("valid", 1, 1)
     assert not spec.channels_first and not spec.both_strands_hint
-    assert spec.folded_batchnorm is None and spec.problem is None
+    assert spec.folded_batchnorms == () and spec.problem is None
     assert "motif_conv (Conv1D)" in spec.layers_found
 
 
@@ -115,7 +115,7 @@ def test_batchnorm_is_folded_exactly(with_batchnorm, fmt):
     model, paths = with_batchnorm
     spec = (find_motif_conv_in_model(model) if fmt == "live"
             else find_motif_conv_in_file(paths[fmt]))
-    assert spec.pattern_ok and spec.folded_batchnorm == "bn"
+    assert spec.pattern_ok and spec.folded_batchnorms == ("bn",)
     assert spec.activation == "relu"
     assert spec.pattern == ["motif_conv (Conv1D, linear)", "Dropout",
                             "BatchNormalization (folded)", "Activation(relu)",
@@ -285,14 +285,14 @@ def test_broken_patterns_say_why(broken, layer, words):
 def test_negative_gamma_is_not_folded(broken):
     model, path = broken
     spec = find_motif_conv_in_file(path, layer="c_bn")
-    assert spec.folded_batchnorm is None
+    assert spec.folded_batchnorms == ()
     np.testing.assert_array_equal(spec.kernel, model.get_layer("c_bn").get_weights()[0])
 
 
 def test_positive_batchnorm_after_the_activation_is_accepted(broken):
     _, path = broken
     spec = find_motif_conv_in_file(path, layer="c_bn_after")
-    assert spec.pattern_ok and spec.folded_batchnorm is None and spec.activation == "relu"
+    assert spec.pattern_ok and spec.folded_batchnorms == () and spec.activation == "relu"
 
 
 def test_leaky_relu_layer(broken):
