@@ -20,7 +20,7 @@ from ._tf import import_tensorflow
 from .errors import K2PError
 from .graph import find_motif_conv_in_model
 from .meme import write_meme
-from .pipeline import extract_pwms, format_summary, open_sequences_for
+from .pipeline import check_pattern, extract_pwms, format_summary, open_sequences_for
 from .textio import write_text
 from .transform import check_base, js_divergence
 
@@ -239,13 +239,8 @@ class PWMCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         """Find the motif conv on the live model, check the pattern, open the sequences."""
         spec = find_motif_conv_in_model(self.model, layer=self.layer)
-        if not spec.pattern_ok:
-            if self._estimating:
-                raise K2PError(
-                    f"{spec.report()}; the MLE of the base assumes conv -> non-decreasing activation "
-                    f"-> global max-pool. Layers found: {', '.join(spec.layers_found)}. "
-                    f"Give PWMCallback a fixed base=B to write PWMs anyway")
-            warnings.warn(f"{spec.problem}; the PWMs use the fixed base given")
+        check_pattern(spec, estimating=self._estimating,
+                      remedy="Give PWMCallback a fixed base=B to write PWMs anyway")
         if self._layer_name is not None and spec.layer_name != self._layer_name:
             raise K2PError(f"this callback followed layer {self._layer_name!r}; the model's motif conv is "
                            f"now {spec.layer_name!r}: use a new PWMCallback for a new model")

@@ -10,22 +10,6 @@ from .errors import K2PError
 from .pipeline import METHODS
 
 
-def check_pattern(spec, model, fixed_base, force):
-    """Refuse an MLE whose assumption (conv -> monotone activation -> global max) fails.
-
-    A fixed base needs no assumption; ``force`` estimates anyway, with a warning.
-    """
-    if spec.pattern_ok:
-        return
-    if fixed_base:
-        warnings.warn(f"{spec.problem}; the PWMs use the fixed base given")
-    elif force:
-        warnings.warn(f"{spec.problem}; estimating the base anyway (--force): the MLE's assumption does not hold")
-    else:
-        raise K2PError(f"{spec.problem}. Export with a fixed --base B, or estimate anyway with --force",
-                       path=model)
-
-
 @contextlib.contextmanager
 def progress_bar(total, quiet, label="scanning"):
     """A click progress bar on stderr when it is a terminal; yields a callable taking a count."""
@@ -79,7 +63,7 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
     both) also counts the letters of each sequence's most activating window, as DeepBind did.
     """
     from .graph import find_motif_conv_in_file
-    from .pipeline import extract_motif_sets, scans_needed
+    from .pipeline import check_pattern, extract_motif_sets, scans_needed
     from .transform import check_base
 
     if threshold is not None and threshold_fraction is not None:
@@ -116,7 +100,8 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
     if not quiet:
         click.echo(spec.report(), err=True)
     if method != "heuristic":
-        check_pattern(spec, model, fixed_base is not None, force)
+        check_pattern(spec, estimating=fixed_base is None, force=force, path=model,
+                      remedy="Export with a fixed --base B, or estimate anyway with --force")
     if spec.both_strands_hint and not both_strands:
         warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse complement?); "
                       "add --both-strands if the model scans both strands")

@@ -162,6 +162,32 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
                       stats=stats, estimate=estimate, shared_base=bool(shared_base))
 
 
+def check_pattern(spec, *, estimating, remedy, force=False, path=None):
+    """Refuse an MLE whose assumption (conv -> non-decreasing activation -> global max) fails.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    estimating : bool
+        The base is to be estimated; a fixed base needs no assumption (a warning only).
+    remedy : str
+        What the user can do instead, in the caller's terms (an option, an argument).
+    force : bool
+        Estimate anyway, with a warning.
+    path : str, optional
+        The model file, for the error message.
+    """
+    if spec.pattern_ok:
+        return
+    if not estimating:
+        warnings.warn(f"{spec.problem}; the PWMs use the fixed base given")
+    elif force:
+        warnings.warn(f"{spec.problem}; estimating the base anyway: the MLE's assumption does not hold")
+    else:
+        raise K2PError(f"{spec.report()}; the MLE of the base assumes conv -> non-decreasing activation "
+                       f"-> global max-pool. Layers found: {', '.join(spec.layers_found)}. {remedy}", path=path)
+
+
 def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     """Open the sequences a Conv1D will scan, checking that they fit the layer.
 
