@@ -410,3 +410,17 @@ def test_both_strands_model_gets_the_mle_over_both_strands(sequences_file, tmp_p
 
     result = CliRunner().invoke(cli, [str(path), str(sequences_file), "-o", str(tmp_path / "f.meme")])
     assert result.exit_code == 0 and "--both-strands" in result.output  # a warning, not silence
+
+
+def test_a_broken_pattern_is_refused_unless_the_base_is_fixed_or_forced(sequences_file, tmp_path):
+    model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(FILTERS, WIDTH, activation="relu"),
+                              layers.MaxPooling1D(2), layers.GlobalMaxPooling1D(), layers.Dense(1)])
+    path = tmp_path / "pool.h5"
+    model.save(path)
+    message = one_line_failure([path, sequences_file, "-q"], tmp_path / "o.meme")
+    assert "MaxPooling1D" in message and "--force" in message and "--base" in message
+    for extra in (["--force"], ["--base", "2"]):
+        out = tmp_path / f"{extra[0]}.meme"
+        result = CliRunner().invoke(cli, [str(path), str(sequences_file), "-q", "-o", str(out), *extra])
+        assert result.exit_code == 0 and "Warning" in result.output and "local pooling" in result.output
+        assert len(read_meme(out).motifs) == FILTERS
