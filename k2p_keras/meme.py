@@ -20,14 +20,11 @@ import numpy as np
 
 from k2p_keras.errors import K2PError
 from k2p_keras.textio import read_text, write_text
+from k2p_keras.transform import RANGE_TOLERANCE, SUM_REFUSE, SUM_WARN
 
 __all__ = ["Motif", "MemeFile", "read_meme", "write_meme", "format_meme"]
 
-# Rows may be rounded (JASPAR keeps 6 decimals); sums this close to 1 pass silently,
-# sums up to _SUM_REFUSE away are tolerated with a warning, anything further is refused.
-_SUM_WARN = 1e-4
-_SUM_REFUSE = 0.1
-_RANGE_TOL = 1e-6
+# Rows may be rounded (JASPAR keeps 6 decimals): the bounds of transform.check_pwm apply.
 
 _LETTERS = "ACGT"
 
@@ -276,17 +273,17 @@ def _check_probabilities(pwm, motif_name, first_row, name):
         row = int(np.argwhere(~np.isfinite(pwm))[0, 0])
         raise K2PError(f"line {first_row + row}: motif {motif_name!r} row {row + 1} holds "
                        f"NaN or infinity, expected probabilities", path=name)
-    bad = (pwm < -_RANGE_TOL) | (pwm > 1 + _RANGE_TOL)
+    bad = (pwm < -RANGE_TOLERANCE) | (pwm > 1 + RANGE_TOLERANCE)
     if np.any(bad):
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise K2PError(f"line {first_row + row}: motif {motif_name!r} row {row + 1}: expected "
                        f"probabilities in [0, 1], found {_LETTERS[col]} = {pwm[row, col]!r}", path=name)
     off = np.abs(pwm.sum(axis=1) - 1.0)
     worst = int(np.argmax(off))
-    if off[worst] > _SUM_REFUSE:
+    if off[worst] > SUM_REFUSE:
         raise K2PError(f"line {first_row + worst}: motif {motif_name!r} row {worst + 1} sums to "
                        f"{pwm[worst].sum():.6g}: expected probabilities summing to 1", path=name)
-    if off[worst] > _SUM_WARN:
+    if off[worst] > SUM_WARN:
         warnings.warn(f"{name}: line {first_row + worst}: motif {motif_name!r} row {worst + 1} sums to "
                       f"{pwm[worst].sum():.6g}, not 1; read as it is", stacklevel=4)
 

@@ -21,6 +21,12 @@ from .errors import K2PError
 CONVENTIONS = ("correlation", "convolution")
 # Softmax entries below this are reported as underflow; rows within this of uniform as flat.
 _UNDERFLOW = 1e-300
+# Probabilities as files round them: entries may stray this far outside [0, 1] (and are
+# clipped); rows summing up to SUM_WARN away from 1 pass quietly, up to SUM_REFUSE with a
+# warning, further are refused. The MEME reader uses the same bounds.
+RANGE_TOLERANCE = 1e-6
+SUM_WARN = 1e-4
+SUM_REFUSE = 0.1
 _FLAT = 1e-9
 
 
@@ -184,22 +190,24 @@ def window_constant(kernel, windows, base=math.e, bias=None):
     return const
 
 
-def check_pwm(pwm, what="PWM", tolerance=1e-4):
+def check_pwm(pwm, what="PWM", tolerance=SUM_WARN):
     """Validate a PWM ``(L, 4)`` and return it as float64.
 
-    Entries must be finite and within [0, 1]; rows must sum to 1 within ``tolerance``
-    (a warning beyond it, an error when a row cannot be probabilities at all).
+    Entries must be finite and within [0, 1] (up to ``RANGE_TOLERANCE`` of rounding, then
+    clipped); rows must sum to 1 within ``tolerance`` (a warning beyond it, an error when
+    a row cannot be probabilities at all).
     """
     pwm = np.asarray(pwm, dtype=np.float64)
     if pwm.ndim != 2 or pwm.shape[1] != 4 or pwm.shape[0] == 0:
         raise K2PError(f"{what} must have shape (L, 4) with L >= 1, got {pwm.shape}")
     if not np.all(np.isfinite(pwm)):
         raise K2PError(f"{what} contains NaN or infinite values")
-    if pwm.min() < 0 or pwm.max() > 1:
+    if pwm.min() < -RANGE_TOLERANCE or pwm.max() > 1 + RANGE_TOLERANCE:
         raise K2PError(f"{what} has probabilities outside [0, 1] (min {pwm.min():g}, max {pwm.max():g})")
+    pwm = np.clip(pwm, 0.0, 1.0)
     sums = pwm.sum(axis=1)
     worst = int(np.argmax(np.abs(sums - 1)))
-    if abs(sums[worst] - 1) > 0.1:
+    if abs(sums[worst] - 1) > SUM_REFUSE:
         raise K2PError(f"{what} row {worst + 1} sums to {sums[worst]:g}, not 1: not probabilities")
     if abs(sums[worst] - 1) > tolerance:
         warnings.warn(f"{what} row {worst + 1} sums to {sums[worst]:.6g}, not 1 (used as given)", stacklevel=2)

@@ -173,3 +173,13 @@ def test_js_divergence_is_zero_for_equal_rows_one_for_disjoint_and_matches_scipy
     np.testing.assert_array_equal(js_divergence(a, a), 0.0)
     with pytest.raises(K2PError, match="same shape"):
         js_divergence(a, b[:, :6])
+
+
+def test_rounding_just_outside_zero_and_one_is_clipped_as_the_meme_reader_allows():
+    pwm = np.array([[-5e-7, 1.0000005, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    checked = check_pwm(pwm)
+    assert checked.min() == 0.0 and checked.max() == 1.0
+    with pytest.warns(UserWarning, match="delta"):
+        assert np.all(np.isfinite(pwm_to_kernel(pwm)))
+    with pytest.raises(K2PError, match="outside"):
+        check_pwm(np.array([[-1e-3, 1.001, 0.0, 0.0]]))
