@@ -8,7 +8,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("K2P_SHARED", REPO.parent / "shared"))
 GOLDEN = SHARED / "data" / "k2p-1.0"
-JASPAR = SHARED / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
+# JASPAR (CC BY 4.0) ships in the repo: tests that use it never skip.
+JASPAR = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_rewrites_k2p_output_byte_for_byte(golden, tmp_path):
     assert stream.getvalue().encode() == original
 
 
-@pytest.mark.skipif(not JASPAR.is_file(), reason="JASPAR CORE 2016 not found in ../shared")
+@pytest.mark.skipif(not JASPAR.is_file(), reason="JASPAR CORE 2016 not found in data/jaspar")
 def test_reads_jaspar_core_2016():
     meme = read_meme(JASPAR)
     assert len(meme) > 500

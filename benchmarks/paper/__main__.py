@@ -8,8 +8,7 @@ import click
 from k2p_keras.meme import read_meme
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SHARED = pathlib.Path(os.environ.get("K2P_SHARED", REPO.parent / "shared"))
-DEFAULT_MEME = SHARED / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
+DEFAULT_MEME = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"  # CC BY 4.0, see its README
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
