@@ -2,11 +2,10 @@
 
     model.fit(x, y, epochs=20, callbacks=[PWMCallback(x, "pwms/")])
 
-At the end of every ``every``-th epoch the callback reads the live model's current weights
-(:func:`k2p_keras.graph.find_motif_conv_in_model`, BatchNormalization folded with its
-current moving statistics), estimates the base on a fixed set of training sequences and
-transforms the kernels (:func:`k2p_keras.pipeline.extract_pwms`, the same path as the
-command line), then writes ``epoch_0001.meme``, ``epoch_0002.meme``, ... and rewrites
+At the end of every ``every``-th epoch the callback runs :func:`k2p_keras.extract` on the
+live model (its current weights, BatchNormalization folded with its current moving
+statistics, the pattern checked again) and a fixed set of training sequences, the same call
+as the command line, then writes ``epoch_0001.meme``, ``epoch_0002.meme``, ... and rewrites
 ``summary.tsv``. Every file is replaced atomically, so an interrupted training leaves only
 whole files behind.
 """
@@ -17,20 +16,20 @@ import warnings
 import numpy as np
 
 from ._tf import import_tensorflow
-from .errors import K2PError
-from .graph import find_motif_conv_in_model
-from .meme import write_meme
-from .pipeline import check_pattern, extract_pwms, format_summary, open_sequences_for
+from .errors import K2PError, PatternError
+from .extraction import DEFAULTS, make_options, plan_extraction
+from .pipeline import format_summary, open_sequences_for
 from .textio import write_text
-from .transform import check_base, js_divergence
+from .transform import js_divergence
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow has been imported quietly)
 
 __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change"]
 
-SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "se_ln_b", "sequences_used", "information_content",
-                   "consensus", "pwm_change")
+#: ``summary.tsv``: the columns of ``k2p-keras --summary`` between the epoch and the change.
+SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d",
+                   "information_content", "consensus", "pwm_change")
 SUMMARY_NAME = "summary.tsv"
 
 
@@ -147,11 +146,18 @@ class PWMCallback(keras.callbacks.Callback):
         For an HDF5 file: the dataset holding the sequences (default: the only or first).
     n_encoding : {"zero", "quarter"}
         How N is encoded when ``sequences`` is FASTA, as in training.
+    force : bool
+        Estimate the base even when the model breaks the MLE's assumption (with a warning).
+
+    The defaults of the options :func:`k2p_keras.extract` shares are its defaults
+    (:class:`k2p_keras.extraction.Options`).
 
     Attributes
     ----------
+    last_result : k2p_keras.extraction.ExtractionResult or None
+        The most recent dump, as :func:`k2p_keras.extract` returns it.
     last_extraction : k2p_keras.pipeline.Extraction or None
-        The most recent dump (PWMs, bases, scan statistics).
+        Its exact PWMs (PWMs, bases, scan statistics).
     dumped_epochs : list of int
         The 1-based epochs written so far.
 
@@ -162,16 +168,19 @@ class PWMCallback(keras.callbacks.Callback):
     dump), so they reach ``History`` and any callback placed after this one in the list
     (put ``TensorBoard`` after it). Epochs without a dump get neither key.
 
-    ``summary.tsv`` has one row per filter and dump: ``epoch``, ``filter``, ``ln_b``,
-    ``se_ln_b``, ``sequences_used``, ``information_content`` (bits, summed over positions),
-    ``consensus`` and ``pwm_change``: the Jensen-Shannon divergence (bits, 0 to 1) between
-    each row of the filter's PWM and the same row at the previous dump, averaged over rows.
+    ``summary.tsv`` has one row per filter and dump: ``epoch``, then the columns of
+    ``k2p-keras --summary`` (``filter``, ``ln_b``, ``base``, ``se_ln_b``, ``log_likelihood``,
+    ``sequences_used``, ``constant_d``, ``information_content`` in bits summed over
+    positions, ``consensus``), then ``pwm_change``: the Jensen-Shannon divergence (bits, 0
+    to 1) between each row of the filter's PWM and the same row at the previous dump,
+    averaged over rows.
 
-    The MLE assumes conv -> non-decreasing activation -> global max-pool. When the model
-    breaks that pattern, :meth:`on_train_begin` raises :class:`~k2p_keras.errors.K2PError`
-    before the first epoch, unless ``base`` is a number. A problem found at a dump (a
-    sequence file that cannot be read, a base that cannot be estimated) raises too and
-    stops the training; the files written by earlier dumps stay whole.
+    The MLE assumes conv -> non-decreasing activation -> global max-pool. The pattern is
+    checked when training begins and again at every dump (a BatchNormalization whose scale
+    turns negative during training breaks it): unless ``base`` is a number or ``force`` is
+    set, :class:`~k2p_keras.errors.PatternError` stops the training. Other problems found at
+    a dump (a sequence file that cannot be read, a base that cannot be estimated) raise too;
+    the files written by earlier dumps stay whole.
 
     Examples
     --------
@@ -179,30 +188,24 @@ class PWMCallback(keras.callbacks.Callback):
     >>> model.fit(x_train, y_train, epochs=50, callbacks=[cb])             # doctest: +SKIP
     """
 
-    def __init__(self, sequences, output_dir, every=1, base="mle", layer=None, max_sequences=None,
-                 shared_base=True, both_strands=False, exclude_inactive=False, seed=0, batch_size=512,
-                 *, dataset=None, n_encoding="zero"):
+    def __init__(self, sequences, output_dir, every=1, base=DEFAULTS.base, layer=DEFAULTS.layer,
+                 max_sequences=None, shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
+                 exclude_inactive=DEFAULTS.exclude_inactive, seed=0, batch_size=DEFAULTS.batch_size,
+                 *, dataset=DEFAULTS.dataset, n_encoding=DEFAULTS.n_encoding, force=DEFAULTS.force):
         super().__init__()
         self.every = _positive_int(every, "every")
         self.max_sequences = _positive_int(max_sequences, "max_sequences", allow_none=True)
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        if isinstance(base, str):
-            if base != "mle":
-                raise K2PError(f"base must be 'mle' or a number greater than 1, got {base!r}")
-        else:
-            base = check_base(base)
-        self.base = base
-        if n_encoding not in ("zero", "quarter"):
-            raise K2PError(f"n_encoding must be 'zero' or 'quarter', got {n_encoding!r}")
+        # The options extract() takes, checked now so that a typo fails before training starts.
+        self.options = make_options(base=base, layer=layer, shared_base=bool(shared_base),
+                                    both_strands=bool(both_strands), exclude_inactive=bool(exclude_inactive),
+                                    batch_size=batch_size, dataset=dataset, n_encoding=n_encoding,
+                                    force=bool(force))
+        self.base = self.options.base
         self.layer = layer
-        self.shared_base = bool(shared_base)
-        self.both_strands = bool(both_strands)
-        self.exclude_inactive = bool(exclude_inactive)
         self.seed = seed
-        self.dataset = dataset
-        self.n_encoding = n_encoding
         self.output_dir = os.fspath(output_dir)
         self.last_extraction = None
+        self.last_result = None
         self.dumped_epochs = []
         self._sequences = self._check_sequences(sequences)
         self._source = None
@@ -213,7 +216,7 @@ class PWMCallback(keras.callbacks.Callback):
 
     @property
     def _estimating(self):
-        return isinstance(self.base, str)
+        return self.options.estimating
 
     def _check_sequences(self, sequences):
         """Validate what can be validated before the model is known; materialise a Dataset."""
@@ -237,19 +240,13 @@ class PWMCallback(keras.callbacks.Callback):
     # ------------------------------------------------------------------ hooks
 
     def on_train_begin(self, logs=None):
-        """Find the motif conv on the live model, check the pattern, open the sequences."""
-        spec = find_motif_conv_in_model(self.model, layer=self.layer)
-        check_pattern(spec, estimating=self._estimating,
-                      remedy="Give PWMCallback a fixed base=B to write PWMs anyway")
+        """Check the model's motif conv and its pattern, open the sequences, make the folder."""
+        plan = self._plan(self.layer)
+        spec = plan.spec
         if self._layer_name is not None and spec.layer_name != self._layer_name:
             raise K2PError(f"this callback followed layer {self._layer_name!r}; the model's motif conv is "
                            f"now {spec.layer_name!r}: use a new PWMCallback for a new model")
         self._layer_name = spec.layer_name
-        if spec.both_strands_hint and not self.both_strands:
-            warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse "
-                          "complement?); pass both_strands=True if the model scans both strands")
-        if self._estimating and self._source is None:
-            self._open_source(spec)
         try:
             os.makedirs(self.output_dir, exist_ok=True)
         except OSError as err:
@@ -265,14 +262,15 @@ class PWMCallback(keras.callbacks.Callback):
         number = epoch + 1
         if number % self.every:
             return
-        extraction = self.extract()
+        result = self.extract_result()
+        extraction = result.exact
         change = pwm_change(self._previous_pwms, extraction.pwms)
-        write_meme(os.path.join(self.output_dir, meme_name(number)), extraction.motifs())
-        for row, filter_change in zip(extraction.summary_rows(), change):
+        result.write_meme(os.path.join(self.output_dir, meme_name(number)))
+        for row, filter_change in zip(result.summary_rows(), change):
             self._rows.append({**row, "epoch": number, "pwm_change": float(filter_change)})
         self._write_summary()
         self._previous_pwms = extraction.pwms
-        self.last_extraction = extraction
+        self.last_result, self.last_extraction = result, extraction
         self.dumped_epochs.append(number)
         if logs is not None:
             logs["k2p_mean_ln_b"] = float(np.mean(extraction.ln_base))
@@ -280,24 +278,58 @@ class PWMCallback(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ pieces
 
+    def _plan(self, layer):
+        """:func:`k2p_keras.extraction.plan_extraction` on the live model and the chosen sequences."""
+        if self._estimating and self._source is None:
+            self._open_source(self.model, layer)
+        batches = None
+        if self._estimating:
+            source, indices, size = self._source, self._indices, self.options.batch_size
+
+            def batches():
+                return source.iter_batches(size, indices=indices)
+
+        try:
+            return plan_extraction(self.model, batches, **{**self._option_values(), "layer": layer})
+        except PatternError as err:
+            raise PatternError(f"{err.message} Give PWMCallback a fixed base=B to write PWMs anyway, "
+                               "or force=True to estimate it anyway", path=err.path) from None
+
+    def _option_values(self):
+        o = self.options
+        return dict(base=o.base, shared_base=o.shared_base, both_strands=o.both_strands,
+                    exclude_inactive=o.exclude_inactive, force=o.force, batch_size=o.batch_size,
+                    n_encoding=o.n_encoding)
+
+    def extract_result(self):
+        """:func:`k2p_keras.extract` on the model's current weights: exact PWMs and their figures.
+
+        The pattern is checked at every call: a BatchNormalization whose scale turned
+        negative since the last dump raises :class:`~k2p_keras.errors.PatternError`.
+
+        Returns
+        -------
+        k2p_keras.extraction.ExtractionResult
+        """
+        if self.model is None or self._layer_name is None:
+            raise K2PError("the callback has no model yet: it is set up when training begins")
+        return self._plan(self._layer_name).run()
+
     def extract(self):
-        """Exact PWMs of the motif conv from the model's current weights.
+        """The exact PWMs from the model's current weights (``extract_result().exact``).
 
         Returns
         -------
         k2p_keras.pipeline.Extraction
         """
-        if self.model is None or self._layer_name is None:
-            raise K2PError("the callback has no model yet: it is set up when training begins")
-        spec = find_motif_conv_in_model(self.model, layer=self._layer_name)
-        batches = None
-        if self._estimating:
-            batches = self._source.iter_batches(self.batch_size, indices=self._indices)
-        return extract_pwms(spec, batches, base=self.base, shared_base=self.shared_base,
-                            both_strands=self.both_strands, exclude_inactive=self.exclude_inactive)
+        return self.extract_result().exact
 
-    def _open_source(self, spec):
-        source = open_sequences_for(spec, self._sequences, dataset=self.dataset, n_encoding=self.n_encoding)
+    def _open_source(self, model, layer):
+        from .graph import find_motif_conv_in_model
+
+        spec = find_motif_conv_in_model(model, layer=layer)
+        source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,
+                                    n_encoding=self.options.n_encoding)
         indices = None
         if self.max_sequences is not None and self.max_sequences < source.count:
             rng = np.random.default_rng(self.seed)

@@ -1,8 +1,7 @@
 """``k2p-keras verify MODEL SEQS``: do the PWMs reproduce the filters on every window?"""
 import click
 
-from .cli import _base_option, cli
-from .cli_model import progress_bar
+from .cli_group import base_option, cli, progress_bar
 from .errors import K2PError
 from .verify import DEFAULT_TOLERANCE
 
@@ -13,7 +12,7 @@ from .verify import DEFAULT_TOLERANCE
 @click.option("--pwms", "pwms_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Check the PWMs of this MEME file (motifs named <layer>_<index>[_suffix]) "
                    "instead of the exact ones.")
-@_base_option()
+@base_option()
 @click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True,
               help="Largest difference allowed, relative to max(1, the filter's largest |conv + bias|).")
 @click.option("--layer", default=None, help="Name of the Conv1D [default: the first on the one-hot input].")

@@ -19,3 +19,22 @@ class K2PError(Exception):
 
     def __str__(self):
         return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class PatternError(K2PError):
+    """The layers after the motif conv break the MLE's assumption (conv -> non-decreasing
+    activation -> global max-pool). Callers add their own remedy: the CLI names ``--base``
+    and ``--force``, the callback ``base=`` and ``force=``.
+    """
+
+
+class OptionError(K2PError):
+    """An option (a parameter of :func:`k2p_keras.extract`) has a value it cannot take.
+
+    ``option`` is the parameter's Python name; the CLI shows it as ``--option-name``.
+    """
+
+    def __init__(self, message, option):
+        super().__init__(f"{option}: {message}")
+        self.option = option
+        self.detail = str(message)

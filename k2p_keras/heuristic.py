@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import K2PError
-from .meme import Motif
-from .transform import consensus, information_content
+from .motifset import MotifSet
 
 PSEUDOCOUNT = 1e-5
 
@@ -186,7 +185,7 @@ def counts_to_pwms(letter_counts, pseudocount=PSEUDOCOUNT):
 
 
 @dataclass
-class HeuristicPWMs:
+class HeuristicPWMs(MotifSet):
     """Heuristic (DeepBind) PWMs of one Conv1D layer, with what went into them.
 
     Attributes
@@ -217,29 +216,21 @@ class HeuristicPWMs:
     threshold_fraction: float = None
     n_sequences: int = 0
 
-    @property
-    def n_filters(self):
-        return self.pwms.shape[0]
+    kind = "heuristic"
+    figure_columns = ("windows_used", "preactivation_threshold")
 
-    def motif_name(self, index):
-        return f"{self.layer_name}_{index}"
+    def figures(self, index):
+        return {"windows_used": int(self.n_windows[index]),
+                "preactivation_threshold": float(self.preactivation_threshold[index])}
 
-    def motifs(self, suffix=""):
-        """One MEME motif per filter, named ``<layer>_<index>``; ``nsites`` is the window count."""
-        return [Motif(name=self.motif_name(t) + suffix, pwm=self.pwms[t],
-                      alt_name=f"heuristic,windows={int(self.n_windows[t])}",
-                      nsites=int(self.n_windows[t]), evalue=0)
-                for t in range(self.n_filters)]
+    def alt_name(self, index):
+        return f"heuristic,windows={int(self.n_windows[index])}"
 
-    def summary_rows(self):
-        """Per filter: windows used, the ``conv + bias`` threshold, IC and consensus."""
-        return [{
-            "filter": self.motif_name(t),
-            "windows_used": int(self.n_windows[t]),
-            "preactivation_threshold": float(self.preactivation_threshold[t]),
-            "information_content": float(information_content(self.pwms[t]).sum()),
-            "consensus": consensus(self.pwms[t]),
-        } for t in range(self.n_filters)]
+    def nsites(self, index):
+        return int(self.n_windows[index])
+
+    def logo_label(self, index):
+        return f"heuristic ({int(self.n_windows[index])} windows)"
 
 
 def heuristic_from_stats(layer_name, stats, thresholds, *, output_threshold=None, threshold_fraction=None,

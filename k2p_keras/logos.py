@@ -137,15 +137,15 @@ def _file_name(name):
     return re.sub(r"[^A-Za-z0-9_.+=-]", "_", name) + ".png"
 
 
-def write_filter_logos(folder, exact=None, heuristic=None, dpi=100):
-    """One PNG per filter, ``<layer>_<index>.png``: exact and heuristic side by side when both.
+def write_filter_logos(folder, sets, dpi=100):
+    """One PNG per filter, ``<layer>_<index>.png``, the sets' PWMs of that filter side by side.
 
     Parameters
     ----------
     folder : str or os.PathLike
         Created when missing.
-    exact : Extraction, optional
-    heuristic : HeuristicPWMs, optional
+    sets : list of MotifSet
+        PWMs of the same layer (exact, heuristic, ...), each drawn as one panel.
     dpi : int
 
     Returns
@@ -154,7 +154,6 @@ def write_filter_logos(folder, exact=None, heuristic=None, dpi=100):
         The files written, in filter order.
     """
     require_matplotlib()
-    sets = [s for s in (exact, heuristic) if s is not None]
     if not sets:
         raise K2PError("no PWMs to draw")
     try:
@@ -163,12 +162,7 @@ def write_filter_logos(folder, exact=None, heuristic=None, dpi=100):
         raise K2PError(f"cannot create the logo folder ({err.strerror})", path=os.fspath(folder)) from None
     written = []
     for t in range(sets[0].n_filters):
-        panels = []
-        if exact is not None:
-            panels.append((f"{exact.motif_name(t)} exact (ln b = {exact.ln_base[t]:.3g})", exact.pwms[t]))
-        if heuristic is not None:
-            panels.append((f"{heuristic.motif_name(t)} heuristic ({int(heuristic.n_windows[t])} windows)",
-                           heuristic.pwms[t]))
+        panels = [(f"{s.motif_name(t)} {s.logo_label(t)}", s.pwms[t]) for s in sets]
         path = os.path.join(folder, _file_name(sets[0].motif_name(t)))
         write_logo(path, panels, dpi=dpi)
         written.append(path)

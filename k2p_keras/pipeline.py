@@ -5,19 +5,19 @@
 """
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import K2PError
+from .errors import K2PError, PatternError
 from .heuristic import heuristic_from_stats, heuristic_pwms, preactivation_threshold
-from .meme import Motif
 from .mle import BaseEstimate, estimate_base
-from .transform import check_base, consensus, information_content, kernel_constant, kernel_to_pwm
+from .motifset import MotifSet
+from .transform import check_base, kernel_constant, kernel_to_pwm
 
 
 @dataclass
-class Extraction:
+class Extraction(MotifSet):
     """Exact PWMs of one Conv1D layer, with everything that went into them.
 
     Attributes
@@ -51,61 +51,54 @@ class Extraction:
     stats: object = None
     estimate: BaseEstimate = None
     shared_base: bool = False
-    notes: list = field(default_factory=list)
+
+    kind = "exact"
+    figure_columns = ("ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d")
 
     @property
-    def n_filters(self):
-        return self.kernel.shape[2]
+    def estimated(self):
+        """Whether the base was estimated (by maximum likelihood) rather than given."""
+        return self.estimate is not None
 
-    def motif_name(self, index):
-        return f"{self.layer_name}_{index}"
+    def figures(self, index):
+        return {"ln_b": float(self.ln_base[index]), "base": math.exp(self.ln_base[index]),
+                "se_ln_b": float(self.se[index]), "log_likelihood": float(self.loglik[index]),
+                "sequences_used": int(self.n_used[index]), "constant_d": float(self.constants[index])}
 
-    def motifs(self, suffix=""):
-        """One MEME motif per filter, named ``<layer>_<index>``, ln b and its SE in the alt name."""
-        out = []
-        for t in range(self.n_filters):
-            alt = f"ln_b={float(self.ln_base[t])!r}"  # full precision: verify re-reads it
-            if np.isfinite(self.se[t]):
-                alt += f",SE={self.se[t]:.3g}"
-            out.append(Motif(name=self.motif_name(t) + suffix, pwm=self.pwms[t], alt_name=alt,
-                             nsites=int(self.n_used[t]) if self.n_used[t] > 0 else None, evalue=0))
-        return out
+    def alt_name(self, index):
+        alt = f"ln_b={float(self.ln_base[index])!r}"  # full precision: verify re-reads it
+        if np.isfinite(self.se[index]):
+            alt += f",SE={self.se[index]:.3g}"
+        return alt
 
-    def summary_rows(self):
-        """Per filter: the figures of ``--summary``, as dicts with stable keys."""
-        rows = []
-        for t in range(self.n_filters):
-            rows.append({
-                "filter": self.motif_name(t),
-                "ln_b": self.ln_base[t],
-                "base": math.exp(self.ln_base[t]),
-                "se_ln_b": self.se[t],
-                "log_likelihood": self.loglik[t],
-                "sequences_used": int(self.n_used[t]),
-                "information_content": float(information_content(self.pwms[t]).sum()),
-                "consensus": consensus(self.pwms[t]),
-                "constant_d": self.constants[t],
-            })
-        return rows
+    def nsites(self, index):
+        return int(self.n_used[index]) if self.n_used[index] > 0 else None
+
+    def logo_label(self, index):
+        return f"exact (ln b = {self.ln_base[index]:.3g})"
 
 
 def _fallback_to_shared(estimate, kernel, stats):
-    """Per-filter estimates that failed take the shared estimate, with a warning each."""
+    """Per-filter estimates that failed take the shared estimate, with a warning each.
+
+    Returns a new :class:`BaseEstimate`; ``estimate`` is left as it was.
+    """
     if estimate.ok.all():
         return estimate
     shared = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=True, on_degenerate="nan")
     if not shared.ok.all():
-        raise K2PError(f"cannot estimate the base: {shared.problems[0]}; give one with --base")
-    for t in np.flatnonzero(~estimate.ok):
+        raise K2PError(f"cannot estimate the base: {shared.problems[0]}")
+    failed = ~estimate.ok
+    for t in np.flatnonzero(failed):
         warnings.warn(f"filter {t}: {estimate.problems[t]}; using the shared base ln b = "
                       f"{shared.ln_base[t]:.6g} for it")
-        for name in ("ln_base", "base", "se", "loglik"):
-            getattr(estimate, name)[t] = getattr(shared, name)[t]
-    return estimate
+    merged = {name: np.where(failed, getattr(shared, name), getattr(estimate, name))
+              for name in ("ln_base", "base", "se", "loglik")}
+    return replace(estimate, **merged)
 
 
 def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_strands=False,
-                 exclude_inactive=False, letter_threshold=None, progress=None):
+                 exclude_inactive=False, letter_threshold=None, force=False, progress=None):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
@@ -126,6 +119,9 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
     letter_threshold : float or numpy.ndarray of shape (F,), optional
         Have the MLE's scan also count the letters of the best windows whose
         ``conv + bias`` exceeds it (``extraction.stats.letter_counts``, for the heuristic).
+    force : bool
+        Estimate the base even when the layers after the conv break the MLE's assumption
+        (:func:`check_pattern`), with a warning; without it that raises ``PatternError``.
     progress : callable, optional
         Receives the number of sequences in each scanned batch.
 
@@ -133,10 +129,12 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
     -------
     Extraction
     """
+    estimating = isinstance(base, str) and base == "mle"
+    check_pattern(spec, estimating=estimating, force=force)
     kernel, bias = spec.kernel, spec.bias
     n_filters = kernel.shape[2]
     stats = estimate = None
-    if isinstance(base, str) and base == "mle":
+    if estimating:
         if batches is None:
             raise K2PError("sequences are needed to estimate the base; or give a fixed base")
         from .scan import scan_best_windows  # TensorFlow loads only when a scan is needed
@@ -162,7 +160,7 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
                       stats=stats, estimate=estimate, shared_base=bool(shared_base))
 
 
-def check_pattern(spec, *, estimating, remedy, force=False, path=None):
+def check_pattern(spec, *, estimating, force=False, path=None):
     """Refuse an MLE whose assumption (conv -> non-decreasing activation -> global max) fails.
 
     Parameters
@@ -170,12 +168,15 @@ def check_pattern(spec, *, estimating, remedy, force=False, path=None):
     spec : ConvSpec
     estimating : bool
         The base is to be estimated; a fixed base needs no assumption (a warning only).
-    remedy : str
-        What the user can do instead, in the caller's terms (an option, an argument).
     force : bool
         Estimate anyway, with a warning.
     path : str, optional
         The model file, for the error message.
+
+    Raises
+    ------
+    PatternError
+        When the base is to be estimated, the pattern breaks and ``force`` is not set.
     """
     if spec.pattern_ok:
         return
@@ -184,8 +185,8 @@ def check_pattern(spec, *, estimating, remedy, force=False, path=None):
     elif force:
         warnings.warn(f"{spec.problem}; estimating the base anyway: the MLE's assumption does not hold")
     else:
-        raise K2PError(f"{spec.report()}; the MLE of the base assumes conv -> non-decreasing activation "
-                       f"-> global max-pool. Layers found: {', '.join(spec.layers_found)}. {remedy}", path=path)
+        raise PatternError(f"{spec.report()}; the MLE of the base assumes conv -> non-decreasing activation "
+                           f"-> global max-pool. Layers found: {', '.join(spec.layers_found)}.", path=path)
 
 
 def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
@@ -195,7 +196,7 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     ----------
     spec : ConvSpec
     sequences : path, numpy.ndarray or SequenceSource
-        See :func:`k2p_keras.sequences.open_sequences`; read in the layer's channel order.
+        See :func:`k2p_keras.sequences.open_sequences`.
     dataset, n_encoding
         As for :func:`k2p_keras.sequences.open_sequences`.
 
@@ -207,8 +208,9 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     """
     from .sequences import open_sequences
 
-    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding,
-                            channels_first=spec.channels_first)
+    # The reader gives canonical (B, length, 4) batches whatever the layout stored (it
+    # recognises (N, 4, length) by its shape); the scan works in that layout for every model.
+    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding)
     path = getattr(source, "path", None)
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
@@ -219,11 +221,7 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     return source
 
 
-SUMMARY_COLUMNS = ("filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used",
-                   "information_content", "consensus", "constant_d")
-
-
-def format_summary(rows, columns=SUMMARY_COLUMNS):
+def format_summary(rows, columns):
     """Tab-separated text with a header line; floats at full precision."""
     def cell(value):
         if isinstance(value, float) or isinstance(value, np.floating):
@@ -250,7 +248,7 @@ def scans_needed(method, mle, threshold_fraction=None):
 
 def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared_base=True,
                        both_strands=False, exclude_inactive=False, threshold=0.0, threshold_fraction=None,
-                       progress=None):
+                       force=False, progress=None):
     """Exact PWMs, heuristic PWMs or both, sharing the scans between them.
 
     Parameters
@@ -260,7 +258,7 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
         Returns a fresh iterable of one-hot batches ``(B, length, 4)`` on each call, e.g.
         ``lambda: source.iter_batches(512)``; None only for the exact method with a fixed base.
     method : {"exact", "heuristic", "both"}
-    base, shared_base, both_strands, exclude_inactive
+    base, shared_base, both_strands, exclude_inactive, force
         As for :func:`extract_pwms` (the exact method).
     threshold, threshold_fraction
         As for :func:`k2p_keras.heuristic.heuristic_pwms` (the heuristic method).
@@ -285,7 +283,7 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
         exact = extract_pwms(spec, open_batches() if mle else None, base=base, shared_base=shared_base,
                              both_strands=both_strands, exclude_inactive=exclude_inactive,
-                             letter_threshold=ride_along, progress=progress)
+                             letter_threshold=ride_along, force=force, progress=progress)
         if ride_along is not None:
             heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,
                                              output_threshold=float(threshold))

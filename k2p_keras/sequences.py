@@ -6,8 +6,8 @@ far larger than memory. :func:`open_sequences` therefore only looks at a file's 
 :meth:`SequenceSource.iter_batches` reads one batch at a time: memory stays the size
 of a batch whatever the number of sequences.
 
-Every batch is float32 with shape ``(B, length, 4)``, channels A C G T, the layout a
-Keras Conv1D takes.
+Every batch is float32 with shape ``(B, length, 4)``, channels A C G T, whatever the layout
+stored: the one layout the package computes in (see ``docs/ARCHITECTURE.md``).
 """
 from __future__ import annotations
 
@@ -120,18 +120,19 @@ class TensorSequences(SequenceSource):
     checked batch by batch as they are read, so opening a huge file stays instant.
     """
 
-    def __init__(self, path, shape, dtype, *, format, channels_first=False, dataset=None, array=None):
+    def __init__(self, path, shape, dtype, *, format, channels_first=None, dataset=None, array=None):
         name = path if path is not None else "<array>"
         if len(shape) != 3:
             raise K2PError(f"expected a rank-3 tensor (sequences, length, 4), found shape {tuple(shape)}",
                            path=name)
+        if channels_first is None:
+            # The layout is read off the shape: (N, length, 4) is canonical, (N, 4, length) the
+            # channels-first layout some models train on. Only length 4 is ambiguous: canonical.
+            channels_first = shape[2] != 4 and shape[1] == 4
         channels = shape[1] if channels_first else shape[2]
         if channels != 4:
-            hint = ""
-            if not channels_first and shape[1] == 4:
-                hint = "; the tensor looks like (sequences, 4, length): use channels_first"
-            raise K2PError(f"sequences have {channels} channels, expected 4 (one-hot A C G T){hint}",
-                           path=name)
+            raise K2PError(f"sequences have shape {tuple(shape)}, expected (sequences, length, 4) or "
+                           f"(sequences, 4, length): one-hot A C G T", path=name)
         if np.dtype(dtype).kind not in "biuf":
             raise K2PError(f"sequences are stored as {dtype}, expected numbers (float, int or bool)",
                            path=name)
@@ -322,7 +323,7 @@ def _detect_format(path):
                    f"found {shown!r}", path=path)
 
 
-def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=False):
+def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None):
     """Open one-hot sequences for streaming, without loading them.
 
     Parameters
@@ -341,9 +342,11 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=Fa
     n_encoding : {'zero', 'quarter'}
         How FASTA's N and ambiguity codes are encoded: all-zero rows (they add
         nothing to a filter's output) or 0.25 in every channel.
-    channels_first : bool
-        The stored tensor is ``(N, 4, length)`` (PyTorch layout); batches are
-        transposed to ``(B, length, 4)``.
+    channels_first : bool, optional
+        The stored tensor is ``(N, 4, length)`` (the layout of channels-first models and
+        PyTorch); batches are transposed to ``(B, length, 4)``. By default the layout is
+        read off the shape: the axis of size 4 holds the channels (``(N, 4, 4)`` counts
+        as ``(N, length, 4)``).
 
     Returns
     -------

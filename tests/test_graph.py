@@ -153,7 +153,16 @@ def branches(tmp_path_factory):
     model = keras.Model([dna, dna_cf], layers.Dense(1)(layers.Concatenate()(pooled)))
     randomize(model)
     x, x_cf = one_hot(5), one_hot(5)
-    got = keras.Model([dna, dna_cf], outputs).predict([x, x_cf.transpose(0, 2, 1)], verbose=0)
+    # TensorFlow's CPU kernels have no channels-first convolution: the reference for
+    # "cfirst" is its channels-last twin, the same layer config and weights.
+    cfirst = outputs.pop("cfirst")
+    got = keras.Model(dna, outputs).predict(x, verbose=0)
+    twin_config = {**model.get_layer("cfirst").get_config(), "data_format": "channels_last", "name": "twin"}
+    twin = layers.Conv1D.from_config(twin_config)
+    twin.build((None, LENGTH, 4))
+    twin.set_weights(model.get_layer("cfirst").get_weights())
+    got["cfirst"] = keras.ops.convert_to_numpy(twin(x_cf)).transpose(0, 2, 1)  # as the layer's (B, F, P)
+    outputs["cfirst"] = cfirst
     paths = save_both(model, tmp_path_factory.mktemp("branches"), "branches")
     return model, paths, (x, x_cf), got
 

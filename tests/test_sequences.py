@@ -75,8 +75,10 @@ def test_npy_is_memory_mapped_and_arrays_work(tmp_path):
 def test_channels_first_is_transposed(tmp_path):
     data = one_hot(20, 11)
     stored = np.ascontiguousarray(data.transpose(0, 2, 1))
+    # Named, or read off the shape: the axis of size 4 holds the channels.
     for source in (open_sequences(write_h5(tmp_path / "s.h5", stored), channels_first=True),
-                   open_sequences(stored, channels_first=True)):
+                   open_sequences(stored, channels_first=True), open_sequences(stored),
+                   open_sequences(write_h5(tmp_path / "auto.h5", stored))):
         assert source.length == 11
         np.testing.assert_array_equal(np.concatenate(gather(source, 6)), data)
         np.testing.assert_array_equal(np.concatenate(gather(source, 6, indices=[3, 19])), data[[3, 19]])
@@ -104,8 +106,8 @@ def test_indices_out_of_range_and_bad_batch_size():
 
 
 @pytest.mark.parametrize("data, message", [
-    (np.zeros((5, 10, 20)), "sequences have 20 channels, expected 4 \\(one-hot A C G T\\)$"),
-    (np.zeros((5, 4, 10)), "20|10 channels, expected 4 .* use channels_first"),
+    (np.zeros((5, 10, 20)), "shape \\(5, 10, 20\\), expected \\(sequences, length, 4\\) or "
+                            "\\(sequences, 4, length\\): one-hot A C G T$"),
     (np.zeros((10, 4)), "expected a rank-3 tensor"),
     (np.zeros((0, 10, 4)), "no sequences"),
     (np.zeros((3, 0, 4)), "length 0"),
@@ -119,7 +121,7 @@ def test_tensor_shape_refusals(tmp_path, data, message):
 
 
 def test_channels_first_checks_the_second_axis():
-    with pytest.raises(K2PError, match="sequences have 10 channels"):
+    with pytest.raises(K2PError, match=r"shape \(2, 10, 4\), expected"):
         open_sequences(np.zeros((2, 10, 4)), channels_first=True)
 
 

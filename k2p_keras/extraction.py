@@ -1,0 +1,485 @@
+"""The main job in one call: a Keras model and its training sequences in, PWMs out.
+
+    result = k2p_keras.extract("model.h5", "seqs.h5")
+    result.write_meme("motifs.meme")
+
+:func:`extract` is what the command line (``k2p-keras MODEL SEQS``), the training callback
+(:class:`~k2p_keras.callback.PWMCallback`), ``verify`` and the benchmarks run. It is two
+steps, which callers that need to report between them (the CLI prints the pattern check and
+sizes a progress bar) take one at a time:
+
+    plan = plan_extraction(model, sequences, **options)   # everything that can fail fast
+    result = plan.run(progress)                           # the scan, the MLE, the transform
+
+Every default is stated once, in :class:`Options`.
+"""
+import math
+import os
+import warnings
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from . import __version__
+from .errors import K2PError, OptionError
+from .pipeline import METHODS, extract_motif_sets, format_summary, open_sequences_for, scans_needed
+
+N_ENCODINGS = ("zero", "quarter")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How PWMs are made; the defaults here are the defaults everywhere (CLI, callback, API).
+
+    Attributes
+    ----------
+    method : {"exact", "heuristic", "both"}
+        Exact PWMs (k2p's transformation), heuristic ones (DeepBind: letters of each
+        sequence's most activating window), or both.
+    base : "mle" or float
+        Estimate the logarithm's base by maximum likelihood on the sequences, or use this
+        base ``b > 1`` for every filter (no sequences needed for the exact PWMs).
+    shared_base : bool
+        One base for all filters (k2p-1.0's choice) instead of one per filter.
+    both_strands : bool
+        The model scans the reverse complement too: a sequence's best window is the best
+        over both strands.
+    exclude_inactive : bool
+        Leave out of the MLE the sequences whose best window does not pass the activation.
+    threshold : float or None
+        Heuristic: a sequence counts when its maximal activation output exceeds this
+        (None: 0, DeepBind's rule).
+    threshold_fraction : float or None
+        Heuristic, instead of ``threshold``: a sequence counts when its maximal activation
+        exceeds this fraction of the filter's largest activation over the data (Basset: 0.5).
+    force : bool
+        Estimate the base even when the layers after the conv break the MLE's assumption.
+    layer : str or None
+        The Conv1D to transform; by default the first one reading the one-hot input.
+    dataset : str or None
+        For an HDF5 sequence file: the dataset holding the sequences.
+    n_encoding : {"zero", "quarter"}
+        How N and IUPAC codes in FASTA are encoded, as in training.
+    batch_size : int
+        Sequences per scanned batch.
+    """
+
+    method: str = "exact"
+    base: object = "mle"
+    shared_base: bool = True
+    both_strands: bool = False
+    exclude_inactive: bool = False
+    threshold: float = None
+    threshold_fraction: float = None
+    force: bool = False
+    layer: str = None
+    dataset: str = None
+    n_encoding: str = "zero"
+    batch_size: int = 512
+
+    @property
+    def estimating(self):
+        """The exact PWMs' base is estimated (rather than given)."""
+        return isinstance(self.base, str) and self.method != "heuristic"
+
+    @property
+    def needs_sequences(self):
+        return self.estimating or self.method != "exact"
+
+    def checked(self):
+        """These options after checking each value; raises :class:`OptionError` naming the option."""
+        from .transform import check_base
+
+        if self.method not in METHODS:
+            raise OptionError(f"expected one of {', '.join(METHODS)}, got {self.method!r}", "method")
+        base = self.base
+        if isinstance(base, str):
+            if base != "mle":
+                raise OptionError(f"expected 'mle' or a number greater than 1, got {base!r}", "base")
+        else:
+            try:
+                base = check_base(base)
+            except K2PError as err:
+                raise OptionError(err.message, "base") from None
+            if self.method == "heuristic":
+                raise OptionError("a fixed base applies to the exact PWMs (method 'exact' or 'both')", "base")
+        if self.threshold is not None and self.threshold_fraction is not None:
+            raise OptionError("give threshold or threshold_fraction, not both", "threshold_fraction")
+        if self.method == "exact":
+            for name in ("threshold", "threshold_fraction"):
+                if getattr(self, name) is not None:
+                    raise OptionError("applies to the heuristic PWMs (method 'heuristic' or 'both')", name)
+        if self.threshold is not None and not math.isfinite(float(self.threshold)):
+            raise OptionError(f"expected a finite number, got {self.threshold!r}", "threshold")
+        fraction = self.threshold_fraction
+        if fraction is not None:
+            from .heuristic import _check_fraction
+
+            try:
+                fraction = _check_fraction(fraction)
+            except K2PError as err:
+                raise OptionError(err.message, "threshold_fraction") from None
+        if self.n_encoding not in N_ENCODINGS:
+            raise OptionError(f"expected one of {', '.join(N_ENCODINGS)}, got {self.n_encoding!r}", "n_encoding")
+        size = self.batch_size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise OptionError(f"expected a whole number >= 1, got {size!r}", "batch_size")
+        return replace(self, base=base, batch_size=int(size), threshold_fraction=fraction)
+
+    def base_mode(self):
+        """In words: how the base of the exact PWMs is chosen."""
+        if not self.estimating:
+            return "none (heuristic PWMs)" if self.method == "heuristic" else f"fixed, b = {self.base:g}"
+        return "maximum likelihood, " + ("one shared base" if self.shared_base else "one base per filter")
+
+
+#: The defaults, for callers that show them (``--help``).
+DEFAULTS = Options()
+
+
+@dataclass
+class ExtractionResult:
+    """What :func:`extract` made: the PWM sets, the layer they came from, and how.
+
+    Attributes
+    ----------
+    spec : ConvSpec
+        The motif conv: kernel, bias, settings and the pattern check (``spec.report()``).
+    options : Options
+        The options used.
+    exact : Extraction or None
+        Exact PWMs with ``ln b``, its SE, the constants ``d`` and the scan's statistics.
+    heuristic : HeuristicPWMs or None
+        Heuristic PWMs with their window counts.
+    model : str
+        The model file, or a description of the in-memory model.
+    sequences : str or None
+        The sequence file, or a description of the in-memory sequences.
+    n_sequences : int or None
+        Sequences scanned (None when nothing was scanned).
+    """
+
+    spec: object
+    options: Options
+    exact: object = None
+    heuristic: object = None
+    model: str = ""
+    sequences: str = None
+    n_sequences: int = None
+
+    @property
+    def sets(self):
+        """The PWM sets made, exact first."""
+        return [s for s in (self.exact, self.heuristic) if s is not None]
+
+    @property
+    def layer_name(self):
+        return self.spec.layer_name
+
+    def suffix(self, motif_set):
+        """``_exact`` / ``_heuristic`` when both sets are written, else nothing."""
+        return f"_{motif_set.kind}" if len(self.sets) > 1 else ""
+
+    def motifs(self):
+        """Every PWM as a :class:`~k2p_keras.meme.Motif`, named ``<layer>_<index>[_<set>]``."""
+        return [m for s in self.sets for m in s.motifs(self.suffix(s))]
+
+    def write_meme(self, dest):
+        """Write :meth:`motifs` as MEME (a path, written atomically, or an open text file)."""
+        from .meme import write_meme
+
+        write_meme(dest, self.motifs())
+
+    @property
+    def summary_columns(self):
+        """Columns of :meth:`summary_rows`: the first set's, then the others' prefixed by their kind."""
+        first, *others = self.sets
+        columns = first.summary_columns
+        for other in others:
+            columns += tuple(f"{other.kind}_{c}" for c in other.summary_columns if c != "filter")
+        return columns
+
+    def summary_rows(self):
+        """Per filter: the figures of every set side by side (see :attr:`summary_columns`)."""
+        first, *others = self.sets
+        rows = first.summary_rows()
+        for other in others:
+            for row, extra in zip(rows, other.summary_rows()):
+                row.update({f"{other.kind}_{k}": v for k, v in extra.items() if k != "filter"})
+        return rows
+
+    def write_summary(self, path):
+        """Write :meth:`summary_rows` as a tab-separated table (atomically)."""
+        from .textio import write_text
+
+        write_text(path, format_summary(self.summary_rows(), self.summary_columns))
+
+    def write_logos(self, folder, dpi=100):
+        """One PNG logo per filter into ``folder``, the sets side by side; returns the paths."""
+        from .logos import write_filter_logos
+
+        return write_filter_logos(folder, self.sets, dpi=dpi)
+
+    def describe(self):
+        """A line per set, for people: the bases estimated, the windows the heuristic counted."""
+        lines = []
+        if self.exact is not None and self.options.estimating:
+            lnb = self.exact.ln_base
+            mode = "shared" if self.exact.shared_base else "per filter"
+            lines.append(f"{self.exact.n_filters} motifs; ln b from {lnb.min():.4g} to {lnb.max():.4g} "
+                         f"({mode}), {int(self.exact.stats.n_sequences)} sequences")
+        if self.heuristic is not None:
+            h = self.heuristic
+            rule = (f"activation > {h.output_threshold:g}" if h.threshold_fraction is None
+                    else f"activation > {h.threshold_fraction:g} x its maximum")
+            windows = ", ".join(str(int(n)) for n in h.n_windows)
+            lines.append(f"heuristic ({rule}): windows per filter {windows} of {h.n_sequences} sequences")
+        return lines
+
+    def header(self):
+        """Where these PWMs come from, as ``{label: text}`` (for a report or a file header)."""
+        return {
+            "model": self.model,
+            "layer": self.spec.layer_name,
+            "pattern": self.spec.report(),
+            "sequences": (f"{self.sequences} ({self.n_sequences} sequences)" if self.n_sequences
+                          else (self.sequences or "none")),
+            "base": self.options.base_mode(),
+            "strands": "both" if self.options.both_strands else "forward only",
+            "tool": f"k2p-keras {__version__}",
+        }
+
+
+# ------------------------------------------------------------------------------ inputs
+
+def _model_spec(model, layer):
+    """The ConvSpec of a model file, an in-memory Keras model, or a ConvSpec given as is."""
+    from .graph import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
+
+    if isinstance(model, ConvSpec):
+        if layer is not None and layer != model.layer_name:
+            raise OptionError(f"the ConvSpec given is layer {model.layer_name!r}, not {layer!r}", "layer")
+        return model, f"<layer {model.layer_name}>"
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.exists(path):
+            raise K2PError("file not found", path=path)
+        return find_motif_conv_in_file(path, layer=layer), path
+    if hasattr(model, "get_config") and hasattr(model, "layers"):
+        return find_motif_conv_in_model(model, layer=layer), f"<keras model {getattr(model, 'name', '?')}>"
+    raise K2PError(f"expected a model file (.h5, .keras), a keras.Model or a ConvSpec, "
+                   f"got {type(model).__name__}")
+
+
+def as_batch(x):
+    """One batch from an iterable or a dataset as canonical float32 ``(B, length, 4)``.
+
+    A single sequence ``(length, 4)`` becomes a batch of one; ``(B, 4, length)`` (a
+    channels-first layout) is transposed, as the sequence reader does.
+    """
+    if isinstance(x, (tuple, list)):
+        if not x:
+            raise K2PError("expected sequence batches, got an empty tuple")
+        x = x[0]  # (x, y) or (x, y, sample_weight), as Keras's fit() takes them
+    if isinstance(x, dict):
+        raise K2PError("expected one-hot batches or (x, y) tuples, got a dict of inputs")
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise K2PError(f"expected one-hot batches (B, length, 4) or sequences (length, 4), got shape {x.shape}")
+    if x.shape[2] != 4 and x.shape[1] == 4:
+        x = x.transpose(0, 2, 1)
+    if x.shape[2] != 4:
+        raise K2PError(f"expected one-hot batches (B, length, 4), got shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def _iterable_batches(sequences, batch_size):
+    """``(open_batches, count, label)`` for a tf.data.Dataset, a callable or an iterable of batches."""
+    if hasattr(sequences, "element_spec"):  # a tf.data.Dataset, without importing TensorFlow
+        dataset = sequences
+        spec = dataset.element_spec
+        first = spec[0] if isinstance(spec, (tuple, list)) else spec
+        if getattr(first, "shape", None) is not None and first.shape.rank == 2:
+            dataset = dataset.batch(batch_size)  # single sequences: scan them in batches
+        return (lambda: (as_batch(e) for e in dataset)), None, "<tf.data.Dataset>"
+    if callable(sequences):
+        return (lambda: (as_batch(b) for b in sequences())), None, "<batches>"
+    if isinstance(sequences, (list, tuple)):
+        return (lambda: (as_batch(b) for b in sequences)), None, "<batches>"
+    if iter(sequences) is sequences:  # a generator or an iterator: one pass only
+        state = {"used": False}
+
+        def once():
+            if state["used"]:
+                raise K2PError("the sequences were given as an iterator, which can be read once; this "
+                               "extraction needs a second pass: give a list, an array, a file or a "
+                               "callable returning fresh batches")
+            state["used"] = True
+            return (as_batch(b) for b in sequences)
+
+        return once, None, "<batches>"
+    raise K2PError(f"expected sequences as a file, an array, a tf.data.Dataset or batches, "
+                   f"got {type(sequences).__name__}")
+
+
+def _open_batches(spec, sequences, options):
+    """``(open_batches, count, label)``: a callable giving fresh canonical batches, and how many."""
+    from .sequences import SequenceSource
+
+    if hasattr(sequences, "numpy") and not hasattr(sequences, "element_spec"):
+        sequences = sequences.numpy()  # a tf.Tensor
+    if isinstance(sequences, (str, os.PathLike, np.ndarray, SequenceSource)):
+        source = open_sequences_for(spec, sequences, dataset=options.dataset, n_encoding=options.n_encoding)
+        label = source.path or "<array>"
+        return (lambda: source.iter_batches(options.batch_size)), source.count, label
+    if options.dataset is not None:
+        raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
+    return _iterable_batches(sequences, options.batch_size)
+
+
+# ------------------------------------------------------------------------------ the job
+
+@dataclass
+class ExtractionPlan:
+    """A checked extraction, ready to run: the model read, the sequences opened.
+
+    Attributes
+    ----------
+    spec : ConvSpec
+    options : Options
+    open_batches : callable or None
+        Returns a fresh iterable of canonical batches on each call.
+    n_sequences : int or None
+        Sequences per pass (None when the input does not say, e.g. a generator).
+    model, sequences : str
+        Descriptions of the inputs, for the result.
+    """
+
+    spec: object
+    options: Options
+    open_batches: object = None
+    n_sequences: int = None
+    model: str = ""
+    sequences: str = None
+
+    @property
+    def passes(self):
+        """How many times the sequences are read (0 for exact PWMs at a fixed base)."""
+        o = self.options
+        return scans_needed(o.method, o.estimating, o.threshold_fraction)
+
+    @property
+    def total(self):
+        """Sequences read over all passes (for a progress bar), or None when unknown."""
+        return None if self.n_sequences is None else self.n_sequences * self.passes
+
+    def run(self, progress=None):
+        """Scan, estimate, transform.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Receives the number of sequences in each scanned batch.
+
+        Returns
+        -------
+        ExtractionResult
+        """
+        o = self.options
+        exact, heuristic = extract_motif_sets(
+            self.spec, self.open_batches if self.passes else None, method=o.method, base=o.base,
+            shared_base=o.shared_base, both_strands=o.both_strands, exclude_inactive=o.exclude_inactive,
+            threshold=0.0 if o.threshold is None else o.threshold, threshold_fraction=o.threshold_fraction,
+            force=o.force, progress=progress)
+        scanned = None
+        if exact is not None and exact.stats is not None:
+            scanned = int(exact.stats.n_sequences)
+        elif heuristic is not None:
+            scanned = int(heuristic.n_sequences)
+        return ExtractionResult(spec=self.spec, options=o, exact=exact, heuristic=heuristic, model=self.model,
+                                sequences=self.sequences if self.passes else None, n_sequences=scanned)
+
+
+def make_options(**options):
+    """:class:`Options` from keyword arguments, unknown names refused, every value checked."""
+    known = {f.name for f in fields(Options)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
+    return Options(**options).checked()
+
+
+def plan_extraction(model, sequences=None, **options):
+    """Read the model, check the options and the pattern, open the sequences; scan nothing.
+
+    Takes the arguments of :func:`extract`. Everything that can fail before the long work
+    fails here, in one line.
+
+    Returns
+    -------
+    ExtractionPlan
+    """
+    from .pipeline import check_pattern
+
+    opts = make_options(**options)
+    spec, model_label = _model_spec(model, opts.layer)
+    if opts.estimating and not opts.force:
+        # Fail before the sequences are opened; a forced run warns when the PWMs are made.
+        check_pattern(spec, estimating=True, path=model_label if isinstance(model, (str, os.PathLike)) else None)
+    open_batches, count, label = None, None, None
+    if sequences is not None and opts.needs_sequences:
+        open_batches, count, label = _open_batches(spec, sequences, opts)
+    elif opts.needs_sequences:
+        what = "the heuristic PWMs" if opts.method != "exact" else "estimating the base (or give a fixed base)"
+        raise K2PError(f"sequences are needed for {what}")
+    elif sequences is not None:
+        warnings.warn("the sequences are not used: the exact PWMs at a fixed base need none")
+    if spec.both_strands_hint and not opts.both_strands:
+        warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse complement?); "
+                      "if the model scans both strands, say so (both_strands=True, "
+                      "--both-strands on the command line)")
+    return ExtractionPlan(spec=spec, options=opts, open_batches=open_batches, n_sequences=count,
+                          model=model_label, sequences=label)
+
+
+def extract(model, sequences=None, **options):
+    """Exact (and heuristic) PWMs of the motif Conv1D of a Keras model.
+
+    Parameters
+    ----------
+    model : str, os.PathLike, keras.Model or ConvSpec
+        A saved model (``.h5`` or ``.keras``; read, never run), a model in memory, or a
+        layer already described by :func:`k2p_keras.graph.find_motif_conv`.
+    sequences : optional
+        The training sequences: a file (HDF5 or ``.npy`` one-hot ``(N, length, 4)`` or
+        ``(N, 4, length)``, FASTA / FASTA.gz), a numpy array, a ``tf.data.Dataset``
+        yielding ``x`` or ``(x, y[, w])``, a list of batches, or a callable returning a
+        fresh iterable of batches. Not needed for exact PWMs at a fixed ``base``.
+    **options
+        Any attribute of :class:`Options` (``method``, ``base``, ``shared_base``,
+        ``both_strands``, ``exclude_inactive``, ``threshold``, ``threshold_fraction``,
+        ``force``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``), and
+        ``progress``: a callable receiving the number of sequences in each scanned batch.
+
+    Returns
+    -------
+    ExtractionResult
+        With ``.exact`` / ``.heuristic`` PWM sets, ``.write_meme(path)``,
+        ``.summary_rows()``, ``.write_summary(path)``, ``.write_logos(folder)``.
+
+    Raises
+    ------
+    K2PError
+        For bad input (one line, naming the file); :class:`~k2p_keras.errors.PatternError`
+        when the layers after the conv break the MLE's assumption (give a fixed ``base`` or
+        ``force=True``); :class:`~k2p_keras.errors.OptionError` for a bad option value.
+
+    Examples
+    --------
+    >>> result = extract("example_models/deepbind.h5", "data/example_seqs.h5")  # doctest: +SKIP
+    >>> result.write_meme("motifs.meme")                                          # doctest: +SKIP
+    """
+    progress = options.pop("progress", None)
+    return plan_extraction(model, sequences, **options).run(progress)
