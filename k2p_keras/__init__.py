@@ -1,5 +1,11 @@
 """k2p-keras: exact position weight matrices from the motif-detector filters of Keras CNNs.
 
+The main job, in one call (reads the model without running it; the scan loads TensorFlow):
+
+- :func:`extract` (``model``, ``sequences``, ``**options``) -> :class:`ExtractionResult`,
+  whose ``.write_meme``, ``.write_summary`` and ``.write_logos`` write the files the
+  command line writes; :class:`Options` states every default once.
+
 The pure-numpy core (no TensorFlow import):
 
 - :func:`kernel_to_pwm`, :func:`pwm_to_kernel`, :func:`kernel_constant` (Theorem 1)
@@ -10,10 +16,14 @@ The pure-numpy core (no TensorFlow import):
 and, imported only when asked for (it loads TensorFlow and Keras):
 
 - :class:`PWMCallback` (``k2p_keras.callback``): PWMs written at the end of every epoch
+
+Axis convention (``k2p_keras.axes``): per-filter arrays are filter-first, PWMs ``(F, L, 4)``;
+Keras kernels stay ``(L, 4, F)``; sequences are ``(N, L, 4)``, letters A C G T.
 """
 __version__ = "0.1.0"
 
-from .errors import K2PError
+from .errors import K2PError, OptionError, PatternError
+from .extraction import ExtractionResult, Options, extract, plan_extraction
 from .meme import MemeFile, Motif, read_meme, write_meme
 from .mle import BaseEstimate, estimate_base
 from .transform import (
@@ -25,9 +35,9 @@ from .transform import (
 )
 
 __all__ = [
-    "BaseEstimate", "K2PError", "MemeFile", "Motif", "estimate_base", "kernel_constant",
-    "kernel_to_pwm", "pwm_to_kernel", "read_meme", "window_constant", "window_log_likelihood",
-    "write_meme",
+    "BaseEstimate", "ExtractionResult", "K2PError", "MemeFile", "Motif", "OptionError", "Options",
+    "PatternError", "estimate_base", "extract", "kernel_constant", "kernel_to_pwm", "plan_extraction",
+    "pwm_to_kernel", "read_meme", "window_constant", "window_log_likelihood", "write_meme",
 ]
 
 

@@ -10,7 +10,8 @@ import sys
 import click
 import numpy as np
 
-from .cli_group import CONVENTION, base_option, text_output, cli
+from .axes import filters_to_keras_kernel
+from .cli_group import CONVENTION, base_option, cli, text_output
 from .errors import K2PError
 
 
@@ -137,11 +138,9 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
 
     Writes the PWM tensor (F, L, 4) to OUT; ln b and its standard error go to stderr.
     """
+    from .extraction import extract
+    from .graph import ConvSpec
     from .matrices import read_hdf5_tensor, write_hdf5_tensor
-    from .mle import estimate_base
-    from .scan import scan_best_windows
-    from .sequences import open_sequences
-    from .transform import kernel_to_pwm
 
     tensor = read_hdf5_tensor(kernels, kernel_tensor_name).astype(np.float64)
     if tensor.ndim != 3 or tensor.shape[2] != 4:
@@ -150,14 +149,13 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
         raise K2PError("kernel tensor contains NaN or infinite values", path=kernels)
     if convention == "convolution":
         tensor = tensor[:, ::-1, :]
-    kernel = np.ascontiguousarray(tensor.transpose(1, 2, 0))  # (L, 4, F), Keras orientation
-    source = open_sequences(sequences, dataset=sequence_tensor_name)
-    if source.min_length < kernel.shape[0]:
-        raise K2PError(f"sequences of length {source.min_length} are shorter than the kernels "
-                       f"({kernel.shape[0]})", path=sequences)
-    stats = scan_best_windows(source.iter_batches(batch_size), kernel)
-    estimate = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=shared_base)
-    pwms = np.stack([kernel_to_pwm(kernel[:, :, t], estimate.base[t]) for t in range(kernel.shape[2])])
-    write_hdf5_tensor(out, pwm_tensor_name, pwms)
-    for t, (v, se) in enumerate(zip(estimate.ln_base, estimate.se)):
+    spec = ConvSpec.from_kernel(filters_to_keras_kernel(tensor), name="kernel")
+    try:
+        result = extract(spec, sequences, shared_base=shared_base, dataset=sequence_tensor_name,
+                         batch_size=batch_size)
+    except K2PError as err:
+        raise K2PError(err.message, path=err.path or sequences) from None
+    exact = result.exact
+    write_hdf5_tensor(out, pwm_tensor_name, exact.pwms)
+    for t, (v, se) in enumerate(zip(exact.ln_base, exact.se)):
         click.echo(f"kernel {t}: ln b = {v:.6f} (SE {se:.2g}), b = {math.exp(v):.6g}", err=True)

@@ -275,8 +275,10 @@ def as_batch(x):
     """One batch from an iterable or a dataset as canonical float32 ``(B, length, 4)``.
 
     A single sequence ``(length, 4)`` becomes a batch of one; ``(B, 4, length)`` (a
-    channels-first layout) is transposed, as the sequence reader does.
+    channels-first layout) is transposed, by the sequence reader's rule.
     """
+    from .sequences import stored_channels_first
+
     if isinstance(x, (tuple, list)):
         if not x:
             raise K2PError("expected sequence batches, got an empty tuple")
@@ -288,7 +290,7 @@ def as_batch(x):
         x = x[None]
     if x.ndim != 3:
         raise K2PError(f"expected one-hot batches (B, length, 4) or sequences (length, 4), got shape {x.shape}")
-    if x.shape[2] != 4 and x.shape[1] == 4:
+    if stored_channels_first(x.shape):
         x = x.transpose(0, 2, 1)
     if x.shape[2] != 4:
         raise K2PError(f"expected one-hot batches (B, length, 4), got shape {x.shape}")

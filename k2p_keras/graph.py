@@ -91,6 +91,29 @@ class ConvSpec:
         """Number of filters F."""
         return int(self.kernel.shape[2])
 
+    @classmethod
+    def from_kernel(cls, kernel, bias=None, name="kernel"):
+        """A bare kernel as a layer: valid padding, stride 1, linear, the pattern taken as given.
+
+        For kernels without a model (k2p-1.0's ``kernel2pwm-mle``): whoever passes them
+        vouches that they were used as conv -> non-decreasing activation -> global max.
+
+        Parameters
+        ----------
+        kernel : numpy.ndarray, shape (L, 4, F)
+            Cross-correlation kernel (Keras orientation).
+        bias : numpy.ndarray, shape (F,), optional
+        name : str
+            Names the motifs ``<name>_<index>``.
+        """
+        kernel = np.asarray(kernel, dtype=np.float64)
+        if kernel.ndim != 3 or kernel.shape[1] != 4 or 0 in kernel.shape:
+            raise K2PError(f"expected a kernel of shape (L, 4, F) with L, F >= 1, got {kernel.shape}")
+        bias = np.zeros(kernel.shape[2]) if bias is None else np.asarray(bias, dtype=np.float64)
+        return cls(layer_name=name, kernel=kernel, bias=bias, padding="valid", strides=1, dilation_rate=1,
+                   channels_first=False, activation="linear", active_threshold=0.0, input_length=None,
+                   pattern=[f"{name} (kernel)"], layers_found=[f"{name} (kernel)"])
+
     def report(self):
         """One line: the chain of layers and whether the MLE's assumption holds.
 

@@ -48,6 +48,15 @@ def _one_hot_table(n_encoding):
     return table
 
 
+def stored_channels_first(shape):
+    """Whether a stored one-hot tensor ``shape`` is ``(N, 4, length)`` rather than ``(N, length, 4)``.
+
+    The layout is read off the shape: the axis of size 4 holds the channels. Only length 4
+    is ambiguous, and counts as canonical ``(N, length, 4)``.
+    """
+    return len(shape) == 3 and shape[2] != 4 and shape[1] == 4
+
+
 class SequenceSource:
     """Sequences that can be read in batches of one-hot float32 arrays.
 
@@ -126,9 +135,7 @@ class TensorSequences(SequenceSource):
             raise K2PError(f"expected a rank-3 tensor (sequences, length, 4), found shape {tuple(shape)}",
                            path=name)
         if channels_first is None:
-            # The layout is read off the shape: (N, length, 4) is canonical, (N, 4, length) the
-            # channels-first layout some models train on. Only length 4 is ambiguous: canonical.
-            channels_first = shape[2] != 4 and shape[1] == 4
+            channels_first = stored_channels_first(shape)
         channels = shape[1] if channels_first else shape[2]
         if channels != 4:
             raise K2PError(f"sequences have shape {tuple(shape)}, expected (sequences, length, 4) or "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import K2PError
-from .transform import check_base, kernel_to_pwm, window_constant, window_log_likelihood
+from .transform import check_base, window_constant, window_log_likelihood
 
 DEFAULT_TOLERANCE = 1e-3
 _LN_B = re.compile(r"(?:^|,)ln_b=([-+0-9.eE]+)")
@@ -96,12 +96,15 @@ class Verification:
 
 
 def exact_pwm_set(spec, base=math.e):
-    """The exact PWMs of every filter at one base: ``(names, filters, pwms, ln_bases)``."""
-    base = check_base(base)
-    n_filters = spec.kernel.shape[2]
-    pwms = kernel_to_pwm(spec.kernel, base).transpose(2, 0, 1)
-    names = [f"{spec.layer_name}_{t}" for t in range(n_filters)]
-    return names, np.arange(n_filters), pwms, np.full(n_filters, math.log(base))
+    """The exact PWMs of every filter at one base: ``(names, filters, pwms, ln_bases)``.
+
+    Made by :func:`k2p_keras.extract` at that base, as the model command makes them.
+    """
+    from .extraction import extract
+
+    exact = extract(spec, base=check_base(base)).exact
+    names = [exact.motif_name(t) for t in range(exact.n_filters)]
+    return names, np.arange(exact.n_filters), exact.pwms, exact.ln_base
 
 
 def meme_pwm_set(meme, spec, base=math.e, path=None):
@@ -174,19 +177,24 @@ def keras_preactivation(model_path, spec):
         return None, f"Keras built the model without a layer {spec.layer_name!r}"
     config = conv.get_config()
     config["activation"] = "linear"
+    # TensorFlow has no channels-first convolution on the CPU: a channels-first layer is
+    # computed by its channels-last twin (same config and weights: Keras stores the kernel
+    # as (k, 4, F) in both layouts), and its output put back in the layer's layout for the
+    # BatchNormalization that follows it.
+    config["data_format"] = "channels_last"
     linear = type(conv).from_config(config)
-    linear.build((None, 4, None) if spec.channels_first else (None, None, 4))
+    linear.build((None, None, 4))
     linear.set_weights(conv.get_weights())
     norms = [find_live_layer(model, name) for name in spec.folded_batchnorms]
 
     def compute(batch):
-        x = np.asarray(batch, dtype=np.float32)
-        x = x.transpose(0, 2, 1) if spec.channels_first else x
-        y = linear(x)
+        y = linear(np.asarray(batch, dtype=np.float32))
+        if spec.channels_first and norms:
+            y = keras.ops.transpose(y, (0, 2, 1))
         for norm in norms:
             y = norm(y, training=False)
         y = keras.ops.convert_to_numpy(y).astype(np.float64)
-        return y.transpose(0, 2, 1) if spec.channels_first else y
+        return y.transpose(0, 2, 1) if spec.channels_first and norms else y
 
     return compute, None
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from k2p_keras.errors import K2PError
+from k2p_keras.errors import K2PError, PatternError
 from k2p_keras.meme import read_meme
 from k2p_keras.transform import kernel_to_pwm
 
@@ -346,3 +346,53 @@ def test_works_under_mirrored_strategy(tmp_path):
     assert "replicas=2" in done.stdout
     assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "epoch_0002.meme", "summary.tsv"]
     assert_only_whole_files(tmp_path)
+
+
+class FlipBatchNormScale(keras.callbacks.Callback):
+    """At the end of one epoch, turns one BatchNormalization scale negative, as training might."""
+
+    def __init__(self, epoch, layer="bn", unit=0):
+        super().__init__()
+        self.epoch, self.layer, self.unit = epoch, layer, unit
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            gamma, *rest = self.model.get_layer(self.layer).get_weights()
+            gamma[self.unit] = -abs(gamma[self.unit]) - 0.5
+            self.model.get_layer(self.layer).set_weights([gamma, *rest])
+
+
+def test_a_pattern_broken_during_training_stops_the_dump_that_sees_it(data, tmp_path):
+    """A negative BatchNorm scale makes that filter's output decreasing: the MLE's assumption fails."""
+    x, y = data
+    model = batchnorm_model()
+    with pytest.raises(PatternError, match="bn") as err:
+        model.fit(x, y, epochs=3, batch_size=32, verbose=0,
+                  callbacks=[FlipBatchNormScale(epoch=2), PWMCallback(x, tmp_path)])
+    assert "base=B" in str(err.value) and "force=True" in str(err.value)
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "summary.tsv"]
+
+    # force=True estimates anyway, with a warning at the dump that sees the broken pattern.
+    model = batchnorm_model()
+    forced = PWMCallback(x, tmp_path / "forced", force=True)
+    with pytest.warns(UserWarning, match="estimating the base anyway"):
+        model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[FlipBatchNormScale(epoch=2), forced])
+    assert forced.dumped_epochs == [1, 2]
+
+
+def test_callback_pwms_equal_the_clis_on_the_same_weights(data, tmp_path):
+    """The callback is a shell over extract(): its last dump equals the CLI on the saved model."""
+    from click.testing import CliRunner
+
+    from k2p_keras.cli import cli
+
+    x, y = data
+    model = deepbind_model()
+    callback = PWMCallback(x, tmp_path / "dumps")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(cli, [str(tmp_path / "m.keras"), str(tmp_path / "x.npy"), "-q",
+                                      "-o", str(tmp_path / "cli.meme")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli.meme").read_bytes() == (tmp_path / "dumps" / "epoch_0001.meme").read_bytes()

@@ -1,0 +1,59 @@
+"""The package's one axis convention, and the named converters at its boundaries.
+
+Inside k2p-keras, every per-filter array puts the **filter axis first**, then positions,
+then letters A C G T:
+
+==============================  =============  ==========================================
+what                            shape          where it comes from or goes to
+==============================  =============  ==========================================
+PWMs of a layer                 ``(F, L, 4)``  ``Extraction.pwms``, MEME files
+one PWM / one kernel            ``(L, 4)``     ``kernel_to_pwm``, ``pwm_to_kernel``
+per-position statistics         ``(F, L)``     ``ScanStats.row_weight``
+letter counts                   ``(F, L, 4)``  ``ScanStats.letter_counts``
+sequences                       ``(N, L, 4)``  every batch a reader yields
+==============================  =============  ==========================================
+
+Two layouts live outside and are converted only here:
+
+- **Keras kernels** are ``(L, 4, F)`` (``Conv1D.kernel``, cross-correlation orientation), and
+  stay so where the scan and the layer code use them (``ConvSpec.kernel``); convert with
+  :func:`keras_kernel_to_filters` and :func:`filters_to_keras_kernel`.
+- **memelite** (Tomtom, FIMO) takes one motif as ``(4, L)``: :func:`pwm_to_memelite` and
+  :func:`memelite_to_pwm`.
+
+k2p-1.0's files flip the row order (the convolution convention): that is a convention,
+not a layout, and is handled by ``convention=`` where those files are read.
+"""
+import numpy as np
+
+
+def keras_kernel_to_filters(kernel):
+    """A Keras Conv1D kernel ``(L, 4, F)`` as per-filter matrices ``(F, L, 4)``."""
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 3:
+        raise ValueError(f"expected a Keras kernel (L, 4, F), got shape {kernel.shape}")
+    return np.ascontiguousarray(kernel.transpose(2, 0, 1))
+
+
+def filters_to_keras_kernel(filters):
+    """Per-filter matrices ``(F, L, 4)`` as a Keras Conv1D kernel ``(L, 4, F)``."""
+    filters = np.asarray(filters)
+    if filters.ndim != 3:
+        raise ValueError(f"expected per-filter matrices (F, L, 4), got shape {filters.shape}")
+    return np.ascontiguousarray(filters.transpose(1, 2, 0))
+
+
+def pwm_to_memelite(pwm):
+    """One PWM ``(L, 4)`` as memelite's ``(4, L)`` float64."""
+    pwm = np.asarray(pwm, dtype=np.float64)
+    if pwm.ndim != 2 or pwm.shape[1] != 4:
+        raise ValueError(f"expected a PWM (L, 4), got shape {pwm.shape}")
+    return np.ascontiguousarray(pwm.T)
+
+
+def memelite_to_pwm(matrix):
+    """memelite's ``(4, L)`` motif as our PWM ``(L, 4)`` float64."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != 4:
+        raise ValueError(f"expected a memelite motif (4, L), got shape {matrix.shape}")
+    return np.ascontiguousarray(matrix.T)

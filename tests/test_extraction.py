@@ -1,0 +1,205 @@
+"""``k2p_keras.extract``: the one call behind the CLI, the callback and verify.
+
+Every input kind the API takes gives the MEME file the command line writes, byte for byte;
+the options the CLI does not exercise elsewhere (channels-first models, ``exclude_inactive``,
+N as 0.25 rows, the per-filter fallback to the shared base) are checked end to end against
+the numpy reference of ``test_cli_model``.
+"""
+import gzip
+import math
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+keras = pytest.importorskip("keras")
+from keras import layers  # noqa: E402
+
+import k2p_keras  # noqa: E402
+from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.errors import K2PError, OptionError, PatternError  # noqa: E402
+from k2p_keras.meme import read_meme  # noqa: E402
+from k2p_keras.transform import kernel_to_pwm  # noqa: E402
+from test_cli_model import (LENGTH, WIDTH, functional_relu, numpy_mle, padded_windows,  # noqa: E402
+                            planted_sequences, read_summary, train_briefly)
+
+FILTERS = 3
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small trained model saved as .h5 and .keras, its sequences as HDF5 and as an array."""
+    folder = tmp_path_factory.mktemp("extraction")
+    keras.utils.set_random_seed(3)
+    x = planted_sequences(n=120, n_rows=False)
+    model = train_briefly(functional_relu(), x)
+    paths = {"h5": folder / "m.h5", "keras": folder / "m.keras", "seqs": folder / "seqs.h5"}
+    model.save(paths["h5"])
+    model.save(paths["keras"])
+    with h5py.File(paths["seqs"], "w") as f:
+        f["x"] = x.astype(np.uint8)
+    return model, x, paths
+
+
+def copy_of(model):
+    """The module's model, copied, so that a test may change its weights."""
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def cli_meme(tmp_path, *args):
+    out = tmp_path / "cli.meme"
+    result = CliRunner().invoke(cli, [str(a) for a in args] + ["-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    return out.read_bytes()
+
+
+def test_every_input_kind_writes_the_clis_meme_byte_for_byte(trained, tmp_path):
+    model, x, paths = trained
+    expected = cli_meme(tmp_path, paths["h5"], paths["seqs"])
+    batches = [x[i:i + 50] for i in range(0, len(x), 50)]
+    import tensorflow as tf
+
+    inputs = {
+        "file + hdf5": (paths["h5"], paths["seqs"]),
+        ".keras + hdf5": (paths["keras"], paths["seqs"]),
+        "loaded model + array": (model, x),
+        "file + array": (str(paths["h5"]), x),
+        "file + list of batches": (paths["h5"], batches),
+        "file + callable": (paths["h5"], lambda: iter(batches)),
+        "file + tf.data (x, y)": (paths["h5"], tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).batch(32)),
+        "file + tf.data unbatched": (paths["h5"], tf.data.Dataset.from_tensor_slices(x)),
+        "file + channels-first array": (paths["h5"], x.transpose(0, 2, 1)),
+    }
+    for label, (model_in, seqs_in) in inputs.items():
+        out = tmp_path / f"{len(label)}.meme"
+        k2p_keras.extract(model_in, seqs_in).write_meme(out)
+        assert out.read_bytes() == expected, label
+
+
+def test_result_carries_what_the_cli_reports(trained, tmp_path):
+    _, x, paths = trained
+    result = k2p_keras.extract(paths["h5"], x, method="both")
+    assert [s.kind for s in result.sets] == ["exact", "heuristic"]
+    assert [m.name for m in result.motifs()][:2] == ["motif_conv_0_exact", "motif_conv_1_exact"]
+    assert result.header()["pattern"] == "motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK"
+    assert result.n_sequences == len(x)
+    summary = tmp_path / "s.tsv"
+    result.write_summary(summary)
+    cli_summary = tmp_path / "cli.tsv"
+    CliRunner().invoke(cli, [str(paths["h5"]), str(paths["seqs"]), "--method", "both", "-q",
+                             "-o", str(tmp_path / "x.meme"), "--summary", str(cli_summary)])
+    assert summary.read_text() == cli_summary.read_text()
+
+
+def test_options_are_checked_before_anything_is_read(trained):
+    _, x, paths = trained
+    with pytest.raises(OptionError, match="^threshold_fraction: "):
+        k2p_keras.extract(paths["h5"], x, method="both", threshold_fraction=1.5)
+    with pytest.raises(OptionError, match="^base: "):
+        k2p_keras.extract(paths["h5"], x, base=0.5)
+    with pytest.raises(TypeError, match="unknown option"):
+        k2p_keras.extract(paths["h5"], x, shared=True)
+    with pytest.raises(K2PError, match="sequences are needed"):
+        k2p_keras.extract(paths["h5"])
+    with pytest.warns(UserWarning, match="sequences are not used"):
+        k2p_keras.extract(paths["h5"], x, base=2.0)
+
+
+def test_an_iterator_is_read_once_and_a_second_pass_is_refused(trained):
+    _, x, paths = trained
+    once = iter([x[:60], x[60:]])
+    with pytest.raises(K2PError, match="can be read once"):
+        k2p_keras.extract(paths["h5"], once, method="heuristic", threshold_fraction=0.5)
+
+
+def test_a_broken_pattern_raises_pattern_error_without_cli_advice(tmp_path):
+    model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
+                              layers.Flatten(name="flat"), layers.Dense(1)])
+    x = planted_sequences(n=20)
+    with pytest.raises(PatternError) as err:
+        k2p_keras.extract(model, x)
+    assert "flat (Flatten)" in str(err.value) and "--" not in str(err.value)
+    with pytest.warns(UserWarning, match="estimating the base anyway"):
+        forced = k2p_keras.extract(model, x, force=True)
+    assert forced.exact.n_filters == FILTERS
+
+
+# ----------------------------------------------------------------------------- options end to end
+
+def test_channels_first_model_reads_fasta_and_both_tensor_layouts(tmp_path):
+    """A channels-first Conv1D: the same PWMs from FASTA, (N, length, 4) and (N, 4, length)."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((4, LENGTH))
+    h = layers.Conv1D(FILTERS, WIDTH, activation="relu", data_format="channels_first", name="motif_conv")(inputs)
+    model = keras.Model(inputs, layers.Dense(1)(layers.GlobalMaxPooling1D(data_format="channels_first")(h)))
+    model.save(tmp_path / "cf.h5")
+    x = planted_sequences(n=60, n_rows=False)
+    fasta = tmp_path / "seqs.fa.gz"
+    with gzip.open(fasta, "wt") as f:
+        for i, s in enumerate(x):
+            f.write(f">s{i}\n" + "".join("ACGT"[k] for k in s.argmax(axis=1)) + "\n")
+    with h5py.File(tmp_path / "cf_seqs.h5", "w") as f:
+        f["x"] = x.transpose(0, 2, 1)  # as the model was trained
+    kernel = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)
+    expected = numpy_mle(kernel, padded_windows(x, WIDTH, "valid", 1), shared=True)
+    for seqs in (fasta, tmp_path / "cf_seqs.h5", x):
+        result = k2p_keras.extract(tmp_path / "cf.h5", seqs)
+        np.testing.assert_allclose(result.exact.ln_base, expected, rtol=0, atol=1e-6)
+        for t in range(FILTERS):
+            np.testing.assert_allclose(result.exact.pwms[t], kernel_to_pwm(kernel[:, :, t], math.exp(expected[t])),
+                                       atol=1e-6)
+
+
+def test_exclude_inactive_leaves_out_sequences_whose_relu_is_zero(trained, tmp_path):
+    model, x, paths = copy_of(trained[0]), trained[1], trained[2]
+    kernel = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)
+    windows = padded_windows(x, WIDTH, "valid", 1)
+    best_score = np.einsum("npla,laf->npf", windows, kernel).max(axis=1)  # (N, F)
+    bias = -np.median(best_score, axis=0)  # about half the sequences pass the ReLU
+    model.get_layer("motif_conv").set_weights([kernel, bias])
+    model.save(tmp_path / "shifted.h5")
+    best = best_score + bias
+    assert 0 < (best > 0).sum() < best.size
+    expected = [numpy_mle(kernel[:, :, t:t + 1], windows[best[:, t] > 0], shared=False)[0]
+                for t in range(FILTERS)]
+    summary = tmp_path / "s.tsv"
+    cli_meme(tmp_path, tmp_path / "shifted.h5", paths["seqs"], "--exclude-inactive", "--per-filter-base",
+             "--summary", summary)
+    rows = read_summary(summary)
+    np.testing.assert_allclose([float(r["ln_b"]) for r in rows], expected, rtol=0, atol=1e-6)
+    assert [int(r["sequences_used"]) for r in rows] == list((best > 0).sum(axis=0))
+
+
+def test_n_as_quarter_rows_end_to_end(trained, tmp_path):
+    model, x, paths = trained
+    rng = np.random.default_rng(0)
+    letters = x.argmax(axis=2)
+    is_n = rng.random(letters.shape) < 0.05
+    fasta = tmp_path / "n.fa"
+    fasta.write_text("".join(f">s{i}\n" + "".join("N" if n else "ACGT"[k] for k, n in zip(row, nrow)) + "\n"
+                             for i, (row, nrow) in enumerate(zip(letters, is_n))))
+    quarter = x.astype(np.float64)
+    quarter[is_n] = 0.25
+    kernel = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)
+    expected = numpy_mle(kernel, padded_windows(quarter, WIDTH, "valid", 1), shared=True)
+    zero_rows = numpy_mle(kernel, padded_windows(np.where(is_n[..., None], 0.0, x), WIDTH, "valid", 1), shared=True)
+    assert abs(expected[0] - zero_rows[0]) > 1e-4  # the encoding matters on this data
+    summary = tmp_path / "s.tsv"
+    cli_meme(tmp_path, paths["h5"], fasta, "--n-encoding", "quarter", "--summary", summary)
+    np.testing.assert_allclose([float(r["ln_b"]) for r in read_summary(summary)], expected, rtol=0, atol=1e-6)
+
+
+def test_a_filter_without_a_per_filter_estimate_takes_the_shared_base(trained, tmp_path):
+    model, x = copy_of(trained[0]), trained[1]
+    kernel, bias = [w.astype(np.float64) for w in model.get_layer("motif_conv").get_weights()]
+    kernel[:, :, 1] = 0.25  # every window scores the same: no per-filter maximum exists
+    model.get_layer("motif_conv").set_weights([kernel, bias])
+    windows = padded_windows(x, WIDTH, "valid", 1)
+    shared = numpy_mle(kernel, windows, shared=True)[0]
+    per_filter = [numpy_mle(kernel[:, :, t:t + 1], windows, shared=False)[0] for t in (0, 2)]
+    with pytest.warns(UserWarning, match="filter 1: .* using the shared base"):
+        result = k2p_keras.extract(model, x, shared_base=False)
+    np.testing.assert_allclose(result.exact.ln_base, [per_filter[0], shared, per_filter[1]], rtol=0, atol=1e-6)
