@@ -15,16 +15,13 @@ import contextlib
 import math
 import os
 
+import keras
 import numpy as np
 
-from ._tf import import_tensorflow
 from .atomic import atomic_path
 from .errors import K2PError
 from .meme import MemeFile, Motif, read_meme
 from .transform import check_base, pwm_to_kernel
-
-import_tensorflow()
-import keras  # noqa: E402
 
 ALIGNMENTS = ("center", "left", "right")
 
