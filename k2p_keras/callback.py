@@ -22,8 +22,10 @@ from .pipeline import format_summary, open_sequences_for
 from .textio import write_text
 from .transform import js_divergence
 
+# Subclassing Keras needs Keras now; TensorFlow's start-up lines are hidden while it loads
+# (nothing happens when it is loaded already, as during fit()).
 tf = import_tensorflow()
-import keras  # noqa: E402  (after TensorFlow has been imported quietly)
+import keras  # noqa: E402
 
 __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change"]
 

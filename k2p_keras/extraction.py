@@ -113,10 +113,10 @@ class Options:
             raise OptionError(f"expected a finite number, got {self.threshold!r}", "threshold")
         fraction = self.threshold_fraction
         if fraction is not None:
-            from .heuristic import _check_fraction
+            from .activations import check_threshold_fraction
 
             try:
-                fraction = _check_fraction(fraction)
+                fraction = check_threshold_fraction(fraction)
             except K2PError as err:
                 raise OptionError(err.message, "threshold_fraction") from None
         if self.n_encoding not in N_ENCODINGS:

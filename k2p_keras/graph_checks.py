@@ -12,9 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kerasconfig import entry_config, is_builtin
-
-CONV1D_CLASSES = frozenset({"Conv1D", "Convolution1D", "AtrousConvolution1D"})
+from .activations import activation_rule
+from .kerasconfig import CONV1D_CLASSES, entry_config, is_builtin, is_conv1d
 
 # Identities at inference time.
 _PASS_THROUGH = frozenset({"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
@@ -27,22 +26,11 @@ _KINDS = {
     "average": {"GlobalAveragePooling1D", "GlobalAvgPool1D"},
     "dense": {"Flatten", "Dense", "Reshape", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
               "TimeDistributed"},
-    "conv": {"Conv1D", "Convolution1D", "AtrousConvolution1D", "SeparableConv1D",
-             "DepthwiseConv1D", "Conv1DTranspose", "LocallyConnected1D"},
+    "conv": CONV1D_CLASSES | {"SeparableConv1D", "DepthwiseConv1D", "Conv1DTranspose",
+                              "LocallyConnected1D"},
     "merge": {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
               "Dot", "Merge"},
 }
-
-# Non-decreasing activations: they commute with the max. Unknown names are refused.
-_MONOTONE = frozenset({
-    "linear", "relu", "relu6", "elu", "selu", "celu", "sigmoid", "hard_sigmoid",
-    "sparse_sigmoid", "log_sigmoid", "tanh", "hard_tanh", "softplus", "softsign",
-    "exponential", "leaky_relu", "sparse_plus", "squareplus", "tanh_shrink", "soft_shrink",
-    "hard_shrink"})
-_NOT_MONOTONE = frozenset({
-    "gelu", "swish", "silu", "mish", "softmax", "log_softmax", "hard_swish", "hard_silu",
-    "glu", "sparsemax"})
-
 
 class Activation(NamedTuple):
     """A normalised activation: name, pre-activation threshold, and why it is refused."""
@@ -97,11 +85,6 @@ def _bare_class(entry):
     return str(entry.get("class_name", ""))
 
 
-def is_conv1d(entry):
-    """A built-in Keras Conv1D (registered subclasses are not: their call may differ)."""
-    return is_builtin(entry) and _bare_class(entry) in CONV1D_CLASSES
-
-
 def layer_kind(entry):
     """Classify a layer after the conv: pass, activation, batchnorm, global_max, or why not.
 
@@ -135,9 +118,7 @@ def normalize_activation(value):
     Built-ins are strings (``"relu"``); Keras 3 may write a dict naming a function;
     anything custom is refused, since we cannot tell that it is non-decreasing.
     """
-    if value is None or value == "":
-        return Activation("linear")
-    name = value
+    name = "" if value is None else value  # "" and "identity" name linear too
     if isinstance(value, dict):
         module = str(value.get("module") or "keras")
         config = value.get("config")
@@ -147,9 +128,10 @@ def normalize_activation(value):
                                       "non-decreasing")
         name = config
     name = str(name)
-    if name in _MONOTONE:
-        return Activation(name)
-    if name in _NOT_MONOTONE:
+    rule = activation_rule(name)
+    if rule is not None and rule.monotone:
+        return Activation(rule.name)
+    if rule is not None:
         return Activation(name, problem=f"{name} is not non-decreasing, so the best window "
                                         "before and after it can differ")
     return Activation(name, problem=f"activation {name!r} is unknown or custom; it cannot be "

@@ -12,167 +12,22 @@ the scan takes, and counts into probabilities.
 
     ConvSpec + batches --scan (letter_threshold)--> letter counts --normalise--> PWMs
 """
-import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import K2PError
+# The threshold conversions live with the activation table; imported here, where the
+# heuristic's callers have always found them.
+from .activations import (activation_output, check_threshold_fraction, preactivation_threshold,
+                          threshold_from_fraction)
 from .motifset import MotifSet
 
+__all__ = ["PSEUDOCOUNT", "HeuristicPWMs", "activation_output", "counts_to_pwms", "heuristic_from_stats",
+           "heuristic_pwms", "preactivation_threshold", "threshold_from_fraction"]
+
 PSEUDOCOUNT = 1e-5
-
-_SELU_ALPHA = 1.6732632423543772
-_SELU_SCALE = 1.0507009873554805
-
-
-def _inverse_sigmoid(t):
-    return math.log(t / (1.0 - t))
-
-
-def _inverse_softsign(t):
-    return t / (1.0 - abs(t))
-
-
-# For each non-decreasing activation f: (lowest output, highest output, inverse on the open
-# range between them). ``f(x) > t`` then holds exactly when ``x > inverse(t)``; below the
-# range every window passes (-inf), at or above it none does (+inf).
-_INVERSES = {
-    "linear": (-math.inf, math.inf, lambda t: t),
-    "relu": (0.0, math.inf, lambda t: t),
-    "relu6": (0.0, 6.0, lambda t: t),
-    "sigmoid": (0.0, 1.0, _inverse_sigmoid),
-    "hard_sigmoid": (0.0, 1.0, lambda t: 6.0 * t - 3.0),
-    "tanh": (-1.0, 1.0, math.atanh),
-    "softsign": (-1.0, 1.0, _inverse_softsign),
-    "softplus": (0.0, math.inf, lambda t: math.log(math.expm1(t))),
-    "exponential": (0.0, math.inf, math.log),
-    "elu": (-1.0, math.inf, lambda t: t if t >= 0 else math.log1p(t)),
-    "hard_tanh": (-1.0, 1.0, lambda t: t),
-    "log_sigmoid": (-math.inf, 0.0, lambda t: -math.log(math.expm1(-t))),
-    "selu": (-_SELU_SCALE * _SELU_ALPHA, math.inf,
-             lambda t: t / _SELU_SCALE if t >= 0 else math.log1p(t / (_SELU_SCALE * _SELU_ALPHA))),
-    # Whatever the negative slope, the positive part is the identity.
-    "leaky_relu": (0.0, math.inf, lambda t: t),
-}
-_ALIASES = {None: "linear", "": "linear", "identity": "linear", "none": "linear"}
-# Activations whose negative part has a parameter the spec does not carry (slope, alpha):
-# only thresholds >= 0, where they are the identity, can be converted.
-_POSITIVE_PART_ONLY = ("leaky_relu", "elu")
-
-
-def preactivation_threshold(activation, output_threshold, active_threshold=0.0):
-    """The threshold on ``conv + bias`` equivalent to ``activation(conv + bias) > output_threshold``.
-
-    Parameters
-    ----------
-    activation : str
-        Normalised name of a non-decreasing activation (``ConvSpec.activation``), e.g.
-        ``"relu"``, ``"linear"``, ``"sigmoid"``.
-    output_threshold : float
-        Threshold on the activation's output.
-    active_threshold : float
-        A ReLU's own ``threshold`` (``ConvSpec.active_threshold``): below it the ReLU
-        outputs 0, so a window must pass it too.
-
-    Returns
-    -------
-    float
-        ``-inf`` when every window passes (a threshold below the activation's range),
-        ``+inf`` when none can.
-
-    Raises
-    ------
-    K2PError
-        For an activation that is not known to be non-decreasing (the best window would
-        not be the most activating one), or a leaky ReLU with a negative threshold
-        (the slope is not known here).
-    """
-    name = _ALIASES.get(activation, activation)
-    t = float(output_threshold)
-    if not math.isfinite(t):
-        raise K2PError(f"the heuristic's threshold must be a finite number, got {output_threshold!r}")
-    if name not in _INVERSES:
-        raise K2PError(f"cannot turn a threshold on the output of activation {activation!r} into one "
-                       f"on the convolution: expected a non-decreasing activation "
-                       f"({', '.join(sorted(_INVERSES))})")
-    low, high, inverse = _INVERSES[name]
-    if name in _POSITIVE_PART_ONLY and t < 0:
-        raise K2PError(f"a negative threshold on the output of {name} depends on its negative "
-                       "part's parameter; use a threshold >= 0")
-    if t < low:
-        result = -math.inf
-    elif t >= high:
-        result = math.inf
-    else:
-        result = inverse(t)
-    if name in ("relu", "relu6", "leaky_relu") and t >= 0:
-        # A ReLU with threshold theta outputs 0 (or less) up to theta.
-        result = max(result, float(active_threshold))
-    return result
-
-
-def activation_output(activation, preactivation, active_threshold=0.0):
-    """A non-decreasing activation applied to pre-activation values (numpy, float64).
-
-    Only what :func:`threshold_from_fraction` needs: the largest activation of each filter
-    from its largest ``conv + bias``.
-    """
-    name = _ALIASES.get(activation, activation)
-    x = np.asarray(preactivation, dtype=np.float64)
-    if name in ("relu", "leaky_relu"):
-        # Above the threshold the output is x; the maximum of interest is never below it.
-        return np.where(x > active_threshold, x, 0.0)
-    functions = {
-        "linear": lambda v: v,
-        "relu6": lambda v: np.clip(v, 0.0, 6.0),
-        "sigmoid": lambda v: 0.5 * (1.0 + np.tanh(0.5 * v)),
-        "hard_sigmoid": lambda v: np.clip((v + 3.0) / 6.0, 0.0, 1.0),
-        "tanh": np.tanh,
-        "softsign": lambda v: v / (1.0 + np.abs(v)),
-        "softplus": lambda v: np.logaddexp(0.0, v),
-        "exponential": np.exp,
-        "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0.0))),
-        "hard_tanh": lambda v: np.clip(v, -1.0, 1.0),
-        "log_sigmoid": lambda v: -np.logaddexp(0.0, -v),
-        "selu": lambda v: _SELU_SCALE * np.where(v > 0, v, _SELU_ALPHA * np.expm1(np.minimum(v, 0.0))),
-    }
-    if name not in functions:
-        preactivation_threshold(activation, 0.0)  # raises the message for unknown activations
-    return functions[name](x)
-
-
-def threshold_from_fraction(activation, max_preactivation, fraction, active_threshold=0.0):
-    """Per-filter ``conv + bias`` thresholds for "activation above ``fraction`` of its maximum".
-
-    Parameters
-    ----------
-    activation : str
-    max_preactivation : array_like, shape (F,)
-        Each filter's largest best-window ``conv + bias`` over the data
-        (``ScanStats.max_preactivation``).
-    fraction : float
-        In [0, 1); Basset uses 0.5.
-    active_threshold : float
-
-    Returns
-    -------
-    numpy.ndarray, shape (F,)
-    """
-    fraction = _check_fraction(fraction)
-    top = activation_output(activation, max_preactivation, active_threshold)
-    return np.array([preactivation_threshold(activation, fraction * m, active_threshold) for m in top])
-
-
-def _check_fraction(fraction):
-    try:
-        fraction = float(fraction)
-    except (TypeError, ValueError):
-        raise K2PError(f"threshold fraction must be a number in [0, 1), got {fraction!r}") from None
-    if not (0.0 <= fraction < 1.0):
-        raise K2PError(f"threshold fraction must be in [0, 1), got {fraction!r}")
-    return fraction
+_check_fraction = check_threshold_fraction
 
 
 def counts_to_pwms(letter_counts, pseudocount=PSEUDOCOUNT):

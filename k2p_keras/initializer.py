@@ -18,13 +18,16 @@ import os
 import numpy as np
 
 from ._tf import import_tensorflow
-from .atomic import atomic_path
+
+# Subclassing Keras needs Keras now; TensorFlow's start-up lines are hidden while it loads
+# (nothing happens when it is loaded already, as in a notebook that built a model).
+import_tensorflow()
+import keras  # noqa: E402
+
+from .atomic import atomic_path  # noqa: E402
 from .errors import K2PError
 from .meme import MemeFile, Motif, read_meme
 from .transform import check_base, pwm_to_kernel
-
-import_tensorflow()
-import keras  # noqa: E402
 
 ALIGNMENTS = ("center", "left", "right")
 

@@ -21,6 +21,9 @@ from .errors import K2PError
 # and Keras 3 write "Functional".
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 INPUT_CLASSES = frozenset({"InputLayer"})
+# The 1-D convolutions whose kernel is (length, channels, filters) applied as a
+# cross-correlation: Keras 2/3 Conv1D, and the Keras 1 names of the same layer.
+CONV1D_CLASSES = frozenset({"Conv1D", "Convolution1D", "AtrousConvolution1D"})
 
 
 @dataclass
@@ -93,6 +96,11 @@ def entry_config(entry):
     """Return a layer entry's ``config`` dict (an empty dict when absent)."""
     config = entry.get("config")
     return config if isinstance(config, dict) else {}
+
+
+def is_conv1d(entry):
+    """A built-in Keras Conv1D (registered subclasses are not: their call may differ)."""
+    return is_builtin(entry) and str(entry.get("class_name", "")) in CONV1D_CLASSES
 
 
 def is_builtin(entry):

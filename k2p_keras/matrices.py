@@ -1,4 +1,4 @@
-"""Numeric matrices and tensors on disk: k2p-1.0 kernel text, HDF5 and ``.npy``.
+"""Numeric matrices and tensors on disk: k2p-1.0 kernel text and HDF5 tensors.
 
 These readers return the numbers exactly as stored. They do not reorder rows: the
 k2p-1.0 files use the convolution convention (rows reversed), and converting that is
@@ -12,19 +12,12 @@ import os
 import h5py
 import numpy as np
 
-from k2p_keras.atomic import atomic_open, atomic_path
-from k2p_keras.errors import K2PError
-from k2p_keras.textio import read_text, write_text
+from .atomic import atomic_path
+from .errors import K2PError
+from .formats import file_kind
+from .textio import read_text, write_text
 
-__all__ = [
-    "read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor",
-    "read_npy", "write_npy", "read_matrix", "resolve_dataset", "sniff_format",
-]
-
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_NPY_MAGIC = b"\x93NUMPY"
-_TEXT_SEPARATORS = {".txt": None, ".tsv": "\t", ".tab": "\t", ".csv": ","}
-_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
+__all__ = ["read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor", "resolve_dataset"]
 
 
 # ----------------------------------------------------------------------------- kernel text
@@ -107,10 +100,8 @@ def write_kernel_text(dest, kernel, sep=" "):
 def _open_hdf5(path):
     """Open an HDF5 file for reading, turning every failure into a K2PError."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise K2PError("file not found", path=path)
-    if os.path.isdir(path):
-        raise K2PError("is a folder, expected an HDF5 file", path=path)
+    if file_kind(path, "an HDF5 file") != "hdf5":
+        raise K2PError("not an HDF5 file", path=path)
     try:
         return h5py.File(path, "r")
     except OSError:
@@ -213,93 +204,3 @@ def write_hdf5_tensor(path, name, array):
                 h5file.create_dataset(name, data=array)
     except OSError as err:
         raise K2PError(f"cannot write the file ({err})", path=os.fspath(path)) from None
-
-
-# ----------------------------------------------------------------------------- .npy
-
-def read_npy(path, mmap_mode=None):
-    """Read a NumPy ``.npy`` array.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-    mmap_mode : {None, 'r', 'r+', 'c'}
-        ``'r'`` maps the file instead of reading it, so huge arrays can be sliced
-        without loading them (see ``numpy.load``).
-
-    Returns
-    -------
-    numpy.ndarray
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise K2PError("file not found", path=path)
-    try:
-        array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        # numpy says "pickled data" for any unknown format, which would mislead a user.
-        raise K2PError(f"not a NumPy .npy file (or a damaged one): {err}", path=path) from None
-    if not isinstance(array, np.ndarray):
-        array.close()
-        raise K2PError("is an .npz archive; expected a single array saved with numpy.save (.npy)",
-                       path=path)
-    _check_numeric(array.dtype, "the array", path)
-    return array
-
-
-def write_npy(path, array):
-    """Write an array to a ``.npy`` file atomically."""
-    try:
-        with atomic_open(path, "wb") as handle:
-            np.save(handle, np.asarray(array), allow_pickle=False)
-    except OSError as err:
-        raise K2PError(f"cannot write the file ({err.strerror})", path=os.fspath(path)) from None
-
-
-# ----------------------------------------------------------------------------- dispatch
-
-def sniff_format(path):
-    """Return ``'hdf5'``, ``'npy'`` or ``'text'`` from a file's first bytes."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8)
-    except FileNotFoundError:
-        raise K2PError("file not found", path=path) from None
-    except OSError as err:
-        raise K2PError(f"cannot read the file ({err.strerror})", path=path) from None
-    if head.startswith(_HDF5_MAGIC) or h5py.is_hdf5(path):
-        return "hdf5"
-    if head.startswith(_NPY_MAGIC):
-        return "npy"
-    return "text"
-
-
-def read_matrix(path, *, name=None, sep=None):
-    """Read a matrix or tensor, choosing the reader from the file name.
-
-    ``.txt`` (whitespace), ``.tsv``/``.tab`` (tabs) and ``.csv`` (commas) are kernel
-    text; ``.h5``/``.hdf5`` are HDF5 (dataset ``name``, else the first); ``.npy`` is
-    NumPy. Other names are recognised from their first bytes.
-
-    Returns
-    -------
-    numpy.ndarray
-    """
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix in _TEXT_SEPARATORS:
-        kind = "text"
-        sep = sep if sep is not None else _TEXT_SEPARATORS[suffix]
-    elif suffix in _HDF5_SUFFIXES:
-        kind = "hdf5"
-    elif suffix == ".npy":
-        kind = "npy"
-    else:
-        kind = sniff_format(path)
-    if kind == "hdf5":
-        return read_hdf5_tensor(path, name)
-    if kind == "npy":
-        return read_npy(path)
-    return read_kernel_text(path, sep=sep)

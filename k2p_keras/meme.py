@@ -18,13 +18,11 @@ import warnings
 
 import numpy as np
 
-from k2p_keras.errors import K2PError
-from k2p_keras.textio import read_text, write_text
-from k2p_keras.transform import RANGE_TOLERANCE, SUM_REFUSE, SUM_WARN
+from .errors import K2PError
+from .textio import read_text, write_text
+from .validate import check_pwm
 
 __all__ = ["Motif", "MemeFile", "read_meme", "write_meme", "format_meme"]
-
-# Rows may be rounded (JASPAR keeps 6 decimals): the bounds of transform.check_pwm apply.
 
 _LETTERS = "ACGT"
 
@@ -268,24 +266,13 @@ def _parse_matrix(lines, start, header_line, fields, motif_name, name):
 
 
 def _check_probabilities(pwm, motif_name, first_row, name):
+    """Rows may be rounded (JASPAR keeps 6 decimals): the one rule of ``validate.check_pwm``.
+
+    The motif keeps the numbers as the file has them; only the check is shared.
+    """
     # first_row is the line number of row 1; the rows of a matrix are consecutive lines.
-    if not np.all(np.isfinite(pwm)):
-        row = int(np.argwhere(~np.isfinite(pwm))[0, 0])
-        raise K2PError(f"line {first_row + row}: motif {motif_name!r} row {row + 1} holds "
-                       f"NaN or infinity, expected probabilities", path=name)
-    bad = (pwm < -RANGE_TOLERANCE) | (pwm > 1 + RANGE_TOLERANCE)
-    if np.any(bad):
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise K2PError(f"line {first_row + row}: motif {motif_name!r} row {row + 1}: expected "
-                       f"probabilities in [0, 1], found {_LETTERS[col]} = {pwm[row, col]!r}", path=name)
-    off = np.abs(pwm.sum(axis=1) - 1.0)
-    worst = int(np.argmax(off))
-    if off[worst] > SUM_REFUSE:
-        raise K2PError(f"line {first_row + worst}: motif {motif_name!r} row {worst + 1} sums to "
-                       f"{pwm[worst].sum():.6g}: expected probabilities summing to 1", path=name)
-    if off[worst] > SUM_WARN:
-        warnings.warn(f"{name}: line {first_row + worst}: motif {motif_name!r} row {worst + 1} sums to "
-                      f"{pwm[worst].sum():.6g}, not 1; read as it is", stacklevel=4)
+    check_pwm(pwm, f"motif {motif_name!r}", path=name,
+              row_name=lambda row: f"line {first_row + row}: motif {motif_name!r} row {row + 1}")
 
 
 def read_meme(source):
@@ -399,11 +386,8 @@ def _as_motifs(motifs):
         if not isinstance(motif, Motif):
             motif = Motif(name=f"motif_{number}", pwm=motif)
         pwm = np.asarray(motif.pwm, dtype=np.float64)
-        if pwm.ndim != 2 or pwm.shape[1] != 4 or pwm.shape[0] == 0:
-            raise K2PError(f"motif {motif.name!r}: expected an (L, 4) matrix (columns A C G T), "
-                           f"found shape {pwm.shape}")
-        if not np.all(np.isfinite(pwm)):
-            raise K2PError(f"motif {motif.name!r}: the matrix holds NaN or infinity")
+        # What is written must read back: the reader's probability rule applies.
+        check_pwm(pwm, f"motif {motif.name!r}")
         if not motif.name or any(c.isspace() for c in motif.name):
             raise K2PError(f"motif name {motif.name!r}: expected one word without spaces")
         if motif.alt_name is not None and any(c.isspace() for c in motif.alt_name):
@@ -447,9 +431,9 @@ def format_meme(motifs, *, header=True, background=None, strands="+ -", precisio
     motifs = _as_motifs(motifs)
     layout = layout or ("meme" if header else "k2p-1.0")
     if layout not in ("meme", "k2p-1.0"):
-        raise ValueError(f"layout must be 'meme' or 'k2p-1.0', not {layout!r}")
+        raise K2PError(f"layout: expected 'meme' or 'k2p-1.0', got {layout!r}")
     if alphabet not in ("ACGT", "ACGU"):
-        raise ValueError(f"alphabet must be 'ACGT' or 'ACGU', not {alphabet!r}")
+        raise K2PError(f"alphabet: expected 'ACGT' or 'ACGU', got {alphabet!r}")
     if precision is None:
         cell = "%.18e".__mod__
     else:

@@ -18,8 +18,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logsumexp, softmax
 
 from .errors import K2PError
+from .validate import check_kernel
 
 _MAX_ITER = 200
 _TOL = 1e-13
@@ -61,14 +63,10 @@ def _row_moments(v, kernel):
     ``v`` has shape (F,); ``kernel`` (L, 4, F). Returns three arrays of shape (L, F).
     """
     scaled = kernel * v
-    top = scaled.max(axis=1, keepdims=True)
-    weights = np.exp(scaled - top)
-    total = weights.sum(axis=1)
-    prob = weights / total[:, None, :]
+    prob = softmax(scaled, axis=1)  # P_v of Theorem 1, row by row
     mean = (prob * kernel).sum(axis=1)
     var = (prob * (kernel - mean[:, None, :]) ** 2).sum(axis=1)
-    lse = np.log(total) + top[:, 0, :]
-    return lse, mean, var
+    return logsumexp(scaled, axis=1), mean, var
 
 
 def log_likelihood(ln_base, kernel, score_sum, row_weight):
@@ -80,22 +78,23 @@ def log_likelihood(ln_base, kernel, score_sum, row_weight):
 
 
 def _check_inputs(kernel, score_sum, row_weight):
-    kernel = np.asarray(kernel, dtype=np.float64)
+    kernel = check_kernel(kernel)
     if kernel.ndim == 2:
         kernel = kernel[:, :, None]
-    if kernel.ndim != 3 or kernel.shape[1] != 4:
-        raise K2PError(f"kernel must have shape (L, 4, F), got {kernel.shape}")
     n_rows, _, n_filters = kernel.shape
     score_sum = np.asarray(score_sum, dtype=np.float64).reshape(-1)
     if score_sum.shape != (n_filters,):
-        raise K2PError(f"score_sum must have one value per filter ({n_filters}), got {score_sum.shape}")
+        raise K2PError(f"score_sum: expected one value per filter, shape ({n_filters},), got {score_sum.shape}")
     row_weight = np.asarray(row_weight, dtype=np.float64)
     if row_weight.ndim <= 1:
         row_weight = np.broadcast_to(row_weight.reshape(-1, 1), (n_filters, n_rows))
     if row_weight.shape != (n_filters, n_rows):
-        raise K2PError(f"row_weight must broadcast to (F, L) = {(n_filters, n_rows)}, got {row_weight.shape}")
-    if not (np.all(np.isfinite(kernel)) and np.all(np.isfinite(score_sum))):
-        raise K2PError("kernel and scores must be finite")
+        raise K2PError(f"row_weight: expected shape (F, L) = {(n_filters, n_rows)} or one that broadcasts "
+                       f"to it, got {row_weight.shape}")
+    if not (np.all(np.isfinite(score_sum)) and np.all(np.isfinite(row_weight))):
+        raise K2PError("score_sum and row_weight: expected finite numbers, got NaN or infinity")
+    if np.any(row_weight < 0):
+        raise K2PError(f"row_weight: expected weights >= 0, got {row_weight.min()!r}")
     return kernel, score_sum, np.array(row_weight)
 
 
@@ -179,7 +178,7 @@ def estimate_base(kernel, score_sum, row_weight, shared=False, on_degenerate="ra
     BaseEstimate
     """
     if on_degenerate not in ("raise", "nan"):
-        raise ValueError(f"on_degenerate must be 'raise' or 'nan', got {on_degenerate!r}")
+        raise K2PError(f"on_degenerate: expected 'raise' or 'nan', got {on_degenerate!r}")
     kernel, score_sum, row_weight = _check_inputs(kernel, score_sum, row_weight)
     n_filters = kernel.shape[2]
     if shared:

@@ -24,21 +24,16 @@ import h5py
 import numpy as np
 
 from .errors import K2PError
-from .kerasconfig import (entry_name, is_builtin, is_functional, is_model_entry, iter_layers,
+from .formats import file_kind
+from .kerasconfig import (entry_name, is_conv1d, is_functional, is_model_entry, iter_layers,
                           model_layers)
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 # Limits against zip bombs: no genomics CNN comes near them.
 MAX_MEMBER_BYTES = 4 * 1024 ** 3
 MAX_CONFIG_BYTES = 256 * 1024 ** 2
 MAX_COMPRESSION_RATIO = 200
 _RATIO_FLOOR_BYTES = 16 * 1024 ** 2
 _MAX_HDF5_DEPTH = 64
-
-# Classes whose first weight is a 1-D convolution kernel: Keras 1 layouts and the Theano
-# flip are undone for them so that callers always get (k, in, F) cross-correlation kernels.
-_CONV1D_CLASSES = frozenset({"Conv1D", "Convolution1D", "AtrousConvolution1D"})
 
 WEIGHTS_ONLY = ("weights-only file: it has no architecture; "
                 "save the whole model with model.save(...)")
@@ -113,7 +108,9 @@ class ModelFile:
             raise K2PError(f"the file stores no weights for layer {layer_name!r} "
                            f"({entry.get('class_name')})", path=self.path)
         arrays = [np.array(array, dtype=np.float64) for array in arrays]
-        if arrays and is_builtin(entry) and entry.get("class_name") in _CONV1D_CLASSES:
+        # Keras 1 layouts and the Theano flip are undone for a Conv1D's kernel, so that
+        # callers always get (k, in, F) cross-correlation kernels.
+        if arrays and is_conv1d(entry):
             arrays[0] = self._conv_kernel(layer_name, arrays[0])
         return arrays
 
@@ -159,20 +156,13 @@ def read_model(path):
         that would inflate beyond sane sizes.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        if os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise K2PError("a TensorFlow SavedModel directory cannot be read without running "
-                           "it; save the model with model.save('model.keras')", path=path)
-        raise K2PError("is a directory, expected a Keras model file (.h5 or .keras)",
-                       path=path)
-    if not os.path.exists(path):
-        raise K2PError("file not found, expected a Keras model file (.h5 or .keras)",
-                       path=path)
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    if head.startswith(_HDF5_SIGNATURE) or (h5py.is_hdf5(path) and len(head) == 8):
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise K2PError("a TensorFlow SavedModel directory cannot be read without running "
+                       "it; save the model with model.save('model.keras')", path=path)
+    kind = file_kind(path, "a Keras model file (.h5 or .keras)")
+    if kind == "hdf5":
         return _read_h5_model(path)
-    if head[:4] in _ZIP_SIGNATURES or zipfile.is_zipfile(path):
+    if kind == "zip":
         return _read_keras_zip(path)
     raise K2PError("not a Keras model file (neither HDF5 nor a .keras zip)", path=path)
 

@@ -5,7 +5,8 @@ downstream works on the small per-filter sums it returns. Batches stream through
 ``tf.function``: a float32 convolution (as the model itself computes it) picks the best
 window, whose score is then recomputed in float64 from the gathered window so that the
 MLE sees exact sums. TensorFlow places the ops on a GPU when it sees one, on the CPU
-otherwise; nothing here chooses a device.
+otherwise; nothing here chooses a device. TensorFlow is imported by the first scan, not
+when this module is imported.
 """
 import functools
 import math
@@ -15,8 +16,7 @@ import numpy as np
 
 from ._tf import import_tensorflow
 from .errors import K2PError
-
-tf = import_tensorflow()
+from .validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -63,11 +63,12 @@ def padding_amounts(length, kernel_length, padding="valid", strides=1):
         out = math.ceil(length / strides)
         total = max((out - 1) * strides + kernel_length - length, 0)
         return total // 2, total - total // 2
-    raise K2PError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+    raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
 
 
 def _gather_best(x, kernel32, strides, left, right, length):
     """Best window per (sequence, filter) on one strand: its pre-bias float32 score and rows."""
+    tf = import_tensorflow()
     padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
     conv = tf.nn.conv1d(padded, kernel32, stride=strides, padding="VALID")  # (B, P, F)
     best = tf.argmax(conv, axis=1, output_type=tf.int32)  # (B, F)
@@ -79,6 +80,7 @@ def _gather_best(x, kernel32, strides, left, right, length):
 def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, *, strides, both_strands,
                exclude_inactive, active_threshold, count_letters):
     """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel."""
+    tf = import_tensorflow()
     left, right = pads[0], pads[1]
     length = tf.shape(kernel32)[0]
     top, windows = _gather_best(x, kernel32, strides, left, right, length)
@@ -114,6 +116,7 @@ _TRACED_STEPS = {}
 
 
 def _traced_step(strides, both_strands, exclude_inactive, active_threshold, count_letters):
+    tf = import_tensorflow()
     key = (strides, both_strands, exclude_inactive, active_threshold, count_letters)
     if key not in _TRACED_STEPS:
         step = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
@@ -132,6 +135,7 @@ class _BatchScanner:
 
     def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
                  active_threshold, letter_threshold):
+        tf = import_tensorflow()
         n_filters = kernel.shape[2]
         self.kernel64 = tf.constant(kernel, tf.float64)
         self.kernel32 = tf.constant(kernel, tf.float32)
@@ -146,6 +150,8 @@ class _BatchScanner:
 
     def step(self, x, pads):
         """Per-filter sums of one batch ``x`` (B, length, 4) padded by ``pads`` (left, right)."""
+        tf = import_tensorflow()
+        x, pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
         return self._traced(x, pads, self.kernel32, self.kernel64, self.bias64, self.letter_threshold)
 
 
@@ -181,26 +187,22 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     -------
     ScanStats
     """
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if kernel.ndim != 3 or kernel.shape[1] != 4:
-        raise K2PError(f"kernel must have shape (L, 4, F), got {kernel.shape}")
+    kernel = check_kernel(kernel, single=False)
     n_rows, _, n_filters = kernel.shape
-    bias = np.zeros(n_filters) if bias is None else np.asarray(bias, dtype=np.float64)
+    bias = check_bias(bias, n_filters)
     if padding not in PADDINGS:
-        raise K2PError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
-    strides = int(strides)
+        raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
+    strides = check_positive_int(strides, "strides")
     scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
                             active_threshold, letter_threshold)
     totals = {}
     n_sequences = 0
     for batch in batches:
-        batch = np.asarray(batch, dtype=np.float32)
-        if batch.ndim != 3 or batch.shape[2] != 4:
-            raise K2PError(f"sequence batches must have shape (B, length, 4), got {batch.shape}")
+        batch = check_one_hot_batch(batch)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
-        out = scanner.step(tf.constant(batch), tf.constant([left, right], tf.int32))
+        out = scanner.step(batch, [left, right])
         for key, value in out.items():
             value = value.numpy()
             if key not in totals:
@@ -242,8 +244,10 @@ def conv_preactivation(batch, kernel, bias=None, *, padding="valid", strides=1):
     numpy.ndarray, shape (B, positions, F), float64
         Window ``p`` starts at row ``p * strides`` of the sequence padded with zero rows.
     """
-    kernel = np.asarray(kernel, dtype=np.float64)
-    left, right = padding_amounts(np.shape(batch)[1], kernel.shape[0], padding, strides)
+    tf = import_tensorflow()
+    kernel = check_kernel(kernel, single=False)
+    batch = check_one_hot_batch(batch)
+    left, right = padding_amounts(batch.shape[1], kernel.shape[0], padding, strides)
     padded = tf.pad(tf.constant(batch, tf.float32), [[0, 0], [left, right], [0, 0]])
     conv = tf.nn.conv1d(padded, tf.constant(kernel, tf.float32), stride=int(strides), padding="VALID")
     if bias is not None:

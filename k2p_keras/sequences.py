@@ -19,20 +19,20 @@ import zlib
 import h5py
 import numpy as np
 
-from k2p_keras.errors import K2PError
-from k2p_keras.matrices import resolve_dataset
+from .errors import K2PError
+from .formats import file_kind
+from .matrices import resolve_dataset
+from .validate import check_positive_int
 
 __all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequences"]
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_NPY_MAGIC = b"\x93NUMPY"
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _WHITESPACE = b" \t\r\n\v\f"
 _BASES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
 # IUPAC ambiguity codes (and N, and '-' for a gap): no single base, encoded like N.
 _AMBIGUOUS = "RYSWKMBDHVN-"
 _VALID = bytes(sorted(set((("".join(_BASES) + _AMBIGUOUS).upper()
                            + ("".join(_BASES) + _AMBIGUOUS).lower()).encode())))
+_EXPECTED = "a sequence file (HDF5, .npy or FASTA)"
 # A subset far from contiguous is read one row at a time instead of as one block.
 _SPAN_FACTOR = 4
 
@@ -107,9 +107,7 @@ class SequenceSource:
         numpy.ndarray
             float32 ``(B, length, 4)``, channels A C G T.
         """
-        batch_size = int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        batch_size = check_positive_int(batch_size, "batch_size")
         if indices is not None:
             indices = np.unique(np.asarray(indices, dtype=np.int64).ravel())
             if indices.size and (indices[0] < 0 or indices[-1] >= self.count):
@@ -212,7 +210,7 @@ class FastaSequences(SequenceSource):
 
     def __init__(self, path, *, n_encoding="zero"):
         self.path = path  # the counting pass below reports errors with it
-        self.gzipped = _starts_with(path, _GZIP_MAGIC)
+        self.gzipped = file_kind(path, _EXPECTED) == "gzip"
         self.n_encoding = n_encoding
         self._table = _one_hot_table(n_encoding)
         count, shortest, longest = 0, None, 0
@@ -301,23 +299,17 @@ class FastaSequences(SequenceSource):
         return self._table[codes].reshape(len(sequences), length, 4)
 
 
-def _starts_with(path, magic):
-    with open(path, "rb") as handle:
-        return handle.read(len(magic)) == magic
-
-
 def _detect_format(path):
     """Return ``'hdf5'``, ``'npy'`` or ``'fasta'`` from the file's first bytes, not its name."""
+    kind = file_kind(path, _EXPECTED)
+    if kind in ("hdf5", "npy"):
+        return kind
+    if kind == "gzip":
+        return "fasta"
+    if kind == "empty":
+        raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
     with open(path, "rb") as handle:
         head = handle.read(4096)
-    if not head:
-        raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
-    if head.startswith(_HDF5_MAGIC) or h5py.is_hdf5(path):
-        return "hdf5"
-    if head.startswith(_NPY_MAGIC):
-        return "npy"
-    if head.startswith(_GZIP_MAGIC):
-        return "fasta"
     text = head.lstrip()
     if not text:
         raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
@@ -380,10 +372,6 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         return TensorSequences(None, array.shape, array.dtype, format="array",
                                channels_first=channels_first, array=array)
     path = os.fspath(source)
-    if not os.path.exists(path):
-        raise K2PError("file not found", path=path)
-    if os.path.isdir(path):
-        raise K2PError("is a folder, expected a sequence file", path=path)
     kind = _detect_format(path)
     if dataset is not None and kind != "hdf5":
         raise K2PError(f"a dataset name ({dataset!r}) was given but the file is {kind}, not HDF5",

@@ -15,58 +15,29 @@ import math
 import warnings
 
 import numpy as np
+from scipy.special import logsumexp, softmax
 
 from .errors import K2PError
+from .validate import check_base, check_kernel, check_pwm
+
+__all__ = ["CONVENTIONS", "check_base", "check_pwm", "consensus", "information_content", "js_divergence",
+           "kernel_constant", "kernel_to_pwm", "pwm_to_kernel", "window_constant", "window_log_likelihood"]
 
 CONVENTIONS = ("correlation", "convolution")
 # Softmax entries below this are reported as underflow; rows within this of uniform as flat.
 _UNDERFLOW = 1e-300
-# Probabilities as files round them: entries may stray this far outside [0, 1] (and are
-# clipped); rows summing up to SUM_WARN away from 1 pass quietly, up to SUM_REFUSE with a
-# warning, further are refused. The MEME reader uses the same bounds.
-RANGE_TOLERANCE = 1e-6
-SUM_WARN = 1e-4
-SUM_REFUSE = 0.1
 _FLAT = 1e-9
-
-
-def check_base(base):
-    """Return ``base`` as a float after checking ``1 < base < inf``."""
-    try:
-        base = float(base)
-    except (TypeError, ValueError):
-        raise K2PError(f"base must be a number greater than 1, got {base!r}") from None
-    if not math.isfinite(base) or base <= 1.0:
-        raise K2PError(f"base must be a finite number greater than 1, got {base!r}")
-    return base
 
 
 def _check_convention(convention):
     if convention not in CONVENTIONS:
-        raise K2PError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
-
-
-def _as_kernel(kernel, what="kernel"):
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if kernel.ndim not in (2, 3) or kernel.shape[1] != 4:
-        raise K2PError(f"{what} must have shape (L, 4) or (L, 4, F), got {kernel.shape}")
-    if kernel.shape[0] == 0:
-        raise K2PError(f"{what} has no rows")
-    if not np.all(np.isfinite(kernel)):
-        raise K2PError(f"{what} contains NaN or infinite values")
-    return kernel
+        raise K2PError(f"convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
 
 
 def _orient(matrix, convention):
     """Rows in the cross-correlation order Keras uses; k2p-1.0 files store them reversed."""
     _check_convention(convention)
     return matrix[::-1] if convention == "convolution" else matrix
-
-
-def _row_logsumexp(scaled):
-    """``log sum_a exp(scaled[i, a, ...])`` over axis 1, stable for any magnitude."""
-    top = scaled.max(axis=1, keepdims=True)
-    return np.log(np.exp(scaled - top).sum(axis=1)) + top[:, 0]
 
 
 def kernel_to_pwm(kernel, base=math.e, convention="correlation", warn=True):
@@ -89,12 +60,11 @@ def kernel_to_pwm(kernel, base=math.e, convention="correlation", warn=True):
     numpy.ndarray
         Same shape as ``kernel``; every row (over the 4 letters) sums to 1.
     """
-    kernel = _as_kernel(kernel)
+    kernel = check_kernel(kernel)
     v = math.log(check_base(base))
     scaled = v * _orient(kernel, convention)
-    # Subtracting the row maximum keeps exp() finite for any base and kernel scale.
-    weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    pwm = weights / weights.sum(axis=1, keepdims=True)
+    # scipy subtracts the row maximum, so exp() stays finite for any base and kernel scale.
+    pwm = softmax(scaled, axis=1)
     if warn:
         _warn_degenerate(scaled, pwm, base)
     return pwm
@@ -125,9 +95,9 @@ def kernel_constant(kernel, base=math.e, bias=None, convention="correlation"):
     -------
     float or numpy.ndarray of shape (F,)
     """
-    kernel = _orient(_as_kernel(kernel), convention)
+    kernel = _orient(check_kernel(kernel), convention)
     v = math.log(check_base(base))
-    d = _row_logsumexp(v * kernel).sum(axis=0) / v
+    d = logsumexp(v * kernel, axis=1).sum(axis=0) / v
     if bias is not None:
         d = d + np.asarray(bias, dtype=np.float64)
     return float(d) if np.ndim(d) == 0 else d
@@ -180,38 +150,14 @@ def window_constant(kernel, windows, base=math.e, bias=None):
     base : float
     bias : float or array_like of shape (F,), optional
     """
-    kernel = _as_kernel(kernel)
+    kernel = check_kernel(kernel)
     v = math.log(check_base(base))
-    log_z = _row_logsumexp(v * kernel) / v  # (L,) or (L, F)
+    log_z = logsumexp(v * kernel, axis=1) / v  # (L,) or (L, F)
     row_weight = np.asarray(windows, dtype=np.float64).sum(axis=-1)  # (..., L)
     const = np.tensordot(row_weight, log_z, axes=([-1], [0]))
     if bias is not None:
         const = const + np.asarray(bias, dtype=np.float64)
     return const
-
-
-def check_pwm(pwm, what="PWM", tolerance=SUM_WARN):
-    """Validate a PWM ``(L, 4)`` and return it as float64.
-
-    Entries must be finite and within [0, 1] (up to ``RANGE_TOLERANCE`` of rounding, then
-    clipped); rows must sum to 1 within ``tolerance`` (a warning beyond it, an error when
-    a row cannot be probabilities at all).
-    """
-    pwm = np.asarray(pwm, dtype=np.float64)
-    if pwm.ndim != 2 or pwm.shape[1] != 4 or pwm.shape[0] == 0:
-        raise K2PError(f"{what} must have shape (L, 4) with L >= 1, got {pwm.shape}")
-    if not np.all(np.isfinite(pwm)):
-        raise K2PError(f"{what} contains NaN or infinite values")
-    if pwm.min() < -RANGE_TOLERANCE or pwm.max() > 1 + RANGE_TOLERANCE:
-        raise K2PError(f"{what} has probabilities outside [0, 1] (min {pwm.min():g}, max {pwm.max():g})")
-    pwm = np.clip(pwm, 0.0, 1.0)
-    sums = pwm.sum(axis=1)
-    worst = int(np.argmax(np.abs(sums - 1)))
-    if abs(sums[worst] - 1) > SUM_REFUSE:
-        raise K2PError(f"{what} row {worst + 1} sums to {sums[worst]:g}, not 1: not probabilities")
-    if abs(sums[worst] - 1) > tolerance:
-        warnings.warn(f"{what} row {worst + 1} sums to {sums[worst]:.6g}, not 1 (used as given)", stacklevel=2)
-    return pwm
 
 
 def pwm_to_kernel(pwm, base=math.e, delta=None, shift=0.0, shift_by_minimum=False,
@@ -248,7 +194,7 @@ def pwm_to_kernel(pwm, base=math.e, delta=None, shift=0.0, shift_by_minimum=Fals
             delta = positive.min() / 10.0
         delta = float(delta)
         if not (math.isfinite(delta) and delta > 0):
-            raise K2PError(f"delta must be a positive number, got {delta!r}")
+            raise K2PError(f"delta: expected a positive number, got {delta!r}")
         warnings.warn(f"{name} has zero probabilities; replaced by delta = {delta:g} "
                       "before the logarithm (rows not renormalised)", stacklevel=2)
         pwm = np.where(pwm == 0, delta, pwm)

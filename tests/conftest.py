@@ -16,5 +16,6 @@ JASPAR = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
 def golden():
     """The k2p-1.0 toy inputs and outputs; tests that need them skip when ../shared is absent."""
     if not GOLDEN.is_dir():
-        pytest.skip(f"golden files not found at {GOLDEN}")
+        pytest.skip(f"needs k2p-1.0's own files (the original toolbox's toy inputs and outputs, not "
+                    f"shipped in this repository), not found at {GOLDEN}; set K2P_SHARED to the shared folder")
     return GOLDEN

@@ -221,18 +221,30 @@ def test_pwms_are_exact_and_the_base_is_the_mle(builder, suffix, sequences_file,
                                        atol=1e-12)
             assert motif.nsites == len(x)
 
-    # The model's own convolution equals log_b P + d (N rows included) on random sequences.
+    # For every model, the model's own layers (conv without its activation, then its
+    # BatchNormalization) equal log_b P + d on every window of random sequences, N rows included.
     probe = planted_sequences(n=20, seed=3)
-    sub = keras.Model(model.inputs, conv.output) if conv in model.layers else None
-    if sub is not None and conv.get_config()["activation"] == "linear" and not bn:
-        conv_out = sub.predict(probe, verbose=0).astype(np.float64)  # (N, P, F)
-        probe_windows = padded_windows(probe, kernel.shape[0], conv.padding, conv.strides[0])
-        for t, motif in enumerate(motifs):
-            base = math.exp(ln_b[t])
-            rebuilt = (window_log_likelihood(motif.pwm, probe_windows, base)
-                       + window_constant(kernel[:, :, t], probe_windows, base, bias[t]))
-            scale = np.abs(conv_out[:, :, t]).max()
-            np.testing.assert_allclose(rebuilt, conv_out[:, :, t], rtol=0, atol=1e-5 * max(scale, 1))
+    conv_out = keras_preactivation(conv, bn, probe)
+    probe_windows = padded_windows(probe, kernel.shape[0], conv.padding, conv.strides[0])
+    assert conv_out.shape[:2] == probe_windows.shape[:2]
+    for t, motif in enumerate(motifs):
+        base = math.exp(ln_b[t])
+        rebuilt = (window_log_likelihood(motif.pwm, probe_windows, base)
+                   + window_constant(kernel[:, :, t], probe_windows, base, bias[t]))
+        scale = np.abs(conv_out[:, :, t]).max()
+        np.testing.assert_allclose(rebuilt, conv_out[:, :, t], rtol=0, atol=1e-5 * max(scale, 1))
+
+
+def keras_preactivation(conv, batchnorms, x):
+    """What reaches the activation, computed by Keras: the conv rebuilt from its own config
+    with a linear activation and its trained weights, then the model's BatchNormalization."""
+    linear = layers.Conv1D.from_config({**conv.get_config(), "activation": "linear"})
+    linear.build((None, LENGTH, 4))
+    linear.set_weights(conv.get_weights())
+    out = linear(x)
+    for bn in batchnorms:
+        out = bn(out, training=False)
+    return keras.ops.convert_to_numpy(out).astype(np.float64)
 
 
 def test_batchnorm_folding_reproduces_the_batchnorm_output(tmp_path):
@@ -351,7 +363,7 @@ def test_sequences_of_the_wrong_width(tmp_path):
     with h5py.File(seqs, "w") as f:
         f["x"] = np.zeros((5, LENGTH, 5), np.float32)
     message = one_line_failure([os.path.join(repo, "example_models", "deepbind.h5"), seqs], tmp_path / "o.meme")
-    assert "sequences have shape (5, 40, 5), expected (sequences, length, 4)" in message
+    assert "sequences have shape (5, 40, 5), expected (sequences, length, 4)" in message and str(seqs) in message
 
 
 @pytest.mark.parametrize("kind", ["truncated", "text"])

@@ -1,4 +1,4 @@
-"""Kernel text, HDF5 and .npy: the numbers read are the numbers stored, and k2p-1.0's files are reproduced."""
+"""Kernel text and HDF5 tensors: the numbers read are the numbers stored, and k2p-1.0's files are reproduced."""
 import io
 import os
 
@@ -8,8 +8,7 @@ import pytest
 
 from k2p_keras.errors import K2PError
 from k2p_keras.matrices import (
-    read_hdf5_tensor, read_kernel_text, read_matrix, read_npy, sniff_format,
-    write_hdf5_tensor, write_kernel_text, write_npy,
+    read_hdf5_tensor, read_kernel_text, write_hdf5_tensor, write_kernel_text,
 )
 
 TOY_KERNEL = np.array([[1, 2, 3, 4], [-1, -2, -3, -4], [-2, 0, 2, 4], [0.1, 0.2, 0.3, 0.4],
@@ -150,48 +149,3 @@ def test_failed_hdf5_write_leaves_the_old_file(tmp_path):
         write_hdf5_tensor(path, "a", np.array(["x"]))
     np.testing.assert_array_equal(read_hdf5_tensor(path), np.ones(2))
     assert os.listdir(tmp_path) == ["t.h5"]
-
-
-# ----------------------------------------------------------------------------- .npy and dispatch
-
-def test_npy_round_trip_and_memory_map(tmp_path):
-    path = tmp_path / "a.npy"
-    data = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    write_npy(path, data)
-    np.testing.assert_array_equal(read_npy(path), data)
-    mapped = read_npy(path, mmap_mode="r")
-    assert isinstance(mapped, np.memmap)
-    np.testing.assert_array_equal(mapped[1], data[1])
-
-
-def test_npy_refusals(tmp_path):
-    bad = tmp_path / "bad.npy"
-    bad.write_bytes(b"not numpy at all")
-    with pytest.raises(K2PError, match="not a NumPy .npy file"):
-        read_npy(bad)
-    archive = tmp_path / "a.npz"
-    np.savez(archive, a=np.ones(2))
-    with pytest.raises(K2PError, match="is an .npz archive"):
-        read_npy(archive)
-    with pytest.raises(K2PError, match="file not found"):
-        read_npy(tmp_path / "absent.npy")
-
-
-def test_read_matrix_dispatches_by_name_then_content(tmp_path):
-    stream = io.StringIO()
-    write_kernel_text(stream, TOY_KERNEL, sep=",")
-    (tmp_path / "k.csv").write_text(stream.getvalue())
-    (tmp_path / "k.tsv").write_text(stream.getvalue().replace(",", "\t"))
-    (tmp_path / "k.txt").write_text(stream.getvalue().replace(",", " "))
-    write_hdf5_tensor(tmp_path / "k.h5", "kernel", TOY_KERNEL)
-    write_npy(tmp_path / "k.npy", TOY_KERNEL)
-    write_npy(tmp_path / "k.weights", TOY_KERNEL)
-    write_hdf5_tensor(tmp_path / "k.data", "kernel", TOY_KERNEL)
-    (tmp_path / "k.kernel").write_text("1 2 3 4\n")
-    for name in ("k.csv", "k.tsv", "k.txt", "k.h5", "k.npy", "k.weights", "k.data"):
-        np.testing.assert_array_equal(read_matrix(tmp_path / name), TOY_KERNEL, err_msg=name)
-    kinds = [sniff_format(tmp_path / n) for n in ("k.weights", "k.data", "k.kernel")]
-    assert kinds == ["npy", "hdf5", "text"]
-    np.testing.assert_array_equal(read_matrix(tmp_path / "k.kernel"), TOY_KERNEL[:1])
-    with pytest.raises(K2PError, match="file not found"):
-        read_matrix(tmp_path / "absent")

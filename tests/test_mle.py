@@ -1,4 +1,12 @@
-"""The MLE of the base agrees with a brute-force search of the same likelihood."""
+"""The MLE of the base maximises the likelihood of MISSION.md, written out here independently.
+
+The reference treats each sequence's best window as a draw from the PWMs and adds up
+``ln P_v(window)`` with ``P_v = softmax(v * W)`` computed in plain numpy, N rows weighted as
+Theorem 3 says (an all-zero row adds nothing, a 0.25 row a quarter of every letter). The
+package sees only the sums its scan would give (``score_sum``, ``row_weight``), so the two
+share no code. The standard error is checked against the spread of estimates over data
+sets simulated from a known base.
+"""
 import math
 
 import numpy as np
@@ -8,88 +16,127 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 from k2p_keras.errors import K2PError
-from k2p_keras.mle import estimate_base, log_likelihood
-from k2p_keras.transform import kernel_to_pwm
+from k2p_keras.mle import estimate_base
+
+KERNEL_LENGTH = 6
 
 
-def best_window_stats(kernel, sequences):
-    """Independent numpy: per filter, the summed best-window score and the window count."""
-    length = kernel.shape[0]
-    windows = np.lib.stride_tricks.sliding_window_view(sequences, (length, 4), axis=(1, 2))[:, :, 0]
-    scores = np.einsum("npla,laf->npf", windows, kernel)
-    return scores.max(axis=1).sum(axis=0), sequences.shape[0]
-
-
-def brute_force_ln_base(kernel, score, n):
-    """Maximise the likelihood written directly from the PWM's probabilities, by 1-D search."""
-    def negative(v):
-        pwm = kernel_to_pwm(kernel, math.exp(v), warn=False)
-        # sum over windows of ln P(window) = v * S - n * sum_i ln Z_i, with P from the softmax
-        log_z = v * kernel - np.log(pwm)  # equal across letters: ln Z_i
-        return -(v * score - n * log_z[:, 0].sum())
-
-    grid = np.linspace(1e-3, 30, 3001)
-    start = grid[np.argmin([negative(v) for v in grid])]
-    found = minimize_scalar(negative, bracket=(max(start - 0.02, 1e-6), start, start + 0.02),
-                            tol=1e-14)
-    return found.x
-
-
-def planted_data(rng, filters, n=300, length=40, kernel_length=6):
-    kernel = rng.normal(size=(kernel_length, 4, filters))
+def planted_data(rng, filters, n=300, length=40):
+    kernel = rng.normal(size=(KERNEL_LENGTH, 4, filters))
     sequences = np.eye(4)[rng.integers(0, 4, size=(n, length))]
     return kernel, sequences
 
 
+def with_n_rows(rng, sequences, encoding, fraction=0.15):
+    """The same sequences with a random ``fraction`` of positions made N."""
+    out = sequences.copy()
+    out[rng.random(sequences.shape[:2]) < fraction] = 0.0 if encoding == "zero" else 0.25
+    return out
+
+
+def best_windows(kernel, sequences):
+    """Per filter, every sequence's highest-scoring window: (F, N, L, 4)."""
+    windows = np.lib.stride_tricks.sliding_window_view(sequences, (KERNEL_LENGTH, 4), axis=(1, 2))[:, :, 0]
+    scores = np.einsum("npla,laf->npf", windows, kernel)
+    best = scores.argmax(axis=1)  # (N, F)
+    return np.stack([windows[np.arange(len(windows)), best[:, t]] for t in range(kernel.shape[2])])
+
+
+def window_loglik(v, filter_kernel, windows):
+    """sum over windows of ln P_v(window) (Theorem 3 weights), P_v = softmax(v * W) row by row."""
+    weights = np.exp(v * filter_kernel)
+    log_p = np.log(weights / weights.sum(axis=1, keepdims=True))
+    return float(np.einsum("nla,la->", windows, log_p))
+
+
+def maximise(negative):
+    return minimize_scalar(negative, bounds=(1e-4, 30), method="bounded", options={"xatol": 1e-11}).x
+
+
+def package_stats(kernel, windows):
+    """What the scan hands the MLE: summed scores x . W and summed row weights, per filter."""
+    score_sum = np.einsum("fnla,laf->f", windows, kernel)
+    row_weight = windows.sum(axis=(1, 3))  # (F, L)
+    return score_sum, row_weight
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
-def test_per_filter_base_matches_brute_force(seed):
+def test_per_filter_base_maximises_the_window_likelihood(seed):
     rng = np.random.default_rng(seed)
     kernel, sequences = planted_data(rng, 3)
-    score, n = best_window_stats(kernel, sequences)
-    est = estimate_base(kernel, score, n)
+    windows = best_windows(kernel, sequences)
+    est = estimate_base(kernel, *package_stats(kernel, windows))
     for t in range(3):
-        assert est.ln_base[t] == pytest.approx(brute_force_ln_base(kernel[:, :, t], score[t], n), abs=1e-6)
+        reference = maximise(lambda v, t=t: -window_loglik(v, kernel[:, :, t], windows[t]))
+        assert est.ln_base[t] == pytest.approx(reference, abs=1e-6)
+        assert est.loglik[t] == pytest.approx(window_loglik(reference, kernel[:, :, t], windows[t]), rel=1e-9)
     assert not est.shared and all(p is None for p in est.problems)
 
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
-def test_shared_base_matches_brute_force_on_the_summed_likelihood(seed):
+def test_shared_base_maximises_the_likelihood_summed_over_filters(seed):
     rng = np.random.default_rng(seed)
     kernel, sequences = planted_data(rng, 3)
-    score, n = best_window_stats(kernel, sequences)
-    est = estimate_base(kernel, score, n, shared=True)
-    grid = np.linspace(0.01, 20, 4001)
-    totals = [log_likelihood(v, kernel, score, n).sum() for v in grid]
-    v0 = grid[int(np.argmax(totals))]
-    found = minimize_scalar(lambda v: -log_likelihood(v, kernel, score, n).sum(),
-                            bracket=(v0 - 0.01, v0, v0 + 0.01), tol=1e-14)
+    windows = best_windows(kernel, sequences)
+    est = estimate_base(kernel, *package_stats(kernel, windows), shared=True)
+    reference = maximise(lambda v: -sum(window_loglik(v, kernel[:, :, t], windows[t]) for t in range(3)))
     assert np.all(est.ln_base == est.ln_base[0])
-    assert est.ln_base[0] == pytest.approx(found.x, abs=1e-6)
+    assert est.ln_base[0] == pytest.approx(reference, abs=1e-6)
 
 
-def test_standard_error_is_the_inverse_root_curvature():
-    rng = np.random.default_rng(3)
-    kernel, sequences = planted_data(rng, 1, n=500)
-    score, n = best_window_stats(kernel, sequences)
-    est = estimate_base(kernel, score, n)
-    v, h = est.ln_base[0], 1e-4
-    second = (log_likelihood(v + h, kernel, score, n) - 2 * log_likelihood(v, kernel, score, n)
-              + log_likelihood(v - h, kernel, score, n)) / h**2
-    assert est.se[0] == pytest.approx(1 / math.sqrt(-second[0]), rel=1e-4)
-
-
-def test_row_weights_for_n_rows_change_only_those_positions():
+@pytest.mark.parametrize("encoding", ["zero", "quarter"])
+def test_n_rows_count_as_theorem_3_says_in_both_encodings(encoding):
     rng = np.random.default_rng(4)
     kernel, sequences = planted_data(rng, 2)
-    score, n = best_window_stats(kernel, sequences)
-    full = estimate_base(kernel, score, np.full((2, 6), float(n)))
-    np.testing.assert_allclose(full.ln_base, estimate_base(kernel, score, n).ln_base, atol=1e-12)
+    windows = best_windows(kernel, with_n_rows(rng, sequences, encoding))
+    n_rows = np.isclose(windows.max(axis=-1), 0.0 if encoding == "zero" else 0.25)
+    assert n_rows.sum() > 50  # the best windows really hold N rows
+    score_sum, row_weight = package_stats(kernel, windows)
+    est = estimate_base(kernel, score_sum, row_weight)
+    for t in range(2):
+        reference = maximise(lambda v, t=t: -window_loglik(v, kernel[:, :, t], windows[t]))
+        assert est.ln_base[t] == pytest.approx(reference, abs=1e-6)
+    if encoding == "zero":
+        # Counting the empty rows as letters would give another answer.
+        counted = estimate_base(kernel, score_sum, np.full_like(row_weight, windows.shape[1]))
+        assert np.all(np.abs(counted.ln_base - est.ln_base) > 1e-3)
+    else:
+        np.testing.assert_array_equal(row_weight, windows.shape[1])
+
+
+def simulated_windows(rng, pwm, n):
+    """n windows drawn letter by letter from the PWM, one-hot: (n, L, 4)."""
+    cumulative = pwm.cumsum(axis=1)
+    letters = (rng.random((n, pwm.shape[0], 1)) > cumulative[None]).sum(axis=2)
+    return np.eye(4)[np.minimum(letters, 3)]
+
+
+def test_standard_error_matches_the_spread_of_estimates_and_the_curvature():
+    rng = np.random.default_rng(3)
+    kernel = rng.normal(size=(KERNEL_LENGTH, 4, 1))
+    true_v, n, repeats = 0.9, 400, 300
+    weights = np.exp(true_v * kernel[:, :, 0])
+    pwm = weights / weights.sum(axis=1, keepdims=True)
+    estimates, errors = [], []
+    for _ in range(repeats):
+        windows = simulated_windows(rng, pwm, n)[None]
+        est = estimate_base(kernel, *package_stats(kernel, windows))
+        estimates.append(est.ln_base[0])
+        errors.append(est.se[0])
+    # The spread of the estimate over data sets is what its standard error claims.
+    assert np.std(estimates) == pytest.approx(np.mean(errors), rel=0.15)
+    assert np.mean(estimates) == pytest.approx(true_v, abs=3 * np.std(estimates) / math.sqrt(repeats))
+    # And on the last data set it is 1 / sqrt(-second derivative) of the reference likelihood.
+    v, h = estimates[-1], 1e-3
+    curvature = (window_loglik(v + h, kernel[:, :, 0], windows[0]) - 2 * window_loglik(v, kernel[:, :, 0], windows[0])
+                 + window_loglik(v - h, kernel[:, :, 0], windows[0])) / h ** 2
+    assert errors[-1] == pytest.approx(1 / math.sqrt(-curvature), rel=1e-4)
 
 
 def test_unbounded_likelihood_is_a_clear_error():
-    kernel = np.array([[0.0, 1.0, 0.0, 0.0]])[:, :, None].repeat(1, axis=2)
+    kernel = np.array([[0.0, 1.0, 0.0, 0.0]])[:, :, None]
     with pytest.raises(K2PError, match="grows without bound"):
         estimate_base(kernel, [10.0], 10)  # every best window hit the best letter
 
@@ -104,14 +151,18 @@ def test_degenerate_filters_become_nan_when_asked():
     rng = np.random.default_rng(5)
     kernel, sequences = planted_data(rng, 2)
     kernel[:, :, 1] = 0.0  # a dead filter: the likelihood is flat
-    score, n = best_window_stats(kernel, sequences)
-    est = estimate_base(kernel, score, n, on_degenerate="nan")
+    score_sum, row_weight = package_stats(kernel, best_windows(kernel, sequences))
+    est = estimate_base(kernel, score_sum, row_weight, on_degenerate="nan")
     assert np.isfinite(est.ln_base[0]) and np.isnan(est.ln_base[1])
     assert est.problems[1] and est.ok.tolist() == [True, False]
     with pytest.raises(K2PError, match="filter 1"):
-        estimate_base(kernel, score, n)
+        estimate_base(kernel, score_sum, row_weight)
 
 
-def test_no_sequences_is_a_clear_error():
+def test_no_sequences_and_bad_inputs_are_clear_errors():
     with pytest.raises(K2PError, match="no sequences"):
         estimate_base(np.ones((2, 4, 1)), [0.0], 0)
+    with pytest.raises(K2PError, match=r"kernel: expected shape \(L, 4\) or \(L, 4, F\)"):
+        estimate_base(np.ones((2, 5, 1)), [0.0], 1)
+    with pytest.raises(K2PError, match="row_weight: expected weights >= 0"):
+        estimate_base(np.ones((2, 4, 1)), [0.0], -1)

@@ -1,0 +1,160 @@
+"""Checks at the public entry points: each says what it expected and what it got.
+
+After these checks the numeric code trusts its inputs (as scikit-learn's ``check_array``
+and logomaker's ``validate.py`` do). Every check raises :class:`~k2p_keras.errors.K2PError`
+with an "expected X, got Y" message and returns the value in the form the code uses
+(float64 arrays, a float, an int).
+
+The probability bounds live here too, the one rule for what counts as a PWM row, used by
+``transform.check_pwm`` and by the MEME reader.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from .errors import K2PError
+
+# Probabilities as files round them: entries may stray RANGE_TOLERANCE outside [0, 1] (and
+# are clipped); rows summing up to SUM_WARN away from 1 pass quietly, up to SUM_REFUSE with a
+# warning, further are refused.
+RANGE_TOLERANCE = 1e-6
+SUM_WARN = 1e-4
+SUM_REFUSE = 0.1
+_LETTERS = "ACGT"
+
+
+def _shape_text(value):
+    shape = np.shape(value)
+    return f"shape {shape}" if shape else f"{value!r}"
+
+
+def check_base(base, what="base"):
+    """Return ``base`` as a float after checking ``1 < base < inf``."""
+    try:
+        value = float(base)
+    except (TypeError, ValueError):
+        raise K2PError(f"{what}: expected a number greater than 1, got {base!r}") from None
+    if not math.isfinite(value) or value <= 1.0:
+        raise K2PError(f"{what}: expected a finite number greater than 1, got {base!r}")
+    return value
+
+
+def check_positive_int(value, what):
+    """Return ``value`` as an int after checking that it is a whole number >= 1."""
+    try:
+        number = int(value)
+        whole = number == value
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or isinstance(value, bool) or number < 1:
+        raise K2PError(f"{what}: expected a whole number >= 1, got {value!r}")
+    return number
+
+
+def check_fraction(value, what="fraction", *, include_zero=False, include_one=True):
+    """Return ``value`` as a float in (0, 1] (the bounds' inclusion is configurable)."""
+    low, high = "[" if include_zero else "(", "]" if include_one else ")"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise K2PError(f"{what}: expected a number in {low}0, 1{high}, got {value!r}") from None
+    above = number >= 0.0 if include_zero else number > 0.0
+    below = number <= 1.0 if include_one else number < 1.0
+    if not (above and below):
+        raise K2PError(f"{what}: expected a number in {low}0, 1{high}, got {value!r}")
+    return number
+
+
+def check_kernel(kernel, what="kernel", *, single=True):
+    """A Keras kernel ``(L, 4, F)`` (or one filter ``(L, 4)`` when ``single``), finite, as float64."""
+    expected = "(L, 4) or (L, 4, F)" if single else "(L, 4, F)"
+    try:
+        array = np.asarray(kernel, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise K2PError(f"{what}: expected numbers of shape {expected}, got {type(kernel).__name__}") from None
+    if array.ndim not in ((2, 3) if single else (3,)) or array.shape[1] != 4:
+        raise K2PError(f"{what}: expected shape {expected} (positions x A C G T x filters), "
+                       f"got {_shape_text(array)}")
+    if array.shape[0] == 0 or (array.ndim == 3 and array.shape[2] == 0):
+        raise K2PError(f"{what}: expected at least one position and one filter, got {_shape_text(array)}")
+    if not np.all(np.isfinite(array)):
+        raise K2PError(f"{what}: expected finite numbers, got NaN or infinity")
+    return array
+
+
+def check_bias(bias, n_filters, what="bias"):
+    """One finite bias per filter as float64 ``(F,)``; ``None`` means no bias (zeros)."""
+    if bias is None:
+        return np.zeros(n_filters)
+    array = np.asarray(bias, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(n_filters, float(array))
+    if array.shape != (n_filters,):
+        raise K2PError(f"{what}: expected one value per filter, shape ({n_filters},), got {_shape_text(array)}")
+    if not np.all(np.isfinite(array)):
+        raise K2PError(f"{what}: expected finite numbers, got NaN or infinity")
+    return array
+
+
+def check_one_hot_batch(batch, what="sequence batch"):
+    """A batch of one-hot sequences ``(B, length, 4)`` with values in [0, 1], as float32.
+
+    N rows may be all-zero or 0.25 in every channel; values are not required to be 0 or 1.
+    """
+    array = np.asarray(batch, dtype=np.float32)
+    if array.ndim != 3 or array.shape[2] != 4:
+        raise K2PError(f"{what}: expected shape (B, length, 4), one-hot A C G T, got {_shape_text(array)}")
+    bad = np.isnan(array) | (array < 0) | (array > 1)
+    if bad.any():
+        raise K2PError(f"{what}: expected one-hot values in [0, 1], got {float(array[bad][0])!r}")
+    return array
+
+
+def check_pwm(pwm, what="PWM", *, tolerance=SUM_WARN, row_name=None, path=None):
+    """Validate a PWM ``(L, 4)`` and return it as float64 with rounding noise clipped.
+
+    Parameters
+    ----------
+    pwm : array_like, shape (L, 4)
+        Probabilities, columns A C G T.
+    what : str
+        Names the matrix in messages.
+    tolerance : float
+        Rows summing further than this from 1 give a warning (up to ``SUM_REFUSE``, beyond
+        which they are refused: they cannot be probabilities).
+    row_name : callable, optional
+        ``row_name(i)`` names row ``i`` (0-based) in messages, e.g. with its line in a file;
+        by default ``"{what} row {i + 1}"``.
+    path : str, optional
+        The file, for the error.
+
+    Returns
+    -------
+    numpy.ndarray, shape (L, 4)
+        Entries clipped to [0, 1].
+    """
+    name = row_name or (lambda i: f"{what} row {i + 1}")
+    array = np.asarray(pwm, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 4 or array.shape[0] == 0:
+        raise K2PError(f"{what}: expected shape (L, 4) with L >= 1 (columns A C G T), got "
+                       f"{_shape_text(array)}", path=path)
+    if not np.all(np.isfinite(array)):
+        row = int(np.argwhere(~np.isfinite(array))[0, 0])
+        raise K2PError(f"{name(row)}: expected probabilities, got NaN or infinity", path=path)
+    outside = (array < -RANGE_TOLERANCE) | (array > 1 + RANGE_TOLERANCE)
+    if np.any(outside):
+        row, col = (int(i) for i in np.argwhere(outside)[0])
+        raise K2PError(f"{name(row)}: expected probabilities in [0, 1], got {_LETTERS[col]} = "
+                       f"{array[row, col]!r} (outside [0, 1])", path=path)
+    array = np.clip(array, 0.0, 1.0)
+    off = np.abs(array.sum(axis=1) - 1.0)
+    worst = int(np.argmax(off))
+    total = array[worst].sum()
+    if off[worst] > SUM_REFUSE:
+        raise K2PError(f"{name(worst)}: expected probabilities summing to 1, got a row that sums to "
+                       f"{total:.6g}", path=path)
+    if off[worst] > tolerance:
+        where = f"{path}: " if path else ""
+        warnings.warn(f"{where}{name(worst)} sums to {total:.6g}, not 1; used as it is", stacklevel=3)
+    return array
