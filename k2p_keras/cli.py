@@ -234,6 +234,7 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
 # Imported at the end: the model command and `verify` register themselves on `cli`.
 from . import cli_model  # noqa: E402,F401
 from . import cli_verify  # noqa: E402,F401
+from . import cli_annotate  # noqa: E402,F401
 
 
 def main(argv=None):
