@@ -26,6 +26,8 @@ not a layout, and is handled by ``convention=`` where those files are read.
 """
 import numpy as np
 
+from .errors import K2PError
+
 
 def keras_kernel_to_filters(kernel):
     """A Keras Conv1D kernel ``(L, 4, F)`` as per-filter matrices ``(F, L, 4)``."""
@@ -44,10 +46,11 @@ def filters_to_keras_kernel(filters):
 
 
 def pwm_to_memelite(pwm):
-    """One PWM ``(L, 4)`` as memelite's ``(4, L)`` float64."""
+    """One PWM ``(L, 4)`` as memelite's ``(4, L)`` float64, C-contiguous (memelite compiles its
+    kernels once per array layout)."""
     pwm = np.asarray(pwm, dtype=np.float64)
     if pwm.ndim != 2 or pwm.shape[1] != 4:
-        raise ValueError(f"expected a PWM (L, 4), got shape {pwm.shape}")
+        raise K2PError(f"expected a PWM of shape (L, 4), got {pwm.shape}")
     return np.ascontiguousarray(pwm.T)
 
 
