@@ -150,6 +150,18 @@ class PWMCallback(keras.callbacks.Callback):
         How N is encoded when ``sequences`` is FASTA, as in training.
     force : bool
         Estimate the base even when the model breaks the MLE's assumption (with a warning).
+    annotate : str, os.PathLike, True or None
+        Off by default (and then nothing of annotation is loaded or run). Otherwise every
+        dump's PWMs are compared with a motif database (Tomtom, via memelite) and
+        ``summary.tsv`` gains each filter's best match (``best_match_id``,
+        ``best_match_name``, ``best_match_q_value``, ``best_match_offset``,
+        ``best_match_orientation``, ``annotation``): a MEME file, a JASPAR release name, or
+        True for the default (the newest JASPAR CORE vertebrates release pyjaspar holds).
+        The database is loaded once, when training begins; annotating 64 filters takes
+        about a second per dump once memelite is compiled. Needs
+        ``pip install 'k2p-keras[annotate]'``.
+    annotate_options : dict, optional
+        Passed to :func:`k2p_keras.annotate.annotate_motifs` (``q_threshold``, ``taxon``, ...).
 
     The defaults of the options :func:`k2p_keras.extract` shares are its defaults
     (:class:`k2p_keras.extraction.Options`).
@@ -193,7 +205,8 @@ class PWMCallback(keras.callbacks.Callback):
     def __init__(self, sequences, output_dir, every=1, base=DEFAULTS.base, layer=DEFAULTS.layer,
                  max_sequences=None, shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
                  exclude_inactive=DEFAULTS.exclude_inactive, seed=0, batch_size=DEFAULTS.batch_size,
-                 *, dataset=DEFAULTS.dataset, n_encoding=DEFAULTS.n_encoding, force=DEFAULTS.force):
+                 *, dataset=DEFAULTS.dataset, n_encoding=DEFAULTS.n_encoding, force=DEFAULTS.force,
+                 annotate=None, annotate_options=None):
         super().__init__()
         self.every = _positive_int(every, "every")
         self.max_sequences = _positive_int(max_sequences, "max_sequences", allow_none=True)
@@ -204,6 +217,9 @@ class PWMCallback(keras.callbacks.Callback):
                                     force=bool(force))
         self.base = self.options.base
         self.layer = layer
+        self.annotate = annotate
+        self.annotate_options = dict(annotate_options or {})
+        self._database = None
         self.seed = seed
         self.output_dir = os.fspath(output_dir)
         self.last_extraction = None
@@ -249,6 +265,13 @@ class PWMCallback(keras.callbacks.Callback):
             raise K2PError(f"this callback followed layer {self._layer_name!r}; the model's motif conv is "
                            f"now {spec.layer_name!r}: use a new PWMCallback for a new model")
         self._layer_name = spec.layer_name
+        if self.annotate is not None and self.annotate is not False and self._database is None:
+            from .annotate import load_database, require_annotate
+
+            require_annotate()
+            taxon = self.annotate_options.pop("taxon", None)
+            db = None if self.annotate is True else self.annotate
+            self._database = load_database(db) if taxon is None else load_database(db, taxon=taxon)
         try:
             os.makedirs(self.output_dir, exist_ok=True)
         except OSError as err:
@@ -265,12 +288,14 @@ class PWMCallback(keras.callbacks.Callback):
         if number % self.every:
             return
         result = self.extract_result()
+        if self._database is not None:
+            result.annotate(self._database, **self.annotate_options)
         extraction = result.exact
         change = pwm_change(self._previous_pwms, extraction.pwms)
         result.write_meme(os.path.join(self.output_dir, meme_name(number)))
         for row, filter_change in zip(result.summary_rows(), change):
             self._rows.append({**row, "epoch": number, "pwm_change": float(filter_change)})
-        self._write_summary()
+        self._write_summary(result)
         self._previous_pwms = extraction.pwms
         self.last_result, self.last_extraction = result, extraction
         self.dumped_epochs.append(number)
@@ -338,8 +363,9 @@ class PWMCallback(keras.callbacks.Callback):
             indices = np.sort(rng.choice(source.count, size=self.max_sequences, replace=False))
         self._source, self._indices = source, indices
 
-    def _write_summary(self):
+    def _write_summary(self, result):
         # The whole table is rewritten and renamed into place: a reader (or a crash) never
         # sees a half-written line, which an append could leave.
         path = os.path.join(self.output_dir, SUMMARY_NAME)
-        write_text(path, format_summary(self._rows, SUMMARY_COLUMNS))
+        columns = ("epoch",) + result.summary_columns + ("pwm_change",)
+        write_text(path, format_summary(self._rows, columns))

@@ -10,7 +10,11 @@ import click
 from .cli_group import MODEL_COMMAND, cli, output_path, progress_bar
 from .errors import PatternError
 from .extraction import DEFAULTS, N_ENCODINGS
+from .annotate import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON  # plain constants: memelite loads only when used
 from .pipeline import METHODS
+
+# What --annotate given without a value stands for: the default database.
+DEFAULT_DB = "default"
 
 
 @cli.command(MODEL_COMMAND)
@@ -47,10 +51,25 @@ from .pipeline import METHODS
                    "of the filter's largest activation over the data (Basset: 0.5).")
 @click.option("--logos", "logos_dir", type=click.Path(file_okay=False), default=None, callback=output_path,
               help="Also draw an information-content logo per filter into this folder (PNG; needs matplotlib).")
+@click.option("--annotate", "annotate_db", is_flag=False, flag_value=DEFAULT_DB, default=None, metavar="[DB]",
+              help="Name the known motif each PWM resembles: Tomtom (memelite) against DB, a MEME file or "
+                   "a JASPAR release (e.g. JASPAR2024) [default DB: the newest JASPAR CORE release pyjaspar "
+                   "holds, --taxon vertebrates]. Adds the best match to --summary. Needs "
+                   "pip install 'k2p-keras[annotate]'.")
+@click.option("--taxon", default=DEFAULT_TAXON, show_default=True,
+              help="With a JASPAR release: the CORE taxon (vertebrates, plants, insects, nematodes, fungi, "
+                   "urochordates; 'all').")
+@click.option("--q-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_Q_THRESHOLD,
+              show_default=True, help="A database match at or below this q-value is called a match.")
+@click.option("--matches", "matches_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
+              help="Write every significant database match as TSV with Tomtom's columns (implies --annotate).")
+@click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
+              help="Write one self-contained HTML report: logos, best matches aligned, tables "
+                   "(implies --annotate; needs matplotlib).")
 @click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
 def extract(model, sequences, output, layer, fixed_base, shared_base, both_strands, exclude_inactive,
             dataset, n_encoding, batch_size, summary, force, method, threshold, threshold_fraction, logos_dir,
-            quiet):
+            annotate_db, taxon, q_threshold, matches_out, report_out, quiet):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
     MODEL is a saved Keras model (.h5 or .keras; it is read, never run). SEQUENCES are the
@@ -60,10 +79,16 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
     """
     from .extraction import plan_extraction
 
-    if logos_dir is not None:
+    if logos_dir is not None or report_out is not None:
         from .logos import require_matplotlib
 
         require_matplotlib()
+    database = None
+    if annotate_db is not None or matches_out is not None or report_out is not None:
+        from .annotate import load_database, require_annotate
+
+        require_annotate()  # a missing extra or an unknown database fails before the scan
+        database = load_database(None if annotate_db in (None, DEFAULT_DB) else annotate_db, taxon=taxon)
     options = dict(method=method, base="mle" if fixed_base is None else fixed_base, shared_base=shared_base,
                    both_strands=both_strands, exclude_inactive=exclude_inactive, threshold=threshold,
                    threshold_fraction=threshold_fraction, force=force, layer=layer, dataset=dataset,
@@ -77,6 +102,15 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
         click.echo(plan.spec.report(), err=True)
     with progress_bar(plan.total, quiet) as progress:
         result = plan.run(progress)
+    if database is not None:
+        if not quiet:
+            click.echo(f"annotating {len(result.motifs())} PWMs against {database.label} "
+                       f"({len(database.motifs)} motifs)", err=True)
+        result.annotate(database, q_threshold=q_threshold)
+    if matches_out is not None:
+        result.annotation.write_tsv(matches_out)
+    if report_out is not None:
+        result.write_report(report_out)
     if summary:
         result.write_summary(summary)
     if logos_dir is not None:
@@ -85,3 +119,5 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
     if not quiet:
         for line in result.describe():
             click.echo(line, err=True)
+        if result.annotation is not None:
+            click.echo(result.annotation.format_summary(), nl=False, err=True)

@@ -157,6 +157,8 @@ class ExtractionResult:
         The sequence file, or a description of the in-memory sequences.
     n_sequences : int or None
         Sequences scanned (None when nothing was scanned).
+    annotation : Annotation or None
+        Set by :meth:`annotate`: every PWM's matches in a motif database.
     """
 
     spec: object
@@ -166,6 +168,7 @@ class ExtractionResult:
     model: str = ""
     sequences: str = None
     n_sequences: int = None
+    annotation: object = None
 
     @property
     def sets(self):
@@ -190,23 +193,80 @@ class ExtractionResult:
 
         write_meme(dest, self.motifs())
 
+    def _set_rows(self, motif_set):
+        """One set's summary rows, with its best database match when annotated."""
+        rows = motif_set.summary_rows()
+        if self.annotation is not None:
+            for t, row in enumerate(rows):
+                row.update(self.annotation.summary_columns(motif_set.motif_name(t) + self.suffix(motif_set)))
+        return rows
+
     @property
     def summary_columns(self):
         """Columns of :meth:`summary_rows`: the first set's, then the others' prefixed by their kind."""
         first, *others = self.sets
-        columns = first.summary_columns
+        columns = tuple(self._set_rows(first)[0])
         for other in others:
-            columns += tuple(f"{other.kind}_{c}" for c in other.summary_columns if c != "filter")
+            columns += tuple(f"{other.kind}_{c}" for c in self._set_rows(other)[0] if c != "filter")
         return columns
 
     def summary_rows(self):
-        """Per filter: the figures of every set side by side (see :attr:`summary_columns`)."""
+        """Per filter: the figures of every set side by side (see :attr:`summary_columns`), and
+        each set's best database match (``best_match_id``, ..., ``annotation``) once annotated."""
         first, *others = self.sets
-        rows = first.summary_rows()
+        rows = self._set_rows(first)
         for other in others:
-            for row, extra in zip(rows, other.summary_rows()):
+            for row, extra in zip(rows, self._set_rows(other)):
                 row.update({f"{other.kind}_{k}": v for k, v in extra.items() if k != "filter"})
         return rows
+
+    def annotate(self, database=None, **options):
+        """Compare every PWM with a motif database (Tomtom, via memelite); sets :attr:`annotation`.
+
+        Parameters
+        ----------
+        database : str, os.PathLike or MotifDatabase, optional
+            A MEME file or a JASPAR release name (pyjaspar); default the newest JASPAR CORE
+            release pyjaspar holds, vertebrates (see :func:`k2p_keras.annotate.load_database`).
+        **options
+            As for :func:`k2p_keras.annotate.annotate_motifs` (``taxon``, ``q_threshold``,
+            ``min_overlap``, ``top``, ``trim_ic``).
+
+        Returns
+        -------
+        Annotation
+        """
+        from .annotate import annotate_motifs
+
+        self.annotation = annotate_motifs(self.motifs(), database, **options)
+        return self.annotation
+
+    def filter_reports(self):
+        """One :class:`~k2p_keras.report.FilterReport` per filter: its PWMs side by side and figures."""
+        from .report import FilterReport
+
+        first, *others = self.sets
+        reports = []
+        for t in range(first.n_filters):
+            figures = {}
+            for motif_set in self.sets:
+                prefix = "" if motif_set is first else f"{motif_set.kind}: "
+                figures.update({prefix + k: v for k, v in motif_set.report_figures(t).items()})
+            second = others[0] if others else None
+            reports.append(FilterReport(
+                name=first.motif_name(t) + self.suffix(first), exact=first.pwms[t],
+                heuristic=None if second is None else second.pwms[t],
+                heuristic_name=None if second is None else second.motif_name(t) + self.suffix(second),
+                figures=figures))
+        return reports
+
+    def write_report(self, path):
+        """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""
+        from .report import write_report
+
+        if self.annotation is None:
+            raise K2PError("the report shows database matches: annotate the result first")
+        write_report(path, self.filter_reports(), self.annotation, header=self.header())
 
     def write_summary(self, path):
         """Write :meth:`summary_rows` as a tab-separated table (atomically)."""

@@ -87,6 +87,9 @@ class HeuristicPWMs(MotifSet):
     def logo_label(self, index):
         return f"heuristic ({int(self.n_windows[index])} windows)"
 
+    def report_figures(self, index):
+        return {"windows counted": f"{int(self.n_windows[index])} of {self.n_sequences}"}
+
 
 def heuristic_from_stats(layer_name, stats, thresholds, *, output_threshold=None, threshold_fraction=None,
                          pseudocount=PSEUDOCOUNT):

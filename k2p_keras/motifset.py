@@ -48,6 +48,10 @@ class MotifSet:
         """A short title for the filter's logo, e.g. ``exact (ln b = 2.38)``."""
         raise NotImplementedError
 
+    def report_figures(self, index):
+        """Display strings for the report, e.g. ``{"ln b": "2.38 (SE 0.0063)"}``."""
+        raise NotImplementedError
+
     def motifs(self, suffix=""):
         """One :class:`~k2p_keras.meme.Motif` per filter, its name suffixed with ``suffix``."""
         return [Motif(name=self.motif_name(t) + suffix, pwm=self.pwms[t], alt_name=self.alt_name(t),

@@ -77,6 +77,17 @@ class Extraction(MotifSet):
     def logo_label(self, index):
         return f"exact (ln b = {self.ln_base[index]:.3g})"
 
+    def report_figures(self, index):
+        lnb = f"{self.ln_base[index]:.4g}"
+        if np.isfinite(self.se[index]):
+            lnb += f" (SE {self.se[index]:.2g})"
+        else:
+            lnb += " (fixed)"
+        figures = {"ln b": lnb}
+        if self.n_used[index] > 0:
+            figures["sequences used"] = str(int(self.n_used[index]))
+        return figures
+
 
 def _fallback_to_shared(estimate, kernel, stats):
     """Per-filter estimates that failed take the shared estimate, with a warning each.
