@@ -49,6 +49,7 @@ from .errors import K2PError
 from .meme import MemeFile, Motif, read_meme
 from .textio import write_text
 from .transform import check_pwm, consensus, information_content
+from .validate import check_fraction, check_positive_int
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
@@ -410,12 +411,6 @@ def _as_query_motifs(motifs):
     return motifs, path
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise K2PError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
-
-
 def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=DEFAULT_Q_THRESHOLD,
                     min_overlap=DEFAULT_MIN_OVERLAP, top=DEFAULT_TOP, trim_ic=DEFAULT_TRIM_IC, n_jobs=-1,
                     source=None):
@@ -462,10 +457,9 @@ def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=D
     if duplicated:
         raise K2PError(f"motif names must be unique to annotate them; repeated: {', '.join(duplicated[:5])}",
                        path=path)
-    if not (isinstance(q_threshold, (int, float)) and 0 < q_threshold <= 1):
-        raise K2PError(f"the q-value threshold must be in (0, 1], got {q_threshold!r}")
-    min_overlap = _check_positive_int(min_overlap, "min_overlap")
-    top = _check_positive_int(top, "top")
+    q_threshold = check_fraction(q_threshold, "q_threshold")
+    min_overlap = check_positive_int(min_overlap, "min_overlap")
+    top = check_positive_int(top, "top")
     if not (isinstance(trim_ic, (int, float)) and 0 <= trim_ic <= 2):
         raise K2PError(f"trim_ic must be in [0, 2] bits, got {trim_ic!r}")
     for motif in queries:

@@ -23,8 +23,19 @@ import numpy as np
 from . import __version__
 from .errors import K2PError, OptionError
 from .pipeline import METHODS, extract_motif_sets, format_summary, open_sequences_for, scans_needed
+from .validate import check_positive_int
 
 N_ENCODINGS = ("zero", "quarter")
+
+
+def _option_error(err, option):
+    """A validation error of :mod:`k2p_keras.validate` as the OptionError of ``option``."""
+    message = err.message
+    for prefix in (f"{option}: ", "base: ", "threshold fraction: ", "fraction: "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+            break
+    return OptionError(message, option)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ class Options:
             try:
                 base = check_base(base)
             except K2PError as err:
-                raise OptionError(err.message, "base") from None
+                raise _option_error(err, "base") from None
             if self.method == "heuristic":
                 raise OptionError("a fixed base applies to the exact PWMs (method 'exact' or 'both')", "base")
         if self.threshold is not None and self.threshold_fraction is not None:
@@ -118,13 +129,14 @@ class Options:
             try:
                 fraction = check_threshold_fraction(fraction)
             except K2PError as err:
-                raise OptionError(err.message, "threshold_fraction") from None
+                raise _option_error(err, "threshold_fraction") from None
         if self.n_encoding not in N_ENCODINGS:
             raise OptionError(f"expected one of {', '.join(N_ENCODINGS)}, got {self.n_encoding!r}", "n_encoding")
-        size = self.batch_size
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise OptionError(f"expected a whole number >= 1, got {size!r}", "batch_size")
-        return replace(self, base=base, batch_size=int(size), threshold_fraction=fraction)
+        try:
+            size = check_positive_int(self.batch_size, "batch_size")
+        except K2PError as err:
+            raise _option_error(err, "batch_size") from None
+        return replace(self, base=base, batch_size=size, threshold_fraction=fraction)
 
     def base_mode(self):
         """In words: how the base of the exact PWMs is chosen."""
