@@ -12,14 +12,16 @@ callable. :func:`find_motif_conv_in_file` and :func:`find_motif_conv_in_model` w
 model file or a live Keras model.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .errors import K2PError
 from .graph_checks import (PatternEnd, check_activation_layer, conv_activation,
-                           fold_batchnorm, is_conv1d, layer_kind)
+                           fold_batchnorm, is_conv1d, layer_kind, reduce_axes)
 from .kerasconfig import build_layer_graph, entry_config, entry_name, input_shape
+from .strands import (conv_output_through, position_axis, reverse_complement_source,
+                      strand_merge)
 
 _MAX_LISTED = 40
 
@@ -67,6 +69,13 @@ class ConvSpec:
     both_strands_hint : bool
         True when the conv layer is called more than once (e.g. on a sequence and on its
         reverse complement).
+    both_strands : bool
+        True when the graph itself scans both strands: the conv's calls on the sequence and
+        on its reverse complement merged by Maximum (or Concatenate along positions) before
+        the global max-pool.
+    strand_note : str or None
+        How the reverse complement was seen (checked through Flip ops, or assumed through a
+        Lambda or custom layer that is not run), when ``both_strands``.
     """
 
     layer_name: str
@@ -85,6 +94,8 @@ class ConvSpec:
     folded_batchnorms: tuple = ()
     layers_found: list = field(default_factory=list)
     both_strands_hint: bool = False
+    both_strands: bool = False
+    strand_note: str | None = None
 
     @property
     def filters(self):
@@ -123,6 +134,8 @@ class ConvSpec:
             E.g. ``motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK``.
         """
         chain = " -> ".join(self.pattern)
+        if self.both_strands and self.pattern_ok:
+            chain += f" [both strands: {self.strand_note}]"
         return f"{chain}: OK" if self.pattern_ok else f"{chain}: NOT OK ({self.problem})"
 
 
@@ -165,8 +178,11 @@ def find_motif_conv(model_config, get_weights, layer=None):
     if conv_act.problem:
         end = start.fail(f"{first.class_name} {first.name!r}: {conv_act.problem}")
     else:
+        conv_indices = frozenset(call.index for call in conv_calls)
         end = _merge_ends([end for call in conv_calls for end in
-                           _follow(graph, (call.index, 0), settings, get_weights, start)])
+                           _follow(graph, (call.index, 0), settings, get_weights, start,
+                                   conv_indices)])
+        end = _check_strands(graph, conv_calls, settings, end)
     for _, scale, mean, beta in end.folds:
         kernel = kernel * scale[np.newaxis, np.newaxis, :]
         bias = (bias - mean) * scale + beta
@@ -189,6 +205,8 @@ def find_motif_conv(model_config, get_weights, layer=None):
         folded_batchnorms=tuple(fold[0] for fold in end.folds),
         layers_found=layers_found,
         both_strands_hint=len(graph.calls_of(first.name)) >= 2,
+        both_strands=end.ok and end.strands is not None,
+        strand_note=end.strands,
     )
 
 
@@ -349,11 +367,12 @@ def _input_length(graph, conv_calls, channels_first):
 # ---------------------------------------------------------------------------------------
 # Following the conv's output
 
-def _follow(graph, tensor, settings, get_weights, state):
+def _follow(graph, tensor, settings, get_weights, state, conv_indices=frozenset()):
     """Walk every consumer path from ``tensor`` to a global max-pool.
 
     Returns one :class:`PatternEnd` per path: OK at a global max-pool, not OK at the
-    first layer that breaks the MLE's assumption.
+    first layer that breaks the MLE's assumption. ``conv_indices`` are the motif conv's
+    calls, whose outputs a strand merge may combine.
     """
     consumers = graph.consumers(tensor)
     producer = graph.calls[tensor[0]].name
@@ -370,19 +389,55 @@ def _follow(graph, tensor, settings, get_weights, state):
             ends.append(_global_max(call, state, settings))
         elif kind == "pass":
             ends.extend(_follow(graph, (call.index, 0), settings, get_weights,
-                                state.step(call.class_name)))
+                                state.step(call.class_name), conv_indices))
         elif kind == "activation":
             step = check_activation_layer(call, state, get_weights)
             ends.extend([step] if not step.ok else
-                        _follow(graph, (call.index, 0), settings, get_weights, step))
+                        _follow(graph, (call.index, 0), settings, get_weights, step,
+                                conv_indices))
         elif kind == "batchnorm":
             step = fold_batchnorm(call, state, settings["channels_first"], get_weights)
             ends.extend([step] if not step.ok else
-                        _follow(graph, (call.index, 0), settings, get_weights, step))
+                        _follow(graph, (call.index, 0), settings, get_weights, step,
+                                conv_indices))
+        elif kind == "reduce_max":
+            ends.append(_reduce_max(call, state, settings))
+        elif kind == "merge":
+            from_conv = [conv_output_through(graph, t, conv_indices, layer_kind)
+                         for t in call.inputs]
+            merge = strand_merge(call, from_conv, settings["channels_first"])
+            if not merge.ok:
+                ends.append(state.fail(merge.problem, merge.label))
+            else:
+                ends.extend(_follow(graph, (call.index, 0), settings, get_weights,
+                                    state.step(merge.label, strands="merged"), conv_indices))
         else:
             ends.append(state.fail(_breaking_reason(call, kind), call.class_name))
     return ends
 
+
+def _reduce_max(call, state, settings):
+    """A max over positions written as an op (``keras.ops.max``, ``tf.reduce_max``)."""
+    axes = reduce_axes(call)
+    wanted = position_axis(settings["channels_first"])
+    if axes is not None and sorted({a % 3 for a in axes}) == [wanted]:
+        label = call.name if call.class_name == "TFOpLambda" else call.class_name
+        return state.step(f"{label}(axis={wanted})")
+    return state.fail(f"{call.class_name} {call.name!r} takes the max over axes {axes}, "
+                      f"expected the positions axis ({wanted}) only", call.class_name)
+
+
+def _check_strands(graph, conv_calls, settings, end):
+    """A strand merge needs its second input to be the reverse complement of the first."""
+    if not end.ok or end.strands is None:
+        return end
+    notes = []
+    for call in conv_calls[1:]:
+        kind, text = reverse_complement_source(graph, call, settings["channels_first"])
+        if kind == "wrong":
+            return end.fail(f"{call.name!r} is merged as a second strand, but {text}")
+        notes.append(text)
+    return replace(end, strands="; ".join(notes) or "both strands")
 
 def _global_max(call, state, settings):
     data_format = str(entry_config(call.entry).get("data_format") or "channels_last").lower()
