@@ -18,16 +18,20 @@ from .kerasconfig import CONV1D_CLASSES, entry_config, is_builtin, is_conv1d
 # Identities at inference time.
 _PASS_THROUGH = frozenset({"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
                            "AlphaDropout", "ActivityRegularization", "Identity"})
-_GLOBAL_MAX = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D"})
+# The 2-D ones follow a Conv2D on one-hot DNA (see conv2d.py), whose output has one row.
+_GLOBAL_MAX = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalMaxPooling2D",
+                         "GlobalMaxPool2D"})
 _ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU",
                                 "ThresholdedReLU", "Softmax"})
 _KINDS = {
-    "local_pool": {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D"},
-    "average": {"GlobalAveragePooling1D", "GlobalAvgPool1D"},
+    "local_pool": {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
+                   "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"},
+    "average": {"GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalAveragePooling2D",
+                "GlobalAvgPool2D"},
     "dense": {"Flatten", "Dense", "Reshape", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
               "TimeDistributed"},
     "conv": CONV1D_CLASSES | {"SeparableConv1D", "DepthwiseConv1D", "Conv1DTranspose",
-                              "LocallyConnected1D"},
+                              "LocallyConnected1D", "Conv2D", "Convolution2D"},
     "merge": {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
               "Dot", "Merge"},
 }

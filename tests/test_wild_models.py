@@ -50,8 +50,9 @@ def log_b_p_plus_d(kernel, bias, ln_b, windows):
     """``log_b P(window) + d`` on every window, from the PWMs alone (no convolution): (N, P, F)."""
     pwms = numpy_pwms(kernel, ln_b)
     loglik = np.einsum("npla,laf->npf", windows, np.log(pwms)) / ln_b
-    d = np.log(np.exp(ln_b * kernel).sum(axis=1)).sum(axis=0) / ln_b + bias
-    return loglik + d
+    # d, row by row: a padding row (all zero) adds nothing (Theorem 3)
+    lse = np.log(np.exp(ln_b * kernel).sum(axis=1)) / ln_b  # (L, F)
+    return loglik + np.einsum("npl,lf->npf", windows.sum(axis=-1), lse) + bias
 
 
 def numpy_mle(kernel, windows):
@@ -66,7 +67,8 @@ def numpy_mle(kernel, windows):
         for t in range(kernel.shape[2]):
             w = kernel[:, :, t]
             lse = np.log(np.exp(v * w).sum(axis=1))
-            total += v * np.einsum("nla,la->", chosen[t], w) - len(windows) * lse.sum()
+            # padding rows are all zero and add no log-sum-exp term
+            total += v * np.einsum("nla,la->", chosen[t], w) - chosen[t].sum(axis=(0, 2)) @ lse
         return -total
 
     return minimize_scalar(negative, bounds=(1e-4, 60), method="bounded", options={"xatol": 1e-10}).x
@@ -249,3 +251,57 @@ def test_tf_keras_keras_files_are_read(x):
     spec = find_motif_conv_in_file(path)
     np.testing.assert_array_equal(spec.kernel, conv_weights(model, "motif_conv")[0])
     assert spec.report() == "motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK"
+
+
+# ----------------------------------------------------------------------------- Conv2D on one-hot DNA
+
+from make_wild_models import layout_of  # noqa: E402
+
+CONV2D = {"conv2d_keras_genomics.keras": (4, 1, 40), "conv2d_image.keras": (4, 40, 1),
+          "conv2d_row.h5": (1, 40, 4)}
+
+
+def padded(x, padding):
+    if padding == "same":
+        return np.pad(x, [(0, 0), (WIDTH // 2, WIDTH // 2), (0, 0)])
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(CONV2D))
+def test_conv2d_on_one_hot_dna_reads_as_its_conv1d(name, x, tmp_path):
+    path = HERE / name
+    spec = find_motif_conv_in_file(path)
+    assert spec.pattern_ok and spec.conv2d_layout is not None and spec.input_length == 40
+    in_layout = tmp_path / "seqs_in_layout.npy"
+    np.save(in_layout, layout_of(x, CONV2D[name]))
+    assert np.load(in_layout).shape[1:] == CONV2D[name]
+    canonical = k2p_keras.extract(path, x)
+    own = k2p_keras.extract(path, str(in_layout))  # the layout the model was trained on
+    np.testing.assert_array_equal(own.exact.ln_base, canonical.exact.ln_base)
+    np.testing.assert_array_equal(own.exact.pwms, canonical.exact.pwms)
+
+    windows = windows_of(padded(x, spec.padding))
+    ln_b = canonical.exact.ln_base[0]
+    np.testing.assert_allclose(ln_b, numpy_mle(spec.kernel, windows), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(canonical.exact.pwms, np.moveaxis(numpy_pwms(spec.kernel, ln_b), 2, 0),
+                               atol=1e-12)
+    # The model's own layer: verify computes it with Keras on every window.
+    result = CliRunner().invoke(cli, ["verify", str(path), str(in_layout)])
+    assert result.exit_code == 0, result.output
+    assert "model" in result.output or "Keras" in result.output
+    if CONV2D[name][0] == 4 and CONV2D[name][1] == 1:
+        return  # channels-first: TensorFlow cannot run the whole model on a CPU
+    # The whole model, as Keras runs it: its pooled output is the best log_b P + d, activated.
+    model = keras.models.load_model(path, compile=False)
+    best = log_b_p_plus_d(spec.kernel, spec.bias, ln_b, windows).max(axis=1)
+    np.testing.assert_allclose(pooled_output(model, layout_of(x, CONV2D[name])), np.maximum(best, 0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_image_layout_kernel_is_the_transposed_conv1d_kernel():
+    """(4, k, 1, F) rows are the bases: the Conv1D kernel is its transpose, checked on Keras's weights."""
+    model = keras.models.load_model(HERE / "conv2d_image.keras", compile=False)
+    stored = model.get_layer("motif_conv").get_weights()[0]
+    spec = find_motif_conv_in_file(HERE / "conv2d_image.keras")
+    for base in range(4):
+        np.testing.assert_array_equal(spec.kernel[:, base, :], stored[base, :, 0, :])

@@ -1,6 +1,6 @@
 """Build the model files of docs/models-in-the-wild.md, each saved by the Keras that writes its format.
 
-    python tests/wild_models/make_wild_models.py OUT_DIR
+    python tests/wild_models/make_wild_models.py OUT_DIR [MODEL ...]
 
 Keras 3 writes the ``.keras`` zips, model folders and Keras 3 ``.h5`` files; tf_keras (Keras 2,
 ``pip install tf_keras``) writes the Keras 2 files. Every model is trained for two short epochs
@@ -25,6 +25,17 @@ def planted_sequences(n=160, length=LENGTH, seed=0):
         start = rng.integers(0, length - len(site))
         letters[s, start:start + len(site)] = site
     return np.eye(4, dtype=np.float32)[letters]
+
+
+def layout_of(x, shape):
+    """Canonical (N, L, 4) sequences in a model's input layout (one of the Conv2D ones)."""
+    if len(shape) == 2:
+        return x
+    if shape[0] == 4 and shape[1] == 1:
+        return x.transpose(0, 2, 1)[:, :, None, :]
+    if shape[0] == 4:
+        return x.transpose(0, 2, 1)[:, :, :, None]
+    return x[:, None]
 
 
 def _train(keras, model, x):
@@ -136,6 +147,38 @@ def danq_like(keras):
                              layers.Dense(1, activation="sigmoid")])
 
 
+# ------------------------------------------------------------------ Keras 3: Conv2D on one-hot DNA
+
+def conv2d_keras_genomics(keras):
+    """keras-genomics: input (4, 1, L) channels_first, kernel (1, k), GlobalMaxPooling2D."""
+    from keras import layers
+
+    return keras.Sequential([keras.Input((4, 1, LENGTH)),
+                             layers.Conv2D(FILTERS, (1, WIDTH), activation="relu",
+                                           data_format="channels_first", name="motif_conv"),
+                             layers.GlobalMaxPooling2D(data_format="channels_first"),
+                             layers.Dense(1, activation="sigmoid")])
+
+
+def conv2d_image(keras):
+    """Image style: input (4, L, 1) channels_last, kernel (4, k), valid padding."""
+    from keras import layers
+
+    return keras.Sequential([keras.Input((4, LENGTH, 1)),
+                             layers.Conv2D(FILTERS, (4, WIDTH), activation="relu", name="motif_conv"),
+                             layers.GlobalMaxPooling2D(), layers.Dense(1, activation="sigmoid")])
+
+
+def conv2d_row(keras):
+    """Input (1, L, 4) channels_last, kernel (1, k), same padding."""
+    from keras import layers
+
+    return keras.Sequential([keras.Input((1, LENGTH, 4)),
+                             layers.Conv2D(FILTERS, (1, WIDTH), padding="same", name="motif_conv"),
+                             layers.BatchNormalization(), layers.ReLU(),
+                             layers.GlobalMaxPooling2D(), layers.Dense(1, activation="sigmoid")])
+
+
 # ------------------------------------------------------------------ tf_keras (Keras 2)
 
 def tf_keras_reverse_reduce_max(tf_keras):
@@ -174,6 +217,9 @@ MODELS = {
     "basset_like": (basset_like, "keras", "basset_like.keras"),
     "danq_like": (danq_like, "keras", "danq_like.h5"),
     "keras3_folder": (ops_max_pool, "keras", "keras3_folder"),
+    "conv2d_keras_genomics": (conv2d_keras_genomics, "keras", "conv2d_keras_genomics.keras"),
+    "conv2d_image": (conv2d_image, "keras", "conv2d_image.keras"),
+    "conv2d_row": (conv2d_row, "keras", "conv2d_row.h5"),
     "tf_keras_strands_h5": (tf_keras_reverse_reduce_max, "tf_keras", "tf_keras_strands.h5"),
     "tf_keras_strands_keras": (tf_keras_reverse_reduce_max, "tf_keras", "tf_keras_strands.keras"),
     "tf_keras_plain_keras": (tf_keras_plain, "tf_keras", "tf_keras_plain.keras"),
@@ -196,7 +242,15 @@ def build_model(name, folder, x=None, seed=5):
     keras = _writer(writer)
     keras.utils.set_random_seed(seed)
     x = planted_sequences() if x is None else x
-    model = _train(keras, builder(keras), x)
+    model = builder(keras)
+    if name == "conv2d_keras_genomics":
+        # TensorFlow runs no channels-first convolution on a CPU: this one keeps its
+        # initial weights, with a bias added so that it is not zero.
+        kernel, bias = model.get_layer("motif_conv").get_weights()
+        model.get_layer("motif_conv").set_weights([kernel, np.linspace(-0.2, 0.2, len(bias))])
+    else:
+        shape = model.inputs[0].shape[1:]
+        model = _train(keras, model, layout_of(x, tuple(shape)))
     path = os.path.join(folder, file_name)
     if name == "keras3_folder":
         model.save(path, zipped=False)
@@ -205,12 +259,12 @@ def build_model(name, folder, x=None, seed=5):
     return path
 
 
-def main(folder):
+def main(folder, names=None):
     os.makedirs(folder, exist_ok=True)
     np.save(os.path.join(folder, "seqs.npy"), planted_sequences())
-    for name in MODELS:
+    for name in names or MODELS:
         print(build_model(name, folder))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "wild_models")
+    main(sys.argv[1] if len(sys.argv) > 1 else "wild_models", sys.argv[2:])
