@@ -305,3 +305,27 @@ def test_conv2d_image_layout_kernel_is_the_transposed_conv1d_kernel():
     spec = find_motif_conv_in_file(HERE / "conv2d_image.keras")
     for base in range(4):
         np.testing.assert_array_equal(spec.kernel[:, base, :], stored[base, :, 0, :])
+
+
+def test_tf_keras_2_13_weight_layout_is_read(tmp_path):
+    """tf.keras 2.13-2.15 wrote ``_layer_checkpoint_dependencies/...`` where later writers write
+    ``layers/...`` (Keras 3 reads them by that renaming). No such Keras installs on Python 3.11,
+    so the file is tf_keras 2.21's ``.keras`` with its weight groups renamed that way."""
+    import shutil
+    import zipfile
+
+    import h5py
+
+    source = HERE / "tf_keras_plain.keras"
+    with zipfile.ZipFile(source) as archive:
+        archive.extractall(tmp_path / "members")
+    weights = tmp_path / "members" / "model.weights.h5"
+    with h5py.File(weights, "r+") as h5:
+        h5.move("layers", "_layer_checkpoint_dependencies")
+    old_layout = tmp_path / "tf_keras_2_13.keras"
+    with zipfile.ZipFile(old_layout, "w") as archive:
+        for member in ("metadata.json", "config.json", "model.weights.h5"):
+            archive.write(tmp_path / "members" / member, member)
+    shutil.rmtree(tmp_path / "members")
+    spec = find_motif_conv_in_file(old_layout)
+    np.testing.assert_array_equal(spec.kernel, find_motif_conv_in_file(source).kernel)
