@@ -329,3 +329,13 @@ def test_tf_keras_2_13_weight_layout_is_read(tmp_path):
     shutil.rmtree(tmp_path / "members")
     spec = find_motif_conv_in_file(old_layout)
     np.testing.assert_array_equal(spec.kernel, find_motif_conv_in_file(source).kernel)
+
+
+@pytest.mark.parametrize("name", ["strands_maximum_flip.keras", "conv2d_image.keras", "ops_max_pool.keras"])
+def test_a_live_model_reads_as_its_file(name, x):
+    """The callback's path: the model in memory gives the PWMs of its saved file."""
+    live = k2p_keras.extract(keras.models.load_model(HERE / name, compile=False), x)
+    saved = k2p_keras.extract(HERE / name, x)
+    assert live.spec.report() == saved.spec.report()
+    assert live.options.both_strands == saved.options.both_strands
+    np.testing.assert_allclose(live.exact.pwms, saved.exact.pwms, rtol=0, atol=1e-12)
