@@ -18,7 +18,7 @@ DEFAULT_DB = "default"
 
 
 @cli.command(MODEL_COMMAND)
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
 @click.argument("sequences", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               callback=output_path, help="MEME file to write [default: stdout].")

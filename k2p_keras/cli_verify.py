@@ -7,7 +7,7 @@ from .verify import DEFAULT_TOLERANCE
 
 
 @cli.command("verify")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
 @click.argument("sequences", type=click.Path(exists=True, dir_okay=False))
 @click.option("--pwms", "pwms_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Check the PWMs of this MEME file (motifs named <layer>_<index>[_suffix]) "

@@ -510,6 +510,12 @@ def plan_extraction(model, sequences=None, **options):
         raise K2PError(f"sequences are needed for {what}")
     elif sequences is not None:
         warnings.warn("the sequences are not used: the exact PWMs at a fixed base need none")
+    if getattr(spec, "both_strands", False) and not opts.both_strands:
+        # The graph merges both strands' scans by Maximum: it is the both-strand scan.
+        opts = replace(opts, both_strands=True)
+    elif opts.both_strands and not spec.both_strands_hint and spec.pattern_ok and spec.pattern[1:]:
+        warnings.warn(f"both_strands is set, but the model calls {spec.layer_name!r} once, on the "
+                      f"forward strand only ({spec.report()}); scanning both strands anyway")
     if spec.both_strands_hint and not opts.both_strands:
         warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse complement?); "
                       "if the model scans both strands, say so (both_strands=True, "

@@ -12,14 +12,17 @@ callable. :func:`find_motif_conv_in_file` and :func:`find_motif_conv_in_model` w
 model file or a live Keras model.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .errors import K2PError
 from .graph_checks import (PatternEnd, check_activation_layer, conv_activation,
-                           fold_batchnorm, is_conv1d, layer_kind)
+                           fold_batchnorm, is_conv1d, layer_kind, reduce_axes)
 from .kerasconfig import build_layer_graph, entry_config, entry_name, input_shape
+from .conv2d import conv2d_as_conv1d, conv2d_settings, is_conv2d, sequence_length
+from .strands import (conv_output_through, position_axis, reverse_complement_source,
+                      strand_merge)
 
 _MAX_LISTED = 40
 
@@ -67,6 +70,16 @@ class ConvSpec:
     both_strands_hint : bool
         True when the conv layer is called more than once (e.g. on a sequence and on its
         reverse complement).
+    both_strands : bool
+        True when the graph itself scans both strands: the conv's calls on the sequence and
+        on its reverse complement merged by Maximum (or Concatenate along positions) before
+        the global max-pool.
+    strand_note : str or None
+        How the reverse complement was seen (checked through Flip ops, or assumed through a
+        Lambda or custom layer that is not run), when ``both_strands``.
+    conv2d_layout : str or None
+        For a Conv2D on one-hot DNA read as a Conv1D: its layout, a key of
+        :data:`k2p_keras.conv2d.LAYOUTS` (``kernel`` is then the equivalent Conv1D kernel).
     """
 
     layer_name: str
@@ -85,6 +98,9 @@ class ConvSpec:
     folded_batchnorms: tuple = ()
     layers_found: list = field(default_factory=list)
     both_strands_hint: bool = False
+    both_strands: bool = False
+    strand_note: str | None = None
+    conv2d_layout: str | None = None
 
     @property
     def filters(self):
@@ -123,6 +139,8 @@ class ConvSpec:
             E.g. ``motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK``.
         """
         chain = " -> ".join(self.pattern)
+        if self.both_strands and self.pattern_ok:
+            chain += f" [both strands: {self.strand_note}]"
         return f"{chain}: OK" if self.pattern_ok else f"{chain}: NOT OK ({self.problem})"
 
 
@@ -156,8 +174,16 @@ def find_motif_conv(model_config, get_weights, layer=None):
     layers_found = _layers_found(graph)
     conv_calls = _choose_conv_calls(graph, layer, layers_found)
     first = conv_calls[0]
-    settings = _conv_settings(first.entry, first.name)
-    kernel, bias = _conv_weights(first.name, settings, get_weights)
+    layout = None
+    if is_conv2d(first.entry):
+        settings = conv2d_settings(first.entry, first.name)
+        weights = _stored_weights(first.name, get_weights)
+        reading = conv2d_as_conv1d(first.name, settings, weights[0])
+        layout, kernel = reading.layout, reading.kernel
+        bias = _bias(first.name, settings, weights, kernel.shape[2])
+    else:
+        settings = _conv_settings(first.entry, first.name)
+        kernel, bias = _conv_weights(first.name, settings, get_weights)
 
     conv_act = conv_activation(first.entry)
     start = PatternEnd(ok=True, nonlinear=conv_act.name != "linear",
@@ -165,13 +191,18 @@ def find_motif_conv(model_config, get_weights, layer=None):
     if conv_act.problem:
         end = start.fail(f"{first.class_name} {first.name!r}: {conv_act.problem}")
     else:
+        conv_indices = frozenset(call.index for call in conv_calls)
         end = _merge_ends([end for call in conv_calls for end in
-                           _follow(graph, (call.index, 0), settings, get_weights, start)])
+                           _follow(graph, (call.index, 0), settings, get_weights, start,
+                                   conv_indices)])
+        end = _check_strands(graph, conv_calls, settings, end)
     for _, scale, mean, beta in end.folds:
         kernel = kernel * scale[np.newaxis, np.newaxis, :]
         bias = (bias - mean) * scale + beta
     activation, threshold = _effective_activation(conv_act, end)
     conv_label = f"{first.name} ({first.class_name}, {conv_act.name})"
+    if layout is not None:
+        conv_label = f"{first.name} ({first.class_name} on one-hot DNA as Conv1D, {layout} layout, {conv_act.name})"
     return ConvSpec(
         layer_name=first.name,
         kernel=_expand_dilation(kernel, settings["dilation_rate"]),
@@ -182,13 +213,16 @@ def find_motif_conv(model_config, get_weights, layer=None):
         channels_first=settings["channels_first"],
         activation=activation,
         active_threshold=threshold,
-        input_length=_input_length(graph, conv_calls, settings["channels_first"]),
+        input_length=_input_length(graph, conv_calls, settings["channels_first"], layout),
         pattern=[conv_label] + list(end.chain),
         pattern_ok=end.ok,
         problem=end.problem,
         folded_batchnorms=tuple(fold[0] for fold in end.folds),
         layers_found=layers_found,
         both_strands_hint=len(graph.calls_of(first.name)) >= 2,
+        both_strands=end.ok and end.strands is not None,
+        strand_note=end.strands,
+        conv2d_layout=layout,
     )
 
 
@@ -222,14 +256,14 @@ def _choose_conv_calls(graph, layer, layers_found):
     conv_names = []
     for _, entry in graph.layers:
         name = entry_name(entry)
-        if is_conv1d(entry) and name not in conv_names and graph.calls_of(name):
+        if (is_conv1d(entry) or is_conv2d(entry)) and name not in conv_names and graph.calls_of(name):
             conv_names.append(name)
     listed = _listing(repr(name) for name in conv_names)
     if layer is not None:
         calls = graph.calls_of(layer)
         if not calls:
             raise K2PError(f"no layer named {layer!r}; Conv1D layers: {listed}")
-        if not is_conv1d(calls[0].entry):
+        if not (is_conv1d(calls[0].entry) or is_conv2d(calls[0].entry)):
             raise K2PError(f"layer {layer!r} is a {calls[0].class_name}, not a Conv1D; "
                            f"Conv1D layers: {listed}")
         on_input = [call for call in calls if _reads_input(graph, call)]
@@ -292,11 +326,27 @@ def _conv_settings(entry, name):
     return settings
 
 
-def _conv_weights(name, settings, get_weights):
-    """Kernel ``(k, 4, F)`` and bias ``(F,)`` as float64, after checking channels and groups."""
+def _stored_weights(name, get_weights):
     weights = [np.asarray(w, dtype=np.float64) for w in get_weights(name)]
     if not weights:
-        raise K2PError(f"no weights found for Conv1D {name!r}, expected a kernel and a bias")
+        raise K2PError(f"no weights found for conv layer {name!r}, expected a kernel and a bias")
+    return weights
+
+
+def _bias(name, settings, weights, filters):
+    """The stored bias ``(F,)``, zeros without one."""
+    if not settings["use_bias"]:
+        return np.zeros(filters)
+    if len(weights) < 2 or weights[1].shape != (filters,):
+        found = weights[1].shape if len(weights) > 1 else "none"
+        raise K2PError(f"conv layer {name!r} uses a bias but its stored bias has shape {found}, "
+                       f"expected ({filters},)")
+    return weights[1]
+
+
+def _conv_weights(name, settings, get_weights):
+    """Kernel ``(k, 4, F)`` and bias ``(F,)`` as float64, after checking channels and groups."""
+    weights = _stored_weights(name, get_weights)
     kernel = weights[0]
     if kernel.ndim != 3:
         raise K2PError(f"Conv1D {name!r} has a kernel of shape {kernel.shape}, expected "
@@ -312,14 +362,7 @@ def _conv_weights(name, settings, get_weights):
     if size is not None and kernel.shape[0] != size:
         raise K2PError(f"Conv1D {name!r} stores a kernel of length {kernel.shape[0]}, but "
                        f"its config says kernel_size={size}")
-    filters = kernel.shape[2]
-    if not settings["use_bias"]:
-        return kernel, np.zeros(filters)
-    if len(weights) < 2 or weights[1].shape != (filters,):
-        found = weights[1].shape if len(weights) > 1 else "none"
-        raise K2PError(f"Conv1D {name!r} uses a bias but its stored bias has shape {found}, "
-                       f"expected ({filters},)")
-    return kernel, weights[1]
+    return kernel, _bias(name, settings, weights, kernel.shape[2])
 
 
 def _expand_dilation(kernel, dilation):
@@ -332,13 +375,15 @@ def _expand_dilation(kernel, dilation):
     return expanded
 
 
-def _input_length(graph, conv_calls, channels_first):
+def _input_length(graph, conv_calls, channels_first, layout=None):
     for call in conv_calls:
         for tensor in call.inputs:
             source = graph.calls[tensor[0]]
             if source.class_name != "InputLayer":
                 continue
             shape = input_shape(source.entry)
+            if layout is not None:
+                return sequence_length(layout, shape)
             if shape is None or len(shape) != 3:
                 return None
             length = shape[2] if channels_first else shape[1]
@@ -349,11 +394,12 @@ def _input_length(graph, conv_calls, channels_first):
 # ---------------------------------------------------------------------------------------
 # Following the conv's output
 
-def _follow(graph, tensor, settings, get_weights, state):
+def _follow(graph, tensor, settings, get_weights, state, conv_indices=frozenset()):
     """Walk every consumer path from ``tensor`` to a global max-pool.
 
     Returns one :class:`PatternEnd` per path: OK at a global max-pool, not OK at the
-    first layer that breaks the MLE's assumption.
+    first layer that breaks the MLE's assumption. ``conv_indices`` are the motif conv's
+    calls, whose outputs a strand merge may combine.
     """
     consumers = graph.consumers(tensor)
     producer = graph.calls[tensor[0]].name
@@ -370,19 +416,55 @@ def _follow(graph, tensor, settings, get_weights, state):
             ends.append(_global_max(call, state, settings))
         elif kind == "pass":
             ends.extend(_follow(graph, (call.index, 0), settings, get_weights,
-                                state.step(call.class_name)))
+                                state.step(call.class_name), conv_indices))
         elif kind == "activation":
             step = check_activation_layer(call, state, get_weights)
             ends.extend([step] if not step.ok else
-                        _follow(graph, (call.index, 0), settings, get_weights, step))
+                        _follow(graph, (call.index, 0), settings, get_weights, step,
+                                conv_indices))
         elif kind == "batchnorm":
             step = fold_batchnorm(call, state, settings["channels_first"], get_weights)
             ends.extend([step] if not step.ok else
-                        _follow(graph, (call.index, 0), settings, get_weights, step))
+                        _follow(graph, (call.index, 0), settings, get_weights, step,
+                                conv_indices))
+        elif kind == "reduce_max":
+            ends.append(_reduce_max(call, state, settings))
+        elif kind == "merge":
+            from_conv = [conv_output_through(graph, t, conv_indices, layer_kind)
+                         for t in call.inputs]
+            merge = strand_merge(call, from_conv, settings["channels_first"])
+            if not merge.ok:
+                ends.append(state.fail(merge.problem, merge.label))
+            else:
+                ends.extend(_follow(graph, (call.index, 0), settings, get_weights,
+                                    state.step(merge.label, strands="merged"), conv_indices))
         else:
             ends.append(state.fail(_breaking_reason(call, kind), call.class_name))
     return ends
 
+
+def _reduce_max(call, state, settings):
+    """A max over positions written as an op (``keras.ops.max``, ``tf.reduce_max``)."""
+    axes = reduce_axes(call)
+    wanted = position_axis(settings["channels_first"])
+    if axes is not None and sorted({a % 3 for a in axes}) == [wanted]:
+        label = call.name if call.class_name == "TFOpLambda" else call.class_name
+        return state.step(f"{label}(axis={wanted})")
+    return state.fail(f"{call.class_name} {call.name!r} takes the max over axes {axes}, "
+                      f"expected the positions axis ({wanted}) only", call.class_name)
+
+
+def _check_strands(graph, conv_calls, settings, end):
+    """A strand merge needs its second input to be the reverse complement of the first."""
+    if not end.ok or end.strands is None:
+        return end
+    notes = []
+    for call in conv_calls[1:]:
+        kind, text = reverse_complement_source(graph, call, settings["channels_first"])
+        if kind == "wrong":
+            return end.fail(f"{call.name!r} is merged as a second strand, but {text}")
+        notes.append(text)
+    return replace(end, strands="; ".join(notes) or "both strands")
 
 def _global_max(call, state, settings):
     data_format = str(entry_config(call.entry).get("data_format") or "channels_last").lower()

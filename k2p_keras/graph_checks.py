@@ -18,19 +18,29 @@ from .kerasconfig import CONV1D_CLASSES, entry_config, is_builtin, is_conv1d
 # Identities at inference time.
 _PASS_THROUGH = frozenset({"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
                            "AlphaDropout", "ActivityRegularization", "Identity"})
-_GLOBAL_MAX = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D"})
+# The 2-D ones follow a Conv2D on one-hot DNA (see conv2d.py), whose output has one row.
+_GLOBAL_MAX = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalMaxPooling2D",
+                         "GlobalMaxPool2D"})
 _ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU",
                                 "ThresholdedReLU", "Softmax"})
 _KINDS = {
-    "local_pool": {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D"},
-    "average": {"GlobalAveragePooling1D", "GlobalAvgPool1D"},
+    "local_pool": {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
+                   "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"},
+    "average": {"GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalAveragePooling2D",
+                "GlobalAvgPool2D"},
     "dense": {"Flatten", "Dense", "Reshape", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
               "TimeDistributed"},
     "conv": CONV1D_CLASSES | {"SeparableConv1D", "DepthwiseConv1D", "Conv1DTranspose",
-                              "LocallyConnected1D"},
+                              "LocallyConnected1D", "Conv2D", "Convolution2D"},
     "merge": {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
               "Dot", "Merge"},
 }
+
+# A max written as an op in a functional model: Keras 3 ``keras.ops.max`` and tf.keras's
+# ``tf.reduce_max`` / ``tf.math.reduce_max`` (a TFOpLambda naming the function).
+_MAX_OPS = frozenset({"Max", "Amax"})
+_TF_REDUCE_MAX = frozenset({"math.reduce_max", "reduce_max", "compat.v1.reduce_max"})
+
 
 class Activation(NamedTuple):
     """A normalised activation: name, pre-activation threshold, and why it is refused."""
@@ -61,6 +71,8 @@ class PatternEnd:
         included.
     folds : tuple
         ``(name, scale, moving_mean, beta)`` of BatchNormalizations to fold, in order.
+    strands : str or None
+        Set once the path went through a merge of both strands (see :mod:`k2p_keras.strands`).
     """
 
     ok: bool
@@ -70,6 +82,7 @@ class PatternEnd:
     nonlinear: bool = False
     threshold: float = 0.0
     folds: tuple = ()
+    strands: str | None = None
 
     def step(self, label, **changes):
         """The state after one more acceptable layer."""
@@ -93,11 +106,16 @@ def layer_kind(entry):
     str
         ``"pass"``, ``"activation"``, ``"batchnorm"``, ``"global_max"``, one of the keys
         of the breaking kinds (``"local_pool"``, ``"average"``, ``"dense"``, ``"conv"``,
-        ``"merge"``), ``"custom"`` (a registered custom class) or ``"other"``.
+        ``"merge"``), ``"reduce_max"`` (a max written as an op, see :func:`reduce_axes`),
+        ``"custom"`` (a registered custom class) or ``"other"``.
     """
     if not is_builtin(entry):
         return "custom"
     class_name = _bare_class(entry)
+    if class_name in _MAX_OPS and str(entry.get("module") or "").startswith("keras.src.ops"):
+        return "reduce_max"
+    if class_name == "TFOpLambda" and str(entry_config(entry).get("function")) in _TF_REDUCE_MAX:
+        return "reduce_max"
     if class_name in _PASS_THROUGH:
         return "pass"
     if class_name in _GLOBAL_MAX:
@@ -251,3 +269,33 @@ def fold_batchnorm(call, state, channels_first, get_weights):
         return state.step(f"{call.class_name} (after activation, positive scale)")
     return state.step(f"{call.class_name} (folded)",
                       folds=state.folds + ((name, scale, mean, beta),))
+
+
+def _tf_op_kwargs(entry):
+    """The kwargs of a tf.keras TFOpLambda call (the 4th item of its inbound ref)."""
+    # tf.keras writes a TFOpLambda's node as one ref ``[name, node, tensor, kwargs]``;
+    # older writers wrap it in a list of refs.
+    for node in entry.get("inbound_nodes") or []:
+        refs = [node] if node and isinstance(node[0], str) else node
+        for ref in refs if isinstance(refs, list) else []:
+            if isinstance(ref, list) and len(ref) == 4 and isinstance(ref[3], dict):
+                return ref[3]
+    return {}
+
+
+def reduce_axes(call):
+    """The axes a max op reduces (list of int), or None when they cannot be read.
+
+    Keras 3 keeps them in the op's config (``axis``); tf.keras's TFOpLambda in the kwargs
+    of its call. ``None`` as the axis means all axes, which pools over the filters too.
+    """
+    if call.class_name == "TFOpLambda":
+        axis = _tf_op_kwargs(call.entry).get("axis")
+    else:
+        axis = entry_config(call.entry).get("axis")
+    if axis is None:
+        return None
+    try:
+        return [int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)]
+    except (TypeError, ValueError):
+        return None

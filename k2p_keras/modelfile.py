@@ -141,7 +141,8 @@ def read_model(path):
     Parameters
     ----------
     path : str or os.PathLike
-        A legacy ``.h5`` model file or a Keras 3 ``.keras`` zip.
+        A legacy ``.h5`` model file, a Keras 3 ``.keras`` zip, or a Keras 3 model folder
+        (``model.save(path, zipped=False)``: the zip's members as files).
 
     Returns
     -------
@@ -159,6 +160,11 @@ def read_model(path):
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         raise K2PError("a TensorFlow SavedModel directory cannot be read without running "
                        "it; save the model with model.save('model.keras')", path=path)
+    if is_keras_folder(path):
+        return _read_keras_folder(path)
+    if os.path.isdir(path):
+        raise K2PError("a directory without config.json: not a Keras model folder "
+                       "(model.save(path, zipped=False))", path=path)
     kind = file_kind(path, "a Keras model file (.h5 or .keras)")
     if kind == "hdf5":
         return _read_h5_model(path)
@@ -513,24 +519,30 @@ class _KerasZipReader:
         with _open_zip(self.path) as archive:
             try:
                 with _weights_h5(archive, self.path) as h5:
-                    group = self._vars_group(h5, layer_name)
-                    if group is None and "_layer_checkpoint_dependencies" in h5:
-                        raise K2PError("this .keras file lays out its weights the tf.keras "
-                                       "2.13-2.15 way (_layer_checkpoint_dependencies), "
-                                       "which is not read; save the model again as .h5 or "
-                                       "with Keras 3", path=self.path)
-                    if group is None:
-                        return None
-                    keys = sorted((k for k in group.keys() if k.isdigit()), key=int)
-                    return [group[k][()] for k in keys]
+                    return self._read_vars(h5, layer_name)
             except (zipfile.BadZipFile, OSError, RuntimeError, KeyError, EOFError) as exc:
                 raise K2PError(f"corrupt model.weights.h5 while reading weights of "
                                f"{layer_name!r} ({_first_line(exc)})", path=self.path) from exc
+
+    def _read_vars(self, h5, layer_name):
+        group = self._vars_group(h5, layer_name)
+        if group is None and "_layer_checkpoint_dependencies" in h5:
+            raise K2PError(f"no weights for {layer_name!r} in this tf.keras 2.13-2.15 layout "
+                           "(_layer_checkpoint_dependencies); save the model again as .h5 "
+                           "or with Keras 3", path=self.path)
+        if group is None:
+            return None
+        keys = sorted((k for k in group.keys() if k.isdigit()), key=int)
+        return [group[k][()] for k in keys]
 
     def _vars_group(self, h5, layer_name):
         # The path computed from the config is right for every Keras 3 writer; Keras >= 3.6
         # also stores the layer's name on each vars group, which settles any doubt.
         path = keras3_weight_paths(self.config).get(layer_name)
+        if path is not None and f"{path}/vars" not in h5 and "_layer_checkpoint_dependencies" in h5:
+            # tf.keras 2.13-2.15 wrote the same paths with "layers" called
+            # "_layer_checkpoint_dependencies"; Keras 3 reads them the same way.
+            path = path.replace("layers", "_layer_checkpoint_dependencies")
         if path is not None and f"{path}/vars" in h5:
             group = h5[f"{path}/vars"]
             stored = _decode(group.attrs.get("name"))
@@ -546,3 +558,52 @@ class _KerasZipReader:
 
         h5.visititems(visit)
         return h5[by_name[layer_name]] if layer_name in by_name else None
+
+
+# ---------------------------------------------------------------------------------------
+# Keras 3 model folders: model.save(path, zipped=False)
+
+def is_keras_folder(path):
+    """Tell whether ``path`` is a Keras 3 model folder (an unzipped ``.keras``)."""
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json"))
+
+
+def _read_keras_folder(path):
+    """The members of a ``.keras`` zip, as files in a folder (``zipped=False``)."""
+    def member(name):
+        member_path = os.path.join(path, name)
+        if not os.path.isfile(member_path):
+            return None
+        if os.path.getsize(member_path) > MAX_CONFIG_BYTES:
+            raise K2PError(f"{name} is larger than {MAX_CONFIG_BYTES} bytes", path=path)
+        with open(member_path, "rb") as handle:
+            return handle.read()
+
+    config = _parse_config(member("config.json"), path, "config.json")
+    try:
+        metadata = json.loads(member("metadata.json") or b"{}")
+    except ValueError:
+        metadata = {}
+    weights = os.path.join(path, "model.weights.h5")
+    if not os.path.isfile(weights):
+        raise K2PError("the model folder has no model.weights.h5", path=path)
+    with _open_h5(weights, path, what="model.weights.h5 in the model folder") as h5:
+        _check_hdf5_safe(h5, path)
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return ModelFile(path=path, format="keras-folder",
+                     keras_version=_str_or_none(metadata.get("keras_version")),
+                     backend=_str_or_none(metadata.get("backend")), config=config,
+                     _reader=_KerasFolderReader(path, config))
+
+
+class _KerasFolderReader(_KerasZipReader):
+    """Weights of a Keras 3 model folder: the same layout as in the zip."""
+
+    def __call__(self, layer_name, scope):
+        weights = os.path.join(self.path, "model.weights.h5")
+        try:
+            with _open_h5(weights, self.path, what="model.weights.h5") as h5:
+                return self._read_vars(h5, layer_name)
+        except (OSError, RuntimeError, KeyError) as exc:
+            raise K2PError(f"corrupt model.weights.h5 while reading weights of "
+                           f"{layer_name!r} ({_first_line(exc)})", path=self.path) from exc

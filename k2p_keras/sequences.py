@@ -129,6 +129,12 @@ class TensorSequences(SequenceSource):
 
     def __init__(self, path, shape, dtype, *, format, channels_first=None, dataset=None, array=None):
         name = path if path is not None else "<array>"
+        # Conv2D models on one-hot DNA are trained on (N, 4, 1, L), (N, 4, L, 1) or
+        # (N, 1, L, 4): the axis of size 1 goes, the rest is read as (N, 4, L) / (N, L, 4).
+        self._squeeze_axis = None
+        if len(shape) == 4 and 1 in tuple(shape[1:]):
+            self._squeeze_axis = 1 + tuple(shape[1:]).index(1)
+            shape = tuple(shape[:self._squeeze_axis]) + tuple(shape[self._squeeze_axis + 1:])
         if len(shape) != 3:
             raise K2PError(f"expected a rank-3 tensor (sequences, length, 4), found shape {tuple(shape)}",
                            path=name)
@@ -186,6 +192,8 @@ class TensorSequences(SequenceSource):
 
     def _prepare(self, block, positions):
         batch = np.asarray(block, dtype=np.float32)
+        if self._squeeze_axis is not None:
+            batch = batch.squeeze(axis=self._squeeze_axis)
         if self.channels_first:
             batch = batch.transpose(0, 2, 1)
         batch = np.ascontiguousarray(batch)
@@ -330,7 +338,9 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
     source : str, os.PathLike or numpy.ndarray
         A file or an in-memory array. Files are recognised by content, not name:
 
-        - HDF5: a tensor ``(N, length, 4)`` of floats, ints or bools (one-hot A C G T);
+        - HDF5: a tensor ``(N, length, 4)`` of floats, ints or bools (one-hot A C G T),
+          or ``(N, 4, length)``, or a Conv2D model's ``(N, 4, 1, length)``,
+          ``(N, 4, length, 1)`` or ``(N, 1, length, 4)`` (the axis of size 1 is dropped);
         - ``.npy``: the same tensor, memory-mapped;
         - FASTA, plain or gzip-compressed: letters A C G T (U is read as T), any case;
           N and the IUPAC ambiguity codes R Y S W K M B D H V (and '-') become

@@ -183,9 +183,11 @@ def keras_preactivation(model_path, spec):
     # BatchNormalization that follows it.
     config["data_format"] = "channels_last"
     linear = type(conv).from_config(config)
+    norms = [find_live_layer(model, name) for name in spec.folded_batchnorms]
+    if spec.conv2d_layout is not None:
+        return _conv2d_preactivation(conv, linear, norms, spec), None
     linear.build((None, None, 4))
     linear.set_weights(conv.get_weights())
-    norms = [find_live_layer(model, name) for name in spec.folded_batchnorms]
 
     def compute(batch):
         y = linear(np.asarray(batch, dtype=np.float32))
@@ -197,6 +199,32 @@ def keras_preactivation(model_path, spec):
         return y.transpose(0, 2, 1) if spec.channels_first and norms else y
 
     return compute, None
+
+
+def _conv2d_preactivation(conv, linear, norms, spec):
+    """A Conv2D on one-hot DNA, computed by its channels-last twin on the batch in its layout.
+
+    The keras-genomics layout ``(4, 1, L)`` channels-first is the same convolution as
+    ``(1, L, 4)`` channels-last with the same kernel ``(1, k, 4, F)``.
+    """
+    import keras
+
+    from .conv2d import to_layout
+
+    layout = "row" if spec.conv2d_layout == "keras-genomics" else spec.conv2d_layout
+    linear.build({"row": (None, 1, None, 4), "image": (None, 4, None, 1)}[layout])
+    linear.set_weights(conv.get_weights())
+
+    def compute(batch):
+        y = linear(to_layout(np.asarray(batch, dtype=np.float32), layout))  # (B, 1, P, F)
+        if spec.channels_first and norms:
+            y = keras.ops.transpose(y, (0, 3, 1, 2))
+        for norm in norms:
+            y = norm(y, training=False)
+        y = keras.ops.convert_to_numpy(y).astype(np.float64)
+        return y[:, :, 0, :].transpose(0, 2, 1) if spec.channels_first and norms else y[:, 0]
+
+    return compute
 
 
 def verify_pwms(spec, batches, pwm_set, preactivation=None, tolerance=DEFAULT_TOLERANCE, progress=None):
