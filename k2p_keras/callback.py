@@ -136,10 +136,13 @@ class PWMCallback(keras.callbacks.Callback):
     shared_base : bool
         One base for all filters (the default, as for `k2p-keras MODEL SEQS`: it recovers
         planted motifs better in benchmarks/paper) instead of one per filter.
+    sites : {"strong", "active", "all"} or None
+        Which best windows count as binding sites for the MLE (see
+        :class:`k2p_keras.extraction.Options`; default "strong").
     both_strands : bool
         The model scans the reverse complement too.
     exclude_inactive : bool
-        Leave out of the MLE the sequences whose best window does not pass the activation.
+        The older spelling of ``sites="active"``.
     seed : int
         Seed of the subset drawn with ``max_sequences`` (arrays and files only).
     batch_size : int
@@ -204,6 +207,7 @@ class PWMCallback(keras.callbacks.Callback):
 
     def __init__(self, sequences, output_dir, every=1, base=DEFAULTS.base, layer=DEFAULTS.layer,
                  max_sequences=None, shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
+                 sites=DEFAULTS.sites,
                  exclude_inactive=DEFAULTS.exclude_inactive, seed=0, batch_size=DEFAULTS.batch_size,
                  *, dataset=DEFAULTS.dataset, n_encoding=DEFAULTS.n_encoding, force=DEFAULTS.force,
                  annotate=None, annotate_options=None):
@@ -211,7 +215,7 @@ class PWMCallback(keras.callbacks.Callback):
         self.every = _positive_int(every, "every")
         self.max_sequences = _positive_int(max_sequences, "max_sequences", allow_none=True)
         # The options extract() takes, checked now so that a typo fails before training starts.
-        self.options = make_options(base=base, layer=layer, shared_base=bool(shared_base),
+        self.options = make_options(base=base, layer=layer, shared_base=bool(shared_base), sites=sites,
                                     both_strands=bool(both_strands), exclude_inactive=bool(exclude_inactive),
                                     batch_size=batch_size, dataset=dataset, n_encoding=n_encoding,
                                     force=bool(force))
@@ -324,7 +328,7 @@ class PWMCallback(keras.callbacks.Callback):
 
     def _option_values(self):
         o = self.options
-        return dict(base=o.base, shared_base=o.shared_base, both_strands=o.both_strands,
+        return dict(base=o.base, shared_base=o.shared_base, sites=o.sites, both_strands=o.both_strands,
                     exclude_inactive=o.exclude_inactive, force=o.force, batch_size=o.batch_size,
                     n_encoding=o.n_encoding)
 

@@ -12,6 +12,7 @@ from .errors import PatternError
 from .extraction import DEFAULTS, N_ENCODINGS
 from .annotate import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON  # plain constants: memelite loads only when used
 from .pipeline import METHODS
+from .sites import SITES_HELP
 
 # What --annotate given without a value stands for: the default database.
 DEFAULT_DB = "default"
@@ -29,9 +30,10 @@ DEFAULT_DB = "default"
 @click.option("--shared-base/--per-filter-base", default=DEFAULTS.shared_base, show_default=True,
               help="One base for all filters (k2p-1.0; recovers planted motifs better in "
                    "benchmarks/paper) or one per filter.")
+@click.option("--sites", default=None, metavar="[strong|active|all]",
+              help=SITES_HELP + " 'strong=F' sets the fraction. [default: strong; active with --exclude-inactive]")
 @click.option("--both-strands", is_flag=True, help="The model scans the reverse complement too.")
-@click.option("--exclude-inactive", is_flag=True,
-              help="Leave out sequences whose best window does not pass the activation (e.g. ReLU output 0).")
+@click.option("--exclude-inactive", is_flag=True, help="The older spelling of --sites active.")
 @click.option("--dataset", default=DEFAULTS.dataset,
               help="HDF5 dataset holding the sequences [default: the only or first].")
 @click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default=DEFAULTS.n_encoding, show_default=True,
@@ -67,7 +69,7 @@ DEFAULT_DB = "default"
               help="Write one self-contained HTML report: logos, best matches aligned, tables "
                    "(implies --annotate; needs matplotlib).")
 @click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
-def extract(model, sequences, output, layer, fixed_base, shared_base, both_strands, exclude_inactive,
+def extract(model, sequences, output, layer, fixed_base, shared_base, sites, both_strands, exclude_inactive,
             dataset, n_encoding, batch_size, summary, force, method, threshold, threshold_fraction, logos_dir,
             annotate_db, taxon, q_threshold, matches_out, report_out, quiet):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
@@ -90,7 +92,7 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, both_stran
         require_annotate()  # a missing extra or an unknown database fails before the scan
         database = load_database(None if annotate_db in (None, DEFAULT_DB) else annotate_db, taxon=taxon)
     options = dict(method=method, base="mle" if fixed_base is None else fixed_base, shared_base=shared_base,
-                   both_strands=both_strands, exclude_inactive=exclude_inactive, threshold=threshold,
+                   sites=sites, both_strands=both_strands, exclude_inactive=exclude_inactive, threshold=threshold,
                    threshold_fraction=threshold_fraction, force=force, layer=layer, dataset=dataset,
                    n_encoding=n_encoding, batch_size=batch_size)
     try:

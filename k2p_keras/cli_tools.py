@@ -151,7 +151,8 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
         tensor = tensor[:, ::-1, :]
     spec = ConvSpec.from_kernel(filters_to_keras_kernel(tensor), name="kernel")
     try:
-        result = extract(spec, sequences, shared_base=shared_base, dataset=sequence_tensor_name,
+        # k2p-1.0's MLE: every sequence's best window is a site (and its results are reproduced).
+        result = extract(spec, sequences, shared_base=shared_base, sites="all", dataset=sequence_tensor_name,
                          batch_size=batch_size)
     except K2PError as err:
         raise K2PError(err.message, path=err.path or sequences) from None

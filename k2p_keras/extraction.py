@@ -23,6 +23,7 @@ import numpy as np
 from . import __version__
 from .errors import K2PError, OptionError
 from .pipeline import METHODS, extract_motif_sets, format_summary, open_sequences_for, scans_needed
+from .sites import DEFAULT_SITES, site_rule
 from .validate import check_positive_int
 
 N_ENCODINGS = ("zero", "quarter")
@@ -52,11 +53,18 @@ class Options:
         base ``b > 1`` for every filter (no sequences needed for the exact PWMs).
     shared_base : bool
         One base for all filters (k2p-1.0's choice) instead of one per filter.
+    sites : {"strong", "active", "all"}, "strong=F", float or None
+        Which best windows the MLE treats as binding sites (:mod:`k2p_keras.sites`): those
+        activating the filter at least half (or F) as much as its strongest window
+        ("strong", the default, chosen by benchmarks/paper), those that switch it on
+        ("active"), or every sequence's ("all": k2p-1.0 and the paper). The base only sets
+        how sharp the PWMs are; every base reproduces the filter exactly. None: the default,
+        or "active" when ``exclude_inactive`` is set.
     both_strands : bool
         The model scans the reverse complement too: a sequence's best window is the best
         over both strands.
     exclude_inactive : bool
-        Leave out of the MLE the sequences whose best window does not pass the activation.
+        The older spelling of ``sites="active"``.
     threshold : float or None
         Heuristic: a sequence counts when its maximal activation output exceeds this
         (None: 0, DeepBind's rule).
@@ -78,6 +86,7 @@ class Options:
     method: str = "exact"
     base: object = "mle"
     shared_base: bool = True
+    sites: object = None
     both_strands: bool = False
     exclude_inactive: bool = False
     threshold: float = None
@@ -136,13 +145,21 @@ class Options:
             size = check_positive_int(self.batch_size, "batch_size")
         except K2PError as err:
             raise _option_error(err, "batch_size") from None
-        return replace(self, base=base, batch_size=size, threshold_fraction=fraction)
+        sites = self.sites
+        if sites is None:
+            sites = "active" if self.exclude_inactive else DEFAULT_SITES
+        try:
+            sites = site_rule(sites, self.exclude_inactive).label
+        except K2PError as err:
+            raise _option_error(err, "sites") from None
+        return replace(self, base=base, batch_size=size, threshold_fraction=fraction, sites=sites)
 
     def base_mode(self):
         """In words: how the base of the exact PWMs is chosen."""
         if not self.estimating:
             return "none (heuristic PWMs)" if self.method == "heuristic" else f"fixed, b = {self.base:g}"
-        return "maximum likelihood, " + ("one shared base" if self.shared_base else "one base per filter")
+        return (f"maximum likelihood on {self.sites} sites, "
+                + ("one shared base" if self.shared_base else "one base per filter"))
 
 
 #: The defaults, for callers that show them (``--help``).
@@ -464,7 +481,7 @@ class ExtractionPlan:
         o = self.options
         exact, heuristic = extract_motif_sets(
             self.spec, self.open_batches if self.passes else None, method=o.method, base=o.base,
-            shared_base=o.shared_base, both_strands=o.both_strands, exclude_inactive=o.exclude_inactive,
+            shared_base=o.shared_base, sites=o.sites, both_strands=o.both_strands, exclude_inactive=False,
             threshold=0.0 if o.threshold is None else o.threshold, threshold_fraction=o.threshold_fraction,
             force=o.force, progress=progress)
         scanned = None

@@ -13,6 +13,7 @@ from .errors import K2PError, PatternError
 from .heuristic import heuristic_from_stats, heuristic_pwms, preactivation_threshold
 from .mle import BaseEstimate, estimate_base
 from .motifset import MotifSet
+from .sites import SCORE_BINS, site_rule, site_sums
 from .transform import check_base, kernel_constant, kernel_to_pwm
 
 
@@ -37,6 +38,8 @@ class Extraction(MotifSet):
     stats : ScanStats or None
     estimate : BaseEstimate or None
     shared_base : bool
+    sites : str
+        Which best windows the MLE counted as sites (:mod:`k2p_keras.sites`).
     """
 
     layer_name: str
@@ -51,6 +54,7 @@ class Extraction(MotifSet):
     stats: object = None
     estimate: BaseEstimate = None
     shared_base: bool = False
+    sites: str = "all"
 
     kind = "exact"
     figure_columns = ("ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d")
@@ -89,14 +93,14 @@ class Extraction(MotifSet):
         return figures
 
 
-def _fallback_to_shared(estimate, kernel, stats):
+def _fallback_to_shared(estimate, kernel, sums):
     """Per-filter estimates that failed take the shared estimate, with a warning each.
 
     Returns a new :class:`BaseEstimate`; ``estimate`` is left as it was.
     """
     if estimate.ok.all():
         return estimate
-    shared = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=True, on_degenerate="nan")
+    shared = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=True, on_degenerate="nan")
     if not shared.ok.all():
         raise K2PError(f"cannot estimate the base: {shared.problems[0]}")
     failed = ~estimate.ok
@@ -109,7 +113,7 @@ def _fallback_to_shared(estimate, kernel, stats):
 
 
 def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_strands=False,
-                 exclude_inactive=False, letter_threshold=None, force=False, progress=None):
+                 exclude_inactive=False, letter_threshold=None, force=False, progress=None, sites="all"):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
@@ -126,7 +130,8 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
     both_strands : bool
         The model scans the reverse complement too: the best window is over both strands.
     exclude_inactive : bool
-        Leave out of the MLE the sequences whose best window does not pass the activation.
+        Leave out of the MLE the sequences whose best window does not pass the activation
+        (the same as ``sites="active"``).
     letter_threshold : float or numpy.ndarray of shape (F,), optional
         Have the MLE's scan also count the letters of the best windows whose
         ``conv + bias`` exceeds it (``extraction.stats.letter_counts``, for the heuristic).
@@ -135,6 +140,11 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
         (:func:`check_pattern`), with a warning; without it that raises ``PatternError``.
     progress : callable, optional
         Receives the number of sequences in each scanned batch.
+    sites : {"all", "active", "strong"} or float
+        Which best windows the MLE counts as sites of the motif (:mod:`k2p_keras.sites`):
+        every sequence's (k2p-1.0), those that pass the activation, or those whose
+        activation exceeds half (or this fraction) of the filter's largest. Ignored with a
+        fixed base.
 
     Returns
     -------
@@ -143,6 +153,7 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
     estimating = isinstance(base, str) and base == "mle"
     check_pattern(spec, estimating=estimating, force=force)
     kernel, bias = spec.kernel, spec.bias
+    rule = site_rule(sites, exclude_inactive)
     n_filters = kernel.shape[2]
     stats = estimate = None
     if estimating:
@@ -151,13 +162,15 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
         from .scan import scan_best_windows  # TensorFlow loads only when a scan is needed
 
         stats = scan_best_windows(batches, kernel, bias, padding=spec.padding, strides=spec.strides,
-                                  both_strands=both_strands, exclude_inactive=exclude_inactive,
+                                  both_strands=both_strands, exclude_inactive=rule.kind == "active",
                                   active_threshold=spec.active_threshold,
-                                  letter_threshold=letter_threshold, progress=progress)
-        estimate = estimate_base(kernel, stats.score_sum, stats.row_weight, shared=shared_base,
+                                  letter_threshold=letter_threshold, progress=progress,
+                                  score_bins=SCORE_BINS if rule.kind == "strong" else None)
+        sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
+        estimate = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=shared_base,
                                  on_degenerate="raise" if shared_base else "nan")
-        estimate = _fallback_to_shared(estimate, kernel, stats)
-        ln_base, se, loglik, n_used = estimate.ln_base, estimate.se, estimate.loglik, stats.n_used
+        estimate = _fallback_to_shared(estimate, kernel, sums)
+        ln_base, se, loglik, n_used = estimate.ln_base, estimate.se, estimate.loglik, sums.n_used
     else:
         ln_base = np.full(n_filters, math.log(check_base(base)))
         se = np.full(n_filters, np.nan)
@@ -168,7 +181,7 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
                           for t in range(n_filters)])
     return Extraction(layer_name=spec.layer_name, kernel=kernel, bias=bias, ln_base=ln_base, se=se,
                       loglik=loglik, pwms=pwms, constants=constants, n_used=np.asarray(n_used),
-                      stats=stats, estimate=estimate, shared_base=bool(shared_base))
+                      stats=stats, estimate=estimate, shared_base=bool(shared_base), sites=rule.label)
 
 
 def check_pattern(spec, *, estimating, force=False, path=None):
@@ -257,7 +270,7 @@ def scans_needed(method, mle, threshold_fraction=None):
     return int(exact_scan) + heuristic_scans
 
 
-def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared_base=True,
+def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared_base=True, sites="all",
                        both_strands=False, exclude_inactive=False, threshold=0.0, threshold_fraction=None,
                        force=False, progress=None):
     """Exact PWMs, heuristic PWMs or both, sharing the scans between them.
@@ -269,7 +282,7 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
         Returns a fresh iterable of one-hot batches ``(B, length, 4)`` on each call, e.g.
         ``lambda: source.iter_batches(512)``; None only for the exact method with a fixed base.
     method : {"exact", "heuristic", "both"}
-    base, shared_base, both_strands, exclude_inactive, force
+    base, shared_base, sites, both_strands, exclude_inactive, force
         As for :func:`extract_pwms` (the exact method).
     threshold, threshold_fraction
         As for :func:`k2p_keras.heuristic.heuristic_pwms` (the heuristic method).
@@ -293,7 +306,7 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
         if want_heuristic and mle and threshold_fraction is None:
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
         exact = extract_pwms(spec, open_batches() if mle else None, base=base, shared_base=shared_base,
-                             both_strands=both_strands, exclude_inactive=exclude_inactive,
+                             sites=sites, both_strands=both_strands, exclude_inactive=exclude_inactive,
                              letter_threshold=ride_along, force=force, progress=progress)
         if ride_along is not None:
             heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._tf import import_tensorflow
 from .errors import K2PError
+from .sites import ScoreHistogram, histogram_grid
 from .validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
 
 PADDINGS = ("valid", "same", "causal")
@@ -42,6 +43,10 @@ class ScanStats:
         ``letter_threshold`` (the heuristic's counts); None when not requested.
     n_letter_windows : numpy.ndarray, shape (F,), or None
         How many windows went into ``letter_counts``.
+    score_histogram : ScoreHistogram or None
+        Every sequence's best window sorted into score bins (count, score sum, row
+        weights per bin), for the ``strong`` sites of :mod:`k2p_keras.sites`; None when
+        not requested.
     """
 
     n_sequences: int
@@ -51,6 +56,7 @@ class ScanStats:
     max_preactivation: np.ndarray
     letter_counts: np.ndarray = None
     n_letter_windows: np.ndarray = None
+    score_histogram: ScoreHistogram = None
 
 
 def padding_amounts(length, kernel_length, padding="valid", strides=1):
@@ -77,8 +83,8 @@ def _gather_best(x, kernel32, strides, left, right, length):
     return tf.reduce_max(conv, axis=1), windows
 
 
-def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, *, strides, both_strands,
-               exclude_inactive, active_threshold, count_letters):
+def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, bin_low, bin_width, *, strides,
+               both_strands, exclude_inactive, active_threshold, count_letters, score_bins):
     """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel."""
     tf = import_tensorflow()
     left, right = pads[0], pads[1]
@@ -106,7 +112,30 @@ def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, *, strides
         counted = tf.cast(preact > letter_threshold, tf.float64)
         out["letter_counts"] = tf.einsum("bf,bfla->fla", counted, windows)
         out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
+    if score_bins:
+        out.update(_histogram_step(score, tf.reduce_sum(windows, axis=-1), bin_low, bin_width, score_bins))
     return out
+
+
+def _histogram_step(score, row_weight, bin_low, bin_width, score_bins):
+    """One batch's best windows (score (B, F), row weights (B, F, L)) summed per score bin.
+
+    Counts and score sums come per bin. Row weights would be a (F, K, L) array per batch,
+    whose copying cost as much as the rest of the scan; nearly every row weighs 1 (one-hot
+    or 0.25 N rows), so only the windows with another row weight (all-zero N or padding
+    rows) are returned, with their bin and ``1 - row weight``, for the caller to add up.
+    """
+    tf = import_tensorflow()
+    n_filters = tf.shape(score)[1]
+    index = tf.clip_by_value(tf.floor((score - bin_low) / bin_width), 0.0, score_bins - 1.0)
+    # Filter t's bins are segments t * K ... t * K + K - 1 of one flat segment sum.
+    segment = tf.reshape(tf.cast(index, tf.int32) + tf.range(n_filters)[None, :] * score_bins, [-1])
+    n_segments = n_filters * score_bins
+    deficit = tf.reshape(1.0 - row_weight, [-1, tf.shape(row_weight)[2]])
+    light = tf.reduce_any(deficit != 0.0, axis=1)
+    return {"bin_count": tf.math.unsorted_segment_sum(tf.ones_like(segment, tf.float64), segment, n_segments),
+            "bin_score_sum": tf.math.unsorted_segment_sum(tf.reshape(score, [-1]), segment, n_segments),
+            "deficit_segment": tf.boolean_mask(segment, light), "deficit_rows": tf.boolean_mask(deficit, light)}
 
 
 # One traced step per static setting. A callback scans a new kernel every epoch; tracing a
@@ -115,16 +144,17 @@ def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, *, strides
 _TRACED_STEPS = {}
 
 
-def _traced_step(strides, both_strands, exclude_inactive, active_threshold, count_letters):
+def _traced_step(strides, both_strands, exclude_inactive, active_threshold, count_letters, score_bins):
     tf = import_tensorflow()
-    key = (strides, both_strands, exclude_inactive, active_threshold, count_letters)
+    key = (strides, both_strands, exclude_inactive, active_threshold, count_letters, score_bins)
     if key not in _TRACED_STEPS:
         step = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
                                  exclude_inactive=exclude_inactive, active_threshold=active_threshold,
-                                 count_letters=count_letters)
+                                 count_letters=count_letters, score_bins=score_bins)
         _TRACED_STEPS[key] = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
             tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
+            tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
             tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)],
             reduce_retracing=True)
     return _TRACED_STEPS[key]
@@ -134,7 +164,7 @@ class _BatchScanner:
     """Holds the kernel as TensorFlow tensors and the traced per-batch function."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
-                 active_threshold, letter_threshold):
+                 active_threshold, letter_threshold, score_bins=0):
         tf = import_tensorflow()
         n_filters = kernel.shape[2]
         self.kernel64 = tf.constant(kernel, tf.float64)
@@ -145,19 +175,22 @@ class _BatchScanner:
         count_letters = letter_threshold is not None
         self.letter_threshold = tf.constant(np.broadcast_to(
             np.asarray(letter_threshold if count_letters else 0.0, dtype=np.float64), (n_filters,)))
+        # The score bins' grid (unused, but the traced signature wants it, without score_bins).
+        self.bin_low, self.bin_width = (tf.constant(a) for a in histogram_grid(kernel, max(score_bins, 1)))
         self._traced = _traced_step(int(strides), bool(both_strands), bool(exclude_inactive),
-                                    float(active_threshold), count_letters)
+                                    float(active_threshold), count_letters, int(score_bins))
 
     def step(self, x, pads):
         """Per-filter sums of one batch ``x`` (B, length, 4) padded by ``pads`` (left, right)."""
         tf = import_tensorflow()
         x, pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
-        return self._traced(x, pads, self.kernel32, self.kernel64, self.bias64, self.letter_threshold)
+        return self._traced(x, pads, self.kernel32, self.kernel64, self.bias64, self.letter_threshold,
+                            self.bin_low, self.bin_width)
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
                       exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
-                      progress=None):
+                      score_bins=None, progress=None):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
 
     Parameters
@@ -180,6 +213,9 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     letter_threshold : float or numpy.ndarray of shape (F,), optional
         When given, also count the letters of best windows with ``conv + bias`` above it
         (one threshold for all filters, or one per filter).
+    score_bins : int, optional
+        When given, also sort every sequence's best window into this many bins of its score
+        (``ScanStats.score_histogram``; :func:`k2p_keras.sites.histogram_grid` places them).
     progress : callable, optional
         Called with the number of sequences in each finished batch.
 
@@ -193,9 +229,11 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     if padding not in PADDINGS:
         raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
     strides = check_positive_int(strides, "strides")
+    score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
     scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
-                            active_threshold, letter_threshold)
+                            active_threshold, letter_threshold, score_bins)
     totals = {}
+    deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
     n_sequences = 0
     for batch in batches:
         batch = check_one_hot_batch(batch)
@@ -203,6 +241,8 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
         out = scanner.step(batch, [left, right])
+        if score_bins:
+            np.add.at(deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
         for key, value in out.items():
             value = value.numpy()
             if key not in totals:
@@ -224,7 +264,15 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         max_preactivation=totals["max_preactivation"],
         letter_counts=totals.get("letter_counts"),
         n_letter_windows=None if "n_letter_windows" not in totals else totals["n_letter_windows"].astype(np.int64),
+        score_histogram=None if not score_bins else _histogram(scanner, totals, deficit, n_filters, score_bins),
     )
+
+
+def _histogram(scanner, totals, deficit, n_filters, score_bins):
+    count = totals["bin_count"].reshape(n_filters, score_bins)
+    return ScoreHistogram(low=scanner.bin_low.numpy(), width=scanner.bin_width.numpy(), count=count,
+                          score_sum=totals["bin_score_sum"].reshape(n_filters, score_bins),
+                          row_weight=count[:, :, None] - deficit.reshape(n_filters, score_bins, -1))
 
 
 def conv_preactivation(batch, kernel, bias=None, *, padding="valid", strides=1):

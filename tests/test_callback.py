@@ -137,7 +137,7 @@ def test_each_epoch_file_is_the_exact_transform_of_that_epochs_kernel(data, tmp_
     model = deepbind_model()
     snapshot = WeightSnapshot("motif_conv")
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0,
-                        callbacks=[PWMCallback(x, tmp_path, shared_base=False), snapshot])
+                        callbacks=[PWMCallback(x, tmp_path, shared_base=False, sites="all"), snapshot])
 
     assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "epoch_0002.meme", "epoch_0003.meme",
                                             "summary.tsv"]
@@ -181,7 +181,7 @@ def test_each_epoch_file_is_the_exact_transform_of_that_epochs_kernel(data, tmp_
 
 def test_every_second_epoch(data, tmp_path):
     x, y = data
-    callback = PWMCallback(x, tmp_path, every=2, max_sequences=120, seed=3)
+    callback = PWMCallback(x, tmp_path, every=2, max_sequences=120, seed=3, sites="all")
     history = deepbind_model().fit(x, y, epochs=5, batch_size=64, verbose=0, callbacks=[callback])
 
     assert sorted(os.listdir(tmp_path)) == ["epoch_0002.meme", "epoch_0004.meme", "summary.tsv"]

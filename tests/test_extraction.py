@@ -146,7 +146,7 @@ def test_channels_first_model_reads_fasta_and_both_tensor_layouts(tmp_path):
     kernel = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)
     expected = numpy_mle(kernel, padded_windows(x, WIDTH, "valid", 1), shared=True)
     for seqs in (fasta, tmp_path / "cf_seqs.h5", x):
-        result = k2p_keras.extract(tmp_path / "cf.h5", seqs)
+        result = k2p_keras.extract(tmp_path / "cf.h5", seqs, sites="all")
         np.testing.assert_allclose(result.exact.ln_base, expected, rtol=0, atol=1e-6)
         for t in range(FILTERS):
             np.testing.assert_allclose(result.exact.pwms[t], kernel_to_pwm(kernel[:, :, t], math.exp(expected[t])),
@@ -188,7 +188,7 @@ def test_n_as_quarter_rows_end_to_end(trained, tmp_path):
     zero_rows = numpy_mle(kernel, padded_windows(np.where(is_n[..., None], 0.0, x), WIDTH, "valid", 1), shared=True)
     assert abs(expected[0] - zero_rows[0]) > 1e-4  # the encoding matters on this data
     summary = tmp_path / "s.tsv"
-    cli_meme(tmp_path, paths["h5"], fasta, "--n-encoding", "quarter", "--summary", summary)
+    cli_meme(tmp_path, paths["h5"], fasta, "--n-encoding", "quarter", "--sites", "all", "--summary", summary)
     np.testing.assert_allclose([float(r["ln_b"]) for r in read_summary(summary)], expected, rtol=0, atol=1e-6)
 
 
@@ -201,5 +201,5 @@ def test_a_filter_without_a_per_filter_estimate_takes_the_shared_base(trained, t
     shared = numpy_mle(kernel, windows, shared=True)[0]
     per_filter = [numpy_mle(kernel[:, :, t:t + 1], windows, shared=False)[0] for t in (0, 2)]
     with pytest.warns(UserWarning, match="filter 1: .* using the shared base"):
-        result = k2p_keras.extract(model, x, shared_base=False)
+        result = k2p_keras.extract(model, x, shared_base=False, sites="all")
     np.testing.assert_allclose(result.exact.ln_base, [per_filter[0], shared, per_filter[1]], rtol=0, atol=1e-6)

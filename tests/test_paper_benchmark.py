@@ -78,9 +78,11 @@ def test_quick_run_writes_the_table_the_csv_and_the_plot(quick_run):
     assert len(rows) == 3
     for row in rows:
         assert f"| {row['motif']} |" in table
-    for label in ("exact, per-filter base", "exact, shared base", "heuristic (DeepBind)"):
+    for label in ("exact, per-filter base", "exact, shared base", "exact, shared base, strong sites",
+                  "exact, per-filter base, active sites", "heuristic (DeepBind)"):
         assert f"| {label} |" in table
     assert (quick_run / "random_auroc.png").stat().st_size > 1000
+    assert (quick_run / "random_recovery.png").stat().st_size > 1000
 
 
 def test_quick_run_exact_pwms_rebuild_the_model_and_heuristic_ones_do_not(quick_run):
@@ -92,3 +94,20 @@ def test_quick_run_exact_pwms_rebuild_the_model_and_heuristic_ones_do_not(quick_
         for name in ("exact_per_filter", "exact_shared", "heuristic"):
             assert 0.0 <= row[f"auroc_{name}"] <= 1.0
             assert math.isfinite(row[f"recovery_{name}"])
+
+
+def test_quick_run_saves_each_sets_best_filter_for_a_database_search(quick_run):
+    from benchmarks.paper.pwm_sets import SET_NAMES
+    from k2p_keras.meme import read_meme
+
+    planted = read_meme(JASPAR)
+    saved = read_meme(quick_run / "random_best_filters.meme")
+    rows = read_csv(quick_run / "random.csv")
+    assert len(saved.motifs) == len(rows) * len(SET_NAMES)
+    for row in rows:
+        for name in SET_NAMES:
+            motif = saved.get(f"{row['motif']}__{name}")
+            # The saved PWM is the one the table's recovery was measured on.
+            correlation, distance = metrics.motif_similarity(motif.pwm, planted.get(row["motif"]).pwm)
+            assert correlation == pytest.approx(row[f"recovery_{name}"], abs=1e-9)
+            assert distance == pytest.approx(row[f"recovery_distance_{name}"], abs=1e-9)

@@ -60,6 +60,40 @@ def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding):
     assert stats.n_letter_windows.tolist() == counted.sum(axis=0).tolist()
 
 
+@pytest.mark.parametrize("padding, strides, both_strands", [("valid", 1, False), ("same", 2, True),
+                                                          ("causal", 1, True)])
+@pytest.mark.parametrize("n_encoding", ["zero", "quarter"])
+def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, both_strands, n_encoding):
+    rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding, "bins")) % 2**32)
+    x = sequences(rng, 70, 33, n_encoding)
+    kernel = rng.normal(size=(6, 4, 3))
+    best = both_strand_best if both_strands else numpy_best_windows
+    windows, _ = best(x, kernel, padding, strides)
+    score = np.einsum("nfla,laf->nf", windows, kernel)
+    # The grid written out here, not taken from the module: bins of equal width between the
+    # lowest and highest score a window of one-hot, zero or quarter rows can have.
+    n_bins = 40
+    low = np.minimum(kernel.min(axis=1), 0).sum(axis=0)
+    width = (np.maximum(kernel.max(axis=1), 0).sum(axis=0) - low) / n_bins
+    # The best possible score itself falls in the last bin.
+    index = np.minimum(np.floor((score - low) / width).astype(int), n_bins - 1)
+    stats = scan_best_windows([x[:30], x[30:]], kernel, rng.normal(size=3), padding=padding, strides=strides,
+                              both_strands=both_strands, score_bins=n_bins)
+    histogram = stats.score_histogram
+    np.testing.assert_allclose(histogram.low, low, atol=1e-12)
+    np.testing.assert_allclose(histogram.width, width, atol=1e-12)
+    for t in range(3):
+        in_bin = index[:, t, None] == np.arange(n_bins)[None, :]  # (N, K)
+        np.testing.assert_array_equal(histogram.count[t], in_bin.sum(axis=0))
+        np.testing.assert_allclose(histogram.score_sum[t], score[:, t] @ in_bin, atol=1e-9)
+        np.testing.assert_allclose(histogram.row_weight[t], in_bin.T.astype(float) @ windows[:, t].sum(axis=2),
+                                   atol=1e-12)
+    # Summed over the bins, the histogram is the scan's every-window sums.
+    np.testing.assert_allclose(histogram.score_sum.sum(axis=1), stats.score_sum, atol=1e-9)
+    np.testing.assert_allclose(histogram.row_weight.sum(axis=1), stats.row_weight, atol=1e-9)
+    assert scan_best_windows([x], kernel).score_histogram is None
+
+
 def test_exclude_inactive_leaves_out_sequences_below_the_threshold():
     rng = np.random.default_rng(5)
     x = sequences(rng, 80, 30)

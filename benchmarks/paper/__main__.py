@@ -5,7 +5,7 @@ import time
 
 import click
 
-from k2p_keras.meme import read_meme
+from k2p_keras.meme import read_meme, write_meme
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_MEME = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"  # CC BY 4.0, see its README
@@ -54,16 +54,21 @@ def main(meme_path, motifs, n_motifs, negatives, quick, n_train, n_test, length,
                              kernel_length=kernel_length,
                              model=ModelSettings(n_filters=filters, epochs=epochs))
     paths = {kind: out / f"{negatives}{suffix}" for kind, suffix in
-             (("csv", ".csv"), ("md", ".md"), ("png", "_auroc.png"))}
-    rows = []
+             (("csv", ".csv"), ("md", ".md"), ("png", "_auroc.png"), ("recovery", "_recovery.png"),
+                                         ("meme", "_best_filters.meme"))}
+    rows, best_filters = [], []
     for i, motif in enumerate(chosen, 1):
-        row = run_motif(meme_file, motif, config)
+        row, best = run_motif(meme_file, motif, config)
         rows.append(row)
+        best_filters += best
         report.write_csv(rows, paths["csv"])  # partial results survive an interrupted run
+        write_meme(paths["meme"], best_filters)
         click.echo(f"[{i}/{len(chosen)}] {motif.name} {motif.alt_name or ''}: AUROC model {row['model_auroc']:.3f}, "
-                   f"exact {row['auroc_exact_per_filter']:.3f}/{row['auroc_exact_shared']:.3f}, heuristic "
-                   f"{row['auroc_heuristic']:.3f}; MAPE exact {row['mape_exact_per_filter']:.1e}, heuristic "
-                   f"{row['mape_heuristic']:.1e} ({row['seconds']:.1f} s, "
+                   f"exact {row['auroc_exact_shared']:.3f}, heuristic {row['auroc_heuristic']:.3f}; MAPE exact "
+                   f"{row['mape_exact_shared']:.1e}, heuristic {row['mape_heuristic']:.1e}; recovery distance "
+                   f"all/strong/heuristic {row['recovery_distance_exact_shared']:.3f}/"
+                   f"{row['recovery_distance_exact_strong_shared']:.3f}/{row['recovery_distance_heuristic']:.3f} "
+                   f"({row['seconds']:.1f} s, "
                    f"{(time.perf_counter() - started) / 60:.1f} min)", err=True)
     summary = report.summarise(rows)
     settings = config.model
@@ -80,7 +85,9 @@ def main(meme_path, motifs, n_motifs, negatives, quick, n_train, n_test, length,
     }
     report.write_table(rows, summary, header, paths["md"])
     report.plot_auroc(rows, paths["png"], f"{len(rows)} motifs, {negatives} negatives")
-    click.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['png']} in {header['runtime_min']:.1f} min", err=True)
+    report.plot_recovery(rows, paths["recovery"], f"{len(rows)} motifs, {negatives} negatives")
+    click.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['png']}, {paths['recovery']}, {paths['meme']} in "
+               f"{header['runtime_min']:.1f} min", err=True)
 
 
 if __name__ == "__main__":

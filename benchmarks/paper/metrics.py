@@ -142,6 +142,13 @@ def motif_similarity(pwm, motif_pwm):
 
 
 def recovery(pwms, motif_pwm):
-    """The best filter's :func:`motif_similarity` (correlation, distance) to the planted motif."""
+    """The best filter's :func:`motif_similarity` to the planted motif.
+
+    Returns
+    -------
+    (float, float, int)
+        Correlation and distance of the filter with the highest correlation, and its index.
+    """
     scores = [motif_similarity(pwm, motif_pwm) for pwm in pwms]
-    return max(scores, key=lambda s: s[0])
+    best = max(range(len(scores)), key=lambda t: scores[t][0])
+    return scores[best] + (best,)

@@ -1,4 +1,4 @@
-"""One motif at a time: simulate, train, extract the three PWM sets, measure."""
+"""One motif at a time: simulate, train, extract the PWM sets, measure."""
 import time
 from dataclasses import dataclass, field, replace
 
@@ -7,6 +7,8 @@ from sklearn.metrics import roc_auc_score
 from .metrics import (best_window_log_likelihood, classification, exact_reconstruction, fidelity,
                       heuristic_reconstruction, recovery)
 from .model import ModelSettings, dense_weights, motif_conv_spec, predict, train_model
+from k2p_keras.meme import Motif
+
 from .pwm_sets import SET_NAMES, pwm_sets
 from .simulate import simulate_dataset
 
@@ -33,7 +35,14 @@ QUICK = {"n_train": 1000, "n_test": 500, "epochs": 10}
 
 
 def run_motif(meme_file, motif, config):
-    """Every measurement for one motif, as a flat dict (one row of the results table)."""
+    """Every measurement for one motif.
+
+    Returns
+    -------
+    (dict, list of Motif)
+        One row of the results table, and per PWM set the PWM of the filter that recovers the
+        planted motif best, named ``<motif>__<set>`` (for a later database search).
+    """
     started = time.perf_counter()
     data = simulate_dataset(meme_file, motif, n_train=config.n_train, n_test=config.n_test,
                             length=config.length, negatives=config.negatives, seed=config.seed)
@@ -53,9 +62,10 @@ def run_motif(meme_file, motif, config):
         "ln_b_shared": float(sets["exact_shared"].ln_base[0]),
         "ln_b_per_filter_min": float(sets["exact_per_filter"].ln_base.min()),
         "ln_b_per_filter_max": float(sets["exact_per_filter"].ln_base.max()),
-        "base_warnings": sets["exact_per_filter"].n_warnings + sets["exact_shared"].n_warnings,
+        "base_warnings": sum(s.n_warnings for s in sets.values() if s.exact),
         "heuristic_warnings": sets["heuristic"].n_warnings,
     }
+    best_filters = []
     for name in SET_NAMES:
         pwm_set = sets[name]
         ll_train = best_window_log_likelihood(pwm_set.pwms, data.x_train)
@@ -66,7 +76,11 @@ def run_motif(meme_file, motif, config):
         else:
             rebuilt = heuristic_reconstruction(ll_train, pred_train, ll_test, settings.kernel_length)
         scores.update(fidelity(rebuilt, pred_test))
-        scores["recovery"], scores["recovery_distance"] = recovery(pwm_set.pwms, motif.pwm)
+        scores["recovery"], scores["recovery_distance"], best = recovery(pwm_set.pwms, motif.pwm)
+        if pwm_set.exact:
+            # The base of the filter that recovers the motif: how sharp that PWM is.
+            scores["ln_b_best_filter"] = float(pwm_set.ln_base[best])
         row.update({f"{key}_{name}": value for key, value in scores.items()})
+        best_filters.append(Motif(name=f"{motif.name}__{name}", pwm=pwm_set.pwms[best], alt_name=motif.alt_name))
     row["seconds"] = time.perf_counter() - started
-    return row
+    return row, best_filters
