@@ -4,6 +4,7 @@ The quick run checks the paper's exactness claim where it matters to a user: the
 own predictions, rebuilt from exact PWM log-likelihoods plus the constants, agree to
 float32 rounding; rebuilt from heuristic PWMs, they do not.
 """
+import importlib.util
 import math
 import subprocess
 import sys
@@ -83,6 +84,8 @@ def test_quick_run_writes_the_table_the_csv_and_the_plot(quick_run):
         assert f"| {label} |" in table
     assert (quick_run / "random_auroc.png").stat().st_size > 1000
     assert (quick_run / "random_recovery.png").stat().st_size > 1000
+    if importlib.util.find_spec("memelite"):  # the annotation measure runs when the annotate extra is there
+        assert "top match is the planted motif" in (quick_run / "random_annotation.md").read_text()
 
 
 def test_quick_run_exact_pwms_rebuild_the_model_and_heuristic_ones_do_not(quick_run):
@@ -111,3 +114,31 @@ def test_quick_run_saves_each_sets_best_filter_for_a_database_search(quick_run):
             correlation, distance = metrics.motif_similarity(motif.pwm, planted.get(row["motif"]).pwm)
             assert correlation == pytest.approx(row[f"recovery_{name}"], abs=1e-9)
             assert distance == pytest.approx(row[f"recovery_distance_{name}"], abs=1e-9)
+
+
+def test_annotation_measure_counts_the_planted_motif_as_top_match_only_when_it_is(tmp_path):
+    """benchmarks.paper.annotation on best filters made of JASPAR motifs: planted ones count, others not."""
+    pytest.importorskip("memelite", reason="the annotation measure needs the annotate extra")
+    from benchmarks.paper.pwm_sets import SET_NAMES
+    from k2p_keras.meme import Motif, read_meme, write_meme
+
+    planted = read_meme(JASPAR).motifs
+    chosen = [planted[10], planted[200], planted[400]]
+    queries = []
+    for i, motif in enumerate(chosen):
+        flank = np.full((2, 4), 0.25)
+        as_filter = np.vstack([flank, motif.pwm, flank])  # a filter 4 columns wider, as in the benchmark
+        other = chosen[(i + 1) % len(chosen)].pwm  # the heuristic's slot holds another motif
+        for name in SET_NAMES:
+            queries.append(Motif(name=f"{motif.name}__{name}", pwm=other if name == "heuristic" else as_filter))
+    path = tmp_path / "random_best_filters.meme"
+    write_meme(path, queries)
+    subprocess.run([sys.executable, "-m", "benchmarks.paper.annotation", str(path), "--db", str(JASPAR)],
+                   cwd=REPO, check=True, timeout=600)
+    table = (tmp_path / "random_annotation.md").read_text()
+    rows = read_csv(tmp_path / "random_annotation.csv")
+    assert len(rows) == 3 * len(SET_NAMES)
+    for row in rows:
+        assert row["top_is_planted"] == str(row["set"] != "heuristic")
+    assert "| exact, shared base | 3/3 | (default) |" in table
+    assert "| heuristic (DeepBind) | 0/3 | 0/3 (p = 0.25) |" in table

@@ -88,6 +88,19 @@ def main(meme_path, motifs, n_motifs, negatives, quick, n_train, n_test, length,
     report.plot_recovery(rows, paths["recovery"], f"{len(rows)} motifs, {negatives} negatives")
     click.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['png']}, {paths['recovery']}, {paths['meme']} in "
                f"{header['runtime_min']:.1f} min", err=True)
+    from k2p_keras.annotate import require_annotate
+    from k2p_keras.errors import K2PError
+
+    from .annotation import annotate_best_filters
+
+    try:
+        require_annotate()
+    except K2PError as error:  # the annotate extra (memelite, pyjaspar) is optional
+        click.echo(f"annotation measure skipped: {error}", err=True)
+    else:
+        _, md_path, _ = annotate_best_filters(paths["meme"], meme_path,
+                                              command=f"python -m benchmarks.paper.annotation {paths['meme']}")
+        click.echo(f"wrote {md_path}", err=True)
 
 
 if __name__ == "__main__":

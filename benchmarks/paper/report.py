@@ -18,9 +18,12 @@ TIE = 1e-3
 
 def machine_info():
     """Platform, CPUs and library versions, for the table's header."""
-    import keras
     import sklearn
-    import tensorflow as tf
+
+    from k2p_keras._tf import import_tensorflow
+
+    tf = import_tensorflow()  # quietly, before Keras loads it
+    import keras
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -204,11 +207,11 @@ def now_utc():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def command_line():
+def command_line(module="benchmarks.paper"):
     """How this run was started, to paste back into a shell."""
     import shlex
 
-    return " ".join(["python -m benchmarks.paper"] + [shlex.quote(a) for a in sys.argv[1:]])
+    return " ".join([f"python -m {module}"] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
 def plot_recovery(rows, path, title):
