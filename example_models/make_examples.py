@@ -2,9 +2,11 @@
 
     python example_models/make_examples.py
 
-Everything is simulated here (no third-party motif files): three hand-written motifs are
-planted, one per positive sequence, at a random position and strand; negatives are
-background only. Two small models are trained on them and saved as .h5 and .keras:
+Four known motifs from JASPAR CORE 2016 (shipped in data/jaspar, CC BY 4.0) are planted,
+one site per positive sequence drawn from the motif's PWM, at a random position and strand:
+FOS::JUN (MA0099.2, the AP-1 site), CTCF (MA0139.1), Gata1 (MA0035.3) and SP1 (MA0079.3, the
+GC box). Negatives are uniform background only. ``k2p-keras ... --annotate`` should name
+them (README, "Which known motifs did the model learn?"). Two small models are trained on them and saved as .h5 and .keras:
 
 - ``deepbind``: Conv1D(relu) -> GlobalMaxPooling1D -> Dense(sigmoid), the DeepBind shape;
 - ``bn_model``: Conv1D(linear) -> BatchNormalization -> Activation(relu) -> Dropout
@@ -25,31 +27,24 @@ import numpy as np  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ALPHABET = "ACGT"
 
-# Consensus-like motifs written for this simulation, with some degeneracy per position.
-MOTIFS = {
-    "tre_like": "TGASTCA",
-    "ebox_like": "CACGTG",
-    "gc_box_like": "GGGGCGGGG",
-}
-IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "S": "CG", "W": "AT", "N": "ACGT"}
+JASPAR = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
+PLANTED = ("MA0099.2", "MA0139.1", "MA0035.3", "MA0079.3")  # FOS::JUN, CTCF, Gata1, SP1
 
 
-def consensus_to_pwm(consensus, purity=0.95):
-    """A PWM that puts ``purity`` on the consensus letter(s) and spreads the rest evenly."""
-    pwm = np.zeros((len(consensus), 4))
-    for i, code in enumerate(consensus):
-        letters = IUPAC[code]
-        pwm[i] = (1 - purity) / 4
-        for letter in letters:
-            pwm[i, ALPHABET.index(letter)] += purity / len(letters)
-    return pwm / pwm.sum(axis=1, keepdims=True)
+def planted_pwms():
+    """The planted motifs' PWMs (L, 4), read from the shipped JASPAR file."""
+    from k2p_keras.meme import read_meme
+
+    jaspar = read_meme(JASPAR)
+    pwms = [jaspar.get(motif_id).pwm for motif_id in PLANTED]
+    return [pwm / pwm.sum(axis=1, keepdims=True) for pwm in pwms]
 
 
 def simulate(n, length, rng):
     """One-hot sequences (n, length, 4) uint8 and labels; half carry one planted motif."""
     letters = rng.integers(0, 4, size=(n, length))
     labels = np.zeros(n, dtype=np.uint8)
-    pwms = [consensus_to_pwm(c) for c in MOTIFS.values()]
+    pwms = planted_pwms()
     for s in range(n // 2):
         pwm = pwms[s % len(pwms)]
         site = np.array([rng.choice(4, p=row) for row in pwm])
@@ -93,10 +88,10 @@ def build_models(length, filters, kernel_length):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sequences", type=int, default=4000)
+    parser.add_argument("--sequences", type=int, default=20000)
     parser.add_argument("--length", type=int, default=100)
-    parser.add_argument("--filters", type=int, default=8)
-    parser.add_argument("--kernel-length", type=int, default=12)
+    parser.add_argument("--filters", type=int, default=16)
+    parser.add_argument("--kernel-length", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
 
@@ -114,7 +109,7 @@ def main():
     x, y = onehot.astype("float32"), labels.astype("float32")
     for name, model in build_models(args.length, args.filters, args.kernel_length).items():
         model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy", metrics=["AUC"])
-        history = model.fit(x, y, epochs=args.epochs, batch_size=32, validation_split=0.2, verbose=0)
+        history = model.fit(x, y, epochs=args.epochs, batch_size=64, validation_split=0.2, verbose=0)
         auc = history.history["val_AUC"][-1] if "val_AUC" in history.history else float("nan")
         model.save(REPO / "example_models" / f"{name}.h5")
         model.save(REPO / "example_models" / f"{name}.keras")

@@ -117,3 +117,19 @@ def test_without_the_extra_annotate_fails_before_the_scan(seeded, tmp_path):
     assert done.returncode != 0
     assert "pip install 'k2p-keras[annotate]'" in done.stderr
     assert "scanning" not in done.stderr and not (tmp_path / "m.meme").exists()
+
+
+def test_the_bundled_example_learned_the_four_planted_motifs(tmp_path):
+    """example_models/make_examples.py plants FOS::JUN, CTCF, Gata1 and SP1 (JASPAR 2016); the
+    trained model's filters are annotated against JASPAR's newest vertebrate release, and each
+    planted factor is a significant match of some filter, exact and heuristic alike."""
+    matches = tmp_path / "matches.tsv"
+    result = CliRunner().invoke(cli, [str(REPO / "example_models" / "deepbind.h5"),
+                                      str(REPO / "data" / "example_seqs.h5"), "--method", "both", "-q",
+                                      "-o", str(tmp_path / "m.meme"), "--matches", str(matches)])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in matches.read_text().splitlines()[1:]]
+    for method in ("exact", "heuristic"):
+        named = {row[10] for row in rows if row[0].endswith(f"_{method}")}
+        for factor in ("FOS::JUN", "CTCF", "GATA1", "SP1"):
+            assert factor in named, (method, factor, sorted(named))
