@@ -125,7 +125,7 @@ def test_strands_merged_before_pooling_are_a_both_strand_scan(name, x):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no flag needed, and no warning asking for one
-        result = k2p_keras.extract(path, x)
+        result = k2p_keras.extract(path, x, sites="all")  # the reference below counts every best window
     assert result.options.both_strands
 
     model = load_with_writer(path)
@@ -178,7 +178,7 @@ def test_the_both_strands_flag_on_a_forward_only_model_warns(x):
 def test_a_global_max_written_as_an_op(name, x, tmp_path):
     path = HERE / name
     out = tmp_path / "m.meme"
-    result = CliRunner().invoke(cli, [str(path), str(SEQS), "-o", str(out)])
+    result = CliRunner().invoke(cli, [str(path), str(SEQS), "-o", str(out), "--sites", "all"])
     assert result.exit_code == 0, result.output
     assert "motif_conv (Conv1D, relu) -> Max(axis=1): OK" in result.output
     model = keras.models.load_model(path, compile=False)
@@ -196,7 +196,7 @@ def test_relu_layer_parameters(x):
     path = HERE / "relu_layer_parameters.h5"
     spec = find_motif_conv_in_file(path)
     assert spec.pattern_ok and spec.activation == "leaky_relu" and spec.active_threshold == 0.5
-    result = k2p_keras.extract(path, x)
+    result = k2p_keras.extract(path, x, sites="all")
     model = keras.models.load_model(path, compile=False)
     kernel, bias = conv_weights(model, "motif_conv")
     ln_b = result.exact.ln_base[0]
@@ -275,8 +275,8 @@ def test_conv2d_on_one_hot_dna_reads_as_its_conv1d(name, x, tmp_path):
     in_layout = tmp_path / "seqs_in_layout.npy"
     np.save(in_layout, layout_of(x, CONV2D[name]))
     assert np.load(in_layout).shape[1:] == CONV2D[name]
-    canonical = k2p_keras.extract(path, x)
-    own = k2p_keras.extract(path, str(in_layout))  # the layout the model was trained on
+    canonical = k2p_keras.extract(path, x, sites="all")
+    own = k2p_keras.extract(path, str(in_layout), sites="all")  # the layout the model was trained on
     np.testing.assert_array_equal(own.exact.ln_base, canonical.exact.ln_base)
     np.testing.assert_array_equal(own.exact.pwms, canonical.exact.pwms)
 
