@@ -17,7 +17,8 @@ import numpy as np
 from ._tf import import_tensorflow
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
-from .window_sums import QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table, numba_available
+from .window_sums import (CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table,
+                          numba_available)
 from .validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
 
 PADDINGS = ("valid", "same", "causal")
@@ -78,7 +79,6 @@ def padding_amounts(length, kernel_length, padding="valid", strides=1):
 # a float64 table instead of a (B, F, L, 4) float64 product, which at 101 bp cost as much
 # as the convolution itself (issue 15). Rows of any other value take the product route.
 _CODE_ROWS = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 0), (0.25, 0.25, 0.25, 0.25))
-_CODE_COMPLEMENT = (3, 2, 1, 0, ZERO_CODE, QUARTER_CODE)  # A C G T -> T G C A; N stays N
 
 
 def _one_hot_to_codes(x):
@@ -111,7 +111,7 @@ def _windows_from_codes(codes, starts, rc_starts, take_rc, left, right, length):
     padded = tf.pad(codes, [[0, 0], [left, right]], constant_values=ZERO_CODE)
     windows = tf.gather(padded, _window_rows(starts, length), batch_dims=1)
     if take_rc is not None:
-        rc_padded = tf.gather(tf.constant(_CODE_COMPLEMENT, tf.int32), tf.pad(
+        rc_padded = tf.gather(tf.constant(CODE_COMPLEMENT, tf.int32), tf.pad(
             codes[:, ::-1], [[0, 0], [left, right]], constant_values=ZERO_CODE))
         rc_windows = tf.gather(rc_padded, _window_rows(rc_starts, length), batch_dims=1)
         windows = tf.where(take_rc[:, :, None], rc_windows, windows)
@@ -140,7 +140,7 @@ def _code_sums(codes, starts, rc_starts, take_rc, left, right, table64):
     tf = import_tensorflow()
     n_filters, length = tf.shape(table64)[0], tf.shape(table64)[1]
     windows = _windows_from_codes(codes, starts, rc_starts, take_rc, left, right, length)
-    entry = (tf.range(n_filters)[None, :, None] * length + tf.range(length)[None, None, :]) * 6 + windows
+    entry = (tf.range(n_filters)[None, :, None] * length + tf.range(length)[None, None, :]) * N_CODES + windows
     score = tf.reduce_sum(tf.gather(tf.reshape(table64, [-1]), entry), axis=-1)
     row_weight = tf.cast(windows != ZERO_CODE, tf.float64)
     return score, row_weight, entry
@@ -150,8 +150,8 @@ def _letters_from_segments(weights, segment, n_filters, length):
     """Letter counts (F, L, 4) from per-window weights (B, F) on code segments (B, F, L)."""
     tf = import_tensorflow()
     data = tf.broadcast_to(weights[:, :, None], tf.shape(segment))
-    by_code = tf.reshape(tf.math.unsorted_segment_sum(data, segment, n_filters * length * 6),
-                         [n_filters, length, 6])
+    by_code = tf.reshape(tf.math.unsorted_segment_sum(data, segment, n_filters * length * N_CODES),
+                         [n_filters, length, N_CODES])
     return by_code[:, :, :4] + 0.25 * by_code[:, :, QUARTER_CODE:]
 
 
@@ -250,7 +250,7 @@ def _traced_step(strides, both_strands, exclude_inactive, active_threshold, coun
         _TRACED_STEPS[key] = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
             tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
-            tf.TensorSpec([None, None, 6], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
+            tf.TensorSpec([None, None, N_CODES], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
             tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)],
             reduce_retracing=True)
     return _TRACED_STEPS[key]
@@ -303,7 +303,7 @@ class _BatchScanner:
             self.totals.update(letter_counts=np.zeros((n_filters, n_rows, 4)), n_letter_windows=np.zeros(n_filters))
         if score_bins:
             self.totals.update(bin_count=np.zeros(n_filters * score_bins), bin_score_sum=np.zeros(n_filters * score_bins))
-        self.letters_by_code = np.zeros((n_filters, n_rows, 6) if self.count_letters else (0, n_rows, 6))
+        self.letters_by_code = np.zeros((n_filters if self.count_letters else 0, n_rows, N_CODES))
         self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
 
     def add(self, x, pads):

@@ -18,6 +18,8 @@ except ImportError:  # the TensorFlow route of k2p_keras.scan stands in
 
 ZERO_CODE, QUARTER_CODE = 4, 5
 N_CODES = 6
+#: The code of each code's reverse complement: A C G T -> T G C A; N stays N.
+CODE_COMPLEMENT = np.array([3, 2, 1, 0, ZERO_CODE, QUARTER_CODE], dtype=np.uint8)
 
 
 def numba_available():
@@ -48,7 +50,6 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
     n_filters, width, _ = table.shape
     count_letters = letters.shape[0] > 0
     n_bins = bin_count.shape[1]
-    complement = np.array([3, 2, 1, 0, ZERO_CODE, QUARTER_CODE], dtype=np.uint8)
     window = np.empty(width, dtype=np.uint8)
     for b in range(n_sequences):
         for f in range(n_filters):
@@ -60,7 +61,7 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
                 if position < 0 or position >= length:
                     code = ZERO_CODE
                 elif rc:
-                    code = complement[codes[b, length - 1 - position]]
+                    code = CODE_COMPLEMENT[codes[b, length - 1 - position]]
                 else:
                     code = codes[b, position]
                 window[i] = code
