@@ -43,8 +43,8 @@ def auto_sequence_count(count, windows_per_sequence):
     """How many of ``count`` sequences ``max_sequences="auto"`` scans.
 
     A tenth of them, but at least enough for :data:`AUTO_MIN_WINDOWS` windows, and at most
-    all. On the 15,600 x 101 bp of issue 15 a dump then costs about 8% of an epoch instead
-    of 80%; with strong sites ln b comes out lower than on all the data, because the
+    all. On the 15,600 x 101 bp of issue 15 a dump then cost 8-15% of an epoch instead of
+    40-80% on a shared 2-core machine; with strong sites ln b comes out lower than on all the data, because the
     threshold follows the largest activation seen (docs/callback-overhead.md).
     """
     wanted = max(math.ceil(AUTO_FRACTION * count), math.ceil(AUTO_MIN_WINDOWS / max(windows_per_sequence, 1)))
@@ -161,8 +161,8 @@ class PWMCallback(keras.callbacks.Callback):
         Estimate on a random subset of this many sequences, drawn once (with ``seed``)
         when training first begins, so that every dump sees the same sequences. "auto"
         (the default) takes a tenth of them, but at least 100,000 windows' worth
-        (:func:`auto_sequence_count`: all of a small set), which keeps a dump under 10% of
-        an epoch on real-size data; None scans them all at every dump. The summary's
+        (:func:`auto_sequence_count`: all of a small set), which keeps a dump near a tenth
+        of an epoch on real-size data; None scans them all at every dump. The summary's
         ``sequences_scanned`` says how many went in, and :attr:`sequence_indices` which.
     shared_base : bool
         One base for all filters (the default, as for `k2p-keras MODEL SEQS`: it recovers
