@@ -31,6 +31,12 @@ Throughput: on the same random one-hot sequences, in the same process, repeat by
 - a profile of ours: the float32 ``tf.nn.conv1d`` alone, and with the ``argmax`` over
   positions, on the same batches.
 
+Length ratio (issue 15): ``scan_best_windows`` with 64 filters of width 19 (the callback's
+defaults: the strong sites' score histogram), on 101 bp and on 1,000 bp sequences holding
+the same number of windows (``--ratio-n`` sequences of 1,000 bp, 11.8x as many of 101 bp),
+repeats interleaved, for each rescoring route ("numba" when installed, "tensorflow"): the
+per-window rate at 1,000 bp over that at 101 bp (goal: at most 1.5).
+
 All methods must agree on the summed best scores before anything is timed. Throughput is
 "positions x filters per second", positions being the windows scanned
 (``N * (length - L + 1)``). Figures are medians over ``--repeats`` repeats; a ratio is the
@@ -304,6 +310,49 @@ def print_throughput(result, args):
           f"{100 * result['conv_argmax_time_over_ours']:.0f}%")
 
 
+# --- 101 bp against 1,000 bp ------------------------------------------------------------------
+
+def length_ratio(args):
+    """Per-window rate of the scan at 1,000 bp over its rate at 101 bp, per rescoring route."""
+    from k2p_keras.scan import scan_best_windows
+    from k2p_keras.sites import SCORE_BINS
+    from k2p_keras.window_sums import numba_available
+
+    rng = np.random.default_rng(15)
+    kernel = random_kernel(rng, 19, 64)
+    windows_long = 1000 - 19 + 1
+    n_short = round(args.ratio_n * windows_long / (101 - 19 + 1))
+    data = {101: random_one_hot(rng, n_short, 101), 1000: random_one_hot(rng, args.ratio_n, 1000)}
+    routes = (["numba"] if numba_available() else []) + ["tensorflow"]
+    runs = [(route, length) for route in routes for length in data]
+
+    def scan(route, length):
+        x = data[length]
+        batches = [x[i:i + args.batch_size] for i in range(0, len(x), args.batch_size)]
+        return scan_best_windows(batches, kernel, rescore=route, score_bins=SCORE_BINS)
+
+    for run in runs:
+        scan(*run)  # compiled and traced, untimed
+    times = {run: [] for run in runs}
+    for repeat in range(args.repeats):
+        shift = repeat % len(runs)
+        for run in runs[shift:] + runs[:shift]:
+            start = time.perf_counter()
+            scan(*run)
+            times[run].append(time.perf_counter() - start)
+    print(f"\n## 101 bp against 1,000 bp: 64 filters of width 19, score histogram, batch {args.batch_size}; "
+          f"{n_short:,} x 101 bp and {args.ratio_n:,} x 1,000 bp ({args.ratio_n * windows_long:.3g} windows each); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    result = {}
+    for route in routes:
+        rate = {length: len(data[length]) * (length - 18) * 64 / statistics.median(times[(route, length)])
+                for length in data}
+        result[route] = {"rate_101": rate[101], "rate_1000": rate[1000], "ratio": rate[1000] / rate[101]}
+        print(f"rescore={route:<11} window-filters/s: 101 bp {rate[101]:.3g}, 1,000 bp {rate[1000]:.3g}; "
+              f"RATIO 1,000 / 101 bp per window: {rate[1000] / rate[101]:.2f} (goal <= 1.5)")
+    return result
+
+
 # --- memory -----------------------------------------------------------------------------------
 
 def write_hdf5(path, n, length, seed, chunk=10_000):
@@ -438,13 +487,16 @@ def parse_args(argv=None):
     parser.add_argument("--memory-filters", type=int, default=64, help="filters in the memory run [64]")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-length-ratio", action="store_true")
+    parser.add_argument("--ratio-n", type=int, default=None,
+                        help="1,000 bp sequences in the length ratio [2000; quick 300]")
     parser.add_argument("--tmpdir", default=None, help="where the HDF5 files go [the system temp dir]")
     parser.add_argument("--json", default=None, help="also write every figure to this JSON file")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {"filters": [64, 16], "n": 500 if quick else 10_000, "original_subset": 10 if quick else 200,
-                "repeats": 3 if quick else 5, "memory_n": [1000, 5000] if quick else [10_000, 200_000]}
+                "repeats": 3 if quick else 5, "ratio_n": 300 if quick else 2000, "memory_n": [1000, 5000] if quick else [10_000, 200_000]}
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -462,7 +514,7 @@ def main(argv=None):
           f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, numpy {env['numpy']}, scipy {env['scipy']}, "
           f"h5py {env['h5py']}")
     print(f"# {env['cores']} CPU cores ({env['cpu']}); medians of {args.repeats} interleaved repeats")
-    report = {"environment": env, "args": vars(args), "throughput": [], "memory": None}
+    report = {"environment": env, "args": vars(args), "throughput": [], "memory": None, "length_ratio": None}
     # Memory first: a child forked from a parent that holds TensorFlow and the throughput data
     # inherits that parent's resident size in its ru_maxrss, which would hide the child's own peak.
     if not args.skip_memory:
@@ -476,6 +528,8 @@ def main(argv=None):
             result = throughput(n_filters, args)
             print_throughput(result, args)
             report["throughput"].append(result)
+    if not args.skip_length_ratio:
+        report["length_ratio"] = length_ratio(args)
     print(f"\n(total {time.perf_counter() - began:.0f} s)")
     if args.json:
         with open(args.json, "w") as handle:

@@ -29,10 +29,26 @@ import keras  # noqa: E402
 
 __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change"]
 
-#: ``summary.tsv``: the columns of ``k2p-keras --summary`` between the epoch and the change.
+#: ``summary.tsv``: the epoch, the columns of ``k2p-keras --summary``, the change, the sequences scanned.
 SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d",
-                   "information_content", "consensus", "pwm_change")
+                   "information_content", "consensus", "pwm_change", "sequences_scanned")
 SUMMARY_NAME = "summary.tsv"
+
+#: ``max_sequences="auto"``: a tenth of the sequences, but at least this many windows (sequences
+#: x positions of the conv) when there are so many; fewer sequences are all scanned.
+AUTO_FRACTION, AUTO_MIN_WINDOWS = 0.1, 100_000
+
+
+def auto_sequence_count(count, windows_per_sequence):
+    """How many of ``count`` sequences ``max_sequences="auto"`` scans.
+
+    A tenth of them, but at least enough for :data:`AUTO_MIN_WINDOWS` windows, and at most
+    all. On the 15,600 x 101 bp of issue 15 a dump then cost 8-15% of an epoch instead of
+    40-80% on a shared 2-core machine; with strong sites ln b comes out lower than on all the data, because the
+    threshold follows the largest activation seen (docs/callback-overhead.md).
+    """
+    wanted = max(math.ceil(AUTO_FRACTION * count), math.ceil(AUTO_MIN_WINDOWS / max(windows_per_sequence, 1)))
+    return min(count, wanted)
 
 
 def meme_name(epoch):
@@ -98,9 +114,20 @@ def _dataset_to_array(dataset, max_sequences):
 def _positive_int(value, name, allow_none=False):
     if value is None and allow_none:
         return None
+    if value == "auto" and name == "max_sequences":
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise K2PError(f"{name} must be a whole number >= 1, got {value!r}")
     return int(value)
+
+
+def _windows_per_sequence(spec, length):
+    """Windows the conv ``spec`` scans in a sequence of ``length`` (each strand)."""
+    from .scan import padding_amounts
+
+    rows = spec.kernel.shape[0]
+    left, right = padding_amounts(length, rows, spec.padding, spec.strides)
+    return max((length + left + right - rows) // spec.strides + 1, 0)
 
 
 class PWMCallback(keras.callbacks.Callback):
@@ -130,9 +157,13 @@ class PWMCallback(keras.callbacks.Callback):
         Estimate the base by maximum likelihood at every dump, or use this base ``b > 1``.
     layer : str, optional
         Name of the Conv1D to transform; by default the first one on the one-hot input.
-    max_sequences : int, optional
+    max_sequences : int, "auto" or None
         Estimate on a random subset of this many sequences, drawn once (with ``seed``)
-        when training first begins, so that every dump sees the same sequences.
+        when training first begins, so that every dump sees the same sequences. "auto"
+        (the default) takes a tenth of them, but at least 100,000 windows' worth
+        (:func:`auto_sequence_count`: all of a small set), which keeps a dump near a tenth
+        of an epoch on real-size data; None scans them all at every dump. The summary's
+        ``sequences_scanned`` says how many went in, and :attr:`sequence_indices` which.
     shared_base : bool
         One base for all filters (the default, as for `k2p-keras MODEL SEQS`: it recovers
         planted motifs better in benchmarks/paper) instead of one per filter.
@@ -177,6 +208,9 @@ class PWMCallback(keras.callbacks.Callback):
         Its exact PWMs (PWMs, bases, scan statistics).
     dumped_epochs : list of int
         The 1-based epochs written so far.
+    sequence_indices : numpy.ndarray of int or None
+        The sequences every dump scans (sorted positions in ``sequences``), set when
+        training begins; None when all are scanned.
 
     Notes
     -----
@@ -190,7 +224,8 @@ class PWMCallback(keras.callbacks.Callback):
     ``sequences_used``, ``constant_d``, ``information_content`` in bits summed over
     positions, ``consensus``), then ``pwm_change``: the Jensen-Shannon divergence (bits, 0
     to 1) between each row of the filter's PWM and the same row at the previous dump,
-    averaged over rows.
+    averaged over rows, and ``sequences_scanned``: how many sequences the dump's scan
+    read (see ``max_sequences``; ``sequences_used`` counts the sites among them).
 
     The MLE assumes conv -> non-decreasing activation -> global max-pool. The pattern is
     checked when training begins and again at every dump (a BatchNormalization whose scale
@@ -206,7 +241,7 @@ class PWMCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, sequences, output_dir, every=1, base=DEFAULTS.base, layer=DEFAULTS.layer,
-                 max_sequences=None, shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
+                 max_sequences="auto", shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
                  sites=DEFAULTS.sites,
                  exclude_inactive=DEFAULTS.exclude_inactive, seed=0, batch_size=DEFAULTS.batch_size,
                  *, dataset=DEFAULTS.dataset, n_encoding=DEFAULTS.n_encoding, force=DEFAULTS.force,
@@ -237,6 +272,10 @@ class PWMCallback(keras.callbacks.Callback):
         self._rows = []
 
     @property
+    def sequence_indices(self):
+        return self._indices
+
+    @property
     def _estimating(self):
         return self.options.estimating
 
@@ -247,7 +286,9 @@ class PWMCallback(keras.callbacks.Callback):
                 raise K2PError("sequences are needed to estimate the base; or give a fixed base")
             return None
         if isinstance(sequences, tf.data.Dataset):
-            return _dataset_to_array(sequences, self.max_sequences)
+            # "auto" subsamples like an array, once the dataset's size is known.
+            limit = None if self.max_sequences == "auto" else self.max_sequences
+            return _dataset_to_array(sequences, limit)
         if isinstance(sequences, (str, os.PathLike)):
             path = os.fspath(sequences)
             if not os.path.exists(path):
@@ -296,9 +337,11 @@ class PWMCallback(keras.callbacks.Callback):
             result.annotate(self._database, **self.annotate_options)
         extraction = result.exact
         change = pwm_change(self._previous_pwms, extraction.pwms)
+        scanned = extraction.stats.n_sequences if extraction.stats is not None else 0
         result.write_meme(os.path.join(self.output_dir, meme_name(number)))
         for row, filter_change in zip(result.summary_rows(), change):
-            self._rows.append({**row, "epoch": number, "pwm_change": float(filter_change)})
+            self._rows.append({**row, "epoch": number, "sequences_scanned": scanned,
+                               "pwm_change": float(filter_change)})
         self._write_summary(result)
         self._previous_pwms = extraction.pwms
         self.last_result, self.last_extraction = result, extraction
@@ -361,15 +404,18 @@ class PWMCallback(keras.callbacks.Callback):
         spec = find_motif_conv_in_model(model, layer=layer)
         source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,
                                     n_encoding=self.options.n_encoding)
+        wanted = self.max_sequences
+        if wanted == "auto":
+            wanted = auto_sequence_count(source.count, _windows_per_sequence(spec, source.min_length))
         indices = None
-        if self.max_sequences is not None and self.max_sequences < source.count:
+        if wanted is not None and wanted < source.count:
             rng = np.random.default_rng(self.seed)
-            indices = np.sort(rng.choice(source.count, size=self.max_sequences, replace=False))
+            indices = np.sort(rng.choice(source.count, size=wanted, replace=False))
         self._source, self._indices = source, indices
 
     def _write_summary(self, result):
         # The whole table is rewritten and renamed into place: a reader (or a crash) never
         # sees a half-written line, which an append could leave.
         path = os.path.join(self.output_dir, SUMMARY_NAME)
-        columns = ("epoch",) + result.summary_columns + ("pwm_change",)
+        columns = ("epoch",) + result.summary_columns + ("pwm_change", "sequences_scanned")
         write_text(path, format_summary(self._rows, columns))

@@ -17,6 +17,8 @@ import numpy as np
 from ._tf import import_tensorflow
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
+from .window_sums import (CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table,
+                          numba_available)
 from .validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
 
 PADDINGS = ("valid", "same", "causal")
@@ -72,31 +74,122 @@ def padding_amounts(length, kernel_length, padding="valid", strides=1):
     raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
 
 
-def _gather_best(x, kernel32, strides, left, right, length):
-    """Best window per (sequence, filter) on one strand: its pre-bias float32 score and rows."""
+# Letter codes: every row of a one-hot batch is A, C, G, T, an all-zero row (N or padding)
+# or a 0.25 row (N). The best windows are rescored from these codes by F x L lookups in
+# a float64 table instead of a (B, F, L, 4) float64 product, which at 101 bp cost as much
+# as the convolution itself (issue 15). Rows of any other value take the product route.
+_CODE_ROWS = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 0), (0.25, 0.25, 0.25, 0.25))
+
+
+def _one_hot_to_codes(x):
+    """Letter codes (B, length) of a float32 one-hot batch, and whether they restore it exactly."""
+    tf = import_tensorflow()
+    codes = tf.argmax(x, axis=-1, output_type=tf.int32)
+    codes = tf.where(tf.reduce_all(x == 0.25, axis=-1), QUARTER_CODE, codes)
+    codes = tf.where(tf.reduce_all(x == 0.0, axis=-1), ZERO_CODE, codes)
+    exact = tf.reduce_all(tf.gather(tf.constant(_CODE_ROWS, tf.float32), codes) == x)
+    return codes, exact
+
+
+def _best_starts(x, kernel32, strides, left, right):
+    """Best window per (sequence, filter) on one strand: its pre-bias float32 score and first row."""
     tf = import_tensorflow()
     padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
     conv = tf.nn.conv1d(padded, kernel32, stride=strides, padding="VALID")  # (B, P, F)
     best = tf.argmax(conv, axis=1, output_type=tf.int32)  # (B, F)
-    rows = best[:, :, None] * strides + tf.range(length)[None, None, :]  # (B, F, L)
-    windows = tf.gather(padded, rows, batch_dims=1)  # (B, F, L, 4)
-    return tf.reduce_max(conv, axis=1), windows
+    return tf.reduce_max(conv, axis=1), best * strides
 
 
-def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, bin_low, bin_width, *, strides,
+def _window_rows(starts, length):
+    tf = import_tensorflow()
+    return starts[:, :, None] + tf.range(length)[None, None, :]  # (B, F, L)
+
+
+def _windows_from_codes(codes, starts, rc_starts, take_rc, left, right, length):
+    """The best windows' letter codes (B, F, L), from the forward or the reverse strand."""
+    tf = import_tensorflow()
+    padded = tf.pad(codes, [[0, 0], [left, right]], constant_values=ZERO_CODE)
+    windows = tf.gather(padded, _window_rows(starts, length), batch_dims=1)
+    if take_rc is not None:
+        rc_padded = tf.gather(tf.constant(CODE_COMPLEMENT, tf.int32), tf.pad(
+            codes[:, ::-1], [[0, 0], [left, right]], constant_values=ZERO_CODE))
+        rc_windows = tf.gather(rc_padded, _window_rows(rc_starts, length), batch_dims=1)
+        windows = tf.where(take_rc[:, :, None], rc_windows, windows)
+    return windows
+
+
+def _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length):
+    """The best windows' one-hot rows (B, F, L, 4) in float64, for batches not made of codes."""
+    tf = import_tensorflow()
+    padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+    windows = tf.gather(padded, _window_rows(starts, length), batch_dims=1)
+    if take_rc is not None:
+        # Reverse complement: reverse the positions, and A C G T -> T G C A reverses channels.
+        rc_padded = tf.pad(x[:, ::-1, ::-1], [[0, 0], [left, right], [0, 0]])
+        rc_windows = tf.gather(rc_padded, _window_rows(rc_starts, length), batch_dims=1)
+        windows = tf.where(take_rc[:, :, None, None], rc_windows, windows)
+    return tf.cast(windows, tf.float64)
+
+
+def _code_sums(codes, starts, rc_starts, take_rc, left, right, table64):
+    """Score (B, F), row weights (B, F, L) and table entries (B, F, L) of code windows.
+
+    ``table64`` (F, L, 6) is :func:`k2p_keras.window_sums.code_table`; an entry is also the
+    window row's (filter, position, code) segment for the letter counts.
+    """
+    tf = import_tensorflow()
+    n_filters, length = tf.shape(table64)[0], tf.shape(table64)[1]
+    windows = _windows_from_codes(codes, starts, rc_starts, take_rc, left, right, length)
+    entry = (tf.range(n_filters)[None, :, None] * length + tf.range(length)[None, None, :]) * N_CODES + windows
+    score = tf.reduce_sum(tf.gather(tf.reshape(table64, [-1]), entry), axis=-1)
+    row_weight = tf.cast(windows != ZERO_CODE, tf.float64)
+    return score, row_weight, entry
+
+
+def _letters_from_segments(weights, segment, n_filters, length):
+    """Letter counts (F, L, 4) from per-window weights (B, F) on code segments (B, F, L)."""
+    tf = import_tensorflow()
+    data = tf.broadcast_to(weights[:, :, None], tf.shape(segment))
+    by_code = tf.reshape(tf.math.unsorted_segment_sum(data, segment, n_filters * length * N_CODES),
+                         [n_filters, length, N_CODES])
+    return by_code[:, :, :4] + 0.25 * by_code[:, :, QUARTER_CODE:]
+
+
+def _locate_step(x, pads, kernel32, *, strides, both_strands):
+    """One batch's best windows: first rows (B, F), strand (B, F), letter codes (B, length), exactness."""
+    tf = import_tensorflow()
+    top, starts = _best_starts(x, kernel32, strides, pads[0], pads[1])
+    take_rc = tf.zeros_like(starts, tf.bool)
+    if both_strands:
+        rc_top, rc_starts = _best_starts(x[:, ::-1, ::-1], kernel32, strides, pads[0], pads[1])
+        take_rc = rc_top > top
+        starts = tf.where(take_rc, rc_starts, starts)
+    codes, exact = _one_hot_to_codes(x)
+    return starts, take_rc, tf.cast(codes, tf.uint8), exact
+
+
+def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width, *, strides,
                both_strands, exclude_inactive, active_threshold, count_letters, score_bins):
     """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel."""
     tf = import_tensorflow()
     left, right = pads[0], pads[1]
-    length = tf.shape(kernel32)[0]
-    top, windows = _gather_best(x, kernel32, strides, left, right, length)
+    length, n_filters = tf.shape(kernel32)[0], tf.shape(kernel32)[2]
+    top, starts = _best_starts(x, kernel32, strides, left, right)
+    rc_starts = take_rc = None
     if both_strands:
-        # Reverse complement: reverse the positions, and A C G T -> T G C A reverses channels.
-        rc_top, rc_windows = _gather_best(x[:, ::-1, ::-1], kernel32, strides, left, right, length)
+        rc_top, rc_starts = _best_starts(x[:, ::-1, ::-1], kernel32, strides, left, right)
         take_rc = rc_top > top
-        windows = tf.where(take_rc[:, :, None, None], rc_windows, windows)
-    windows = tf.cast(windows, tf.float64)
-    score = tf.einsum("bfla,laf->bf", windows, kernel64)
+    codes, exact = _one_hot_to_codes(x)
+
+    def from_codes():
+        return _code_sums(codes, starts, rc_starts, take_rc, left, right, table64)
+
+    def from_rows():
+        windows = _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length)
+        return (tf.einsum("bfla,laf->bf", windows, kernel64), tf.reduce_sum(windows, axis=-1),
+                tf.zeros([0, 0, 0], tf.int32))
+
+    score, row_weight, segment = tf.cond(exact, from_codes, from_rows)
     preact = score + bias64
     if exclude_inactive:
         used = tf.cast(preact > active_threshold, tf.float64)
@@ -104,16 +197,19 @@ def _scan_step(x, pads, kernel32, kernel64, bias64, letter_threshold, bin_low, b
         used = tf.ones_like(score)
     out = {
         "score_sum": tf.reduce_sum(used * score, axis=0),
-        "row_weight": tf.einsum("bf,bfl->fl", used, tf.reduce_sum(windows, axis=-1)),
+        "row_weight": tf.einsum("bf,bfl->fl", used, row_weight),
         "n_used": tf.reduce_sum(used, axis=0),
         "max_preactivation": tf.reduce_max(preact, axis=0),
     }
     if count_letters:
         counted = tf.cast(preact > letter_threshold, tf.float64)
-        out["letter_counts"] = tf.einsum("bf,bfla->fla", counted, windows)
+        out["letter_counts"] = tf.cond(
+            exact, lambda: _letters_from_segments(counted, segment, n_filters, length),
+            lambda: tf.einsum("bf,bfla->fla", counted,
+                              _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length)))
         out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
     if score_bins:
-        out.update(_histogram_step(score, tf.reduce_sum(windows, axis=-1), bin_low, bin_width, score_bins))
+        out.update(_histogram_step(score, row_weight, bin_low, bin_width, score_bins))
     return out
 
 
@@ -154,43 +250,125 @@ def _traced_step(strides, both_strands, exclude_inactive, active_threshold, coun
         _TRACED_STEPS[key] = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
             tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
-            tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
+            tf.TensorSpec([None, None, N_CODES], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
             tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)],
             reduce_retracing=True)
     return _TRACED_STEPS[key]
 
 
+def _traced_locate(strides, both_strands):
+    tf = import_tensorflow()
+    key = ("locate", strides, both_strands)
+    if key not in _TRACED_STEPS:
+        step = functools.partial(_locate_step, strides=strides, both_strands=both_strands)
+        _TRACED_STEPS[key] = tf.function(step, input_signature=[
+            tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([None, 4, None], tf.float32)], reduce_retracing=True)
+    return _TRACED_STEPS[key]
+
+
+RESCORERS = ("auto", "numba", "tensorflow")
+
+
 class _BatchScanner:
-    """Holds the kernel as TensorFlow tensors and the traced per-batch function."""
+    """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
-                 active_threshold, letter_threshold, score_bins=0):
+                 active_threshold, letter_threshold, score_bins, use_numba):
         tf = import_tensorflow()
-        n_filters = kernel.shape[2]
+        n_rows, _, n_filters = kernel.shape
         self.kernel64 = tf.constant(kernel, tf.float64)
         self.kernel32 = tf.constant(kernel, tf.float32)
-        self.bias64 = tf.constant(bias, tf.float64)
+        self.table = code_table(kernel)
+        self.table64 = tf.constant(self.table)
+        self.bias = np.asarray(bias, dtype=np.float64)
+        self.bias64 = tf.constant(self.bias)
         self.padding, self.strides = padding, strides
+        self.exclude_inactive, self.active_threshold = bool(exclude_inactive), float(active_threshold)
         # A scalar, or one threshold per filter (F,); +-inf let no window or every window through.
-        count_letters = letter_threshold is not None
-        self.letter_threshold = tf.constant(np.broadcast_to(
-            np.asarray(letter_threshold if count_letters else 0.0, dtype=np.float64), (n_filters,)))
+        self.count_letters = letter_threshold is not None
+        self.letter_threshold = np.broadcast_to(np.asarray(
+            letter_threshold if self.count_letters else 0.0, dtype=np.float64), (n_filters,)).copy()
         # The score bins' grid (unused, but the traced signature wants it, without score_bins).
-        self.bin_low, self.bin_width = (tf.constant(a) for a in histogram_grid(kernel, max(score_bins, 1)))
-        self._traced = _traced_step(int(strides), bool(both_strands), bool(exclude_inactive),
-                                    float(active_threshold), count_letters, int(score_bins))
+        self.bin_low, self.bin_width = histogram_grid(kernel, max(score_bins, 1))
+        self.score_bins = score_bins
+        self.use_numba = use_numba
+        self._traced = _traced_step(int(strides), bool(both_strands), self.exclude_inactive,
+                                    self.active_threshold, self.count_letters, int(score_bins))
+        self._locate = _traced_locate(int(strides), bool(both_strands)) if use_numba else None
+        # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
+        self.totals = {"score_sum": np.zeros(n_filters), "row_weight": np.zeros((n_filters, n_rows)),
+                       "n_used": np.zeros(n_filters), "max_preactivation": np.full(n_filters, -np.inf)}
+        if self.count_letters:
+            self.totals.update(letter_counts=np.zeros((n_filters, n_rows, 4)), n_letter_windows=np.zeros(n_filters))
+        if score_bins:
+            self.totals.update(bin_count=np.zeros(n_filters * score_bins), bin_score_sum=np.zeros(n_filters * score_bins))
+        self.letters_by_code = np.zeros((n_filters if self.count_letters else 0, n_rows, N_CODES))
+        self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
 
-    def step(self, x, pads):
-        """Per-filter sums of one batch ``x`` (B, length, 4) padded by ``pads`` (left, right)."""
+    def add(self, x, pads):
+        """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums."""
         tf = import_tensorflow()
-        x, pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
-        return self._traced(x, pads, self.kernel32, self.kernel64, self.bias64, self.letter_threshold,
-                            self.bin_low, self.bin_width)
+        x, tf_pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
+        if self.use_numba:
+            starts, take_rc, codes, exact = self._locate(x, tf_pads, self.kernel32)
+            if bool(exact):
+                self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
+                return
+        out = self._traced(x, tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
+                           tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
+        if self.score_bins:
+            np.add.at(self.deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
+        for key, value in out.items():
+            if key == "max_preactivation":
+                np.maximum(self.totals[key], value.numpy(), out=self.totals[key])
+            else:
+                self.totals[key] += value.numpy()
+
+    def _add_compiled(self, codes, starts, take_rc, left):
+        t = self.totals
+        n_filters = self.table.shape[0]
+        empty = np.zeros(0)
+        bins = self.score_bins
+        accumulate_window_sums(
+            codes, starts, take_rc, int(left), self.table, self.bias, self.exclude_inactive, self.active_threshold,
+            self.letter_threshold, self.bin_low, self.bin_width, t["score_sum"], t["row_weight"], t["n_used"],
+            t["max_preactivation"], self.letters_by_code, t.get("n_letter_windows", empty),
+            t["bin_count"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)),
+            t["bin_score_sum"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)), self.deficit)
+
+    def stats(self, n_sequences):
+        t = self.totals
+        letter_counts = None
+        if self.count_letters:
+            by_code = self.letters_by_code
+            letter_counts = t["letter_counts"] + by_code[:, :, :4] + 0.25 * by_code[:, :, QUARTER_CODE:]
+        return ScanStats(
+            n_sequences=n_sequences, score_sum=t["score_sum"], row_weight=t["row_weight"],
+            n_used=t["n_used"].astype(np.int64), max_preactivation=t["max_preactivation"],
+            letter_counts=letter_counts,
+            n_letter_windows=t["n_letter_windows"].astype(np.int64) if self.count_letters else None,
+            score_histogram=self._histogram() if self.score_bins else None)
+
+    def _histogram(self):
+        n_filters, bins = self.table.shape[0], self.score_bins
+        count = self.totals["bin_count"].reshape(n_filters, bins)
+        return ScoreHistogram(low=self.bin_low, width=self.bin_width, count=count,
+                              score_sum=self.totals["bin_score_sum"].reshape(n_filters, bins),
+                              row_weight=count[:, :, None] - self.deficit.reshape(n_filters, bins, -1))
+
+
+def _use_numba(rescore):
+    if rescore not in RESCORERS:
+        raise K2PError(f"rescore: expected one of {', '.join(RESCORERS)}, got {rescore!r}")
+    if rescore == "numba" and not numba_available():
+        raise K2PError("rescore='numba' needs numba: pip install 'k2p-keras[fast]'")
+    return rescore != "tensorflow" and numba_available()
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
                       exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
-                      score_bins=None, progress=None):
+                      score_bins=None, progress=None, rescore="auto"):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
 
     Parameters
@@ -218,6 +396,12 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         (``ScanStats.score_histogram``; :func:`k2p_keras.sites.histogram_grid` places them).
     progress : callable, optional
         Called with the number of sequences in each finished batch.
+    rescore : {"auto", "numba", "tensorflow"}
+        Where the best windows of one-hot batches are rescored in float64 from their letter
+        codes: numba's compiled loop (:mod:`k2p_keras.window_sums`; "auto" picks it when
+        numba is installed) or TensorFlow. Both give the same sums up to float64 rounding;
+        batches with other values than one-hot, zero and 0.25 rows are always rescored
+        by TensorFlow from their rows.
 
     Returns
     -------
@@ -231,48 +415,20 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     strides = check_positive_int(strides, "strides")
     score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
     scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
-                            active_threshold, letter_threshold, score_bins)
-    totals = {}
-    deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
+                            active_threshold, letter_threshold, score_bins, _use_numba(rescore))
     n_sequences = 0
     for batch in batches:
         batch = check_one_hot_batch(batch)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
-        out = scanner.step(batch, [left, right])
-        if score_bins:
-            np.add.at(deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
-        for key, value in out.items():
-            value = value.numpy()
-            if key not in totals:
-                totals[key] = value
-            elif key == "max_preactivation":
-                totals[key] = np.maximum(totals[key], value)
-            else:
-                totals[key] = totals[key] + value
+        scanner.add(batch, [left, right])
         n_sequences += batch.shape[0]
         if progress is not None:
             progress(batch.shape[0])
     if n_sequences == 0:
         raise K2PError("no sequences to scan")
-    return ScanStats(
-        n_sequences=n_sequences,
-        score_sum=totals["score_sum"],
-        row_weight=totals["row_weight"],
-        n_used=totals["n_used"].astype(np.int64),
-        max_preactivation=totals["max_preactivation"],
-        letter_counts=totals.get("letter_counts"),
-        n_letter_windows=None if "n_letter_windows" not in totals else totals["n_letter_windows"].astype(np.int64),
-        score_histogram=None if not score_bins else _histogram(scanner, totals, deficit, n_filters, score_bins),
-    )
-
-
-def _histogram(scanner, totals, deficit, n_filters, score_bins):
-    count = totals["bin_count"].reshape(n_filters, score_bins)
-    return ScoreHistogram(low=scanner.bin_low.numpy(), width=scanner.bin_width.numpy(), count=count,
-                          score_sum=totals["bin_score_sum"].reshape(n_filters, score_bins),
-                          row_weight=count[:, :, None] - deficit.reshape(n_filters, score_bins, -1))
+    return scanner.stats(n_sequences)
 
 
 def conv_preactivation(batch, kernel, bias=None, *, padding="valid", strides=1):

@@ -396,3 +396,38 @@ def test_callback_pwms_equal_the_clis_on_the_same_weights(data, tmp_path):
                                       "-o", str(tmp_path / "cli.meme")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli.meme").read_bytes() == (tmp_path / "dumps" / "epoch_0001.meme").read_bytes()
+
+
+def test_auto_subsample_is_stated_and_equals_the_cli_on_those_sequences(tmp_path):
+    """max_sequences="auto" scans a tenth of a large set (>= 100,000 windows), says how many in
+    summary.tsv, and its dump equals the CLI on exactly those sequences and the saved weights."""
+    from click.testing import CliRunner
+
+    from k2p_keras.callback import auto_sequence_count
+    from k2p_keras.cli import cli
+
+    rng = np.random.default_rng(11)
+    n = 4000  # 4,000 x 35 windows: "auto" keeps ceil(100,000 / 35) = 2,858, not a tenth (400)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(n, LENGTH))]
+    y = rng.integers(0, 2, n).astype(np.float32)
+    expected = auto_sequence_count(n, LENGTH - WIDTH + 1)
+    assert expected == 2858
+    model = deepbind_model()
+    callback = PWMCallback(x, tmp_path / "dumps")
+    model.fit(x, y, epochs=1, batch_size=128, verbose=0, callbacks=[callback])
+    chosen = callback.sequence_indices
+    assert chosen is not None and len(chosen) == expected and np.all(np.diff(chosen) > 0)
+    _, rows = read_summary(tmp_path / "dumps" / "summary.tsv")
+    assert {int(r["sequences_scanned"]) for r in rows} == {expected}
+
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "chosen.npy", x[chosen])
+    result = CliRunner().invoke(cli, [str(tmp_path / "m.keras"), str(tmp_path / "chosen.npy"), "-q",
+                                      "-o", str(tmp_path / "cli.meme")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli.meme").read_bytes() == (tmp_path / "dumps" / "epoch_0001.meme").read_bytes()
+    # None scans every sequence.
+    everything = PWMCallback(x, tmp_path / "all", max_sequences=None)
+    model.fit(x, y, epochs=1, batch_size=128, verbose=0, callbacks=[everything])
+    assert everything.sequence_indices is None
+    assert everything.last_extraction.stats.n_sequences == n

@@ -92,7 +92,7 @@ def test_callback_annotates_every_dump(seeded, tmp_path):
     model.fit(x, np.zeros(len(x)), epochs=2, verbose=0, callbacks=[callback])
     lines = (tmp_path / "summary.tsv").read_text().splitlines()
     header = lines[0].split("\t")
-    assert header[-1] == "pwm_change" and "best_match_id" in header
+    assert header[-2:] == ["pwm_change", "sequences_scanned"] and "best_match_id" in header
     rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
     assert [r["best_match_id"] for r in rows] == SEEDED * 2
 

@@ -9,11 +9,22 @@ import pytest
 
 from k2p_keras.errors import K2PError
 from k2p_keras.scan import conv_preactivation, padding_amounts, scan_best_windows
+from k2p_keras.window_sums import numba_available
+
+# Where the best windows are rescored: numba's compiled loop, or TensorFlow's gathers.
+RESCORE = [pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="numba not installed")),
+           "tensorflow"]
 
 
 def sequences(rng, n, length, n_encoding="zero"):
+    """One-hot sequences with 5% N rows: all-zero, 0.25, or ("soft") random letter probabilities."""
     x = np.eye(4)[rng.integers(0, 4, size=(n, length))]
-    x[rng.random((n, length)) < 0.05] = 0.0 if n_encoding == "zero" else 0.25
+    n_rows = rng.random((n, length)) < 0.05
+    if n_encoding == "soft":
+        # Not letter codes: the batch is rescored from its rows, on either route.
+        x[n_rows] = rng.dirichlet(np.ones(4), size=int(n_rows.sum()))
+    else:
+        x[n_rows] = 0.0 if n_encoding == "zero" else 0.25
     return x
 
 
@@ -39,8 +50,9 @@ def both_strand_best(x, kernel, padding, strides):
 @pytest.mark.parametrize("padding, strides", [("valid", 1), ("same", 1), ("causal", 1), ("valid", 3),
                                               ("same", 2), ("causal", 4)])
 @pytest.mark.parametrize("both_strands", [False, True])
-@pytest.mark.parametrize("n_encoding", ["zero", "quarter"])
-def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding):
+@pytest.mark.parametrize("n_encoding", ["zero", "quarter", "soft"])
+@pytest.mark.parametrize("rescore", RESCORE)
+def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding, rescore):
     rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding)) % 2**32)
     x = sequences(rng, 60, 37, n_encoding)
     kernel = rng.normal(size=(7, 4, 3))
@@ -50,7 +62,7 @@ def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding):
     score = np.einsum("nfla,laf->nf", windows, kernel)
     preact = score + bias
     stats = scan_best_windows([x[:25], x[25:]], kernel, bias, padding=padding, strides=strides,
-                              both_strands=both_strands, letter_threshold=0.3)
+                              both_strands=both_strands, letter_threshold=0.3, rescore=rescore)
     assert stats.n_sequences == 60 and stats.n_used.tolist() == [60, 60, 60]
     np.testing.assert_allclose(stats.score_sum, score.sum(axis=0), atol=1e-9)
     np.testing.assert_allclose(stats.row_weight, windows.sum(axis=(0, 3)), atol=1e-12)
@@ -62,8 +74,10 @@ def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding):
 
 @pytest.mark.parametrize("padding, strides, both_strands", [("valid", 1, False), ("same", 2, True),
                                                           ("causal", 1, True)])
-@pytest.mark.parametrize("n_encoding", ["zero", "quarter"])
-def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, both_strands, n_encoding):
+@pytest.mark.parametrize("n_encoding", ["zero", "quarter", "soft"])
+@pytest.mark.parametrize("rescore", RESCORE)
+def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, both_strands, n_encoding,
+                                                              rescore):
     rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding, "bins")) % 2**32)
     x = sequences(rng, 70, 33, n_encoding)
     kernel = rng.normal(size=(6, 4, 3))
@@ -78,7 +92,7 @@ def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, 
     # The best possible score itself falls in the last bin.
     index = np.minimum(np.floor((score - low) / width).astype(int), n_bins - 1)
     stats = scan_best_windows([x[:30], x[30:]], kernel, rng.normal(size=3), padding=padding, strides=strides,
-                              both_strands=both_strands, score_bins=n_bins)
+                              both_strands=both_strands, score_bins=n_bins, rescore=rescore)
     histogram = stats.score_histogram
     np.testing.assert_allclose(histogram.low, low, atol=1e-12)
     np.testing.assert_allclose(histogram.width, width, atol=1e-12)
@@ -94,7 +108,8 @@ def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, 
     assert scan_best_windows([x], kernel).score_histogram is None
 
 
-def test_exclude_inactive_leaves_out_sequences_below_the_threshold():
+@pytest.mark.parametrize("rescore", RESCORE)
+def test_exclude_inactive_leaves_out_sequences_below_the_threshold(rescore):
     rng = np.random.default_rng(5)
     x = sequences(rng, 80, 30)
     kernel = rng.normal(size=(5, 4, 4))
@@ -102,19 +117,20 @@ def test_exclude_inactive_leaves_out_sequences_below_the_threshold():
     windows, _ = numpy_best_windows(x, kernel, "valid", 1)
     score = np.einsum("nfla,laf->nf", windows, kernel)
     active = score + bias > 0.5
-    stats = scan_best_windows([x], kernel, bias, exclude_inactive=True, active_threshold=0.5)
+    stats = scan_best_windows([x], kernel, bias, exclude_inactive=True, active_threshold=0.5, rescore=rescore)
     assert stats.n_used.tolist() == active.sum(axis=0).tolist()
     np.testing.assert_allclose(stats.score_sum, (score * active).sum(axis=0), atol=1e-9)
     np.testing.assert_allclose(stats.row_weight, np.einsum("nf,nfla->fl", active, windows), atol=1e-12)
 
 
-def test_per_filter_letter_thresholds():
+@pytest.mark.parametrize("rescore", RESCORE)
+def test_per_filter_letter_thresholds(rescore):
     rng = np.random.default_rng(6)
     x = sequences(rng, 50, 30)
     kernel = rng.normal(size=(5, 4, 2))
     windows, best = numpy_best_windows(x, kernel, "valid", 1)
     thresholds = np.array([np.inf, -np.inf])  # no window, every window
-    stats = scan_best_windows([x], kernel, letter_threshold=thresholds)
+    stats = scan_best_windows([x], kernel, letter_threshold=thresholds, rescore=rescore)
     assert stats.n_letter_windows.tolist() == [0, 50]
     np.testing.assert_allclose(stats.letter_counts[1], windows[:, 1].sum(axis=0), atol=1e-12)
 
@@ -165,3 +181,27 @@ def test_windows_are_the_ones_keras_conv1d_sees(padding, strides, dilation, leng
     mine = conv_preactivation(x, expanded, bias, padding=padding, strides=strides)
     assert mine.shape == expected.shape
     np.testing.assert_allclose(mine, expected, atol=1e-5)
+
+
+def test_numba_and_tensorflow_rescoring_give_the_same_stats_on_mixed_batches():
+    """A one-hot batch, a batch with N rows and a soft batch: both routes sum the same (float64)."""
+    if not numba_available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(21)
+    batches = [sequences(rng, 40, 50, "zero"), sequences(rng, 40, 50, "quarter"), sequences(rng, 40, 50, "soft")]
+    kernel, bias = rng.normal(size=(9, 4, 5)), rng.normal(size=5)
+    options = dict(padding="same", both_strands=True, letter_threshold=0.0, score_bins=50, exclude_inactive=True)
+    fast = scan_best_windows(batches, kernel, bias, rescore="numba", **options)
+    plain = scan_best_windows(batches, kernel, bias, rescore="tensorflow", **options)
+    for name in ("score_sum", "row_weight", "max_preactivation", "letter_counts"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(plain, name), rtol=1e-13, atol=1e-12)
+    assert fast.n_used.tolist() == plain.n_used.tolist()
+    assert fast.n_letter_windows.tolist() == plain.n_letter_windows.tolist()
+    for name in ("count", "score_sum", "row_weight"):
+        np.testing.assert_allclose(getattr(fast.score_histogram, name), getattr(plain.score_histogram, name),
+                                   rtol=1e-13, atol=1e-12)
+
+
+def test_unknown_rescore_is_refused():
+    with pytest.raises(K2PError, match="rescore"):
+        scan_best_windows([np.eye(4)[None]], np.ones((2, 4, 1)), rescore="gpu")

@@ -1,0 +1,93 @@
+"""The compiled kernel that rescores each best window from letter codes (optional numba).
+
+The TensorFlow scan finds each sequence's best window per filter; what the MLE, the sites'
+score histogram and the heuristic need from those windows is then a few sums over F x L
+table lookups per sequence. TensorFlow's gathers make those lookups cost as much as the
+convolution on short (101 bp) sequences; a loop compiled by numba costs a fraction of it.
+numba is optional (``pip install 'k2p-keras[fast]'``); without it the scan rescores in
+TensorFlow, with the same sums (:mod:`k2p_keras.scan`).
+
+Codes: 0-3 are A C G T, 4 an all-zero row (N, or padding), 5 a 0.25 row (N).
+"""
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # the TensorFlow route of k2p_keras.scan stands in
+    numba = None
+
+ZERO_CODE, QUARTER_CODE = 4, 5
+N_CODES = 6
+#: The code of each code's reverse complement: A C G T -> T G C A; N stays N.
+CODE_COMPLEMENT = np.array([3, 2, 1, 0, ZERO_CODE, QUARTER_CODE], dtype=np.uint8)
+
+
+def numba_available():
+    """True when numba is installed and the compiled kernel can be used."""
+    return numba is not None
+
+
+def code_table(kernel):
+    """The float64 lookup table (F, L, 6) of a kernel (L, 4, F): its 4 weights, 0, their quarter sum."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    table = np.empty((kernel.shape[2], kernel.shape[0], N_CODES))
+    table[:, :, :4] = kernel.transpose(2, 0, 1)
+    table[:, :, ZERO_CODE] = 0.0
+    table[:, :, QUARTER_CODE] = 0.25 * kernel.sum(axis=1).T
+    return table
+
+
+def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, active_threshold,
+                letter_threshold, bin_low, bin_width, score_sum, row_weight, n_used, max_preactivation,
+                letters, n_letter_windows, bin_count, bin_score_sum, deficit):
+    """Add one batch's best windows to the running sums (arrays updated in place).
+
+    ``starts`` (B, F) are the first rows of the best windows in the padded strand they were
+    found on (``take_rc`` (B, F): the reverse complement). ``letters`` (F, L, 6) and the
+    histogram arrays may have size 0 when not requested.
+    """
+    n_sequences, length = codes.shape
+    n_filters, width, _ = table.shape
+    count_letters = letters.shape[0] > 0
+    n_bins = bin_count.shape[1]
+    window = np.empty(width, dtype=np.uint8)
+    for b in range(n_sequences):
+        for f in range(n_filters):
+            first = starts[b, f] - left
+            rc = take_rc[b, f]
+            score = 0.0
+            for i in range(width):
+                position = first + i
+                if position < 0 or position >= length:
+                    code = ZERO_CODE
+                elif rc:
+                    code = CODE_COMPLEMENT[codes[b, length - 1 - position]]
+                else:
+                    code = codes[b, position]
+                window[i] = code
+                score += table[f, i, code]
+            preactivation = score + bias[f]
+            if preactivation > max_preactivation[f]:
+                max_preactivation[f] = preactivation
+            if not exclude_inactive or preactivation > active_threshold:
+                score_sum[f] += score
+                n_used[f] += 1.0
+                for i in range(width):
+                    if window[i] != ZERO_CODE:
+                        row_weight[f, i] += 1.0
+            if count_letters and preactivation > letter_threshold[f]:
+                n_letter_windows[f] += 1.0
+                for i in range(width):
+                    letters[f, i, window[i]] += 1.0
+            if n_bins > 0:
+                # The bin exactly as the TensorFlow route computes it (float64, floor, clipped).
+                k = min(max(np.floor((score - bin_low[f]) / bin_width[f]), 0.0), n_bins - 1.0)
+                k = int(k)
+                bin_count[f, k] += 1.0
+                bin_score_sum[f, k] += score
+                for i in range(width):
+                    if window[i] == ZERO_CODE:
+                        deficit[f * n_bins + k, i] += 1.0
+
+
+accumulate_window_sums = None if numba is None else numba.njit(cache=True, nogil=True)(_accumulate)
