@@ -47,6 +47,9 @@ class ScanStats:
         Every sequence's best window sorted into score bins (count, score sum, row
         weights per bin), for the ``strong`` sites of :mod:`k2p_keras.sites`; None when
         not requested.
+    letter_totals : numpy.ndarray, shape (4,), or None
+        Summed one-hot rows of every scanned sequence (float64): the data's letter
+        frequencies once normalised (MEME's background).
     """
 
     n_sequences: int
@@ -57,6 +60,7 @@ class ScanStats:
     letter_counts: np.ndarray = None
     n_letter_windows: np.ndarray = None
     score_histogram: ScoreHistogram = None
+    letter_totals: np.ndarray = None
 
 
 def padding_amounts(length, kernel_length, padding="valid", strides=1):
@@ -235,8 +239,10 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     totals = {}
     deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
     n_sequences = 0
+    letter_totals = np.zeros(4)
     for batch in batches:
         batch = check_one_hot_batch(batch)
+        letter_totals += batch.sum(axis=(0, 1), dtype=np.float64)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
@@ -265,6 +271,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         letter_counts=totals.get("letter_counts"),
         n_letter_windows=None if "n_letter_windows" not in totals else totals["n_letter_windows"].astype(np.int64),
         score_histogram=None if not score_bins else _histogram(scanner, totals, deficit, n_filters, score_bins),
+        letter_totals=letter_totals,
     )
 
 
