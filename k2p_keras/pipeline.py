@@ -234,7 +234,14 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
 
     # The reader gives canonical (B, length, 4) batches whatever the layout stored (it
     # recognises (N, 4, length) by its shape); the scan works in that layout for every model.
-    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding)
+    n_rows = spec.kernel.shape[0]
+    if spec.input_length:
+        fits_length, wanted = (lambda n: n == spec.input_length), f"the model's input (N, {spec.input_length}, 4)"
+    else:
+        fits_length = (lambda n: n >= n_rows) if spec.padding == "valid" else None
+        wanted = f"layer {spec.layer_name!r}: one-hot (N, length, 4)" + (f", length >= {n_rows}" if fits_length else "")
+    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, fits_length=fits_length,
+                            wanted=wanted)
     path = getattr(source, "path", None)
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
