@@ -7,7 +7,10 @@ command module, so there is no import cycle.
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
+import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,6 +24,22 @@ MODEL_COMMAND = "extract"
 CONVENTION = click.Choice(["correlation", "convolution"])
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that atomic writers remove their temporary files."""
+
+
+class _Stopped(click.ClickException):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143), the shells' convention of 128 + the signal number."""
+
+    def __init__(self, signum):
+        super().__init__(f"stopped by {signal.Signals(signum).name}; no output was written")
+        self.exit_code = 128 + signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 class _Group(click.Group):
     """Sends ``k2p-keras MODEL SEQS ...`` to the model command and turns K2PError into one line."""
 
@@ -30,8 +49,14 @@ class _Group(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Stopped(signal.SIGINT) from None
+        except Terminated:
+            raise _Stopped(signal.SIGTERM) from None
         except OptionError as err:
             # The library names its parameter; the command line shows it as the option.
             option = "--" + err.option.replace("_", "-")
@@ -45,6 +70,9 @@ class _Group(click.Group):
                 err.message = f"{err.message} (see '{err.ctx.command_path} --help')"
                 err.ctx = None
             raise
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):

@@ -75,3 +75,37 @@ def test_no_fitting_dataset_lists_what_is_there(tmp_path):
         f["embedding"] = np.zeros((30, 8))
     line = one_line_error(run(MODEL, path, "-q"))
     assert str(path) in line and "labels (30,)" in line and "embedding (30, 8)" in line and "--dataset" in line
+
+
+# ----------------------------------------------------------------------------- interruption
+
+@pytest.fixture(scope="module")
+def many_sequences(tmp_path_factory):
+    """200,000 random sequences of the example model's length: a scan of several seconds."""
+    path = tmp_path_factory.mktemp("many") / "many.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        data = f.create_dataset("x", shape=(200_000, 100, 4), dtype=bool, chunks=(10_000, 100, 4))
+        for start in range(0, 200_000, 10_000):
+            data[start:start + 10_000] = np.eye(4, dtype=bool)[rng.integers(0, 4, size=(10_000, 100))]
+    return path
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_the_run_with_its_exit_code_and_no_partial_file(many_sequences, tmp_path, signum, code):
+    out, summary = tmp_path / "m.meme", tmp_path / "s.tsv"
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen([sys.executable, "-m", "k2p_keras", str(MODEL), str(many_sequences), "-o", str(out),
+                             "--summary", str(summary), "--method", "both", "--threshold-fraction", "0.5"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    # The pattern report is printed once the model is read, just before the scan starts.
+    for line in proc.stderr:
+        if "GlobalMaxPooling1D" in line:
+            break
+    time.sleep(1.0)
+    assert proc.poll() is None, "the run ended before the signal: give it more sequences"
+    proc.send_signal(signum)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == code, rest
+    assert "Traceback" not in rest and f"stopped by {signal.Signals(signum).name}" in rest
+    assert sorted(os.listdir(tmp_path)) == []  # neither the outputs nor a temporary file
