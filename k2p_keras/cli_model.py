@@ -102,13 +102,15 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, sites, bot
                            path=err.path) from None
     if not quiet:
         click.echo(plan.spec.report(), err=True)
-    with progress_bar(plan.total, quiet) as progress:
+    with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
         result = plan.run(progress)
     if database is not None:
+        n_motifs = len(result.motifs())
         if not quiet:
-            click.echo(f"annotating {len(result.motifs())} PWMs against {database.label} "
+            click.echo(f"annotating {n_motifs} PWMs against {database.label} "
                        f"({len(database.motifs)} motifs)", err=True)
-        result.annotate(database, q_threshold=q_threshold)
+        with progress_bar(n_motifs, quiet, label="annotating", unit="PWMs") as progress:
+            result.annotate(database, q_threshold=q_threshold, progress=progress)
     if matches_out is not None:
         result.annotation.write_tsv(matches_out)
     if report_out is not None:

@@ -491,6 +491,11 @@ class ExtractionPlan:
         """Sequences read over all passes (for a progress bar), or None when unknown."""
         return None if self.n_sequences is None else self.n_sequences * self.passes
 
+    @property
+    def steps(self):
+        """What each pass over the sequences does, in order (a progress bar's labels)."""
+        return ["scanning", "heuristic: second pass"][:self.passes]
+
     def run(self, progress=None):
         """Scan, estimate, transform.
 

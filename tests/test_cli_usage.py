@@ -109,3 +109,48 @@ def test_a_signal_stops_the_run_with_its_exit_code_and_no_partial_file(many_sequ
     assert proc.wait(timeout=120) == code, rest
     assert "Traceback" not in rest and f"stopped by {signal.Signals(signum).name}" in rest
     assert sorted(os.listdir(tmp_path)) == []  # neither the outputs nor a temporary file
+
+
+# ----------------------------------------------------------------------------- progress
+
+def test_the_rate_and_time_left_leave_out_the_first_batch():
+    from k2p_keras.cli_group import Progress
+
+    now = [0.0]
+    bar = Progress(100_000, "scanning", clock=lambda: now[0])
+    now[0] = 60.0  # the first batch of 1,000 took a minute: TensorFlow traced the scan
+    bar.update(1000)
+    assert bar.rate() is None and "warming up" in bar.line()
+    for _ in range(9):  # then 1,000 sequences a second
+        now[0] += 1.0
+        bar.update(1000)
+    assert bar.rate() == pytest.approx(1000.0)
+    assert bar.seconds_left() == pytest.approx(90.0)  # not 90 x 7 (69 s for 10,000)
+    assert bar.line() == "scanning: 10,000/100,000 sequences (10%), 1,000/s, 01:30 left"
+
+
+def test_each_long_step_shows_its_own_progress_on_a_terminal(tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen([sys.executable, "-m", "k2p_keras", str(MODEL), str(SEQS), "-o", str(tmp_path / "m.meme"),
+                             "--method", "both", "--threshold-fraction", "0.5", "--batch-size", "200"],
+                            stderr=slave, stdout=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    text = b"".join(chunks).decode()
+    final = [line.split("\x1b[K")[-1] for line in text.replace("\r\n", "\n").split("\n")]
+    scan = [line for line in final if line.startswith("scanning: 4,000/4,000 sequences (100%)")]
+    second = [line for line in final if line.startswith("heuristic: second pass")]
+    assert scan and second, text
+    assert re.search(r", [\d,]+/s, 00:00 left$", scan[0]) and "4,000/4,000" in second[0]
