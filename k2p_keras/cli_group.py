@@ -60,8 +60,9 @@ class _Group(click.Group):
         except OptionError as err:
             # The library names its parameter; the command line shows it as the option.
             option = "--" + err.option.replace("_", "-")
+            command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
             raise click.UsageError(f"Invalid value for '{option}': {err.detail} "
-                                   f"(see '{ctx.command_path} --help')") from None
+                                   f"(see '{command} --help')") from None
         except K2PError as err:
             raise click.ClickException(str(err)) from None
         except click.UsageError as err:

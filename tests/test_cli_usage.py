@@ -154,3 +154,44 @@ def test_each_long_step_shows_its_own_progress_on_a_terminal(tmp_path):
     second = [line for line in final if line.startswith("heuristic: second pass")]
     assert scan and second, text
     assert re.search(r", [\d,]+/s, 00:00 left$", scan[0]) and "4,000/4,000" in second[0]
+
+
+# ----------------------------------------------------------------------------- fail fast
+
+@pytest.fixture
+def bad_at_the_end(tmp_path):
+    """FASTA whose last record is broken: reading the sequences would fail on it."""
+    path = tmp_path / "late.fa"
+    good = "".join(f">s{i}\n{'ACGT' * 25}\n" for i in range(50))
+    path.write_text(good + ">broken\n" + "ACGT" * 24 + "ACG!\n")
+    line = one_line_error(run(MODEL, path, "-o", tmp_path / "m.meme"))
+    assert "'!' is not a nucleotide letter" in line  # the premise: reading it fails
+    return path
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["-o", "{tmp}/missing/m.meme"], "'-o' / '--output': the folder '{tmp}/missing' does not exist"),
+    (["--summary", "{tmp}/missing/s.tsv"], "'--summary': the folder '{tmp}/missing' does not exist"),
+    (["--matches", "{tmp}/missing/m.tsv"], "'--matches': the folder '{tmp}/missing' does not exist"),
+    (["--report", "{tmp}/missing/r.html"], "'--report': the folder '{tmp}/missing' does not exist"),
+    (["--logos", "{tmp}/missing/logos"], "'--logos': the folder '{tmp}/missing' does not exist"),
+    (["--method", "both", "--threshold-fraction", "2"], "'--threshold-fraction': expected a number in [0, 1)"),
+    (["--threshold", "0.5"], "'--threshold': applies to the heuristic PWMs"),
+    (["--base", "0.5"], "'--base': expected a finite number greater than 1"),
+    (["--batch-size", "0"], "'--batch-size'"),
+    (["--annotate", "{tmp}/no-such-db.meme"], "no-such-db.meme"),
+])
+def test_every_option_and_output_is_checked_before_any_sequence_is_read(bad_at_the_end, tmp_path, args, problem):
+    tmp = str(tmp_path)
+    line = one_line_error(run(MODEL, bad_at_the_end, *[a.format(tmp=tmp) for a in args]))
+    assert problem.format(tmp=tmp) in line and "nucleotide" not in line
+    assert not (tmp_path / "missing").exists() and sorted(os.listdir(tmp_path)) == ["late.fa"]
+
+
+def test_logos_may_create_its_folder_but_never_the_folders_above(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = run(MODEL, "--base", "3", "-q", "-o", tmp_path / "m.meme", "--logos", tmp_path / "logos")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "logos").glob("*.png"))) == 8
+    one_line_error(run(MODEL, "--base", "3", "-q", "--logos", tmp_path / "a" / "b" / "logos"))
+    assert not (tmp_path / "a").exists()
