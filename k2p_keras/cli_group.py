@@ -93,7 +93,7 @@ def cli():
     warnings.showwarning = _one_line_warning
 
 
-def base_option(default=math.e):
+def base_option(default=math.e, help="Base b > 1 of the logarithm."):
     def parse(ctx, param, value):
         from .transform import check_base
 
@@ -103,7 +103,7 @@ def base_option(default=math.e):
             raise click.BadParameter(err.message) from None
 
     return click.option("--base", default=default, show_default="e" if default == math.e else True,
-                        callback=parse, help="Base b > 1 of the logarithm.")
+                        callback=parse, help=help)
 
 
 @contextlib.contextmanager

@@ -82,17 +82,26 @@ def write_kernel_text(dest, kernel, sep=" "):
     ----------
     dest : str, os.PathLike or file object
         A path (written atomically) or an open text file such as ``sys.stdout``.
-    kernel : array-like
-        ``(L, 4)`` numbers, columns A C G T.
+    kernel : array-like or dict
+        ``(L, 4)`` numbers, columns A C G T; or ``{name: (L, 4) kernel}``, written as blocks
+        each led by a ``# name`` line and separated by a blank line (one block per motif;
+        :func:`read_kernel_text` reads one block per file).
     sep : str
         Column separator.
     """
+    if isinstance(kernel, dict):
+        text = "\n".join(f"# {name}\n" + _kernel_rows(k, sep) for name, k in kernel.items())
+    else:
+        text = _kernel_rows(kernel, sep)
+    write_text(dest, text)
+
+
+def _kernel_rows(kernel, sep):
     kernel = np.asarray(kernel)
     if kernel.ndim != 2 or kernel.shape[1] != 4:
         raise K2PError(f"expected an (L, 4) kernel matrix (columns A C G T), found shape {kernel.shape}")
     # float() of each cell, as numpy.savetxt does, so float32 kernels print their exact value.
-    text = "".join(sep.join("%.18e" % float(x) for x in row) + "\n" for row in kernel.tolist())
-    write_text(dest, text)
+    return "".join(sep.join("%.18e" % float(x) for x in row) + "\n" for row in kernel.tolist())
 
 
 # ----------------------------------------------------------------------------- HDF5

@@ -68,6 +68,25 @@ class Motif:
         ) and np.array_equal(self.pwm, other.pwm)
 
 
+# k2p-keras records each exact PWM's base in its alternate name: "ln_b=1.86,SE=0.0063".
+_LN_B = re.compile(r"(?:^|,)ln_b=([-+0-9.eE]+)")
+
+
+def recorded_ln_base(motif):
+    """The ``ln b`` k2p-keras recorded in a motif's alternate name (``ln_b=...,SE=...``), or None."""
+    found = _LN_B.search(motif.alt_name or "")
+    return None if found is None else float(found.group(1))
+
+
+def motif_base(motif, base=None):
+    """The base to turn ``motif`` into a kernel with: ``base`` when given, else the one
+    k2p-keras recorded in the motif (:func:`recorded_ln_base`), else e."""
+    if base is not None:
+        return base
+    ln_base = recorded_ln_base(motif)
+    return math.e if ln_base is None else math.exp(ln_base)
+
+
 def _uniform_background():
     return np.full(4, 0.25)
 

@@ -195,3 +195,72 @@ def test_logos_may_create_its_folder_but_never_the_folders_above(tmp_path):
     assert len(list((tmp_path / "logos").glob("*.png"))) == 8
     one_line_error(run(MODEL, "--base", "3", "-q", "--logos", tmp_path / "a" / "b" / "logos"))
     assert not (tmp_path / "a").exists()
+
+
+# ----------------------------------------------------------------------------- k2p-1.0 tools
+
+@pytest.mark.parametrize("model", [MODEL, MODEL_KERAS])
+def test_the_kernel_tools_handed_a_keras_model_point_to_the_model_command(model, tmp_path):
+    for args in (["kernel2pwm", model], ["kernel2pwm-mle", model, SEQS, tmp_path / "out.h5"]):
+        line = one_line_error(run(*args))
+        assert "this is a Keras model file" in line and f"k2p-keras {model} SEQUENCES" in line
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_pwm2kernel_converts_every_motif_and_takes_o(golden, tmp_path):
+    text = (golden / "toy_PWM.meme").read_text()
+    two = tmp_path / "two.meme"
+    two.write_text(text + "\n" + text.replace("MOTIF toy_PWM", "MOTIF second"))
+    out = tmp_path / "k.txt"
+    result = run("pwm2kernel", two, "-o", out)
+    assert result.exit_code == 0, result.output
+    blocks = out.read_text().split("\n\n")
+    assert [b.splitlines()[0] for b in blocks] == ["# toy_PWM", "# second"]
+    expected = np.loadtxt(golden / "toy_PWM_transformed_kernel.txt")
+    for block in blocks:
+        np.testing.assert_allclose(np.loadtxt(block.splitlines()[1:]), expected, rtol=1e-12)
+    # One motif: k2p-1.0's file as it was, through -o too.
+    assert run("pwm2kernel", golden / "toy_PWM.meme", "-o", tmp_path / "one.txt").exit_code == 0
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "one.txt"), expected, rtol=1e-12)
+
+
+def test_to_keras_uses_the_base_recorded_in_our_meme_files_unless_one_is_given(tmp_path):
+    keras = pytest.importorskip("keras")
+    from memelite.io import read_meme as memelite_read
+
+    meme = tmp_path / "m.meme"
+    assert run(MODEL, SEQS, "-q", "-o", meme).exit_code == 0
+    pwms = [np.asarray(m).T for m in memelite_read(str(meme)).values()]
+    original = keras.models.load_model(MODEL, compile=False).get_layer("motif_conv").get_weights()[0]
+    for extra, expect_rows_shifted in (([], True), (["--base", "2"], False)):
+        new = tmp_path / f"new{len(extra)}.keras"
+        result = run("pwm2kernel", meme, "--to-keras", MODEL, "-o", new, *extra)
+        assert result.exit_code == 0, result.output
+        kernel = keras.models.load_model(new, compile=False).get_layer("motif_conv").get_weights()[0]
+        if expect_rows_shifted:
+            # log_b P with the recorded b is the filter minus a constant per row (Theorem 1):
+            # the filters come back as the model had them, up to the 6 digits of the file.
+            spread = np.ptp(kernel.astype(np.float64) - original, axis=1)
+            assert spread.max() < 1e-4
+        else:
+            for t, pwm in enumerate(pwms):
+                np.testing.assert_allclose(kernel[:, :, t], np.log2(pwm), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- sequences
+
+def test_mixed_lengths_for_a_fixed_length_model_get_one_clear_warning(tmp_path):
+    rng = np.random.default_rng(0)
+    fasta = tmp_path / "mixed.fa"
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), size=n))}\n"
+                             for i, n in enumerate([90, 100, 110] * 40)))
+    result = run(MODEL, fasta, "-o", tmp_path / "m.meme")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("Warning:")]
+    assert warnings == [f"Warning: {fasta}: sequences have lengths from 90 to 110, the model's input 100"]
+
+
+def test_sequences_given_with_a_fixed_base_are_said_to_be_unused(tmp_path):
+    result = run(MODEL, FASTA, "--base", "2", "-o", tmp_path / "m.meme")
+    assert result.exit_code == 0, result.output
+    assert "Warning: the sequences are not used: the exact PWMs at a fixed base need none" in result.output
