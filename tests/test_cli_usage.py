@@ -264,3 +264,28 @@ def test_sequences_given_with_a_fixed_base_are_said_to_be_unused(tmp_path):
     result = run(MODEL, FASTA, "--base", "2", "-o", tmp_path / "m.meme")
     assert result.exit_code == 0, result.output
     assert "Warning: the sequences are not used: the exact PWMs at a fixed base need none" in result.output
+
+
+# ----------------------------------------------------------------------------- README
+
+def test_the_readme_logo_shows_the_default_base(tmp_path):
+    summary = tmp_path / "s.tsv"
+    assert run(MODEL, SEQS, "-q", "-o", tmp_path / "m.meme", "--summary", summary).exit_code == 0
+    header, first = [line.split("\t") for line in summary.read_text().splitlines()[:2]]
+    ln_b = float(dict(zip(header, first))["ln_b"])
+    readme = (REPO / "README.md").read_text()
+    caption = readme[:readme.index("](docs/logo_example.png)")].rsplit("\n\n", 2)[-2]
+    assert f"ln b = {ln_b:.3g}" in caption
+
+
+def test_verify_without_pwms_says_it_checks_the_transform_at_a_fixed_base(tmp_path):
+    import gzip
+
+    with gzip.open(FASTA, "rt") as handle:
+        records = handle.read().split(">")[1:41]
+    fasta = tmp_path / "few.fa"
+    fasta.write_text("".join(">" + r for r in records))
+    result = run("verify", MODEL, fasta, "-q")
+    assert result.exit_code == 0, result.output
+    assert "checking the exact transformation at a fixed base, b = 2.71828" in result.output
+    assert "give --pwms FILE.meme" in result.output
