@@ -289,3 +289,15 @@ def test_verify_without_pwms_says_it_checks_the_transform_at_a_fixed_base(tmp_pa
     assert result.exit_code == 0, result.output
     assert "checking the exact transformation at a fixed base, b = 2.71828" in result.output
     assert "give --pwms FILE.meme" in result.output
+
+
+def test_the_k2p_tools_check_their_output_folder_before_working(golden, tmp_path):
+    missing = tmp_path / "missing"
+    for args in (["kernel2pwm", golden / "toy_kernel_matrix.txt", missing / "p.meme"],
+                 ["pwm2kernel", golden / "toy_PWM.meme", missing / "k.txt"],
+                 ["pwm2kernel", golden / "toy_PWM.meme", "-o", missing / "k.txt"],
+                 ["kernel2pwm-mle", golden / "for.3..1.kernel.tensor.hdf5", golden / "for.3..1.sequence.tensor.hdf5",
+                  missing / "p.h5"]):
+        line = one_line_error(run(*args))
+        assert f"the folder '{missing}' does not exist" in line
+    assert not missing.exists()
