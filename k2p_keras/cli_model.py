@@ -35,7 +35,7 @@ DEFAULT_DB = "default"
 @click.option("--both-strands", is_flag=True, help="The model scans the reverse complement too.")
 @click.option("--exclude-inactive", is_flag=True, help="The older spelling of --sites active.")
 @click.option("--dataset", default=DEFAULTS.dataset,
-              help="HDF5 dataset holding the sequences [default: the only or first].")
+              help="HDF5 dataset holding the sequences [default: the one shaped like the model's input].")
 @click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default=DEFAULTS.n_encoding, show_default=True,
               help="How N and other IUPAC codes in FASTA are encoded, as in training: zero rows or 0.25 rows.")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)

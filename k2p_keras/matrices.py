@@ -158,9 +158,10 @@ def resolve_dataset(h5file, name=None, path=None, fits=None, wanted="what is rea
     """Return a dataset of an open HDF5 file: ``name``, or else the one that fits, or the first.
 
     Without ``name``: when ``fits`` (a predicate on an h5py dataset, or a tuple of them,
-    strictest first) is given, the one top-level dataset it accepts; several or none are refused, listing the datasets with
-    their shapes (``wanted`` says what was looked for). Without ``fits``, the first dataset
-    in h5py's iteration order over the top-level names (what k2p-1.0 read).
+    strictest first) is given, the one top-level dataset it accepts; several or none are
+    refused, listing the datasets with their shapes (``wanted`` says what was looked for).
+    Without ``fits``, the first dataset in h5py's iteration order over the top-level names
+    (what k2p-1.0 read).
     Soft and external links are refused: an external link would silently read another
     file. ``name`` may be a path inside the file, such as ``"group/sequences"``.
 
