@@ -411,9 +411,13 @@ def _as_query_motifs(motifs):
     return motifs, path
 
 
+#: Query motifs compared per memelite call (a progress bar moves between calls).
+ANNOTATE_CHUNK = 16
+
+
 def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=DEFAULT_Q_THRESHOLD,
                     min_overlap=DEFAULT_MIN_OVERLAP, top=DEFAULT_TOP, trim_ic=DEFAULT_TRIM_IC, n_jobs=-1,
-                    source=None):
+                    source=None, progress=None):
     """Compare every query motif with every database motif (Tomtom, via memelite).
 
     Parameters
@@ -437,6 +441,8 @@ def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=D
         Threads for memelite (-1: numba's default).
     source : str, optional
         The file the motifs came from, named in error messages (a path in ``motifs`` is named anyway).
+    progress : callable, optional
+        Receives the number of query motifs compared, chunk by chunk (for a progress bar).
 
     Returns
     -------
@@ -476,11 +482,17 @@ def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=D
         spans[motif.name] = span if span is not None and span[1] - span[0] >= min_overlap else None
     compared = [i for i, m in enumerate(queries) if spans[m.name] is not None]
     matches = {m.name: [] for m in queries}
-    if compared:
-        found = _tomtom_matches([queries[i] for i in compared], [query_pwms[i] for i in compared],
-                                [spans[queries[i].name] for i in compared], database, target_pwms,
+    # In chunks, for a progress bar: each query's p- and q-values depend on the database only.
+    for start in range(0, len(compared), ANNOTATE_CHUNK):
+        chunk = compared[start:start + ANNOTATE_CHUNK]
+        found = _tomtom_matches([queries[i] for i in chunk], [query_pwms[i] for i in chunk],
+                                [spans[queries[i].name] for i in chunk], database, target_pwms,
                                 q_threshold, min_overlap, top, n_jobs, memelite)
         matches.update(found)
+        if progress is not None:
+            progress(len(chunk))
+    if progress is not None and len(compared) < len(queries):
+        progress(len(queries) - len(compared))  # flat motifs: nothing to compare
     return Annotation(queries=names, database=database.label, n_targets=len(target_pwms),
                       q_threshold=float(q_threshold), min_overlap=min_overlap, is_jaspar=database.is_jaspar,
                       spans=spans, trim_ic=float(trim_ic), _matches=matches)

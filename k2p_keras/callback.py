@@ -179,7 +179,7 @@ class PWMCallback(keras.callbacks.Callback):
     batch_size : int
         Sequences per scanned batch.
     dataset : str, optional
-        For an HDF5 file: the dataset holding the sequences (default: the only or first).
+        For an HDF5 file: the dataset holding the sequences (default: the one shaped like the model's input).
     n_encoding : {"zero", "quarter"}
         How N is encoded when ``sequences`` is FASTA, as in training.
     force : bool

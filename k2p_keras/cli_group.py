@@ -7,7 +7,10 @@ command module, so there is no import cycle.
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
+import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,6 +24,22 @@ MODEL_COMMAND = "extract"
 CONVENTION = click.Choice(["correlation", "convolution"])
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that atomic writers remove their temporary files."""
+
+
+class _Stopped(click.ClickException):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143), the shells' convention of 128 + the signal number."""
+
+    def __init__(self, signum):
+        super().__init__(f"stopped by {signal.Signals(signum).name}; no output was written")
+        self.exit_code = 128 + signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 class _Group(click.Group):
     """Sends ``k2p-keras MODEL SEQS ...`` to the model command and turns K2PError into one line."""
 
@@ -30,13 +49,20 @@ class _Group(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Stopped(signal.SIGINT) from None
+        except Terminated:
+            raise _Stopped(signal.SIGTERM) from None
         except OptionError as err:
             # The library names its parameter; the command line shows it as the option.
             option = "--" + err.option.replace("_", "-")
+            command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
             raise click.UsageError(f"Invalid value for '{option}': {err.detail} "
-                                   f"(see '{ctx.command_path} --help')") from None
+                                   f"(see '{command} --help')") from None
         except K2PError as err:
             raise click.ClickException(str(err)) from None
         except click.UsageError as err:
@@ -45,6 +71,9 @@ class _Group(click.Group):
                 err.message = f"{err.message} (see '{err.ctx.command_path} --help')"
                 err.ctx = None
             raise
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
@@ -64,7 +93,7 @@ def cli():
     warnings.showwarning = _one_line_warning
 
 
-def base_option(default=math.e):
+def base_option(default=math.e, help="Base b > 1 of the logarithm."):
     def parse(ctx, param, value):
         from .transform import check_base
 
@@ -74,7 +103,7 @@ def base_option(default=math.e):
             raise click.BadParameter(err.message) from None
 
     return click.option("--base", default=default, show_default="e" if default == math.e else True,
-                        callback=parse, help="Base b > 1 of the logarithm.")
+                        callback=parse, help=help)
 
 
 @contextlib.contextmanager
@@ -99,11 +128,93 @@ def output_path(ctx, param, value):
     return value
 
 
+class Progress:
+    """One step's count, rate and time left, as a line on a terminal.
+
+    The rate leaves out the first update: the first batch carries TensorFlow's tracing (and
+    the file's opening), which would make the time left at the start many times too long.
+
+    Parameters
+    ----------
+    total : int or None
+        Items in the step (None when unknown: no percentage, no time left).
+    label : str
+        What the step does, e.g. ``scanning``.
+    unit : str
+        What is counted, e.g. ``sequences``.
+    clock : callable
+        Seconds, monotonic (``time.monotonic``).
+    """
+
+    def __init__(self, total, label, unit="sequences", clock=time.monotonic):
+        self.total, self.label, self.unit, self.clock = total, label, unit, clock
+        self.done = 0
+        self._warm = None  # (time, count) after the first update: where the rate starts
+
+    def update(self, count):
+        self.done += int(count)
+        if self._warm is None:
+            self._warm = (self.clock(), self.done)
+
+    def rate(self):
+        """Items per second since the first update, or None before a second one."""
+        if self._warm is None:
+            return None
+        seconds, counted = self.clock() - self._warm[0], self.done - self._warm[1]
+        return counted / seconds if counted > 0 and seconds > 0 else None
+
+    def seconds_left(self):
+        """Time left at the current rate, or None when unknown."""
+        rate = self.rate()
+        return None if rate is None or self.total is None else max(self.total - self.done, 0) / rate
+
+    def line(self):
+        """E.g. ``scanning: 120,000/500,000 sequences (24%), 48,310/s, 00:07 left``."""
+        text = f"{self.label}: {self.done:,}"
+        if self.total:
+            text += f"/{self.total:,} {self.unit} ({100 * self.done // self.total}%)"
+        else:
+            text += f" {self.unit}"
+        rate, left = self.rate(), self.seconds_left()
+        text += ", warming up" if rate is None else f", {rate:,.0f}/s"
+        if left is not None:
+            minutes, seconds = divmod(int(round(left)), 60)
+            text += f", {minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d} left" if minutes >= 60 \
+                else f", {minutes:02d}:{seconds:02d} left"
+        return text
+
+
 @contextlib.contextmanager
-def progress_bar(total, quiet, label="scanning"):
-    """A click progress bar on stderr when it is a terminal; yields a callable taking a count."""
+def progress_bar(total, quiet, label="scanning", steps=None, unit="sequences"):
+    """Progress on stderr when it is a terminal; yields a callable taking a count (or None).
+
+    ``steps`` names consecutive passes of ``total`` items each (e.g. ``["scanning",
+    "heuristic: second pass"]``): each gets its own line, rate and time left.
+    """
     if quiet or not sys.stderr.isatty():
         yield None
         return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield bar.update
+    labels = list(steps) if steps else [label]
+    state = {"bar": Progress(total, labels[0], unit), "step": 0, "shown": 0.0}
+
+    def show(final=False):
+        click.echo("\r\033[K" + state["bar"].line(), nl=final, err=True)
+
+    def update(count):
+        bar = state["bar"]
+        bar.update(count)
+        now = time.monotonic()
+        finished = bar.total is not None and bar.done >= bar.total
+        if finished or now - state["shown"] >= 0.25:
+            state["shown"] = now
+            show(final=finished)
+        if finished and state["step"] + 1 < len(labels):
+            state["step"] += 1
+            state["bar"] = Progress(total, labels[state["step"]], unit)
+
+    try:
+        yield update
+    finally:
+        bar = state["bar"]
+        if bar.done and (bar.total is None or bar.done < bar.total):
+            show(final=True)

@@ -35,7 +35,7 @@ DEFAULT_DB = "default"
 @click.option("--both-strands", is_flag=True, help="The model scans the reverse complement too.")
 @click.option("--exclude-inactive", is_flag=True, help="The older spelling of --sites active.")
 @click.option("--dataset", default=DEFAULTS.dataset,
-              help="HDF5 dataset holding the sequences [default: the only or first].")
+              help="HDF5 dataset holding the sequences [default: the one shaped like the model's input].")
 @click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default=DEFAULTS.n_encoding, show_default=True,
               help="How N and other IUPAC codes in FASTA are encoded, as in training: zero rows or 0.25 rows.")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
@@ -102,13 +102,15 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, sites, bot
                            path=err.path) from None
     if not quiet:
         click.echo(plan.spec.report(), err=True)
-    with progress_bar(plan.total, quiet) as progress:
+    with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
         result = plan.run(progress)
     if database is not None:
+        n_motifs = len(result.motifs())
         if not quiet:
-            click.echo(f"annotating {len(result.motifs())} PWMs against {database.label} "
+            click.echo(f"annotating {n_motifs} PWMs against {database.label} "
                        f"({len(database.motifs)} motifs)", err=True)
-        result.annotate(database, q_threshold=q_threshold)
+        with progress_bar(n_motifs, quiet, label="annotating", unit="PWMs") as progress:
+            result.annotate(database, q_threshold=q_threshold, progress=progress)
     if matches_out is not None:
         result.annotation.write_tsv(matches_out)
     if report_out is not None:

@@ -16,7 +16,8 @@ from .verify import DEFAULT_TOLERANCE
 @click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True,
               help="Largest difference allowed, relative to max(1, the filter's largest |conv + bias|).")
 @click.option("--layer", default=None, help="Name of the Conv1D [default: the first on the one-hot input].")
-@click.option("--dataset", default=None, help="HDF5 dataset holding the sequences [default: the only or first].")
+@click.option("--dataset", default=None,
+              help="HDF5 dataset holding the sequences [default: the one shaped like the model's input].")
 @click.option("--n-encoding", type=click.Choice(["zero", "quarter"]), default="zero", show_default=True,
               help="How N and other IUPAC codes in FASTA are encoded: zero rows or 0.25 rows.")
 @click.option("--batch-size", type=click.IntRange(1), default=512, show_default=True)
@@ -37,6 +38,10 @@ def verify(model, sequences, pwms_path, base, tolerance, layer, dataset, n_encod
     PWMs from a file use the base recorded in their alternate name (ln_b=...), else --base.
     """
     from .verify import prepare_verification, verify_pwms
+
+    if pwms_path is None:
+        click.echo(f"checking the exact transformation at a fixed base, b = {base:g} (not a MEME file of yours: "
+                   f"give --pwms FILE.meme to check it)", err=True)
 
     inputs = prepare_verification(model, sequences, layer=layer, pwms=pwms_path, base=base, dataset=dataset,
                                   n_encoding=n_encoding, use_keras=not no_keras)

@@ -27,6 +27,8 @@ from .sites import DEFAULT_SITES, site_rule
 from .validate import check_positive_int
 
 N_ENCODINGS = ("zero", "quarter")
+#: Significant digits of the probabilities in the MEME files written (rows sum to 1 within 1e-5).
+MEME_DIGITS = 6
 
 
 def _option_error(err, option):
@@ -216,11 +218,34 @@ class ExtractionResult:
         """Every PWM as a :class:`~k2p_keras.meme.Motif`, named ``<layer>_<index>[_<set>]``."""
         return [m for s in self.sets for m in s.motifs(self.suffix(s))]
 
+    def background(self):
+        """Letter frequencies A C G T of the scanned sequences, or None when none were scanned.
+
+        For a both-strand model the counts are averaged with their reverse complement, as
+        the MEME suite does for a background of both strands.
+        """
+        for motif_set in self.sets:
+            stats = getattr(motif_set, "stats", None)
+            totals = getattr(motif_set, "letter_totals", None) if stats is None else stats.letter_totals
+            if totals is not None and totals.sum() > 0:
+                if self.options.both_strands:
+                    totals = (totals + totals[::-1]) / 2
+                return totals / totals.sum()
+        return None
+
     def write_meme(self, dest):
-        """Write :meth:`motifs` as MEME (a path, written atomically, or an open text file)."""
+        """Write :meth:`motifs` as MEME (a path, written atomically, or an open text file).
+
+        Probabilities at 6 significant digits; ``strands:`` as the model scans; the
+        sequences' letter frequencies as background (uniform when none were scanned); a
+        ``#`` comment header saying where the motifs come from (:meth:`header`).
+        """
         from .meme import write_meme
 
-        write_meme(dest, self.motifs())
+        header = self.header()
+        comments = [header["tool"]] + [f"{key}: {header[key]}" for key in ("model", "layer", "base", "sequences")]
+        write_meme(dest, self.motifs(), background=self.background(), significant=MEME_DIGITS,
+                   strands="+ -" if self.options.both_strands else "+", comments=comments)
 
     def _set_rows(self, motif_set):
         """One set's summary rows, with its best database match when annotated."""
@@ -465,6 +490,11 @@ class ExtractionPlan:
     def total(self):
         """Sequences read over all passes (for a progress bar), or None when unknown."""
         return None if self.n_sequences is None else self.n_sequences * self.passes
+
+    @property
+    def steps(self):
+        """What each pass over the sequences does, in order (a progress bar's labels)."""
+        return ["scanning", "heuristic: second pass"][:self.passes]
 
     def run(self, progress=None):
         """Scan, estimate, transform.

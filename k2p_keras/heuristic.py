@@ -60,6 +60,8 @@ class HeuristicPWMs(MotifSet):
         The fraction of the maximal activation, when that was the rule.
     n_sequences : int
         Sequences scanned.
+    letter_totals : numpy.ndarray, shape (4,), or None
+        Letters of every scanned sequence (the data's background).
     """
 
     layer_name: str
@@ -70,6 +72,7 @@ class HeuristicPWMs(MotifSet):
     output_threshold: float = None
     threshold_fraction: float = None
     n_sequences: int = 0
+    letter_totals: np.ndarray = None
 
     kind = "heuristic"
     figure_columns = ("windows_used", "preactivation_threshold")
@@ -125,7 +128,7 @@ def heuristic_from_stats(layer_name, stats, thresholds, *, output_threshold=None
     return HeuristicPWMs(layer_name=layer_name, pwms=counts_to_pwms(counts, pseudocount), counts=counts,
                          n_windows=n_windows, preactivation_threshold=thresholds,
                          output_threshold=output_threshold, threshold_fraction=threshold_fraction,
-                         n_sequences=int(stats.n_sequences))
+                         n_sequences=int(stats.n_sequences), letter_totals=stats.letter_totals)
 
 
 def heuristic_pwms(spec, batches, *, threshold=0.0, threshold_fraction=None, both_strands=False,

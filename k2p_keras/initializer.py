@@ -26,7 +26,7 @@ import keras  # noqa: E402
 
 from .atomic import atomic_path  # noqa: E402
 from .errors import K2PError
-from .meme import MemeFile, Motif, read_meme
+from .meme import MemeFile, Motif, motif_base, read_meme
 from .transform import check_base, pwm_to_kernel
 
 ALIGNMENTS = ("center", "left", "right")
@@ -49,7 +49,7 @@ def _as_motifs(source, names=None):
     return [meme.get(name) for name in names]
 
 
-def motifs_to_kernel(motifs, kernel_length, base=math.e, shift=0.0, align="center", delta=None,
+def motifs_to_kernel(motifs, kernel_length, base=None, shift=0.0, align="center", delta=None,
                      shift_by_minimum=False):
     """Kernel columns for some motifs: ``(kernel_length, 4, len(motifs))`` float64.
 
@@ -58,8 +58,9 @@ def motifs_to_kernel(motifs, kernel_length, base=math.e, shift=0.0, align="cente
     motifs : list of Motif
     kernel_length : int
         The layer's kernel size; longer motifs are refused.
-    base : float
-        The logarithm's base ``b > 1``.
+    base : float, optional
+        The logarithm's base ``b > 1``. By default each motif's own: the ``ln_b``
+        k2p-keras recorded in its alternate name (``ln_b=...,SE=...``), else e.
     shift : float
         Added to every motif row (not to the padding rows, which stay zero).
     align : {"center", "left", "right"}
@@ -72,15 +73,15 @@ def motifs_to_kernel(motifs, kernel_length, base=math.e, shift=0.0, align="cente
     -------
     numpy.ndarray
     """
-    base = check_base(base)
+    bases = [check_base(motif_base(m, base)) for m in motifs]
     if align not in ALIGNMENTS:
         raise K2PError(f"align must be one of {', '.join(ALIGNMENTS)}, got {align!r}")
     kernel = np.zeros((kernel_length, 4, len(motifs)))
-    for f, motif in enumerate(motifs):
+    for f, (motif, b) in enumerate(zip(motifs, bases)):
         if motif.width > kernel_length:
             raise K2PError(f"motif {motif.name!r} has {motif.width} positions, more than the kernel's "
                            f"{kernel_length}; use a layer with kernel_size >= {motif.width}")
-        rows = pwm_to_kernel(motif.pwm, base, delta=delta, shift=shift, shift_by_minimum=shift_by_minimum,
+        rows = pwm_to_kernel(motif.pwm, b, delta=delta, shift=shift, shift_by_minimum=shift_by_minimum,
                              name=f"motif {motif.name}")
         spare = kernel_length - motif.width
         start = {"left": 0, "right": spare, "center": spare // 2}[align]
@@ -96,7 +97,7 @@ def _check_room(n_motifs, n_filters, what):
         raise K2PError("no motifs to set")
 
 
-def set_conv_from_meme(layer, meme, base=math.e, shift=0.0, align="center", motifs=None, delta=None,
+def set_conv_from_meme(layer, meme, base=None, shift=0.0, align="center", motifs=None, delta=None,
                        shift_by_minimum=False):
     """Set the first filters of a built Conv1D layer to motifs from a MEME file.
 
@@ -110,9 +111,10 @@ def set_conv_from_meme(layer, meme, base=math.e, shift=0.0, align="center", moti
         Built (part of a model, or called once), 4 input channels, no dilation.
     meme : str, os.PathLike, MemeFile or list of Motif
         The motifs.
-    base : float
+    base : float, optional
         Base ``b > 1`` of the logarithm; transforming the layer back with the same base
-        gives the motifs back.
+        gives the motifs back. By default each motif's own: the ``ln_b`` recorded in the
+        MEME files k2p-keras writes (so the filters come back as the model had them), else e.
     shift : float
         Added to every motif entry, e.g. to keep a ReLU from zeroing the signal.
     align : {"center", "left", "right"}
@@ -190,7 +192,7 @@ def _quiet_absl():
         absl_logging.set_verbosity(level)
 
 
-def set_model_file_from_meme(model_path, meme, output, *, layer=None, base=math.e, shift=0.0, align="center",
+def set_model_file_from_meme(model_path, meme, output, *, layer=None, base=None, shift=0.0, align="center",
                              motifs=None, delta=None, shift_by_minimum=False):
     """Load a model file, set its Conv1D's filters to motifs, save it to ``output`` (atomically).
 

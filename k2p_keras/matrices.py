@@ -82,17 +82,26 @@ def write_kernel_text(dest, kernel, sep=" "):
     ----------
     dest : str, os.PathLike or file object
         A path (written atomically) or an open text file such as ``sys.stdout``.
-    kernel : array-like
-        ``(L, 4)`` numbers, columns A C G T.
+    kernel : array-like or dict
+        ``(L, 4)`` numbers, columns A C G T; or ``{name: (L, 4) kernel}``, written as blocks
+        each led by a ``# name`` line and separated by a blank line (one block per motif;
+        :func:`read_kernel_text` reads one block per file).
     sep : str
         Column separator.
     """
+    if isinstance(kernel, dict):
+        text = "\n".join(f"# {name}\n" + _kernel_rows(k, sep) for name, k in kernel.items())
+    else:
+        text = _kernel_rows(kernel, sep)
+    write_text(dest, text)
+
+
+def _kernel_rows(kernel, sep):
     kernel = np.asarray(kernel)
     if kernel.ndim != 2 or kernel.shape[1] != 4:
         raise K2PError(f"expected an (L, 4) kernel matrix (columns A C G T), found shape {kernel.shape}")
     # float() of each cell, as numpy.savetxt does, so float32 kernels print their exact value.
-    text = "".join(sep.join("%.18e" % float(x) for x in row) + "\n" for row in kernel.tolist())
-    write_text(dest, text)
+    return "".join(sep.join("%.18e" % float(x) for x in row) + "\n" for row in kernel.tolist())
 
 
 # ----------------------------------------------------------------------------- HDF5
@@ -117,10 +126,42 @@ def _dataset_names(h5file):
             and isinstance(h5file[key], h5py.Dataset)]
 
 
-def resolve_dataset(h5file, name=None, path=None):
-    """Return a dataset of an open HDF5 file: ``name``, or else the first one.
+def _dataset_that_fits(h5file, fits, wanted, path):
+    """The one top-level dataset ``fits`` accepts; several or none: a K2PError listing them.
 
-    "First" is h5py's iteration order over the top-level names (what k2p-1.0 read).
+    ``fits`` may be a tuple of predicates, strictest first: the first that accepts any
+    dataset decides (so a file's only sequence tensor is used even at another length).
+    """
+    names = _dataset_names(h5file)
+    if len(names) == 1:
+        return h5file[names[0]]  # the only dataset: its reader says what is wrong with it, if anything
+    chosen, level = [], 0
+    for level, predicate in enumerate(fits if isinstance(fits, tuple) else (fits,)):
+        chosen = [key for key in names if predicate(h5file[key])]
+        if chosen:
+            break
+    if len(chosen) == 1:
+        return h5file[chosen[0]]
+
+    def listed(keys):
+        return ", ".join(f"{key} {tuple(h5file[key].shape)}" for key in keys)
+
+    if chosen:
+        what = f"fit {wanted}" if level == 0 else f"hold one-hot sequences, none fits {wanted}"
+        raise K2PError(f"{len(chosen)} datasets {what}: {listed(chosen)}; choose one with --dataset "
+                       f"(dataset= in Python)", path=path)
+    raise K2PError(f"no dataset fits {wanted}; the file holds: {listed(names) or 'no top-level dataset'} "
+                   f"(name one with --dataset, dataset= in Python)", path=path)
+
+
+def resolve_dataset(h5file, name=None, path=None, fits=None, wanted="what is read"):
+    """Return a dataset of an open HDF5 file: ``name``, or else the one that fits, or the first.
+
+    Without ``name``: when ``fits`` (a predicate on an h5py dataset, or a tuple of them,
+    strictest first) is given, the one top-level dataset it accepts; several or none are
+    refused, listing the datasets with their shapes (``wanted`` says what was looked for).
+    Without ``fits``, the first dataset in h5py's iteration order over the top-level names
+    (what k2p-1.0 read).
     Soft and external links are refused: an external link would silently read another
     file. ``name`` may be a path inside the file, such as ``"group/sequences"``.
 
@@ -130,6 +171,8 @@ def resolve_dataset(h5file, name=None, path=None):
         When the name is absent (the message lists the datasets), is a link or a group,
         or when the file holds no dataset.
     """
+    if name is None and fits is not None:
+        return _dataset_that_fits(h5file, fits, wanted, path)
     if name is None:
         for key in h5file:
             link = h5file.get(key, getlink=True)

@@ -68,6 +68,25 @@ class Motif:
         ) and np.array_equal(self.pwm, other.pwm)
 
 
+# k2p-keras records each exact PWM's base in its alternate name: "ln_b=1.86,SE=0.0063".
+_LN_B = re.compile(r"(?:^|,)ln_b=([-+0-9.eE]+)")
+
+
+def recorded_ln_base(motif):
+    """The ``ln b`` k2p-keras recorded in a motif's alternate name (``ln_b=...,SE=...``), or None."""
+    found = _LN_B.search(motif.alt_name or "")
+    return None if found is None else float(found.group(1))
+
+
+def motif_base(motif, base=None):
+    """The base to turn ``motif`` into a kernel with: ``base`` when given, else the one
+    k2p-keras recorded in the motif (:func:`recorded_ln_base`), else e."""
+    if base is not None:
+        return base
+    ln_base = recorded_ln_base(motif)
+    return math.e if ln_base is None else math.exp(ln_base)
+
+
 def _uniform_background():
     return np.full(4, 0.25)
 
@@ -399,7 +418,7 @@ def _as_motifs(motifs):
 
 
 def format_meme(motifs, *, header=True, background=None, strands="+ -", precision=None,
-                alphabet="ACGT", layout=None):
+                alphabet="ACGT", layout=None, significant=None, comments=()):
     """Return motifs as MEME text (what :func:`write_meme` writes).
 
     Parameters
@@ -417,12 +436,18 @@ def format_meme(motifs, *, header=True, background=None, strands="+ -", precisio
     precision : int, optional
         Decimals per probability. ``None`` writes every digit (``%.18e``, as k2p-1.0
         and ``numpy.savetxt`` do), so reading the file back gives the same floats.
+    significant : int, optional
+        Instead of ``precision``: significant digits per probability (``%.6g`` for 6),
+        which keeps small probabilities non-zero; rows still sum to 1 within 1e-5.
     alphabet : str
         ``'ACGT'`` (DNA) or ``'ACGU'`` (RNA), for the header's ``ALPHABET=`` line.
     layout : {'meme', 'k2p-1.0'}, optional
         ``'meme'``: ``MOTIF`` line, blank line, matrix line, rows. ``'k2p-1.0'``:
         ``MOTIF`` line, matrix line, blank line, rows, as kernel2PWM.py wrote them.
         Default: ``'meme'`` with a header, ``'k2p-1.0'`` without.
+    comments : sequence of str
+        Lines written as ``# line`` before ``MEME version`` (where MEME suite tools,
+        Biopython and memelite skip them), e.g. the tool and the model the motifs come from.
 
     Returns
     -------
@@ -434,26 +459,38 @@ def format_meme(motifs, *, header=True, background=None, strands="+ -", precisio
         raise K2PError(f"layout: expected 'meme' or 'k2p-1.0', got {layout!r}")
     if alphabet not in ("ACGT", "ACGU"):
         raise K2PError(f"alphabet: expected 'ACGT' or 'ACGU', got {alphabet!r}")
-    if precision is None:
+    if precision is not None and significant is not None:
+        raise K2PError("give precision (decimals) or significant (digits), not both")
+    if significant is not None:
+        cell = f"%.{int(significant)}g".__mod__
+    elif precision is None:
         cell = "%.18e".__mod__
     else:
         cell = f"%.{int(precision)}f".__mod__
     out = io.StringIO()
     if header:
+        for line in comments:
+            out.write("# " + " ".join(str(line).split()) + "\n")
         background = _uniform_background() if background is None else np.asarray(background, float)
         if background.shape != (4,) or not np.all(np.isfinite(background)) or np.any(background < 0):
             raise K2PError(f"background: expected 4 non-negative frequencies (A C G T), "
                            f"found {np.asarray(background).tolist()}")
-        freq = _format_number if precision is None else cell
+        freq = _format_number if precision is None and significant is None else cell
         out.write(f"MEME version 4\n\nALPHABET= {alphabet}\n\nstrands: {strands}\n\n")
         out.write("Background letter frequencies\n")
         out.write(" ".join(f"{a} {freq(f)}" for a, f in zip(alphabet, background)) + "\n\n")
     for number, motif in enumerate(motifs):
         title = motif.name if motif.alt_name is None else f"{motif.name} {motif.alt_name}"
-        # k2p-1.0 wrote nsites= 20 E= 0 whatever the motif; keep that default.
-        nsites = 20 if motif.nsites is None else int(motif.nsites)
-        evalue = "0" if motif.evalue is None else _format_number(motif.evalue)
-        matrix_line = f"letter-probability matrix: alength= 4 w= {motif.width} nsites= {nsites} E= {evalue}"
+        nsites, evalue = motif.nsites, motif.evalue
+        if layout == "k2p-1.0":
+            # k2p-1.0 wrote nsites= 20 E= 0 whatever the motif; its layout keeps that default.
+            nsites, evalue = (20 if nsites is None else nsites), (0 if evalue is None else evalue)
+        # Otherwise what is not known is left out (MEME's readers have defaults), never invented.
+        matrix_line = f"letter-probability matrix: alength= 4 w= {motif.width}"
+        if nsites is not None:
+            matrix_line += f" nsites= {int(nsites)}"
+        if evalue is not None:
+            matrix_line += f" E= {_format_number(evalue)}"
         rows = "".join(" ".join(cell(x) for x in row) + "\n" for row in motif.pwm.tolist())
         url = f"\nURL {motif.url}\n" if motif.url else ""
         if layout == "meme":
@@ -465,7 +502,7 @@ def format_meme(motifs, *, header=True, background=None, strands="+ -", precisio
 
 
 def write_meme(dest, motifs, *, header=True, background=None, strands="+ -", precision=None,
-               alphabet="ACGT", layout=None):
+               alphabet="ACGT", layout=None, significant=None, comments=()):
     """Write motifs to a MEME file.
 
     Parameters
@@ -473,7 +510,7 @@ def write_meme(dest, motifs, *, header=True, background=None, strands="+ -", pre
     dest : str, os.PathLike or file object
         A path (written atomically: a reader never sees half a file) or an open text
         file such as ``sys.stdout``.
-    motifs, header, background, strands, precision, alphabet, layout
+    motifs, header, background, strands, precision, alphabet, layout, significant, comments
         As for :func:`format_meme`. ``header=False, precision=None`` reproduces
         k2p-1.0's kernel2PWM.py output byte for byte.
 
@@ -482,5 +519,6 @@ def write_meme(dest, motifs, *, header=True, background=None, strands="+ -", pre
     >>> write_meme("motifs.meme", [Motif("filter_0", pwm)])        # doctest: +SKIP
     """
     text = format_meme(motifs, header=header, background=background, strands=strands,
-                       precision=precision, alphabet=alphabet, layout=layout)
+                       precision=precision, alphabet=alphabet, layout=layout, significant=significant,
+                       comments=comments)
     write_text(dest, text)

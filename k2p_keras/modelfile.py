@@ -13,6 +13,7 @@ would run code from it (Lambda bytecode, imported modules), so nothing is unmars
 unpickled, imported or executed; custom and Lambda layers stay plain config dicts.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -562,6 +563,33 @@ class _KerasZipReader:
 
 # ---------------------------------------------------------------------------------------
 # Keras 3 model folders: model.save(path, zipped=False)
+
+def is_keras_model_file(path):
+    """Tell whether ``path`` holds a Keras model or its weights (``.keras``, ``.h5``, a folder).
+
+    For the k2p-1.0 tools, which read kernel matrices and would otherwise report a Keras
+    file as a malformed matrix. Looks at the container only; reads no weights.
+    """
+    path = os.fspath(path)
+    if is_keras_folder(path):
+        return True
+    if not os.path.isfile(path):
+        return False
+    kind = file_kind(path, "a model file")
+    if kind == "zip":
+        with contextlib.suppress(zipfile.BadZipFile, OSError):
+            with zipfile.ZipFile(path) as archive:
+                return "config.json" in archive.namelist()
+        return False
+    if kind != "hdf5":
+        return False
+    try:
+        with h5py.File(path, "r") as h5:
+            return ("model_config" in h5.attrs or _has_split_attr(h5.attrs, "layer_names")
+                    or any(k in h5 for k in ("model_weights", "layers", "vars", "_layer_checkpoint_dependencies")))
+    except OSError:
+        return False
+
 
 def is_keras_folder(path):
     """Tell whether ``path`` is a Keras 3 model folder (an unzipped ``.keras``)."""

@@ -55,7 +55,7 @@ class MotifSet:
     def motifs(self, suffix=""):
         """One :class:`~k2p_keras.meme.Motif` per filter, its name suffixed with ``suffix``."""
         return [Motif(name=self.motif_name(t) + suffix, pwm=self.pwms[t], alt_name=self.alt_name(t),
-                      nsites=self.nsites(t), evalue=0)
+                      nsites=self.nsites(t))
                 for t in range(self.n_filters)]
 
     @property

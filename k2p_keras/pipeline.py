@@ -241,14 +241,24 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
 
     # The reader gives canonical (B, length, 4) batches whatever the layout stored (it
     # recognises (N, 4, length) by its shape); the scan works in that layout for every model.
-    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding)
+    n_rows = spec.kernel.shape[0]
+    if spec.input_length:
+        fits_length, wanted = (lambda n: n == spec.input_length), f"the model's input (N, {spec.input_length}, 4)"
+    else:
+        fits_length = (lambda n: n >= n_rows) if spec.padding == "valid" else None
+        wanted = f"layer {spec.layer_name!r}: one-hot (N, length, 4)" + (f", length >= {n_rows}" if fits_length else "")
+    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, fits_length=fits_length,
+                            wanted=wanted)
     path = getattr(source, "path", None)
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
                        f"{spec.layer_name!r} ({spec.kernel.shape[0]})", path=path)
-    if spec.input_length and source.length and source.length != spec.input_length:
+    if spec.input_length and source.length != spec.input_length:
+        # Mixed lengths (FASTA) are scanned as they are, like any other length: one warning says so.
         where = f"{path}: " if path else ""
-        warnings.warn(f"{where}sequences have length {source.length}, the model's input {spec.input_length}")
+        lengths = (f"length {source.length}" if source.length is not None
+                   else f"lengths from {source.min_length} to {source.max_length}")
+        warnings.warn(f"{where}sequences have {lengths}, the model's input {spec.input_length}")
     return source
 
 

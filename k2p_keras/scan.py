@@ -49,6 +49,9 @@ class ScanStats:
         Every sequence's best window sorted into score bins (count, score sum, row
         weights per bin), for the ``strong`` sites of :mod:`k2p_keras.sites`; None when
         not requested.
+    letter_totals : numpy.ndarray, shape (4,), or None
+        Summed one-hot rows of every scanned sequence (float64): the data's letter
+        frequencies once normalised (MEME's background).
     """
 
     n_sequences: int
@@ -59,6 +62,7 @@ class ScanStats:
     letter_counts: np.ndarray = None
     n_letter_windows: np.ndarray = None
     score_histogram: ScoreHistogram = None
+    letter_totals: np.ndarray = None
 
 
 def padding_amounts(length, kernel_length, padding="valid", strides=1):
@@ -337,7 +341,7 @@ class _BatchScanner:
             t["bin_count"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)),
             t["bin_score_sum"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)), self.deficit)
 
-    def stats(self, n_sequences):
+    def stats(self, n_sequences, letter_totals=None):
         t = self.totals
         letter_counts = None
         if self.count_letters:
@@ -348,7 +352,7 @@ class _BatchScanner:
             n_used=t["n_used"].astype(np.int64), max_preactivation=t["max_preactivation"],
             letter_counts=letter_counts,
             n_letter_windows=t["n_letter_windows"].astype(np.int64) if self.count_letters else None,
-            score_histogram=self._histogram() if self.score_bins else None)
+            score_histogram=self._histogram() if self.score_bins else None, letter_totals=letter_totals)
 
     def _histogram(self):
         n_filters, bins = self.table.shape[0], self.score_bins
@@ -417,8 +421,10 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
                             active_threshold, letter_threshold, score_bins, _use_numba(rescore))
     n_sequences = 0
+    letter_totals = np.zeros(4)
     for batch in batches:
         batch = check_one_hot_batch(batch)
+        letter_totals += batch.sum(axis=(0, 1), dtype=np.float64)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
@@ -428,7 +434,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
             progress(batch.shape[0])
     if n_sequences == 0:
         raise K2PError("no sequences to scan")
-    return scanner.stats(n_sequences)
+    return scanner.stats(n_sequences, letter_totals)
 
 
 def conv_preactivation(batch, kernel, bias=None, *, padding="valid", strides=1):

@@ -57,6 +57,40 @@ def stored_channels_first(shape):
     return len(shape) == 3 and shape[2] != 4 and shape[1] == 4
 
 
+def sequence_layout(shape, dtype, channels_first=None, name=None):
+    """How a stored tensor holds one-hot sequences: ``(squeeze_axis, channels_first, count, length)``.
+
+    Conv2D models on one-hot DNA are trained on ``(N, 4, 1, L)``, ``(N, 4, L, 1)`` or
+    ``(N, 1, L, 4)``: the axis of size 1 (``squeeze_axis``, else None) goes, the rest is read
+    as ``(N, 4, L)`` / ``(N, L, 4)``.
+
+    Raises
+    ------
+    K2PError
+        When ``shape`` and ``dtype`` cannot hold one-hot sequences (naming ``name``).
+    """
+    squeeze_axis = None
+    if len(shape) == 4 and 1 in tuple(shape[1:]):
+        squeeze_axis = 1 + tuple(shape[1:]).index(1)
+        shape = tuple(shape[:squeeze_axis]) + tuple(shape[squeeze_axis + 1:])
+    if len(shape) != 3:
+        raise K2PError(f"expected a rank-3 tensor (sequences, length, 4), found shape {tuple(shape)}", path=name)
+    if channels_first is None:
+        channels_first = stored_channels_first(shape)
+    channels = shape[1] if channels_first else shape[2]
+    if channels != 4:
+        raise K2PError(f"sequences have shape {tuple(shape)}, expected (sequences, length, 4) or "
+                       f"(sequences, 4, length): one-hot A C G T", path=name)
+    if np.dtype(dtype).kind not in "biuf":
+        raise K2PError(f"sequences are stored as {dtype}, expected numbers (float, int or bool)", path=name)
+    count, length = shape[0], (shape[2] if channels_first else shape[1])
+    if count == 0:
+        raise K2PError("no sequences (the tensor's first axis is 0)", path=name)
+    if length == 0:
+        raise K2PError("sequences have length 0", path=name)
+    return squeeze_axis, channels_first, int(count), int(length)
+
+
 class SequenceSource:
     """Sequences that can be read in batches of one-hot float32 arrays.
 
@@ -129,29 +163,7 @@ class TensorSequences(SequenceSource):
 
     def __init__(self, path, shape, dtype, *, format, channels_first=None, dataset=None, array=None):
         name = path if path is not None else "<array>"
-        # Conv2D models on one-hot DNA are trained on (N, 4, 1, L), (N, 4, L, 1) or
-        # (N, 1, L, 4): the axis of size 1 goes, the rest is read as (N, 4, L) / (N, L, 4).
-        self._squeeze_axis = None
-        if len(shape) == 4 and 1 in tuple(shape[1:]):
-            self._squeeze_axis = 1 + tuple(shape[1:]).index(1)
-            shape = tuple(shape[:self._squeeze_axis]) + tuple(shape[self._squeeze_axis + 1:])
-        if len(shape) != 3:
-            raise K2PError(f"expected a rank-3 tensor (sequences, length, 4), found shape {tuple(shape)}",
-                           path=name)
-        if channels_first is None:
-            channels_first = stored_channels_first(shape)
-        channels = shape[1] if channels_first else shape[2]
-        if channels != 4:
-            raise K2PError(f"sequences have shape {tuple(shape)}, expected (sequences, length, 4) or "
-                           f"(sequences, 4, length): one-hot A C G T", path=name)
-        if np.dtype(dtype).kind not in "biuf":
-            raise K2PError(f"sequences are stored as {dtype}, expected numbers (float, int or bool)",
-                           path=name)
-        count, length = shape[0], (shape[2] if channels_first else shape[1])
-        if count == 0:
-            raise K2PError("no sequences (the tensor's first axis is 0)", path=name)
-        if length == 0:
-            raise K2PError("sequences have length 0", path=name)
+        self._squeeze_axis, channels_first, count, length = sequence_layout(shape, dtype, channels_first, name)
         super().__init__(path, count, length, length)
         self.format = format
         self.channels_first = channels_first
@@ -330,7 +342,8 @@ def _detect_format(path):
                    f"found {shown!r}", path=path)
 
 
-def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None):
+def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None, fits_length=None,
+                   wanted="one-hot sequences (N, length, 4)"):
     """Open one-hot sequences for streaming, without loading them.
 
     Parameters
@@ -347,7 +360,9 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
           "no base" rows (see ``n_encoding``). ``;`` comment lines and blank lines are
           skipped.
     dataset : str, optional
-        For HDF5: the dataset to read; by default the first one in the file.
+        For HDF5: the dataset to read. By default the one top-level dataset shaped like
+        one-hot sequences (whose length passes ``fits_length``); when several or none are,
+        the error lists them with their shapes.
     n_encoding : {'zero', 'quarter'}
         How FASTA's N and ambiguity codes are encoded: all-zero rows (they add
         nothing to a filter's output) or 0.25 in every channel.
@@ -356,6 +371,10 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         PyTorch); batches are transposed to ``(B, length, 4)``. By default the layout is
         read off the shape: the axis of size 4 holds the channels (``(N, 4, 4)`` counts
         as ``(N, length, 4)``).
+    fits_length : callable, optional
+        For choosing an HDF5 dataset: whether sequences of this length fit (e.g. a model's
+        input length), preferred over sequence tensors of other lengths; ``wanted`` says
+        so in words for the error message.
 
     Returns
     -------
@@ -402,6 +421,14 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
     except OSError as err:
         raise K2PError(f"not a readable HDF5 file ({err})", path=path) from None
     with h5file:
-        data = resolve_dataset(h5file, dataset, path)
+        def length(data):
+            try:
+                return sequence_layout(data.shape, data.dtype, channels_first)[3]
+            except K2PError:
+                return None
+
+        fits = (lambda d: length(d) is not None and (fits_length is None or fits_length(length(d))),
+                lambda d: length(d) is not None)
+        data = resolve_dataset(h5file, dataset, path, fits=fits, wanted=wanted)
         return TensorSequences(path, data.shape, data.dtype, format="hdf5",
                                channels_first=channels_first, dataset=data.name)

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import K2PError
+from .meme import recorded_ln_base
 from .transform import check_base, window_constant, window_log_likelihood
 
 DEFAULT_TOLERANCE = 1e-3
-_LN_B = re.compile(r"(?:^|,)ln_b=([-+0-9.eE]+)")
 
 
 @dataclass
@@ -135,8 +135,8 @@ def meme_pwm_set(meme, spec, base=math.e, path=None):
         if motif.width != length:
             raise K2PError(f"motif {motif.name!r} has {motif.width} positions, the kernel of "
                            f"{spec.layer_name!r} {length}", path=path)
-        recorded = _LN_B.search(motif.alt_name or "")
-        ln_bases.append(float(recorded.group(1)) if recorded else math.log(base))
+        recorded = recorded_ln_base(motif)
+        ln_bases.append(math.log(base) if recorded is None else recorded)
     ln_bases = np.array(ln_bases)
     if not np.all(np.isfinite(ln_bases) & (ln_bases > 0)):
         raise K2PError("a motif records ln_b <= 0 or not a number; expected a base b > 1", path=path)

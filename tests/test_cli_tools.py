@@ -67,13 +67,14 @@ def test_pwm2kernel_warns_about_zeros_on_stderr(golden):
     assert len(proc.stdout.splitlines()) == 6
 
 
-def test_pwm2kernel_needs_a_motif_name_when_the_file_has_several(golden, tmp_path):
+def test_pwm2kernel_converts_one_motif_of_several_with_motif(golden, tmp_path):
     two = tmp_path / "two.meme"
     text = (golden / "toy_PWM.meme").read_text()
     two.write_text(text + "\n" + text[text.index("MOTIF"):].replace("MOTIF toy_PWM", "MOTIF second"))
-    result = run("pwm2kernel", two)
-    assert result.exit_code != 0 and "--motif" in result.output
-    assert run("pwm2kernel", two, "--motif", "second").exit_code == 0
+    result = run("pwm2kernel", two, "--motif", "second")
+    assert result.exit_code == 0
+    np.testing.assert_allclose(np.loadtxt(result.output.splitlines()), np.loadtxt(
+        golden / "toy_PWM_transformed_kernel.txt"), rtol=1e-12)  # every motif by default: test_cli_usage.py
 
 
 def test_kernel2pwm_mle_reproduces_the_golden_pwm_tensor(golden, tmp_path):

@@ -170,7 +170,7 @@ def test_cli_both_writes_exact_and_heuristic_sets_in_one_meme(saved, tmp_path):
     for t in range(FILTERS):
         heuristic = meme.get(f"motif_conv_{t}_heuristic")
         assert heuristic.nsites == n[t]
-        np.testing.assert_allclose(heuristic.pwm, counts_to_pwms(counts[t]), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(heuristic.pwm, counts_to_pwms(counts[t]), rtol=5e-6, atol=1e-15)  # 6 digits
     header = summary.read_text().splitlines()[0].split("\t")
     assert "heuristic_windows_used" in header and "ln_b" in header
     assert "windows per filter" in result.output

@@ -51,12 +51,16 @@ def test_golden_sequence_tensor(golden):
     np.testing.assert_array_equal(total, np.full(50, 3000.0))
 
 
-def test_hdf5_dataset_by_name_and_default_first(tmp_path):
+def test_hdf5_dataset_by_name_or_by_shape_never_alphabetically(tmp_path):
     path = tmp_path / "s.h5"
     with h5py.File(path, "w") as h5file:
         h5file.create_dataset("a_first", data=one_hot(3, 5, seed=1))
         h5file.create_dataset("b_second", data=one_hot(4, 6, seed=2))
-    assert open_sequences(path).count == 3
+        h5file.create_dataset("labels", data=np.zeros(4))
+    with pytest.raises(K2PError, match=r"2 datasets fit .*a_first \(3, 5, 4\), b_second \(4, 6, 4\); "
+                                       r"choose one with --dataset"):
+        open_sequences(path)
+    assert open_sequences(path, fits_length=lambda n: n == 6).count == 4
     source = open_sequences(path, dataset="b_second")
     np.testing.assert_array_equal(np.concatenate(gather(source)), one_hot(4, 6, seed=2))
     with pytest.raises(K2PError, match="no dataset named 'c'; datasets in the file: a_first, b_second"):
