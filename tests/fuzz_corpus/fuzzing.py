@@ -15,6 +15,7 @@ import pathlib
 import shutil
 import signal
 import struct
+import warnings
 import zipfile
 
 import h5py
@@ -176,6 +177,15 @@ def _nodes(value, path=()):
             yield from _nodes(item, path + (index,))
 
 
+_DEEP = "__nested_3000_deep__"
+
+
+def dump_config(config):
+    """JSON text of a mutated config; the deep-nesting marker becomes 3,000 nested lists
+    (written as text: building them as Python lists would hit the recursion limit here)."""
+    return json.dumps(config).replace(f'"{_DEEP}"', "[" * 3000 + "1" + "]" * 3000)
+
+
 def mutate_config(config, rng):
     """Replace, delete or deeply nest one node of a model config (in place; returns the config)."""
     paths = [p for p in _nodes(config) if p]
@@ -187,7 +197,7 @@ def mutate_config(config, rng):
     if action < 0.15 and isinstance(parent, dict):
         del parent[path[-1]]
     elif action < 0.2:
-        parent[path[-1]] = json.loads("[" * 3000 + "1" + "]" * 3000)
+        parent[path[-1]] = _DEEP
     else:
         parent[path[-1]] = NASTY_JSON[int(rng.integers(0, len(NASTY_JSON)))]
     return config
@@ -229,7 +239,7 @@ def h5_config_edit(seed, target, rng):
             h5.attrs["model_config"] = [np.void(b"\xff\xfe\x00junk"), np.arange(5), "not json", "[]"][
                 int(rng.integers(0, 4))]
         else:
-            h5.attrs["model_config"] = json.dumps(mutate_config(config, rng))
+            h5.attrs["model_config"] = dump_config(mutate_config(config, rng))
 
 
 def h5_weight_edit(seed, target, rng):
@@ -261,7 +271,7 @@ def keras_config_edit(seed, target, rng):
     def edit(text):
         if rng.random() < 0.1:
             return bytes(rng.integers(0, 256, size=64, dtype=np.uint8))
-        return json.dumps(mutate_config(json.loads(text), rng)).encode()
+        return dump_config(mutate_config(json.loads(text), rng)).encode()
     _rewrite_keras(seed, target, edit_config=edit)
 
 
@@ -332,7 +342,10 @@ def run_in_process(argv, timeout=60):
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(timeout)
     try:
-        result = CliRunner().invoke(cli, argv, catch_exceptions=True)
+        with warnings.catch_warnings():
+            # Every run shows its warnings, not only the first run in this process.
+            warnings.simplefilter("always")
+            result = CliRunner().invoke(cli, argv, catch_exceptions=True)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)

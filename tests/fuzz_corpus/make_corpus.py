@@ -32,12 +32,13 @@ SEEDS = HERE / "seeds"
 CASES = HERE / "cases"
 LENGTH, FILTERS, WIDTH, N_SEQUENCES = 50, 4, 6, 16
 
-# One line per case: (file, promise, guard, command, what once went wrong).
+# One line per case: (file, promise, guard, command, stderr says, what once went wrong).
 MANIFEST = []
 
 
-def case(name, promise, command, note, guard="inprocess"):
-    MANIFEST.append((name, promise, guard, command, note))
+def case(name, promise, command, note, guard="inprocess", says=""):
+    """Register a case; ``says`` is a piece of the one stderr line (error or warning) it must print."""
+    MANIFEST.append((name, promise, guard, command, says, note))
     return CASES / name
 
 
@@ -168,17 +169,17 @@ def make_cases():
     # 1. kernel tensors without filters or positions (TensorFlow: "filter must not have zero elements").
     for name, shape in (("kernels_no_filters.hdf5", (0, WIDTH, 4)), ("kernels_no_positions.hdf5", (1, 0, 4))):
         with h5py.File(case(name, "error", "kernel2pwm-mle {file} seeds/seqs.h5 {out}",
-                            f"kernel tensor of shape {shape}: TensorFlow traceback"), "w") as h5:
+                            f"kernel tensor of shape {shape}: TensorFlow traceback", says="at least one position and one filter"), "w") as h5:
             h5.create_dataset("kernel_tensor", data=np.zeros(shape))
 
     # 2. A dilation that expands the kernel to 2.56 TiB.
     def dilate(config):
         conv_entry(config)["config"]["dilation_rate"] = [1000000000]
     h5_with_config(case("dilation_1e9.h5", "error", EXTRACT_FIXED, "dilation_rate 1e9: numpy allocates 2.56 TiB",
-                        guard="subprocess").name, dilate)
+                        guard="subprocess", says="more than the model's input length").name, dilate)
 
     # 3. Kernels stored as strings.
-    h5_with_weight(case("kernel_strings.h5", "error", EXTRACT_FIXED, "kernel stored as S3: ValueError").name, 0,
+    h5_with_weight(case("kernel_strings.h5", "error", EXTRACT_FIXED, "kernel stored as S3: ValueError", says="expected numbers").name, 0,
                    lambda g, k, old: g.create_dataset(k, data=np.full(old.shape, b"abc", dtype="S3")))
 
     def strings_keras(h5):
@@ -186,17 +187,20 @@ def make_cases():
         shape = group["0"].shape
         del group["0"]
         group.create_dataset("0", data=np.full(shape, b"abc", dtype="S3"))
-    keras_with(case("kernel_strings.keras", "error", EXTRACT_FIXED, "kernel stored as S3: ValueError").name,
+    keras_with(case("kernel_strings.keras", "error", EXTRACT_FIXED, "kernel stored as S3: ValueError",
+                    says="expected numbers").name,
                weights_edit=strings_keras)
 
     # 4. The kernel dataset replaced by an empty group.
-    h5_with_weight(case("kernel_group.h5", "error", EXTRACT_FIXED, "kernel is an empty group: h5py TypeError").name,
+    h5_with_weight(case("kernel_group.h5", "error", EXTRACT_FIXED, "kernel is an empty group: h5py TypeError", says="group")
+                   .name,
                    0, lambda g, k, old: g.create_group(k))
 
     # 5, 6. model_config as opaque bytes, or as an integer array.
-    h5_with_config(case("config_bytes.h5", "error", EXTRACT_FIXED, "model_config opaque bytes: UnicodeDecodeError")
+    h5_with_config(case("config_bytes.h5", "error", EXTRACT_FIXED, "model_config opaque bytes: UnicodeDecodeError", says="not UTF-8")
                    .name, lambda c: np.void(b"\xff\xfe\x00\x01garbage"))
-    h5_with_config(case("config_ints.h5", "error", EXTRACT_FIXED, "model_config an int array: json TypeError").name,
+    h5_with_config(case("config_ints.h5", "error", EXTRACT_FIXED, "model_config an int array: json TypeError", says="expected a JSON")
+                   .name,
                    lambda c: np.arange(12, dtype=np.int64))
 
     # 7. kernel_size nested 10,000 lists deep.
@@ -204,63 +208,74 @@ def make_cases():
     seed_text = json.dumps(json.loads(zipfile.ZipFile(SEEDS / "model.keras").read("config.json")))
     text = seed_text.replace('"kernel_size": [6]', f'"kernel_size": {deep}', 1)
     assert text != seed_text
-    keras_with(case("config_deep.keras", "error", EXTRACT_FIXED, "kernel_size 10,000 lists deep: RecursionError")
+    keras_with(case("config_deep.keras", "error", EXTRACT_FIXED, "kernel_size 10,000 lists deep: RecursionError", says="levels deep")
                .name, config_text=text)
     h5_with_config(case("config_deep.h5", "error", EXTRACT_FIXED,
-                        "kernel_size 10,000 lists deep: refused as a corrupt HDF5 file").name,
+                        "kernel_size 10,000 lists deep: refused as a corrupt HDF5 file", says="levels deep").name,
                    lambda c: json.dumps(c).replace('"kernel_size": [6]', f'"kernel_size": {deep}', 1))
 
     # 8, 9. Forged .npy headers.
-    npy_with_header(case("npy_negative_shape.npy", "error", EXTRACT_SEQS, "shape (-300, 100, 4): OverflowError")
+    npy_with_header(case("npy_negative_shape.npy", "error", EXTRACT_SEQS, "shape (-300, 100, 4): OverflowError", says="not a readable .npy")
                     .name, "{'descr': '<f4', 'fortran_order': False, 'shape': (-300, 100, 4), }")
     npy_with_header(case("npy_unpadded_header.npy", "error", EXTRACT_SEQS, "header edited, not re-padded: "
-                         "tokenize.TokenError").name, "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 5",
+                         "tokenize.TokenError", says="not a readable .npy").name, "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 5",
                     pad=False)
-    npy_with_header(case("npy_unclosed_header.npy", "error", EXTRACT_SEQS, "header cut short: tokenize.TokenError")
+    npy_with_header(case("npy_unclosed_header.npy", "error", EXTRACT_SEQS, "header cut short: tokenize.TokenError", says="not a readable .npy")
                     .name, "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 50, 4), 'x': '''\n", pad=False)
 
     # Runaways: sizes declared that the file's bytes cannot hold, one FASTA record of 2e7 bases.
     with h5py.File(case("seqs_unwritten_1e8.h5", "error", EXTRACT_SEQS,
                         "(1e8, 100, 4) declared, no data written: scanned zeros for minutes",
-                        guard="subprocess"), "w") as h5:
+                        guard="subprocess", says="stores 0"), "w") as h5:
         h5.create_dataset("x", shape=(100_000_000, 100, 4), dtype="f4")
     with h5py.File(case("seqs_one_1e9.h5", "error", EXTRACT_SEQS,
-                        "(1, 1e9, 4) float32 declared: passed 6 GiB", guard="subprocess"), "w") as h5:
+                        "(1, 1e9, 4) float32 declared: passed 6 GiB", guard="subprocess",
+                        says="stores 0"), "w") as h5:
         h5.create_dataset("x", shape=(1, 1_000_000_000, 4), dtype="f4")
     with gzip.open(case("fasta_one_2e7.fa.gz", "error", EXTRACT_SEQS,
                         "one record longer than any training sequence (the 1e9-base one passed 6 GiB)",
-                        guard="subprocess"), "wb", compresslevel=9) as handle:
+                        guard="subprocess", says="more than the limit"), "wb", compresslevel=9) as handle:
         handle.write(b">chr_huge\n")
         line = b"ACGT" * 25 + b"\n"
         for _ in range(200_000):
             handle.write(line)
 
+    long = np.zeros((1, 6000, 4), dtype=np.uint8)
+    long[0, :, 0] = 1
+    with h5py.File(case("seqs_120x_model_input.h5", "error", EXTRACT_SEQS,
+                        "one sequence 120 x the model's input length: went on after a warning",
+                        says="the model's input length"), "w") as h5:
+        h5.create_dataset("x", data=long, compression="gzip")
+
     # Accepted though wrong.
-    h5_with_weight(case("bias_nan.h5", "error", VERIFY, "all-NaN bias: verify said 'largest difference 0'").name, 1,
+    h5_with_weight(case("bias_nan.h5", "error", VERIFY, "all-NaN bias: verify said 'largest difference 0'",
+                        says="NaN").name, 1,
                    lambda g, k, old: g.create_dataset(k, data=np.full(old.shape, np.nan, dtype=old.dtype)))
-    h5_with_weight(case("kernel_complex.h5", "error", EXTRACT_FIXED, "complex kernel: cast with numpy's warning")
+    h5_with_weight(case("kernel_complex.h5", "error", EXTRACT_FIXED, "complex kernel: cast with numpy's warning", says="complex")
                    .name, 0, lambda g, k, old: g.create_dataset(k, data=old.astype(np.complex128) * (1 + 1j)))
 
     def filters_1e9(config):
         conv_entry(config)["config"]["filters"] = 10 ** 9
-    h5_with_config(case("config_filters_1e9.h5", "ok", EXTRACT_FIXED, "filters 10**9 in the config: silent").name,
+    h5_with_config(case("config_filters_1e9.h5", "ok", EXTRACT_FIXED, "filters 10**9 in the config: silent",
+                        says="filters=1000000000").name,
                    filters_1e9)
 
     def no_bias(config):
         conv_entry(config)["config"]["use_bias"] = False
     h5_with_config(case("config_use_bias_false.h5", "ok", EXTRACT_FIXED,
-                        "use_bias false with a stored bias: silent").name, no_bias)
+                        "use_bias false with a stored bias: silent", says="use_bias=False").name, no_bias)
 
     def five_channels(config):
         config["config"]["layers"][0]["config"]["batch_shape"] = [None, LENGTH, 5]
-    h5_with_config(case("config_input_5_channels.h5", "ok", EXTRACT_FIXED, "input of 5 channels: silent").name,
+    h5_with_config(case("config_input_5_channels.h5", "ok", EXTRACT_FIXED, "input of 5 channels: silent", says="5 channels").name,
                    five_channels)
 
     def os_system(config):
         conv_entry(config)["config"]["activation"] = {"module": "os", "class_name": "system",
                                                       "config": {"command": "echo pwned"}, "registered_name": None}
     h5_with_config(case("activation_os_system.h5", "error", VERIFY,
-                        "activation class os.system: verify exited 0 after a safe-mode warning").name, os_system)
+                        "activation class os.system: verify exited 0 after a safe-mode warning",
+                        says="outside Keras").name, os_system)
 
     # Found by the fuzzing since (each a traceback before).
     def kernel_size_string(config):
@@ -275,7 +290,7 @@ def main():
         folder.mkdir(parents=True)
     make_seeds()
     make_cases()
-    lines = ["# file\tpromise\tguard\tcommand\twhat once went wrong"]
+    lines = ["# file\tpromise\tguard\tcommand\tstderr says\twhat once went wrong"]
     lines += ["\t".join(row) for row in MANIFEST]
     (HERE / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
     total = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file())
