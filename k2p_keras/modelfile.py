@@ -399,7 +399,7 @@ def _check_zip_members(archive, path):
                            f"bytes (limit {MAX_MEMBER_BYTES}); refusing", path=path)
         check_declared_size(info.file_size, info.compress_size,
                             info.compress_type != zipfile.ZIP_STORED, f"zip member {info.filename!r}",
-                            path=path)
+                            path=path, bomb="zip bomb")
 
 
 def _read_member(archive, name, path, limit):

@@ -214,8 +214,8 @@ def check_sequence_length(length, what="a sequence", input_length=None, path=Non
                        f"expected, not chromosomes", path=path)
 
 
-def check_declared_size(declared, stored, compressed, what, path=None):
-    """Refuse data declaring far more bytes than the file stores for it (unwritten or a bomb)."""
+def check_declared_size(declared, stored, compressed, what, path=None, bomb="decompression bomb"):
+    """Refuse data declaring far more bytes than the file stores for it (unwritten, or a ``bomb``)."""
     if declared <= COMPRESSION_FLOOR_BYTES:
         return
     if not compressed and stored < declared:
@@ -223,7 +223,7 @@ def check_declared_size(declared, stored, compressed, what, path=None):
                        f"(unwritten or truncated data)", path=path)
     if compressed and declared > MAX_COMPRESSION_RATIO * max(stored, 1):
         raise K2PError(f"{what} declares {declared:,} bytes from {stored:,} stored, more than "
-                       f"{MAX_COMPRESSION_RATIO}-fold; refusing a likely decompression bomb", path=path)
+                       f"{MAX_COMPRESSION_RATIO}-fold; refusing a likely {bomb}", path=path)
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
