@@ -149,7 +149,8 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
     if convention == "convolution":
         tensor = tensor[:, ::-1, :]
     try:
-        spec = ConvSpec.from_kernel(check_kernel(filters_to_keras_kernel(tensor), "kernel tensor", single=False),
+        spec = ConvSpec.from_kernel(check_kernel(filters_to_keras_kernel(tensor), "kernel tensor", single=False,
+                                                 float32=True),
                                     name="kernel")
     except K2PError as err:
         raise K2PError(err.message, path=kernels) from None

@@ -87,8 +87,11 @@ def check_fraction(value, what="fraction", *, include_zero=False, include_one=Tr
     return number
 
 
-def check_kernel(kernel, what="kernel", *, single=True):
-    """A Keras kernel ``(L, 4, F)`` (or one filter ``(L, 4)`` when ``single``), finite, as float64."""
+def check_kernel(kernel, what="kernel", *, single=True, float32=False):
+    """A Keras kernel ``(L, 4, F)`` (or one filter ``(L, 4)`` when ``single``), finite, as float64.
+
+    ``float32``: also within float32's range, for the scan's float32 convolution.
+    """
     expected = "(L, 4) or (L, 4, F)" if single else "(L, 4, F)"
     try:
         array = np.asarray(kernel, dtype=np.float64)
@@ -101,6 +104,10 @@ def check_kernel(kernel, what="kernel", *, single=True):
         raise K2PError(f"{what}: expected at least one position and one filter, got {_shape_text(array)}")
     if not np.all(np.isfinite(array)):
         raise K2PError(f"{what}: expected finite numbers, got NaN or infinity")
+    largest = float(np.abs(array).max())
+    if float32 and largest > float(np.finfo(np.float32).max):
+        raise K2PError(f"{what}: expected numbers within float32's range (the scan computes in float32), "
+                       f"got {largest:.3g}")
     return array
 
 
