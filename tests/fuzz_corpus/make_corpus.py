@@ -172,6 +172,14 @@ def make_cases():
                             f"kernel tensor of shape {shape}: TensorFlow traceback", says="at least one position and one filter"), "w") as h5:
             h5.create_dataset("kernel_tensor", data=np.zeros(shape))
 
+    # Found by the fuzz campaign: a kernel entry past float32's range (the scan is float32).
+    kernels = np.random.default_rng(3).normal(0, 1, (FILTERS, WIDTH, 4))
+    kernels[1, 2, 3] = 4e303
+    with h5py.File(case("kernels_beyond_float32.hdf5", "error", "kernel2pwm-mle {file} seeds/seqs.h5 {out}",
+                        "an entry of 4e303: an overflow warning, then an error naming the sequences",
+                        says="float32"), "w") as h5:
+        h5.create_dataset("kernel_tensor", data=kernels)
+
     # 2. A dilation that expands the kernel to 2.56 TiB.
     def dilate(config):
         conv_entry(config)["config"]["dilation_rate"] = [1000000000]
