@@ -97,6 +97,8 @@ class ModelFile:
             When the layer does not exist or the file holds no weights for it.
         """
         entries = self.layer_entries()
+        if not isinstance(layer_name, str):
+            raise K2PError(f"a layer's name in the config is {layer_name!r}, expected text", path=self.path)
         if layer_name not in entries:
             known = ", ".join(repr(name) for name in entries)
             raise K2PError(f"no layer named {layer_name!r} in the model (layers: {known})",

@@ -90,7 +90,8 @@ def check_fraction(value, what="fraction", *, include_zero=False, include_one=Tr
 def check_kernel(kernel, what="kernel", *, single=True, float32=False):
     """A Keras kernel ``(L, 4, F)`` (or one filter ``(L, 4)`` when ``single``), finite, as float64.
 
-    ``float32``: also within float32's range, for the scan's float32 convolution.
+    ``float32``: also every filter's largest output within float32's range, for a float32
+    convolution (the scan's, the model's own).
     """
     expected = "(L, 4) or (L, 4, F)" if single else "(L, 4, F)"
     try:
@@ -104,10 +105,11 @@ def check_kernel(kernel, what="kernel", *, single=True, float32=False):
         raise K2PError(f"{what}: expected at least one position and one filter, got {_shape_text(array)}")
     if not np.all(np.isfinite(array)):
         raise K2PError(f"{what}: expected finite numbers, got NaN or infinity")
-    largest = float(np.abs(array).max())
-    if float32 and largest > float(np.finfo(np.float32).max):
-        raise K2PError(f"{what}: expected numbers within float32's range (the scan computes in float32), "
-                       f"got {largest:.3g}")
+    # The largest |conv| a filter can reach: its rows' largest entries added up.
+    reach = float(np.abs(array).max(axis=1).sum(axis=0).max())
+    if float32 and not reach < float(np.finfo(np.float32).max):
+        raise K2PError(f"{what}: expected a filter output within float32's range (convolutions compute in "
+                       f"float32), got a filter reaching {reach:.3g}")
     return array
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import K2PError
 from .transform import check_base, window_constant, window_log_likelihood
+from .validate import check_kernel
 
 DEFAULT_TOLERANCE = 1e-3
 _LN_B = re.compile(r"(?:^|,)ln_b=([-+0-9.eE]+)")
@@ -321,6 +322,11 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
     from .pipeline import open_sequences_for
 
     spec = find_motif_conv_in_file(model_path, layer=layer)
+    try:
+        # The layer computes in float32: a kernel past its range gives inf and NaN, not a check.
+        check_kernel(spec.kernel, f"the kernel of {spec.layer_name!r}", float32=True)
+    except K2PError as err:
+        raise K2PError(err.message, path=model_path) from None
     bad_bias = ~np.isfinite(spec.bias)
     if bad_bias.any():
         raise K2PError(f"the bias of {spec.layer_name!r} is NaN or infinite for {int(bad_bias.sum())} of "

@@ -252,7 +252,9 @@ def h5_weight_edit(seed, target, rng):
         _replace_dataset(h5["model_weights"][group_name], key, rng)
 
 
-def _rewrite_keras(seed, target, edit_config=None, edit_weights=None):
+def rewrite_keras(seed, target, edit_config=None, edit_weights=None):
+    """A copy of a ``.keras`` zip: ``edit_config(bytes) -> bytes`` on config.json,
+    ``edit_weights(h5py.File)`` on model.weights.h5 (kept uncompressed, as Keras writes it)."""
     with zipfile.ZipFile(seed) as source:
         members = {info.filename: source.read(info) for info in source.infolist()}
     if edit_config is not None:
@@ -264,7 +266,8 @@ def _rewrite_keras(seed, target, edit_config=None, edit_weights=None):
         members["model.weights.h5"] = buffer.getvalue()
     with zipfile.ZipFile(target, "w") as out:
         for member, data in members.items():
-            out.writestr(member, data)
+            out.writestr(member, data, compress_type=zipfile.ZIP_STORED if member.endswith(".h5")
+                         else zipfile.ZIP_DEFLATED)
 
 
 def keras_config_edit(seed, target, rng):
@@ -272,7 +275,7 @@ def keras_config_edit(seed, target, rng):
         if rng.random() < 0.1:
             return bytes(rng.integers(0, 256, size=64, dtype=np.uint8))
         return dump_config(mutate_config(json.loads(text), rng)).encode()
-    _rewrite_keras(seed, target, edit_config=edit)
+    rewrite_keras(seed, target, edit_config=edit)
 
 
 def keras_weight_edit(seed, target, rng):
@@ -282,7 +285,7 @@ def keras_weight_edit(seed, target, rng):
         name = datasets[int(rng.integers(0, len(datasets)))]
         group_name, key = name.rsplit("/", 1)
         _replace_dataset(h5[group_name], key, rng)
-    _rewrite_keras(seed, target, edit_weights=edit)
+    rewrite_keras(seed, target, edit_weights=edit)
 
 
 # ----------------------------------------------------------------------------- kinds

@@ -16,7 +16,6 @@ The files are rebuilt byte for byte only up to HDF5 and zip timestamps; the test
 depend on their exact bytes.
 """
 import gzip
-import io
 import json
 import os
 import pathlib
@@ -26,6 +25,8 @@ import zipfile
 
 import h5py
 import numpy as np
+
+from fuzzing import rewrite_keras
 
 HERE = pathlib.Path(__file__).resolve().parent
 SEEDS = HERE / "seeds"
@@ -129,24 +130,16 @@ def h5_with_weight(name, index, edit):
 
 def keras_with(name, config_edit=None, weights_edit=None, config_text=None):
     """A copy of the seed .keras zip with its config.json or model.weights.h5 edited."""
-    target = CASES / name
-    with zipfile.ZipFile(SEEDS / "model.keras") as source:
-        members = {info.filename: source.read(info) for info in source.infolist()}
-    if config_text is not None:
-        members["config.json"] = config_text.encode()
-    elif config_edit is not None:
-        config = json.loads(members["config.json"])
+    def edit_config(text):
+        if config_text is not None:
+            return config_text.encode()
+        config = json.loads(text)
         config_edit(config)
-        members["config.json"] = json.dumps(config).encode()
-    if weights_edit is not None:
-        buffer = io.BytesIO(members["model.weights.h5"])
-        with h5py.File(buffer, "r+") as h5:
-            weights_edit(h5)
-        members["model.weights.h5"] = buffer.getvalue()
-    with zipfile.ZipFile(target, "w") as out:
-        for member, data in members.items():
-            out.writestr(member, data, compress_type=zipfile.ZIP_STORED if member.endswith(".h5")
-                         else zipfile.ZIP_DEFLATED)
+        return json.dumps(config).encode()
+
+    target = CASES / name
+    rewrite_keras(SEEDS / "model.keras", target,
+                  edit_config if config_text is not None or config_edit is not None else None, weights_edit)
     return target
 
 
@@ -175,6 +168,7 @@ def make_cases():
     # Found by the fuzz campaign: a kernel entry past float32's range (the scan is float32).
     kernels = np.random.default_rng(3).normal(0, 1, (FILTERS, WIDTH, 4))
     kernels[1, 2, 3] = 4e303
+    # (Since: any filter whose output can pass float32's range, e.g. entries of 1e38 in verify.)
     with h5py.File(case("kernels_beyond_float32.hdf5", "error", "kernel2pwm-mle {file} seeds/seqs.h5 {out}",
                         "an entry of 4e303: an overflow warning, then an error naming the sequences",
                         says="float32"), "w") as h5:
@@ -285,7 +279,16 @@ def make_cases():
                         "activation class os.system: verify exited 0 after a safe-mode warning",
                         says="outside Keras").name, os_system)
 
-    # Found by the fuzzing since (each a traceback before).
+    # Found by the fuzzing since.
+    h5_with_weight(case("kernel_1e38_verify.h5", "error", VERIFY, "kernel entries of 1e38 (float32): verify's "
+                        "conv overflowed, a warning per filter, then 'differ by NaN'", says="float32").name, 0,
+                   lambda g, k, old: g.create_dataset(k, data=(old * 1e38).astype(old.dtype)))
+
+    def name_none(config):
+        conv_entry(config)["config"]["name"] = None
+    h5_with_config(case("config_layer_name_none.h5", "error", EXTRACT_FIXED, "a layer named null: h5py TypeError",
+                        says="expected text").name, name_none)
+
     def kernel_size_string(config):
         conv_entry(config)["config"]["kernel_size"] = "six"
     h5_with_config(case("config_kernel_size_string.h5", "error", EXTRACT_FIXED,
