@@ -106,8 +106,8 @@ def check_kernel(kernel, what="kernel", *, single=True, float32=False):
     if not np.all(np.isfinite(array)):
         raise K2PError(f"{what}: expected finite numbers, got NaN or infinity")
     # The largest |conv| a filter can reach: its rows' largest entries added up.
-    reach = float(np.abs(array).max(axis=1).sum(axis=0).max())
-    if float32 and not reach < float(np.finfo(np.float32).max):
+    reach = float(np.abs(array).max(axis=1).sum(axis=0).max()) if float32 else 0.0
+    if not reach < float(np.finfo(np.float32).max):
         raise K2PError(f"{what}: expected a filter output within float32's range (convolutions compute in "
                        f"float32), got a filter reaching {reach:.3g}")
     return array

@@ -29,7 +29,7 @@ REPO = CORPUS.parents[1]
 TIMEOUT_SECONDS = 120
 MEMORY_BYTES = 3 * 1024 ** 3
 
-settings.register_profile("fast", max_examples=6, derandomize=True, deadline=None, database=None,
+settings.register_profile("fast", max_examples=10, derandomize=True, deadline=None, database=None,
                           suppress_health_check=list(HealthCheck))
 settings.register_profile("long", max_examples=200, deadline=None, database=None,
                           suppress_health_check=list(HealthCheck))
