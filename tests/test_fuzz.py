@@ -21,10 +21,12 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import k2p_keras
 from fuzz_corpus import fuzzing
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "fuzz_corpus"
-REPO = CORPUS.parents[1]
+# The children import the k2p_keras this test imports.
+PACKAGE_ROOT = pathlib.Path(k2p_keras.__file__).resolve().parents[1]
 # Hang and memory guards of the subprocess cases: far above what a refusal takes.
 TIMEOUT_SECONDS = 120
 MEMORY_BYTES = 3 * 1024 ** 3
@@ -50,7 +52,7 @@ def _limit_memory():
 
 def run_subprocess(argv):
     """A child with an address-space limit and a timeout: a runaway fails the test, not the machine."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     try:
         done = subprocess.run([sys.executable, "-m", "k2p_keras", *argv], capture_output=True, text=True,
                               timeout=TIMEOUT_SECONDS, preexec_fn=_limit_memory, env=env)
