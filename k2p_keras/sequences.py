@@ -191,7 +191,9 @@ class TensorSequences(SequenceSource):
                 yield self._prepare(block, chunk)
 
     def _prepare(self, block, positions):
-        batch = np.asarray(block, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            # A value past float32's range becomes inf, which the check below refuses in one line.
+            batch = np.asarray(block, dtype=np.float32)
         if self._squeeze_axis is not None:
             batch = batch.squeeze(axis=self._squeeze_axis)
         if self.channels_first:

@@ -249,6 +249,13 @@ def make_cases():
                         says="the model's input length"), "w") as h5:
         h5.create_dataset("x", data=long, compression="gzip")
 
+    seqs = np.eye(4)[np.random.default_rng(4).integers(0, 4, size=(N_SEQUENCES, LENGTH))]
+    seqs[2, 7, 1] = 1e300
+    with h5py.File(case("seqs_float64_1e300.h5", "error", EXTRACT_SEQS, "a value of 1e300 in float64 sequences: "
+                        "numpy's overflow warning, then the error (found by the long profile)", says="holds inf"),
+                   "w") as h5:
+        h5.create_dataset("x", data=seqs)
+
     # Accepted though wrong.
     h5_with_weight(case("bias_nan.h5", "error", VERIFY, "all-NaN bias: verify said 'largest difference 0'",
                         says="NaN").name, 1,
