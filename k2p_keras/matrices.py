@@ -223,7 +223,8 @@ def hdf5_damage(path):
     """Turn what h5py raises on a damaged file (after opening it) into one K2PError."""
     try:
         yield
-    except (OSError, RuntimeError, KeyError, TypeError) as err:
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
+        # ValueError: a damaged datatype or name (h5py cannot map it to numpy, or decode it).
         raise K2PError(f"damaged HDF5 file ({type(err).__name__}: {err})", path=path) from None
 
 

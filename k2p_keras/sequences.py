@@ -396,7 +396,8 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         return FastaSequences(path, n_encoding=n_encoding)
     if kind == "npy":
         try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            with np.errstate(over="ignore"):  # a forged shape's size overflows; mmap then refuses it
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError, OverflowError, SyntaxError, tokenize.TokenError) as err:
             # A forged header: numpy parses it as a Python literal, mmap takes its shape as given.
             raise K2PError(f"not a readable .npy file ({type(err).__name__}: {err})", path=path) from None

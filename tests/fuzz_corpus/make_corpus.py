@@ -26,6 +26,7 @@ import zipfile
 import h5py
 import numpy as np
 
+import fuzzing
 from fuzzing import rewrite_keras
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -255,6 +256,17 @@ def make_cases():
                         "numpy's overflow warning, then the error (found by the long profile)", says="holds inf"),
                    "w") as h5:
         h5.create_dataset("x", data=seqs)
+
+    # Found by the long profile: the campaign's own mutations, kept as they were made.
+    for kind, mutation, number, name, says in (
+            ("kernel tensor HDF5", fuzzing.flip_bytes, 1071, "kernels_damaged_dtype.hdf5", "damaged HDF5"),
+            ("kernel tensor HDF5", fuzzing.flip_bytes, 1546, "kernels_damaged_name.hdf5", "damaged HDF5"),
+            (".npy", fuzzing.forge_npy_header, 1585, "npy_shape_overflows.npy", "not a readable .npy")):
+        path, argv, _ = fuzzing.make_input(kind, mutation, number, CASES)
+        command = " ".join("{file}" if part == str(path) else "{out}" if part.startswith(str(CASES / "out"))
+                           else part.replace(str(SEEDS), "seeds") for part in argv)
+        path.rename(case(name, "error", command, f"fuzzing.{mutation.__name__} #{number} of {kind}: "
+                         "a traceback or a numpy warning before the error", says=says))
 
     # Accepted though wrong.
     h5_with_weight(case("bias_nan.h5", "error", VERIFY, "all-NaN bias: verify said 'largest difference 0'",
