@@ -419,7 +419,7 @@ def _read_member(archive, name, path, limit):
 def _open_zip(path):
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise K2PError(f"truncated or corrupt .keras zip ({_first_line(exc)})",
                        path=path) from exc
 
@@ -441,7 +441,7 @@ def _read_keras_zip(path):
                 except (ValueError, RecursionError):
                     metadata = {}
             _check_weights_member(archive, names, path)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
             raise K2PError(f"truncated or corrupt .keras zip ({_first_line(exc)})",
                            path=path) from exc
     metadata = metadata if isinstance(metadata, dict) else {}
@@ -536,7 +536,7 @@ class _KerasZipReader:
             try:
                 with _weights_h5(archive, self.path) as h5:
                     return self._read_vars(h5, layer_name)
-            except (zipfile.BadZipFile, OSError, RuntimeError, KeyError, EOFError) as exc:
+            except (zipfile.BadZipFile, OSError, RuntimeError, KeyError, EOFError, NotImplementedError) as exc:
                 raise K2PError(f"corrupt model.weights.h5 while reading weights of "
                                f"{layer_name!r} ({_first_line(exc)})", path=self.path) from exc
 

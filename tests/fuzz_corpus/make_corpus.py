@@ -261,7 +261,8 @@ def make_cases():
     for kind, mutation, number, name, says in (
             ("kernel tensor HDF5", fuzzing.flip_bytes, 1071, "kernels_damaged_dtype.hdf5", "damaged HDF5"),
             ("kernel tensor HDF5", fuzzing.flip_bytes, 1546, "kernels_damaged_name.hdf5", "damaged HDF5"),
-            (".npy", fuzzing.forge_npy_header, 1585, "npy_shape_overflows.npy", "not a readable .npy")):
+            (".npy", fuzzing.forge_npy_header, 1585, "npy_shape_overflows.npy", "not a readable .npy"),
+            (".keras model", fuzzing.flip_bytes, 3461, "keras_zip_version.keras", "corrupt .keras zip")):
         path, argv, _ = fuzzing.make_input(kind, mutation, number, CASES)
         command = " ".join("{file}" if part == str(path) else "{out}" if part.startswith(str(CASES / "out"))
                            else part.replace(str(SEEDS), "seeds") for part in argv)
