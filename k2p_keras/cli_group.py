@@ -64,7 +64,8 @@ class _Group(click.Group):
             raise click.UsageError(f"Invalid value for '{option}': {err.detail} "
                                    f"(see '{command} --help')") from None
         except K2PError as err:
-            raise click.ClickException(str(err)) from None
+            # One line whatever the message quotes (a library's multi-line error, say).
+            raise click.ClickException(" ".join(str(err).split())) from None
         except click.UsageError as err:
             # One line, as for every other error: the message names the option; --help has the rest.
             if err.ctx is not None:

@@ -13,6 +13,7 @@ import numpy as np
 from .axes import filters_to_keras_kernel
 from .cli_group import CONVENTION, base_option, cli, output_path, text_output
 from .errors import K2PError
+from .validate import check_kernel
 
 
 def refuse_keras_model(path, what):
@@ -158,11 +159,14 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
     tensor = read_hdf5_tensor(kernels, kernel_tensor_name).astype(np.float64)
     if tensor.ndim != 3 or tensor.shape[2] != 4:
         raise K2PError(f"kernel tensor must have shape (F, L, 4), got {tensor.shape}", path=kernels)
-    if not np.all(np.isfinite(tensor)):
-        raise K2PError("kernel tensor contains NaN or infinite values", path=kernels)
     if convention == "convolution":
         tensor = tensor[:, ::-1, :]
-    spec = ConvSpec.from_kernel(filters_to_keras_kernel(tensor), name="kernel")
+    try:
+        spec = ConvSpec.from_kernel(check_kernel(filters_to_keras_kernel(tensor), "kernel tensor", single=False,
+                                                 float32=True),
+                                    name="kernel")
+    except K2PError as err:
+        raise K2PError(err.message, path=kernels) from None
     try:
         # k2p-1.0's MLE: every sequence's best window is a site (and its results are reproduced).
         result = extract(spec, sequences, shared_base=shared_base, sites="all", dataset=sequence_tensor_name,

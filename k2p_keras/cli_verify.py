@@ -50,6 +50,4 @@ def verify(model, sequences, pwms_path, base, tolerance, layer, dataset, n_encod
                              inputs.preactivation, tolerance, progress)
     click.echo(result.report(), nl=False)
     if not result.ok:
-        failed = int((~result.passed).sum())
-        raise K2PError(f"{failed} of {len(result.names)} PWMs differ from the layer by more than the tolerance "
-                       f"(largest difference {result.max_abs_diff.max():.3g})")
+        raise K2PError(result.failure(), path=model)

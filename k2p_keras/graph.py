@@ -12,6 +12,7 @@ callable. :func:`find_motif_conv_in_file` and :func:`find_motif_conv_in_model` w
 model file or a live Keras model.
 """
 
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,6 +24,7 @@ from .kerasconfig import build_layer_graph, entry_config, entry_name, input_shap
 from .conv2d import conv2d_as_conv1d, conv2d_settings, is_conv2d, sequence_length
 from .strands import (conv_output_through, position_axis, reverse_complement_source,
                       strand_merge)
+from .validate import check_kernel_length
 
 _MAX_LISTED = 40
 
@@ -199,6 +201,10 @@ def find_motif_conv(model_config, get_weights, layer=None):
     for _, scale, mean, beta in end.folds:
         kernel = kernel * scale[np.newaxis, np.newaxis, :]
         bias = (bias - mean) * scale + beta
+    input_length = _input_length(graph, conv_calls, settings["channels_first"], layout)
+    # Before the dilation is expanded into zero rows: a forged dilation would allocate terabytes.
+    check_kernel_length(kernel.shape[0], settings["dilation_rate"], input_length,
+                        what=f"{first.class_name} {first.name!r}")
     activation, threshold = _effective_activation(conv_act, end)
     conv_label = f"{first.name} ({first.class_name}, {conv_act.name})"
     if layout is not None:
@@ -213,7 +219,7 @@ def find_motif_conv(model_config, get_weights, layer=None):
         channels_first=settings["channels_first"],
         activation=activation,
         active_threshold=threshold,
-        input_length=_input_length(graph, conv_calls, settings["channels_first"], layout),
+        input_length=input_length,
         pattern=[conv_label] + list(end.chain),
         pattern_ok=end.ok,
         problem=end.problem,
@@ -306,8 +312,9 @@ def _conv_settings(entry, name):
             "strides": _as_int(config.get("strides", config.get("subsample_length"))),
             "dilation_rate": _as_int(config.get("dilation_rate", config.get("atrous_rate"))),
             "groups": _as_int(config.get("groups")),
+            "filters": _as_int(config.get("filters", config.get("nb_filter")), None),
         }
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise K2PError(f"Conv1D {name!r} has unreadable settings ({exc!r}), expected "
                        "integers for kernel_size, strides, dilation_rate, groups") from exc
     padding = str(config.get("padding", config.get("border_mode", "valid"))).lower()
@@ -333,14 +340,23 @@ def _stored_weights(name, get_weights):
     return weights
 
 
+def _contradiction(name, said, stored):
+    """A config that contradicts the stored weights: the weights are what the model computed with."""
+    warnings.warn(f"conv layer {name!r}: the config says {said} but the file stores {stored}; "
+                  "trusting the stored weights")
+
+
 def _bias(name, settings, weights, filters):
-    """The stored bias ``(F,)``, zeros without one."""
-    if not settings["use_bias"]:
+    """The stored bias ``(F,)``, zeros without one (whatever ``use_bias`` says)."""
+    if len(weights) < 2:
+        if settings["use_bias"]:
+            _contradiction(name, "use_bias=True", "no bias (using 0)")
         return np.zeros(filters)
-    if len(weights) < 2 or weights[1].shape != (filters,):
-        found = weights[1].shape if len(weights) > 1 else "none"
-        raise K2PError(f"conv layer {name!r} uses a bias but its stored bias has shape {found}, "
-                       f"expected ({filters},)")
+    if weights[1].shape != (filters,):
+        raise K2PError(f"conv layer {name!r} stores a bias of shape {weights[1].shape}, "
+                       f"expected ({filters},), one per filter of its kernel")
+    if not settings["use_bias"]:
+        _contradiction(name, "use_bias=False", "a bias")
     return weights[1]
 
 
@@ -360,8 +376,10 @@ def _conv_weights(name, settings, get_weights):
                        "only some of the four bases, so it has no PWM; expected groups=1")
     size = settings["kernel_size"]
     if size is not None and kernel.shape[0] != size:
-        raise K2PError(f"Conv1D {name!r} stores a kernel of length {kernel.shape[0]}, but "
-                       f"its config says kernel_size={size}")
+        _contradiction(name, f"kernel_size={size}", f"a kernel of length {kernel.shape[0]}")
+    filters = settings["filters"]
+    if filters is not None and filters != kernel.shape[2]:
+        _contradiction(name, f"filters={filters}", f"{kernel.shape[2]} filters")
     return kernel, _bias(name, settings, weights, kernel.shape[2])
 
 
@@ -386,6 +404,9 @@ def _input_length(graph, conv_calls, channels_first, layout=None):
                 return sequence_length(layout, shape)
             if shape is None or len(shape) != 3:
                 return None
+            channels = shape[1] if channels_first else shape[2]
+            if channels not in (None, 4):
+                _contradiction(call.name, f"the model input has {channels} channels", "a kernel reading 4")
             length = shape[2] if channels_first else shape[1]
             return int(length) if isinstance(length, int) else None
     return None

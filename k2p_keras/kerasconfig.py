@@ -115,8 +115,27 @@ def is_builtin(entry):
     registered = entry.get("registered_name")
     if registered not in (None, class_name):
         return False
-    module = entry.get("module")
+    return is_keras_module(entry.get("module"))
+
+
+def is_keras_module(module):
+    """A config's ``module`` that is Keras's own (or absent, as in Keras 1 and 2 configs)."""
     return module is None or str(module).split(".")[0] in ("keras", "tf_keras", "tensorflow")
+
+
+def foreign_classes(config):
+    """Every ``module.class_name`` a config names outside Keras (a custom activation from
+    ``os``, say), anywhere in it: what loading the model would import."""
+    found, stack = [], [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "class_name" in value and not is_keras_module(value.get("module")):
+                found.append(f"{value.get('module')}.{value.get('class_name')}")
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
 
 
 def is_model_entry(entry):

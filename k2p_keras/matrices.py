@@ -6,6 +6,7 @@ the caller's choice (see ``docs/ARCHITECTURE.md``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -16,8 +17,10 @@ from .atomic import atomic_path
 from .errors import K2PError
 from .formats import file_kind
 from .textio import read_text, write_text
+from .validate import check_declared_size, check_numeric_dtype
 
-__all__ = ["read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor", "resolve_dataset"]
+__all__ = ["read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor", "resolve_dataset",
+           "read_numeric_dataset"]
 
 
 # ----------------------------------------------------------------------------- kernel text
@@ -180,6 +183,7 @@ def resolve_dataset(h5file, name=None, path=None, fits=None, wanted="what is rea
                 raise K2PError(f"'{key}' is {_link_kind(link)}; links are not followed "
                                f"(name a dataset stored in this file)", path=path)
             if isinstance(h5file[key], h5py.Dataset):
+                check_dataset_size(h5file[key], path)
                 return h5file[key]
         groups = ", ".join(h5file) or "nothing"
         raise K2PError(f"no dataset at the top level of the file (found: {groups}); "
@@ -197,12 +201,43 @@ def resolve_dataset(h5file, name=None, path=None, fits=None, wanted="what is rea
     if not isinstance(node, h5py.Dataset):
         raise K2PError(f"{name!r} is a group, expected a dataset; it holds: {', '.join(node) or 'nothing'}",
                        path=path)
+    check_dataset_size(node, path)
     return node
 
 
-def _check_numeric(dtype, what, path):
-    if dtype.kind not in "biuf":
-        raise K2PError(f"{what} holds {dtype}, expected numbers", path=path)
+def check_dataset_size(dataset, path):
+    """Refuse a dataset whose declared size the file's bytes cannot hold (see ``validate``).
+
+    HDF5 allocates nothing for data never written: a 1 kB file may declare terabytes of
+    zeros, which reading (or scanning) would then produce.
+    """
+    try:
+        stored = dataset.id.get_storage_size()
+        compressed = dataset.id.get_create_plist().get_nfilters() > 0
+    except (OSError, RuntimeError, ValueError):
+        return
+    declared = int(dataset.size or 0) * dataset.dtype.itemsize
+    check_declared_size(declared, stored, compressed, f"dataset {dataset.name!r} {dataset.shape}", path)
+
+
+def read_numeric_dataset(node, what, path):
+    """Read a whole HDF5 dataset of real numbers, refusing groups, text, complex and unwritten data.
+
+    Parameters
+    ----------
+    node : h5py.Dataset or h5py.Group
+        What the file holds where a dataset is expected.
+    what : str
+        Names it in messages, e.g. ``"weight 'motif_conv/kernel:0'"``.
+    path : str
+        The file, for the error.
+    """
+    if not isinstance(node, h5py.Dataset):
+        raise K2PError(f"{what} is an HDF5 {type(node).__name__.lower()}, expected a dataset of numbers",
+                       path=path)
+    check_numeric_dtype(node.dtype, what, path)
+    check_dataset_size(node, path)
+    return np.asarray(node[()])
 
 
 def read_hdf5_tensor(path, name=None):
@@ -221,10 +256,19 @@ def read_hdf5_tensor(path, name=None):
         The data with the dtype it is stored in (e.g. float32 kernels stay float32).
     """
     path = os.fspath(path)
-    with _open_hdf5(path) as h5file:
+    with _open_hdf5(path) as h5file, hdf5_damage(path):
         dataset = resolve_dataset(h5file, name, path)
-        _check_numeric(dataset.dtype, f"dataset {dataset.name!r}", path)
-        return np.asarray(dataset[()])
+        return read_numeric_dataset(dataset, f"dataset {dataset.name!r}", path)
+
+
+@contextlib.contextmanager
+def hdf5_damage(path):
+    """Turn what h5py raises on a damaged file (after opening it) into one K2PError."""
+    try:
+        yield
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
+        # ValueError: a damaged datatype or name (h5py cannot map it to numpy, or decode it).
+        raise K2PError(f"damaged HDF5 file ({type(err).__name__}: {err})", path=path) from None
 
 
 def write_hdf5_tensor(path, name, array):
@@ -240,7 +284,7 @@ def write_hdf5_tensor(path, name, array):
         The numbers.
     """
     array = np.asarray(array)
-    _check_numeric(array.dtype, "the array", os.fspath(path))
+    check_numeric_dtype(array.dtype, "the array", os.fspath(path))
     try:
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as h5file:

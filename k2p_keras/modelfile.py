@@ -28,12 +28,13 @@ from .errors import K2PError
 from .formats import file_kind
 from .kerasconfig import (entry_name, is_conv1d, is_functional, is_model_entry, iter_layers,
                           model_layers)
+from .matrices import read_numeric_dataset
+from .validate import check_declared_size, check_json_depth
 
-# Limits against zip bombs: no genomics CNN comes near them.
+# Limits against zip bombs: no genomics CNN comes near them (the compression ratio is
+# validate.MAX_COMPRESSION_RATIO, shared with HDF5 datasets).
 MAX_MEMBER_BYTES = 4 * 1024 ** 3
 MAX_CONFIG_BYTES = 256 * 1024 ** 2
-MAX_COMPRESSION_RATIO = 200
-_RATIO_FLOOR_BYTES = 16 * 1024 ** 2
 _MAX_HDF5_DEPTH = 64
 
 WEIGHTS_ONLY = ("weights-only file: it has no architecture; "
@@ -97,6 +98,8 @@ class ModelFile:
             When the layer does not exist or the file holds no weights for it.
         """
         entries = self.layer_entries()
+        if not isinstance(layer_name, str):
+            raise K2PError(f"a layer's name in the config is {layer_name!r}, expected text", path=self.path)
         if layer_name not in entries:
             known = ", ".join(repr(name) for name in entries)
             raise K2PError(f"no layer named {layer_name!r} in the model (layers: {known})",
@@ -248,10 +251,24 @@ def _first_line(exc):
     return text[0] if text else type(exc).__name__
 
 
-def _parse_config(text, path, where):
+def _parse_config(value, path, where):
+    """The model config from an attribute or a zip member: UTF-8 JSON text, nested sanely."""
+    if isinstance(value, np.void):
+        value = value.tobytes()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bytes, np.bytes_)):
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise K2PError(f"{where} is not UTF-8 text, expected a JSON model config", path=path) from None
+    if not isinstance(value, str):
+        raise K2PError(f"{where} holds {type(value).__name__} data, expected a JSON model config (text)",
+                       path=path)
+    check_json_depth(value, where, path=path)
     try:
-        config = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+        config = json.loads(value)
+    except ValueError as exc:
         raise K2PError(f"corrupt model config in {where} (invalid JSON: {_first_line(exc)})",
                        path=path) from exc
     if not isinstance(config, dict) or "config" not in config or "class_name" not in config:
@@ -279,13 +296,13 @@ def _read_h5_model(path):
                 raise K2PError("HDF5 file without a Keras model (no model_config attribute)",
                                path=path)
             _check_hdf5_safe(h5, path)
-            config = _parse_config(_decode(attrs["model_config"]), path, "model_config")
+            config = _parse_config(attrs["model_config"], path, "model_config")
             weights_group = h5.get("model_weights")
             group_attrs = weights_group.attrs if weights_group is not None else {}
             version = _decode(attrs.get("keras_version", group_attrs.get("keras_version")))
             backend = _decode(attrs.get("backend", group_attrs.get("backend")))
             flipped = _theano_kernels(backend, version, weights_group)
-        except (OSError, RuntimeError, KeyError) as exc:
+        except (OSError, RuntimeError, KeyError, UnicodeDecodeError, TypeError) as exc:
             raise K2PError(f"truncated or corrupt HDF5 file ({_first_line(exc)})",
                            path=path) from exc
     reader = _LegacyH5Reader(path, config)
@@ -344,7 +361,8 @@ class _LegacyH5Reader:
         if scope:
             # A nested layer without weights (InputLayer, pooling) owns no names here.
             names = _names_of_nested_layer(names, layer_name)
-        return [group[name][()] for name in names]
+        return [read_numeric_dataset(group[name], f"weight {name!r} of layer {layer_name!r}", self.path)
+                for name in names]
 
 
 # Keras 1 weight names are "<layer>_<suffix>" with these suffixes.
@@ -379,14 +397,12 @@ def _check_zip_members(archive, path):
     total = 0
     for info in archive.infolist():
         total += info.file_size
-        ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > MAX_MEMBER_BYTES or total > 2 * MAX_MEMBER_BYTES:
             raise K2PError(f"zip member {info.filename!r} would inflate to {info.file_size} "
                            f"bytes (limit {MAX_MEMBER_BYTES}); refusing", path=path)
-        if info.file_size > _RATIO_FLOOR_BYTES and ratio > MAX_COMPRESSION_RATIO:
-            raise K2PError(f"zip member {info.filename!r} inflates {ratio:.0f}-fold "
-                           f"(limit {MAX_COMPRESSION_RATIO}); refusing a likely zip bomb",
-                           path=path)
+        check_declared_size(info.file_size, info.compress_size,
+                            info.compress_type != zipfile.ZIP_STORED, f"zip member {info.filename!r}",
+                            path=path, bomb="zip bomb")
 
 
 def _read_member(archive, name, path, limit):
@@ -404,7 +420,7 @@ def _read_member(archive, name, path, limit):
 def _open_zip(path):
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise K2PError(f"truncated or corrupt .keras zip ({_first_line(exc)})",
                        path=path) from exc
 
@@ -423,10 +439,10 @@ def _read_keras_zip(path):
                 try:
                     metadata = json.loads(_read_member(archive, "metadata.json", path,
                                                        MAX_CONFIG_BYTES))
-                except ValueError:
+                except (ValueError, RecursionError):
                     metadata = {}
             _check_weights_member(archive, names, path)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
             raise K2PError(f"truncated or corrupt .keras zip ({_first_line(exc)})",
                            path=path) from exc
     metadata = metadata if isinstance(metadata, dict) else {}
@@ -521,7 +537,7 @@ class _KerasZipReader:
             try:
                 with _weights_h5(archive, self.path) as h5:
                     return self._read_vars(h5, layer_name)
-            except (zipfile.BadZipFile, OSError, RuntimeError, KeyError, EOFError) as exc:
+            except (zipfile.BadZipFile, OSError, RuntimeError, KeyError, EOFError, NotImplementedError) as exc:
                 raise K2PError(f"corrupt model.weights.h5 while reading weights of "
                                f"{layer_name!r} ({_first_line(exc)})", path=self.path) from exc
 
@@ -534,7 +550,7 @@ class _KerasZipReader:
         if group is None:
             return None
         keys = sorted((k for k in group.keys() if k.isdigit()), key=int)
-        return [group[k][()] for k in keys]
+        return [read_numeric_dataset(group[k], f"weight {k} of layer {layer_name!r}", self.path) for k in keys]
 
     def _vars_group(self, h5, layer_name):
         # The path computed from the config is right for every Keras 3 writer; Keras >= 3.6
@@ -610,7 +626,7 @@ def _read_keras_folder(path):
     config = _parse_config(member("config.json"), path, "config.json")
     try:
         metadata = json.loads(member("metadata.json") or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         metadata = {}
     weights = os.path.join(path, "model.weights.h5")
     if not os.path.isfile(weights):

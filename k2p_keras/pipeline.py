@@ -15,6 +15,7 @@ from .mle import BaseEstimate, estimate_base
 from .motifset import MotifSet
 from .sites import SCORE_BINS, site_rule, site_sums
 from .transform import check_base, kernel_constant, kernel_to_pwm
+from .validate import check_sequence_length
 
 
 @dataclass
@@ -253,6 +254,7 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
                        f"{spec.layer_name!r} ({spec.kernel.shape[0]})", path=path)
+    check_sequence_length(source.max_length, "the longest sequence", spec.input_length, path=path)
     if spec.input_length and source.length != spec.input_length:
         # Mixed lengths (FASTA) are scanned as they are, like any other length: one warning says so.
         where = f"{path}: " if path else ""

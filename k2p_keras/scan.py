@@ -411,7 +411,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     -------
     ScanStats
     """
-    kernel = check_kernel(kernel, single=False)
+    kernel = check_kernel(kernel, single=False, float32=True)
     n_rows, _, n_filters = kernel.shape
     bias = check_bias(bias, n_filters)
     if padding not in PADDINGS:
@@ -455,7 +455,7 @@ def conv_preactivation(batch, kernel, bias=None, *, padding="valid", strides=1):
         Window ``p`` starts at row ``p * strides`` of the sequence padded with zero rows.
     """
     tf = import_tensorflow()
-    kernel = check_kernel(kernel, single=False)
+    kernel = check_kernel(kernel, single=False, float32=True)
     batch = check_one_hot_batch(batch)
     left, right = padding_amounts(batch.shape[1], kernel.shape[0], padding, strides)
     padded = tf.pad(tf.constant(batch, tf.float32), [[0, 0], [left, right], [0, 0]])

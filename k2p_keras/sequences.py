@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import tokenize
 import zlib
 
 import h5py
@@ -21,8 +22,8 @@ import numpy as np
 
 from .errors import K2PError
 from .formats import file_kind
-from .matrices import resolve_dataset
-from .validate import check_positive_int
+from .matrices import hdf5_damage, resolve_dataset
+from .validate import check_numeric_dtype, check_positive_int, check_sequence_length
 
 __all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequences"]
 
@@ -81,9 +82,9 @@ def sequence_layout(shape, dtype, channels_first=None, name=None):
     if channels != 4:
         raise K2PError(f"sequences have shape {tuple(shape)}, expected (sequences, length, 4) or "
                        f"(sequences, 4, length): one-hot A C G T", path=name)
-    if np.dtype(dtype).kind not in "biuf":
-        raise K2PError(f"sequences are stored as {dtype}, expected numbers (float, int or bool)", path=name)
+    check_numeric_dtype(dtype, "the sequences", path=name)
     count, length = shape[0], (shape[2] if channels_first else shape[1])
+    check_sequence_length(length, "each sequence", path=name)
     if count == 0:
         raise K2PError("no sequences (the tensor's first axis is 0)", path=name)
     if length == 0:
@@ -182,7 +183,7 @@ class TensorSequences(SequenceSource):
             h5file = h5py.File(self.path, "r")
         except OSError as err:
             raise K2PError(f"cannot open the HDF5 file ({err})", path=self.path) from None
-        with h5file:
+        with h5file, hdf5_damage(self.path):
             yield h5file[self.dataset]
 
     def _batches(self, batch_size, indices):
@@ -203,7 +204,9 @@ class TensorSequences(SequenceSource):
                 yield self._prepare(block, chunk)
 
     def _prepare(self, block, positions):
-        batch = np.asarray(block, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            # A value past float32's range becomes inf, which the check below refuses in one line.
+            batch = np.asarray(block, dtype=np.float32)
         if self._squeeze_axis is not None:
             batch = batch.squeeze(axis=self._squeeze_axis)
         if self.channels_first:
@@ -281,6 +284,8 @@ class FastaSequences(SequenceSource):
                                f"{chr(letters[position])!r} is not a nucleotide letter (expected "
                                f"A C G T U, or N and IUPAC codes)", path=self.path)
             length += len(letters)
+            # Refused as it grows: one huge record is never held, nor counted to its end.
+            check_sequence_length(length, f"record {name!r} (line {header_line})", path=self.path)
             if keep_sequence:
                 parts.append(letters)
         if name is not None:
@@ -411,16 +416,18 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         return FastaSequences(path, n_encoding=n_encoding)
     if kind == "npy":
         try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise K2PError(f"not a readable .npy file ({err})", path=path) from None
+            with np.errstate(over="ignore"):  # a forged shape's size overflows; mmap then refuses it
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError, OverflowError, SyntaxError, tokenize.TokenError) as err:
+            # A forged header: numpy parses it as a Python literal, mmap takes its shape as given.
+            raise K2PError(f"not a readable .npy file ({type(err).__name__}: {err})", path=path) from None
         return TensorSequences(path, array.shape, array.dtype, format="npy",
                                channels_first=channels_first, array=array)
     try:
         h5file = h5py.File(path, "r")
     except OSError as err:
         raise K2PError(f"not a readable HDF5 file ({err})", path=path) from None
-    with h5file:
+    with h5file, hdf5_damage(path):
         def length(data):
             try:
                 return sequence_layout(data.shape, data.dtype, channels_first)[3]

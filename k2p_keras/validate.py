@@ -9,6 +9,7 @@ The probability bounds live here too, the one rule for what counts as a PWM row,
 ``transform.check_pwm`` and by the MEME reader.
 """
 import math
+import re
 import warnings
 
 import numpy as np
@@ -22,6 +23,26 @@ RANGE_TOLERANCE = 1e-6
 SUM_WARN = 1e-4
 SUM_REFUSE = 0.1
 _LETTERS = "ACGT"
+
+# What a file may declare (issue 16). Each bound is far above any genomics CNN and far below
+# what would exhaust memory or time before the user hears of it; past it we refuse.
+# - A motif conv spans at most MAX_KERNEL_LENGTH positions, dilation included
+#   ((k - 1) * dilation + 1), and never more than the model's input when it states one.
+MAX_KERNEL_LENGTH = 10_000
+# - One sequence holds at most MAX_SEQUENCE_LENGTH bases (a one-hot batch of it is 160 MB
+#   as float32), and at most MAX_LENGTH_FACTOR times the model's stated input length.
+MAX_SEQUENCE_LENGTH = 10_000_000
+MAX_LENGTH_FACTOR = 100
+# - JSON (model configs) nests at most MAX_JSON_DEPTH brackets deep: Keras configs of nested
+#   models reach about 20, and Python's json recursion fails near 1,000.
+MAX_JSON_DEPTH = 100
+# - A dataset or zip member declaring more than COMPRESSION_FLOOR_BYTES must store its
+#   bytes: all of them when uncompressed, a MAX_COMPRESSION_RATIO-th when compressed.
+MAX_COMPRESSION_RATIO = 200
+COMPRESSION_FLOOR_BYTES = 16 * 1024 ** 2
+# - Arrays read from files hold numbers: bool, int, unsigned or float (not complex, text,
+#   dates, objects or compound records).
+NUMERIC_KINDS = "biuf"
 
 
 def _shape_text(value):
@@ -66,8 +87,12 @@ def check_fraction(value, what="fraction", *, include_zero=False, include_one=Tr
     return number
 
 
-def check_kernel(kernel, what="kernel", *, single=True):
-    """A Keras kernel ``(L, 4, F)`` (or one filter ``(L, 4)`` when ``single``), finite, as float64."""
+def check_kernel(kernel, what="kernel", *, single=True, float32=False):
+    """A Keras kernel ``(L, 4, F)`` (or one filter ``(L, 4)`` when ``single``), finite, as float64.
+
+    ``float32``: also every filter's largest output within float32's range, for a float32
+    convolution (the scan's, the model's own).
+    """
     expected = "(L, 4) or (L, 4, F)" if single else "(L, 4, F)"
     try:
         array = np.asarray(kernel, dtype=np.float64)
@@ -80,6 +105,11 @@ def check_kernel(kernel, what="kernel", *, single=True):
         raise K2PError(f"{what}: expected at least one position and one filter, got {_shape_text(array)}")
     if not np.all(np.isfinite(array)):
         raise K2PError(f"{what}: expected finite numbers, got NaN or infinity")
+    # The largest |conv| a filter can reach: its rows' largest entries added up.
+    reach = float(np.abs(array).max(axis=1).sum(axis=0).max()) if float32 else 0.0
+    if not reach < float(np.finfo(np.float32).max):
+        raise K2PError(f"{what}: expected a filter output within float32's range (convolutions compute in "
+                       f"float32), got a filter reaching {reach:.3g}")
     return array
 
 
@@ -158,3 +188,62 @@ def check_pwm(pwm, what="PWM", *, tolerance=SUM_WARN, row_name=None, path=None):
         where = f"{path}: " if path else ""
         warnings.warn(f"{where}{name(worst)} sums to {total:.6g}, not 1; used as it is", stacklevel=3)
     return array
+
+
+def check_numeric_dtype(dtype, what, path=None):
+    """Refuse a stored dtype that is not real numbers (:data:`NUMERIC_KINDS`)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in NUMERIC_KINDS:
+        kind = "complex numbers" if dtype.kind == "c" else str(dtype)
+        raise K2PError(f"{what} holds {kind}, expected numbers (float, int or bool)", path=path)
+
+
+def check_kernel_length(kernel_size, dilation, input_length=None, what="Conv1D", path=None):
+    """Refuse a conv whose kernel, dilation included, spans more than :data:`MAX_KERNEL_LENGTH`
+    positions or more than the model's input length (when known). Plain ints: nothing is allocated."""
+    span = (int(kernel_size) - 1) * int(dilation) + 1
+    limit, reason = MAX_KERNEL_LENGTH, f"the limit {MAX_KERNEL_LENGTH}"
+    if input_length and input_length < limit:
+        limit, reason = int(input_length), f"the model's input length {input_length}"
+    if span > limit:
+        raise K2PError(f"{what} spans {span:,} positions (kernel {kernel_size}, dilation {dilation}), more than "
+                       f"{reason}", path=path)
+    return span
+
+
+def check_sequence_length(length, what="a sequence", input_length=None, path=None):
+    """Refuse a sequence longer than :data:`MAX_SEQUENCE_LENGTH` bases or than
+    :data:`MAX_LENGTH_FACTOR` times the model's input length (when known)."""
+    limit, reason = MAX_SEQUENCE_LENGTH, f"the limit {MAX_SEQUENCE_LENGTH:,}"
+    if input_length and MAX_LENGTH_FACTOR * input_length < limit:
+        limit = MAX_LENGTH_FACTOR * int(input_length)
+        reason = f"{MAX_LENGTH_FACTOR} x the model's input length {input_length}"
+    if length > limit:
+        raise K2PError(f"{what} has {length:,} bases, more than {reason}; training sequences are "
+                       f"expected, not chromosomes", path=path)
+
+
+def check_declared_size(declared, stored, compressed, what, path=None, bomb="decompression bomb"):
+    """Refuse data declaring far more bytes than the file stores for it (unwritten, or a ``bomb``)."""
+    if declared <= COMPRESSION_FLOOR_BYTES:
+        return
+    if not compressed and stored < declared:
+        raise K2PError(f"{what} declares {declared:,} bytes but the file stores {stored:,} of them "
+                       f"(unwritten or truncated data)", path=path)
+    if compressed and declared > MAX_COMPRESSION_RATIO * max(stored, 1):
+        raise K2PError(f"{what} declares {declared:,} bytes from {stored:,} stored, more than "
+                       f"{MAX_COMPRESSION_RATIO}-fold; refusing a likely {bomb}", path=path)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def check_json_depth(text, what, path=None):
+    """Refuse JSON text nested deeper than :data:`MAX_JSON_DEPTH` before parsing it."""
+    code = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "replace"), dtype=np.uint8)
+    steps = (np.isin(code, (ord("["), ord("{"))).astype(np.int64)
+             - np.isin(code, (ord("]"), ord("}"))).astype(np.int64))
+    deepest = int(np.cumsum(steps).max()) if steps.size else 0
+    if deepest > MAX_JSON_DEPTH:
+        raise K2PError(f"{what} nests JSON {deepest:,} levels deep, expected at most {MAX_JSON_DEPTH}",
+                       path=path)

@@ -27,6 +27,7 @@ import numpy as np
 from .errors import K2PError
 from .meme import recorded_ln_base
 from .transform import check_base, window_constant, window_log_likelihood
+from .validate import check_kernel
 
 DEFAULT_TOLERANCE = 1e-3
 
@@ -81,6 +82,20 @@ class Verification:
     @property
     def ok(self):
         return bool(np.all(self.passed))
+
+    def failure(self):
+        """One line saying how many PWMs differ, which differs most and by how much (None when all pass)."""
+        if self.ok:
+            return None
+        failed = ~self.passed
+        relative = np.where(np.isnan(self.relative_diff), np.inf, self.relative_diff)
+        worst = int(np.argmax(np.where(failed, relative, -1.0)))
+        amount = self.max_abs_diff[worst]
+        how = ("by NaN (the layer's output or the PWM's log-likelihood is not a number)" if np.isnan(amount)
+               else f"by {amount:.3g} ({self.relative_diff[worst]:.3g} x max(1, scale {self.scale[worst]:.3g}), "
+                    f"tolerance {self.tolerance:g})")
+        return (f"{int(failed.sum())} of {len(self.names)} PWMs differ from layer {self.layer_name!r} by more "
+                f"than the tolerance; the worst, {self.names[worst]} (filter {int(self.filters[worst])}), {how}")
 
     def report(self):
         """A table, one line per PWM, then a verdict line."""
@@ -273,7 +288,8 @@ def verify_pwms(spec, batches, pwm_set, preactivation=None, tolerance=DEFAULT_TO
             b = math.exp(v)
             predicted = window_log_likelihood(pwm, windows, b) + window_constant(kernel[:, :, t], windows, b, bias[t])
             with np.errstate(invalid="ignore"):
-                worst[k] = max(worst[k], float(np.abs(conv[:, :, t] - predicted).max()))
+                # NaN (a NaN in the layer's output) wins: it is never within the tolerance.
+                worst[k] = np.maximum(worst[k], np.abs(conv[:, :, t] - predicted).max())
         n_sequences += len(batch)
         n_windows += windows.shape[0] * windows.shape[1]
         if progress is not None:
@@ -300,22 +316,39 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
                          n_encoding="zero", use_keras=True):
     """Read the model, the PWMs to check and the sequences (see :func:`verify_model`)."""
     from .graph import find_motif_conv_in_file
+    from .kerasconfig import foreign_classes
     from .meme import MemeFile, read_meme
+    from .modelfile import read_model
     from .pipeline import open_sequences_for
 
     spec = find_motif_conv_in_file(model_path, layer=layer)
+    try:
+        # The layer computes in float32: a kernel past its range gives inf and NaN, not a check.
+        check_kernel(spec.kernel, f"the kernel of {spec.layer_name!r}", float32=True)
+    except K2PError as err:
+        raise K2PError(err.message, path=model_path) from None
+    bad_bias = ~np.isfinite(spec.bias)
+    if bad_bias.any():
+        raise K2PError(f"the bias of {spec.layer_name!r} is NaN or infinite for {int(bad_bias.sum())} of "
+                       f"{bad_bias.size} filters: conv + bias is not a number, so there is nothing to "
+                       "compare the PWMs with", path=model_path)
+    preactivation = None
+    if use_keras:
+        # First: a model Keras refuses as unsafe fails before anything else is said about it.
+        preactivation, reason = keras_preactivation(model_path, spec)
+        foreign = foreign_classes(read_model(model_path).config) if preactivation is None else []
+        if foreign:
+            raise K2PError(f"{reason}, and its config names code outside Keras ({', '.join(sorted(set(foreign))[:3])}): "
+                           "a model that cannot be loaded safely is not verified", path=model_path)
+        if preactivation is None:
+            warnings.warn(f"{model_path}: {reason}; checking against TensorFlow's conv "
+                          "on the weights read from the file instead")
     if pwms is None:
         pwm_set = exact_pwm_set(spec, base)
     else:
         meme = pwms if isinstance(pwms, MemeFile) else read_meme(pwms)
         pwm_set = meme_pwm_set(meme, spec, base, path=None if isinstance(pwms, MemeFile) else pwms)
     source = open_sequences_for(spec, sequences, dataset=dataset, n_encoding=n_encoding)
-    preactivation = None
-    if use_keras:
-        preactivation, reason = keras_preactivation(model_path, spec)
-        if preactivation is None:
-            warnings.warn(f"{model_path}: {reason}; checking against TensorFlow's conv "
-                          "on the weights read from the file instead")
     return VerificationInputs(spec, source, pwm_set, preactivation)
 
 

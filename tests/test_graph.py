@@ -441,7 +441,8 @@ def test_keras1_sequential_list_config():
             "activation": "tanh", "bias": False}},
         {"class_name": "MaxPooling1D", "config": {"name": "pool", "pool_length": 2}},
         {"class_name": "GlobalMaxPooling1D", "config": {"name": "gmp"}}]}
-    spec = find_motif_conv(config, WEIGHTS.__getitem__)
+    # Keras 1 stored no bias for "bias": False.
+    spec = find_motif_conv(config, lambda name: WEIGHTS[name][:1])
     assert (spec.padding, spec.strides, spec.input_length) == ("same", 2, 60)
     np.testing.assert_array_equal(spec.bias, np.zeros(3))
     assert spec.report() == ("conv1d (Convolution1D, tanh) -> MaxPooling1D: NOT OK "
@@ -488,3 +489,32 @@ def test_tf_keras_nested_functional_counts_its_own_node():
     spec = find_motif_conv(config, WEIGHTS.__getitem__)
     assert spec.both_strands_hint and spec.input_length == 50
     assert spec.report() == ("conv1d (Conv1D, linear) -> ReLU(relu) -> GlobalMaxPooling1D: OK")
+
+
+def test_config_contradicting_the_weights_warns_and_the_weights_win():
+    """use_bias=False with a stored bias, filters and kernel_size off: the stored weights are used."""
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 60, 5], "name": "dna"}},
+        {"class_name": "Conv1D", "config": dict(CONV, name="conv1d", filters=10 ** 9, kernel_size=[7],
+                                                use_bias=False)},
+        {"class_name": "GlobalMaxPooling1D", "config": {"name": "gmp"}}]}}
+    with pytest.warns(UserWarning) as caught:
+        spec = find_motif_conv(config, WEIGHTS.__getitem__)
+    said = " ".join(str(w.message) for w in caught)
+    for claim in ("use_bias=False", "filters=1000000000", "kernel_size=7", "5 channels"):
+        assert claim in said
+    np.testing.assert_array_equal(spec.bias, WEIGHTS["conv1d"][1])
+    assert spec.kernel.shape == (5, 4, 3)
+
+
+@pytest.mark.parametrize("dilation, input_shape, found", [
+    (10 ** 9, [None, 60, 4], "more than the model's input length 60"),
+    (3000, [None, None, 4], "more than the limit 10000"),
+])
+def test_a_kernel_spanning_more_than_the_input_is_refused_before_expanding(dilation, input_shape, found):
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": input_shape, "name": "dna"}},
+        {"class_name": "Conv1D", "config": dict(CONV, name="conv1d", dilation_rate=[dilation])},
+        {"class_name": "GlobalMaxPooling1D", "config": {"name": "gmp"}}]}}
+    with pytest.raises(K2PError, match=found):
+        find_motif_conv(config, WEIGHTS.__getitem__)

@@ -132,7 +132,12 @@ def test_cli_verify_prints_one_line_per_pwm_and_exits_non_zero_when_one_differs(
     write_meme(wrong, [Motif(f"motif_conv_{t}", rng.dirichlet(np.ones(4), size=WIDTH)) for t in range(FILTERS)])
     bad = CliRunner().invoke(cli, ["verify", str(files["bn"]), str(files["fasta"]), "--pwms", str(wrong)])
     assert bad.exit_code == 1
-    assert "DIFFERS" in bad.output and bad.output.strip().splitlines()[-1].startswith("Error: 3 of 3 PWMs")
+    last = bad.output.strip().splitlines()[-1]
+    assert "DIFFERS" in bad.output and last.startswith(f"Error: {files['bn']}: 3 of 3 PWMs differ")
+    # What differs and by how much: the worst PWM, its difference, relative to its scale.
+    worst = max(bad.output.splitlines()[1:4], key=lambda row: float(row.split("\t")[3]) / max(1.0, float(row.split("\t")[4])))
+    name, _, _, diff, scale, _ = worst.split("\t")
+    assert f"the worst, {name} " in last and f"by {diff} (" in last and f"scale {scale}), tolerance 0.001" in last
 
 
 def test_motifs_that_name_no_filter_or_have_the_wrong_width_are_refused(files, tmp_path):
