@@ -39,15 +39,14 @@ def verify(model, sequences, pwms_path, base, tolerance, layer, dataset, n_encod
     """
     from .verify import prepare_verification, verify_pwms
 
-    if pwms_path is None:
-        click.echo(f"checking the exact transformation at a fixed base, b = {base:g} (not a MEME file of yours: "
-                   f"give --pwms FILE.meme to check it)", err=True)
-
     inputs = prepare_verification(model, sequences, layer=layer, pwms=pwms_path, base=base, dataset=dataset,
                                   n_encoding=n_encoding, use_keras=not no_keras)
     with progress_bar(inputs.source.count, quiet, label="verifying") as progress:
         result = verify_pwms(inputs.spec, inputs.source.iter_batches(batch_size), inputs.pwm_set,
                              inputs.preactivation, tolerance, progress)
+    if pwms_path is None:  # on stdout, with the table: stderr keeps one line for a failure
+        click.echo(f"# checked: the exact transformation at a fixed base, b = {base:g} (not a MEME file of yours: "
+                   f"give --pwms FILE.meme to check it)")
     click.echo(result.report(), nl=False)
     if not result.ok:
         raise K2PError(result.failure(), path=model)

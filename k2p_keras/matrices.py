@@ -175,7 +175,9 @@ def resolve_dataset(h5file, name=None, path=None, fits=None, wanted="what is rea
         or when the file holds no dataset.
     """
     if name is None and fits is not None:
-        return _dataset_that_fits(h5file, fits, wanted, path)
+        dataset = _dataset_that_fits(h5file, fits, wanted, path)
+        check_dataset_size(dataset, path)
+        return dataset
     if name is None:
         for key in h5file:
             link = h5file.get(key, getlink=True)

@@ -603,7 +603,8 @@ def is_keras_model_file(path):
         with h5py.File(path, "r") as h5:
             return ("model_config" in h5.attrs or _has_split_attr(h5.attrs, "layer_names")
                     or any(k in h5 for k in ("model_weights", "layers", "vars", "_layer_checkpoint_dependencies")))
-    except OSError:
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError):
+        # A damaged file: not recognisably a model; the reader that follows says what is wrong.
         return False
 
 

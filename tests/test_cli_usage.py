@@ -290,7 +290,7 @@ def test_verify_without_pwms_says_it_checks_the_transform_at_a_fixed_base(tmp_pa
     fasta.write_text("".join(">" + r for r in records))
     result = run("verify", MODEL, fasta, "-q")
     assert result.exit_code == 0, result.output
-    assert "checking the exact transformation at a fixed base, b = 2.71828" in result.output
+    assert "# checked: the exact transformation at a fixed base, b = 2.71828" in result.output
     assert "give --pwms FILE.meme" in result.output
 
 
