@@ -2,8 +2,9 @@
 
     model.fit(x, y, epochs=20, callbacks=[PWMCallback(x, "pwms/")])
 
-At the end of every ``every``-th epoch the callback runs :func:`k2p_keras.extract` on the
-live model (its current weights, BatchNormalization folded with its current moving
+At the end of an epoch (every epoch with ``every=1``; by default, as often as keeps its own
+time under a tenth of the training time, and always after the last epoch) the callback runs
+:func:`k2p_keras.extract` on the live model (its current weights, BatchNormalization folded with its current moving
 statistics, the pattern checked again) and a fixed set of training sequences, the same call
 as the command line, then writes ``epoch_0001.meme``, ``epoch_0002.meme``, ... and rewrites
 ``summary.tsv``. Every file is replaced atomically, so an interrupted training leaves only
@@ -11,6 +12,8 @@ whole files behind.
 """
 import math
 import os
+import sys
+import time
 import warnings
 
 import numpy as np
@@ -27,7 +30,7 @@ from .transform import js_divergence
 tf = import_tensorflow()
 import keras  # noqa: E402
 
-__all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change"]
+__all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change", "auto_dump_due"]
 
 #: ``summary.tsv``: the epoch, the columns of ``k2p-keras --summary``, the change, the sequences scanned.
 SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d",
@@ -39,13 +42,77 @@ SUMMARY_NAME = "summary.tsv"
 AUTO_FRACTION, AUTO_MIN_WINDOWS = 0.1, 100_000
 
 
+#: ``every="auto"``: the callback's own time (its dumps, and a cut-short first try) stays under
+#: this share of the training time so far; the last epoch is always written.
+AUTO_TIME_BUDGET = 0.10
+
+
+class DumpOverBudget(Exception):
+    """Raised inside a dump's scan once it would cost more than ``every="auto"`` allows.
+
+    ``estimate`` is the projected seconds of a whole dump (None when too early to tell).
+    """
+
+    def __init__(self, estimate):
+        super().__init__(estimate)
+        self.estimate = estimate
+
+
+def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET):
+    """Whether ``every="auto"`` writes now, when the last epoch is not yet reached.
+
+    Parameters
+    ----------
+    trained : float
+        Seconds of training so far (the callback's own time left out).
+    spent : float
+        Seconds the callback has spent so far (dumps and cut-short tries).
+    estimate : float or None
+        Seconds a dump is expected to take; None before the first measurement, and then
+        a dump is tried while any time is left (:class:`BudgetProbe` cuts it short if it
+        runs over).
+    """
+    if estimate is None:
+        return spent < budget * trained
+    return spent + estimate <= budget * trained
+
+
+class BudgetProbe:
+    """``progress`` hook of a dump that may be cut short: raises :class:`DumpOverBudget`.
+
+    After the first batch (which includes TensorFlow's tracing) the dump is given up only
+    if it has already used the whole ``allowance`` (seconds); after later batches, once the
+    time so far plus the steady per-sequence rate over the sequences left would exceed it.
+    The estimate it carries is that rate times ``total`` sequences (tracing left out).
+    """
+
+    def __init__(self, total, allowance, clock=time.perf_counter):
+        self.total, self.allowance, self.clock = total, allowance, clock
+        self.start = clock()
+        self.seen = self.first_seen = 0
+        self.first_elapsed = None
+
+    def __call__(self, n):
+        self.seen += n
+        elapsed = self.clock() - self.start
+        if self.first_elapsed is None:
+            self.first_elapsed, self.first_seen = elapsed, self.seen
+            if elapsed > self.allowance:
+                raise DumpOverBudget(None)
+            return
+        rate = (elapsed - self.first_elapsed) / (self.seen - self.first_seen)
+        if elapsed + rate * (self.total - self.seen) > self.allowance:
+            raise DumpOverBudget(rate * self.total)
+
+
 def auto_sequence_count(count, windows_per_sequence):
     """How many of ``count`` sequences ``max_sequences="auto"`` scans.
 
     A tenth of them, but at least enough for :data:`AUTO_MIN_WINDOWS` windows, and at most
     all. On the 15,600 x 101 bp of issue 15 a dump then cost 8-15% of an epoch instead of
-    40-80% on a shared 2-core machine; with strong sites ln b comes out lower than on all the data, because the
-    threshold follows the largest activation seen (docs/callback-overhead.md).
+    40-80% on a shared 2-core machine; but with strong sites ln b comes out lower than on all
+    the data, because the threshold follows the largest activation seen
+    (docs/callback-overhead.md), which is why it is not the default.
     """
     wanted = max(math.ceil(AUTO_FRACTION * count), math.ceil(AUTO_MIN_WINDOWS / max(windows_per_sequence, 1)))
     return min(count, wanted)
@@ -114,10 +181,10 @@ def _dataset_to_array(dataset, max_sequences):
 def _positive_int(value, name, allow_none=False):
     if value is None and allow_none:
         return None
-    if value == "auto" and name == "max_sequences":
+    if isinstance(value, str) and value == "auto":
         return value
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise K2PError(f"{name} must be a whole number >= 1, got {value!r}")
+        raise K2PError(f"{name} must be a whole number >= 1 or \"auto\", got {value!r}")
     return int(value)
 
 
@@ -131,7 +198,7 @@ def _windows_per_sequence(spec, length):
 
 
 class PWMCallback(keras.callbacks.Callback):
-    """Write the motif Conv1D's exact PWMs (MEME) every ``every`` epochs while a model trains.
+    """Write the motif Conv1D's exact PWMs (MEME) while a model trains.
 
     Parameters
     ----------
@@ -151,18 +218,29 @@ class PWMCallback(keras.callbacks.Callback):
     output_dir : str or os.PathLike
         Folder for ``epoch_0001.meme``, ``epoch_0002.meme``, ... and ``summary.tsv``;
         created if missing. Files of the same names there are replaced.
-    every : int
+    every : "auto" or int
         Write after every ``every``-th epoch (epochs counted from 1, as Keras prints them).
+        "auto" (the default) writes after an epoch when that keeps the callback's own time
+        under ``time_budget`` of the training time so far, and always after the last epoch
+        of ``fit``: on the 15,600 x 101 bp model of issue 15 a dump of all sequences costs
+        about 0.4 of an epoch on a CPU, so about every fourth epoch is written. Before the
+        first measurement a dump is tried and given up, unwritten, as soon as it would run
+        over; the first time an epoch is skipped one line on stderr says so and what a dump
+        costs. Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
+        ``EarlyStopping``, list it before this callback, so the epoch it stops at is written.
     base : "mle" or float
         Estimate the base by maximum likelihood at every dump, or use this base ``b > 1``.
     layer : str, optional
         Name of the Conv1D to transform; by default the first one on the one-hot input.
     max_sequences : int, "auto" or None
-        Estimate on a random subset of this many sequences, drawn once (with ``seed``)
-        when training first begins, so that every dump sees the same sequences. "auto"
-        (the default) takes a tenth of them, but at least 100,000 windows' worth
-        (:func:`auto_sequence_count`: all of a small set), which keeps a dump near a tenth
-        of an epoch on real-size data; None scans them all at every dump. The summary's
+        None (the default) scans every sequence at every dump, so a dump's PWMs equal
+        ``k2p-keras`` on the same weights and sequences. An int estimates on a random
+        subset of this many sequences, drawn once (with ``seed``) when training first
+        begins, so that every dump sees the same sequences; "auto" takes a tenth of them,
+        but at least 100,000 windows' worth (:func:`auto_sequence_count`: all of a small
+        set), which keeps a dump near a tenth of an epoch, for ``every=1``. On a subset,
+        strong sites make ln b come out lower than on all the sequences (the threshold is
+        half the largest activation seen; docs/callback-overhead.md). The summary's
         ``sequences_scanned`` says how many went in, and :attr:`sequence_indices` which.
     shared_base : bool
         One base for all filters (the default, as for `k2p-keras MODEL SEQS`: it recovers
@@ -196,6 +274,10 @@ class PWMCallback(keras.callbacks.Callback):
         ``pip install 'k2p-keras[annotate]'``.
     annotate_options : dict, optional
         Passed to :func:`k2p_keras.annotate.annotate_motifs` (``q_threshold``, ``taxon``, ...).
+    time_budget : float
+        With ``every="auto"``: the largest share of the training time the callback may take
+        (default 0.10). Training time is measured from ``on_epoch_begin`` to this callback's
+        ``on_epoch_end``.
 
     The defaults of the options :func:`k2p_keras.extract` shares are its defaults
     (:class:`k2p_keras.extraction.Options`).
@@ -208,6 +290,9 @@ class PWMCallback(keras.callbacks.Callback):
         Its exact PWMs (PWMs, bases, scan statistics).
     dumped_epochs : list of int
         The 1-based epochs written so far.
+    dump_estimate : float or None
+        ``every="auto"``: the seconds a dump is expected to take (the last dump's, or a
+        cut-short try's projection).
     sequence_indices : numpy.ndarray of int or None
         The sequences every dump scans (sorted positions in ``sequences``), set when
         training begins; None when all are scanned.
@@ -236,18 +321,21 @@ class PWMCallback(keras.callbacks.Callback):
 
     Examples
     --------
-    >>> cb = PWMCallback(x_train, "pwms/", every=5, max_sequences=20000)   # doctest: +SKIP
+    >>> cb = PWMCallback(x_train, "pwms/", every=1, max_sequences="auto")   # doctest: +SKIP
     >>> model.fit(x_train, y_train, epochs=50, callbacks=[cb])             # doctest: +SKIP
     """
 
-    def __init__(self, sequences, output_dir, every=1, base=DEFAULTS.base, layer=DEFAULTS.layer,
-                 max_sequences="auto", shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
+    def __init__(self, sequences, output_dir, every="auto", base=DEFAULTS.base, layer=DEFAULTS.layer,
+                 max_sequences=None, shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
                  sites=DEFAULTS.sites,
                  exclude_inactive=DEFAULTS.exclude_inactive, seed=0, batch_size=DEFAULTS.batch_size,
                  *, dataset=DEFAULTS.dataset, n_encoding=DEFAULTS.n_encoding, force=DEFAULTS.force,
-                 annotate=None, annotate_options=None):
+                 annotate=None, annotate_options=None, time_budget=AUTO_TIME_BUDGET):
         super().__init__()
         self.every = _positive_int(every, "every")
+        if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not time_budget > 0:
+            raise K2PError(f"time_budget must be a number > 0 (a share of the training time), got {time_budget!r}")
+        self.time_budget = float(time_budget)
         self.max_sequences = _positive_int(max_sequences, "max_sequences", allow_none=True)
         # The options extract() takes, checked now so that a typo fails before training starts.
         self.options = make_options(base=base, layer=layer, shared_base=bool(shared_base), sites=sites,
@@ -270,6 +358,12 @@ class PWMCallback(keras.callbacks.Callback):
         self._layer_name = None
         self._previous_pwms = None
         self._rows = []
+        # every="auto": seconds of training and of the callback's own work so far.
+        self._epoch_started = None
+        self._trained = self._spent = 0.0
+        self._epochs_timed = 0
+        self.dump_estimate = None
+        self._said_skipping = False
 
     @property
     def sequence_indices(self):
@@ -327,12 +421,60 @@ class PWMCallback(keras.callbacks.Callback):
             warnings.warn(f"{summary}: replacing the summary of an earlier run (and its epoch_*.meme "
                           "files as the same epochs are written)")
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
-        """Every ``every`` epochs: write ``epoch_NNNN.meme``, rewrite ``summary.tsv``, fill ``logs``."""
+        """Write ``epoch_NNNN.meme``, rewrite ``summary.tsv``, fill ``logs`` (when ``every`` says so)."""
         number = epoch + 1
-        if number % self.every:
+        if self._epoch_started is not None:
+            self._trained += time.perf_counter() - self._epoch_started
+            self._epochs_timed += 1
+            self._epoch_started = None
+        if self.every != "auto":
+            if number % self.every == 0:
+                self._dump(number, logs)
             return
-        result = self.extract_result()
+        # The last epoch of fit, or one after which a callback before this one (EarlyStopping) stops it.
+        last = number == (self.params or {}).get("epochs") or bool(getattr(self.model, "stop_training", False))
+        if not last and not auto_dump_due(self._trained, self._spent, self.dump_estimate, self.time_budget):
+            self._say_skipping()
+            return
+        started = time.perf_counter()
+        probe = None
+        if not last and self.dump_estimate is None:
+            probe = BudgetProbe(self._scan_count(), self.time_budget * self._trained - self._spent)
+        try:
+            self._dump(number, logs, progress=probe)
+        except DumpOverBudget as over:
+            self.dump_estimate = over.estimate
+            self._say_skipping()
+        else:
+            self.dump_estimate = time.perf_counter() - started
+        finally:
+            self._spent += time.perf_counter() - started
+
+    def _say_skipping(self):
+        """One line on stderr, the first time ``every="auto"`` skips an epoch."""
+        if self._said_skipping:
+            return
+        self._said_skipping = True
+        epoch = self._trained / max(self._epochs_timed, 1)
+        cost = ("" if self.dump_estimate is None else
+                f" (a dump of {self._scan_count():,} sequences takes about {self.dump_estimate:.2g} s, "
+                f"{self.dump_estimate / epoch:.0%} of an epoch)")
+        print(f"k2p-keras PWMCallback: writing PWMs only after the epochs that keep its time under "
+              f"{self.time_budget:.0%} of the training time, and after the last one{cost}; "
+              "every=1 writes every epoch", file=sys.stderr)
+
+    def _scan_count(self):
+        """Sequences a dump scans."""
+        if self._indices is not None:
+            return len(self._indices)
+        return self._source.count if self._source is not None else 0
+
+    def _dump(self, number, logs, progress=None):
+        result = self._plan(self._layer_name).run(progress=progress)
         if self._database is not None:
             result.annotate(self._database, **self.annotate_options)
         extraction = result.exact

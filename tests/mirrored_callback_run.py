@@ -46,7 +46,7 @@ def main(out):
             keras.layers.Dense(1, activation="sigmoid"),
         ])
         model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    history = model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[PWMCallback(x, out)])
+    history = model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[PWMCallback(x, out, every=1)])
     assert len(history.history["k2p_mean_ln_b"]) == 2, history.history
 
     kernel = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)

@@ -145,7 +145,7 @@ def test_each_epoch_file_is_the_exact_transform_of_that_epochs_kernel(data, tmp_
     model = deepbind_model()
     snapshot = WeightSnapshot("motif_conv")
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0,
-                        callbacks=[PWMCallback(x, tmp_path, shared_base=False, sites="all"), snapshot])
+                        callbacks=[PWMCallback(x, tmp_path, every=1, shared_base=False, sites="all"), snapshot])
 
     assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "epoch_0002.meme", "epoch_0003.meme",
                                             "summary.tsv"]
@@ -262,7 +262,7 @@ def test_batchnorm_is_folded_with_the_current_moving_statistics(data, tmp_path):
     x, y = data
     model = batchnorm_model()
     snapshot = WeightSnapshot("motif_conv", "bn")
-    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[PWMCallback(x, tmp_path), snapshot])
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[PWMCallback(x, tmp_path, every=1), snapshot])
 
     _, rows = read_summary(tmp_path / "summary.tsv")
     ln_b = ln_b_by_epoch(rows)
@@ -283,7 +283,7 @@ def test_interrupted_training_leaves_only_whole_files(data, tmp_path):
     out = tmp_path / "mid_epoch"
     with pytest.raises(KeyboardInterrupt):
         deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0,
-                             callbacks=[PWMCallback(x, out), InterruptAt(epoch=2, step=4)])
+                             callbacks=[PWMCallback(x, out, every=1), InterruptAt(epoch=2, step=4)])
     assert sorted(os.listdir(out)) == ["epoch_0001.meme", "summary.tsv"]
     assert_only_whole_files(out)
     assert len(read_summary(out / "summary.tsv")[1]) == FILTERS
@@ -299,7 +299,7 @@ class InterruptAfterDump(keras.callbacks.Callback):
 
 def test_interrupt_right_after_a_dump_keeps_it_whole(data, tmp_path):
     x, y = data
-    callback = PWMCallback(x, tmp_path)
+    callback = PWMCallback(x, tmp_path, every=1)
     model = deepbind_model()
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[callback, InterruptAfterDump()])
@@ -314,6 +314,8 @@ def test_interrupt_right_after_a_dump_keeps_it_whole(data, tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"every": 0}, "every"),
+    ({"every": "sometimes"}, "every"),
+    ({"time_budget": 0}, "time_budget"),
     ({"max_sequences": 0}, "max_sequences"),
     ({"batch_size": 2.5}, "batch_size"),
     ({"base": "heuristic"}, "base"),
@@ -377,13 +379,13 @@ def test_a_pattern_broken_during_training_stops_the_dump_that_sees_it(data, tmp_
     model = batchnorm_model()
     with pytest.raises(PatternError, match="bn") as err:
         model.fit(x, y, epochs=3, batch_size=32, verbose=0,
-                  callbacks=[FlipBatchNormScale(epoch=2), PWMCallback(x, tmp_path)])
+                  callbacks=[FlipBatchNormScale(epoch=2), PWMCallback(x, tmp_path, every=1)])
     assert "base=B" in str(err.value) and "force=True" in str(err.value)
     assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "summary.tsv"]
 
     # force=True estimates anyway, with a warning at the dump that sees the broken pattern.
     model = batchnorm_model()
-    forced = PWMCallback(x, tmp_path / "forced", force=True)
+    forced = PWMCallback(x, tmp_path / "forced", every=1, force=True)
     with pytest.warns(UserWarning, match="estimating the base anyway"):
         model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[FlipBatchNormScale(epoch=2), forced])
     assert forced.dumped_epochs == [1, 2]
@@ -422,7 +424,7 @@ def test_auto_subsample_is_stated_and_equals_the_cli_on_those_sequences(tmp_path
     expected = auto_sequence_count(n, LENGTH - WIDTH + 1)
     assert expected == 2858
     model = deepbind_model()
-    callback = PWMCallback(x, tmp_path / "dumps")
+    callback = PWMCallback(x, tmp_path / "dumps", max_sequences="auto")
     model.fit(x, y, epochs=1, batch_size=128, verbose=0, callbacks=[callback])
     chosen = callback.sequence_indices
     assert chosen is not None and len(chosen) == expected and np.all(np.diff(chosen) > 0)
@@ -435,8 +437,80 @@ def test_auto_subsample_is_stated_and_equals_the_cli_on_those_sequences(tmp_path
                                       "-o", str(tmp_path / "cli.meme")])
     assert result.exit_code == 0, result.output
     assert motifs_part(tmp_path / "cli.meme") == motifs_part(tmp_path / "dumps" / "epoch_0001.meme")
-    # None scans every sequence.
-    everything = PWMCallback(x, tmp_path / "all", max_sequences=None)
+    # None (the default) scans every sequence.
+    everything = PWMCallback(x, tmp_path / "all")
     model.fit(x, y, epochs=1, batch_size=128, verbose=0, callbacks=[everything])
     assert everything.sequence_indices is None
     assert everything.last_extraction.stats.n_sequences == n
+
+
+# ------------------------------------------------------------------ every="auto"
+
+class StopAfter(keras.callbacks.Callback):
+    """Stops training at the end of one epoch, as EarlyStopping does."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            self.model.stop_training = True
+
+
+def test_auto_schedule_always_writes_the_last_epoch_and_says_it_skips(data, tmp_path, capfd):
+    """With no time to spare, "auto" gives up its first try unwritten, skips, and writes the last epoch."""
+    x, y = data
+    callback = PWMCallback(x, tmp_path / "tight", time_budget=1e-9)
+    deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[callback])
+    assert callback.dumped_epochs == [3]
+    assert sorted(os.listdir(tmp_path / "tight")) == ["epoch_0003.meme", "summary.tsv"]
+    assert_only_whole_files(tmp_path / "tight")
+    said = [line for line in capfd.readouterr().err.splitlines() if "PWMCallback" in line]
+    assert len(said) == 1 and "every=1" in said[0] and "last" in said[0]
+
+    # An epoch after which a callback listed before this one stops training is written too.
+    stopped = PWMCallback(x, tmp_path / "stopped", time_budget=1e-9)
+    deepbind_model().fit(x, y, epochs=5, batch_size=32, verbose=0, callbacks=[StopAfter(2), stopped])
+    assert stopped.dumped_epochs == [2]
+    capfd.readouterr()
+
+    # With time to spare every epoch is written, silently, and the estimate is the last dump's.
+    roomy = PWMCallback(x, tmp_path / "roomy", time_budget=1e9)
+    deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[roomy])
+    assert roomy.dumped_epochs == [1, 2, 3] and roomy.dump_estimate > 0
+    assert "PWMCallback" not in capfd.readouterr().err
+
+
+def test_auto_dump_due_keeps_the_callback_within_its_share():
+    from k2p_keras.callback import auto_dump_due
+
+    assert auto_dump_due(trained=10.0, spent=0.5, estimate=0.5, budget=0.1)       # 1.0 <= 1.0
+    assert not auto_dump_due(trained=10.0, spent=0.6, estimate=0.5, budget=0.1)   # 1.1 > 1.0
+    assert auto_dump_due(trained=10.0, spent=0.9, estimate=None, budget=0.1)      # unknown: try
+    assert not auto_dump_due(trained=10.0, spent=1.0, estimate=None, budget=0.1)  # nothing left
+
+
+def test_budget_probe_projects_from_the_steady_batches():
+    """The first batch (tracing) is left out of the rate; the projection decides; it carries rate x total."""
+    from k2p_keras.callback import BudgetProbe, DumpOverBudget
+
+    def clock(times):
+        it = iter(times)
+        return lambda: next(it)
+
+    # 1,000 sequences in batches of 100: start at 0 s, batch 1 done at 0.5 s, batch 2 at 0.52 s.
+    # Rate 0.02 s / 100 sequences; projected 0.52 + 8 x 0.02 = 0.68 s.
+    roomy = BudgetProbe(1000, allowance=0.7, clock=clock([0.0, 0.5, 0.52]))
+    roomy(100)
+    roomy(100)
+    tight = BudgetProbe(1000, allowance=0.6, clock=clock([0.0, 0.5, 0.52]))
+    tight(100)
+    with pytest.raises(DumpOverBudget) as over:
+        tight(100)
+    assert over.value.estimate == pytest.approx(0.2)  # 1,000 sequences at the steady rate
+    # A first batch that alone uses up the allowance stops at once, with no estimate yet.
+    spent = BudgetProbe(1000, allowance=0.4, clock=clock([0.0, 0.5]))
+    with pytest.raises(DumpOverBudget) as over:
+        spent(100)
+    assert over.value.estimate is None

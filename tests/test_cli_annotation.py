@@ -88,7 +88,7 @@ def test_callback_annotates_every_dump(seeded, tmp_path):
     with h5py.File(seeded / "seqs.h5") as f:
         x = f["x"][()].astype("float32")
     model.compile(optimizer=keras.optimizers.SGD(1e-6), loss="mse")
-    callback = PWMCallback(x, tmp_path, annotate=str(JASPAR))
+    callback = PWMCallback(x, tmp_path, every=1, annotate=str(JASPAR))
     model.fit(x, np.zeros(len(x)), epochs=2, verbose=0, callbacks=[callback])
     lines = (tmp_path / "summary.tsv").read_text().splitlines()
     header = lines[0].split("\t")
