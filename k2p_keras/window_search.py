@@ -1,0 +1,189 @@
+"""The compiled lookup scan: each sequence's best window per filter, from letter codes (optional numba).
+
+On the CPU, TensorFlow's float32 convolution spends most of the scan's time on windows
+that are thrown away by the argmax. Here a window's score is a few float32 table lookups:
+the kernel is cut into blocks of ``q`` rows, and each block holds the summed weights of
+every ``q``-letter word (``q``-mer), one row of ``F`` filters per word, so the loop over
+filters reads contiguous memory and vectorises. The argmax runs in the same loop, and
+sequences are spread over the cores. Only the best windows' positions leave this module;
+:mod:`k2p_keras.window_sums` rescores them in float64.
+
+Windows of A C G T only use 4-letter words (``q`` = 4: 256 rows per block); the windows
+holding an N or padding row (codes 4 and 5) use 3-letter words over all six codes (216
+rows per block). Ties keep the first best window on each strand, as TensorFlow's argmax
+does, and the forward strand when both strands tie (:func:`k2p_keras.scan._best_starts`).
+"""
+import numpy as np
+
+from .window_sums import CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, numba
+
+#: Letters per word: 4 for windows of A C G T (4**4 rows per block), 3 when a window holds N codes (6**3).
+LETTER_WORD, CODE_WORD = 4, 3
+
+
+def code_table_to_word_tables(table):
+    """Word tables of a code table (F, L, 6) (:func:`k2p_keras.window_sums.code_table`).
+
+    Returns
+    -------
+    letters : numpy.ndarray, shape (ceil(L / 4), 4**4, F), float32
+        Block ``k``, word ``w`` (letters ``w`` in base 4, first letter most significant):
+        the summed weights of kernel rows ``4k ... 4k + 3`` for those letters.
+    codes : numpy.ndarray, shape (ceil(L / 3), 6**3, F), float32
+        The same for words of 3 codes (N rows included).
+    """
+    return _word_table(table, 4, LETTER_WORD), _word_table(table, N_CODES, CODE_WORD)
+
+
+def _word_table(table, base, word):
+    n_filters, length, _ = table.shape
+    n_blocks = -(-length // word)
+    # Rows past the kernel's end weigh 0 for every code, so the last block may be short.
+    rows = np.zeros((n_filters, n_blocks * word, N_CODES))
+    rows[:, :length] = table
+    letters = np.unravel_index(np.arange(base ** word), (base,) * word)  # word j's j-th letter
+    out = np.zeros((n_blocks, base ** word, n_filters))
+    for k in range(n_blocks):
+        for j in range(word):
+            out[k] += rows[:, k * word + j, letters[j]].T
+    return out.astype(np.float32)
+
+
+def _one_hot_to_codes(x, codes, code_counts):
+    """Fill ``codes`` (B, length) from a float32 batch; False if a row is none of the six code rows.
+
+    ``code_counts`` (6,) gets how many rows have each code (meaningless when False).
+    """
+    n_sequences, length, _ = x.shape
+    counts = np.zeros((n_sequences, N_CODES))
+    exact = np.ones(n_sequences, dtype=np.bool_)
+    for b in numba.prange(n_sequences):
+        for i in range(length):
+            a, c, g, t = x[b, i, 0], x[b, i, 1], x[b, i, 2], x[b, i, 3]
+            total = a + c + g + t
+            if total == 1.0 and (a == 1.0 or c == 1.0 or g == 1.0 or t == 1.0):
+                code = 0 if a == 1.0 else 1 if c == 1.0 else 2 if g == 1.0 else 3
+            elif total == 0.0:
+                code = ZERO_CODE
+            elif a == 0.25 and c == 0.25 and g == 0.25 and t == 0.25:
+                code = QUARTER_CODE
+            else:
+                exact[b] = False
+                code = ZERO_CODE
+            codes[b, i] = code
+            counts[b, code] += 1.0
+    for code in range(N_CODES):
+        code_counts[code] += counts[:, code].sum()
+    return exact.all()
+
+
+def _scan_run(words, table, word, first, stop, strides, score, best, best_window):
+    """Windows ``first ... stop - 1`` of one strand against every filter, keeping each filter's best."""
+    n_blocks, _, n_filters = table.shape
+    for w in range(first, stop):
+        start = w * strides
+        # Blocks two by two: half the passes over ``score``.
+        a = words[start]
+        if n_blocks > 1:
+            b = words[start + word]
+            for f in range(n_filters):
+                score[f] = table[0, a, f] + table[1, b, f]
+        else:
+            for f in range(n_filters):
+                score[f] = table[0, a, f]
+        for k in range(2, n_blocks - 1, 2):
+            a, b = words[start + k * word], words[start + (k + 1) * word]
+            for f in range(n_filters):
+                score[f] += table[k, a, f] + table[k + 1, b, f]
+        if n_blocks > 2 and n_blocks % 2 == 1:
+            a = words[start + (n_blocks - 1) * word]
+            for f in range(n_filters):
+                score[f] += table[n_blocks - 1, a, f]
+        # Strictly better only: the first best window wins ties. The window index is a
+        # float32 (exact below 2**24) so that the loop's lanes all have the scores' width.
+        index = np.float32(w)
+        for f in range(n_filters):
+            better = score[f] > best[f]
+            best[f] = score[f] if better else best[f]
+            best_window[f] = index if better else best_window[f]
+
+
+def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
+                    n_odd, score, best, best_window):
+    """One strand's best window per filter; ``rows`` are its padded codes (zero codes past the end)."""
+    n_rows = rows.shape[0]
+    for i in range(n_rows - LETTER_WORD + 1):
+        word = 0
+        for j in range(LETTER_WORD):
+            word = word * 4 + min(rows[i + j], 3)  # an N's word is never read: its windows use codes
+        letter_words[i] = word
+    for i in range(n_rows - CODE_WORD + 1):
+        word = 0
+        for j in range(CODE_WORD):
+            word = word * N_CODES + rows[i + j]
+        code_words[i] = word
+    n_odd[0] = 0
+    for i in range(n_rows):
+        n_odd[i + 1] = n_odd[i] + (rows[i] >= ZERO_CODE)
+    for f in range(best.shape[0]):
+        best[f] = -np.inf
+        best_window[f] = 0.0
+    # Runs of windows with and without N rows, in order, so that the first best still wins ties.
+    first = 0
+    while first < n_windows:
+        odd = n_odd[first * strides + width] > n_odd[first * strides]
+        stop = first + 1
+        while stop < n_windows and (n_odd[stop * strides + width] > n_odd[stop * strides]) == odd:
+            stop += 1
+        if odd:
+            _scan_run(code_words, code_table, CODE_WORD, first, stop, strides, score, best, best_window)
+        else:
+            _scan_run(letter_words, letter_table, LETTER_WORD, first, stop, strides, score, best, best_window)
+        first = stop
+
+
+def _find_best_windows(codes, left, right, strides, width, letter_table, code_table, both_strands,
+                       starts, take_rc):
+    """Fill ``starts`` (B, F) and ``take_rc`` (B, F) as :func:`k2p_keras.scan._locate_step` does."""
+    n_sequences, length = codes.shape
+    n_filters = letter_table.shape[2]
+    n_padded = left + length + right
+    n_windows = (n_padded - width) // strides + 1
+    # Blocks may reach past the last window's end (rows that weigh 0): zero codes there.
+    n_rows = n_padded + max(letter_table.shape[0] * LETTER_WORD, code_table.shape[0] * CODE_WORD)
+    for b in numba.prange(n_sequences):
+        rows = np.full(n_rows, ZERO_CODE, dtype=np.uint8)
+        letter_words = np.zeros(n_rows, dtype=np.int32)
+        code_words = np.zeros(n_rows, dtype=np.int32)
+        n_odd = np.zeros(n_rows + 1, dtype=np.int32)
+        score = np.empty(n_filters, dtype=np.float32)
+        best = np.empty(n_filters, dtype=np.float32)
+        best_window = np.empty(n_filters, dtype=np.float32)
+        for i in range(length):
+            rows[left + i] = codes[b, i]
+        _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
+                        n_odd, score, best, best_window)
+        for f in range(n_filters):
+            starts[b, f] = int(best_window[f]) * strides
+            take_rc[b, f] = False
+        if both_strands:
+            # The reverse complement, padded as the forward strand is (TensorFlow pads x[:, ::-1] alike).
+            for i in range(length):
+                rows[left + i] = CODE_COMPLEMENT[codes[b, length - 1 - i]]
+            rc_best = np.empty(n_filters, dtype=np.float32)
+            _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
+                            n_odd, score, rc_best, best_window)
+            for f in range(n_filters):
+                if rc_best[f] > best[f]:  # the forward strand wins ties
+                    starts[b, f] = int(best_window[f]) * strides
+                    take_rc[b, f] = True
+
+
+if numba is None:
+    one_hot_to_codes = find_best_windows = None
+else:
+    _inner = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=True)
+    _scan_run = _inner(_scan_run)
+    _best_on_strand = _inner(_best_on_strand)
+    one_hot_to_codes = numba.njit(cache=True, nogil=True, parallel=True)(_one_hot_to_codes)
+    find_best_windows = numba.njit(cache=True, nogil=True, parallel=True)(_find_best_windows)
