@@ -25,7 +25,7 @@ import numpy as np
 from ._tf import import_tensorflow
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
-from .window_search import code_table_to_word_tables, find_best_windows, one_hot_to_codes
+from .window_search import code_table_to_word_tables, one_hot_to_best_windows
 from .window_sums import (CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table,
                           numba_available)
 from .validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
@@ -322,16 +322,22 @@ class _BatchScanner:
         self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
 
     def add(self, x, pads):
-        """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums."""
-        if self.route == "lookup" and self._add_looked_up(x, pads):
-            return
+        """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums.
+
+        Returns the batch's summed rows (4,), float64: its letter totals.
+        """
+        if self.route == "lookup":
+            letter_totals = self._add_looked_up(x, pads)
+            if letter_totals is not None:
+                return letter_totals
+        letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
         tf = import_tensorflow()
         x, tf_pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
         if self.route == "locate":
             starts, take_rc, codes, exact = self._locate(x, tf_pads, self.kernel32)
             if bool(exact):
                 self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
-                return
+                return letter_totals
         out = self._traced(x, tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
                            tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
         if self.score_bins:
@@ -341,18 +347,20 @@ class _BatchScanner:
                 np.maximum(self.totals[key], value.numpy(), out=self.totals[key])
             else:
                 self.totals[key] += value.numpy()
+        return letter_totals
 
     def _add_looked_up(self, x, pads):
-        """The lookup route; False (nothing added) when the batch is not letter codes."""
+        """The lookup route: the batch's letter totals, or None (nothing added) when it is not letter codes."""
         codes = np.empty(x.shape[:2], dtype=np.uint8)
-        if not one_hot_to_codes(x, codes, np.zeros(N_CODES)):
-            return False
+        code_counts = np.zeros((x.shape[0], N_CODES), dtype=np.int64)
         starts = np.empty((x.shape[0], self.table.shape[0]), dtype=np.int32)
         take_rc = np.empty(starts.shape, dtype=np.bool_)
-        find_best_windows(codes, int(pads[0]), int(pads[1]), int(self.strides), self.table.shape[1],
-                          *self.word_tables, self.both_strands, starts, take_rc)
+        if not one_hot_to_best_windows(x, int(pads[0]), int(pads[1]), int(self.strides), self.table.shape[1],
+                                       *self.word_tables, self.both_strands, codes, code_counts, starts, take_rc):
+            return None
         self._add_compiled(codes, starts, take_rc, pads[0])
-        return True
+        counts = code_counts.sum(axis=0)
+        return counts[:4] + 0.25 * counts[QUARTER_CODE]
 
     def _add_compiled(self, codes, starts, take_rc, left):
         t = self.totals
@@ -465,11 +473,10 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     letter_totals = np.zeros(4)
     for batch in batches:
         batch = check_one_hot_batch(batch)
-        letter_totals += batch.sum(axis=(0, 1), dtype=np.float64)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
-        scanner.add(batch, [left, right])
+        letter_totals += scanner.add(batch, [left, right])
         n_sequences += batch.shape[0]
         if progress is not None:
             progress(batch.shape[0])

@@ -49,32 +49,23 @@ def _word_table(table, base, word):
     return out.astype(np.float32)
 
 
-def _one_hot_to_codes(x, codes, code_counts):
-    """Fill ``codes`` (B, length) from a float32 batch; False if a row is none of the six code rows.
-
-    ``code_counts`` (6,) gets how many rows have each code (meaningless when False).
-    """
-    n_sequences, length, _ = x.shape
-    counts = np.zeros((n_sequences, N_CODES))
-    exact = np.ones(n_sequences, dtype=np.bool_)
-    for b in numba.prange(n_sequences):
-        for i in range(length):
-            a, c, g, t = x[b, i, 0], x[b, i, 1], x[b, i, 2], x[b, i, 3]
-            total = a + c + g + t
-            if total == 1.0 and (a == 1.0 or c == 1.0 or g == 1.0 or t == 1.0):
-                code = 0 if a == 1.0 else 1 if c == 1.0 else 2 if g == 1.0 else 3
-            elif total == 0.0:
-                code = ZERO_CODE
-            elif a == 0.25 and c == 0.25 and g == 0.25 and t == 0.25:
-                code = QUARTER_CODE
-            else:
-                exact[b] = False
-                code = ZERO_CODE
-            codes[b, i] = code
-            counts[b, code] += 1.0
-    for code in range(N_CODES):
-        code_counts[code] += counts[:, code].sum()
-    return exact.all()
+def _sequence_to_codes(x, b, codes, counts):
+    """Fill ``codes[b]`` and ``counts[b]`` (rows per code) from sequence ``b`` of a float32
+    batch; False if a row is none of the six code rows (values are in [0, 1])."""
+    for i in range(x.shape[1]):
+        a, c, g, t = x[b, i, 0], x[b, i, 1], x[b, i, 2], x[b, i, 3]
+        total = a + c + g + t
+        if total == 1.0 and (a == 1.0 or c == 1.0 or g == 1.0 or t == 1.0):
+            code = 0 if a == 1.0 else 1 if c == 1.0 else 2 if g == 1.0 else 3
+        elif total == 0.0:
+            code = ZERO_CODE
+        elif a == 0.25 and c == 0.25 and g == 0.25 and t == 0.25:
+            code = QUARTER_CODE
+        else:
+            return False
+        codes[b, i] = code
+        counts[b, code] += 1
+    return True
 
 
 def _scan_run(words, table, word, first, stop, strides, score, best, best_window):
@@ -142,16 +133,51 @@ def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, l
         first = stop
 
 
-def _find_best_windows(codes, left, right, strides, width, letter_table, code_table, both_strands,
-                       starts, take_rc):
-    """Fill ``starts`` (B, F) and ``take_rc`` (B, F) as :func:`k2p_keras.scan._locate_step` does."""
+def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_table, both_strands,
+                             codes, code_counts, starts, take_rc):
+    """Each sequence's best window per filter, from a float32 one-hot batch ``x`` (B, length, 4).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (B, length, 4), float32
+        Values in [0, 1] (:func:`k2p_keras.validate.check_one_hot_batch`).
+    left, right : int
+        Zero rows padded before and after each sequence (:func:`k2p_keras.scan.padding_amounts`).
+    strides : int
+        Windows start at multiples of ``strides`` in the padded strand.
+    width : int
+        Kernel rows (dilation expanded).
+    letter_table, code_table : numpy.ndarray
+        :func:`code_table_to_word_tables` of the kernel.
+    both_strands : bool
+    codes : numpy.ndarray, shape (B, length), uint8
+        Filled with the letter codes, for :mod:`k2p_keras.window_sums`.
+    code_counts : numpy.ndarray, shape (B, 6), int64
+        Filled with each sequence's rows per code (its letter totals).
+    starts, take_rc : numpy.ndarray, shape (B, F), int32 and bool
+        Filled as :func:`k2p_keras.scan._locate_step` returns them: the first row of the
+        best window in the padded strand it was found on, and whether that strand is the
+        reverse complement.
+
+    Returns
+    -------
+    bool
+        False when a row is none of the six code rows: then nothing is meaningful, and
+        the batch must be scanned from its rows.
+    """
     n_sequences, length = codes.shape
     n_filters = letter_table.shape[2]
     n_padded = left + length + right
     n_windows = (n_padded - width) // strides + 1
     # Blocks may reach past the last window's end (rows that weigh 0): zero codes there.
     n_rows = n_padded + max(letter_table.shape[0] * LETTER_WORD, code_table.shape[0] * CODE_WORD)
+    exact = np.zeros(n_sequences, dtype=np.bool_)
     for b in numba.prange(n_sequences):
+        # Converting and scanning in one parallel loop: a second loop cost its own start
+        # and wait on a busy machine.
+        exact[b] = _sequence_to_codes(x, b, codes, code_counts)
+        if not exact[b]:
+            continue
         rows = np.full(n_rows, ZERO_CODE, dtype=np.uint8)
         letter_words = np.zeros(n_rows, dtype=np.int32)
         code_words = np.zeros(n_rows, dtype=np.int32)
@@ -177,13 +203,14 @@ def _find_best_windows(codes, left, right, strides, width, letter_table, code_ta
                 if rc_best[f] > best[f]:  # the forward strand wins ties
                     starts[b, f] = int(best_window[f]) * strides
                     take_rc[b, f] = True
+    return exact.all()
 
 
 if numba is None:
-    one_hot_to_codes = find_best_windows = None
+    one_hot_to_best_windows = None
 else:
     _inner = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=True)
+    _sequence_to_codes = _inner(_sequence_to_codes)
     _scan_run = _inner(_scan_run)
     _best_on_strand = _inner(_best_on_strand)
-    one_hot_to_codes = numba.njit(cache=True, nogil=True, parallel=True)(_one_hot_to_codes)
-    find_best_windows = numba.njit(cache=True, nogil=True, parallel=True)(_find_best_windows)
+    one_hot_to_best_windows = numba.njit(cache=True, nogil=True, parallel=True)(_one_hot_to_best_windows)

@@ -73,6 +73,7 @@ def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding, resco
     stats = scan_best_windows([x[:25], x[25:]], kernel, bias, padding=padding, strides=strides,
                               both_strands=both_strands, letter_threshold=0.3, rescore=rescore)
     assert stats.n_sequences == 60 and stats.n_used.tolist() == [60, 60, 60]
+    np.testing.assert_allclose(stats.letter_totals, x.sum(axis=(0, 1)), atol=1e-9)
     np.testing.assert_allclose(stats.score_sum, score.sum(axis=0), atol=1e-9)
     np.testing.assert_allclose(stats.row_weight, windows.sum(axis=(0, 3)), atol=1e-12)
     np.testing.assert_allclose(stats.max_preactivation, preact.max(axis=0), atol=1e-9)

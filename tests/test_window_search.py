@@ -13,7 +13,7 @@ from conftest import JASPAR, REPO
 from k2p_keras.meme import read_meme
 from k2p_keras.scan import padding_amounts
 from k2p_keras.sequences import open_sequences
-from k2p_keras.window_search import code_table_to_word_tables, find_best_windows, one_hot_to_codes
+from k2p_keras.window_search import code_table_to_word_tables, one_hot_to_best_windows
 from k2p_keras.window_sums import QUARTER_CODE, ZERO_CODE, code_table, numba_available
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="numba not installed")
@@ -68,14 +68,17 @@ def numpy_best_starts(x, kernel, padding, strides, both_strands):
     return starts, take_rc
 
 
-def compiled_best_starts(x, kernel, padding, strides, both_strands):
+def compiled_best_starts(x, kernel, padding="valid", strides=1, both_strands=True, codes=None, code_counts=None):
+    """What ``one_hot_to_best_windows`` finds, or None when it refuses the batch."""
     left, right = padding_amounts(x.shape[1], kernel.shape[0], padding, strides)
-    codes = np.empty(x.shape[:2], dtype=np.uint8)
-    assert one_hot_to_codes(x, codes, np.zeros(6))
+    codes = np.empty(x.shape[:2], dtype=np.uint8) if codes is None else codes
+    code_counts = np.zeros((x.shape[0], 6), dtype=np.int64) if code_counts is None else code_counts
     starts = np.empty((x.shape[0], kernel.shape[2]), dtype=np.int32)
     take_rc = np.empty(starts.shape, dtype=bool)
-    find_best_windows(codes, left, right, strides, kernel.shape[0], *code_table_to_word_tables(code_table(kernel)),
-                      both_strands, starts, take_rc)
+    if not one_hot_to_best_windows(x, left, right, strides, kernel.shape[0],
+                                   *code_table_to_word_tables(code_table(kernel)), both_strands, codes,
+                                   code_counts, starts, take_rc):
+        return None
     return starts, take_rc
 
 
@@ -110,19 +113,20 @@ def test_ties_keep_the_first_best_window_and_the_forward_strand(padding, strides
     assert (found[0][:, 0] == 0).all() and not found[1][:, 0].any()
 
 
-def test_one_hot_to_codes_reads_letters_and_both_n_rows_and_refuses_soft_rows():
+def test_letter_codes_read_letters_and_both_n_rows_and_soft_rows_are_refused():
     x = real_sequences(20, seed=3)
+    kernel = jaspar_kernel(n_filters=2)
     codes = np.empty(x.shape[:2], dtype=np.uint8)
-    counts = np.zeros(6)
-    assert one_hot_to_codes(x, codes, counts)
+    counts = np.zeros((20, 6), dtype=np.int64)
+    assert compiled_best_starts(x, kernel, codes=codes, code_counts=counts) is not None
     expected = np.where(x.sum(axis=2) == 0, ZERO_CODE, np.where(x[:, :, 0] == 0.25, QUARTER_CODE, x.argmax(axis=2)))
     np.testing.assert_array_equal(codes, expected)
-    np.testing.assert_array_equal(counts, np.bincount(expected.ravel(), minlength=6))
+    np.testing.assert_array_equal(counts, [np.bincount(row, minlength=6) for row in expected])
     soft = x.copy()
     soft[3, 10] = (0.5, 0.5, 0.0, 0.0)
-    assert not one_hot_to_codes(soft, codes, np.zeros(6))
+    assert compiled_best_starts(soft, kernel) is None
     soft[3, 10] = (1.0, 0.0, 0.0, 1.0)  # sums to 2: not a letter
-    assert not one_hot_to_codes(soft, codes, np.zeros(6))
+    assert compiled_best_starts(soft, kernel) is None
 
 
 def test_word_tables_sum_the_kernel_rows_of_each_word():
