@@ -37,7 +37,8 @@ def code_table_to_word_tables(table):
 
 def _word_table(table, base, word):
     n_filters, length, _ = table.shape
-    n_blocks = -(-length // word)
+    # An odd number of blocks, at least 3 (see _scan_run): blocks past the kernel's end weigh 0.
+    n_blocks = max(-(-length // word) | 1, 3)
     # Rows past the kernel's end weigh 0 for every code, so the last block may be short.
     rows = np.zeros((n_filters, n_blocks * word, N_CODES))
     rows[:, :length] = table
@@ -69,33 +70,30 @@ def _sequence_to_codes(x, b, codes, counts):
 
 
 def _scan_run(words, table, word, first, stop, strides, score, best, best_window):
-    """Windows ``first ... stop - 1`` of one strand against every filter, keeping each filter's best."""
+    """Windows ``first ... stop - 1`` of one strand against every filter, keeping each filter's best.
+
+    The table has an odd number of blocks, at least 3: blocks two by two, then the last one
+    in the loop that keeps the best (each loop over the filters costs a start per window).
+    """
     n_blocks, _, n_filters = table.shape
+    last = n_blocks - 1
     for w in range(first, stop):
         start = w * strides
-        # Blocks two by two: half the passes over ``score``.
-        a = words[start]
-        if n_blocks > 1:
-            b = words[start + word]
-            for f in range(n_filters):
-                score[f] = table[0, a, f] + table[1, b, f]
-        else:
-            for f in range(n_filters):
-                score[f] = table[0, a, f]
-        for k in range(2, n_blocks - 1, 2):
+        a, b = words[start], words[start + word]
+        for f in range(n_filters):
+            score[f] = table[0, a, f] + table[1, b, f]
+        for k in range(2, last, 2):
             a, b = words[start + k * word], words[start + (k + 1) * word]
             for f in range(n_filters):
                 score[f] += table[k, a, f] + table[k + 1, b, f]
-        if n_blocks > 2 and n_blocks % 2 == 1:
-            a = words[start + (n_blocks - 1) * word]
-            for f in range(n_filters):
-                score[f] += table[n_blocks - 1, a, f]
+        a = words[start + last * word]
         # Strictly better only: the first best window wins ties. The window index is a
         # float32 (exact below 2**24) so that the loop's lanes all have the scores' width.
         index = np.float32(w)
         for f in range(n_filters):
-            better = score[f] > best[f]
-            best[f] = score[f] if better else best[f]
+            total = score[f] + table[last, a, f]
+            better = total > best[f]
+            best[f] = total if better else best[f]
             best_window[f] = index if better else best_window[f]
 
 
@@ -103,19 +101,19 @@ def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, l
                     n_odd, score, best, best_window):
     """One strand's best window per filter; ``rows`` are its padded codes (zero codes past the end)."""
     n_rows = rows.shape[0]
-    for i in range(n_rows - LETTER_WORD + 1):
-        word = 0
-        for j in range(LETTER_WORD):
-            word = word * 4 + min(rows[i + j], 3)  # an N's word is never read: its windows use codes
-        letter_words[i] = word
-    for i in range(n_rows - CODE_WORD + 1):
-        word = 0
-        for j in range(CODE_WORD):
-            word = word * N_CODES + rows[i + j]
-        code_words[i] = word
+    # Each row's word is the last word shifted by one letter: the word ending at row i
+    # starts at row i - LETTER_WORD + 1. An N's letter word is never read: its windows use codes.
+    word = 0
     n_odd[0] = 0
     for i in range(n_rows):
+        word = (word * 4 + min(rows[i], 3)) % 4 ** LETTER_WORD
+        letter_words[max(i - LETTER_WORD + 1, 0)] = word
         n_odd[i + 1] = n_odd[i] + (rows[i] >= ZERO_CODE)
+    if n_odd[(n_windows - 1) * strides + width] > 0:  # code words only for a strand with N or padding
+        word = 0
+        for i in range(n_rows):
+            word = (word * N_CODES + rows[i]) % N_CODES ** CODE_WORD
+            code_words[max(i - CODE_WORD + 1, 0)] = word
     for f in range(best.shape[0]):
         best[f] = -np.inf
         best_window[f] = 0.0
@@ -131,6 +129,31 @@ def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, l
         else:
             _scan_run(letter_words, letter_table, LETTER_WORD, first, stop, strides, score, best, best_window)
         first = stop
+
+
+def _sequence_best_windows(codes, left, strides, width, n_windows, letter_table, code_table, both_strands,
+                           rows, words, scores, starts, take_rc):
+    """One sequence's best windows: fills ``starts`` (F,) and ``take_rc`` (F,); the rest are working arrays."""
+    length = codes.shape[0]
+    letter_words, code_words, n_odd = words
+    score, best, rc_best, best_window = scores
+    for i in range(length):
+        rows[left + i] = codes[i]
+    _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
+                    n_odd, score, best, best_window)
+    for f in range(starts.shape[0]):
+        starts[f] = int(best_window[f]) * strides
+        take_rc[f] = False
+    if both_strands:
+        # The reverse complement, padded as the forward strand is (TensorFlow pads x[:, ::-1] alike).
+        for i in range(length):
+            rows[left + i] = CODE_COMPLEMENT[codes[length - 1 - i]]
+        _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
+                        n_odd, score, rc_best, best_window)
+        for f in range(starts.shape[0]):
+            if rc_best[f] > best[f]:  # the forward strand wins ties
+                starts[f] = int(best_window[f]) * strides
+                take_rc[f] = True
 
 
 def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_table, both_strands,
@@ -172,37 +195,21 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
     # Blocks may reach past the last window's end (rows that weigh 0): zero codes there.
     n_rows = n_padded + max(letter_table.shape[0] * LETTER_WORD, code_table.shape[0] * CODE_WORD)
     exact = np.zeros(n_sequences, dtype=np.bool_)
-    for b in numba.prange(n_sequences):
-        # Converting and scanning in one parallel loop: a second loop cost its own start
-        # and wait on a busy machine.
-        exact[b] = _sequence_to_codes(x, b, codes, code_counts)
-        if not exact[b]:
-            continue
+    # Sequences in chunks, each with its own working arrays: allocating them per sequence cost
+    # as much as a few filters.
+    n_chunks = min(n_sequences, 64)
+    for chunk in numba.prange(n_chunks):
         rows = np.full(n_rows, ZERO_CODE, dtype=np.uint8)
-        letter_words = np.zeros(n_rows, dtype=np.int32)
-        code_words = np.zeros(n_rows, dtype=np.int32)
-        n_odd = np.zeros(n_rows + 1, dtype=np.int32)
-        score = np.empty(n_filters, dtype=np.float32)
-        best = np.empty(n_filters, dtype=np.float32)
-        best_window = np.empty(n_filters, dtype=np.float32)
-        for i in range(length):
-            rows[left + i] = codes[b, i]
-        _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                        n_odd, score, best, best_window)
-        for f in range(n_filters):
-            starts[b, f] = int(best_window[f]) * strides
-            take_rc[b, f] = False
-        if both_strands:
-            # The reverse complement, padded as the forward strand is (TensorFlow pads x[:, ::-1] alike).
-            for i in range(length):
-                rows[left + i] = CODE_COMPLEMENT[codes[b, length - 1 - i]]
-            rc_best = np.empty(n_filters, dtype=np.float32)
-            _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                            n_odd, score, rc_best, best_window)
-            for f in range(n_filters):
-                if rc_best[f] > best[f]:  # the forward strand wins ties
-                    starts[b, f] = int(best_window[f]) * strides
-                    take_rc[b, f] = True
+        words = (np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows + 1, np.int32))
+        scores = (np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32),
+                  np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32))
+        for b in range(chunk * n_sequences // n_chunks, (chunk + 1) * n_sequences // n_chunks):
+            # Converting and scanning in one parallel loop: a second loop cost its own start
+            # and wait on a busy machine.
+            exact[b] = _sequence_to_codes(x, b, codes, code_counts)
+            if exact[b]:
+                _sequence_best_windows(codes[b], left, strides, width, n_windows, letter_table, code_table,
+                                       both_strands, rows, words, scores, starts[b], take_rc[b])
     return exact.all()
 
 
@@ -213,4 +220,5 @@ else:
     _sequence_to_codes = _inner(_sequence_to_codes)
     _scan_run = _inner(_scan_run)
     _best_on_strand = _inner(_best_on_strand)
+    _sequence_best_windows = _inner(_sequence_best_windows)
     one_hot_to_best_windows = numba.njit(cache=True, nogil=True, parallel=True)(_one_hot_to_best_windows)

@@ -133,7 +133,7 @@ def test_word_tables_sum_the_kernel_rows_of_each_word():
     kernel = jaspar_kernel(n_filters=3)  # 10 rows: blocks of 4, 4, 2 letters and 3, 3, 3, 1 codes
     table = code_table(kernel)
     letters, codes = code_table_to_word_tables(table)
-    assert letters.shape == (3, 4 ** 4, 3) and codes.shape == (4, 6 ** 3, 3)
+    assert letters.shape == (3, 4 ** 4, 3) and codes.shape == (5, 6 ** 3, 3)  # an odd number of blocks
     word = (2 * 4 + 0) * 16 + 3 * 4 + 1  # G A T C in block 1 (rows 4-7)
     np.testing.assert_allclose(letters[1, word], table[:, 4, 2] + table[:, 5, 0] + table[:, 6, 3] + table[:, 7, 1],
                                rtol=1e-6)
