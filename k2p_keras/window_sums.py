@@ -50,9 +50,11 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
     n_filters, width, _ = table.shape
     count_letters = letters.shape[0] > 0
     n_bins = bin_count.shape[1]
-    window = np.empty(width, dtype=np.uint8)
-    for b in range(n_sequences):
-        for f in range(n_filters):
+    # Filters over the cores: each filter's sums are its own, added in the order of the
+    # sequences whatever the number of cores, so the sums do not depend on it.
+    for f in numba.prange(n_filters):
+        window = np.empty(width, dtype=np.uint8)
+        for b in range(n_sequences):
             first = starts[b, f] - left
             rc = take_rc[b, f]
             score = 0.0
@@ -90,4 +92,4 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
                         deficit[f * n_bins + k, i] += 1.0
 
 
-accumulate_window_sums = None if numba is None else numba.njit(cache=True, nogil=True)(_accumulate)
+accumulate_window_sums = None if numba is None else numba.njit(cache=True, nogil=True, parallel=True)(_accumulate)
