@@ -46,7 +46,9 @@ output), both strands, repeats interleaved with each route of ``scan_best_window
 "lookup" (numba finds and sums the best windows, the default on a CPU), "locate"
 (TensorFlow's conv finds them and numba sums them: the default before issue 14, and on a
 GPU) and "tensorflow". Printed: the per-window rate of each route over FIMO's in the same
-run (goal for the default: at least 1.5), and over the earlier routes.
+run (goal for the default: at least 1.5), and over the earlier routes; and the lookup route
+over FIMO with numba on one thread each (per core: what a machine whose other cores are
+busy leaves of the comparison).
 
 All methods must agree on the summed best scores before anything is timed. Throughput is
 "positions x filters per second", positions being the windows scanned
@@ -399,6 +401,8 @@ def fimo_ratio(args):
     x_memelite = np.ascontiguousarray(x.transpose(0, 2, 1))  # memelite's (N, 4, length)
     motifs = {f"filter_{t}": pwm_to_memelite(pwm)
               for t, pwm in enumerate(keras_kernel_to_filters(kernel_to_pwm(kernel)))}
+    import numba
+
     routes = (["lookup", "locate"] if numba_available() else []) + ["tensorflow"]
     runs = {route: (lambda route=route: scan_route(route, batches, kernel)) for route in routes}
     runs["fimo"] = lambda: fimo(motifs, x_memelite, reverse_complement=True, return_counts=True)
@@ -406,6 +410,21 @@ def fimo_ratio(args):
     runs["fimo"]()
     for route, total in totals.items():
         _check_close(f"rescore route {route}", total, totals[routes[0]])
+
+    def one_thread(run):
+        """``run`` with numba on one thread: the two compiled scans per core, whatever else runs."""
+        def call():
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
+            try:
+                return run()
+            finally:
+                numba.set_num_threads(threads)
+        return call
+
+    one_core = routes[:1] if routes[0] == "lookup" else []
+    for name in one_core + ["fimo"]:
+        runs[f"{name}, 1 thread"] = one_thread(runs[name])
     names = list(runs)
     times = {name: [] for name in names}
     for repeat in range(args.repeats):
@@ -428,6 +447,11 @@ def fimo_ratio(args):
         value, low, high = result[f"{route}_over_fimo"]
         print(f"RATIO {route:<10} / memelite fimo per window: {value:5.2f}x (repeats {low:.2f}..{high:.2f})"
               f"{'; goal >= 1.5' if route == routes[0] else ''}")
+    for name in one_core:
+        result[f"{name}_over_fimo_1_thread"] = ratio("fimo, 1 thread", f"{name}, 1 thread")
+        value, low, high = result[f"{name}_over_fimo_1_thread"]
+        print(f"RATIO {name} / memelite fimo per window, numba on 1 thread each: {value:5.2f}x "
+              f"(repeats {low:.2f}..{high:.2f})")
     for slow in routes[1:]:
         result[f"{routes[0]}_over_{slow}"] = ratio(slow, routes[0])
         value, low, high = result[f"{routes[0]}_over_{slow}"]
