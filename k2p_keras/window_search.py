@@ -69,36 +69,48 @@ def _sequence_to_codes(x, b, codes, counts):
     return True
 
 
-def _scan_run(words, table, word, first, stop, strides, score, best, best_window):
+def _scan_run(words, table, word, first, stop, strides, score, next_score, best, best_window):
     """Windows ``first ... stop - 1`` of one strand against every filter, keeping each filter's best.
 
     The table has an odd number of blocks, at least 3: blocks two by two, then the last one
-    in the loop that keeps the best (each loop over the filters costs a start per window).
+    in the loop that keeps the best. Two windows go through each loop over the filters (each
+    such loop costs a start per window: twice the speed with two); an odd run's last window
+    goes through as its own pair, where its copy cannot be strictly better.
     """
     n_blocks, _, n_filters = table.shape
     last = n_blocks - 1
-    for w in range(first, stop):
-        start = w * strides
+    for w in range(first, stop, 2):
+        following = w + 1 if w + 1 < stop else w
+        start, next_start = w * strides, following * strides
         a, b = words[start], words[start + word]
+        c, d = words[next_start], words[next_start + word]
         for f in range(n_filters):
             score[f] = table[0, a, f] + table[1, b, f]
+            next_score[f] = table[0, c, f] + table[1, d, f]
         for k in range(2, last, 2):
             a, b = words[start + k * word], words[start + (k + 1) * word]
+            c, d = words[next_start + k * word], words[next_start + (k + 1) * word]
             for f in range(n_filters):
                 score[f] += table[k, a, f] + table[k + 1, b, f]
-        a = words[start + last * word]
-        # Strictly better only: the first best window wins ties. The window index is a
-        # float32 (exact below 2**24) so that the loop's lanes all have the scores' width.
-        index = np.float32(w)
+                next_score[f] += table[k, c, f] + table[k + 1, d, f]
+        a, c = words[start + last * word], words[next_start + last * word]
+        # Strictly better only, the earlier window first: the first best window wins ties. The
+        # window index is a float32 (exact below 2**24) so that the lanes all have the scores' width.
+        index, next_index = np.float32(w), np.float32(following)
         for f in range(n_filters):
             total = score[f] + table[last, a, f]
-            better = total > best[f]
-            best[f] = total if better else best[f]
-            best_window[f] = index if better else best_window[f]
+            next_total = next_score[f] + table[last, c, f]
+            top, window = best[f], best_window[f]
+            better = total > top
+            top = total if better else top
+            window = index if better else window
+            better = next_total > top
+            best[f] = next_total if better else top
+            best_window[f] = next_index if better else window
 
 
 def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                    n_odd, score, best, best_window):
+                    n_odd, score, next_score, best, best_window):
     """One strand's best window per filter; ``rows`` are its padded codes (zero codes past the end)."""
     n_rows = rows.shape[0]
     # Each row's word is the last word shifted by one letter: the word ending at row i
@@ -125,9 +137,10 @@ def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, l
         while stop < n_windows and (n_odd[stop * strides + width] > n_odd[stop * strides]) == odd:
             stop += 1
         if odd:
-            _scan_run(code_words, code_table, CODE_WORD, first, stop, strides, score, best, best_window)
+            _scan_run(code_words, code_table, CODE_WORD, first, stop, strides, score, next_score, best, best_window)
         else:
-            _scan_run(letter_words, letter_table, LETTER_WORD, first, stop, strides, score, best, best_window)
+            _scan_run(letter_words, letter_table, LETTER_WORD, first, stop, strides, score, next_score, best,
+                      best_window)
         first = stop
 
 
@@ -136,11 +149,11 @@ def _sequence_best_windows(codes, left, strides, width, n_windows, letter_table,
     """One sequence's best windows: fills ``starts`` (F,) and ``take_rc`` (F,); the rest are working arrays."""
     length = codes.shape[0]
     letter_words, code_words, n_odd = words
-    score, best, rc_best, best_window = scores
+    score, next_score, best, rc_best, best_window = scores
     for i in range(length):
         rows[left + i] = codes[i]
     _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                    n_odd, score, best, best_window)
+                    n_odd, score, next_score, best, best_window)
     for f in range(starts.shape[0]):
         starts[f] = int(best_window[f]) * strides
         take_rc[f] = False
@@ -149,7 +162,7 @@ def _sequence_best_windows(codes, left, strides, width, n_windows, letter_table,
         for i in range(length):
             rows[left + i] = CODE_COMPLEMENT[codes[length - 1 - i]]
         _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                        n_odd, score, rc_best, best_window)
+                        n_odd, score, next_score, rc_best, best_window)
         for f in range(starts.shape[0]):
             if rc_best[f] > best[f]:  # the forward strand wins ties
                 starts[f] = int(best_window[f]) * strides
@@ -202,7 +215,8 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
         rows = np.full(n_rows, ZERO_CODE, dtype=np.uint8)
         words = (np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows + 1, np.int32))
         scores = (np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32),
-                  np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32))
+                  np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32),
+                  np.empty(n_filters, dtype=np.float32))
         for b in range(chunk * n_sequences // n_chunks, (chunk + 1) * n_sequences // n_chunks):
             # Converting and scanning in one parallel loop: a second loop cost its own start
             # and wait on a busy machine.
