@@ -1,11 +1,12 @@
 """The compiled kernel that rescores each best window from letter codes (optional numba).
 
-The TensorFlow scan finds each sequence's best window per filter; what the MLE, the sites'
-score histogram and the heuristic need from those windows is then a few sums over F x L
-table lookups per sequence. TensorFlow's gathers make those lookups cost as much as the
-convolution on short (101 bp) sequences; a loop compiled by numba costs a fraction of it.
-numba is optional (``pip install 'k2p-keras[fast]'``); without it the scan rescores in
-TensorFlow, with the same sums (:mod:`k2p_keras.scan`).
+The scan finds each sequence's best window per filter (:mod:`k2p_keras.window_search`'s
+lookups, or TensorFlow's convolution on a GPU); what the MLE, the sites' score histogram
+and the heuristic need from those windows is then a few sums over F x L table lookups per
+sequence. TensorFlow's gathers make those lookups cost as much as the convolution on short
+(101 bp) sequences; a loop compiled by numba costs a fraction of it, with the filters
+spread over the cores. numba is optional (``pip install 'k2p-keras[fast]'``); without it
+the scan rescores in TensorFlow, with the same sums (:mod:`k2p_keras.scan`).
 
 Codes: 0-3 are A C G T, 4 an all-zero row (N, or padding), 5 a 0.25 row (N).
 """
