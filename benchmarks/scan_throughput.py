@@ -2,6 +2,7 @@
 
     python benchmarks/scan_throughput.py            # N = 10,000 x 1,000 bp; memory at N = 10,000 and 200,000
     python benchmarks/scan_throughput.py --quick    # the same at a small scale, about a minute
+    python benchmarks/scan_throughput.py --skip-memory --skip-throughput   # the ratios only
 
 Memory (run first, see ``main``): for each N in ``--memory-n``, an HDF5 file of N random
 one-hot sequences (uint8, lzf, written in chunks) is scanned by a fresh subprocess that
@@ -36,6 +37,18 @@ defaults: the strong sites' score histogram), on 101 bp and on 1,000 bp sequence
 the same number of windows (``--ratio-n`` sequences of 1,000 bp, 11.8x as many of 101 bp),
 repeats interleaved, for each rescoring route ("numba" when installed, "tensorflow"): the
 per-window rate at 1,000 bp over that at 101 bp (goal: at most 1.5).
+
+Against memelite's FIMO (issue 14): ``memelite.fimo`` scores every window of every motif
+on both strands with numba-compiled table lookups, the nearest peer to our scan. Both get
+the same ``--fimo-n`` random sequences of 1,000 bp and the same 64 filters of width 19
+(FIMO the PWMs ``kernel_to_pwm`` makes of them, ``return_counts=True``: its leanest
+output), both strands, repeats interleaved with each route of ``scan_best_windows``:
+"lookup" (numba finds and sums the best windows, the default on a CPU), "locate"
+(TensorFlow's conv finds them and numba sums them: the default before issue 14, and on a
+GPU) and "tensorflow". Printed: the per-window rate of each route over FIMO's in the same
+run (goal for the default: at least 1.5), and over the earlier routes; and the lookup route
+over FIMO with numba on one thread each (per core: what a machine whose other cores are
+busy leaves of the comparison).
 
 All methods must agree on the summed best scores before anything is timed. Throughput is
 "positions x filters per second", positions being the windows scanned
@@ -138,7 +151,9 @@ def keras_predict_on_batch(submodel, batches):
 
 def conv_profile(kernel):
     """Traced functions for the profile: the float32 conv alone, and the conv with its argmax."""
-    from k2p_keras.scan import tf
+    from k2p_keras._tf import import_tensorflow
+
+    tf = import_tensorflow()
 
     kernel32 = tf.constant(kernel, tf.float32)
     spec = [tf.TensorSpec([None, None, 4], tf.float32)]
@@ -162,7 +177,9 @@ def conv_profile(kernel):
 
 def gemm_seconds(size=GEMM_SIZE, calls=5):
     """Median seconds of one float32 (size x size) @ (size x size), numpy and tf.matmul."""
-    from k2p_keras.scan import tf
+    from k2p_keras._tf import import_tensorflow
+
+    tf = import_tensorflow()
 
     rng = np.random.default_rng(1)
     a = rng.standard_normal((size, size), dtype=np.float32)
@@ -353,6 +370,95 @@ def length_ratio(args):
     return result
 
 
+# --- against memelite's FIMO --------------------------------------------------------------------
+
+def scan_route(route, batches, kernel):
+    """``scan_best_windows`` on both strands by one route: "lookup", "locate" or "tensorflow"."""
+    from k2p_keras import scan
+
+    if route == "locate":  # what rescore="auto" takes on a GPU (and took on the CPU before issue 14)
+        visible, scan._gpu_visible = scan._gpu_visible, lambda: True
+        try:
+            return scan.scan_best_windows(batches, kernel, both_strands=True, rescore="auto")
+        finally:
+            scan._gpu_visible = visible
+    return scan.scan_best_windows(batches, kernel, both_strands=True,
+                                  rescore={"lookup": "numba", "tensorflow": "tensorflow"}[route])
+
+
+def fimo_ratio(args):
+    """Per-window rate of each scan route over memelite's FIMO, on the same sequences and motifs."""
+    from memelite import fimo
+
+    from k2p_keras.axes import keras_kernel_to_filters, pwm_to_memelite
+    from k2p_keras.transform import kernel_to_pwm
+    from k2p_keras.window_sums import numba_available
+
+    rng = np.random.default_rng(14)
+    kernel = random_kernel(rng, 19, 64)
+    x = random_one_hot(rng, args.fimo_n, 1000)
+    batches = [x[i:i + args.batch_size] for i in range(0, len(x), args.batch_size)]
+    x_memelite = np.ascontiguousarray(x.transpose(0, 2, 1))  # memelite's (N, 4, length)
+    motifs = {f"filter_{t}": pwm_to_memelite(pwm)
+              for t, pwm in enumerate(keras_kernel_to_filters(kernel_to_pwm(kernel)))}
+    import numba
+
+    routes = (["lookup", "locate"] if numba_available() else []) + ["tensorflow"]
+    runs = {route: (lambda route=route: scan_route(route, batches, kernel)) for route in routes}
+    runs["fimo"] = lambda: fimo(motifs, x_memelite, reverse_complement=True, return_counts=True)
+    totals = {route: run().score_sum.sum() for route, run in runs.items() if route != "fimo"}  # compiled, traced
+    runs["fimo"]()
+    for route, total in totals.items():
+        _check_close(f"rescore route {route}", total, totals[routes[0]])
+
+    def one_thread(run):
+        """``run`` with numba on one thread: the two compiled scans per core, whatever else runs."""
+        def call():
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
+            try:
+                return run()
+            finally:
+                numba.set_num_threads(threads)
+        return call
+
+    one_core = routes[:1] if routes[0] == "lookup" else []
+    for name in one_core + ["fimo"]:
+        runs[f"{name}, 1 thread"] = one_thread(runs[name])
+    names = list(runs)
+    times = {name: [] for name in names}
+    for repeat in range(args.repeats):
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    print(f"\n## Against memelite's FIMO: {args.fimo_n:,} x 1,000 bp, 64 filters of width 19, both strands, "
+          f"batch {args.batch_size}; load average {os.getloadavg()[0]:.1f}")
+    result = {"seconds": {name: statistics.median(t) for name, t in times.items()}}
+
+    def ratio(slow, fast):
+        """Per-window rate of ``fast`` over ``slow`` (the same windows): median ratio, range over repeats."""
+        each = [a / b for a, b in zip(times[slow], times[fast])]
+        return statistics.median(times[slow]) / statistics.median(times[fast]), min(each), max(each)
+
+    for route in routes:
+        result[f"{route}_over_fimo"] = ratio("fimo", route)
+        value, low, high = result[f"{route}_over_fimo"]
+        print(f"RATIO {route:<10} / memelite fimo per window: {value:5.2f}x (repeats {low:.2f}..{high:.2f})"
+              f"{'; goal >= 1.5' if route == routes[0] else ''}")
+    for name in one_core:
+        result[f"{name}_over_fimo_1_thread"] = ratio("fimo, 1 thread", f"{name}, 1 thread")
+        value, low, high = result[f"{name}_over_fimo_1_thread"]
+        print(f"RATIO {name} / memelite fimo per window, numba on 1 thread each: {value:5.2f}x "
+              f"(repeats {low:.2f}..{high:.2f})")
+    for slow in routes[1:]:
+        result[f"{routes[0]}_over_{slow}"] = ratio(slow, routes[0])
+        value, low, high = result[f"{routes[0]}_over_{slow}"]
+        print(f"RATIO {routes[0]} / {slow} per window: {value:5.2f}x (repeats {low:.2f}..{high:.2f})")
+    return result
+
+
 # --- memory -----------------------------------------------------------------------------------
 
 def write_hdf5(path, n, length, seed, chunk=10_000):
@@ -468,7 +574,8 @@ def environment():
         pass
     return {"python": platform.python_version(), "tensorflow": installed("tensorflow"),
             "keras": installed("keras"), "numpy": np.__version__, "scipy": installed("scipy"),
-            "h5py": installed("h5py"), "cpu": cpu, "cores": len(os.sched_getaffinity(0))}
+            "h5py": installed("h5py"), "numba": installed("numba"), "memelite": installed("memelite"), "cpu": cpu,
+            "cores": len(os.sched_getaffinity(0))}
 
 
 def parse_args(argv=None):
@@ -488,6 +595,9 @@ def parse_args(argv=None):
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-length-ratio", action="store_true")
+    parser.add_argument("--skip-fimo", action="store_true")
+    parser.add_argument("--fimo-n", type=int, default=None,
+                        help="1,000 bp sequences against memelite's FIMO [4000; quick 500]")
     parser.add_argument("--ratio-n", type=int, default=None,
                         help="1,000 bp sequences in the length ratio [2000; quick 300]")
     parser.add_argument("--tmpdir", default=None, help="where the HDF5 files go [the system temp dir]")
@@ -496,7 +606,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {"filters": [64, 16], "n": 500 if quick else 10_000, "original_subset": 10 if quick else 200,
-                "repeats": 3 if quick else 5, "ratio_n": 300 if quick else 2000, "memory_n": [1000, 5000] if quick else [10_000, 200_000]}
+                "repeats": 3 if quick else 5, "ratio_n": 300 if quick else 2000,
+                "fimo_n": 500 if quick else 4000, "memory_n": [1000, 5000] if quick else [10_000, 200_000]}
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -512,16 +623,18 @@ def main(argv=None):
     env = environment()
     print(f"# scan throughput{' (--quick)' if args.quick else ''}: Python {env['python']}, "
           f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, numpy {env['numpy']}, scipy {env['scipy']}, "
-          f"h5py {env['h5py']}")
+          f"h5py {env['h5py']}, numba {env['numba']}, memelite {env['memelite']}")
     print(f"# {env['cores']} CPU cores ({env['cpu']}); medians of {args.repeats} interleaved repeats")
-    report = {"environment": env, "args": vars(args), "throughput": [], "memory": None, "length_ratio": None}
+    report = {"environment": env, "args": vars(args), "throughput": [], "memory": None, "length_ratio": None,
+              "fimo": None}
     # Memory first: a child forked from a parent that holds TensorFlow and the throughput data
     # inherits that parent's resident size in its ru_maxrss, which would hide the child's own peak.
     if not args.skip_memory:
         report["memory"] = memory(args)
     if not args.skip_throughput:
-        from k2p_keras.scan import tf
+        from k2p_keras._tf import import_tensorflow
 
+        tf = import_tensorflow()
         env["tf_devices"] = [d.device_type for d in tf.config.list_physical_devices()]
         print(f"\n# TensorFlow devices: {env['tf_devices']}")
         for n_filters in args.filters:
@@ -530,6 +643,8 @@ def main(argv=None):
             report["throughput"].append(result)
     if not args.skip_length_ratio:
         report["length_ratio"] = length_ratio(args)
+    if not args.skip_fimo:
+        report["fimo"] = fimo_ratio(args)
     print(f"\n(total {time.perf_counter() - began:.0f} s)")
     if args.json:
         with open(args.json, "w") as handle:

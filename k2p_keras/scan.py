@@ -1,12 +1,20 @@
-"""The TensorFlow scan: each sequence's best window for every filter.
+"""The scan: each sequence's best window for every filter.
 
 This is the only costly step (sequences x positions x filters x kernel length); everything
-downstream works on the small per-filter sums it returns. Batches stream through one
-``tf.function``: a float32 convolution (as the model itself computes it) picks the best
-window, whose score is then recomputed in float64 from the gathered window so that the
-MLE sees exact sums. TensorFlow places the ops on a GPU when it sees one, on the CPU
-otherwise; nothing here chooses a device. TensorFlow is imported by the first scan, not
-when this module is imported.
+downstream works on the small per-filter sums it returns. The best window is found in
+float32 (as the model itself computes it), then rescored in float64 so that the MLE sees
+exact sums. Three routes, chosen by :func:`_scan_route`:
+
+- ``lookup`` (numba installed, no GPU): one-hot batches become letter codes once; a
+  compiled loop of table lookups finds the best windows (:mod:`k2p_keras.window_search`)
+  and another sums them (:mod:`k2p_keras.window_sums`);
+- ``locate`` (numba installed, a GPU): a TensorFlow float32 convolution finds the best
+  windows, the compiled loop sums them;
+- ``tensorflow``: TensorFlow does both, in one ``tf.function`` per batch.
+
+Batches that are not letter codes (soft rows) always take the ``tensorflow`` route.
+TensorFlow places its ops on a GPU when it sees one; it is imported by the first scan,
+not when this module is imported.
 """
 import functools
 import math
@@ -17,6 +25,7 @@ import numpy as np
 from ._tf import import_tensorflow
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
+from .window_search import code_table_to_word_tables, one_hot_to_best_windows
 from .window_sums import (CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table,
                           numba_available)
 from .validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
@@ -272,13 +281,14 @@ def _traced_locate(strides, both_strands):
 
 
 RESCORERS = ("auto", "numba", "tensorflow")
+ROUTES = ("lookup", "locate", "tensorflow")
 
 
 class _BatchScanner:
     """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
-                 active_threshold, letter_threshold, score_bins, use_numba):
+                 active_threshold, letter_threshold, score_bins, route):
         tf = import_tensorflow()
         n_rows, _, n_filters = kernel.shape
         self.kernel64 = tf.constant(kernel, tf.float64)
@@ -296,10 +306,11 @@ class _BatchScanner:
         # The score bins' grid (unused, but the traced signature wants it, without score_bins).
         self.bin_low, self.bin_width = histogram_grid(kernel, max(score_bins, 1))
         self.score_bins = score_bins
-        self.use_numba = use_numba
+        self.route, self.both_strands = route, bool(both_strands)
         self._traced = _traced_step(int(strides), bool(both_strands), self.exclude_inactive,
                                     self.active_threshold, self.count_letters, int(score_bins))
-        self._locate = _traced_locate(int(strides), bool(both_strands)) if use_numba else None
+        self._locate = _traced_locate(int(strides), bool(both_strands)) if route == "locate" else None
+        self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
         self.totals = {"score_sum": np.zeros(n_filters), "row_weight": np.zeros((n_filters, n_rows)),
                        "n_used": np.zeros(n_filters), "max_preactivation": np.full(n_filters, -np.inf)}
@@ -311,14 +322,22 @@ class _BatchScanner:
         self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
 
     def add(self, x, pads):
-        """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums."""
+        """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums.
+
+        Returns the batch's summed rows (4,), float64: its letter totals.
+        """
+        if self.route == "lookup":
+            letter_totals = self._add_looked_up(x, pads)
+            if letter_totals is not None:
+                return letter_totals
+        letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
         tf = import_tensorflow()
         x, tf_pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
-        if self.use_numba:
+        if self.route == "locate":
             starts, take_rc, codes, exact = self._locate(x, tf_pads, self.kernel32)
             if bool(exact):
                 self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
-                return
+                return letter_totals
         out = self._traced(x, tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
                            tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
         if self.score_bins:
@@ -328,6 +347,20 @@ class _BatchScanner:
                 np.maximum(self.totals[key], value.numpy(), out=self.totals[key])
             else:
                 self.totals[key] += value.numpy()
+        return letter_totals
+
+    def _add_looked_up(self, x, pads):
+        """The lookup route: the batch's letter totals, or None (nothing added) when it is not letter codes."""
+        codes = np.empty(x.shape[:2], dtype=np.uint8)
+        code_counts = np.zeros((x.shape[0], N_CODES), dtype=np.int64)
+        starts = np.empty((x.shape[0], self.table.shape[0]), dtype=np.int32)
+        take_rc = np.empty(starts.shape, dtype=np.bool_)
+        if not one_hot_to_best_windows(x, int(pads[0]), int(pads[1]), int(self.strides), self.table.shape[1],
+                                       *self.word_tables, self.both_strands, codes, code_counts, starts, take_rc):
+            return None
+        self._add_compiled(codes, starts, take_rc, pads[0])
+        counts = code_counts.sum(axis=0)
+        return counts[:4] + 0.25 * counts[QUARTER_CODE]
 
     def _add_compiled(self, codes, starts, take_rc, left):
         t = self.totals
@@ -362,12 +395,25 @@ class _BatchScanner:
                               row_weight=count[:, :, None] - self.deficit.reshape(n_filters, bins, -1))
 
 
-def _use_numba(rescore):
+def _gpu_visible():
+    return bool(import_tensorflow().config.list_physical_devices("GPU"))
+
+
+def _scan_route(rescore):
+    """The route of one-hot batches (one of ``ROUTES``) for ``scan_best_windows(rescore=...)``.
+
+    "auto" takes the compiled lookups when numba is installed, except on a GPU, where
+    TensorFlow's convolution finds the best windows faster than the CPU's cores.
+    """
     if rescore not in RESCORERS:
         raise K2PError(f"rescore: expected one of {', '.join(RESCORERS)}, got {rescore!r}")
     if rescore == "numba" and not numba_available():
         raise K2PError("rescore='numba' needs numba: pip install 'k2p-keras[fast]'")
-    return rescore != "tensorflow" and numba_available()
+    if rescore == "tensorflow" or not numba_available():
+        return "tensorflow"
+    if rescore == "auto" and _gpu_visible():
+        return "locate"
+    return "lookup"
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
@@ -401,11 +447,14 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     progress : callable, optional
         Called with the number of sequences in each finished batch.
     rescore : {"auto", "numba", "tensorflow"}
-        Where the best windows of one-hot batches are rescored in float64 from their letter
-        codes: numba's compiled loop (:mod:`k2p_keras.window_sums`; "auto" picks it when
-        numba is installed) or TensorFlow. Both give the same sums up to float64 rounding;
-        batches with other values than one-hot, zero and 0.25 rows are always rescored
-        by TensorFlow from their rows.
+        Where the best windows of one-hot batches are found and rescored in float64 from
+        their letter codes: numba's compiled table lookups (:mod:`k2p_keras.window_search`,
+        :mod:`k2p_keras.window_sums`) or TensorFlow's float32 convolution and gathers.
+        "auto" picks numba when it is installed; on a GPU, the convolution then finds the
+        windows and numba rescores them. The routes give the same sums up to float64
+        rounding (and the same windows unless two scores differ by float32 rounding);
+        batches with other values than one-hot, zero and 0.25 rows are always scanned by
+        TensorFlow from their rows.
 
     Returns
     -------
@@ -419,16 +468,15 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     strides = check_positive_int(strides, "strides")
     score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
     scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
-                            active_threshold, letter_threshold, score_bins, _use_numba(rescore))
+                            active_threshold, letter_threshold, score_bins, _scan_route(rescore))
     n_sequences = 0
     letter_totals = np.zeros(4)
     for batch in batches:
         batch = check_one_hot_batch(batch)
-        letter_totals += batch.sum(axis=(0, 1), dtype=np.float64)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
-        scanner.add(batch, [left, right])
+        letter_totals += scanner.add(batch, [left, right])
         n_sequences += batch.shape[0]
         if progress is not None:
             progress(batch.shape[0])

@@ -1,11 +1,12 @@
 """The compiled kernel that rescores each best window from letter codes (optional numba).
 
-The TensorFlow scan finds each sequence's best window per filter; what the MLE, the sites'
-score histogram and the heuristic need from those windows is then a few sums over F x L
-table lookups per sequence. TensorFlow's gathers make those lookups cost as much as the
-convolution on short (101 bp) sequences; a loop compiled by numba costs a fraction of it.
-numba is optional (``pip install 'k2p-keras[fast]'``); without it the scan rescores in
-TensorFlow, with the same sums (:mod:`k2p_keras.scan`).
+The scan finds each sequence's best window per filter (:mod:`k2p_keras.window_search`'s
+lookups, or TensorFlow's convolution on a GPU); what the MLE, the sites' score histogram
+and the heuristic need from those windows is then a few sums over F x L table lookups per
+sequence. TensorFlow's gathers make those lookups cost as much as the convolution on short
+(101 bp) sequences; a loop compiled by numba costs a fraction of it, with the filters
+spread over the cores. numba is optional (``pip install 'k2p-keras[fast]'``); without it
+the scan rescores in TensorFlow, with the same sums (:mod:`k2p_keras.scan`).
 
 Codes: 0-3 are A C G T, 4 an all-zero row (N, or padding), 5 a 0.25 row (N).
 """
@@ -50,9 +51,11 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
     n_filters, width, _ = table.shape
     count_letters = letters.shape[0] > 0
     n_bins = bin_count.shape[1]
-    window = np.empty(width, dtype=np.uint8)
-    for b in range(n_sequences):
-        for f in range(n_filters):
+    # Filters over the cores: each filter's sums are its own, added in the order of the
+    # sequences whatever the number of cores, so the sums do not depend on it.
+    for f in numba.prange(n_filters):
+        window = np.empty(width, dtype=np.uint8)
+        for b in range(n_sequences):
             first = starts[b, f] - left
             rc = take_rc[b, f]
             score = 0.0
@@ -90,4 +93,4 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
                         deficit[f * n_bins + k, i] += 1.0
 
 
-accumulate_window_sums = None if numba is None else numba.njit(cache=True, nogil=True)(_accumulate)
+accumulate_window_sums = None if numba is None else numba.njit(cache=True, nogil=True, parallel=True)(_accumulate)

@@ -2,18 +2,28 @@
 
 Checks each statistic the MLE and the heuristic read: the best window's score and row
 weights (N rows weigh 0 or 1), the active-only sums, the letter counts, for every padding,
-strides and both strands.
+strides and both strands, on each route (numba's lookups, TensorFlow then numba, TensorFlow).
 """
 import numpy as np
 import pytest
 
+from k2p_keras import scan
 from k2p_keras.errors import K2PError
 from k2p_keras.scan import conv_preactivation, padding_amounts, scan_best_windows
 from k2p_keras.window_sums import numba_available
 
-# Where the best windows are rescored: numba's compiled loop, or TensorFlow's gathers.
-RESCORE = [pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="numba not installed")),
-           "tensorflow"]
+NEEDS_NUMBA = pytest.mark.skipif(not numba_available(), reason="numba not installed")
+
+
+@pytest.fixture(params=[pytest.param("lookup", marks=NEEDS_NUMBA), pytest.param("locate", marks=NEEDS_NUMBA),
+                        "tensorflow"])
+def rescore(request, monkeypatch):
+    """Each route, as ``scan_best_windows(rescore=...)`` reaches it: numba's lookups, TensorFlow's
+    convolution then numba's sums (what "auto" takes on a GPU), TensorFlow alone."""
+    if request.param == "locate":
+        monkeypatch.setattr(scan, "_gpu_visible", lambda: True)
+        return "auto"
+    return {"lookup": "numba", "tensorflow": "tensorflow"}[request.param]
 
 
 def sequences(rng, n, length, n_encoding="zero"):
@@ -51,7 +61,6 @@ def both_strand_best(x, kernel, padding, strides):
                                               ("same", 2), ("causal", 4)])
 @pytest.mark.parametrize("both_strands", [False, True])
 @pytest.mark.parametrize("n_encoding", ["zero", "quarter", "soft"])
-@pytest.mark.parametrize("rescore", RESCORE)
 def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding, rescore):
     rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding)) % 2**32)
     x = sequences(rng, 60, 37, n_encoding)
@@ -64,6 +73,7 @@ def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding, resco
     stats = scan_best_windows([x[:25], x[25:]], kernel, bias, padding=padding, strides=strides,
                               both_strands=both_strands, letter_threshold=0.3, rescore=rescore)
     assert stats.n_sequences == 60 and stats.n_used.tolist() == [60, 60, 60]
+    np.testing.assert_allclose(stats.letter_totals, x.sum(axis=(0, 1)), atol=1e-9)
     np.testing.assert_allclose(stats.score_sum, score.sum(axis=0), atol=1e-9)
     np.testing.assert_allclose(stats.row_weight, windows.sum(axis=(0, 3)), atol=1e-12)
     np.testing.assert_allclose(stats.max_preactivation, preact.max(axis=0), atol=1e-9)
@@ -75,7 +85,6 @@ def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding, resco
 @pytest.mark.parametrize("padding, strides, both_strands", [("valid", 1, False), ("same", 2, True),
                                                           ("causal", 1, True)])
 @pytest.mark.parametrize("n_encoding", ["zero", "quarter", "soft"])
-@pytest.mark.parametrize("rescore", RESCORE)
 def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, both_strands, n_encoding,
                                                               rescore):
     rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding, "bins")) % 2**32)
@@ -108,7 +117,6 @@ def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, 
     assert scan_best_windows([x], kernel).score_histogram is None
 
 
-@pytest.mark.parametrize("rescore", RESCORE)
 def test_exclude_inactive_leaves_out_sequences_below_the_threshold(rescore):
     rng = np.random.default_rng(5)
     x = sequences(rng, 80, 30)
@@ -123,7 +131,6 @@ def test_exclude_inactive_leaves_out_sequences_below_the_threshold(rescore):
     np.testing.assert_allclose(stats.row_weight, np.einsum("nf,nfla->fl", active, windows), atol=1e-12)
 
 
-@pytest.mark.parametrize("rescore", RESCORE)
 def test_per_filter_letter_thresholds(rescore):
     rng = np.random.default_rng(6)
     x = sequences(rng, 50, 30)
@@ -181,6 +188,23 @@ def test_windows_are_the_ones_keras_conv1d_sees(padding, strides, dilation, leng
     mine = conv_preactivation(x, expanded, bias, padding=padding, strides=strides)
     assert mine.shape == expected.shape
     np.testing.assert_allclose(mine, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("padding, strides, dilation", [("valid", 1, 1), ("same", 2, 1), ("causal", 1, 3),
+                                                       ("same", 3, 2)])
+def test_tied_windows_are_counted_as_numpy_argmax_and_the_forward_strand_pick_them(padding, strides, dilation,
+                                                                                   rescore):
+    """Integer weights: windows tie exactly; the letters and row weights counted are the first best window's."""
+    rng = np.random.default_rng(strides * 10 + dilation)
+    x = sequences(rng, 80, 40, "quarter")
+    x[rng.random(x.shape[:2]) < 0.05] = 0.0
+    kernel = np.zeros(((5 - 1) * dilation + 1, 4, 6))
+    kernel[::dilation] = rng.integers(-1, 2, size=(5, 4, 6))
+    windows, _ = both_strand_best(x, kernel, padding, strides)
+    stats = scan_best_windows([x[:50], x[50:]], kernel, padding=padding, strides=strides, both_strands=True,
+                              letter_threshold=-np.inf, rescore=rescore)
+    np.testing.assert_array_equal(stats.letter_counts, windows.sum(axis=0))
+    np.testing.assert_array_equal(stats.row_weight, windows.sum(axis=(0, 3)))
 
 
 def test_numba_and_tensorflow_rescoring_give_the_same_stats_on_mixed_batches():
