@@ -8,7 +8,8 @@ import sys
 import click
 
 from .cli_group import MODEL_COMMAND, cli, output_path, progress_bar
-from .errors import PatternError
+from .devices import DEVICES_HELP, parse_devices
+from .errors import OptionError, PatternError
 from .extraction import DEFAULTS, N_ENCODINGS
 from .annotate import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON  # plain constants: memelite loads only when used
 from .pipeline import METHODS
@@ -16,6 +17,14 @@ from .sites import SITES_HELP
 
 # What --annotate given without a value stands for: the default database.
 DEFAULT_DB = "default"
+
+
+def devices_option(ctx, param, value):
+    """Click callback for --devices: its spelling checked before TensorFlow loads."""
+    try:
+        return None if value is None else parse_devices(value)
+    except OptionError as err:
+        raise click.BadParameter(err.detail) from None
 
 
 @cli.command(MODEL_COMMAND)
@@ -39,6 +48,10 @@ DEFAULT_DB = "default"
 @click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default=DEFAULTS.n_encoding, show_default=True,
               help="How N and other IUPAC codes in FASTA are encoded, as in training: zero rows or 0.25 rows.")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
+@click.option("--devices", default=None, metavar="[all|N|cpu]", callback=devices_option,
+              help=f"Scan on several devices, each batch split among them (tf.distribute.MirroredStrategy): "
+                   f"{DEVICES_HELP}. Under a strategy the windows are rescored by TensorFlow, not numba "
+                   f"[default: one device, TensorFlow's choice].")
 @click.option("--summary", type=click.Path(dir_okay=False), default=None, callback=output_path,
               help="Also write a per-filter table (TSV): ln b, base, SE, log-likelihood, sequences used, "
                    "d, IC, consensus (and the heuristic's figures with --method both).")
@@ -70,8 +83,8 @@ DEFAULT_DB = "default"
                    "(implies --annotate; needs matplotlib).")
 @click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
 def extract(model, sequences, output, layer, fixed_base, shared_base, sites, both_strands, exclude_inactive,
-            dataset, n_encoding, batch_size, summary, force, method, threshold, threshold_fraction, logos_dir,
-            annotate_db, taxon, q_threshold, matches_out, report_out, quiet):
+            dataset, n_encoding, batch_size, devices, summary, force, method, threshold, threshold_fraction,
+            logos_dir, annotate_db, taxon, q_threshold, matches_out, report_out, quiet):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
     MODEL is a saved Keras model (.h5 or .keras; it is read, never run). SEQUENCES are the
@@ -79,6 +92,7 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, sites, bot
     the base of the logarithm is estimated by maximum likelihood. --method heuristic (or
     both) also counts the letters of each sequence's most activating window, as DeepBind did.
     """
+    from .devices import strategy_for_devices
     from .extraction import plan_extraction
 
     if logos_dir is not None or report_out is not None:
@@ -94,7 +108,8 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, sites, bot
     options = dict(method=method, base="mle" if fixed_base is None else fixed_base, shared_base=shared_base,
                    sites=sites, both_strands=both_strands, exclude_inactive=exclude_inactive, threshold=threshold,
                    threshold_fraction=threshold_fraction, force=force, layer=layer, dataset=dataset,
-                   n_encoding=n_encoding, batch_size=batch_size)
+                   n_encoding=n_encoding, batch_size=batch_size,
+                   strategy=None if devices is None else strategy_for_devices(devices))
     try:
         plan = plan_extraction(model, sequences, **options)
     except PatternError as err:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._tf import import_tensorflow
+from .devices import check_strategy, run_on_replicas
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
 from .window_sums import (CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table,
@@ -278,8 +279,9 @@ class _BatchScanner:
     """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
-                 active_threshold, letter_threshold, score_bins, use_numba):
+                 active_threshold, letter_threshold, score_bins, use_numba, strategy=None):
         tf = import_tensorflow()
+        self.strategy = strategy
         n_rows, _, n_filters = kernel.shape
         self.kernel64 = tf.constant(kernel, tf.float64)
         self.kernel32 = tf.constant(kernel, tf.float32)
@@ -313,14 +315,24 @@ class _BatchScanner:
     def add(self, x, pads):
         """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums."""
         tf = import_tensorflow()
-        x, tf_pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
+        tf_pads = tf.constant(pads, tf.int32)
+        if self.strategy is None:  # a strategy places the shards itself (run_on_replicas)
+            x = tf.constant(x, tf.float32)
         if self.use_numba:
             starts, take_rc, codes, exact = self._locate(x, tf_pads, self.kernel32)
             if bool(exact):
                 self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
                 return
-        out = self._traced(x, tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
-                           tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
+        args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
+                tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
+        if self.strategy is None:
+            self._accumulate(self._traced(x, *args))
+        else:  # each replica's shard of the batch, summed like a batch of its own
+            for out in run_on_replicas(self.strategy, self._traced, x, *args):
+                self._accumulate(out)
+
+    def _accumulate(self, out):
+        """Add one traced step's sums (a batch's, or a replica's shard's) to the running sums."""
         if self.score_bins:
             np.add.at(self.deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
         for key, value in out.items():
@@ -362,17 +374,19 @@ class _BatchScanner:
                               row_weight=count[:, :, None] - self.deficit.reshape(n_filters, bins, -1))
 
 
-def _use_numba(rescore):
+def _use_numba(rescore, strategy=None):
     if rescore not in RESCORERS:
         raise K2PError(f"rescore: expected one of {', '.join(RESCORERS)}, got {rescore!r}")
     if rescore == "numba" and not numba_available():
         raise K2PError("rescore='numba' needs numba: pip install 'k2p-keras[fast]'")
-    return rescore != "tensorflow" and numba_available()
+    if rescore == "numba" and strategy is not None:
+        raise K2PError("rescore='numba' rescores on this machine's CPU: it does not run under a strategy")
+    return rescore != "tensorflow" and strategy is None and numba_available()
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
                       exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
-                      score_bins=None, progress=None, rescore="auto"):
+                      score_bins=None, progress=None, rescore="auto", strategy=None):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
 
     Parameters
@@ -406,6 +420,10 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         numba is installed) or TensorFlow. Both give the same sums up to float64 rounding;
         batches with other values than one-hot, zero and 0.25 rows are always rescored
         by TensorFlow from their rows.
+    strategy : tf.distribute.Strategy, optional
+        Split each batch among the strategy's replicas (e.g. ``MirroredStrategy`` over a
+        machine's GPUs, :mod:`k2p_keras.devices`); the sums are the same up to float64
+        rounding. The best windows are then rescored by TensorFlow on each device.
 
     Returns
     -------
@@ -419,7 +437,8 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     strides = check_positive_int(strides, "strides")
     score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
     scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
-                            active_threshold, letter_threshold, score_bins, _use_numba(rescore))
+                            active_threshold, letter_threshold, score_bins, _use_numba(rescore, strategy),
+                            check_strategy(strategy))
     n_sequences = 0
     letter_totals = np.zeros(4)
     for batch in batches:
