@@ -134,3 +134,23 @@ def test_devices_all_writes_the_pwms_of_one_device(few_sequences, tmp_path):
 
 def test_devices_is_in_help():
     assert "--devices [all|N|cpu]" in run("extract", "--help").output
+
+
+def test_a_strategy_across_machines_is_refused():
+    """Two MultiWorkerMirroredStrategy workers on this machine: extract names what is not supported."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [str(s.getsockname()[1]) for s in sockets]
+    for s in sockets:
+        s.close()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    workers = [subprocess.Popen([sys.executable, str(HERE / "multiworker_run.py"), str(i), *ports], cwd=HERE,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(2)]
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, out[-2000:] + err[-2000:]
+        assert "replicas=2" in out and "refused: strategy:" in out and "across machines is not supported" in out
