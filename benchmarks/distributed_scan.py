@@ -16,7 +16,8 @@ rotating, by:
 Logical CPUs share the machine's cores and TensorFlow's thread pools: on a CPU, the split
 cannot be faster than one device; this measures what the strategy costs, not a GPU's gain.
 Every run must give the one-device sums (float64 rounding) before anything is timed.
-Figures are medians over the repeats; ratios are ratios of medians in the same run.
+Figures are medians over the repeats; ratios are ratios of medians in the same run, with their
+range over the repeats (each repeat's pair of times).
 """
 import argparse
 import os
@@ -87,11 +88,12 @@ def main(argv=None):
     print(f"## {args.n:,} x {args.length:,} bp, 64 filters of width 19, both strands, score histogram, "
           f"batch {args.batch_size}; {os.cpu_count()} cores, {args.replicas} logical CPUs; "
           f"TensorFlow {tf.__version__}; {args.repeats} repeats; load average {os.getloadavg()[0]:.1f}")
-    base = statistics.median(times["one device, tensorflow"])
+    base = times["one device, tensorflow"]
     for name in names:
         median = statistics.median(times[name])
-        print(f"{name:<24} {median:7.3f} s  {windows / median:.3g} window-filters/s  "
-              f"time / one device (tensorflow): {median / base:.2f}")
+        pairs = [t / b for t, b in zip(times[name], base)]  # each repeat's pair of times
+        print(f"{name:<24} {median:7.3f} s  {windows / median:.3g} window-filters/s  time / one device "
+              f"(tensorflow): {median / statistics.median(base):.2f} (repeats {min(pairs):.2f}-{max(pairs):.2f})")
 
 
 if __name__ == "__main__":
