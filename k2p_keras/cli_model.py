@@ -4,6 +4,7 @@ A thin shell over :func:`k2p_keras.extraction.plan_extraction` and its ``run``: 
 options, print the pattern check, show progress, write the files.
 """
 import sys
+from dataclasses import replace
 
 import click
 
@@ -108,13 +109,14 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, sites, bot
     options = dict(method=method, base="mle" if fixed_base is None else fixed_base, shared_base=shared_base,
                    sites=sites, both_strands=both_strands, exclude_inactive=exclude_inactive, threshold=threshold,
                    threshold_fraction=threshold_fraction, force=force, layer=layer, dataset=dataset,
-                   n_encoding=n_encoding, batch_size=batch_size,
-                   strategy=None if devices is None else strategy_for_devices(devices))
+                   n_encoding=n_encoding, batch_size=batch_size)
     try:
         plan = plan_extraction(model, sequences, **options)
     except PatternError as err:
         raise PatternError(f"{err.message} Export with a fixed --base B, or estimate anyway with --force",
                            path=err.path) from None
+    if devices is not None:  # after the checks that need no TensorFlow, before the scan
+        plan.options = replace(plan.options, strategy=strategy_for_devices(devices))
     if not quiet:
         click.echo(plan.spec.report(), err=True)
     with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
