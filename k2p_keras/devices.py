@@ -5,10 +5,10 @@ and hands back the same per-batch sums a single device would; :mod:`k2p_keras.sc
 them up with the code that adds a whole batch's. TensorFlow is imported only when a
 strategy is built or used.
 
-Supported: strategies whose replicas are all on this machine (``MirroredStrategy`` over
-its GPUs, or over logical CPUs; ``OneDeviceStrategy``). A strategy spanning several
-machines (``MultiWorkerMirroredStrategy`` with more than one worker) is refused: each
-worker would have to scan its own share and the sums be all-reduced, which is not built.
+Across machines (``MultiWorkerMirroredStrategy``), every worker runs the same program on
+the same sequences: worker ``w`` of ``n`` scans batches ``w, w + n, ...`` (its share), and
+the workers' sums are then all-reduced (:func:`sum_over_workers`), so every worker ends
+with the sums of all the sequences.
 """
 from .errors import K2PError, OptionError
 
@@ -59,7 +59,7 @@ def strategy_for_devices(devices):
 
 
 def check_strategy(strategy):
-    """None, or a ``tf.distribute.Strategy`` whose replicas are all on this machine."""
+    """None, or a ``tf.distribute.Strategy``."""
     if strategy is None:
         return None
     from ._tf import import_tensorflow
@@ -67,11 +67,27 @@ def check_strategy(strategy):
     tf = import_tensorflow()
     if not isinstance(strategy, tf.distribute.Strategy):
         raise K2PError(f"expected a tf.distribute.Strategy or None, got {type(strategy).__name__}")
-    local = len(strategy.extended.worker_devices)
-    if strategy.num_replicas_in_sync != local:
-        raise K2PError(f"the strategy has {strategy.num_replicas_in_sync} replicas, {local} on this machine: "
-                       "a scan across machines is not supported; scan on one machine (MirroredStrategy)")
     return strategy
+
+
+def worker_share(strategy):
+    """``(index, count)``: this worker among the strategy's workers, ``(0, 1)`` on one machine."""
+    if strategy is None:
+        return 0, 1
+    local = len(strategy.extended.worker_devices)
+    return _first_local_replica(strategy) // local, strategy.num_replicas_in_sync // local
+
+
+def _first_local_replica(strategy):
+    """The global id of this worker's first replica (its replicas are numbered in a row)."""
+    ids = []
+
+    def note(context):
+        ids.append(context.replica_id_in_sync_group)
+        return 0
+
+    strategy.experimental_distribute_values_from_function(note)
+    return min(ids)
 
 
 def _as_travelling(batch):
@@ -123,9 +139,10 @@ def run_on_replicas(strategy, step, batch, *args):
     tf = import_tensorflow()
     devices = strategy.extended.worker_devices
     shards = np.array_split(_as_travelling(batch), len(devices))
+    first = _first_local_replica(strategy)
 
     def shard_on_device(context):
-        i = context.replica_id_in_sync_group
+        i = context.replica_id_in_sync_group - first
         with tf.device(devices[i]):
             return tf.constant(shards[i])
 
@@ -133,3 +150,46 @@ def run_on_replicas(strategy, step, batch, *args):
     out = _replicated(strategy, step)(values, *args)
     local = {key: strategy.experimental_local_results(value) for key, value in out.items()}
     return [{key: local[key][i] for key in local} for i in range(len(devices))]
+
+
+def sum_over_workers(strategy, arrays, maxima=()):
+    """Each array summed over the strategy's workers (the largest value for the names in ``maxima``).
+
+    Parameters
+    ----------
+    strategy : tf.distribute.Strategy
+    arrays : dict of str to numpy.ndarray (float64)
+        This worker's sums; every worker must call with the same names and shapes.
+    maxima : tuple of str
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The same names, reduced over the workers; ``arrays`` itself on one machine.
+    """
+    import numpy as np
+
+    from ._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    if worker_share(strategy)[1] == 1:
+        return arrays
+    names = [name for name, value in arrays.items() if np.size(value)]  # empty arrays stay as they are
+    first = _first_local_replica(strategy)
+
+    def on_replica(context):
+        # This worker's sums on its first replica; its other replicas add nothing (zero, -inf).
+        mine = context.replica_id_in_sync_group == first
+        return [tf.constant(arrays[name] if mine else np.full_like(arrays[name], -np.inf if name in maxima else 0.0))
+                for name in names]
+
+    def reduce_on_replica(values):
+        context = tf.distribute.get_replica_context()
+        values = [tf.identity(v) for v in values]  # on the replica's device: collectives need one
+        return [tf.reduce_max(context.all_gather(v[None], axis=0), axis=0) if name in maxima
+                else context.all_reduce(tf.distribute.ReduceOp.SUM, v) for name, v in zip(names, values)]
+
+    values = strategy.experimental_distribute_values_from_function(on_replica)
+    reduced = tf.function(lambda v: strategy.run(reduce_on_replica, args=(v,)))(values)
+    return {**arrays, **{name: strategy.experimental_local_results(value)[0].numpy()
+                         for name, value in zip(names, reduced)}}

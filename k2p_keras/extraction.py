@@ -85,7 +85,8 @@ class Options:
         Sequences per scanned batch.
     strategy : tf.distribute.Strategy or None
         Scan on several devices: each batch is split among the strategy's replicas
-        (``tf.distribute.MirroredStrategy()`` over a machine's GPUs; :mod:`k2p_keras.devices`).
+        (``tf.distribute.MirroredStrategy()`` over a machine's GPUs; across machines
+        ``MultiWorkerMirroredStrategy``, each worker scanning its share; :mod:`k2p_keras.devices`).
         The best windows are then rescored by TensorFlow, not numba. None: one device,
         TensorFlow's choice.
     """

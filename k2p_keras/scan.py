@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._tf import import_tensorflow
-from .devices import check_strategy, run_on_replicas
+from .devices import check_strategy, run_on_replicas, sum_over_workers, worker_share
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
 from .window_sums import (CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table,
@@ -341,6 +341,15 @@ class _BatchScanner:
             else:
                 self.totals[key] += value.numpy()
 
+    def sum_over_workers(self, n_sequences, letter_totals):
+        """Every worker's sums added up (a strategy across machines: each scanned its share)."""
+        mine = {**self.totals, "deficit": self.deficit, "letters_by_code": self.letters_by_code,
+                "n_sequences": np.array([float(n_sequences)]), "letter_totals": letter_totals}
+        every = sum_over_workers(self.strategy, mine, maxima=("max_preactivation",))
+        self.totals = {key: every[key] for key in self.totals}
+        self.deficit, self.letters_by_code = every["deficit"], every["letters_by_code"]
+        return int(every["n_sequences"][0]), every["letter_totals"]
+
     def _add_compiled(self, codes, starts, take_rc, left):
         t = self.totals
         n_filters = self.table.shape[0]
@@ -423,7 +432,9 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     strategy : tf.distribute.Strategy, optional
         Split each batch among the strategy's replicas (e.g. ``MirroredStrategy`` over a
         machine's GPUs, :mod:`k2p_keras.devices`); the sums are the same up to float64
-        rounding. The best windows are then rescored by TensorFlow on each device.
+        rounding. The best windows are then rescored by TensorFlow on each device. Across
+        machines, each worker (given the same batches) scans every n-th batch and the sums
+        are all-reduced: every worker returns the stats of all the sequences.
 
     Returns
     -------
@@ -441,16 +452,21 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
                             check_strategy(strategy))
     n_sequences = 0
     letter_totals = np.zeros(4)
-    for batch in batches:
+    worker, n_workers = worker_share(strategy)
+    for i, batch in enumerate(batches):
         batch = check_one_hot_batch(batch)
-        letter_totals += batch.sum(axis=(0, 1), dtype=np.float64)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
+        if i % n_workers != worker:  # another worker's share (every worker checks every batch alike)
+            continue
+        letter_totals += batch.sum(axis=(0, 1), dtype=np.float64)
         scanner.add(batch, [left, right])
         n_sequences += batch.shape[0]
         if progress is not None:
             progress(batch.shape[0])
+    if n_workers > 1:
+        n_sequences, letter_totals = scanner.sum_over_workers(n_sequences, letter_totals)
     if n_sequences == 0:
         raise K2PError("no sequences to scan")
     return scanner.stats(n_sequences, letter_totals)

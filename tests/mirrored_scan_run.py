@@ -12,14 +12,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from k2p_keras._tf import import_tensorflow  # noqa: E402
-
-tf = import_tensorflow()
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
+from k2p_keras._tf import import_tensorflow  # noqa: E402
 
 from k2p_keras import extract  # noqa: E402
 from k2p_keras.devices import run_on_replicas  # noqa: E402
@@ -55,6 +50,7 @@ def check_scan(strategy):
 
 def check_shards_on_both_devices(strategy):
     """A batch of 3 on two replicas: shards of 2 and 1 sequences."""
+    tf = import_tensorflow()
     step = _traced_step(1, False, False, 0.0, False, 0)
     kernel = np.ones((3, 4, 2))
     args = (tf.constant([0, 0]), tf.constant(kernel, tf.float32), tf.constant(kernel), tf.zeros([2, 3, 6], tf.float64),
@@ -65,6 +61,8 @@ def check_shards_on_both_devices(strategy):
 
 def check_extract(strategy):
     """extract() with strategy=: the same ln b, PWMs and heuristic counts (strong sites, both strands)."""
+    import keras
+
     rng = np.random.default_rng(4)
     x = sequences(rng, 57, 30, "zero")  # batches of 8: the last one holds a single sequence
     x[:30, 10:16] = np.eye(4)[[0, 1, 2, 3, 3, 0]]
@@ -82,6 +80,10 @@ def check_extract(strategy):
 
 
 def main():
+    # Before TensorFlow starts its devices: in main, so that importing this module is harmless.
+    tf = import_tensorflow()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     print(f"replicas={strategy.num_replicas_in_sync}")
     check_shards_on_both_devices(strategy)
