@@ -11,7 +11,6 @@ import json
 import os
 import pathlib
 import sys
-import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -26,13 +25,11 @@ def main(index, ports):
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     print(f"replicas={strategy.num_replicas_in_sync}")
 
-    import keras
     import numpy as np
 
-    from k2p_keras import extract
     from k2p_keras.devices import worker_share
     from k2p_keras.scan import scan_best_windows
-    from mirrored_scan_run import assert_same_stats
+    from mirrored_scan_run import assert_same_stats, check_extract
     from test_scan import sequences
 
     assert worker_share(strategy) == (index, 2), worker_share(strategy)
@@ -48,21 +45,7 @@ def main(index, ports):
     assert seen == ([7, 7, 1] if index == 0 else [5, 6]), seen  # its own share only
     assert_same_stats(mine, single)
 
-    x = sequences(np.random.default_rng(4), 49, 30, "zero")  # 7 batches of 8, the last of 1
-    x[:25, 10:16] = np.eye(4)[[0, 1, 2, 3, 3, 0]]
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((30, 4)), keras.layers.Conv1D(4, 6, name="motif_conv"),
-                              keras.layers.Activation("relu"), keras.layers.GlobalMaxPooling1D(),
-                              keras.layers.Dense(1)])
-    options = dict(method="both", both_strands=True, sites="strong", batch_size=8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # both_strands on a forward-only model: scanned anyway
-        single = extract(model, x, **options)
-        mine = extract(model, x, strategy=strategy, **options)
-    np.testing.assert_allclose(mine.exact.ln_base, single.exact.ln_base, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(mine.exact.pwms, single.exact.pwms, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(mine.heuristic.pwms, single.heuristic.pwms, rtol=1e-12, atol=1e-12)
-    assert mine.n_sequences == 49
+    check_extract(strategy, 49)  # 7 batches of 8: worker 0 scans four, the last of one sequence
     print("OK")
 
 
