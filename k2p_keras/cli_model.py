@@ -4,11 +4,13 @@ A thin shell over :func:`k2p_keras.extraction.plan_extraction` and its ``run``: 
 options, print the pattern check, show progress, write the files.
 """
 import sys
+from dataclasses import replace
 
 import click
 
 from .cli_group import MODEL_COMMAND, cli, output_path, progress_bar
-from .errors import PatternError
+from .devices import DEVICES_HELP, parse_devices
+from .errors import OptionError, PatternError
 from .extraction import DEFAULTS, N_ENCODINGS
 from .annotate import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON  # plain constants: memelite loads only when used
 from .pipeline import METHODS
@@ -16,6 +18,14 @@ from .sites import SITES_HELP
 
 # What --annotate given without a value stands for: the default database.
 DEFAULT_DB = "default"
+
+
+def devices_option(ctx, param, value):
+    """Click callback for --devices: its spelling checked before TensorFlow loads."""
+    try:
+        return None if value is None else parse_devices(value)
+    except OptionError as err:
+        raise click.BadParameter(err.detail) from None
 
 
 @cli.command(MODEL_COMMAND)
@@ -39,6 +49,10 @@ DEFAULT_DB = "default"
 @click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default=DEFAULTS.n_encoding, show_default=True,
               help="How N and other IUPAC codes in FASTA are encoded, as in training: zero rows or 0.25 rows.")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
+@click.option("--devices", default=None, metavar="[all|N|cpu]", callback=devices_option,
+              help=f"Scan on several devices, each batch split among them (tf.distribute.MirroredStrategy): "
+                   f"{DEVICES_HELP}. Under a strategy the windows are rescored by TensorFlow, not numba "
+                   f"[default: one device, TensorFlow's choice].")
 @click.option("--summary", type=click.Path(dir_okay=False), default=None, callback=output_path,
               help="Also write a per-filter table (TSV): ln b, base, SE, log-likelihood, sequences used, "
                    "d, IC, consensus (and the heuristic's figures with --method both).")
@@ -70,8 +84,8 @@ DEFAULT_DB = "default"
                    "(implies --annotate; needs matplotlib).")
 @click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
 def extract(model, sequences, output, layer, fixed_base, shared_base, sites, both_strands, exclude_inactive,
-            dataset, n_encoding, batch_size, summary, force, method, threshold, threshold_fraction, logos_dir,
-            annotate_db, taxon, q_threshold, matches_out, report_out, quiet):
+            dataset, n_encoding, batch_size, devices, summary, force, method, threshold, threshold_fraction,
+            logos_dir, annotate_db, taxon, q_threshold, matches_out, report_out, quiet):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
     MODEL is a saved Keras model (.h5 or .keras; it is read, never run). SEQUENCES are the
@@ -79,6 +93,7 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, sites, bot
     the base of the logarithm is estimated by maximum likelihood. --method heuristic (or
     both) also counts the letters of each sequence's most activating window, as DeepBind did.
     """
+    from .devices import strategy_for_devices
     from .extraction import plan_extraction
 
     if logos_dir is not None or report_out is not None:
@@ -100,6 +115,8 @@ def extract(model, sequences, output, layer, fixed_base, shared_base, sites, bot
     except PatternError as err:
         raise PatternError(f"{err.message} Export with a fixed --base B, or estimate anyway with --force",
                            path=err.path) from None
+    if devices is not None:  # after the checks that need no TensorFlow, before the scan
+        plan.options = replace(plan.options, strategy=strategy_for_devices(devices))
     if not quiet:
         click.echo(plan.spec.report(), err=True)
     with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:

@@ -83,6 +83,12 @@ class Options:
         How N and IUPAC codes in FASTA are encoded, as in training.
     batch_size : int
         Sequences per scanned batch.
+    strategy : tf.distribute.Strategy or None
+        Scan on several devices: each batch is split among the strategy's replicas
+        (``tf.distribute.MirroredStrategy()`` over a machine's GPUs; across machines
+        ``MultiWorkerMirroredStrategy``, each worker scanning its share; :mod:`k2p_keras.devices`).
+        The best windows are then rescored by TensorFlow, not numba. None: one device,
+        TensorFlow's choice.
     """
 
     method: str = "exact"
@@ -98,6 +104,7 @@ class Options:
     dataset: str = None
     n_encoding: str = "zero"
     batch_size: int = 512
+    strategy: object = None
 
     @property
     def estimating(self):
@@ -147,6 +154,13 @@ class Options:
             size = check_positive_int(self.batch_size, "batch_size")
         except K2PError as err:
             raise _option_error(err, "batch_size") from None
+        if self.strategy is not None:
+            from .devices import check_strategy
+
+            try:
+                check_strategy(self.strategy)
+            except K2PError as err:
+                raise _option_error(err, "strategy") from None
         sites = self.sites
         if sites is None:
             sites = "active" if self.exclude_inactive else DEFAULT_SITES
@@ -513,7 +527,7 @@ class ExtractionPlan:
             self.spec, self.open_batches if self.passes else None, method=o.method, base=o.base,
             shared_base=o.shared_base, sites=o.sites, both_strands=o.both_strands, exclude_inactive=False,
             threshold=0.0 if o.threshold is None else o.threshold, threshold_fraction=o.threshold_fraction,
-            force=o.force, progress=progress)
+            force=o.force, progress=progress, strategy=o.strategy)
         scanned = None
         if exact is not None and exact.stats is not None:
             scanned = int(exact.stats.n_sequences)
@@ -587,7 +601,7 @@ def extract(model, sequences=None, **options):
     **options
         Any attribute of :class:`Options` (``method``, ``base``, ``shared_base``,
         ``both_strands``, ``exclude_inactive``, ``threshold``, ``threshold_fraction``,
-        ``force``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``), and
+        ``force``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``), and
         ``progress``: a callable receiving the number of sequences in each scanned batch.
 
     Returns

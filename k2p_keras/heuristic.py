@@ -132,7 +132,7 @@ def heuristic_from_stats(layer_name, stats, thresholds, *, output_threshold=None
 
 
 def heuristic_pwms(spec, batches, *, threshold=0.0, threshold_fraction=None, both_strands=False,
-                   max_preactivation=None, pseudocount=PSEUDOCOUNT, progress=None):
+                   max_preactivation=None, pseudocount=PSEUDOCOUNT, progress=None, strategy=None):
     """Heuristic (DeepBind / Basset) PWMs for every filter of a motif Conv1D.
 
     Parameters
@@ -157,6 +157,8 @@ def heuristic_pwms(spec, batches, *, threshold=0.0, threshold_fraction=None, bot
     pseudocount : float
     progress : callable, optional
         Receives the number of sequences in each scanned batch (of every pass).
+    strategy : tf.distribute.Strategy, optional
+        Scan on the strategy's devices (:func:`k2p_keras.scan.scan_best_windows`).
 
     Returns
     -------
@@ -170,7 +172,7 @@ def heuristic_pwms(spec, batches, *, threshold=0.0, threshold_fraction=None, bot
     def scan(letter_threshold):
         return scan_best_windows(fresh(), spec.kernel, spec.bias, padding=spec.padding,
                                  strides=spec.strides, both_strands=both_strands,
-                                 letter_threshold=letter_threshold, progress=progress)
+                                 letter_threshold=letter_threshold, progress=progress, strategy=strategy)
 
     if threshold_fraction is None:
         thresholds = preactivation_threshold(spec.activation, threshold, spec.active_threshold)

@@ -114,7 +114,8 @@ def _fallback_to_shared(estimate, kernel, sums):
 
 
 def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_strands=False,
-                 exclude_inactive=False, letter_threshold=None, force=False, progress=None, sites="all"):
+                 exclude_inactive=False, letter_threshold=None, force=False, progress=None, sites="all",
+                 strategy=None):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
@@ -146,6 +147,8 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
         every sequence's (k2p-1.0), those that pass the activation, or those whose
         activation exceeds half (or this fraction) of the filter's largest. Ignored with a
         fixed base.
+    strategy : tf.distribute.Strategy, optional
+        Scan on the strategy's devices (:func:`k2p_keras.scan.scan_best_windows`).
 
     Returns
     -------
@@ -165,7 +168,7 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
         stats = scan_best_windows(batches, kernel, bias, padding=spec.padding, strides=spec.strides,
                                   both_strands=both_strands, exclude_inactive=rule.kind == "active",
                                   active_threshold=spec.active_threshold,
-                                  letter_threshold=letter_threshold, progress=progress,
+                                  letter_threshold=letter_threshold, progress=progress, strategy=strategy,
                                   score_bins=SCORE_BINS if rule.kind == "strong" else None)
         sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
         estimate = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=shared_base,
@@ -291,7 +294,7 @@ def scans_needed(method, mle, threshold_fraction=None):
 
 def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared_base=True, sites="all",
                        both_strands=False, exclude_inactive=False, threshold=0.0, threshold_fraction=None,
-                       force=False, progress=None):
+                       force=False, progress=None, strategy=None):
     """Exact PWMs, heuristic PWMs or both, sharing the scans between them.
 
     Parameters
@@ -308,6 +311,8 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
     progress : callable, optional
         Receives the number of sequences in each scanned batch, over all
         :func:`scans_needed` passes.
+    strategy : tf.distribute.Strategy, optional
+        Every scan on the strategy's devices (:func:`k2p_keras.scan.scan_best_windows`).
 
     Returns
     -------
@@ -326,7 +331,7 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
         exact = extract_pwms(spec, open_batches() if mle else None, base=base, shared_base=shared_base,
                              sites=sites, both_strands=both_strands, exclude_inactive=exclude_inactive,
-                             letter_threshold=ride_along, force=force, progress=progress)
+                             letter_threshold=ride_along, force=force, progress=progress, strategy=strategy)
         if ride_along is not None:
             heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,
                                              output_threshold=float(threshold))
@@ -334,5 +339,5 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
         first_pass = exact.stats.max_preactivation if exact is not None and exact.stats is not None else None
         heuristic = heuristic_pwms(spec, open_batches, threshold=threshold,
                                    threshold_fraction=threshold_fraction, both_strands=both_strands,
-                                   max_preactivation=first_pass, progress=progress)
+                                   max_preactivation=first_pass, progress=progress, strategy=strategy)
     return exact, heuristic

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._tf import import_tensorflow
+from .devices import check_strategy, run_on_replicas, sum_over_workers, worker_share
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
 from .window_search import code_table_to_word_tables, one_hot_to_best_windows
@@ -250,6 +251,8 @@ def _histogram_step(score, row_weight, bin_low, bin_width, score_bins):
 # One traced step per static setting. A callback scans a new kernel every epoch; tracing a
 # fresh tf.function each time cost more than the scan itself and made TensorFlow warn about
 # retracing, so kernels, bias and thresholds are arguments rather than captured constants.
+# The steps branch with tf.cond and on Python settings only: autograph's rewriting of their
+# source (1.6 s at the first scan of a process) is not needed.
 _TRACED_STEPS = {}
 
 
@@ -265,7 +268,7 @@ def _traced_step(strides, both_strands, exclude_inactive, active_threshold, coun
             tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
             tf.TensorSpec([None, None, N_CODES], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
             tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)],
-            reduce_retracing=True)
+            reduce_retracing=True, autograph=False)
     return _TRACED_STEPS[key]
 
 
@@ -276,7 +279,7 @@ def _traced_locate(strides, both_strands):
         step = functools.partial(_locate_step, strides=strides, both_strands=both_strands)
         _TRACED_STEPS[key] = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
-            tf.TensorSpec([None, 4, None], tf.float32)], reduce_retracing=True)
+            tf.TensorSpec([None, 4, None], tf.float32)], reduce_retracing=True, autograph=False)
     return _TRACED_STEPS[key]
 
 
@@ -288,8 +291,9 @@ class _BatchScanner:
     """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
-                 active_threshold, letter_threshold, score_bins, route):
+                 active_threshold, letter_threshold, score_bins, route, strategy=None):
         tf = import_tensorflow()
+        self.strategy = strategy
         n_rows, _, n_filters = kernel.shape
         self.kernel64 = tf.constant(kernel, tf.float64)
         self.kernel32 = tf.constant(kernel, tf.float32)
@@ -332,14 +336,25 @@ class _BatchScanner:
                 return letter_totals
         letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
         tf = import_tensorflow()
-        x, tf_pads = tf.constant(x, tf.float32), tf.constant(pads, tf.int32)
+        tf_pads = tf.constant(pads, tf.int32)
+        if self.strategy is None:  # a strategy places the shards itself (run_on_replicas)
+            x = tf.constant(x, tf.float32)
         if self.route == "locate":
             starts, take_rc, codes, exact = self._locate(x, tf_pads, self.kernel32)
             if bool(exact):
                 self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
                 return letter_totals
-        out = self._traced(x, tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
-                           tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
+        args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
+                tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
+        if self.strategy is None:
+            self._accumulate(self._traced(x, *args))
+        else:  # each replica's shard of the batch, summed like a batch of its own
+            for out in run_on_replicas(self.strategy, self._traced, x, *args):
+                self._accumulate(out)
+        return letter_totals
+
+    def _accumulate(self, out):
+        """Add one traced step's sums (a batch's, or a replica's shard's) to the running sums."""
         if self.score_bins:
             np.add.at(self.deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
         for key, value in out.items():
@@ -347,7 +362,6 @@ class _BatchScanner:
                 np.maximum(self.totals[key], value.numpy(), out=self.totals[key])
             else:
                 self.totals[key] += value.numpy()
-        return letter_totals
 
     def _add_looked_up(self, x, pads):
         """The lookup route: the batch's letter totals, or None (nothing added) when it is not letter codes."""
@@ -361,6 +375,15 @@ class _BatchScanner:
         self._add_compiled(codes, starts, take_rc, pads[0])
         counts = code_counts.sum(axis=0)
         return counts[:4] + 0.25 * counts[QUARTER_CODE]
+
+    def sum_over_workers(self, n_sequences, letter_totals):
+        """Every worker's sums added up (a strategy across machines: each scanned its share)."""
+        mine = {**self.totals, "deficit": self.deficit, "letters_by_code": self.letters_by_code,
+                "n_sequences": np.array([float(n_sequences)]), "letter_totals": letter_totals}
+        every = sum_over_workers(self.strategy, mine, maxima=("max_preactivation",))
+        self.totals = {key: every[key] for key in self.totals}
+        self.deficit, self.letters_by_code = every["deficit"], every["letters_by_code"]
+        return int(every["n_sequences"][0]), every["letter_totals"]
 
     def _add_compiled(self, codes, starts, take_rc, left):
         t = self.totals
@@ -399,17 +422,20 @@ def _gpu_visible():
     return bool(import_tensorflow().config.list_physical_devices("GPU"))
 
 
-def _scan_route(rescore):
+def _scan_route(rescore, strategy=None):
     """The route of one-hot batches (one of ``ROUTES``) for ``scan_best_windows(rescore=...)``.
 
     "auto" takes the compiled lookups when numba is installed, except on a GPU, where
-    TensorFlow's convolution finds the best windows faster than the CPU's cores.
+    TensorFlow's convolution finds the best windows faster than the CPU's cores. Under a
+    ``tf.distribute`` strategy the devices find and rescore the windows (TensorFlow).
     """
     if rescore not in RESCORERS:
         raise K2PError(f"rescore: expected one of {', '.join(RESCORERS)}, got {rescore!r}")
     if rescore == "numba" and not numba_available():
         raise K2PError("rescore='numba' needs numba: pip install 'k2p-keras[fast]'")
-    if rescore == "tensorflow" or not numba_available():
+    if rescore == "numba" and strategy is not None:
+        raise K2PError("rescore='numba' rescores on this machine's CPU: it does not run under a strategy")
+    if rescore == "tensorflow" or strategy is not None or not numba_available():
         return "tensorflow"
     if rescore == "auto" and _gpu_visible():
         return "locate"
@@ -418,7 +444,7 @@ def _scan_route(rescore):
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
                       exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
-                      score_bins=None, progress=None, rescore="auto"):
+                      score_bins=None, progress=None, rescore="auto", strategy=None):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
 
     Parameters
@@ -455,6 +481,12 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         rounding (and the same windows unless two scores differ by float32 rounding);
         batches with other values than one-hot, zero and 0.25 rows are always scanned by
         TensorFlow from their rows.
+    strategy : tf.distribute.Strategy, optional
+        Split each batch among the strategy's replicas (e.g. ``MirroredStrategy`` over a
+        machine's GPUs, :mod:`k2p_keras.devices`); the sums are the same up to float64
+        rounding. The best windows are then found and rescored by TensorFlow on each
+        device. Across machines, each worker (given the same batches) scans every n-th
+        batch and the sums are all-reduced: every worker returns the stats of all the sequences.
 
     Returns
     -------
@@ -468,18 +500,24 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     strides = check_positive_int(strides, "strides")
     score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
     scanner = _BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
-                            active_threshold, letter_threshold, score_bins, _scan_route(rescore))
+                            active_threshold, letter_threshold, score_bins, _scan_route(rescore, strategy),
+                            check_strategy(strategy))
     n_sequences = 0
     letter_totals = np.zeros(4)
-    for batch in batches:
+    worker, n_workers = worker_share(strategy)
+    for i, batch in enumerate(batches):
         batch = check_one_hot_batch(batch)
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
+        if i % n_workers != worker:  # another worker's share (every worker checks every batch alike)
+            continue
         letter_totals += scanner.add(batch, [left, right])
         n_sequences += batch.shape[0]
         if progress is not None:
             progress(batch.shape[0])
+    if n_workers > 1:
+        n_sequences, letter_totals = scanner.sum_over_workers(n_sequences, letter_totals)
     if n_sequences == 0:
         raise K2PError("no sequences to scan")
     return scanner.stats(n_sequences, letter_totals)
