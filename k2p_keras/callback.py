@@ -58,8 +58,12 @@ class DumpOverBudget(Exception):
         self.estimate = estimate
 
 
-def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET):
+def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=None):
     """Whether ``every="auto"`` writes now, when the last epoch is not yet reached.
+
+    A dump now must fit in the share of the training so far, and, when the length of the
+    whole fit is known, leave room in the whole fit's share for the dump after the last
+    epoch (which is always written).
 
     Parameters
     ----------
@@ -71,9 +75,15 @@ def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET):
         Seconds a dump is expected to take; None before the first measurement, and then
         a dump is tried while any time is left (:class:`BudgetProbe` cuts it short if it
         runs over).
+    budget : float
+        The callback's largest share of the training time.
+    fit_total : float, optional
+        Seconds the whole fit is expected to train (the mean epoch so far times its epochs).
     """
     if estimate is None:
         return spent < budget * trained
+    if fit_total is not None and spent + 2 * estimate > budget * fit_total:
+        return False
     return spent + estimate <= budget * trained
 
 
@@ -221,9 +231,11 @@ class PWMCallback(keras.callbacks.Callback):
     every : "auto" or int
         Write after every ``every``-th epoch (epochs counted from 1, as Keras prints them).
         "auto" (the default) writes after an epoch when that keeps the callback's own time
-        under ``time_budget`` of the training time so far, and always after the last epoch
-        of ``fit``: on the 15,600 x 101 bp model of issue 15 a dump of all sequences costs
-        about 0.4 of an epoch on a CPU, so about every fourth epoch is written. Before the
+        under ``time_budget`` of the training time so far and leaves room in the whole
+        fit's share for the dump after the last epoch, which is always written
+        (:func:`auto_dump_due`): on the 15,600 x 101 bp model of issue 15 a dump of all
+        sequences costs about 0.15 of an epoch on a CPU (with numba), so about every other
+        epoch is written; on its 1,000 bp variant (0.08) every epoch. Before the
         first measurement a dump is tried and given up, unwritten, as soon as it would run
         over; the first time an epoch is skipped one line on stderr says so and what a dump
         costs. Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
@@ -436,8 +448,13 @@ class PWMCallback(keras.callbacks.Callback):
                 self._dump(number, logs)
             return
         # The last epoch of fit, or one after which a callback before this one (EarlyStopping) stops it.
-        last = number == (self.params or {}).get("epochs") or bool(getattr(self.model, "stop_training", False))
-        if not last and not auto_dump_due(self._trained, self._spent, self.dump_estimate, self.time_budget):
+        epochs = (self.params or {}).get("epochs")
+        last = number == epochs or bool(getattr(self.model, "stop_training", False))
+        fit_total = None  # the training seconds expected by the end of this fit
+        if epochs and self._epochs_timed:
+            fit_total = self._trained / self._epochs_timed * (self._epochs_timed + max(epochs - number, 0))
+        if not last and not auto_dump_due(self._trained, self._spent, self.dump_estimate, self.time_budget,
+                                          fit_total):
             self._say_skipping()
             return
         started = time.perf_counter()

@@ -489,6 +489,9 @@ def test_auto_dump_due_keeps_the_callback_within_its_share():
     assert not auto_dump_due(trained=10.0, spent=0.6, estimate=0.5, budget=0.1)   # 1.1 > 1.0
     assert auto_dump_due(trained=10.0, spent=0.9, estimate=None, budget=0.1)      # unknown: try
     assert not auto_dump_due(trained=10.0, spent=1.0, estimate=None, budget=0.1)  # nothing left
+    # Room is kept for the dump after the last epoch: 20 s of training in all, 2 s to share.
+    assert auto_dump_due(trained=10.0, spent=0.5, estimate=0.5, budget=0.1, fit_total=20.0)     # 1.5 <= 2
+    assert not auto_dump_due(trained=10.0, spent=0.5, estimate=0.8, budget=0.1, fit_total=20.0)  # 2.1 > 2
 
 
 def test_budget_probe_projects_from_the_steady_batches():
