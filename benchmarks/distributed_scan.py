@@ -24,10 +24,11 @@ import os
 import pathlib
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.timing import interleaved  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -77,13 +78,7 @@ def main(argv=None):
         for field in ("score_sum", "row_weight", "max_preactivation"):
             np.testing.assert_allclose(getattr(stats, field), getattr(reference, field), rtol=1e-12, atol=1e-9)
     names = list(runs)
-    times = {name: [] for name in names}
-    for repeat in range(args.repeats):
-        shift = repeat % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            scan(name)
-            times[name].append(time.perf_counter() - start)
+    times, _ = interleaved({name: (lambda name=name: scan(name)) for name in names}, args.repeats)
     windows = args.n * (args.length - 19 + 1) * 64 * 2
     print(f"## {args.n:,} x {args.length:,} bp, 64 filters of width 19, both strands, score histogram, "
           f"batch {args.batch_size}; {os.cpu_count()} cores, {args.replicas} logical CPUs; "

@@ -76,6 +76,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.timing import interleaved  # noqa: E402
+
 GEMM_SIZE = 2048
 
 
@@ -245,18 +247,12 @@ def throughput(n_filters, args):
         "gemm": gemm_seconds,
     }
     names = list(methods)
-    times = {name: [] for name in names}
+    times, results = interleaved(methods, args.repeats)
     gemm = {"numpy": [], "tf.matmul": []}
-    for repeat in range(args.repeats):
-        shift = repeat % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            result = methods[name]()
-            times[name].append(time.perf_counter() - start)
-            if name == "gemm":
-                for key, value in result.items():
-                    gemm[key].append(value)
-        print(f"  repeat {repeat + 1}/{args.repeats}: ours {times['ours'][-1]:.2f} s", file=sys.stderr)
+    for result in results["gemm"]:
+        for key, value in result.items():
+            gemm[key].append(value)
+    print(f"  ours, each repeat: {', '.join(f'{t:.2f}' for t in times['ours'])} s", file=sys.stderr)
 
     gemm_flops = 2.0 * GEMM_SIZE ** 3
     ceiling = statistics.median(gemm_flops / min(a, b) for a, b in zip(gemm["numpy"], gemm["tf.matmul"]))
@@ -350,13 +346,7 @@ def length_ratio(args):
 
     for run in runs:
         scan(*run)  # compiled and traced, untimed
-    times = {run: [] for run in runs}
-    for repeat in range(args.repeats):
-        shift = repeat % len(runs)
-        for run in runs[shift:] + runs[:shift]:
-            start = time.perf_counter()
-            scan(*run)
-            times[run].append(time.perf_counter() - start)
+    times, _ = interleaved({run: (lambda run=run: scan(*run)) for run in runs}, args.repeats)
     print(f"\n## 101 bp against 1,000 bp: 64 filters of width 19, score histogram, batch {args.batch_size}; "
           f"{n_short:,} x 101 bp and {args.ratio_n:,} x 1,000 bp ({args.ratio_n * windows_long:.3g} windows each); "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -425,14 +415,7 @@ def fimo_ratio(args):
     one_core = routes[:1] if routes[0] == "lookup" else []
     for name in one_core + ["fimo"]:
         runs[f"{name}, 1 thread"] = one_thread(runs[name])
-    names = list(runs)
-    times = {name: [] for name in names}
-    for repeat in range(args.repeats):
-        shift = repeat % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
+    times, _ = interleaved(runs, args.repeats)
     print(f"\n## Against memelite's FIMO: {args.fimo_n:,} x 1,000 bp, 64 filters of width 19, both strands, "
           f"batch {args.batch_size}; load average {os.getloadavg()[0]:.1f}")
     result = {"seconds": {name: statistics.median(t) for name, t in times.items()}}
