@@ -602,6 +602,13 @@ def main(argv=None):
     if args.memory_child:
         memory_child(args.memory_child, args.memory_filters, args.kernel_length, args.batch_size)
         return
+    if not args.skip_fimo:
+        import importlib.util
+
+        missing = [name for name in ("memelite", "numba") if importlib.util.find_spec(name) is None]
+        if missing:  # before the long phases, not after them
+            sys.exit(f"the FIMO comparison needs {' and '.join(missing)}: pip install '.[bench]' "
+                     "(or give --skip-fimo)")
     began = time.perf_counter()
     env = environment()
     print(f"# scan throughput{' (--quick)' if args.quick else ''}: Python {env['python']}, "

@@ -90,10 +90,12 @@ def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=N
 class BudgetProbe:
     """``progress`` hook of a dump that may be cut short: raises :class:`DumpOverBudget`.
 
-    After the first batch (which includes TensorFlow's tracing) the dump is given up only
-    if it has already used the whole ``allowance`` (seconds); after later batches, once the
-    time so far plus the steady per-sequence rate over the sequences left would exceed it.
-    The estimate it carries is that rate times ``total`` sequences (tracing left out).
+    After the first batch (which carries the one-time start-up: numba's kernels loaded,
+    TensorFlow's tracing) the dump is given up only if it has already used the whole
+    ``allowance`` (seconds), with the first batch's rate times ``total`` as an upper-bound
+    estimate; after later batches, once the time so far plus the steady per-sequence rate
+    over the sequences left would exceed it, with that rate times ``total`` (the start-up,
+    the MLE and the files left out). A scan that has read all ``total`` sequences is kept.
     """
 
     def __init__(self, total, allowance, clock=time.perf_counter):
@@ -105,10 +107,12 @@ class BudgetProbe:
     def __call__(self, n):
         self.seen += n
         elapsed = self.clock() - self.start
+        if self.seen >= self.total:  # the scan is done: its PWMs are kept
+            return
         if self.first_elapsed is None:
             self.first_elapsed, self.first_seen = elapsed, self.seen
-            if elapsed > self.allowance:
-                raise DumpOverBudget(None)
+            if elapsed > self.allowance:  # an upper bound: the first batch carries the start-up
+                raise DumpOverBudget(elapsed / self.seen * self.total)
             return
         rate = (elapsed - self.first_elapsed) / (self.seen - self.first_seen)
         if elapsed + rate * (self.total - self.seen) > self.allowance:
@@ -240,6 +244,9 @@ class PWMCallback(keras.callbacks.Callback):
         over; the first time an epoch is skipped one line on stderr says so and what a dump
         costs. Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
         ``EarlyStopping``, list it before this callback, so the epoch it stops at is written.
+        "auto" times the epochs through ``fit`` (``on_epoch_begin``, ``params["epochs"]``);
+        driven by hand, call :meth:`extract_result` instead. Logs get ``k2p_mean_*`` on
+        written epochs only: monitor them with ``every=1``.
     base : "mle" or float
         Estimate the base by maximum likelihood at every dump, or use this base ``b > 1``.
     layer : str, optional
@@ -477,11 +484,11 @@ class PWMCallback(keras.callbacks.Callback):
             return
         self._said_skipping = True
         epoch = self._trained / max(self._epochs_timed, 1)
-        cost = ("" if self.dump_estimate is None else
+        cost = ("" if self.dump_estimate is None or not self._scan_count() else
                 f" (a dump of {self._scan_count():,} sequences takes about {self.dump_estimate:.2g} s, "
-                f"{self.dump_estimate / epoch:.0%} of an epoch)")
+                f"{self.dump_estimate / epoch:.2g} of an epoch)")
         print(f"k2p-keras PWMCallback: writing PWMs only after the epochs that keep its time under "
-              f"{self.time_budget:.0%} of the training time, and after the last one{cost}; "
+              f"{self.time_budget:.2g} of the training time, and after the last one{cost}; "
               "every=1 writes every epoch", file=sys.stderr)
 
     def _scan_count(self):

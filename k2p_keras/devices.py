@@ -33,7 +33,7 @@ def strategy_for_devices(devices):
     ----------
     devices : "all", "cpu" or int
         As :func:`parse_devices` returns it. ``"all"``: a ``MirroredStrategy`` over every
-        GPU (over the CPU when there is none); N: over the first N GPUs; ``"cpu"``: the
+        GPU (none without a GPU: the CPU scan, numba's when installed); N: over the first N GPUs; ``"cpu"``: the
         GPUs hidden from TensorFlow, no strategy (so numba's rescoring stays available).
 
     Returns
@@ -50,9 +50,10 @@ def strategy_for_devices(devices):
             raise OptionError("cpu: TensorFlow has started its devices already; hide the GPUs before it "
                               "does (CUDA_VISIBLE_DEVICES=)", "devices") from None
         return None
-    gpus = [f"/gpu:{i}" for i in range(len(tf.config.list_physical_devices("GPU")))]
+    gpus = [f"/gpu:{i}" for i in range(len(tf.config.get_visible_devices("GPU")))]
     if devices == "all":
-        return tf.distribute.MirroredStrategy(gpus or ["/cpu:0"])
+        # Without a GPU a one-replica strategy would only force the slower TensorFlow route.
+        return tf.distribute.MirroredStrategy(gpus) if gpus else None
     if devices > len(gpus):
         raise OptionError(f"{devices} GPUs asked for, TensorFlow sees {len(gpus)}", "devices")
     return tf.distribute.MirroredStrategy(gpus[:devices])

@@ -419,7 +419,7 @@ class _BatchScanner:
 
 
 def _gpu_visible():
-    return bool(import_tensorflow().config.list_physical_devices("GPU"))
+    return bool(import_tensorflow().config.get_visible_devices("GPU"))  # --devices cpu hides them
 
 
 def _scan_route(rescore, strategy=None):

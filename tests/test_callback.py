@@ -461,16 +461,19 @@ class StopAfter(keras.callbacks.Callback):
 def test_auto_schedule_always_writes_the_last_epoch_and_says_it_skips(data, tmp_path, capfd):
     """With no time to spare, "auto" gives up its first try unwritten, skips, and writes the last epoch."""
     x, y = data
-    callback = PWMCallback(x, tmp_path / "tight", time_budget=1e-9)
+    # Batches of 64: the first try is cut short after its first batch (a try that reads every
+    # sequence in one batch is a whole dump, and is kept).
+    callback = PWMCallback(x, tmp_path / "tight", time_budget=1e-9, batch_size=64)
     deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[callback])
     assert callback.dumped_epochs == [3]
     assert sorted(os.listdir(tmp_path / "tight")) == ["epoch_0003.meme", "summary.tsv"]
     assert_only_whole_files(tmp_path / "tight")
     said = [line for line in capfd.readouterr().err.splitlines() if "PWMCallback" in line]
     assert len(said) == 1 and "every=1" in said[0] and "last" in said[0]
+    assert callback.dump_estimate > 0  # the cut-short try's bound, then the last dump's time
 
     # An epoch after which a callback listed before this one stops training is written too.
-    stopped = PWMCallback(x, tmp_path / "stopped", time_budget=1e-9)
+    stopped = PWMCallback(x, tmp_path / "stopped", time_budget=1e-9, batch_size=64)
     deepbind_model().fit(x, y, epochs=5, batch_size=32, verbose=0, callbacks=[StopAfter(2), stopped])
     assert stopped.dumped_epochs == [2]
     capfd.readouterr()
@@ -512,8 +515,11 @@ def test_budget_probe_projects_from_the_steady_batches():
     with pytest.raises(DumpOverBudget) as over:
         tight(100)
     assert over.value.estimate == pytest.approx(0.2)  # 1,000 sequences at the steady rate
-    # A first batch that alone uses up the allowance stops at once, with no estimate yet.
+    # A first batch that alone uses up the allowance stops at once; its rate bounds the estimate.
     spent = BudgetProbe(1000, allowance=0.4, clock=clock([0.0, 0.5]))
     with pytest.raises(DumpOverBudget) as over:
         spent(100)
-    assert over.value.estimate is None
+    assert over.value.estimate == pytest.approx(5.0)
+    # A scan that has read every sequence is kept, however long it took.
+    done = BudgetProbe(100, allowance=0.1, clock=clock([0.0, 0.5]))
+    done(100)

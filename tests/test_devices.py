@@ -121,7 +121,7 @@ def few_sequences(tmp_path_factory):
 
 
 def test_devices_all_writes_the_pwms_of_one_device(few_sequences, tmp_path):
-    # Without a GPU, "all" is a MirroredStrategy over the CPU: the strategy's route, one replica.
+    # Without a GPU, "all" leaves the scan on the CPU (no strategy), as "cpu" does.
     for name, extra in (("one", []), ("all", ["--devices", "all"]), ("cpu", ["--devices", "cpu"])):
         result = run(MODEL, few_sequences, "-q", "--batch-size", 100, "-o", tmp_path / f"{name}.meme", *extra)
         assert result.exit_code == 0, result.output
