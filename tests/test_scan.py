@@ -4,6 +4,8 @@ Checks each statistic the MLE and the heuristic read: the best window's score an
 weights (N rows weigh 0 or 1), the active-only sums, the letter counts, for every padding,
 strides and both strands, on each route (numba's lookups, TensorFlow then numba, TensorFlow).
 """
+import zlib
+
 import numpy as np
 import pytest
 
@@ -57,12 +59,21 @@ def both_strand_best(x, kernel, padding, strides):
     return np.where(take[:, :, None, None], reverse, forward), np.maximum(forward_score, reverse_score)
 
 
+def stable_seed(*case):
+    """A seed per test case, the same in every process (``hash`` of a string is not: PYTHONHASHSEED).
+
+    With a seed that changed from run to run, a soft-row case now and then drew two windows
+    whose float32 scores tie, and the float32 scan rightly picked the other one than numpy.
+    """
+    return zlib.crc32(repr(case).encode())
+
+
 @pytest.mark.parametrize("padding, strides", [("valid", 1), ("same", 1), ("causal", 1), ("valid", 3),
                                               ("same", 2), ("causal", 4)])
 @pytest.mark.parametrize("both_strands", [False, True])
 @pytest.mark.parametrize("n_encoding", ["zero", "quarter", "soft"])
 def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding, rescore):
-    rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding)) % 2**32)
+    rng = np.random.default_rng(stable_seed(padding, strides, both_strands, n_encoding))
     x = sequences(rng, 60, 37, n_encoding)
     kernel = rng.normal(size=(7, 4, 3))
     bias = rng.normal(size=3)
@@ -87,7 +98,7 @@ def test_scan_sums_equal_numpy(padding, strides, both_strands, n_encoding, resco
 @pytest.mark.parametrize("n_encoding", ["zero", "quarter", "soft"])
 def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, both_strands, n_encoding,
                                                               rescore):
-    rng = np.random.default_rng(hash((padding, strides, both_strands, n_encoding, "bins")) % 2**32)
+    rng = np.random.default_rng(stable_seed(padding, strides, both_strands, n_encoding, "bins"))
     x = sequences(rng, 70, 33, n_encoding)
     kernel = rng.normal(size=(6, 4, 3))
     best = both_strand_best if both_strands else numpy_best_windows
