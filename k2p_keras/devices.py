@@ -10,6 +10,8 @@ the same sequences: worker ``w`` of ``n`` scans batches ``w, w + n, ...`` (its s
 the workers' sums are then all-reduced (:func:`sum_over_workers`), so every worker ends
 with the sums of all the sequences.
 """
+import functools
+
 from .errors import K2PError, OptionError
 
 #: What ``--devices`` accepts, for ``--help`` and error messages.
@@ -79,8 +81,12 @@ def worker_share(strategy):
     return _first_local_replica(strategy) // local, strategy.num_replicas_in_sync // local
 
 
+@functools.lru_cache(maxsize=None)
 def _first_local_replica(strategy):
-    """The global id of this worker's first replica (its replicas are numbered in a row)."""
+    """The global id of this worker's first replica (its replicas are numbered in a row).
+
+    Asked once per strategy (it runs a function on every replica), not at every batch.
+    """
     ids = []
 
     def note(context):
