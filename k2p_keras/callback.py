@@ -24,6 +24,7 @@ from .extraction import DEFAULTS, make_options, plan_extraction
 from .pipeline import format_summary, open_sequences_for
 from .textio import write_text
 from .transform import js_divergence
+from .validate import check_positive_number
 
 # Subclassing Keras needs Keras now; TensorFlow's start-up lines are hidden while it loads
 # (nothing happens when it is loaded already, as during fit()).
@@ -352,9 +353,7 @@ class PWMCallback(keras.callbacks.Callback):
                  annotate=None, annotate_options=None, time_budget=AUTO_TIME_BUDGET):
         super().__init__()
         self.every = _positive_int(every, "every")
-        if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not time_budget > 0:
-            raise K2PError(f"time_budget must be a number > 0 (a share of the training time), got {time_budget!r}")
-        self.time_budget = float(time_budget)
+        self.time_budget = check_positive_number(time_budget, "time_budget (a share of the training time)")
         self.max_sequences = _positive_int(max_sequences, "max_sequences", allow_none=True)
         # The options extract() takes, checked now so that a typo fails before training starts.
         self.options = make_options(base=base, layer=layer, shared_base=bool(shared_base), sites=sites,

@@ -73,6 +73,13 @@ def check_positive_int(value, what):
     return number
 
 
+def check_positive_number(value, what):
+    """Return ``value`` as a float after checking that it is a Python number > 0 (inf allowed)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise K2PError(f"{what}: expected a number > 0, got {value!r}")
+    return float(value)
+
+
 def check_fraction(value, what="fraction", *, include_zero=False, include_one=True):
     """Return ``value`` as a float in (0, 1] (the bounds' inclusion is configurable)."""
     low, high = "[" if include_zero else "(", "]" if include_one else ")"
