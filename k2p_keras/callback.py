@@ -13,6 +13,7 @@ whole files behind.
 import math
 import os
 import sys
+import threading
 import time
 import warnings
 
@@ -118,6 +119,16 @@ class BudgetProbe:
         rate = (elapsed - self.first_elapsed) / (self.seen - self.first_seen)
         if elapsed + rate * (self.total - self.seen) > self.allowance:
             raise DumpOverBudget(rate * self.total)
+
+
+def _load_compiled_kernels():
+    """:func:`k2p_keras.scan.load_compiled_kernels`, quiet: a problem it meets shows in the dump itself."""
+    from .scan import load_compiled_kernels
+
+    try:
+        load_compiled_kernels()
+    except Exception:  # noqa: BLE001 - the dump runs the same code and reports the error
+        pass
 
 
 def auto_sequence_count(count, windows_per_sequence):
@@ -382,6 +393,7 @@ class PWMCallback(keras.callbacks.Callback):
         self._epochs_timed = 0
         self.dump_estimate = None
         self._said_skipping = False
+        self._warm_up = None
 
     @property
     def sequence_indices(self):
@@ -434,6 +446,11 @@ class PWMCallback(keras.callbacks.Callback):
         except OSError as err:
             raise K2PError(f"cannot create the output folder ({err.strerror})",
                            path=self.output_dir) from None
+        if self._estimating and self._warm_up is None:
+            # numba's one-time start-up (half a second) overlaps the first epoch instead of
+            # lengthening the first dump; a dump that comes first waits for it on numba's lock.
+            self._warm_up = threading.Thread(target=_load_compiled_kernels, name="k2p-keras warm-up", daemon=True)
+            self._warm_up.start()
         summary = os.path.join(self.output_dir, SUMMARY_NAME)
         if not self._rows and os.path.exists(summary):
             warnings.warn(f"{summary}: replacing the summary of an earlier run (and its epoch_*.meme "

@@ -284,6 +284,8 @@ def _traced_locate(strides, both_strands):
 
 
 RESCORERS = ("auto", "numba", "tensorflow")
+#: Sequences whose best windows the compiled kernel sums in one call (:meth:`_BatchScanner._add_compiled`).
+PENDING_SEQUENCES = 4096
 ROUTES = ("lookup", "locate", "tensorflow")
 
 
@@ -324,6 +326,7 @@ class _BatchScanner:
             self.totals.update(bin_count=np.zeros(n_filters * score_bins), bin_score_sum=np.zeros(n_filters * score_bins))
         self.letters_by_code = np.zeros((n_filters if self.count_letters else 0, n_rows, N_CODES))
         self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
+        self._pending = []  # batches' (codes, starts, take_rc, left) waiting for the compiled sums
 
     def add(self, x, pads):
         """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums.
@@ -355,6 +358,7 @@ class _BatchScanner:
 
     def _accumulate(self, out):
         """Add one traced step's sums (a batch's, or a replica's shard's) to the running sums."""
+        pass
         if self.score_bins:
             np.add.at(self.deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
         for key, value in out.items():
@@ -378,6 +382,7 @@ class _BatchScanner:
 
     def sum_over_workers(self, n_sequences, letter_totals):
         """Every worker's sums added up (a strategy across machines: each scanned its share)."""
+        self._flush()
         mine = {**self.totals, "deficit": self.deficit, "letters_by_code": self.letters_by_code,
                 "n_sequences": np.array([float(n_sequences)]), "letter_totals": letter_totals}
         every = sum_over_workers(self.strategy, mine, maxima=("max_preactivation",))
@@ -386,6 +391,25 @@ class _BatchScanner:
         return int(every["n_sequences"][0]), every["letter_totals"]
 
     def _add_compiled(self, codes, starts, take_rc, left):
+        """Queue a batch's best windows for the compiled sums, which run on ``PENDING_SEQUENCES`` at a time.
+
+        Each call of the compiled kernel starts and joins threads (about a millisecond, more on
+        a busy machine); on short sequences that cost as much as the sums of a 512-sequence
+        batch. The queue holds letter codes and positions only (under 2 MB at 1,000 bp).
+        """
+        if self._pending and (self._pending[0][0].shape[1], self._pending[0][3]) != (codes.shape[1], left):
+            self._flush()  # another length or padding: the queue holds one shape
+        self._pending.append((codes, starts, take_rc, left))
+        if sum(len(batch[0]) for batch in self._pending) >= PENDING_SEQUENCES:
+            self._flush()
+
+    def _flush(self):
+        """Add the queued batches' best windows to the running sums."""
+        if not self._pending:
+            return
+        codes, starts, take_rc = (np.concatenate([batch[i] for batch in self._pending]) for i in range(3))
+        left = self._pending[0][3]
+        self._pending = []
         t = self.totals
         n_filters = self.table.shape[0]
         empty = np.zeros(0)
@@ -398,6 +422,7 @@ class _BatchScanner:
             t["bin_score_sum"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)), self.deficit)
 
     def stats(self, n_sequences, letter_totals=None):
+        self._flush()
         t = self.totals
         letter_counts = None
         if self.count_letters:
@@ -416,6 +441,23 @@ class _BatchScanner:
         return ScoreHistogram(low=self.bin_low, width=self.bin_width, count=count,
                               score_sum=self.totals["bin_score_sum"].reshape(n_filters, bins),
                               row_weight=count[:, :, None] - self.deficit.reshape(n_filters, bins, -1))
+
+
+def load_compiled_kernels():
+    """Load the lookup route's compiled kernels now: numba's one-time start-up in a process.
+
+    The first call of a numba kernel in a process loads numba's registries and the kernel
+    cached on disk (about half a second here; minutes when the cache must be compiled). The
+    callback runs this in a thread while the first epoch trains, so that its first dump does
+    not pay it. Does nothing where the scan takes another route (no numba, or a GPU).
+    """
+    if _scan_route("auto") != "lookup":
+        return
+    # Every argument of the compiled kernels has one type whatever the shapes and options
+    # (float32 batches, float64 tables, 2-D arrays for the optional sums), so one tiny scan
+    # loads the very kernels the real scans call.
+    scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
+                      letter_threshold=0.0, rescore="numba")
 
 
 def _gpu_visible():

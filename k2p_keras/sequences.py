@@ -23,7 +23,7 @@ import numpy as np
 from .errors import K2PError
 from .formats import file_kind
 from .matrices import hdf5_damage, resolve_dataset
-from .validate import check_numeric_dtype, check_positive_int, check_sequence_length
+from .validate import check_numeric_dtype, check_positive_int, check_sequence_length, first_outside_unit_interval
 
 __all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequences"]
 
@@ -213,11 +213,9 @@ class TensorSequences(SequenceSource):
             batch = batch.transpose(0, 2, 1)
         batch = np.ascontiguousarray(batch)
         if self._dtype.kind != "b":
-            bad = np.isnan(batch) | (batch < 0) | (batch > 1)
-            if bad.any():
-                row = int(np.argwhere(bad.any(axis=(1, 2)))[0, 0])
-                found = batch[row][bad[row]][0]
-                raise K2PError(f"sequence {int(positions[row])} (counting from 0) holds {float(found)!r}; "
+            bad = first_outside_unit_interval(batch)
+            if bad is not None:
+                raise K2PError(f"sequence {int(positions[bad[0]])} (counting from 0) holds {bad[1]!r}; "
                                f"expected one-hot values in [0, 1]", path=self.path or "<array>")
         return batch
 

@@ -142,10 +142,20 @@ def check_one_hot_batch(batch, what="sequence batch"):
     array = np.asarray(batch, dtype=np.float32)
     if array.ndim != 3 or array.shape[2] != 4:
         raise K2PError(f"{what}: expected shape (B, length, 4), one-hot A C G T, got {_shape_text(array)}")
-    bad = np.isnan(array) | (array < 0) | (array > 1)
-    if bad.any():
-        raise K2PError(f"{what}: expected one-hot values in [0, 1], got {float(array[bad][0])!r}")
+    bad = first_outside_unit_interval(array)
+    if bad is not None:
+        raise K2PError(f"{what}: expected one-hot values in [0, 1], got {bad[1]!r}")
     return array
+
+
+def first_outside_unit_interval(array):
+    """``(index along axis 0, value)`` of the first value of ``array`` that is NaN or outside
+    [0, 1], or None. Two reductions without temporaries: NaN propagates through min and max."""
+    if array.size == 0 or (array.min() >= 0 and array.max() <= 1):
+        return None
+    bad = np.isnan(array) | (array < 0) | (array > 1)
+    row = int(np.argwhere(bad.reshape(len(array), -1).any(axis=1))[0, 0])
+    return row, float(array[row][bad[row]][0])
 
 
 def check_pwm(pwm, what="PWM", *, tolerance=SUM_WARN, row_name=None, path=None):

@@ -55,42 +55,77 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
     # sequences whatever the number of cores, so the sums do not depend on it.
     for f in numba.prange(n_filters):
         window = np.empty(width, dtype=np.uint8)
+        n_whole = 0.0  # used windows without a zero row: each adds 1 to every row's weight, at the end
+        top = max_preactivation[f]
         for b in range(n_sequences):
-            first = starts[b, f] - left
-            rc = take_rc[b, f]
+            n_zero = _window_codes(codes, b, starts[b, f] - left, take_rc[b, f], window)
+            # The score in float64, row by row in the kernel's order (the same sum on every route).
             score = 0.0
             for i in range(width):
-                position = first + i
-                if position < 0 or position >= length:
-                    code = ZERO_CODE
-                elif rc:
-                    code = CODE_COMPLEMENT[codes[b, length - 1 - position]]
-                else:
-                    code = codes[b, position]
-                window[i] = code
-                score += table[f, i, code]
+                score += table[f, i, window[i]]
             preactivation = score + bias[f]
-            if preactivation > max_preactivation[f]:
-                max_preactivation[f] = preactivation
+            top = max(top, preactivation)
             if not exclude_inactive or preactivation > active_threshold:
                 score_sum[f] += score
                 n_used[f] += 1.0
-                for i in range(width):
-                    if window[i] != ZERO_CODE:
-                        row_weight[f, i] += 1.0
+                if n_zero == 0:
+                    n_whole += 1.0
+                else:
+                    for i in range(width):
+                        if window[i] != ZERO_CODE:
+                            row_weight[f, i] += 1.0
             if count_letters and preactivation > letter_threshold[f]:
                 n_letter_windows[f] += 1.0
                 for i in range(width):
                     letters[f, i, window[i]] += 1.0
             if n_bins > 0:
                 # The bin exactly as the TensorFlow route computes it (float64, floor, clipped).
-                k = min(max(np.floor((score - bin_low[f]) / bin_width[f]), 0.0), n_bins - 1.0)
-                k = int(k)
+                k = int(min(max(np.floor((score - bin_low[f]) / bin_width[f]), 0.0), n_bins - 1.0))
                 bin_count[f, k] += 1.0
                 bin_score_sum[f, k] += score
-                for i in range(width):
-                    if window[i] == ZERO_CODE:
-                        deficit[f * n_bins + k, i] += 1.0
+                if n_zero > 0:
+                    for i in range(width):
+                        if window[i] == ZERO_CODE:
+                            deficit[f * n_bins + k, i] += 1.0
+        max_preactivation[f] = top
+        for i in range(width):
+            row_weight[f, i] += n_whole
 
 
-accumulate_window_sums = None if numba is None else numba.njit(cache=True, nogil=True, parallel=True)(_accumulate)
+def _window_codes(codes, b, first, rc, window):
+    """Fill ``window`` with the codes of sequence ``b``'s window starting at row ``first`` of
+    its unpadded strand (``rc``: the reverse complement; rows outside the sequence are
+    padding, the zero code). Returns how many rows hold the zero code."""
+    length, width = codes.shape[1], window.shape[0]
+    n_zero = 0
+    if 0 <= first and first + width <= length:  # inside the sequence: no test per row
+        if rc:
+            last = length - 1 - first
+            for i in range(width):
+                code = CODE_COMPLEMENT[codes[b, last - i]]
+                window[i] = code
+                n_zero += code == ZERO_CODE
+        else:
+            for i in range(width):
+                code = codes[b, first + i]
+                window[i] = code
+                n_zero += code == ZERO_CODE
+        return n_zero
+    for i in range(width):
+        position = first + i
+        if position < 0 or position >= length:
+            code = ZERO_CODE
+        elif rc:
+            code = CODE_COMPLEMENT[codes[b, length - 1 - position]]
+        else:
+            code = codes[b, position]
+        window[i] = code
+        n_zero += code == ZERO_CODE
+    return n_zero
+
+
+if numba is None:
+    accumulate_window_sums = None
+else:
+    _window_codes = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")(_window_codes)
+    accumulate_window_sums = numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)(_accumulate)

@@ -240,3 +240,45 @@ def test_numba_and_tensorflow_rescoring_give_the_same_stats_on_mixed_batches():
 def test_unknown_rescore_is_refused():
     with pytest.raises(K2PError, match="rescore"):
         scan_best_windows([np.eye(4)[None]], np.ones((2, 4, 1)), rescore="gpu")
+
+
+def test_batches_of_any_size_and_length_give_the_same_sums(rescore):
+    """The compiled sums run on queued batches (scan.PENDING_SEQUENCES at a time; a new length or
+    padding empties the queue): small and large batches, two lengths in turn, give the sums of
+    one-sequence batches, added in the same order, to the last bit."""
+    rng = np.random.default_rng(stable_seed("queue"))
+    kernel, bias = rng.normal(size=(7, 4, 6)), rng.normal(size=6)
+    short, long_ = sequences(rng, 60, 30), sequences(rng, 45, 80)
+    one_by_one = [s[None] for s in short[:30]] + [s[None] for s in long_] + [s[None] for s in short[30:]]
+    in_batches = [short[:7], short[7:30], long_[:1], long_[1:], short[30:]]
+    options = dict(padding="same", both_strands=True, letter_threshold=0.0, score_bins=40, exclude_inactive=True)
+    a = scan_best_windows(one_by_one, kernel, bias, rescore=rescore, **options)
+    b = scan_best_windows(in_batches, kernel, bias, rescore=rescore, **options)
+    # TensorFlow sums each batch before adding it: the same sums up to float64 rounding there.
+    same = (np.testing.assert_array_equal if rescore != "tensorflow" else
+            lambda x, y, err_msg="": np.testing.assert_allclose(x, y, rtol=1e-14, atol=1e-12, err_msg=err_msg))
+    for name in ("score_sum", "row_weight", "n_used", "max_preactivation", "letter_counts", "n_letter_windows"):
+        same(getattr(a, name), getattr(b, name), err_msg=name)
+    for name in ("count", "score_sum", "row_weight"):
+        same(getattr(a.score_histogram, name), getattr(b.score_histogram, name), err_msg=name)
+    assert a.n_sequences == b.n_sequences == 105
+
+
+@NEEDS_NUMBA
+def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
+    """load_compiled_kernels (the callback's warm-up) must leave nothing for a real scan to load:
+    every argument type of the compiled kernels is the same whatever the shapes and options."""
+    from k2p_keras import window_search, window_sums
+
+    scan.load_compiled_kernels()
+    before = (list(window_search.one_hot_to_best_windows.signatures),
+              list(window_sums.accumulate_window_sums.signatures))
+    assert all(before)
+    rng = np.random.default_rng(3)
+    for options in (dict(), dict(score_bins=100, both_strands=True, padding="same"),
+                    dict(letter_threshold=np.zeros(8), exclude_inactive=True, strides=2)):
+        scan_best_windows([sequences(rng, 20, 40)], rng.normal(size=(5, 4, 8)).astype(np.float32),
+                          rng.normal(size=8), rescore="numba", **options)
+    after = (list(window_search.one_hot_to_best_windows.signatures),
+             list(window_sums.accumulate_window_sums.signatures))
+    assert after == before
