@@ -21,7 +21,7 @@ import numpy as np
 
 from ._tf import import_tensorflow
 from .errors import K2PError, PatternError
-from .extraction import DEFAULTS, make_options, plan_extraction
+from .extraction import DEFAULTS, make_options, plan_extraction, resolved_batch_size
 from .pipeline import format_summary, open_sequences_for
 from .textio import write_text
 from .transform import js_divergence
@@ -285,8 +285,8 @@ class PWMCallback(keras.callbacks.Callback):
         The older spelling of ``sites="active"``.
     seed : int
         Seed of the subset drawn with ``max_sequences`` (arrays and files only).
-    batch_size : int
-        Sequences per scanned batch.
+    batch_size : int or "auto"
+        Sequences per scanned batch ("auto": :func:`k2p_keras.scan.auto_batch_size`).
     dataset : str, optional
         For an HDF5 file: the dataset holding the sequences (default: the one shaped like the model's input).
     n_encoding : {"zero", "quarter"}
@@ -540,7 +540,7 @@ class PWMCallback(keras.callbacks.Callback):
             self._open_source(self.model, layer)
         batches = None
         if self._estimating:
-            source, indices, size = self._source, self._indices, self.options.batch_size
+            source, indices, size = self._source, self._indices, self._batch_size
 
             def batches():
                 return source.iter_batches(size, indices=indices)
@@ -594,6 +594,7 @@ class PWMCallback(keras.callbacks.Callback):
             rng = np.random.default_rng(self.seed)
             indices = np.sort(rng.choice(source.count, size=wanted, replace=False))
         self._source, self._indices = source, indices
+        self._batch_size = resolved_batch_size(spec, self.options, source.max_length)
 
     def _write_summary(self, result):
         # The whole table is rewritten and renamed into place: a reader (or a crash) never

@@ -10,11 +10,12 @@ import click
 
 from .cli_group import MODEL_COMMAND, cli, output_path, progress_bar
 from .devices import DEVICES_HELP, parse_devices
-from .errors import OptionError, PatternError
+from .errors import K2PError, OptionError, PatternError
 from .extraction import DEFAULTS, N_ENCODINGS
 from .annotate import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON  # plain constants: memelite loads only when used
 from .pipeline import METHODS
 from .sites import SITES_HELP
+from .validate import check_batch_size
 
 # What --annotate given without a value stands for: the default database.
 DEFAULT_DB = "default"
@@ -26,6 +27,14 @@ def devices_option(ctx, param, value):
         return None if value is None else parse_devices(value)
     except OptionError as err:
         raise click.BadParameter(err.detail) from None
+
+
+def batch_size_option(ctx, param, value):
+    """Click callback for --batch-size: "auto" or a whole number >= 1."""
+    try:
+        return check_batch_size(value, "--batch-size")
+    except K2PError as err:
+        raise click.BadParameter(err.message.removeprefix("--batch-size: ")) from None
 
 
 @cli.command(MODEL_COMMAND)
@@ -48,7 +57,10 @@ def devices_option(ctx, param, value):
               help="HDF5 dataset holding the sequences [default: the one shaped like the model's input].")
 @click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default=DEFAULTS.n_encoding, show_default=True,
               help="How N and other IUPAC codes in FASTA are encoded, as in training: zero rows or 0.25 rows.")
-@click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
+@click.option("--batch-size", default=DEFAULTS.batch_size, show_default=True, metavar="[auto|N]",
+              callback=batch_size_option,
+              help="Sequences per scanned batch; auto: as many as 16 MB of one-hot rows (numba's CPU scan) "
+                   "or TensorFlow's convolution in 256 MB (CPU) or an eighth of a GPU's memory.")
 @click.option("--devices", default=None, metavar="[all|N|cpu]", callback=devices_option,
               help=f"Scan on several devices, each batch split among them (tf.distribute.MirroredStrategy): "
                    f"{DEVICES_HELP}. Under a strategy the windows are rescored by TensorFlow, not numba "

@@ -24,9 +24,11 @@ from . import __version__
 from .errors import K2PError, OptionError
 from .pipeline import METHODS, extract_motif_sets, format_summary, open_sequences_for, scans_needed
 from .sites import DEFAULT_SITES, site_rule
-from .validate import check_positive_int
+from .validate import check_batch_size
 
 N_ENCODINGS = ("zero", "quarter")
+#: Sequences per batch when batch_size="auto" meets sequences of unknown length.
+FALLBACK_BATCH_SIZE = 512
 #: Significant digits of the probabilities in the MEME files written (rows sum to 1 within 1e-5).
 MEME_DIGITS = 6
 
@@ -81,8 +83,11 @@ class Options:
         For an HDF5 sequence file: the dataset holding the sequences.
     n_encoding : {"zero", "quarter"}
         How N and IUPAC codes in FASTA are encoded, as in training.
-    batch_size : int
-        Sequences per scanned batch.
+    batch_size : int or "auto"
+        Sequences per scanned batch. "auto": as many as the scan's route keeps within a
+        byte budget (:func:`k2p_keras.scan.auto_batch_size`: 16 MB of one-hot rows for the
+        CPU's compiled lookups, about 10,000 sequences of 101 bp and 1,000 of 1,000 bp; for
+        TensorFlow's convolution 256 MB on a CPU, an eighth of a GPU's memory).
     strategy : tf.distribute.Strategy or None
         Scan on several devices: each batch is split among the strategy's replicas
         (``tf.distribute.MirroredStrategy()`` over a machine's GPUs; across machines
@@ -103,7 +108,7 @@ class Options:
     layer: str = None
     dataset: str = None
     n_encoding: str = "zero"
-    batch_size: int = 512
+    batch_size: object = "auto"
     strategy: object = None
 
     @property
@@ -151,7 +156,7 @@ class Options:
         if self.n_encoding not in N_ENCODINGS:
             raise OptionError(f"expected one of {', '.join(N_ENCODINGS)}, got {self.n_encoding!r}", "n_encoding")
         try:
-            size = check_positive_int(self.batch_size, "batch_size")
+            size = check_batch_size(self.batch_size)
         except K2PError as err:
             raise _option_error(err, "batch_size") from None
         if self.strategy is not None:
@@ -425,23 +430,24 @@ def as_batch(x):
     return np.ascontiguousarray(x)
 
 
-def _iterable_batches(sequences, batch_size):
-    """``(open_batches, count, label)`` for a tf.data.Dataset, a callable or an iterable of batches."""
+def _iterable_batches(sequences):
+    """``(batches_of_size, count, label)`` for a tf.data.Dataset, a callable or an iterable of batches."""
     if hasattr(sequences, "element_spec"):  # a tf.data.Dataset, without importing TensorFlow
         dataset = sequences
         spec = dataset.element_spec
         first = spec[0] if isinstance(spec, (tuple, list)) else spec
         if getattr(first, "shape", None) is not None and first.shape.rank == 2:
-            dataset = dataset.batch(batch_size)  # single sequences: scan them in batches
-        return (lambda: (as_batch(e) for e in dataset)), None, "<tf.data.Dataset>"
+            # Single sequences: scan them in batches.
+            return (lambda size: (as_batch(e) for e in dataset.batch(size))), None, "<tf.data.Dataset>"
+        return (lambda size: (as_batch(e) for e in dataset)), None, "<tf.data.Dataset>"
     if callable(sequences):
-        return (lambda: (as_batch(b) for b in sequences())), None, "<batches>"
+        return (lambda size: (as_batch(b) for b in sequences())), None, "<batches>"
     if isinstance(sequences, (list, tuple)):
-        return (lambda: (as_batch(b) for b in sequences)), None, "<batches>"
+        return (lambda size: (as_batch(b) for b in sequences)), None, "<batches>"
     if iter(sequences) is sequences:  # a generator or an iterator: one pass only
         state = {"used": False}
 
-        def once():
+        def once(size):
             if state["used"]:
                 raise K2PError("the sequences were given as an iterator, which can be read once; this "
                                "extraction needs a second pass: give a list, an array, a file or a "
@@ -455,7 +461,8 @@ def _iterable_batches(sequences, batch_size):
 
 
 def _open_batches(spec, sequences, options):
-    """``(open_batches, count, label)``: a callable giving fresh canonical batches, and how many."""
+    """``(batches_of_size, count, label, max_length)``: a callable giving fresh canonical batches
+    of a given size, how many sequences, their description and the longest's length."""
     from .sequences import SequenceSource
 
     if hasattr(sequences, "numpy") and not hasattr(sequences, "element_spec"):
@@ -463,10 +470,26 @@ def _open_batches(spec, sequences, options):
     if isinstance(sequences, (str, os.PathLike, np.ndarray, SequenceSource)):
         source = open_sequences_for(spec, sequences, dataset=options.dataset, n_encoding=options.n_encoding)
         label = source.path or "<array>"
-        return (lambda: source.iter_batches(options.batch_size)), source.count, label
+        return source.iter_batches, source.count, label, source.max_length
     if options.dataset is not None:
         raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
-    return _iterable_batches(sequences, options.batch_size)
+    return (*_iterable_batches(sequences), spec.input_length)
+
+
+def resolved_batch_size(spec, options, length):
+    """The batch size ``options.batch_size`` stands for on sequences of at most ``length`` rows.
+
+    "auto" asks :func:`k2p_keras.scan.auto_batch_size` (the route's byte budget); without a
+    known length (batches of single sequences from a dataset of any length), 512.
+    """
+    if options.batch_size != "auto":
+        return options.batch_size
+    if length is None:
+        return FALLBACK_BATCH_SIZE
+    from .scan import auto_batch_size
+
+    return auto_batch_size(length, spec.kernel.shape[0], spec.kernel.shape[2], both_strands=options.both_strands,
+                           strides=spec.strides, strategy=options.strategy)
 
 
 # ------------------------------------------------------------------------------ the job
@@ -479,8 +502,10 @@ class ExtractionPlan:
     ----------
     spec : ConvSpec
     options : Options
-    open_batches : callable or None
-        Returns a fresh iterable of canonical batches on each call.
+    batches_of_size : callable or None
+        ``batches_of_size(batch_size)`` returns a fresh iterable of canonical batches.
+    max_length : int or None
+        The longest sequence's length, when known (for ``batch_size="auto"``).
     n_sequences : int or None
         Sequences per pass (None when the input does not say, e.g. a generator).
     model, sequences : str
@@ -489,10 +514,23 @@ class ExtractionPlan:
 
     spec: object
     options: Options
-    open_batches: object = None
+    batches_of_size: object = None
+    max_length: int = None
     n_sequences: int = None
     model: str = ""
     sequences: str = None
+
+    @property
+    def open_batches(self):
+        """A callable returning fresh batches of the size the options stand for (None without sequences).
+
+        The size is settled when the batches are opened, so that options changed after
+        planning (a strategy, both strands found in the graph) count.
+        """
+        if self.batches_of_size is None:
+            return None
+        size = resolved_batch_size(self.spec, self.options, self.max_length)
+        return lambda: self.batches_of_size(size)
 
     @property
     def passes(self):
@@ -563,9 +601,9 @@ def plan_extraction(model, sequences=None, **options):
     if opts.estimating and not opts.force:
         # Fail before the sequences are opened; a forced run warns when the PWMs are made.
         check_pattern(spec, estimating=True, path=model_label if isinstance(model, (str, os.PathLike)) else None)
-    open_batches, count, label = None, None, None
+    batches_of_size, count, label, max_length = None, None, None, None
     if sequences is not None and opts.needs_sequences:
-        open_batches, count, label = _open_batches(spec, sequences, opts)
+        batches_of_size, count, label, max_length = _open_batches(spec, sequences, opts)
     elif opts.needs_sequences:
         what = "the heuristic PWMs" if opts.method != "exact" else "estimating the base (or give a fixed base)"
         raise K2PError(f"sequences are needed for {what}")
@@ -581,8 +619,8 @@ def plan_extraction(model, sequences=None, **options):
         warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse complement?); "
                       "if the model scans both strands, say so (both_strands=True, "
                       "--both-strands on the command line)")
-    return ExtractionPlan(spec=spec, options=opts, open_batches=open_batches, n_sequences=count,
-                          model=model_label, sequences=label)
+    return ExtractionPlan(spec=spec, options=opts, batches_of_size=batches_of_size, max_length=max_length,
+                          n_sequences=count, model=model_label, sequences=label)
 
 
 def extract(model, sequences=None, **options):

@@ -484,6 +484,67 @@ def _scan_route(rescore, strategy=None):
     return "lookup"
 
 
+#: What a batch of ``batch_size="auto"`` may hold. The lookup route: its float32 one-hot rows
+#: (each parallel call costs a start, about a millisecond, so short sequences want large
+#: batches). TensorFlow's routes: the float32 convolution's output of every strand, and
+#: on the "tensorflow" route the best windows' float64 rows too; on a CPU this many bytes,
+#: on a GPU an eighth of the memory TensorFlow may use there.
+LOOKUP_BATCH_BYTES = 16 * 2 ** 20
+TENSORFLOW_BATCH_BYTES = 256 * 2 ** 20
+GPU_MEMORY_SHARE = 1 / 8
+MAX_AUTO_BATCH = 16384
+
+
+def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strides=1, strategy=None,
+                    gpu_memory=None):
+    """Sequences per batch for ``batch_size="auto"``: as many as the route's byte budget holds.
+
+    Parameters
+    ----------
+    length : int
+        The longest sequence.
+    kernel_rows, n_filters : int
+        The kernel's rows (dilation expanded) and filters.
+    both_strands : bool
+    strides : int
+    strategy : tf.distribute.Strategy, optional
+        Each replica takes a share of the batch: the budget is each device's.
+    gpu_memory : int, optional
+        Bytes TensorFlow may use on one GPU; by default asked of TensorFlow when a GPU is
+        visible (:func:`_gpu_memory`).
+
+    Returns
+    -------
+    int
+        Between 1 and ``MAX_AUTO_BATCH``.
+    """
+    route = _scan_route("auto", strategy)
+    if route == "lookup":
+        per_sequence, budget = 16 * length, LOOKUP_BATCH_BYTES
+    else:
+        strands = 2 if both_strands else 1
+        windows = length // strides + 1  # padding included, at most
+        per_sequence = 4 * windows * n_filters * strands
+        if route == "tensorflow":
+            per_sequence += 8 * 4 * kernel_rows * n_filters * strands
+        if gpu_memory is None and _gpu_visible():
+            gpu_memory = _gpu_memory()
+        budget = TENSORFLOW_BATCH_BYTES if gpu_memory is None else int(gpu_memory * GPU_MEMORY_SHARE)
+        if strategy is not None:
+            budget *= strategy.num_replicas_in_sync
+    return int(min(max(budget // max(per_sequence, 1), 1), MAX_AUTO_BATCH))
+
+
+def _gpu_memory():
+    """Bytes TensorFlow's allocator may use on the first visible GPU, or None if it does not say."""
+    try:
+        from tensorflow.python.client import device_lib  # no public call gives a device's memory
+        limits = [d.memory_limit for d in device_lib.list_local_devices() if d.device_type == "GPU"]
+    except Exception:  # noqa: BLE001 - a private module: without it, the CPU's budget
+        return None
+    return int(limits[0]) if limits and limits[0] else None
+
+
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
                       exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
                       score_bins=None, progress=None, rescore="auto", strategy=None):

@@ -73,6 +73,18 @@ def check_positive_int(value, what):
     return number
 
 
+def check_batch_size(value, what="batch_size"):
+    """``"auto"``, or a whole number >= 1 (a command line's digits too) as an int."""
+    if value == "auto":
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    try:
+        return check_positive_int(value, what)
+    except K2PError:
+        raise K2PError(f"{what}: expected 'auto' or a whole number >= 1, got {value!r}") from None
+
+
 def check_positive_number(value, what):
     """Return ``value`` as a float after checking that it is a Python number > 0 (inf allowed)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

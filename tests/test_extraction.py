@@ -207,3 +207,62 @@ def test_a_filter_without_a_per_filter_estimate_takes_the_shared_base(trained, t
     with pytest.warns(UserWarning, match="filter 1: .* using the shared base"):
         result = k2p_keras.extract(model, x, shared_base=False, sites="all")
     np.testing.assert_allclose(result.exact.ln_base, [per_filter[0], shared, per_filter[1]], rtol=0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- batch_size="auto"
+
+def test_auto_batch_size_follows_each_routes_byte_budget(monkeypatch):
+    from k2p_keras import scan
+
+    monkeypatch.setattr(scan, "_gpu_visible", lambda: False)
+    monkeypatch.setattr(scan, "numba_available", lambda: True)
+    # numba's lookups: 16 MB of float32 one-hot rows.
+    assert scan.auto_batch_size(101, 19, 64) == 16 * 2 ** 20 // (16 * 101) == 10381
+    assert scan.auto_batch_size(1000, 19, 64) == 1048
+    assert scan.auto_batch_size(10, 5, 2) == scan.MAX_AUTO_BATCH
+    assert scan.auto_batch_size(10 ** 7, 19, 64) == 1
+    # TensorFlow on a CPU: the conv output of each strand and the best windows' float64 rows in 256 MB.
+    monkeypatch.setattr(scan, "numba_available", lambda: False)
+    one = 4 * 1001 * 64 + 8 * 4 * 19 * 64
+    assert scan.auto_batch_size(1000, 19, 64) == 256 * 2 ** 20 // one
+    assert scan.auto_batch_size(1000, 19, 64, both_strands=True) == 256 * 2 ** 20 // (2 * one)
+    assert scan.auto_batch_size(1000, 19, 64, strides=4) == 256 * 2 ** 20 // (4 * 251 * 64 + 8 * 4 * 19 * 64)
+    # A GPU: an eighth of its memory, for the conv alone (numba rescores on the CPU).
+    monkeypatch.setattr(scan, "numba_available", lambda: True)
+    monkeypatch.setattr(scan, "_gpu_visible", lambda: True)
+    assert scan.auto_batch_size(1000, 19, 64, gpu_memory=8 * 2 ** 30) == 2 ** 30 // (4 * 1001 * 64)
+    monkeypatch.setattr(scan, "_gpu_memory", lambda: None)  # TensorFlow does not say: the CPU's budget
+    assert scan.auto_batch_size(1000, 19, 64) == 256 * 2 ** 20 // (4 * 1001 * 64)
+
+
+def test_auto_batch_size_is_settled_when_the_batches_are_opened(trained, monkeypatch):
+    """The plan's batches take the size of the options as they are when the scan starts: a
+    strategy set after planning (as --devices does) makes them TensorFlow's size."""
+    from dataclasses import replace
+
+    from k2p_keras import scan
+
+    _, x, paths = trained
+    many = np.concatenate([x] * 100)  # 12,000 sequences
+    length = x.shape[1]
+    monkeypatch.setattr(scan, "_gpu_visible", lambda: False)
+    # Budgets small enough for this small model's batches to show them.
+    monkeypatch.setattr(scan, "LOOKUP_BATCH_BYTES", 16 * length * 1000)  # 1,000 sequences
+    plan = k2p_keras.plan_extraction(paths["h5"], many)
+    rows, filters = plan.spec.kernel.shape[0], plan.spec.kernel.shape[2]
+    tensorflow_bytes = 4 * (length + 1) * filters + 32 * rows * filters
+    monkeypatch.setattr(scan, "TENSORFLOW_BATCH_BYTES", tensorflow_bytes * 3000)  # 3,000 sequences
+    size = max(len(batch) for batch in plan.open_batches())
+    assert size == (1000 if scan.numba_available() else 3000)
+    tf = pytest.importorskip("tensorflow")
+    plan.options = replace(plan.options, strategy=tf.distribute.OneDeviceStrategy("/cpu:0"))
+    assert max(len(batch) for batch in plan.open_batches()) == 3000
+    plan.options = replace(plan.options, batch_size=700)
+    assert max(len(batch) for batch in plan.open_batches()) == 700
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "big", True])
+def test_bad_batch_sizes_are_refused_naming_the_option(trained, bad):
+    _, x, paths = trained
+    with pytest.raises(OptionError, match=r"^batch_size: expected 'auto' or a whole number >= 1"):
+        k2p_keras.extract(paths["h5"], x, batch_size=bad)
