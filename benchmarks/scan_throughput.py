@@ -35,7 +35,8 @@ Throughput: on the same random one-hot sequences, in the same process, repeat by
 Length ratio (issue 15): ``scan_best_windows`` with 64 filters of width 19 (the callback's
 defaults: the strong sites' score histogram), on 101 bp and on 1,000 bp sequences holding
 the same number of windows (``--ratio-n`` sequences of 1,000 bp, 11.8x as many of 101 bp),
-repeats interleaved, for each rescoring route ("numba" when installed, "tensorflow"): the
+repeats interleaved, for each rescoring route ("numba" when installed, "tensorflow"), in the
+batches ``batch_size="auto"`` gives each route and length (``--ratio-batch-size``): the
 per-window rate at 1,000 bp over that at 101 bp (goal: at most 1.5).
 
 Against memelite's FIMO (issue 14): ``memelite.fimo`` scores every window of every motif
@@ -327,7 +328,7 @@ def print_throughput(result, args):
 
 def length_ratio(args):
     """Per-window rate of the scan at 1,000 bp over its rate at 101 bp, per rescoring route."""
-    from k2p_keras.scan import scan_best_windows
+    from k2p_keras.scan import auto_batch_size, scan_best_windows
     from k2p_keras.sites import SCORE_BINS
     from k2p_keras.window_sums import numba_available
 
@@ -339,15 +340,22 @@ def length_ratio(args):
     routes = (["numba"] if numba_available() else []) + ["tensorflow"]
     runs = [(route, length) for route in routes for length in data]
 
+    def size(route, length):
+        if args.ratio_batch_size == "auto":  # the default of extract, the CLI and the callback
+            return auto_batch_size(length, 19, 64, rescore=route)
+        return int(args.ratio_batch_size)
+
     def scan(route, length):
-        x = data[length]
-        batches = [x[i:i + args.batch_size] for i in range(0, len(x), args.batch_size)]
+        x, step = data[length], size(route, length)
+        batches = [x[i:i + step] for i in range(0, len(x), step)]
         return scan_best_windows(batches, kernel, rescore=route, score_bins=SCORE_BINS)
 
     for run in runs:
         scan(*run)  # compiled and traced, untimed
     times, _ = interleaved({run: (lambda run=run: scan(*run)) for run in runs}, args.repeats)
-    print(f"\n## 101 bp against 1,000 bp: 64 filters of width 19, score histogram, batch {args.batch_size}; "
+    sizes = ", ".join(f"{route} {size(route, 101)} / {size(route, 1000)}" for route in routes)
+    print(f"\n## 101 bp against 1,000 bp: 64 filters of width 19, score histogram, batches of 101 / 1,000 bp "
+          f"sequences: {sizes}; "
           f"{n_short:,} x 101 bp and {args.ratio_n:,} x 1,000 bp ({args.ratio_n * windows_long:.3g} windows each); "
           f"load average {os.getloadavg()[0]:.1f}")
     result = {}
@@ -583,6 +591,9 @@ def parse_args(argv=None):
                         help="1,000 bp sequences against memelite's FIMO [4000; quick 500]")
     parser.add_argument("--ratio-n", type=int, default=None,
                         help="1,000 bp sequences in the length ratio [2000; quick 300]")
+    parser.add_argument("--ratio-batch-size", default="auto",
+                        help="batch size of the length ratio: auto (each route's auto size, the default of "
+                             "extract and the CLI) or a number [auto]")
     parser.add_argument("--tmpdir", default=None, help="where the HDF5 files go [the system temp dir]")
     parser.add_argument("--json", default=None, help="also write every figure to this JSON file")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)

@@ -496,7 +496,7 @@ MAX_AUTO_BATCH = 16384
 
 
 def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strides=1, strategy=None,
-                    gpu_memory=None):
+                    rescore="auto", gpu_memory=None):
     """Sequences per batch for ``batch_size="auto"``: as many as the route's byte budget holds.
 
     Parameters
@@ -509,6 +509,8 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
     strides : int
     strategy : tf.distribute.Strategy, optional
         Each replica takes a share of the batch: the budget is each device's.
+    rescore : {"auto", "numba", "tensorflow"}
+        The route, as :func:`scan_best_windows` takes it.
     gpu_memory : int, optional
         Bytes TensorFlow may use on one GPU; by default asked of TensorFlow when a GPU is
         visible (:func:`_gpu_memory`).
@@ -518,7 +520,7 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
     int
         Between 1 and ``MAX_AUTO_BATCH``.
     """
-    route = _scan_route("auto", strategy)
+    route = _scan_route(rescore, strategy)
     if route == "lookup":
         per_sequence, budget = 16 * length, LOOKUP_BATCH_BYTES
     else:
