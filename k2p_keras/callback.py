@@ -394,6 +394,7 @@ class PWMCallback(keras.callbacks.Callback):
         self.dump_estimate = None
         self._said_skipping = False
         self._warm_up = None
+        self._summary_columns, self._summary_text = None, ""
 
     @property
     def sequence_indices(self):
@@ -521,10 +522,10 @@ class PWMCallback(keras.callbacks.Callback):
         change = pwm_change(self._previous_pwms, extraction.pwms)
         scanned = extraction.stats.n_sequences if extraction.stats is not None else 0
         result.write_meme(os.path.join(self.output_dir, meme_name(number)))
-        for row, filter_change in zip(result.summary_rows(), change):
-            self._rows.append({**row, "epoch": number, "sequences_scanned": scanned,
-                               "pwm_change": float(filter_change)})
-        self._write_summary(result)
+        new_rows = [{**row, "epoch": number, "sequences_scanned": scanned, "pwm_change": float(filter_change)}
+                    for row, filter_change in zip(result.summary_rows(), change)]
+        self._rows += new_rows
+        self._write_summary(result, new_rows)
         self._previous_pwms = extraction.pwms
         self.last_result, self.last_extraction = result, extraction
         self.dumped_epochs.append(number)
@@ -596,9 +597,14 @@ class PWMCallback(keras.callbacks.Callback):
         self._source, self._indices = source, indices
         self._batch_size = resolved_batch_size(spec, self.options, source.max_length)
 
-    def _write_summary(self, result):
+    def _write_summary(self, result, new_rows):
         # The whole table is rewritten and renamed into place: a reader (or a crash) never
-        # sees a half-written line, which an append could leave.
+        # sees a half-written line, which an append could leave. The earlier rows' text is
+        # kept, so that a dump formats its own rows only (not epochs x filters of them).
         path = os.path.join(self.output_dir, SUMMARY_NAME)
         columns = ("epoch",) + result.summary_columns + ("pwm_change", "sequences_scanned")
-        write_text(path, format_summary(self._rows, columns))
+        if columns != self._summary_columns:
+            self._summary_columns, self._summary_text = columns, format_summary(self._rows, columns)
+        else:
+            self._summary_text += format_summary(new_rows, columns, header=False)
+        write_text(path, self._summary_text)

@@ -267,16 +267,16 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     return source
 
 
-def format_summary(rows, columns):
-    """Tab-separated text with a header line; floats at full precision."""
+def format_summary(rows, columns, header=True):
+    """Tab-separated text with a header line (unless ``header`` is False); floats at full precision."""
     def cell(value):
         if isinstance(value, float) or isinstance(value, np.floating):
             return repr(float(value))
         return str(value)
 
-    lines = ["\t".join(columns)]
+    lines = ["\t".join(columns)] if header else []
     lines += ["\t".join(cell(row[c]) for c in columns) for row in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 METHODS = ("exact", "heuristic", "both")

@@ -1,0 +1,126 @@
+"""The whole command line against k2p-1.0's loop, per sequence (issue 14).
+
+    python benchmarks/cli_marginal.py                 # 4,000 and 24,000 x 1,000 bp, 3 repeats
+    python benchmarks/cli_marginal.py --quick         # 500 and 3,000, about a minute
+
+A saved model (``Conv1D(64, 19, relu) -> GlobalMaxPooling1D -> Dense(1)``, random weights
+at a trained layer's scale) and two HDF5 files of random one-hot sequences stored as uint8
+(``--small`` and ``--large`` sequences of ``--length`` bp). In the same loop of interleaved
+repeats (the order rotating, so that a busy machine weighs on each alike):
+
+- ``k2p-keras MODEL SEQS -o OUT -q`` in a fresh process (its defaults: strong sites, one
+  shared base, ``batch_size="auto"``) on each file. The **marginal cost per sequence** is
+  the difference of the two medians over the difference of the sizes: what one more
+  sequence costs once TensorFlow, the model and the compiled kernels are loaded;
+- k2p-1.0's algorithm, re-implemented (:func:`benchmarks.scan_throughput.original_best_scores`:
+  a Python loop over sequences and kernels, one ``scipy.signal.correlate`` and one ``max``
+  each) on the first ``--original-subset`` sequences: its cost per sequence.
+
+Printed: both per-sequence costs and their ratio (goal: at least 500), with the range of the
+ratio over the repeats' pairs.
+"""
+import argparse
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.scan_throughput import original_best_scores, random_kernel  # noqa: E402
+from benchmarks.timing import interleaved  # noqa: E402
+
+
+def write_model(path, length, width, filters, seed):
+    """The saved model: its conv kernel at a trained layer's scale (random_kernel)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((length, 4)),
+        keras.layers.Conv1D(filters, width, activation="relu", name="motifs"),
+        keras.layers.GlobalMaxPooling1D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    kernel = random_kernel(np.random.default_rng(seed), width, filters)
+    model.get_layer("motifs").set_weights([kernel.astype(np.float32), np.zeros(filters, np.float32)])
+    model.save(path)
+    return kernel
+
+
+def write_sequences(path, n, length, rng, chunk=2000):
+    """``n`` random one-hot sequences as uint8, written in chunks (memory stays small)."""
+    import h5py
+
+    with h5py.File(path, "w") as handle:
+        data = handle.create_dataset("x", (n, length, 4), dtype=np.uint8, chunks=(min(n, 256), length, 4))
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            data[start:stop] = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (stop - start, length))]
+
+
+def run_cli(model, sequences, out):
+    done = subprocess.run([sys.executable, "-m", "k2p_keras", str(model), str(sequences), "-o", str(out), "-q"],
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if done.returncode != 0:
+        raise SystemExit(f"k2p-keras failed on {sequences}:\n{done.stderr[-2000:]}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--small", type=int, default=None, help="sequences in the smaller file [4000; quick 500]")
+    parser.add_argument("--large", type=int, default=None, help="sequences in the larger file [24000; quick 3000]")
+    parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--filters", type=int, default=64)
+    parser.add_argument("--width", type=int, default=19)
+    parser.add_argument("--repeats", type=int, default=None, help="[3; quick 2]")
+    parser.add_argument("--original-subset", type=int, default=None,
+                        help="sequences the k2p-1.0 loop scans per repeat [20; quick 5]")
+    parser.add_argument("--tmpdir", default=None)
+    args = parser.parse_args(argv)
+    small = args.small or (500 if args.quick else 4000)
+    large = args.large or (3000 if args.quick else 24000)
+    repeats = args.repeats or (2 if args.quick else 3)
+    subset = args.original_subset or (5 if args.quick else 20)
+    if large <= small:
+        raise SystemExit("--large must be more sequences than --small")
+
+    rng = np.random.default_rng(14)
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as folder:
+        folder = pathlib.Path(folder)
+        kernel = write_model(folder / "model.h5", args.length, args.width, args.filters, seed=14)
+        for name, n in (("small", small), ("large", large)):
+            write_sequences(folder / f"{name}.h5", n, args.length, rng)
+        loop_sequences = np.eye(4)[rng.integers(0, 4, (subset, args.length))]
+        kernels_convolution = np.flip(kernel, axis=0).transpose(2, 0, 1)  # k2p-1.0's files: (F, L, 4), flipped
+        calls = {name: (lambda name=name: run_cli(folder / "model.h5", folder / f"{name}.h5", folder / f"{name}.meme"))
+                 for name in ("small", "large")}
+        calls["k2p-1.0 loop"] = lambda: original_best_scores(loop_sequences, kernels_convolution)
+        run_cli(folder / "model.h5", folder / "small.h5", folder / "warm.meme")  # numba's cache, the OS's file cache
+        times, _ = interleaved(calls, repeats)
+
+    marginal = (statistics.median(times["large"]) - statistics.median(times["small"])) / (large - small)
+    loop = statistics.median(times["k2p-1.0 loop"]) / subset
+    pairs = [(t_loop / subset) / ((t_large - t_small) / (large - small))
+             for t_small, t_large, t_loop in zip(times["small"], times["large"], times["k2p-1.0 loop"])]
+    print(f"# k2p-keras on {small:,} and {large:,} uint8 HDF5 sequences of {args.length:,} bp, "
+          f"{args.filters} filters of width {args.width}; {repeats} interleaved repeats; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"k2p-keras whole runs: {statistics.median(times['small']):.2f} s and {statistics.median(times['large']):.2f} s "
+          f"(medians); marginal cost {marginal * 1e6:.1f} us per sequence")
+    print(f"k2p-1.0 loop: {loop * 1e3:.2f} ms per sequence ({subset} sequences per repeat)")
+    print(f"RATIO k2p-1.0 loop / k2p-keras per sequence: {loop / marginal:.0f}x "
+          f"(repeats {min(pairs):.0f}x to {max(pairs):.0f}x; goal >= 500x)")
+
+
+if __name__ == "__main__":
+    main()
