@@ -29,7 +29,7 @@ from .sites import ScoreHistogram, histogram_grid
 from .window_search import code_table_to_word_tables, one_hot_to_best_windows
 from .window_sums import (CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE, accumulate_window_sums, code_table,
                           numba_available)
-from .validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
+from .validate import check_bias, check_kernel, check_one_hot_batch, check_one_hot_values, check_positive_int
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -337,6 +337,7 @@ class _BatchScanner:
             letter_totals = self._add_looked_up(x, pads)
             if letter_totals is not None:
                 return letter_totals
+        check_one_hot_values(x)  # the compiled lookups took only the six code rows: here, any other
         letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
         tf = import_tensorflow()
         tf_pads = tf.constant(pads, tf.int32)
@@ -611,7 +612,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     letter_totals = np.zeros(4)
     worker, n_workers = worker_share(strategy)
     for i, batch in enumerate(batches):
-        batch = check_one_hot_batch(batch)
+        batch = check_one_hot_batch(batch, values=False)  # values: in scanner.add, on the route that reads them
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")

@@ -146,14 +146,21 @@ def check_bias(bias, n_filters, what="bias"):
     return array
 
 
-def check_one_hot_batch(batch, what="sequence batch"):
+def check_one_hot_batch(batch, what="sequence batch", values=True):
     """A batch of one-hot sequences ``(B, length, 4)`` with values in [0, 1], as float32.
 
     N rows may be all-zero or 0.25 in every channel; values are not required to be 0 or 1.
+    ``values=False`` checks the shape only (the scan's compiled route checks each row itself,
+    and leaves the batches with other rows to :func:`check_one_hot_values`).
     """
     array = np.asarray(batch, dtype=np.float32)
     if array.ndim != 3 or array.shape[2] != 4:
         raise K2PError(f"{what}: expected shape (B, length, 4), one-hot A C G T, got {_shape_text(array)}")
+    return check_one_hot_values(array, what) if values else array
+
+
+def check_one_hot_values(array, what="sequence batch"):
+    """``array`` if its values lie in [0, 1] (no NaN); raises K2PError naming the first other value."""
     bad = first_outside_unit_interval(array)
     if bad is not None:
         raise K2PError(f"{what}: expected one-hot values in [0, 1], got {bad[1]!r}")

@@ -52,9 +52,12 @@ def _word_table(table, base, word):
 
 def _sequence_to_codes(x, b, codes, counts):
     """Fill ``codes[b]`` and ``counts[b]`` (rows per code) from sequence ``b`` of a float32
-    batch; False if a row is none of the six code rows (values are in [0, 1])."""
+    batch; False if a row is none of the six code rows (any value: a row with a negative,
+    a NaN or a value above 1 is not one, so the batch goes to the checks of TensorFlow's route)."""
     for i in range(x.shape[1]):
         a, c, g, t = x[b, i, 0], x[b, i, 1], x[b, i, 2], x[b, i, 3]
+        if not (a >= 0 and c >= 0 and g >= 0 and t >= 0):  # NaN too
+            return False
         total = a + c + g + t
         if total == 1.0 and (a == 1.0 or c == 1.0 or g == 1.0 or t == 1.0):
             code = 0 if a == 1.0 else 1 if c == 1.0 else 2 if g == 1.0 else 3
@@ -176,7 +179,7 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
     Parameters
     ----------
     x : numpy.ndarray, shape (B, length, 4), float32
-        Values in [0, 1] (:func:`k2p_keras.validate.check_one_hot_batch`).
+        Any values: rows other than the six code rows make the result False.
     left, right : int
         Zero rows padded before and after each sequence (:func:`k2p_keras.scan.padding_amounts`).
     strides : int

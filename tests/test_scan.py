@@ -282,3 +282,14 @@ def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     after = (list(window_search.one_hot_to_best_windows.signatures),
              list(window_sums.accumulate_window_sums.signatures))
     assert after == before
+
+
+@pytest.mark.parametrize("row", [(1.0, 1.0, -1.0, 0.0), (0.5, -0.5, 0.0, 0.0), (np.nan, 0.0, 0.0, 0.0),
+                                 (2.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.0, np.inf)])
+def test_values_outside_zero_to_one_are_refused_on_every_route(row, rescore):
+    """Rows that sum like a letter or an N row but hold a negative, NaN or too large value: the
+    compiled route does not take them for codes, and the check before TensorFlow refuses them."""
+    x = np.eye(4)[np.random.default_rng(0).integers(0, 4, (3, 12))]
+    x[1, 5] = row
+    with pytest.raises(K2PError, match=r"expected one-hot values in \[0, 1\]"):
+        scan_best_windows([x], np.ones((3, 4, 2)), rescore=rescore)
