@@ -278,9 +278,12 @@ class ExtractionResult:
     def summary_columns(self):
         """Columns of :meth:`summary_rows`: the first set's, then the others' prefixed by their kind."""
         first, *others = self.sets
-        columns = tuple(self._set_rows(first)[0])
+        # The annotation's columns are the same for every motif: the first one's names them.
+        added = () if self.annotation is None else tuple(
+            self.annotation.summary_columns(first.motif_name(0) + self.suffix(first)))
+        columns = first.summary_columns + added
         for other in others:
-            columns += tuple(f"{other.kind}_{c}" for c in self._set_rows(other)[0] if c != "filter")
+            columns += tuple(f"{other.kind}_{c}" for c in other.summary_columns + added if c != "filter")
         return columns
 
     def summary_rows(self):

@@ -57,16 +57,17 @@ class BaseEstimate:
         return np.isfinite(self.ln_base)
 
 
-def _row_moments(v, kernel):
+def _row_moments(v, kernel, with_logsumexp=True):
     """Per filter: sum-over-rows pieces of logsumexp, E and Var of ``W[i]`` under ``P_v``.
 
-    ``v`` has shape (F,); ``kernel`` (L, 4, F). Returns three arrays of shape (L, F).
+    ``v`` has shape (F,); ``kernel`` (L, 4, F). Returns three arrays of shape (L, F) (the
+    first None when ``with_logsumexp`` is False: Newton's steps need only the moments).
     """
     scaled = kernel * v
     prob = softmax(scaled, axis=1)  # P_v of Theorem 1, row by row
     mean = (prob * kernel).sum(axis=1)
     var = (prob * (kernel - mean[:, None, :]) ** 2).sum(axis=1)
-    return logsumexp(scaled, axis=1), mean, var
+    return (logsumexp(scaled, axis=1) if with_logsumexp else None), mean, var
 
 
 def log_likelihood(ln_base, kernel, score_sum, row_weight):
@@ -128,7 +129,7 @@ def _newton(kernel, score, row_weight):
     the root of the decreasing derivative, so the iteration cannot diverge.
     """
     def derivs(v):
-        _, mean, var = _row_moments(np.full(kernel.shape[2], v), kernel)
+        _, mean, var = _row_moments(np.full(kernel.shape[2], v), kernel, with_logsumexp=False)
         return score - (row_weight.T * mean).sum(), (row_weight.T * var).sum()
 
     lo, hi = 0.0, 1.0

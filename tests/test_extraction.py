@@ -266,3 +266,12 @@ def test_bad_batch_sizes_are_refused_naming_the_option(trained, bad):
     _, x, paths = trained
     with pytest.raises(OptionError, match=r"^batch_size: expected 'auto' or a whole number >= 1"):
         k2p_keras.extract(paths["h5"], x, batch_size=bad)
+
+
+def test_summary_columns_name_the_rows_keys(trained):
+    """summary_columns is worked out without making the rows (a dump of the callback makes them
+    once); it must still name every row's keys, in order, for each method."""
+    _, x, paths = trained
+    for method in ("exact", "heuristic", "both"):
+        result = k2p_keras.extract(paths["h5"], x, method=method)
+        assert all(tuple(row) == result.summary_columns for row in result.summary_rows()), method
