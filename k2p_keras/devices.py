@@ -97,13 +97,21 @@ def _first_local_replica(strategy):
     return min(ids)
 
 
-def _as_travelling(batch):
+def as_travelling(batch):
     """A batch as it travels to the devices: in quarter units as uint8 when exact (a quarter of float32's bytes)."""
     import numpy as np
 
     quarters = batch * 4  # one-hot, zero and 0.25 rows are 0, 1 and 4 quarters
     small = quarters.astype(np.uint8)
     return small if np.array_equal(small, quarters) else batch
+
+
+def from_travelling(x):
+    """Inside a traced function: a batch of :func:`as_travelling` back as float32, on the device."""
+    from ._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    return tf.cast(x, tf.float32) * 0.25 if x.dtype == tf.uint8 else x
 
 
 # One replicated function per (strategy, step), traced once: strategy.run called eagerly costs
@@ -118,9 +126,7 @@ def _replicated(strategy, step):
     key = (id(strategy), id(step))
     if key not in _REPLICATED:
         def on_replica(x, *args):
-            if x.dtype == tf.uint8:
-                x = tf.cast(x, tf.float32) * 0.25  # converted on the device
-            return step(x, *args)
+            return step(from_travelling(x), *args)
 
         _REPLICATED[key] = (strategy, step, tf.function(
             lambda x, *args: strategy.run(on_replica, args=(x, *args)), reduce_retracing=True))
@@ -145,7 +151,7 @@ def run_on_replicas(strategy, step, batch, *args):
 
     tf = import_tensorflow()
     devices = strategy.extended.worker_devices
-    shards = np.array_split(_as_travelling(batch), len(devices))
+    shards = np.array_split(as_travelling(batch), len(devices))
     first = _first_local_replica(strategy)
 
     def shard_on_device(context):

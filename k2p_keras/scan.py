@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._tf import import_tensorflow
-from .devices import check_strategy, run_on_replicas, sum_over_workers, worker_share
+from .devices import as_travelling, check_strategy, from_travelling, run_on_replicas, sum_over_workers, worker_share
 from .errors import K2PError
 from .sites import ScoreHistogram, histogram_grid
 from .window_search import code_table_to_word_tables, one_hot_to_best_windows
@@ -272,13 +272,19 @@ def _traced_step(strides, both_strands, exclude_inactive, active_threshold, coun
     return _TRACED_STEPS[key]
 
 
-def _traced_locate(strides, both_strands):
+def _traced_locate(strides, both_strands, travelling=False):
+    """The traced locate step; ``travelling``: it takes uint8 quarter units (:func:`k2p_keras.devices.as_travelling`),
+    a quarter of float32's bytes to send to a GPU, and converts them there."""
     tf = import_tensorflow()
-    key = ("locate", strides, both_strands)
+    key = ("locate", strides, both_strands, travelling)
     if key not in _TRACED_STEPS:
-        step = functools.partial(_locate_step, strides=strides, both_strands=both_strands)
+        locate = functools.partial(_locate_step, strides=strides, both_strands=both_strands)
+
+        def step(x, pads, kernel32):
+            return locate(from_travelling(x), pads, kernel32)
+
         _TRACED_STEPS[key] = tf.function(step, input_signature=[
-            tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([None, None, 4], tf.uint8 if travelling else tf.float32), tf.TensorSpec([2], tf.int32),
             tf.TensorSpec([None, 4, None], tf.float32)], reduce_retracing=True, autograph=False)
     return _TRACED_STEPS[key]
 
@@ -315,7 +321,6 @@ class _BatchScanner:
         self.route, self.both_strands = route, bool(both_strands)
         self._traced = _traced_step(int(strides), bool(both_strands), self.exclude_inactive,
                                     self.active_threshold, self.count_letters, int(score_bins))
-        self._locate = _traced_locate(int(strides), bool(both_strands)) if route == "locate" else None
         self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
         self.totals = {"score_sum": np.zeros(n_filters), "row_weight": np.zeros((n_filters, n_rows)),
@@ -341,13 +346,16 @@ class _BatchScanner:
         letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
         tf = import_tensorflow()
         tf_pads = tf.constant(pads, tf.int32)
-        if self.strategy is None:  # a strategy places the shards itself (run_on_replicas)
-            x = tf.constant(x, tf.float32)
         if self.route == "locate":
-            starts, take_rc, codes, exact = self._locate(x, tf_pads, self.kernel32)
+            # One-hot, zero and 0.25 rows travel to the device (a GPU) as uint8: a quarter of the bytes.
+            sent = as_travelling(x)
+            locate = _traced_locate(int(self.strides), self.both_strands, travelling=sent.dtype == np.uint8)
+            starts, take_rc, codes, exact = locate(tf.constant(sent), tf_pads, self.kernel32)
             if bool(exact):
                 self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
                 return letter_totals
+        if self.strategy is None:  # a strategy places the shards itself (run_on_replicas)
+            x = tf.constant(x, tf.float32)
         args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
                 tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
         if self.strategy is None:

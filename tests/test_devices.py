@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from k2p_keras import extract
 from k2p_keras.cli import cli
-from k2p_keras.devices import _as_travelling, parse_devices
+from k2p_keras.devices import as_travelling, parse_devices
 from k2p_keras.errors import K2PError, OptionError
 from k2p_keras.meme import read_meme
 from k2p_keras.scan import scan_best_windows
@@ -68,11 +68,11 @@ def test_one_hot_and_n_rows_travel_as_uint8_quarters_soft_rows_as_float32():
     rng = np.random.default_rng(6)
     for n_encoding in ("zero", "quarter"):
         x = sequences(rng, 3, 20, n_encoding).astype(np.float32)
-        travelling = _as_travelling(x)
+        travelling = as_travelling(x)
         assert travelling.dtype == np.uint8
         np.testing.assert_array_equal(travelling.astype(np.float32) * 0.25, x)
     soft = sequences(rng, 3, 20, "soft").astype(np.float32)
-    assert _as_travelling(soft).dtype == np.float32
+    assert as_travelling(soft).dtype == np.float32
 
 
 @pytest.mark.parametrize("text, value", [("all", "all"), ("ALL", "all"), ("cpu", "cpu"), ("2", 2)])

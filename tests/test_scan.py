@@ -293,3 +293,27 @@ def test_values_outside_zero_to_one_are_refused_on_every_route(row, rescore):
     x[1, 5] = row
     with pytest.raises(K2PError, match=r"expected one-hot values in \[0, 1\]"):
         scan_best_windows([x], np.ones((3, 4, 2)), rescore=rescore)
+
+
+def test_the_gpu_route_sends_one_hot_batches_as_uint8(monkeypatch):
+    """On a GPU (the locate route) one-hot, zero and 0.25 rows travel as uint8 quarters and are
+    converted on the device; the sums are those of the float32 batch."""
+    if not numba_available():
+        pytest.skip("numba not installed")
+    monkeypatch.setattr(scan, "_gpu_visible", lambda: True)
+    sent = []
+    traced = scan._traced_locate
+
+    def spy(strides, both_strands, travelling=False):
+        sent.append(travelling)
+        return traced(strides, both_strands, travelling)
+
+    monkeypatch.setattr(scan, "_traced_locate", spy)
+    rng = np.random.default_rng(stable_seed("uint8"))
+    kernel = rng.normal(size=(6, 4, 3))
+    batches = [sequences(rng, 20, 30, "quarter"), sequences(rng, 20, 30, "soft")]
+    on_gpu = scan_best_windows(batches, kernel, both_strands=True, score_bins=30, rescore="auto")
+    assert sent == [True, False]
+    plain = scan_best_windows(batches, kernel, both_strands=True, score_bins=30, rescore="tensorflow")
+    np.testing.assert_allclose(on_gpu.score_sum, plain.score_sum, rtol=1e-13)
+    np.testing.assert_allclose(on_gpu.score_histogram.row_weight, plain.score_histogram.row_weight, atol=1e-12)
