@@ -7,7 +7,8 @@
 Memory (run first, see ``main``): for each N in ``--memory-n``, an HDF5 file of N random
 one-hot sequences (uint8, lzf, written in chunks) is scanned by a fresh subprocess that
 reads it once alone (``iter_batches``, to time the reading), then runs
-``open_sequences(path).iter_batches(B)`` -> ``scan_best_windows`` -> ``estimate_base``.
+``open_sequences(path).iter_batches(B)`` -> ``scan_best_windows`` -> ``estimate_base``, B
+being ``batch_size="auto"``'s size (``--memory-batch-size``).
 Its peak resident memory is the child's ``VmHWM`` (also ``ru_maxrss`` from ``os.wait4``),
 and ``VmHWM`` after the imports tells the scan's own share.
 
@@ -472,6 +473,10 @@ def memory_child(path, n_filters, kernel_length, batch_size):
     from k2p_keras.sequences import open_sequences
 
     kernel = random_kernel(np.random.default_rng(7), kernel_length, n_filters)
+    if batch_size == "auto":  # the default of extract and the CLI
+        from k2p_keras.scan import auto_batch_size
+
+        batch_size = auto_batch_size(open_sequences(path).max_length, kernel_length, n_filters)
     hwm_imports = _vm_status("VmHWM")
     start = time.perf_counter()
     for _ in open_sequences(path).iter_batches(batch_size):
@@ -496,7 +501,7 @@ def run_memory_child(path, args):
     """Start the child, wait for it with ``os.wait4`` and return its measurements and peak RSS."""
     command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--memory-child", str(path),
                "--memory-filters", str(args.memory_filters), "--kernel-length", str(args.kernel_length),
-               "--batch-size", str(args.batch_size)]
+               "--batch-size", str(args.batch_size), "--memory-batch-size", args.memory_batch_size]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     output = child.stdout.read()
     child.stdout.close()
@@ -583,6 +588,8 @@ def parse_args(argv=None):
     parser.add_argument("--memory-n", type=int, nargs="+", default=None,
                         help="sequence counts for the memory run [10000 200000; quick 1000 5000]")
     parser.add_argument("--memory-filters", type=int, default=64, help="filters in the memory run [64]")
+    parser.add_argument("--memory-batch-size", default="auto",
+                        help="batch size of the memory run: auto (the default of extract and the CLI) or a number [auto]")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-length-ratio", action="store_true")
@@ -611,7 +618,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.memory_child:
-        memory_child(args.memory_child, args.memory_filters, args.kernel_length, args.batch_size)
+        size = args.memory_batch_size
+        memory_child(args.memory_child, args.memory_filters, args.kernel_length, size if size == "auto" else int(size))
         return
     if not args.skip_fimo:
         import importlib.util

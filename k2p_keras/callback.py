@@ -394,6 +394,7 @@ class PWMCallback(keras.callbacks.Callback):
         self.dump_estimate = None
         self._said_skipping = False
         self._warm_up = None
+        self._batch_size = None
         self._summary_columns, self._summary_text = None, ""
 
     @property
@@ -554,8 +555,10 @@ class PWMCallback(keras.callbacks.Callback):
 
     def _option_values(self):
         o = self.options
+        # The size the sequences are read in, once settled (_open_source): "auto" is not worked out again.
+        size = o.batch_size if self._batch_size is None else self._batch_size
         return dict(base=o.base, shared_base=o.shared_base, sites=o.sites, both_strands=o.both_strands,
-                    exclude_inactive=o.exclude_inactive, force=o.force, batch_size=o.batch_size,
+                    exclude_inactive=o.exclude_inactive, force=o.force, batch_size=size,
                     n_encoding=o.n_encoding)
 
     def extract_result(self):

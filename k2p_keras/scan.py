@@ -367,7 +367,7 @@ class _BatchScanner:
 
     def _accumulate(self, out):
         """Add one traced step's sums (a batch's, or a replica's shard's) to the running sums."""
-        pass
+        self._flush()  # the queued batches first: the sums are added in the batches' order
         if self.score_bins:
             np.add.at(self.deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
         for key, value in out.items():
@@ -497,7 +497,7 @@ def _scan_route(rescore, strategy=None):
 #: (each parallel call costs a start, about a millisecond, so short sequences want large
 #: batches). TensorFlow's routes: the float32 convolution's output of every strand, and
 #: on the "tensorflow" route the best windows' float64 rows too; on a CPU this many bytes,
-#: on a GPU an eighth of the memory TensorFlow may use there.
+#: on a GPU an eighth of its memory (the smallest GPU's, as ``nvidia-smi`` reports it).
 LOOKUP_BATCH_BYTES = 16 * 2 ** 20
 TENSORFLOW_BATCH_BYTES = 256 * 2 ** 20
 GPU_MEMORY_SHARE = 1 / 8
@@ -521,8 +521,8 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
     rescore : {"auto", "numba", "tensorflow"}
         The route, as :func:`scan_best_windows` takes it.
     gpu_memory : int, optional
-        Bytes TensorFlow may use on one GPU; by default asked of TensorFlow when a GPU is
-        visible (:func:`_gpu_memory`).
+        Bytes of one GPU; by default, when TensorFlow sees a GPU, the smallest GPU's memory
+        as ``nvidia-smi`` reports it (:func:`_gpu_memory`; the CPU's budget when it cannot say).
 
     Returns
     -------
@@ -541,19 +541,28 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
         if gpu_memory is None and _gpu_visible():
             gpu_memory = _gpu_memory()
         budget = TENSORFLOW_BATCH_BYTES if gpu_memory is None else int(gpu_memory * GPU_MEMORY_SHARE)
-        if strategy is not None:
-            budget *= strategy.num_replicas_in_sync
+        if strategy is not None:  # each of this machine's devices takes a share (other machines: other batches)
+            budget *= len(strategy.extended.worker_devices)
     return int(min(max(budget // max(per_sequence, 1), 1), MAX_AUTO_BATCH))
 
 
+@functools.lru_cache(maxsize=None)
 def _gpu_memory():
-    """Bytes TensorFlow's allocator may use on the first visible GPU, or None if it does not say."""
+    """Bytes of the smallest GPU on this machine (``nvidia-smi``), or None when it does not say.
+
+    TensorFlow has no public call for a device's memory (``device_lib.list_local_devices``
+    creates a context on every GPU, the hidden ones too), so the driver's tool is asked, once
+    per process; the smallest GPU, so the size fits whichever device the scan uses.
+    """
+    import subprocess
+
     try:
-        from tensorflow.python.client import device_lib  # no public call gives a device's memory
-        limits = [d.memory_limit for d in device_lib.list_local_devices() if d.device_type == "GPU"]
-    except Exception:  # noqa: BLE001 - a private module: without it, the CPU's budget
+        done = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=20)
+        totals = [int(line) for line in done.stdout.split() if line.strip().isdigit()]
+    except (OSError, subprocess.SubprocessError):
         return None
-    return int(limits[0]) if limits and limits[0] else None
+    return min(totals) * 2 ** 20 if done.returncode == 0 and totals else None  # MiB
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,

@@ -234,7 +234,8 @@ if numba is None:
     one_hot_to_best_windows = None
 else:
     _inner = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=True)
-    _sequence_to_codes = _inner(_sequence_to_codes)
+    # Without fastmath: its checks must see NaN (fastmath lets the compiler assume there is none).
+    _sequence_to_codes = numba.njit(cache=True, nogil=True, boundscheck=False)(_sequence_to_codes)
     _scan_run = _inner(_scan_run)
     _best_on_strand = _inner(_best_on_strand)
     _sequence_best_windows = _inner(_sequence_best_windows)

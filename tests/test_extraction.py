@@ -275,3 +275,26 @@ def test_summary_columns_name_the_rows_keys(trained):
     for method in ("exact", "heuristic", "both"):
         result = k2p_keras.extract(paths["h5"], x, method=method)
         assert all(tuple(row) == result.summary_columns for row in result.summary_rows()), method
+
+
+def test_gpu_memory_is_the_smallest_gpu_nvidia_smi_reports(tmp_path, monkeypatch):
+    """A stand-in nvidia-smi on PATH (this machine has none): its smallest GPU, in bytes; without
+    the tool (or when it fails) None, and auto_batch_size keeps the CPU's budget."""
+    import os
+    import stat
+
+    from k2p_keras import scan
+
+    tool = tmp_path / "nvidia-smi"
+    tool.write_text("#!/bin/sh\nprintf '24576\\n8192\\n'\n")
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    scan._gpu_memory.cache_clear()
+    assert scan._gpu_memory() == 8192 * 2 ** 20
+    tool.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
+    scan._gpu_memory.cache_clear()
+    assert scan._gpu_memory() is None
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    scan._gpu_memory.cache_clear()
+    assert scan._gpu_memory() is None
+    scan._gpu_memory.cache_clear()

@@ -317,3 +317,19 @@ def test_the_gpu_route_sends_one_hot_batches_as_uint8(monkeypatch):
     plain = scan_best_windows(batches, kernel, both_strands=True, score_bins=30, rescore="tensorflow")
     np.testing.assert_allclose(on_gpu.score_sum, plain.score_sum, rtol=1e-13)
     np.testing.assert_allclose(on_gpu.score_histogram.row_weight, plain.score_histogram.row_weight, atol=1e-12)
+
+
+def test_queued_sums_keep_the_batches_order_when_tensorflow_batches_come_between(rescore, monkeypatch):
+    """Letter-code batches wait in a queue for the compiled sums; a batch of soft rows (summed by
+    TensorFlow) must not overtake them: with and without the queue the sums agree to the bit."""
+    rng = np.random.default_rng(stable_seed("mixed queue"))
+    kernel, bias = rng.normal(size=(7, 4, 5)) * np.logspace(-3, 3, 5), rng.normal(size=5)
+    batches = [sequences(rng, 30, 40, kind) for kind in ("zero", "soft", "quarter", "soft", "zero")]
+    options = dict(both_strands=True, letter_threshold=0.0, score_bins=4, exclude_inactive=True)
+    queued = scan_best_windows(batches, kernel, bias, rescore=rescore, **options)
+    monkeypatch.setattr(scan, "PENDING_SEQUENCES", 1)  # each batch summed as it comes
+    at_once = scan_best_windows(batches, kernel, bias, rescore=rescore, **options)
+    for name in ("score_sum", "row_weight", "n_used", "max_preactivation", "letter_counts"):
+        np.testing.assert_array_equal(getattr(queued, name), getattr(at_once, name), err_msg=name)
+    for name in ("count", "score_sum", "row_weight"):
+        np.testing.assert_array_equal(getattr(queued.score_histogram, name), getattr(at_once.score_histogram, name))
