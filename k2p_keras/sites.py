@@ -237,14 +237,18 @@ def site_sums(stats, rule, bias, activation="relu", active_threshold=0.0):
         raise K2PError("the strong sites need the scan's score histogram (scan with score_bins)")
     threshold = threshold_from_fraction(activation, stats.max_preactivation, rule.fraction, active_threshold)
     n_filters, n_bins = histogram.count.shape
-    keep = np.zeros((n_filters, n_bins), dtype=bool)
     # The bin holding the threshold on the score; below the first bin every window passes,
-    # past the last none does (a filter that never activates).
+    # past the last none does (a filter that never activates). Each filter keeps its bins
+    # from there on: slices, not a mask over every bin and row.
     with np.errstate(invalid="ignore"):
         first = np.floor((threshold - bias - histogram.low) / histogram.width)
+    score_sum, n_used = np.zeros(n_filters), np.zeros(n_filters)
+    row_weight = np.zeros(histogram.row_weight.shape[::2])
     for t in range(n_filters):
-        if first[t] < n_bins:
-            keep[t, 0 if first[t] < 0 else int(first[t]):] = True
-    return SiteSums(rule, score_sum=(histogram.score_sum * keep).sum(axis=1),
-                    row_weight=(histogram.row_weight * keep[:, :, None]).sum(axis=1),
-                    n_used=np.rint((histogram.count * keep).sum(axis=1)).astype(np.int64), threshold=threshold)
+        if first[t] < n_bins:  # False for NaN too
+            kept = slice(0 if first[t] < 0 else int(first[t]), None)
+            score_sum[t] = histogram.score_sum[t, kept].sum()
+            row_weight[t] = histogram.row_weight[t, kept].sum(axis=0)
+            n_used[t] = histogram.count[t, kept].sum()
+    return SiteSums(rule, score_sum=score_sum, row_weight=row_weight, n_used=np.rint(n_used).astype(np.int64),
+                    threshold=threshold)
