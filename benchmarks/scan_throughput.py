@@ -497,6 +497,15 @@ def memory_child(path, n_filters, kernel_length, batch_size):
     }))
 
 
+def memory_batch_text(args):
+    """The memory run's batch size, as printed: the number, and what "auto" made of it."""
+    if args.memory_batch_size != "auto":
+        return args.memory_batch_size
+    from k2p_keras.scan import auto_batch_size
+
+    return f"{auto_batch_size(args.length, args.kernel_length, args.memory_filters)} (auto)"
+
+
 def run_memory_child(path, args):
     """Start the child, wait for it with ``os.wait4`` and return its measurements and peak RSS."""
     command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--memory-child", str(path),
@@ -519,7 +528,7 @@ def memory(args):
     needed = max(args.memory_n) * args.length * 4 * 1.1  # uncompressed, as a safe upper bound
     free = shutil.disk_usage(tmp_root).free
     print(f"\n## Peak memory: {args.memory_filters} filters of length {args.kernel_length}, sequences of "
-          f"{args.length:,} bp streamed from HDF5 (uint8, lzf) in batches of {args.batch_size}")
+          f"{args.length:,} bp streamed from HDF5 (uint8, lzf) in batches of {memory_batch_text(args)}")
     print(f"temp dir {tmp_root}: {free / 2**30:.1f} GiB free, at most {needed / 2**30:.2f} GiB needed")
     if free < needed:
         raise SystemExit(f"not enough free space in {tmp_root}; give --tmpdir")
