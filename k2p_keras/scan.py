@@ -354,13 +354,11 @@ class _BatchScanner:
             if bool(exact):
                 self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
                 return letter_totals
-        if self.strategy is None:  # a strategy places the shards itself (run_on_replicas)
-            x = tf.constant(x, tf.float32)
         args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
                 tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
         if self.strategy is None:
-            self._accumulate(self._traced(x, *args))
-        else:  # each replica's shard of the batch, summed like a batch of its own
+            self._accumulate(self._traced(tf.constant(x, tf.float32), *args))
+        else:  # each replica's shard of the batch (placed by run_on_replicas), summed like a batch of its own
             for out in run_on_replicas(self.strategy, self._traced, x, *args):
                 self._accumulate(out)
         return letter_totals
