@@ -453,14 +453,14 @@ def fimo_ratio(args):
 
 # --- memory -----------------------------------------------------------------------------------
 
-def write_hdf5(path, n, length, seed, chunk=10_000):
-    """N random one-hot sequences as uint8 with lzf compression, written ``chunk`` rows at a time."""
+def write_hdf5(path, n, length, seed, chunk=10_000, compression="lzf"):
+    """N random one-hot sequences as uint8 (``compression``: h5py's, or None), written ``chunk`` rows at a time."""
     import h5py
 
     rng = np.random.default_rng(seed)
     with h5py.File(path, "w") as handle:
         data = handle.create_dataset("sequences", shape=(n, length, 4), dtype=np.uint8,
-                                     chunks=(min(256, n), length, 4), compression="lzf")
+                                     chunks=(min(256, n), length, 4), compression=compression)
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             data[start:stop] = random_one_hot(rng, stop - start, length, dtype=np.uint8)
