@@ -45,7 +45,7 @@ tf = import_tensorflow()
 import keras  # noqa: E402
 
 from k2p_keras.callback import PWMCallback  # noqa: E402
-from k2p_keras.extraction import extract  # noqa: E402
+from k2p_keras.extract import extract  # noqa: E402
 
 REALISTIC_MOTIFS = ("TGACGTCATC", "GGGGCGGGGC")  # CREB-like and SP1-like, planted in the positives
 

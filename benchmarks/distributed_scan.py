@@ -54,9 +54,9 @@ def main(argv=None):
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.replicas)
     import numpy as np
 
-    from k2p_keras.scan import scan_best_windows
-    from k2p_keras.sites import SCORE_BINS
-    from k2p_keras.window_sums import numba_available
+    from k2p_keras.scan.best_windows import scan_best_windows
+    from k2p_keras.scan.stats import SCORE_BINS
+    from k2p_keras.scan.rescore import numba_available
 
     rng = np.random.default_rng(14)
     kernel = rng.normal(size=(19, 4, 64)) / 2

@@ -205,7 +205,7 @@ def gemm_seconds(size=GEMM_SIZE, calls=5):
 
 def throughput(n_filters, args):
     """Time every method on the same data; return a dict of medians and ratios."""
-    from k2p_keras.scan import scan_best_windows
+    from k2p_keras.scan.best_windows import scan_best_windows
 
     rng = np.random.default_rng(n_filters)
     x = random_one_hot(rng, args.n, args.length)
@@ -329,9 +329,10 @@ def print_throughput(result, args):
 
 def length_ratio(args):
     """Per-window rate of the scan at 1,000 bp over its rate at 101 bp, per rescoring route."""
-    from k2p_keras.scan import auto_batch_size, scan_best_windows
-    from k2p_keras.sites import SCORE_BINS
-    from k2p_keras.window_sums import numba_available
+    from k2p_keras.scan.route import auto_batch_size
+    from k2p_keras.scan.best_windows import scan_best_windows
+    from k2p_keras.scan.stats import SCORE_BINS
+    from k2p_keras.scan.rescore import numba_available
 
     rng = np.random.default_rng(15)
     kernel = random_kernel(rng, 19, 64)
@@ -373,16 +374,16 @@ def length_ratio(args):
 
 def scan_route(route, batches, kernel):
     """``scan_best_windows`` on both strands by one route: "lookup", "locate" or "tensorflow"."""
-    from k2p_keras import scan
+    from k2p_keras.scan import best_windows, route as scan
 
     if route == "locate":  # what rescore="auto" takes on a GPU (and took on the CPU before issue 14)
-        visible, scan._gpu_visible = scan._gpu_visible, lambda: True
+        visible, scan.gpu_visible = scan.gpu_visible, lambda: True
         try:
-            return scan.scan_best_windows(batches, kernel, both_strands=True, rescore="auto")
+            return best_windows.scan_best_windows(batches, kernel, both_strands=True, rescore="auto")
         finally:
-            scan._gpu_visible = visible
-    return scan.scan_best_windows(batches, kernel, both_strands=True,
-                                  rescore={"lookup": "numba", "tensorflow": "tensorflow"}[route])
+            scan.gpu_visible = visible
+    return best_windows.scan_best_windows(batches, kernel, both_strands=True,
+                                         rescore={"lookup": "numba", "tensorflow": "tensorflow"}[route])
 
 
 def fimo_ratio(args):
@@ -391,7 +392,7 @@ def fimo_ratio(args):
 
     from k2p_keras.axes import keras_kernel_to_filters, pwm_to_memelite
     from k2p_keras.transform import kernel_to_pwm
-    from k2p_keras.window_sums import numba_available
+    from k2p_keras.scan.rescore import numba_available
 
     rng = np.random.default_rng(14)
     kernel = random_kernel(rng, 19, 64)
@@ -468,13 +469,13 @@ def write_hdf5(path, n, length, seed, chunk=10_000, compression="lzf"):
 
 def memory_child(path, n_filters, kernel_length, batch_size):
     """Run in the subprocess: the streamed pipeline, printing one JSON line of measurements."""
-    from k2p_keras.mle import estimate_base
-    from k2p_keras.scan import scan_best_windows
-    from k2p_keras.sequences import open_sequences
+    from k2p_keras.motifs.mle import estimate_base
+    from k2p_keras.scan.best_windows import scan_best_windows
+    from k2p_keras.io.sequences import open_sequences
 
     kernel = random_kernel(np.random.default_rng(7), kernel_length, n_filters)
     if batch_size == "auto":  # the default of extract and the CLI
-        from k2p_keras.scan import auto_batch_size
+        from k2p_keras.scan.route import auto_batch_size
 
         batch_size = auto_batch_size(open_sequences(path).max_length, kernel_length, n_filters)
     hwm_imports = _vm_status("VmHWM")
@@ -501,7 +502,7 @@ def memory_batch_text(args):
     """The memory run's batch size, as printed: the number, and what "auto" made of it."""
     if args.memory_batch_size != "auto":
         return args.memory_batch_size
-    from k2p_keras.scan import auto_batch_size
+    from k2p_keras.scan.route import auto_batch_size
 
     return f"{auto_batch_size(args.length, args.kernel_length, args.memory_filters)} (auto)"
 

@@ -24,9 +24,11 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from k2p_keras.mle import estimate_base  # noqa: E402
-from k2p_keras.scan import conv_preactivation, scan_best_windows  # noqa: E402
-from k2p_keras.sites import SCORE_BINS, SITES, site_rule, site_sums  # noqa: E402
+from k2p_keras.motifs.mle import estimate_base  # noqa: E402
+from k2p_keras.scan.tf_steps import conv_preactivation
+from k2p_keras.scan.best_windows import scan_best_windows  # noqa: E402
+from k2p_keras.scan.stats import SCORE_BINS
+from k2p_keras.motifs.sites import SITES, site_rule, site_sums  # noqa: E402
 
 BATCH = 512
 POOL = 10_240  # sequences held in memory, cycled

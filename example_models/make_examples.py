@@ -33,7 +33,7 @@ PLANTED = ("MA0099.2", "MA0139.1", "MA0035.3", "MA0079.3")  # FOS::JUN, CTCF, Ga
 
 def planted_pwms():
     """The planted motifs' PWMs (L, 4), read from the shipped JASPAR file."""
-    from k2p_keras.meme import read_meme
+    from k2p_keras.io.meme import read_meme
 
     jaspar = read_meme(JASPAR)
     pwms = [jaspar.get(motif_id).pwm for motif_id in PLANTED]

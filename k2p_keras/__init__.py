@@ -23,16 +23,11 @@ Keras kernels stay ``(L, 4, F)``; sequences are ``(N, L, 4)``, letters A C G T.
 __version__ = "0.1.0"
 
 from .errors import K2PError, OptionError, PatternError
-from .extraction import ExtractionResult, Options, extract, plan_extraction
-from .meme import MemeFile, Motif, read_meme, write_meme
-from .mle import BaseEstimate, estimate_base
-from .transform import (
-    kernel_constant,
-    kernel_to_pwm,
-    pwm_to_kernel,
-    window_constant,
-    window_log_likelihood,
-)
+from .extract import ExtractionResult, extract, plan_extraction
+from .options import Options
+from .io.meme import MemeFile, Motif, read_meme, write_meme
+from .motifs.mle import BaseEstimate, estimate_base
+from .transform import kernel_constant, kernel_to_pwm, pwm_to_kernel, window_constant, window_log_likelihood
 
 __all__ = [
     "BaseEstimate", "ExtractionResult", "K2PError", "MemeFile", "Motif", "OptionError", "Options",

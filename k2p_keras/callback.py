@@ -21,9 +21,11 @@ import numpy as np
 
 from ._tf import import_tensorflow
 from .errors import K2PError, PatternError
-from .extraction import DEFAULTS, make_options, plan_extraction, resolved_batch_size
-from .pipeline import format_summary, open_sequences_for
-from .textio import write_text
+from .options import DEFAULTS, make_options
+from .extract import plan_extraction, resolved_batch_size
+from .io.text import format_summary
+from .io.sequences import open_sequences_for
+from .io.text import write_text
 from .transform import js_divergence
 from .validate import check_positive_number
 
@@ -123,7 +125,7 @@ class BudgetProbe:
 
 def _load_compiled_kernels():
     """:func:`k2p_keras.scan.load_compiled_kernels`, quiet: a problem it meets shows in the dump itself."""
-    from .scan import load_compiled_kernels
+    from .scan.best_windows import load_compiled_kernels
 
     try:
         load_compiled_kernels()
@@ -216,7 +218,7 @@ def _positive_int(value, name, allow_none=False):
 
 def _windows_per_sequence(spec, length):
     """Windows the conv ``spec`` scans in a sequence of ``length`` (each strand)."""
-    from .scan import padding_amounts
+    from .scan.windows import padding_amounts
 
     rows = spec.kernel.shape[0]
     left, right = padding_amounts(length, rows, spec.padding, spec.strides)
@@ -437,7 +439,7 @@ class PWMCallback(keras.callbacks.Callback):
                            f"now {spec.layer_name!r}: use a new PWMCallback for a new model")
         self._layer_name = spec.layer_name
         if self.annotate is not None and self.annotate is not False and self._database is None:
-            from .annotate import load_database, require_annotate
+            from .annotate.tomtom import load_database, require_annotate
 
             require_annotate()
             taxon = self.annotate_options.pop("taxon", None)
@@ -585,7 +587,7 @@ class PWMCallback(keras.callbacks.Callback):
         return self.extract_result().exact
 
     def _open_source(self, model, layer):
-        from .graph import find_motif_conv_in_model
+        from .model.conv import find_motif_conv_in_model
 
         spec = find_motif_conv_in_model(model, layer=layer)
         source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,

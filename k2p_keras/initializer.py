@@ -24,10 +24,11 @@ from ._tf import import_tensorflow
 import_tensorflow()
 import keras  # noqa: E402
 
-from .atomic import atomic_path  # noqa: E402
+from .io.text import atomic_path  # noqa: E402
 from .errors import K2PError
-from .meme import MemeFile, Motif, motif_base, read_meme
-from .transform import check_base, pwm_to_kernel
+from .io.meme import MemeFile, Motif, motif_base, read_meme
+from .validate import check_base
+from .transform import pwm_to_kernel
 
 ALIGNMENTS = ("center", "left", "right")
 
@@ -212,7 +213,7 @@ def set_model_file_from_meme(model_path, meme, output, *, layer=None, base=None,
     tuple of (str, list of str)
         The layer's name and the motifs set, filter ``k`` holding the ``k``-th.
     """
-    from .graph import find_live_layer, find_motif_conv_in_model
+    from .model.conv import find_live_layer, find_motif_conv_in_model
 
     suffix = os.path.splitext(os.fspath(output))[1].lower()
     if suffix not in (".keras", ".h5"):

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import K2PError
-from .meme import recorded_ln_base
-from .transform import check_base, window_constant, window_log_likelihood
+from .io.meme import recorded_ln_base
+from .validate import check_base
+from .transform import window_constant, window_log_likelihood
 from .validate import check_kernel
 
 DEFAULT_TOLERANCE = 1e-3
@@ -115,7 +116,7 @@ def exact_pwm_set(spec, base=math.e):
 
     Made by :func:`k2p_keras.extract` at that base, as the model command makes them.
     """
-    from .extraction import extract
+    from .extract import extract
 
     exact = extract(spec, base=check_base(base)).exact
     names = [exact.motif_name(t) for t in range(exact.n_filters)]
@@ -161,7 +162,7 @@ def meme_pwm_set(meme, spec, base=math.e, path=None):
 
 def sequence_windows(batch, length, padding="valid", strides=1):
     """Every window the layer sees: ``(B, positions, length, 4)`` float64, padding rows zero."""
-    from .scan import padding_amounts
+    from .scan.windows import padding_amounts
 
     batch = np.asarray(batch, dtype=np.float64)
     left, right = padding_amounts(batch.shape[1], length, padding, strides)
@@ -178,7 +179,7 @@ def keras_preactivation(model_path, spec):
     inference mode. Returns ``(function, None)`` or ``(None, reason)``; the function maps a
     batch ``(B, length, 4)`` to ``(B, positions, F)`` float64.
     """
-    from .graph import find_live_layer
+    from .model.conv import find_live_layer
     from .initializer import load_keras_model
 
     import keras
@@ -224,7 +225,7 @@ def _conv2d_preactivation(conv, linear, norms, spec):
     """
     import keras
 
-    from .conv2d import to_layout
+    from .model.conv2d import to_layout
 
     layout = "row" if spec.conv2d_layout == "keras-genomics" else spec.conv2d_layout
     linear.build({"row": (None, 1, None, 4), "image": (None, 4, None, 1)}[layout])
@@ -268,7 +269,7 @@ def verify_pwms(spec, batches, pwm_set, preactivation=None, tolerance=DEFAULT_TO
     names, filters, pwms, ln_bases = pwm_set
     reference = "model" if preactivation is not None else "weights"
     if preactivation is None:
-        from .scan import conv_preactivation
+        from .scan.tf_steps import conv_preactivation
 
         def preactivation(batch):
             return conv_preactivation(batch, spec.kernel, spec.bias, padding=spec.padding, strides=spec.strides)
@@ -315,11 +316,11 @@ class VerificationInputs:
 def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=math.e, dataset=None,
                          n_encoding="zero", use_keras=True):
     """Read the model, the PWMs to check and the sequences (see :func:`verify_model`)."""
-    from .graph import find_motif_conv_in_file
-    from .kerasconfig import foreign_classes
-    from .meme import MemeFile, read_meme
-    from .modelfile import read_model
-    from .pipeline import open_sequences_for
+    from .model.conv import find_motif_conv_in_file
+    from .model.config import foreign_classes
+    from .io.meme import MemeFile, read_meme
+    from .model.files import read_model
+    from .io.sequences import open_sequences_for
 
     spec = find_motif_conv_in_file(model_path, layer=layer)
     try:

@@ -27,8 +27,8 @@ def main(index, ports):
 
     import numpy as np
 
-    from k2p_keras.devices import worker_share
-    from k2p_keras.scan import scan_best_windows
+    from k2p_keras.scan.devices import worker_share
+    from k2p_keras.scan.best_windows import scan_best_windows
     from mirrored_scan_run import assert_same_stats, check_extract
     from test_scan import sequences
 

@@ -10,10 +10,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from k2p_keras.activations import ACTIVATIONS, activation_output, activation_rule  # noqa: E402
+from k2p_keras.model.activations import ACTIVATIONS, activation_output, activation_rule  # noqa: E402
 from k2p_keras.errors import K2PError  # noqa: E402
-from k2p_keras.graph_checks import normalize_activation  # noqa: E402
-from k2p_keras.heuristic import preactivation_threshold  # noqa: E402
+from k2p_keras.model.after_conv import normalize_activation  # noqa: E402
+from k2p_keras.model.activations import preactivation_threshold  # noqa: E402
 
 GRID = np.linspace(-8.0, 8.0, 4001)
 MONOTONE = sorted(name for name, rule in ACTIVATIONS.items() if rule.monotone)

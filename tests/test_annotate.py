@@ -11,12 +11,11 @@ pytest.importorskip("memelite")
 pytest.importorskip("pyjaspar")
 
 from conftest import JASPAR, REPO  # noqa: E402
-from k2p_keras.annotate import (  # noqa: E402
-    MATCH_COLUMNS, annotate_motifs, informative_span, load_database, pwm_to_memelite, reverse_complement,
-)
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.annotate.tomtom import MATCH_COLUMNS, annotate_motifs, informative_span, load_database, reverse_complement
+from k2p_keras.axes import pwm_to_memelite
+from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import K2PError  # noqa: E402
-from k2p_keras.meme import Motif, read_meme, write_meme  # noqa: E402
+from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402
 
 DB = load_database(JASPAR)
 BY_ID = {m.name: m for m in DB.motifs}
@@ -77,7 +76,7 @@ def test_shift_and_reverse_complement_come_back_as_tomtom_reports_them():
 def test_q_values_are_benjamini_hochberg_over_the_whole_database():
     from scipy.stats import false_discovery_control
 
-    from k2p_keras.annotate import _benjamini_hochberg
+    from k2p_keras.annotate.tomtom import _benjamini_hochberg
 
     p = np.random.default_rng(0).uniform(0, 1, (3, 200)) ** 3
     assert np.allclose(_benjamini_hochberg(p), false_discovery_control(p, axis=1, method="bh"))

@@ -11,7 +11,7 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 
 from k2p_keras.errors import K2PError, PatternError
-from k2p_keras.meme import read_meme
+from k2p_keras.io.meme import read_meme
 from k2p_keras.transform import kernel_to_pwm
 
 tf = pytest.importorskip("tensorflow")
@@ -395,7 +395,7 @@ def test_callback_pwms_equal_the_clis_on_the_same_weights(data, tmp_path):
     """The callback is a shell over extract(): its last dump equals the CLI on the saved model."""
     from click.testing import CliRunner
 
-    from k2p_keras.cli import cli
+    from k2p_keras.cli.group import cli
 
     x, y = data
     model = deepbind_model()
@@ -415,7 +415,7 @@ def test_auto_subsample_is_stated_and_equals_the_cli_on_those_sequences(tmp_path
     from click.testing import CliRunner
 
     from k2p_keras.callback import auto_sequence_count
-    from k2p_keras.cli import cli
+    from k2p_keras.cli.group import cli
 
     rng = np.random.default_rng(11)
     n = 4000  # 4,000 x 35 windows: "auto" keeps ceil(100,000 / 35) = 2,858, not a tenth (400)

@@ -16,9 +16,9 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from conftest import JASPAR, REPO  # noqa: E402
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.initializer import set_conv_from_meme  # noqa: E402
-from k2p_keras.meme import read_meme  # noqa: E402
+from k2p_keras.io.meme import read_meme  # noqa: E402
 
 LENGTH, WIDTH = 120, 21
 # CTCF, FOS::JUN (AP-1), GATA1 and REST: distinct, well-known motifs.

@@ -21,8 +21,8 @@ from scipy.optimize import minimize_scalar
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from k2p_keras.cli import cli  # noqa: E402
-from k2p_keras.meme import read_meme  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
+from k2p_keras.io.meme import read_meme  # noqa: E402
 from k2p_keras.transform import kernel_to_pwm, window_constant, window_log_likelihood  # noqa: E402
 
 LENGTH, FILTERS, WIDTH = 40, 3, 5
@@ -260,7 +260,7 @@ def test_batchnorm_folding_reproduces_the_batchnorm_output(tmp_path):
                     rng.uniform(0.5, 2, FILTERS)])
     path = tmp_path / "bn.keras"
     model.save(path)
-    from k2p_keras.graph import find_motif_conv_in_file
+    from k2p_keras.model.conv import find_motif_conv_in_file
 
     spec = find_motif_conv_in_file(path)
     probe = planted_sequences(n=10, seed=4)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from k2p_keras.cli import cli
-from k2p_keras.meme import read_meme
+from k2p_keras.cli.group import cli
+from k2p_keras.io.meme import read_meme
 
 
 def run(*args, stdin=None):

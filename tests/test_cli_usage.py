@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from k2p_keras.cli import cli
-from k2p_keras.meme import read_meme
+from k2p_keras.cli.group import cli
+from k2p_keras.io.meme import read_meme
 
 from conftest import REPO
 
@@ -115,7 +115,7 @@ def test_a_signal_stops_the_run_with_its_exit_code_and_no_partial_file(many_sequ
 # ----------------------------------------------------------------------------- progress
 
 def test_the_rate_and_time_left_leave_out_the_first_batch():
-    from k2p_keras.cli_group import Progress
+    from k2p_keras.cli.group import Progress
 
     now = [0.0]
     bar = Progress(100_000, "scanning", clock=lambda: now[0])

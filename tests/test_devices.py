@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from k2p_keras import extract
-from k2p_keras.cli import cli
-from k2p_keras.devices import as_travelling, parse_devices
+from k2p_keras.cli.group import cli
+from k2p_keras.scan.devices import as_travelling, parse_devices
 from k2p_keras.errors import K2PError, OptionError
-from k2p_keras.meme import read_meme
-from k2p_keras.scan import scan_best_windows
-from k2p_keras.window_sums import numba_available
+from k2p_keras.io.meme import read_meme
+from k2p_keras.scan.best_windows import scan_best_windows
+from k2p_keras.scan.rescore import numba_available
 
 from conftest import REPO
 from test_scan import sequences

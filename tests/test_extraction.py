@@ -17,9 +17,9 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 import k2p_keras  # noqa: E402
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import K2PError, OptionError, PatternError  # noqa: E402
-from k2p_keras.meme import read_meme  # noqa: E402
+from k2p_keras.io.meme import read_meme  # noqa: E402
 from k2p_keras.transform import kernel_to_pwm  # noqa: E402
 from test_cli_model import (LENGTH, WIDTH, functional_relu, numpy_mle, padded_windows,  # noqa: E402
                             planted_sequences, read_summary, train_briefly)
@@ -212,9 +212,9 @@ def test_a_filter_without_a_per_filter_estimate_takes_the_shared_base(trained, t
 # ----------------------------------------------------------------------------- batch_size="auto"
 
 def test_auto_batch_size_follows_each_routes_byte_budget(monkeypatch):
-    from k2p_keras import scan
+    from k2p_keras.scan import route as scan
 
-    monkeypatch.setattr(scan, "_gpu_visible", lambda: False)
+    monkeypatch.setattr(scan, "gpu_visible", lambda: False)
     monkeypatch.setattr(scan, "numba_available", lambda: True)
     # numba's lookups: 16 MB of float32 one-hot rows.
     assert scan.auto_batch_size(101, 19, 64) == 16 * 2 ** 20 // (16 * 101) == 10381
@@ -229,9 +229,9 @@ def test_auto_batch_size_follows_each_routes_byte_budget(monkeypatch):
     assert scan.auto_batch_size(1000, 19, 64, strides=4) == 256 * 2 ** 20 // (4 * 251 * 64 + 8 * 4 * 19 * 64)
     # A GPU: an eighth of its memory, for the conv alone (numba rescores on the CPU).
     monkeypatch.setattr(scan, "numba_available", lambda: True)
-    monkeypatch.setattr(scan, "_gpu_visible", lambda: True)
+    monkeypatch.setattr(scan, "gpu_visible", lambda: True)
     assert scan.auto_batch_size(1000, 19, 64, gpu_memory=8 * 2 ** 30) == 2 ** 30 // (4 * 1001 * 64)
-    monkeypatch.setattr(scan, "_gpu_memory", lambda: None)  # TensorFlow does not say: the CPU's budget
+    monkeypatch.setattr(scan, "gpu_memory", lambda: None)  # TensorFlow does not say: the CPU's budget
     assert scan.auto_batch_size(1000, 19, 64) == 256 * 2 ** 20 // (4 * 1001 * 64)
 
 
@@ -240,12 +240,12 @@ def test_auto_batch_size_is_settled_when_the_batches_are_opened(trained, monkeyp
     strategy set after planning (as --devices does) makes them TensorFlow's size."""
     from dataclasses import replace
 
-    from k2p_keras import scan
+    from k2p_keras.scan import route as scan
 
     _, x, paths = trained
     many = np.concatenate([x] * 100)  # 12,000 sequences
     length = x.shape[1]
-    monkeypatch.setattr(scan, "_gpu_visible", lambda: False)
+    monkeypatch.setattr(scan, "gpu_visible", lambda: False)
     # Budgets small enough for this small model's batches to show them.
     monkeypatch.setattr(scan, "LOOKUP_BATCH_BYTES", 16 * length * 1000)  # 1,000 sequences
     plan = k2p_keras.plan_extraction(paths["h5"], many)
@@ -283,18 +283,18 @@ def test_gpu_memory_is_the_smallest_gpu_nvidia_smi_reports(tmp_path, monkeypatch
     import os
     import stat
 
-    from k2p_keras import scan
+    from k2p_keras.scan import route as scan
 
     tool = tmp_path / "nvidia-smi"
     tool.write_text("#!/bin/sh\nprintf '24576\\n8192\\n'\n")
     tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    scan._gpu_memory.cache_clear()
-    assert scan._gpu_memory() == 8192 * 2 ** 20
+    scan.gpu_memory.cache_clear()
+    assert scan.gpu_memory() == 8192 * 2 ** 20
     tool.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
-    scan._gpu_memory.cache_clear()
-    assert scan._gpu_memory() is None
+    scan.gpu_memory.cache_clear()
+    assert scan.gpu_memory() is None
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
-    scan._gpu_memory.cache_clear()
-    assert scan._gpu_memory() is None
-    scan._gpu_memory.cache_clear()
+    scan.gpu_memory.cache_clear()
+    assert scan.gpu_memory() is None
+    scan.gpu_memory.cache_clear()

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from k2p_keras.errors import K2PError
-from k2p_keras.formats import file_kind
-from k2p_keras.matrices import read_hdf5_tensor
-from k2p_keras.modelfile import read_model
-from k2p_keras.sequences import open_sequences
+from k2p_keras.io.formats import file_kind
+from k2p_keras.io.matrices import read_hdf5_tensor
+from k2p_keras.model.files import read_model
+from k2p_keras.io.sequences import open_sequences
 
 EXPECTED = "something"
 

@@ -15,8 +15,7 @@ keras = pytest.importorskip("keras")
 layers = keras.layers
 
 from k2p_keras.errors import K2PError  # noqa: E402
-from k2p_keras.graph import (find_motif_conv, find_motif_conv_in_file,  # noqa: E402
-                             find_motif_conv_in_model)
+from k2p_keras.model.conv import find_motif_conv, find_motif_conv_in_file, find_motif_conv_in_model
 
 RNG = np.random.default_rng(11)
 LENGTH = 30

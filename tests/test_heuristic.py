@@ -13,12 +13,12 @@ from click.testing import CliRunner
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import K2PError  # noqa: E402
-from k2p_keras.graph import find_motif_conv_in_file  # noqa: E402
-from k2p_keras.heuristic import (counts_to_pwms, heuristic_pwms, preactivation_threshold,  # noqa: E402
-                                 threshold_from_fraction)
-from k2p_keras.meme import read_meme  # noqa: E402
+from k2p_keras.model.conv import find_motif_conv_in_file  # noqa: E402
+from k2p_keras.motifs.heuristic import counts_to_pwms, heuristic_pwms
+from k2p_keras.model.activations import preactivation_threshold, threshold_from_fraction
+from k2p_keras.io.meme import read_meme  # noqa: E402
 
 LENGTH, FILTERS, WIDTH = 30, 3, 5
 

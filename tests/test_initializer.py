@@ -13,12 +13,12 @@ from click.testing import CliRunner
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import K2PError  # noqa: E402
-from k2p_keras.graph import find_motif_conv_in_file  # noqa: E402
+from k2p_keras.model.conv import find_motif_conv_in_file  # noqa: E402
 from k2p_keras.initializer import PWMInitializer, motifs_to_kernel, set_conv_from_meme  # noqa: E402
-from k2p_keras.meme import Motif, read_meme, write_meme  # noqa: E402
-from k2p_keras.pipeline import extract_pwms  # noqa: E402
+from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402
+from k2p_keras.motifs.exact import extract_pwms  # noqa: E402
 
 WIDTH, FILTERS, BASE = 8, 4, 2.0
 

@@ -8,8 +8,8 @@ pytest.importorskip("matplotlib")
 import matplotlib.image  # noqa: E402
 from keras import layers  # noqa: E402
 
-from k2p_keras.cli import cli  # noqa: E402
-from k2p_keras.logos import logo_figure, write_logo  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
+from k2p_keras.annotate.logos import logo_figure, write_logo  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FILTERS = 3

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 from k2p_keras.errors import K2PError
-from k2p_keras.matrices import (
-    read_hdf5_tensor, read_kernel_text, write_hdf5_tensor, write_kernel_text,
-)
+from k2p_keras.io.matrices import read_hdf5_tensor, read_kernel_text, write_hdf5_tensor, write_kernel_text
 
 TOY_KERNEL = np.array([[1, 2, 3, 4], [-1, -2, -3, -4], [-2, 0, 2, 4], [0.1, 0.2, 0.3, 0.4],
                        [0.25, 0.25, 0.25, 0.25], [-3, -3, 3, 3], [-1, -1, 1, 1]], dtype=float)

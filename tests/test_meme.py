@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from k2p_keras.errors import K2PError
-from k2p_keras.meme import MemeFile, Motif, format_meme, read_meme, write_meme
+from k2p_keras.io.meme import MemeFile, Motif, format_meme, read_meme, write_meme
 
 from conftest import JASPAR
 

@@ -17,7 +17,7 @@ from scipy.special import softmax
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 

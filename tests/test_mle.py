@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 from k2p_keras.errors import K2PError
-from k2p_keras.mle import estimate_base
+from k2p_keras.motifs.mle import estimate_base
 
 KERNEL_LENGTH = 6
 

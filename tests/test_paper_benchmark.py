@@ -101,7 +101,7 @@ def test_quick_run_exact_pwms_rebuild_the_model_and_heuristic_ones_do_not(quick_
 
 def test_quick_run_saves_each_sets_best_filter_for_a_database_search(quick_run):
     from benchmarks.paper.pwm_sets import SET_NAMES
-    from k2p_keras.meme import read_meme
+    from k2p_keras.io.meme import read_meme
 
     planted = read_meme(JASPAR)
     saved = read_meme(quick_run / "random_best_filters.meme")
@@ -120,7 +120,7 @@ def test_annotation_measure_counts_the_planted_motif_as_top_match_only_when_it_i
     """benchmarks.paper.annotation on best filters made of JASPAR motifs: planted ones count, others not."""
     pytest.importorskip("memelite", reason="the annotation measure needs the annotate extra")
     from benchmarks.paper.pwm_sets import SET_NAMES
-    from k2p_keras.meme import Motif, read_meme, write_meme
+    from k2p_keras.io.meme import Motif, read_meme, write_meme
 
     planted = read_meme(JASPAR).motifs
     chosen = [planted[10], planted[200], planted[400]]

@@ -13,11 +13,11 @@ pytest.importorskip("matplotlib")
 import matplotlib.image  # noqa: E402
 
 from conftest import JASPAR  # noqa: E402
-from k2p_keras.annotate import reverse_complement  # noqa: E402
-from k2p_keras.cli import cli  # noqa: E402
-from k2p_keras.logos import COLORS  # noqa: E402
-from k2p_keras.meme import Motif, read_meme, write_meme  # noqa: E402
-from k2p_keras.report import align_pwms, filter_reports_from_motifs  # noqa: E402
+from k2p_keras.annotate.tomtom import reverse_complement  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
+from k2p_keras.annotate.logos import COLORS  # noqa: E402
+from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402
+from k2p_keras.annotate.report import align_pwms, filter_reports_from_motifs  # noqa: E402
 
 BY_ID = {m.name: m for m in read_meme(JASPAR).motifs}
 

@@ -9,10 +9,12 @@ import zlib
 import numpy as np
 import pytest
 
-from k2p_keras import scan
+from k2p_keras.scan import accumulator, route
 from k2p_keras.errors import K2PError
-from k2p_keras.scan import conv_preactivation, padding_amounts, scan_best_windows
-from k2p_keras.window_sums import numba_available
+from k2p_keras.scan.tf_steps import conv_preactivation
+from k2p_keras.scan.windows import padding_amounts
+from k2p_keras.scan.best_windows import scan_best_windows
+from k2p_keras.scan.rescore import numba_available
 
 NEEDS_NUMBA = pytest.mark.skipif(not numba_available(), reason="numba not installed")
 
@@ -23,7 +25,7 @@ def rescore(request, monkeypatch):
     """Each route, as ``scan_best_windows(rescore=...)`` reaches it: numba's lookups, TensorFlow's
     convolution then numba's sums (what "auto" takes on a GPU), TensorFlow alone."""
     if request.param == "locate":
-        monkeypatch.setattr(scan, "_gpu_visible", lambda: True)
+        monkeypatch.setattr(route, "gpu_visible", lambda: True)
         return "auto"
     return {"lookup": "numba", "tensorflow": "tensorflow"}[request.param]
 
@@ -243,7 +245,7 @@ def test_unknown_rescore_is_refused():
 
 
 def test_batches_of_any_size_and_length_give_the_same_sums(rescore):
-    """The compiled sums run on queued batches (scan.PENDING_SEQUENCES at a time; a new length or
+    """The compiled sums run on queued batches (accumulator.PENDING_SEQUENCES at a time; a new length or
     padding empties the queue): small and large batches, two lengths in turn, give the sums of
     one-sequence batches, added in the same order, to the last bit."""
     rng = np.random.default_rng(stable_seed("queue"))
@@ -268,9 +270,9 @@ def test_batches_of_any_size_and_length_give_the_same_sums(rescore):
 def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     """load_compiled_kernels (the callback's warm-up) must leave nothing for a real scan to load:
     every argument type of the compiled kernels is the same whatever the shapes and options."""
-    from k2p_keras import window_search, window_sums
+    from k2p_keras.scan import best_windows, lookup as window_search, rescore as window_sums
 
-    scan.load_compiled_kernels()
+    best_windows.load_compiled_kernels()
     before = (list(window_search.one_hot_to_best_windows.signatures),
               list(window_sums.accumulate_window_sums.signatures))
     assert all(before)
@@ -300,15 +302,15 @@ def test_the_gpu_route_sends_one_hot_batches_as_uint8(monkeypatch):
     converted on the device; the sums are those of the float32 batch."""
     if not numba_available():
         pytest.skip("numba not installed")
-    monkeypatch.setattr(scan, "_gpu_visible", lambda: True)
+    monkeypatch.setattr(route, "gpu_visible", lambda: True)
     sent = []
-    traced = scan._traced_locate
+    traced = accumulator.traced_locate
 
     def spy(strides, both_strands, travelling=False):
         sent.append(travelling)
         return traced(strides, both_strands, travelling)
 
-    monkeypatch.setattr(scan, "_traced_locate", spy)
+    monkeypatch.setattr(accumulator, "traced_locate", spy)
     rng = np.random.default_rng(stable_seed("uint8"))
     kernel = rng.normal(size=(6, 4, 3))
     batches = [sequences(rng, 20, 30, "quarter"), sequences(rng, 20, 30, "soft")]
@@ -327,7 +329,7 @@ def test_queued_sums_keep_the_batches_order_when_tensorflow_batches_come_between
     batches = [sequences(rng, 30, 40, kind) for kind in ("zero", "soft", "quarter", "soft", "zero")]
     options = dict(both_strands=True, letter_threshold=0.0, score_bins=4, exclude_inactive=True)
     queued = scan_best_windows(batches, kernel, bias, rescore=rescore, **options)
-    monkeypatch.setattr(scan, "PENDING_SEQUENCES", 1)  # each batch summed as it comes
+    monkeypatch.setattr(accumulator, "PENDING_SEQUENCES", 1)  # each batch summed as it comes
     at_once = scan_best_windows(batches, kernel, bias, rescore=rescore, **options)
     for name in ("score_sum", "row_weight", "n_used", "max_preactivation", "letter_counts"):
         np.testing.assert_array_equal(getattr(queued, name), getattr(at_once, name), err_msg=name)

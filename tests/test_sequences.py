@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from k2p_keras.errors import K2PError
-from k2p_keras.sequences import FastaSequences, TensorSequences, open_sequences
+from k2p_keras.io.sequences import FastaSequences, TensorSequences, open_sequences
 
 EYE = np.eye(4, dtype=np.float32)
 

@@ -15,9 +15,10 @@ from scipy.optimize import minimize_scalar
 from conftest import REPO
 
 from k2p_keras.errors import K2PError
-from k2p_keras.mle import estimate_base
-from k2p_keras.scan import scan_best_windows
-from k2p_keras.sites import SCORE_BINS, SiteRule, site_rule, site_sums
+from k2p_keras.motifs.mle import estimate_base
+from k2p_keras.scan.best_windows import scan_best_windows
+from k2p_keras.scan.stats import SCORE_BINS
+from k2p_keras.motifs.sites import SiteRule, site_rule, site_sums
 
 
 def softmax_pwm(kernel, v):
@@ -174,8 +175,8 @@ EXAMPLE_SEQS = REPO / "data" / "example_seqs.h5"
 
 @pytest.fixture(scope="module")
 def example():
-    from k2p_keras.graph import find_motif_conv_in_file
-    from k2p_keras.pipeline import open_sequences_for
+    from k2p_keras.model.conv import find_motif_conv_in_file
+    from k2p_keras.io.sequences import open_sequences_for
 
     spec = find_motif_conv_in_file(EXAMPLE_MODEL)
     return spec, open_sequences_for(spec, EXAMPLE_SEQS)
@@ -184,8 +185,8 @@ def example():
 @pytest.mark.parametrize("sites", ["all", "active", "strong"])
 def test_pwms_of_every_estimator_reproduce_the_models_layer(example, sites, tmp_path):
     """The base changes how sharp the PWMs are, never their exactness: verify passes."""
-    from k2p_keras.meme import write_meme
-    from k2p_keras.pipeline import extract_pwms
+    from k2p_keras.io.meme import write_meme
+    from k2p_keras.motifs.exact import extract_pwms
     from k2p_keras.verify import verify_model
 
     spec, source = example
@@ -196,7 +197,7 @@ def test_pwms_of_every_estimator_reproduce_the_models_layer(example, sites, tmp_
 
 
 def test_strong_sites_are_fewer_and_give_sharper_pwms_on_the_example(example):
-    from k2p_keras.pipeline import extract_pwms
+    from k2p_keras.motifs.exact import extract_pwms
 
     spec, source = example
     every = extract_pwms(spec, source.iter_batches(1000), shared_base=False)
@@ -208,7 +209,7 @@ def test_strong_sites_are_fewer_and_give_sharper_pwms_on_the_example(example):
 def test_a_filter_without_strong_sites_takes_the_shared_base_with_a_warning(example):
     from dataclasses import replace
 
-    from k2p_keras.pipeline import extract_pwms
+    from k2p_keras.motifs.exact import extract_pwms
 
     spec, source = example
     bias = spec.bias.copy()

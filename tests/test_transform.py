@@ -8,16 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from k2p_keras.errors import K2PError
-from k2p_keras.transform import (
-    check_pwm,
-    consensus,
-    information_content,
-    kernel_constant,
-    kernel_to_pwm,
-    pwm_to_kernel,
-    window_constant,
-    window_log_likelihood,
-)
+from k2p_keras.validate import check_pwm
+from k2p_keras.transform import consensus, information_content, kernel_constant, kernel_to_pwm, pwm_to_kernel, window_constant, window_log_likelihood
 
 seeds = st.integers(0, 2**32 - 1)
 bases = st.floats(1.05, 50.0)

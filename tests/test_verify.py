@@ -14,9 +14,9 @@ from click.testing import CliRunner
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import K2PError  # noqa: E402
-from k2p_keras.meme import Motif, read_meme, write_meme  # noqa: E402
+from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402
 from k2p_keras.verify import verify_model  # noqa: E402
 
 LENGTH, FILTERS, WIDTH = 24, 3, 5

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 keras = pytest.importorskip("keras")
 
 import k2p_keras  # noqa: E402
-from k2p_keras.cli import cli  # noqa: E402
+from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import PatternError  # noqa: E402
-from k2p_keras.graph import find_motif_conv_in_file  # noqa: E402
-from k2p_keras.meme import read_meme  # noqa: E402
+from k2p_keras.model.conv import find_motif_conv_in_file  # noqa: E402
+from k2p_keras.io.meme import read_meme  # noqa: E402
 
 HERE = pathlib.Path(__file__).parent / "wild_models"
 sys.path.insert(0, str(HERE))

@@ -5,7 +5,7 @@ import time
 
 import click
 
-from k2p_keras.meme import read_meme, write_meme
+from k2p_keras.io.meme import read_meme, write_meme
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_MEME = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"  # CC BY 4.0, see its README
@@ -88,7 +88,7 @@ def main(meme_path, motifs, n_motifs, negatives, quick, n_train, n_test, length,
     report.plot_recovery(rows, paths["recovery"], f"{len(rows)} motifs, {negatives} negatives")
     click.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['png']}, {paths['recovery']}, {paths['meme']} in "
                f"{header['runtime_min']:.1f} min", err=True)
-    from k2p_keras.annotate import require_annotate
+    from k2p_keras.annotate.tomtom import require_annotate
     from k2p_keras.errors import K2PError
 
     from .annotation import annotate_best_filters

@@ -22,8 +22,8 @@ import click
 import numpy as np
 from scipy.stats import binomtest
 
-from k2p_keras.annotate import DEFAULT_Q_THRESHOLD, annotate_motifs, load_database
-from k2p_keras.meme import read_meme
+from k2p_keras.annotate.tomtom import DEFAULT_Q_THRESHOLD, annotate_motifs, load_database
+from k2p_keras.io.meme import read_meme
 
 from .pwm_sets import BASELINE, SET_LABELS, SET_NAMES
 from .report import command_line, machine_info, now_utc

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from k2p_keras._tf import import_tensorflow
-from k2p_keras.graph import find_motif_conv_in_model
+from k2p_keras.model.conv import find_motif_conv_in_model
 
 tf = import_tensorflow()
 # Every motif builds a new model and scanner; their tf.function retracing notices are expected.

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from k2p_keras.heuristic import heuristic_pwms
-from k2p_keras.pipeline import extract_pwms
+from k2p_keras.motifs.heuristic import heuristic_pwms
+from k2p_keras.motifs.exact import extract_pwms
 
 # (set name, sites, shared base); the first is today's default, the baseline of the paired tests.
 EXACT_SETS = (

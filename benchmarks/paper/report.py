@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from scipy.stats import wilcoxon
 
-from k2p_keras.atomic import atomic_open, atomic_path
+from k2p_keras.io.text import atomic_open, atomic_path
 
 from .pwm_sets import BASELINE, SET_LABELS, SET_NAMES, SHORT_LABELS
 

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from .metrics import (best_window_log_likelihood, classification, exact_reconstruction, fidelity,
                       heuristic_reconstruction, recovery)
 from .model import ModelSettings, dense_weights, motif_conv_spec, predict, train_model
-from k2p_keras.meme import Motif
+from k2p_keras.io.meme import Motif
 
 from .pwm_sets import SET_NAMES, pwm_sets
 from .simulate import simulate_dataset

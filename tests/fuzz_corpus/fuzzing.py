@@ -340,7 +340,7 @@ def run_in_process(argv, timeout=60):
     """
     from click.testing import CliRunner
 
-    from k2p_keras.cli import cli
+    from k2p_keras.cli.group import cli
 
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(timeout)

@@ -1,0 +1,170 @@
+"""Information-content sequence logos of PWMs, drawn with letter glyphs (matplotlib).
+
+Each position is a stack of the letters A C G T, each as tall as ``P[i, a] * IC_i`` bits,
+where ``IC_i = 2 - H(P[i])`` is the row's information content against a uniform
+background; the most probable letter sits on top. Colours are the usual ones: A green,
+C blue, G orange, T red.
+
+matplotlib is optional (``pip install matplotlib``): it is imported inside the functions,
+and a clear :class:`~k2p_keras.errors.K2PError` says so when it is missing. Figures are
+drawn on matplotlib's ``Figure`` object directly, never through ``pyplot``, so nothing
+global (backend, open figures) is touched.
+"""
+import os
+import re
+
+import numpy as np
+
+from ..io.text import atomic_path
+from ..errors import K2PError
+from ..validate import check_pwm
+from ..transform import information_content
+
+LETTERS = "ACGT"
+COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
+# Fraction of a position's width a letter takes; the rest separates neighbouring stacks.
+_LETTER_WIDTH = 0.9
+
+
+def require_matplotlib():
+    """Import matplotlib, or raise a K2PError that says how to get it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise K2PError("drawing logos needs matplotlib: pip install matplotlib "
+                       "(or pip install 'k2p-keras[plots]')") from None
+
+
+def _glyphs():
+    """Each letter's outline as a path in its own units, and its bounding box."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    font = FontProperties(family="DejaVu Sans", weight="bold")
+    glyphs = {}
+    for letter in LETTERS:
+        path = TextPath((0, 0), letter, size=1, prop=font)
+        glyphs[letter] = (path, path.get_extents())
+    return glyphs
+
+
+def draw_logo(ax, pwm, title=None):
+    """Draw an information-content logo of one PWM into matplotlib axes.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    pwm : array_like, shape (L, 4)
+        Probabilities, columns A C G T.
+    title : str, optional
+    """
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import Affine2D
+
+    pwm = check_pwm(pwm)
+    heights = pwm * information_content(pwm)[:, None]
+    glyphs = _glyphs()
+    for i, row in enumerate(heights):
+        bottom = 0.0
+        # Smallest at the bottom, so the consensus letter tops the stack.
+        for a in np.argsort(row, kind="stable"):
+            height = row[a]
+            if height <= 0:
+                continue
+            letter = LETTERS[a]
+            path, box = glyphs[letter]
+            place = (Affine2D().translate(-box.x0, -box.y0)
+                     .scale(_LETTER_WIDTH / box.width, height / box.height)
+                     .translate(i + 1 - _LETTER_WIDTH / 2, bottom))
+            ax.add_patch(PathPatch(place.transform_path(path), facecolor=COLORS[letter], edgecolor="none"))
+            bottom += height
+    ax.set_xlim(0.5, len(pwm) + 0.5)
+    ax.set_ylim(0, 2)
+    ax.set_xticks(range(1, len(pwm) + 1))
+    ax.set_ylabel("bits")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def logo_figure(panels):
+    """A figure with one logo per panel, side by side.
+
+    Parameters
+    ----------
+    panels : list of (str, array_like)
+        ``(title, pwm)`` pairs.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise K2PError("no PWM to draw")
+    width = max(np.shape(pwm)[0] for _, pwm in panels)
+    fig = Figure(figsize=(len(panels) * max(3.0, 0.35 * width + 1.0), 2.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)[0])
+    for ax, (title, pwm) in zip(axes, panels):
+        draw_logo(ax, pwm, title)
+    return fig
+
+
+def write_logo(path, panels, dpi=100):
+    """Write a logo figure (see :func:`logo_figure`) as a PNG, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    panels : list of (str, array_like)
+        ``(title, pwm)`` pairs drawn side by side; or one ``(L, 4)`` array.
+    dpi : int
+    """
+    if isinstance(panels, np.ndarray):
+        panels = [("", panels)]
+    fig = logo_figure(panels)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    except OSError as err:
+        raise K2PError(f"cannot write the logo ({err.strerror})", path=os.fspath(path)) from None
+
+
+def _file_name(name):
+    """A motif name as a safe file name (layer names may hold characters a path cannot)."""
+    return re.sub(r"[^A-Za-z0-9_.+=-]", "_", name) + ".png"
+
+
+def write_filter_logos(folder, sets, dpi=100):
+    """One PNG per filter, ``<layer>_<index>.png``, the sets' PWMs of that filter side by side.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Created when missing.
+    sets : list of MotifSet
+        PWMs of the same layer (exact, heuristic, ...), each drawn as one panel.
+    dpi : int
+
+    Returns
+    -------
+    list of str
+        The files written, in filter order.
+    """
+    require_matplotlib()
+    if not sets:
+        raise K2PError("no PWMs to draw")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise K2PError(f"cannot create the logo folder ({err.strerror})", path=os.fspath(folder)) from None
+    written = []
+    for t in range(sets[0].n_filters):
+        panels = [(f"{s.motif_name(t)} {s.logo_label(t)}", s.pwms[t]) for s in sets]
+        path = os.path.join(folder, _file_name(sets[0].motif_name(t)))
+        write_logo(path, panels, dpi=dpi)
+        written.append(path)
+    return written

@@ -1,0 +1,221 @@
+"""The ``k2p-keras`` click group and what its commands share (one-line errors, options).
+
+Every command module (``cli_model``, ``cli_verify``, ``cli_tools``, ...) imports ``cli`` from
+here and registers itself on it; ``k2p_keras.cli`` imports them all. Nothing here imports a
+command module, so there is no import cycle.
+"""
+import contextlib
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import click  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from ..errors import K2PError, OptionError  # noqa: E402
+
+MODEL_COMMAND = "extract"
+CONVENTION = click.Choice(["correlation", "convolution"])
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that atomic writers remove their temporary files."""
+
+
+class _Stopped(click.ClickException):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143), the shells' convention of 128 + the signal number."""
+
+    def __init__(self, signum):
+        super().__init__(f"stopped by {signal.Signals(signum).name}; no output was written")
+        self.exit_code = 128 + signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+class _Group(click.Group):
+    """Sends ``k2p-keras MODEL SEQS ...`` to the model command and turns K2PError into one line."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = [MODEL_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Stopped(signal.SIGINT) from None
+        except Terminated:
+            raise _Stopped(signal.SIGTERM) from None
+        except OptionError as err:
+            # The library names its parameter; the command line shows it as the option.
+            option = "--" + err.option.replace("_", "-")
+            command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+            raise click.UsageError(f"Invalid value for '{option}': {err.detail} "
+                                   f"(see '{command} --help')") from None
+        except K2PError as err:
+            # One line whatever the message quotes (a library's multi-line error, say).
+            raise click.ClickException(" ".join(str(err).split())) from None
+        except click.UsageError as err:
+            # One line, as for every other error: the message names the option; --help has the rest.
+            if err.ctx is not None:
+                err.message = f"{err.message} (see '{err.ctx.command_path} --help')"
+                err.ctx = None
+            raise
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {message}", err=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="k2p-keras")
+def cli():
+    """Exact position weight matrices from the motif-detector filters of a Keras CNN.
+
+    \b
+    Main use (the model command, also reachable as `k2p-keras extract ...`):
+        k2p-keras MODEL.h5 SEQS.h5 -o motifs.meme
+    The tools of k2p-1.0 are the subcommands below.
+    """
+    warnings.showwarning = _one_line_warning
+
+
+def base_option(default=math.e, help="Base b > 1 of the logarithm."):
+    def parse(ctx, param, value):
+        from ..validate import check_base
+
+        try:
+            return check_base(value)
+        except K2PError as err:
+            raise click.BadParameter(err.message) from None
+
+    return click.option("--base", default=default, show_default="e" if default == math.e else True,
+                        callback=parse, help=help)
+
+
+@contextlib.contextmanager
+def text_output(out):
+    """Yield a writable destination: the path itself (writers are atomic) or stdout for '-'."""
+    yield sys.stdout if out in (None, "-") else out
+
+
+def output_path(ctx, param, value):
+    """Click callback for an output path: its folder must exist, checked before any work.
+
+    The rule for every output, files and folders alike: k2p-keras creates the file or the
+    folder named, never missing folders above it (a typo would otherwise make a tree).
+    """
+    if value is None or value == "-":
+        return value
+    parent = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(parent):
+        raise click.BadParameter(f"the folder {os.path.dirname(value) or '.'!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise click.BadParameter(f"the folder {os.path.dirname(value) or '.'!r} is not writable")
+    return value
+
+
+class Progress:
+    """One step's count, rate and time left, as a line on a terminal.
+
+    The rate leaves out the first update: the first batch carries TensorFlow's tracing (and
+    the file's opening), which would make the time left at the start many times too long.
+
+    Parameters
+    ----------
+    total : int or None
+        Items in the step (None when unknown: no percentage, no time left).
+    label : str
+        What the step does, e.g. ``scanning``.
+    unit : str
+        What is counted, e.g. ``sequences``.
+    clock : callable
+        Seconds, monotonic (``time.monotonic``).
+    """
+
+    def __init__(self, total, label, unit="sequences", clock=time.monotonic):
+        self.total, self.label, self.unit, self.clock = total, label, unit, clock
+        self.done = 0
+        self._warm = None  # (time, count) after the first update: where the rate starts
+
+    def update(self, count):
+        self.done += int(count)
+        if self._warm is None:
+            self._warm = (self.clock(), self.done)
+
+    def rate(self):
+        """Items per second since the first update, or None before a second one."""
+        if self._warm is None:
+            return None
+        seconds, counted = self.clock() - self._warm[0], self.done - self._warm[1]
+        return counted / seconds if counted > 0 and seconds > 0 else None
+
+    def seconds_left(self):
+        """Time left at the current rate, or None when unknown."""
+        rate = self.rate()
+        return None if rate is None or self.total is None else max(self.total - self.done, 0) / rate
+
+    def line(self):
+        """E.g. ``scanning: 120,000/500,000 sequences (24%), 48,310/s, 00:07 left``."""
+        text = f"{self.label}: {self.done:,}"
+        if self.total:
+            text += f"/{self.total:,} {self.unit} ({100 * self.done // self.total}%)"
+        else:
+            text += f" {self.unit}"
+        rate, left = self.rate(), self.seconds_left()
+        text += ", warming up" if rate is None else f", {rate:,.0f}/s"
+        if left is not None:
+            minutes, seconds = divmod(int(round(left)), 60)
+            text += f", {minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d} left" if minutes >= 60 \
+                else f", {minutes:02d}:{seconds:02d} left"
+        return text
+
+
+@contextlib.contextmanager
+def progress_bar(total, quiet, label="scanning", steps=None, unit="sequences"):
+    """Progress on stderr when it is a terminal; yields a callable taking a count (or None).
+
+    ``steps`` names consecutive passes of ``total`` items each (e.g. ``["scanning",
+    "heuristic: second pass"]``): each gets its own line, rate and time left.
+    """
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    labels = list(steps) if steps else [label]
+    state = {"bar": Progress(total, labels[0], unit), "step": 0, "shown": 0.0}
+
+    def show(final=False):
+        click.echo("\r\033[K" + state["bar"].line(), nl=final, err=True)
+
+    def update(count):
+        bar = state["bar"]
+        bar.update(count)
+        now = time.monotonic()
+        finished = bar.total is not None and bar.done >= bar.total
+        if finished or now - state["shown"] >= 0.25:
+            state["shown"] = now
+            show(final=finished)
+        if finished and state["step"] + 1 < len(labels):
+            state["step"] += 1
+            state["bar"] = Progress(total, labels[state["step"]], unit)
+
+    try:
+        yield update
+    finally:
+        bar = state["bar"]
+        if bar.done and (bar.total is None or bar.done < bar.total):
+            show(final=True)

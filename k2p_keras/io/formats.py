@@ -1,0 +1,69 @@
+"""What a file is, from its first bytes: the one place that recognises file types.
+
+Model files, sequence files and matrix files are told apart by content, never by name:
+a ``.h5`` may hold a model or sequences, a FASTA file may be called ``seqs.txt``.
+:func:`file_kind` answers for all three readers (``modelfile``, ``sequences``,
+``matrices``); each reader then decides what the kinds it accepts mean.
+"""
+import os
+import zipfile
+
+import h5py
+
+from ..errors import K2PError
+
+KINDS = ("hdf5", "zip", "npy", "gzip", "text", "empty")
+
+_SIGNATURES = (
+    ("hdf5", (b"\x89HDF\r\n\x1a\n",)),
+    # A local file header, or the end record of an empty archive.
+    ("zip", (b"PK\x03\x04", b"PK\x05\x06")),
+    ("npy", (b"\x93NUMPY",)),
+    ("gzip", (b"\x1f\x8b",)),
+)
+
+
+def file_kind(path, expected):
+    """Say what a file is: ``"hdf5"``, ``"zip"``, ``"npy"``, ``"gzip"``, ``"text"`` or ``"empty"``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    expected : str
+        What the caller wants, for the error message, e.g.
+        ``"a Keras model file (.h5 or .keras)"``.
+
+    Returns
+    -------
+    str
+        One of :data:`KINDS`. ``"text"`` means none of the binary signatures (the caller
+        looks further); an HDF5 file with a user block before its signature and a zip
+        archive with data before its first member are recognised too.
+
+    Raises
+    ------
+    K2PError
+        When the path does not exist, is a directory or cannot be read.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise K2PError(f"is a directory, expected {expected}", path=path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        raise K2PError(f"file not found, expected {expected}", path=path) from None
+    except OSError as err:
+        raise K2PError(f"cannot read the file ({err.strerror}), expected {expected}", path=path) from None
+    if not head:
+        return "empty"
+    for kind, signatures in _SIGNATURES:
+        if head.startswith(signatures):
+            return kind
+    # h5py finds a superblock after a user block; zipfile reads the archive's end record.
+    if h5py.is_hdf5(path):
+        return "hdf5"
+    if zipfile.is_zipfile(path):
+        return "zip"
+    return "text"

@@ -1,0 +1,566 @@
+"""One-hot DNA sequences, streamed in batches from HDF5, ``.npy``, FASTA or memory.
+
+The maximum-likelihood base needs one pass over the training sequences, which can be
+far larger than memory. :func:`open_sequences` therefore only looks at a file's shape
+(or, for FASTA, counts its records in a first pass that keeps no sequence), and
+:meth:`SequenceSource.iter_batches` reads one batch at a time: memory stays the size
+of a batch whatever the number of sequences.
+
+Every batch is float32 with shape ``(B, length, 4)``, channels A C G T, whatever the layout
+stored: the one layout the package computes in (see ``docs/ARCHITECTURE.md``).
+"""
+import contextlib
+import gzip
+import os
+import tokenize
+import warnings
+import zlib
+
+import h5py
+import numpy as np
+
+from ..errors import K2PError, OptionError
+from ..validate import (check_numeric_dtype, check_positive_int, check_sequence_length,
+    first_outside_unit_interval)
+from .formats import file_kind
+from .matrices import hdf5_damage, resolve_dataset
+
+
+__all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequences"]
+
+
+_WHITESPACE = b" \t\r\n\v\f"
+
+
+_BASES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
+
+
+# IUPAC ambiguity codes (and N, and '-' for a gap): no single base, encoded like N.
+_AMBIGUOUS = "RYSWKMBDHVN-"
+
+
+_VALID = bytes(sorted(set((("".join(_BASES) + _AMBIGUOUS).upper()
+                           + ("".join(_BASES) + _AMBIGUOUS).lower()).encode())))
+
+
+_EXPECTED = "a sequence file (HDF5, .npy or FASTA)"
+
+
+# A subset far from contiguous is read one row at a time instead of as one block.
+_SPAN_FACTOR = 4
+
+
+def _one_hot_table(n_encoding):
+    """Map every byte to its row: one-hot for A C G T/U, zeros or 0.25 for N and IUPAC codes."""
+    table = np.zeros((256, 4), dtype=np.float32)
+    fill = 0.25 if n_encoding == "quarter" else 0.0
+    for letter in _AMBIGUOUS:
+        table[ord(letter.upper())] = table[ord(letter.lower())] = fill
+    for letter, column in _BASES.items():
+        table[ord(letter)] = table[ord(letter.lower())] = np.eye(4, dtype=np.float32)[column]
+    return table
+
+
+def stored_channels_first(shape):
+    """Whether a stored one-hot tensor ``shape`` is ``(N, 4, length)`` rather than ``(N, length, 4)``.
+
+    The layout is read off the shape: the axis of size 4 holds the channels. Only length 4
+    is ambiguous, and counts as canonical ``(N, length, 4)``.
+    """
+    return len(shape) == 3 and shape[2] != 4 and shape[1] == 4
+
+
+def sequence_layout(shape, dtype, channels_first=None, name=None):
+    """How a stored tensor holds one-hot sequences: ``(squeeze_axis, channels_first, count, length)``.
+
+    Conv2D models on one-hot DNA are trained on ``(N, 4, 1, L)``, ``(N, 4, L, 1)`` or
+    ``(N, 1, L, 4)``: the axis of size 1 (``squeeze_axis``, else None) goes, the rest is read
+    as ``(N, 4, L)`` / ``(N, L, 4)``.
+
+    Raises
+    ------
+    K2PError
+        When ``shape`` and ``dtype`` cannot hold one-hot sequences (naming ``name``).
+    """
+    squeeze_axis = None
+    if len(shape) == 4 and 1 in tuple(shape[1:]):
+        squeeze_axis = 1 + tuple(shape[1:]).index(1)
+        shape = tuple(shape[:squeeze_axis]) + tuple(shape[squeeze_axis + 1:])
+    if len(shape) != 3:
+        raise K2PError(f"expected a rank-3 tensor (sequences, length, 4), found shape {tuple(shape)}", path=name)
+    if channels_first is None:
+        channels_first = stored_channels_first(shape)
+    channels = shape[1] if channels_first else shape[2]
+    if channels != 4:
+        raise K2PError(f"sequences have shape {tuple(shape)}, expected (sequences, length, 4) or "
+                       f"(sequences, 4, length): one-hot A C G T", path=name)
+    check_numeric_dtype(dtype, "the sequences", path=name)
+    count, length = shape[0], (shape[2] if channels_first else shape[1])
+    check_sequence_length(length, "each sequence", path=name)
+    if count == 0:
+        raise K2PError("no sequences (the tensor's first axis is 0)", path=name)
+    if length == 0:
+        raise K2PError("sequences have length 0", path=name)
+    return squeeze_axis, channels_first, int(count), int(length)
+
+
+class SequenceSource:
+    """Sequences that can be read in batches of one-hot float32 arrays.
+
+    Attributes
+    ----------
+    path : str or None
+        The file (``None`` for an in-memory array).
+    count : int
+        Number of sequences.
+    min_length, max_length : int
+        Shortest and longest sequence.
+    """
+
+    format = None
+
+    def __init__(self, path, count, min_length, max_length):
+        self.path = path
+        self.count = int(count)
+        self.min_length = int(min_length)
+        self.max_length = int(max_length)
+
+    @property
+    def length(self):
+        """The common sequence length, or ``None`` when the lengths differ."""
+        return self.min_length if self.min_length == self.max_length else None
+
+    def __len__(self):
+        return self.count
+
+    def __repr__(self):
+        length = self.length if self.length is not None else f"{self.min_length}..{self.max_length}"
+        return f"<{type(self).__name__} {self.path or '<array>'}: {self.count} sequences of length {length}>"
+
+    def iter_batches(self, batch_size=512, indices=None):
+        """Yield the sequences as one-hot batches, in file order.
+
+        Parameters
+        ----------
+        batch_size : int
+            Most sequences per batch. Sequences of different lengths never share a
+            batch, so a FASTA file with mixed lengths gives smaller batches.
+        indices : array-like of int, optional
+            Only these sequences (0-based positions in the file), e.g. a random subset.
+            They are sorted and duplicates dropped; batches follow file order.
+
+        Yields
+        ------
+        numpy.ndarray
+            float32 ``(B, length, 4)``, channels A C G T.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if indices is not None:
+            indices = np.unique(np.asarray(indices, dtype=np.int64).ravel())
+            if indices.size and (indices[0] < 0 or indices[-1] >= self.count):
+                raise K2PError(f"sequence indices must lie in 0..{self.count - 1}, found "
+                               f"{indices[0] if indices[0] < 0 else indices[-1]}", path=self.path)
+        # The checks above run now; the generator below runs on the first next().
+        return self._batches(batch_size, indices)
+
+    def _batches(self, batch_size, indices):
+        raise NotImplementedError
+
+
+class TensorSequences(SequenceSource):
+    """Sequences stored as one tensor: an HDF5 dataset, a ``.npy`` file or an array.
+
+    Only the shape is checked when it is opened; values (no NaN, within [0, 1]) are
+    checked batch by batch as they are read, so opening a huge file stays instant.
+    """
+
+    def __init__(self, path, shape, dtype, *, format, channels_first=None, dataset=None, array=None):
+        name = path if path is not None else "<array>"
+        self._squeeze_axis, channels_first, count, length = sequence_layout(shape, dtype, channels_first, name)
+        super().__init__(path, count, length, length)
+        self.format = format
+        self.channels_first = channels_first
+        self.dataset = dataset
+        self._array = array
+        self._dtype = np.dtype(dtype)
+
+    @contextlib.contextmanager
+    def _open(self):
+        if self.format != "hdf5":
+            yield self._array
+            return
+        # Opened per pass, not kept open: a source can be kept around (by a callback)
+        # without holding the file, and each pass sees a consistent handle.
+        try:
+            h5file = h5py.File(self.path, "r")
+        except OSError as err:
+            raise K2PError(f"cannot open the HDF5 file ({err})", path=self.path) from None
+        with h5file, hdf5_damage(self.path):
+            yield h5file[self.dataset]
+
+    def _batches(self, batch_size, indices):
+        with self._open() as data:
+            if indices is None:
+                for start in range(0, self.count, batch_size):
+                    stop = min(start + batch_size, self.count)
+                    yield self._prepare(data[start:stop], np.arange(start, stop))
+                return
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start:start + batch_size]
+                low, high = int(chunk[0]), int(chunk[-1]) + 1
+                if high - low <= _SPAN_FACTOR * len(chunk):
+                    # One contiguous read is much faster than a point selection in HDF5.
+                    block = np.asarray(data[low:high])[chunk - low]
+                else:
+                    block = np.asarray(data[chunk])
+                yield self._prepare(block, chunk)
+
+    def _prepare(self, block, positions):
+        with np.errstate(over="ignore"):
+            # A value past float32's range becomes inf, which the check below refuses in one line.
+            batch = np.asarray(block, dtype=np.float32)
+        if self._squeeze_axis is not None:
+            batch = batch.squeeze(axis=self._squeeze_axis)
+        if self.channels_first:
+            batch = batch.transpose(0, 2, 1)
+        batch = np.ascontiguousarray(batch)
+        if self._dtype.kind != "b":
+            bad = first_outside_unit_interval(batch)
+            if bad is not None:
+                raise K2PError(f"sequence {int(positions[bad[0]])} (counting from 0) holds {bad[1]!r}; "
+                               f"expected one-hot values in [0, 1]", path=self.path or "<array>")
+        return batch
+
+
+class FastaSequences(SequenceSource):
+    """Sequences in a FASTA file (plain or gzip-compressed), one-hot encoded on the fly.
+
+    A first pass counts the records, measures their lengths and checks every letter,
+    so a bad file fails when it is opened rather than halfway through a scan.
+    """
+
+    format = "fasta"
+
+    def __init__(self, path, *, n_encoding="zero"):
+        self.path = path  # the counting pass below reports errors with it
+        self.gzipped = file_kind(path, _EXPECTED) == "gzip"
+        self.n_encoding = n_encoding
+        self._table = _one_hot_table(n_encoding)
+        count, shortest, longest = 0, None, 0
+        for _, _, length in self._records(keep_sequence=False):
+            count += 1
+            shortest = length if shortest is None else min(shortest, length)
+            longest = max(longest, length)
+        if count == 0:
+            raise K2PError("no sequences found (expected FASTA records starting with '>')", path=path)
+        super().__init__(path, count, shortest, longest)
+
+    def _lines(self):
+        """Yield ``(line number, bytes)``, turning gzip damage into a K2PError."""
+        opener = gzip.open if self.gzipped else open
+        try:
+            with opener(self.path, "rb") as handle:
+                yield from enumerate(handle, start=1)
+        except (OSError, EOFError, zlib.error) as err:
+            what = "damaged gzip file" if self.gzipped else "cannot read the file"
+            raise K2PError(f"{what} ({err})", path=self.path) from None
+
+    def _records(self, keep_sequence):
+        """Yield ``(record name, header line number, sequence bytes or length)``.
+
+        With ``keep_sequence=False`` only lengths are kept, so the counting pass holds
+        no sequence at all, not even one long chromosome.
+        """
+        name, header_line, parts, length = None, None, [], 0
+        for lineno, line in self._lines():
+            if line.startswith(b">"):
+                if name is not None:
+                    yield self._finish(name, header_line, parts, length, keep_sequence)
+                words = line[1:].decode("utf-8", "replace").split()
+                name, header_line, parts, length = (words[0] if words else f"line {lineno}"), lineno, [], 0
+                continue
+            if line.startswith(b";"):
+                continue
+            letters = line.translate(None, _WHITESPACE)
+            if not letters:
+                continue
+            if name is None:
+                shown = line[:40].decode("utf-8", "replace").strip()
+                raise K2PError(f"line {lineno}: expected a FASTA header starting with '>', found {shown!r}",
+                               path=self.path)
+            if letters.translate(None, _VALID):
+                position = next(i for i, c in enumerate(letters) if c not in _VALID)
+                raise K2PError(f"record {name!r} (line {lineno}), position {length + position + 1}: "
+                               f"{chr(letters[position])!r} is not a nucleotide letter (expected "
+                               f"A C G T U, or N and IUPAC codes)", path=self.path)
+            length += len(letters)
+            # Refused as it grows: one huge record is never held, nor counted to its end.
+            check_sequence_length(length, f"record {name!r} (line {header_line})", path=self.path)
+            if keep_sequence:
+                parts.append(letters)
+        if name is not None:
+            yield self._finish(name, header_line, parts, length, keep_sequence)
+
+    def _finish(self, name, header_line, parts, length, keep_sequence):
+        if length == 0:
+            raise K2PError(f"record {name!r} (line {header_line}) has no sequence", path=self.path)
+        return name, header_line, (b"".join(parts) if keep_sequence else length)
+
+    def _batches(self, batch_size, indices):
+        wanted = None if indices is None else iter(indices.tolist())
+        target = None if wanted is None else next(wanted, None)
+        if wanted is not None and target is None:
+            return
+        batch, batch_length = [], None
+        for index, (_, _, sequence) in enumerate(self._records(keep_sequence=True)):
+            if wanted is not None:
+                if index != target:
+                    continue
+                target = next(wanted, None)
+            # Correctness over speed: a batch holds sequences of one length only.
+            if batch and (len(sequence) != batch_length or len(batch) == batch_size):
+                yield self._encode(batch, batch_length)
+                batch = []
+            batch_length = len(sequence)
+            batch.append(sequence)
+            if wanted is not None and target is None:
+                break
+        if batch:
+            yield self._encode(batch, batch_length)
+
+    def _encode(self, sequences, length):
+        # One table lookup for the whole batch is far faster than one per record.
+        codes = np.frombuffer(b"".join(sequences), dtype=np.uint8)
+        return self._table[codes].reshape(len(sequences), length, 4)
+
+
+def _detect_format(path):
+    """Return ``'hdf5'``, ``'npy'`` or ``'fasta'`` from the file's first bytes, not its name."""
+    kind = file_kind(path, _EXPECTED)
+    if kind in ("hdf5", "npy"):
+        return kind
+    if kind == "gzip":
+        return "fasta"
+    if kind == "empty":
+        raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    text = head.lstrip()
+    if not text:
+        raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
+    first_line = text.splitlines()[0].translate(None, _WHITESPACE)
+    if text.startswith((b">", b";")) or not first_line.translate(None, _VALID):
+        # Bare sequence letters: FASTA that lost its header; the reader says which line.
+        return "fasta"
+    shown = text.splitlines()[0][:40].decode("utf-8", "replace")
+    raise K2PError(f"not a sequence file: expected HDF5, .npy or FASTA ('>' headers), "
+                   f"found {shown!r}", path=path)
+
+
+def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None, fits_length=None,
+                   wanted="one-hot sequences (N, length, 4)"):
+    """Open one-hot sequences for streaming, without loading them.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or numpy.ndarray
+        A file or an in-memory array. Files are recognised by content, not name:
+
+        - HDF5: a tensor ``(N, length, 4)`` of floats, ints or bools (one-hot A C G T),
+          or ``(N, 4, length)``, or a Conv2D model's ``(N, 4, 1, length)``,
+          ``(N, 4, length, 1)`` or ``(N, 1, length, 4)`` (the axis of size 1 is dropped);
+        - ``.npy``: the same tensor, memory-mapped;
+        - FASTA, plain or gzip-compressed: letters A C G T (U is read as T), any case;
+          N and the IUPAC ambiguity codes R Y S W K M B D H V (and '-') become
+          "no base" rows (see ``n_encoding``). ``;`` comment lines and blank lines are
+          skipped.
+    dataset : str, optional
+        For HDF5: the dataset to read. By default the one top-level dataset shaped like
+        one-hot sequences (whose length passes ``fits_length``); when several or none are,
+        the error lists them with their shapes.
+    n_encoding : {'zero', 'quarter'}
+        How FASTA's N and ambiguity codes are encoded: all-zero rows (they add
+        nothing to a filter's output) or 0.25 in every channel.
+    channels_first : bool, optional
+        The stored tensor is ``(N, 4, length)`` (the layout of channels-first models and
+        PyTorch); batches are transposed to ``(B, length, 4)``. By default the layout is
+        read off the shape: the axis of size 4 holds the channels (``(N, 4, 4)`` counts
+        as ``(N, length, 4)``).
+    fits_length : callable, optional
+        For choosing an HDF5 dataset: whether sequences of this length fit (e.g. a model's
+        input length), preferred over sequence tensors of other lengths; ``wanted`` says
+        so in words for the error message.
+
+    Returns
+    -------
+    SequenceSource
+        With ``.count``, ``.length`` (``None`` when lengths differ), ``.min_length``
+        and ``.iter_batches(batch_size, indices=None)``.
+
+    Raises
+    ------
+    K2PError
+        For a missing, empty or unrecognised file, a tensor that is not
+        ``(N, length, 4)``, a letter that is not a nucleotide (naming the record and
+        position), or no sequences at all.
+    """
+    if n_encoding not in ("zero", "quarter"):
+        raise ValueError(f"n_encoding must be 'zero' or 'quarter', not {n_encoding!r}")
+    if isinstance(source, SequenceSource):
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        if dataset is not None:
+            raise K2PError(f"a dataset name ({dataset!r}) was given but the sequences are an array, "
+                           f"not an HDF5 file", path="<array>")
+        array = np.asarray(source)
+        return TensorSequences(None, array.shape, array.dtype, format="array",
+                               channels_first=channels_first, array=array)
+    path = os.fspath(source)
+    kind = _detect_format(path)
+    if dataset is not None and kind != "hdf5":
+        raise K2PError(f"a dataset name ({dataset!r}) was given but the file is {kind}, not HDF5",
+                       path=path)
+    if kind == "fasta":
+        if channels_first:
+            raise K2PError("channels_first applies to stored tensors (HDF5, .npy), not FASTA", path=path)
+        return FastaSequences(path, n_encoding=n_encoding)
+    if kind == "npy":
+        try:
+            with np.errstate(over="ignore"):  # a forged shape's size overflows; mmap then refuses it
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError, OverflowError, SyntaxError, tokenize.TokenError) as err:
+            # A forged header: numpy parses it as a Python literal, mmap takes its shape as given.
+            raise K2PError(f"not a readable .npy file ({type(err).__name__}: {err})", path=path) from None
+        return TensorSequences(path, array.shape, array.dtype, format="npy",
+                               channels_first=channels_first, array=array)
+    try:
+        h5file = h5py.File(path, "r")
+    except OSError as err:
+        raise K2PError(f"not a readable HDF5 file ({err})", path=path) from None
+    with h5file, hdf5_damage(path):
+        def length(data):
+            try:
+                return sequence_layout(data.shape, data.dtype, channels_first)[3]
+            except K2PError:
+                return None
+
+        fits = (lambda d: length(d) is not None and (fits_length is None or fits_length(length(d))),
+                lambda d: length(d) is not None)
+        data = resolve_dataset(h5file, dataset, path, fits=fits, wanted=wanted)
+        return TensorSequences(path, data.shape, data.dtype, format="hdf5",
+                               channels_first=channels_first, dataset=data.name)
+
+
+def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
+    """Open the sequences a Conv1D will scan, checking that they fit the layer.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    sequences : path, numpy.ndarray or SequenceSource
+        See :func:`k2p_keras.sequences.open_sequences`.
+    dataset, n_encoding
+        As for :func:`k2p_keras.sequences.open_sequences`.
+
+    Returns
+    -------
+    SequenceSource
+        Sequences shorter than an unpadded kernel are refused; a length other than the
+        model's fixed input length gets a warning.
+    """
+    from .sequences import open_sequences
+
+    # The reader gives canonical (B, length, 4) batches whatever the layout stored (it
+    # recognises (N, 4, length) by its shape); the scan works in that layout for every model.
+    n_rows = spec.kernel.shape[0]
+    if spec.input_length:
+        fits_length, wanted = (lambda n: n == spec.input_length), f"the model's input (N, {spec.input_length}, 4)"
+    else:
+        fits_length = (lambda n: n >= n_rows) if spec.padding == "valid" else None
+        wanted = f"layer {spec.layer_name!r}: one-hot (N, length, 4)" + (f", length >= {n_rows}" if fits_length else "")
+    source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, fits_length=fits_length,
+                            wanted=wanted)
+    path = getattr(source, "path", None)
+    if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
+        raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
+                       f"{spec.layer_name!r} ({spec.kernel.shape[0]})", path=path)
+    check_sequence_length(source.max_length, "the longest sequence", spec.input_length, path=path)
+    if spec.input_length and source.length != spec.input_length:
+        # Mixed lengths (FASTA) are scanned as they are, like any other length: one warning says so.
+        where = f"{path}: " if path else ""
+        lengths = (f"length {source.length}" if source.length is not None
+                   else f"lengths from {source.min_length} to {source.max_length}")
+        warnings.warn(f"{where}sequences have {lengths}, the model's input {spec.input_length}")
+    return source
+
+
+def as_batch(x):
+    """One batch from an iterable or a dataset as canonical float32 ``(B, length, 4)``.
+
+    A single sequence ``(length, 4)`` becomes a batch of one; ``(B, 4, length)`` (a
+    channels-first layout) is transposed, by the sequence reader's rule.
+    """
+    from .sequences import stored_channels_first
+
+    if isinstance(x, (tuple, list)):
+        if not x:
+            raise K2PError("expected sequence batches, got an empty tuple")
+        x = x[0]  # (x, y) or (x, y, sample_weight), as Keras's fit() takes them
+    if isinstance(x, dict):
+        raise K2PError("expected one-hot batches or (x, y) tuples, got a dict of inputs")
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise K2PError(f"expected one-hot batches (B, length, 4) or sequences (length, 4), got shape {x.shape}")
+    if stored_channels_first(x.shape):
+        x = x.transpose(0, 2, 1)
+    if x.shape[2] != 4:
+        raise K2PError(f"expected one-hot batches (B, length, 4), got shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def iterable_batches(sequences):
+    """``(batches_of_size, count, label)`` for a tf.data.Dataset, a callable or an iterable of batches."""
+    if hasattr(sequences, "element_spec"):  # a tf.data.Dataset, without importing TensorFlow
+        dataset = sequences
+        spec = dataset.element_spec
+        first = spec[0] if isinstance(spec, (tuple, list)) else spec
+        if getattr(first, "shape", None) is not None and first.shape.rank == 2:
+            # Single sequences: scan them in batches.
+            return (lambda size: (as_batch(e) for e in dataset.batch(size))), None, "<tf.data.Dataset>"
+        return (lambda size: (as_batch(e) for e in dataset)), None, "<tf.data.Dataset>"
+    if callable(sequences):
+        return (lambda size: (as_batch(b) for b in sequences())), None, "<batches>"
+    if isinstance(sequences, (list, tuple)):
+        return (lambda size: (as_batch(b) for b in sequences)), None, "<batches>"
+    if iter(sequences) is sequences:  # a generator or an iterator: one pass only
+        state = {"used": False}
+
+        def once(size):
+            if state["used"]:
+                raise K2PError("the sequences were given as an iterator, which can be read once; this "
+                               "extraction needs a second pass: give a list, an array, a file or a "
+                               "callable returning fresh batches")
+            state["used"] = True
+            return (as_batch(b) for b in sequences)
+
+        return once, None, "<batches>"
+    raise K2PError(f"expected sequences as a file, an array, a tf.data.Dataset or batches, "
+                   f"got {type(sequences).__name__}")
+
+
+def open_batches_for(spec, sequences, options):
+    """``(batches_of_size, count, label, max_length)``: a callable giving fresh canonical batches
+    of a given size, how many sequences, their description and the longest's length."""
+    from .sequences import SequenceSource
+
+    if hasattr(sequences, "numpy") and not hasattr(sequences, "element_spec"):
+        sequences = sequences.numpy()  # a tf.Tensor
+    if isinstance(sequences, (str, os.PathLike, np.ndarray, SequenceSource)):
+        source = open_sequences_for(spec, sequences, dataset=options.dataset, n_encoding=options.n_encoding)
+        label = source.path or "<array>"
+        return source.iter_batches, source.count, label, source.max_length
+    if options.dataset is not None:
+        raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
+    return (*iterable_batches(sequences), spec.input_length)

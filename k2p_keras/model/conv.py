@@ -1,0 +1,463 @@
+"""Find the motif Conv1D of a model and check that the exact MLE applies to it.
+
+The MLE for the base (MISSION.md) assumes ``input -> Conv1D -> non-decreasing activation
+-> global max-pool``: a non-decreasing activation commutes with the max, so every sequence
+has one best window per filter. This module walks a model's config (plain dicts, from a
+file or a live model), finds the first Conv1D reading the one-hot input, folds a
+BatchNormalization that sits between the conv and its activation into the kernel and bias,
+and reports whether the pattern holds, and if not, which layer breaks it and why.
+
+No TensorFlow and no file I/O here: weights come through a ``get_weights(layer_name)``
+callable. :func:`find_motif_conv_in_file` and :func:`find_motif_conv_in_model` wire it to a
+model file or a live Keras model.
+"""
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import K2PError
+from ..validate import check_kernel_length
+from .after_conv import conv_activation, effective_activation, pattern_after_conv
+from .config import build_layer_graph, entry_config, entry_name, input_shape, is_conv1d
+from .conv2d import conv2d_as_conv1d, conv2d_settings, is_conv2d, sequence_length
+
+
+_MAX_LISTED = 40
+
+
+@dataclass(frozen=True, eq=False)
+class ConvSpec:
+    """The motif convolution, ready for the scan, and how the layers after it look.
+
+    Attributes
+    ----------
+    layer_name : str
+        The Conv1D layer's name.
+    kernel : numpy.ndarray
+        ``(L_eff, 4, F)`` float64 kernel in cross-correlation orientation, with a
+        BatchNormalization folded in and dilation expanded (zero rows in the gaps,
+        ``L_eff = (k - 1) * dilation_rate + 1``).
+    bias : numpy.ndarray
+        ``(F,)`` float64 bias (zeros when the layer has none), BatchNormalization folded in.
+    padding : str
+        ``"valid"``, ``"same"`` or ``"causal"``.
+    strides : int
+        Step between windows.
+    dilation_rate : int
+        As in the layer (the kernel is already expanded).
+    channels_first : bool
+        True when the layer reads ``(batch, 4, length)``.
+    activation : str
+        Normalised name of the first non-linear activation after the conv (``"linear"``
+        when there is none), e.g. ``"relu"``, ``"sigmoid"``, ``"leaky_relu"``.
+    active_threshold : float
+        Pre-activation value above which a unit counts as active (ReLU's ``threshold``).
+    input_length : int or None
+        Sequence length of the model input, when fixed.
+    pattern : list of str
+        The chain of layers from the conv to the global max-pool (or to the first
+        layer that breaks the pattern).
+    pattern_ok : bool
+        Whether the conv -> activation -> global max-pool pattern holds.
+    problem : str or None
+        Why it does not hold.
+    folded_batchnorms : tuple of str
+        Names of the BatchNormalization layers folded into kernel and bias (empty if none).
+    layers_found : list of str
+        ``"name (Class)"`` for every layer of the model, for messages.
+    both_strands_hint : bool
+        True when the conv layer is called more than once (e.g. on a sequence and on its
+        reverse complement).
+    both_strands : bool
+        True when the graph itself scans both strands: the conv's calls on the sequence and
+        on its reverse complement merged by Maximum (or Concatenate along positions) before
+        the global max-pool.
+    strand_note : str or None
+        How the reverse complement was seen (checked through Flip ops, or assumed through a
+        Lambda or custom layer that is not run), when ``both_strands``.
+    conv2d_layout : str or None
+        For a Conv2D on one-hot DNA read as a Conv1D: its layout, a key of
+        :data:`k2p_keras.conv2d.LAYOUTS` (``kernel`` is then the equivalent Conv1D kernel).
+    """
+
+    layer_name: str
+    kernel: np.ndarray
+    bias: np.ndarray
+    padding: str
+    strides: int
+    dilation_rate: int
+    channels_first: bool
+    activation: str
+    active_threshold: float
+    input_length: int | None
+    pattern: list = field(default_factory=list)
+    pattern_ok: bool = True
+    problem: str | None = None
+    folded_batchnorms: tuple = ()
+    layers_found: list = field(default_factory=list)
+    both_strands_hint: bool = False
+    both_strands: bool = False
+    strand_note: str | None = None
+    conv2d_layout: str | None = None
+
+    @property
+    def filters(self):
+        """Number of filters F."""
+        return int(self.kernel.shape[2])
+
+    @classmethod
+    def from_kernel(cls, kernel, bias=None, name="kernel"):
+        """A bare kernel as a layer: valid padding, stride 1, linear, the pattern taken as given.
+
+        For kernels without a model (k2p-1.0's ``kernel2pwm-mle``): whoever passes them
+        vouches that they were used as conv -> non-decreasing activation -> global max.
+
+        Parameters
+        ----------
+        kernel : numpy.ndarray, shape (L, 4, F)
+            Cross-correlation kernel (Keras orientation).
+        bias : numpy.ndarray, shape (F,), optional
+        name : str
+            Names the motifs ``<name>_<index>``.
+        """
+        kernel = np.asarray(kernel, dtype=np.float64)
+        if kernel.ndim != 3 or kernel.shape[1] != 4 or 0 in kernel.shape:
+            raise K2PError(f"expected a kernel of shape (L, 4, F) with L, F >= 1, got {kernel.shape}")
+        bias = np.zeros(kernel.shape[2]) if bias is None else np.asarray(bias, dtype=np.float64)
+        return cls(layer_name=name, kernel=kernel, bias=bias, padding="valid", strides=1, dilation_rate=1,
+                   channels_first=False, activation="linear", active_threshold=0.0, input_length=None,
+                   pattern=[f"{name} (kernel)"], layers_found=[f"{name} (kernel)"])
+
+    def report(self):
+        """One line: the chain of layers and whether the MLE's assumption holds.
+
+        Returns
+        -------
+        str
+            E.g. ``motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK``.
+        """
+        chain = " -> ".join(self.pattern)
+        if self.both_strands and self.pattern_ok:
+            chain += f" [both strands: {self.strand_note}]"
+        return f"{chain}: OK" if self.pattern_ok else f"{chain}: NOT OK ({self.problem})"
+
+
+def find_motif_conv(model_config, get_weights, layer=None):
+    """Find the Conv1D reading the one-hot input and check conv -> activation -> max-pool.
+
+    Parameters
+    ----------
+    model_config : dict
+        Top-level ``{"class_name": ..., "config": ...}`` of a model file, or of a live
+        Keras model (``{"class_name": type(m).__name__, "config": m.get_config()}``).
+    get_weights : callable
+        ``get_weights(layer_name)`` returns that layer's weights (list of arrays, Keras
+        order), e.g. :meth:`k2p_keras.modelfile.ModelFile.weights`.
+    layer : str, optional
+        Name of the Conv1D to use instead of the first one on the input.
+
+    Returns
+    -------
+    ConvSpec
+        A broken pattern does not raise: ``pattern_ok`` is False and ``problem`` says why.
+
+    Raises
+    ------
+    K2PError
+        When there is no suitable Conv1D (none at all, none on the input, ``layer`` not
+        found or not a Conv1D), it does not read 4 channels, it is grouped, or its settings
+        or weights cannot be used.
+    """
+    graph = build_layer_graph(model_config)
+    layers_found = _layers_found(graph)
+    conv_calls = _choose_conv_calls(graph, layer, layers_found)
+    first = conv_calls[0]
+    layout = None
+    if is_conv2d(first.entry):
+        settings = conv2d_settings(first.entry, first.name)
+        weights = _stored_weights(first.name, get_weights)
+        reading = conv2d_as_conv1d(first.name, settings, weights[0])
+        layout, kernel = reading.layout, reading.kernel
+        bias = _bias(first.name, settings, weights, kernel.shape[2])
+    else:
+        settings = _conv_settings(first.entry, first.name)
+        kernel, bias = _conv_weights(first.name, settings, get_weights)
+
+    conv_act = conv_activation(first.entry)
+    end = pattern_after_conv(graph, conv_calls, settings, get_weights, conv_act)
+    for _, scale, mean, beta in end.folds:
+        kernel = kernel * scale[np.newaxis, np.newaxis, :]
+        bias = (bias - mean) * scale + beta
+    input_length = _input_length(graph, conv_calls, settings["channels_first"], layout)
+    # Before the dilation is expanded into zero rows: a forged dilation would allocate terabytes.
+    check_kernel_length(kernel.shape[0], settings["dilation_rate"], input_length,
+                        what=f"{first.class_name} {first.name!r}")
+    activation, threshold = effective_activation(conv_act, end)
+    conv_label = f"{first.name} ({first.class_name}, {conv_act.name})"
+    if layout is not None:
+        conv_label = f"{first.name} ({first.class_name} on one-hot DNA as Conv1D, {layout} layout, {conv_act.name})"
+    return ConvSpec(
+        layer_name=first.name,
+        kernel=_expand_dilation(kernel, settings["dilation_rate"]),
+        bias=bias,
+        padding=settings["padding"],
+        strides=settings["strides"],
+        dilation_rate=settings["dilation_rate"],
+        channels_first=settings["channels_first"],
+        activation=activation,
+        active_threshold=threshold,
+        input_length=input_length,
+        pattern=[conv_label] + list(end.chain),
+        pattern_ok=end.ok,
+        problem=end.problem,
+        folded_batchnorms=tuple(fold[0] for fold in end.folds),
+        layers_found=layers_found,
+        both_strands_hint=len(graph.calls_of(first.name)) >= 2,
+        both_strands=end.ok and end.strands is not None,
+        strand_note=end.strands,
+        conv2d_layout=layout,
+    )
+
+
+def _layers_found(graph):
+    seen, found = set(), []
+    for _, entry in graph.layers:
+        name = entry_name(entry)
+        if name not in seen:
+            seen.add(name)
+            found.append(f"{name} ({entry.get('class_name')})")
+    return found
+
+
+def _listing(items):
+    items = list(items)
+    if len(items) > _MAX_LISTED:
+        items = items[:_MAX_LISTED] + [f"... {len(items) - _MAX_LISTED} more"]
+    return ", ".join(items) if items else "none"
+
+
+def _reads_input(graph, call):
+    return any(graph.calls[tensor[0]].class_name == "InputLayer" for tensor in call.inputs)
+
+
+def _choose_conv_calls(graph, layer, layers_found):
+    """The calls of the motif conv: the first Conv1D on the input, or the named one."""
+    # Config order is the order of model.layers, what model.summary() shows
+    conv_names = []
+    for _, entry in graph.layers:
+        name = entry_name(entry)
+        if (is_conv1d(entry) or is_conv2d(entry)) and name not in conv_names and graph.calls_of(name):
+            conv_names.append(name)
+    listed = _listing(repr(name) for name in conv_names)
+    if layer is not None:
+        calls = graph.calls_of(layer)
+        if not calls:
+            raise K2PError(f"no layer named {layer!r}; Conv1D layers: {listed}")
+        if not (is_conv1d(calls[0].entry) or is_conv2d(calls[0].entry)):
+            raise K2PError(f"layer {layer!r} is a {calls[0].class_name}, not a Conv1D; "
+                           f"Conv1D layers: {listed}")
+        on_input = [call for call in calls if _reads_input(graph, call)]
+        return on_input + [call for call in calls if call not in on_input]
+    if not conv_names:
+        raise K2PError(f"no Conv1D layer found; layers: {_listing(layers_found)}")
+    for name in conv_names:
+        calls = graph.calls_of(name)
+        on_input = [call for call in calls if _reads_input(graph, call)]
+        if on_input:
+            return on_input + [call for call in calls if call not in on_input]
+    first = graph.calls_of(conv_names[0])[0]
+    source = graph.calls[first.inputs[0][0]] if first.inputs else None
+    reads = f"{source.name!r} ({source.class_name})" if source else "nothing"
+    raise K2PError(f"no Conv1D reads the one-hot model input: the first, {first.name!r}, "
+                   f"reads {reads} (name the layer explicitly to use it anyway); "
+                   f"layers: {_listing(layers_found)}")
+
+
+def _as_int(value, default=1):
+    if value is None:
+        return default
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(value)
+        value = value[0]
+    return int(value)
+
+
+def _conv_settings(entry, name):
+    """Read a Conv1D config, Keras 1 names (nb_filter, border_mode, ...) included."""
+    config = entry_config(entry)
+    try:
+        settings = {
+            "kernel_size": _as_int(config.get("kernel_size", config.get("filter_length")),
+                                   None),
+            "strides": _as_int(config.get("strides", config.get("subsample_length"))),
+            "dilation_rate": _as_int(config.get("dilation_rate", config.get("atrous_rate"))),
+            "groups": _as_int(config.get("groups")),
+            "filters": _as_int(config.get("filters", config.get("nb_filter")), None),
+        }
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise K2PError(f"Conv1D {name!r} has unreadable settings ({exc!r}), expected "
+                       "integers for kernel_size, strides, dilation_rate, groups") from exc
+    padding = str(config.get("padding", config.get("border_mode", "valid"))).lower()
+    if padding not in ("valid", "same", "causal"):
+        raise K2PError(f"Conv1D {name!r} uses padding {padding!r}, expected valid, same "
+                       "or causal")
+    data_format = str(config.get("data_format") or "channels_last").lower()
+    if data_format not in ("channels_last", "channels_first"):
+        raise K2PError(f"Conv1D {name!r} has data_format {data_format!r}, expected "
+                       "channels_last or channels_first")
+    if settings["strides"] < 1 or settings["dilation_rate"] < 1:
+        raise K2PError(f"Conv1D {name!r} has strides {settings['strides']} and dilation "
+                       f"{settings['dilation_rate']}, expected positive integers")
+    settings.update(padding=padding, channels_first=data_format == "channels_first",
+                    use_bias=bool(config.get("use_bias", config.get("bias", True))))
+    return settings
+
+
+def _stored_weights(name, get_weights):
+    weights = [np.asarray(w, dtype=np.float64) for w in get_weights(name)]
+    if not weights:
+        raise K2PError(f"no weights found for conv layer {name!r}, expected a kernel and a bias")
+    return weights
+
+
+def _contradiction(name, said, stored):
+    """A config that contradicts the stored weights: the weights are what the model computed with."""
+    warnings.warn(f"conv layer {name!r}: the config says {said} but the file stores {stored}; "
+                  "trusting the stored weights")
+
+
+def _bias(name, settings, weights, filters):
+    """The stored bias ``(F,)``, zeros without one (whatever ``use_bias`` says)."""
+    if len(weights) < 2:
+        if settings["use_bias"]:
+            _contradiction(name, "use_bias=True", "no bias (using 0)")
+        return np.zeros(filters)
+    if weights[1].shape != (filters,):
+        raise K2PError(f"conv layer {name!r} stores a bias of shape {weights[1].shape}, "
+                       f"expected ({filters},), one per filter of its kernel")
+    if not settings["use_bias"]:
+        _contradiction(name, "use_bias=False", "a bias")
+    return weights[1]
+
+
+def _conv_weights(name, settings, get_weights):
+    """Kernel ``(k, 4, F)`` and bias ``(F,)`` as float64, after checking channels and groups."""
+    weights = _stored_weights(name, get_weights)
+    kernel = weights[0]
+    if kernel.ndim != 3:
+        raise K2PError(f"Conv1D {name!r} has a kernel of shape {kernel.shape}, expected "
+                       "(length, channels, filters)")
+    channels = kernel.shape[1] * settings["groups"]
+    if channels != 4:
+        raise K2PError(f"Conv1D {name!r} reads {channels} channels, expected 4 "
+                       "(one-hot A C G T)")
+    if settings["groups"] != 1:
+        raise K2PError(f"Conv1D {name!r} has groups={settings['groups']}: each filter sees "
+                       "only some of the four bases, so it has no PWM; expected groups=1")
+    size = settings["kernel_size"]
+    if size is not None and kernel.shape[0] != size:
+        _contradiction(name, f"kernel_size={size}", f"a kernel of length {kernel.shape[0]}")
+    filters = settings["filters"]
+    if filters is not None and filters != kernel.shape[2]:
+        _contradiction(name, f"filters={filters}", f"{kernel.shape[2]} filters")
+    return kernel, _bias(name, settings, weights, kernel.shape[2])
+
+
+def _expand_dilation(kernel, dilation):
+    """Insert ``dilation - 1`` zero rows between kernel rows: same output, plain kernel."""
+    if dilation == 1:
+        return kernel
+    length = (kernel.shape[0] - 1) * dilation + 1
+    expanded = np.zeros((length,) + kernel.shape[1:])
+    expanded[::dilation] = kernel
+    return expanded
+
+
+def _input_length(graph, conv_calls, channels_first, layout=None):
+    for call in conv_calls:
+        for tensor in call.inputs:
+            source = graph.calls[tensor[0]]
+            if source.class_name != "InputLayer":
+                continue
+            shape = input_shape(source.entry)
+            if layout is not None:
+                return sequence_length(layout, shape)
+            if shape is None or len(shape) != 3:
+                return None
+            channels = shape[1] if channels_first else shape[2]
+            if channels not in (None, 4):
+                _contradiction(call.name, f"the model input has {channels} channels", "a kernel reading 4")
+            length = shape[2] if channels_first else shape[1]
+            return int(length) if isinstance(length, int) else None
+    return None
+
+
+def find_motif_conv_in_file(path, layer=None):
+    """Read a model file and find its motif conv (see :func:`find_motif_conv`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.h5`` or ``.keras`` model file; nothing in it is executed.
+    layer : str, optional
+        Name of the Conv1D to use.
+
+    Returns
+    -------
+    ConvSpec
+    """
+    from .files import read_model
+
+    model_file = read_model(path)
+    try:
+        return find_motif_conv(model_file.config, model_file.weights, layer=layer)
+    except K2PError as exc:
+        if exc.path is None:
+            raise K2PError(exc.message, path=model_file.path) from exc
+        raise
+
+
+def find_motif_conv_in_model(keras_model, layer=None):
+    """Find the motif conv of a live Keras model (see :func:`find_motif_conv`).
+
+    Parameters
+    ----------
+    keras_model : keras.Model
+        A Sequential or Functional model (nested models are searched too).
+    layer : str, optional
+        Name of the Conv1D to use.
+
+    Returns
+    -------
+    ConvSpec
+    """
+    try:
+        config = keras_model.get_config()
+    except NotImplementedError as exc:
+        raise K2PError(f"model {keras_model.name!r} has no config (a subclassed Model?); "
+                       "expected a Sequential or Functional model") from exc
+    model_config = {"class_name": type(keras_model).__name__, "config": config}
+
+    def get_weights(name):
+        found = find_live_layer(keras_model, name)
+        if found is None:
+            raise K2PError(f"no layer named {name!r} in model {keras_model.name!r}")
+        return [np.array(w, dtype=np.float64) for w in found.get_weights()]
+
+    return find_motif_conv(model_config, get_weights, layer=layer)
+
+
+def find_live_layer(model, name):
+    """The layer called ``name`` in a live Keras model, nested models included, or None.
+
+    Breadth-first through ``model.layers`` and the layers of nested models.
+    """
+    queue = list(getattr(model, "layers", []))
+    while queue:
+        candidate = queue.pop(0)
+        if candidate.name == name:
+            return candidate
+        queue.extend(getattr(candidate, "layers", None) or [])
+    return None

@@ -1,0 +1,224 @@
+"""From a motif Conv1D and sequences to exact PWMs: the path the CLI and the callback share.
+
+    ConvSpec + SequenceSource --scan--> ScanStats --MLE--> ln b --transform--> PWMs -> Motifs
+    ConvSpec + SequenceSource --scan--> letter counts --normalise--> heuristic PWMs (heuristic.py)
+"""
+import math
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import K2PError, PatternError
+from ..scan.stats import SCORE_BINS
+from ..transform import kernel_constant, kernel_to_pwm
+from ..validate import check_base
+from .mle import BaseEstimate, estimate_base
+from .motifset import MotifSet
+from .sites import site_rule, site_sums
+
+
+@dataclass
+class Extraction(MotifSet):
+    """Exact PWMs of one Conv1D layer, with everything that went into them.
+
+    Attributes
+    ----------
+    layer_name : str
+    kernel : numpy.ndarray, shape (L, 4, F)
+        The effective cross-correlation kernel (BatchNorm folded, dilation expanded).
+    bias : numpy.ndarray, shape (F,)
+    ln_base, se, loglik : numpy.ndarray, shape (F,)
+        The base used for each filter (``ln b``), its standard error and log-likelihood
+        (NaN when the base was fixed rather than estimated).
+    pwms : numpy.ndarray, shape (F, L, 4)
+    constants : numpy.ndarray, shape (F,)
+        ``d`` of Theorem 1, bias included: ``conv = log_b P + d`` on windows without N.
+    n_used : numpy.ndarray of int, shape (F,)
+        Sequences whose best windows went into the MLE (0 with a fixed base).
+    stats : ScanStats or None
+    estimate : BaseEstimate or None
+    shared_base : bool
+    sites : str
+        Which best windows the MLE counted as sites (:mod:`k2p_keras.sites`).
+    """
+
+    layer_name: str
+    kernel: np.ndarray
+    bias: np.ndarray
+    ln_base: np.ndarray
+    se: np.ndarray
+    loglik: np.ndarray
+    pwms: np.ndarray
+    constants: np.ndarray
+    n_used: np.ndarray
+    stats: object = None
+    estimate: BaseEstimate = None
+    shared_base: bool = False
+    sites: str = "all"
+
+    kind = "exact"
+    figure_columns = ("ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d")
+
+    @property
+    def estimated(self):
+        """Whether the base was estimated (by maximum likelihood) rather than given."""
+        return self.estimate is not None
+
+    def figures(self, index):
+        return {"ln_b": float(self.ln_base[index]), "base": math.exp(self.ln_base[index]),
+                "se_ln_b": float(self.se[index]), "log_likelihood": float(self.loglik[index]),
+                "sequences_used": int(self.n_used[index]), "constant_d": float(self.constants[index])}
+
+    def alt_name(self, index):
+        alt = f"ln_b={float(self.ln_base[index])!r}"  # full precision: verify re-reads it
+        if np.isfinite(self.se[index]):
+            alt += f",SE={self.se[index]:.3g}"
+        return alt
+
+    def nsites(self, index):
+        return int(self.n_used[index]) if self.n_used[index] > 0 else None
+
+    def logo_label(self, index):
+        return f"exact (ln b = {self.ln_base[index]:.3g})"
+
+    def report_figures(self, index):
+        lnb = f"{self.ln_base[index]:.4g}"
+        if np.isfinite(self.se[index]):
+            lnb += f" (SE {self.se[index]:.2g})"
+        else:
+            lnb += " (fixed)"
+        figures = {"ln b": lnb}
+        if self.n_used[index] > 0:
+            figures["sequences used"] = str(int(self.n_used[index]))
+        return figures
+
+
+def _fallback_to_shared(estimate, kernel, sums):
+    """Per-filter estimates that failed take the shared estimate, with a warning each.
+
+    Returns a new :class:`BaseEstimate`; ``estimate`` is left as it was.
+    """
+    if estimate.ok.all():
+        return estimate
+    shared = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=True, on_degenerate="nan")
+    if not shared.ok.all():
+        raise K2PError(f"cannot estimate the base: {shared.problems[0]}")
+    failed = ~estimate.ok
+    for t in np.flatnonzero(failed):
+        warnings.warn(f"filter {t}: {estimate.problems[t]}; using the shared base ln b = "
+                      f"{shared.ln_base[t]:.6g} for it")
+    merged = {name: np.where(failed, getattr(shared, name), getattr(estimate, name))
+              for name in ("ln_base", "base", "se", "loglik")}
+    return replace(estimate, **merged)
+
+
+def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_strands=False,
+                 exclude_inactive=False, letter_threshold=None, force=False, progress=None, sites="all",
+                 strategy=None):
+    """Exact PWMs for every filter of a motif Conv1D.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+        The layer as :func:`k2p_keras.graph.find_motif_conv` describes it.
+    batches : iterable of numpy.ndarray (B, length, 4), optional
+        The training sequences; needed unless ``base`` is a number.
+    base : "mle" or float
+        Estimate ``b`` by maximum likelihood, or use this base for every filter.
+    shared_base : bool
+        One base for all filters (the default: k2p-1.0's choice, and the one that recovers
+        planted motifs better in benchmarks/paper) instead of one per filter.
+    both_strands : bool
+        The model scans the reverse complement too: the best window is over both strands.
+    exclude_inactive : bool
+        Leave out of the MLE the sequences whose best window does not pass the activation
+        (the same as ``sites="active"``).
+    letter_threshold : float or numpy.ndarray of shape (F,), optional
+        Have the MLE's scan also count the letters of the best windows whose
+        ``conv + bias`` exceeds it (``extraction.stats.letter_counts``, for the heuristic).
+    force : bool
+        Estimate the base even when the layers after the conv break the MLE's assumption
+        (:func:`check_pattern`), with a warning; without it that raises ``PatternError``.
+    progress : callable, optional
+        Receives the number of sequences in each scanned batch.
+    sites : {"all", "active", "strong"} or float
+        Which best windows the MLE counts as sites of the motif (:mod:`k2p_keras.sites`):
+        every sequence's (k2p-1.0), those that pass the activation, or those whose
+        activation exceeds half (or this fraction) of the filter's largest. Ignored with a
+        fixed base.
+    strategy : tf.distribute.Strategy, optional
+        Scan on the strategy's devices (:func:`k2p_keras.scan.scan_best_windows`).
+
+    Returns
+    -------
+    Extraction
+    """
+    estimating = isinstance(base, str) and base == "mle"
+    check_pattern(spec, estimating=estimating, force=force)
+    kernel, bias = spec.kernel, spec.bias
+    rule = site_rule(sites, exclude_inactive)
+    n_filters = kernel.shape[2]
+    stats = estimate = None
+    if estimating:
+        if batches is None:
+            raise K2PError("sequences are needed to estimate the base; or give a fixed base")
+        from ..scan.best_windows import scan_best_windows  # TensorFlow loads only when a scan is needed
+
+        stats = scan_best_windows(batches, kernel, bias, padding=spec.padding, strides=spec.strides,
+                                  both_strands=both_strands, exclude_inactive=rule.kind == "active",
+                                  active_threshold=spec.active_threshold,
+                                  letter_threshold=letter_threshold, progress=progress, strategy=strategy,
+                                  score_bins=SCORE_BINS if rule.kind == "strong" else None)
+        sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
+        estimate = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=shared_base,
+                                 on_degenerate="raise" if shared_base else "nan")
+        estimate = _fallback_to_shared(estimate, kernel, sums)
+        ln_base, se, loglik, n_used = estimate.ln_base, estimate.se, estimate.loglik, sums.n_used
+    else:
+        ln_base = np.full(n_filters, math.log(check_base(base)))
+        se = np.full(n_filters, np.nan)
+        loglik = np.full(n_filters, np.nan)
+        n_used = np.zeros(n_filters, dtype=np.int64)
+    if np.all(ln_base == ln_base[0]):
+        # One base for every filter: one call on the whole kernel. Per filter, scipy's
+        # softmax and logsumexp cost ~2 ms each in argument checks, half a callback's dump.
+        base_value = math.exp(ln_base[0])
+        pwms = kernel_to_pwm(kernel, base_value).transpose(2, 0, 1)
+        constants = kernel_constant(kernel, base_value, bias)
+    else:
+        pwms = np.stack([kernel_to_pwm(kernel[:, :, t], math.exp(ln_base[t])) for t in range(n_filters)])
+        constants = np.array([kernel_constant(kernel[:, :, t], math.exp(ln_base[t]), bias[t])
+                              for t in range(n_filters)])
+    return Extraction(layer_name=spec.layer_name, kernel=kernel, bias=bias, ln_base=ln_base, se=se,
+                      loglik=loglik, pwms=pwms, constants=constants, n_used=np.asarray(n_used),
+                      stats=stats, estimate=estimate, shared_base=bool(shared_base), sites=rule.label)
+
+
+def check_pattern(spec, *, estimating, force=False, path=None):
+    """Refuse an MLE whose assumption (conv -> non-decreasing activation -> global max) fails.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    estimating : bool
+        The base is to be estimated; a fixed base needs no assumption (a warning only).
+    force : bool
+        Estimate anyway, with a warning.
+    path : str, optional
+        The model file, for the error message.
+
+    Raises
+    ------
+    PatternError
+        When the base is to be estimated, the pattern breaks and ``force`` is not set.
+    """
+    if spec.pattern_ok:
+        return
+    if not estimating:
+        warnings.warn(f"{spec.problem}; the PWMs use the fixed base given")
+    elif force:
+        warnings.warn(f"{spec.problem}; estimating the base anyway: the MLE's assumption does not hold")
+    else:
+        raise PatternError(f"{spec.report()}; the MLE of the base assumes conv -> non-decreasing activation "
+                           f"-> global max-pool. Layers found: {', '.join(spec.layers_found)}.", path=path)

@@ -1,0 +1,124 @@
+"""The scan: each sequence's best window for every filter.
+
+This is the only costly step (sequences x positions x filters x kernel length); everything
+downstream works on the small per-filter sums it returns. The best window is found in
+float32 (as the model itself computes it), then rescored in float64 so that the MLE sees
+exact sums. Three routes, chosen by :func:`scan_route`:
+
+- ``lookup`` (numba installed, no GPU): one-hot batches become letter codes once; a
+  compiled loop of table lookups finds the best windows (:mod:`k2p_keras.window_search`)
+  and another sums them (:mod:`k2p_keras.window_sums`);
+- ``locate`` (numba installed, a GPU): a TensorFlow float32 convolution finds the best
+  windows, the compiled loop sums them;
+- ``tensorflow``: TensorFlow does both, in one ``tf.function`` per batch.
+
+Batches that are not letter codes (soft rows) always take the ``tensorflow`` route.
+TensorFlow places its ops on a GPU when it sees one; it is imported by the first scan,
+not when this module is imported.
+"""
+import numpy as np
+
+from ..errors import K2PError
+from ..validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
+from .accumulator import BatchScanner
+from .devices import check_strategy, worker_share
+from .route import scan_route
+from .windows import padding_amounts, PADDINGS
+
+
+def load_compiled_kernels():
+    """Load the lookup route's compiled kernels now: numba's one-time start-up in a process.
+
+    The first call of a numba kernel in a process loads numba's registries and the kernel
+    cached on disk (about half a second here; minutes when the cache must be compiled). The
+    callback runs this in a thread while the first epoch trains, so that its first dump does
+    not pay it. Does nothing where the scan takes another route (no numba, or a GPU).
+    """
+    if scan_route("auto") != "lookup":
+        return
+    # Every argument of the compiled kernels has one type whatever the shapes and options
+    # (float32 batches, float64 tables, 2-D arrays for the optional sums), so one tiny scan
+    # loads the very kernels the real scans call.
+    scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
+                      letter_threshold=0.0, rescore="numba")
+
+
+def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
+                      exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
+                      score_bins=None, progress=None, rescore="auto", strategy=None):
+    """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
+
+    Parameters
+    ----------
+    batches : iterable of numpy.ndarray, each (B, length, 4)
+        One-hot sequences (N rows all-zero or 0.25), e.g. ``SequenceSource.iter_batches()``.
+    kernel : numpy.ndarray, shape (L, 4, F)
+        Cross-correlation kernel with dilation already expanded (zero rows in the gaps).
+    bias : numpy.ndarray, shape (F,), optional
+    padding : {"valid", "same", "causal"}
+        As the Conv1D layer pads: padding rows are zero rows (N).
+    strides : int
+        Only windows starting at multiples of ``strides`` (in the padded sequence) count.
+    both_strands : bool
+        Also scan the reverse complement and keep the better of the two best windows.
+    exclude_inactive : bool
+        Leave out of the MLE sums the sequences whose best ``conv + bias`` is not above
+        ``active_threshold`` (a ReLU's zero output).
+    active_threshold : float
+    letter_threshold : float or numpy.ndarray of shape (F,), optional
+        When given, also count the letters of best windows with ``conv + bias`` above it
+        (one threshold for all filters, or one per filter).
+    score_bins : int, optional
+        When given, also sort every sequence's best window into this many bins of its score
+        (``ScanStats.score_histogram``; :func:`k2p_keras.sites.histogram_grid` places them).
+    progress : callable, optional
+        Called with the number of sequences in each finished batch.
+    rescore : {"auto", "numba", "tensorflow"}
+        Where the best windows of one-hot batches are found and rescored in float64 from
+        their letter codes: numba's compiled table lookups (:mod:`k2p_keras.window_search`,
+        :mod:`k2p_keras.window_sums`) or TensorFlow's float32 convolution and gathers.
+        "auto" picks numba when it is installed; on a GPU, the convolution then finds the
+        windows and numba rescores them. The routes give the same sums up to float64
+        rounding (and the same windows unless two scores differ by float32 rounding);
+        batches with other values than one-hot, zero and 0.25 rows are always scanned by
+        TensorFlow from their rows.
+    strategy : tf.distribute.Strategy, optional
+        Split each batch among the strategy's replicas (e.g. ``MirroredStrategy`` over a
+        machine's GPUs, :mod:`k2p_keras.devices`); the sums are the same up to float64
+        rounding. The best windows are then found and rescored by TensorFlow on each
+        device. Across machines, each worker (given the same batches) scans every n-th
+        batch and the sums are all-reduced: every worker returns the stats of all the sequences.
+
+    Returns
+    -------
+    ScanStats
+    """
+    kernel = check_kernel(kernel, single=False, float32=True)
+    n_rows, _, n_filters = kernel.shape
+    bias = check_bias(bias, n_filters)
+    if padding not in PADDINGS:
+        raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
+    strides = check_positive_int(strides, "strides")
+    score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
+    scanner = BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
+                            active_threshold, letter_threshold, score_bins, scan_route(rescore, strategy),
+                            check_strategy(strategy))
+    n_sequences = 0
+    letter_totals = np.zeros(4)
+    worker, n_workers = worker_share(strategy)
+    for i, batch in enumerate(batches):
+        batch = check_one_hot_batch(batch, values=False)  # values: in scanner.add, on the route that reads them
+        left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
+        if batch.shape[1] + left + right < n_rows:
+            raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
+        if i % n_workers != worker:  # another worker's share (every worker checks every batch alike)
+            continue
+        letter_totals += scanner.add(batch, [left, right])
+        n_sequences += batch.shape[0]
+        if progress is not None:
+            progress(batch.shape[0])
+    if n_workers > 1:
+        n_sequences, letter_totals = scanner.sum_over_workers(n_sequences, letter_totals)
+    if n_sequences == 0:
+        raise K2PError("no sequences to scan")
+    return scanner.stats(n_sequences, letter_totals)

@@ -1,0 +1,208 @@
+"""The scan on several devices: a ``tf.distribute`` strategy splits each batch among replicas.
+
+The scan's sums are additive over sequences, so each replica scans its shard of a batch
+and hands back the same per-batch sums a single device would; :mod:`k2p_keras.scan` adds
+them up with the code that adds a whole batch's. TensorFlow is imported only when a
+strategy is built or used.
+
+Across machines (``MultiWorkerMirroredStrategy``), every worker runs the same program on
+the same sequences: worker ``w`` of ``n`` scans batches ``w, w + n, ...`` (its share), and
+the workers' sums are then all-reduced (:func:`sum_over_workers`), so every worker ends
+with the sums of all the sequences.
+"""
+import functools
+
+from ..errors import K2PError, OptionError
+
+#: What ``--devices`` accepts, for ``--help`` and error messages.
+DEVICES_HELP = "all (every GPU), N (the first N GPUs) or cpu (no GPU)"
+
+
+def parse_devices(text):
+    """``--devices`` as ``"all"``, ``"cpu"`` or a positive int; checks the spelling only (no TensorFlow)."""
+    value = str(text).strip().lower()
+    if value in ("all", "cpu"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise OptionError(f"expected {DEVICES_HELP}, got {text!r}", "devices")
+
+
+def strategy_for_devices(devices):
+    """The strategy ``--devices`` asks for, or None to leave TensorFlow's placement alone.
+
+    Parameters
+    ----------
+    devices : "all", "cpu" or int
+        As :func:`parse_devices` returns it. ``"all"``: a ``MirroredStrategy`` over every
+        GPU (none without a GPU: the CPU scan, numba's when installed); N: over the first N GPUs; ``"cpu"``: the
+        GPUs hidden from TensorFlow, no strategy (so numba's rescoring stays available).
+
+    Returns
+    -------
+    tf.distribute.Strategy or None
+    """
+    from .._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    if devices == "cpu":
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # TensorFlow has set up its devices already (a notebook)
+            raise OptionError("cpu: TensorFlow has started its devices already; hide the GPUs before it "
+                              "does (CUDA_VISIBLE_DEVICES=)", "devices") from None
+        return None
+    gpus = [f"/gpu:{i}" for i in range(len(tf.config.get_visible_devices("GPU")))]
+    if devices == "all":
+        # Without a GPU a one-replica strategy would only force the slower TensorFlow route.
+        return tf.distribute.MirroredStrategy(gpus) if gpus else None
+    if devices > len(gpus):
+        raise OptionError(f"{devices} GPUs asked for, TensorFlow sees {len(gpus)}", "devices")
+    return tf.distribute.MirroredStrategy(gpus[:devices])
+
+
+def check_strategy(strategy):
+    """None, or a ``tf.distribute.Strategy``."""
+    if strategy is None:
+        return None
+    from .._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise K2PError(f"expected a tf.distribute.Strategy or None, got {type(strategy).__name__}")
+    return strategy
+
+
+def worker_share(strategy):
+    """``(index, count)``: this worker among the strategy's workers, ``(0, 1)`` on one machine."""
+    if strategy is None:
+        return 0, 1
+    local = len(strategy.extended.worker_devices)
+    return _first_local_replica(strategy) // local, strategy.num_replicas_in_sync // local
+
+
+@functools.lru_cache(maxsize=None)
+def _first_local_replica(strategy):
+    """The global id of this worker's first replica (its replicas are numbered in a row).
+
+    Asked once per strategy (it runs a function on every replica), not at every batch.
+    """
+    ids = []
+
+    def note(context):
+        ids.append(context.replica_id_in_sync_group)
+        return 0
+
+    strategy.experimental_distribute_values_from_function(note)
+    return min(ids)
+
+
+def as_travelling(batch):
+    """A batch as it travels to the devices: in quarter units as uint8 when exact (a quarter of float32's bytes)."""
+    import numpy as np
+
+    quarters = batch * 4  # one-hot, zero and 0.25 rows are 0, 1 and 4 quarters
+    small = quarters.astype(np.uint8)
+    return small if np.array_equal(small, quarters) else batch
+
+
+def from_travelling(x):
+    """Inside a traced function: a batch of :func:`as_travelling` back as float32, on the device."""
+    from .._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    return tf.cast(x, tf.float32) * 0.25 if x.dtype == tf.uint8 else x
+
+
+# One replicated function per (strategy, step), traced once: strategy.run called eagerly costs
+# a thread hand-off per replica and per op (TensorFlow warns about it).
+_REPLICATED = {}
+
+
+def _replicated(strategy, step):
+    from .._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    key = (id(strategy), id(step))
+    if key not in _REPLICATED:
+        def on_replica(x, *args):
+            return step(from_travelling(x), *args)
+
+        _REPLICATED[key] = (strategy, step, tf.function(
+            lambda x, *args: strategy.run(on_replica, args=(x, *args)), reduce_retracing=True))
+    return _REPLICATED[key][2]
+
+
+def run_on_replicas(strategy, step, batch, *args):
+    """``step(shard, *args)`` on each replica's shard of ``batch`` (B, length, 4), under ``strategy.run``.
+
+    The shards are consecutive and differ in size by at most one sequence; replicas left
+    without a sequence (a batch smaller than the replicas) scan an empty shard, whose sums
+    are zero and maximum -inf.
+
+    Returns
+    -------
+    list
+        Each replica's output of ``step`` (dicts of tensors), in replica order.
+    """
+    import numpy as np
+
+    from .._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    devices = strategy.extended.worker_devices
+    shards = np.array_split(as_travelling(batch), len(devices))
+    first = _first_local_replica(strategy)
+
+    def shard_on_device(context):
+        i = context.replica_id_in_sync_group - first
+        with tf.device(devices[i]):
+            return tf.constant(shards[i])
+
+    values = strategy.experimental_distribute_values_from_function(shard_on_device)
+    out = _replicated(strategy, step)(values, *args)
+    local = {key: strategy.experimental_local_results(value) for key, value in out.items()}
+    return [{key: local[key][i] for key in local} for i in range(len(devices))]
+
+
+def sum_over_workers(strategy, arrays, maxima=()):
+    """Each array summed over the strategy's workers (the largest value for the names in ``maxima``).
+
+    Parameters
+    ----------
+    strategy : tf.distribute.Strategy
+    arrays : dict of str to numpy.ndarray (float64)
+        This worker's sums; every worker must call with the same names and shapes.
+    maxima : tuple of str
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The same names, reduced over the workers; ``arrays`` itself on one machine.
+    """
+    import numpy as np
+
+    from .._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    if worker_share(strategy)[1] == 1:
+        return arrays
+    names = [name for name, value in arrays.items() if np.size(value)]  # empty arrays stay as they are
+    first = _first_local_replica(strategy)
+
+    def on_replica(context):
+        # This worker's sums on its first replica; its other replicas add nothing (zero, -inf).
+        mine = context.replica_id_in_sync_group == first
+        return [tf.constant(arrays[name] if mine else np.full_like(arrays[name], -np.inf if name in maxima else 0.0))
+                for name in names]
+
+    def reduce_on_replica(values):
+        context = tf.distribute.get_replica_context()
+        values = [tf.identity(v) for v in values]  # on the replica's device: collectives need one
+        return [tf.reduce_max(context.all_gather(v[None], axis=0), axis=0) if name in maxima
+                else context.all_reduce(tf.distribute.ReduceOp.SUM, v) for name, v in zip(names, values)]
+
+    values = strategy.experimental_distribute_values_from_function(on_replica)
+    reduced = tf.function(lambda v: strategy.run(reduce_on_replica, args=(v,)))(values)
+    return {**arrays, **{name: strategy.experimental_local_results(value)[0].numpy()
+                         for name, value in zip(names, reduced)}}

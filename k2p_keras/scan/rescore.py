@@ -1,0 +1,119 @@
+"""The compiled kernel that rescores each best window from letter codes (optional numba).
+
+The scan finds each sequence's best window per filter (:mod:`k2p_keras.window_search`'s
+lookups, or TensorFlow's convolution on a GPU); what the MLE, the sites' score histogram
+and the heuristic need from those windows is then a few sums over F x L table lookups per
+sequence. TensorFlow's gathers make those lookups cost as much as the convolution on short
+(101 bp) sequences; a loop compiled by numba costs a fraction of it, with the filters
+spread over the cores. numba is optional (``pip install 'k2p-keras[fast]'``); without it
+the scan rescores in TensorFlow, with the same sums (:mod:`k2p_keras.scan`).
+
+Codes: 0-3 are A C G T, 4 an all-zero row (N, or padding), 5 a 0.25 row (N).
+"""
+import numpy as np
+
+from .codes import CODE_COMPLEMENT, ZERO_CODE
+
+
+try:
+    import numba
+except ImportError:  # the TensorFlow route of k2p_keras.scan stands in
+    numba = None
+
+
+def numba_available():
+    """True when numba is installed and the compiled kernel can be used."""
+    return numba is not None
+
+
+def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, active_threshold,
+                letter_threshold, bin_low, bin_width, score_sum, row_weight, n_used, max_preactivation,
+                letters, n_letter_windows, bin_count, bin_score_sum, deficit):
+    """Add one batch's best windows to the running sums (arrays updated in place).
+
+    ``starts`` (B, F) are the first rows of the best windows in the padded strand they were
+    found on (``take_rc`` (B, F): the reverse complement). ``letters`` (F, L, 6) and the
+    histogram arrays may have size 0 when not requested.
+    """
+    n_sequences, length = codes.shape
+    n_filters, width, _ = table.shape
+    count_letters = letters.shape[0] > 0
+    n_bins = bin_count.shape[1]
+    # Filters over the cores: each filter's sums are its own, added in the order of the
+    # sequences whatever the number of cores, so the sums do not depend on it.
+    for f in numba.prange(n_filters):
+        window = np.empty(width, dtype=np.uint8)
+        n_whole = 0.0  # used windows without a zero row: each adds 1 to every row's weight, at the end
+        top = max_preactivation[f]
+        for b in range(n_sequences):
+            n_zero = _window_codes(codes, b, starts[b, f] - left, take_rc[b, f], window)
+            # The score in float64, row by row in the kernel's order (the same sum on every route).
+            score = 0.0
+            for i in range(width):
+                score += table[f, i, window[i]]
+            preactivation = score + bias[f]
+            top = max(top, preactivation)
+            if not exclude_inactive or preactivation > active_threshold:
+                score_sum[f] += score
+                n_used[f] += 1.0
+                if n_zero == 0:
+                    n_whole += 1.0
+                else:
+                    for i in range(width):
+                        if window[i] != ZERO_CODE:
+                            row_weight[f, i] += 1.0
+            if count_letters and preactivation > letter_threshold[f]:
+                n_letter_windows[f] += 1.0
+                for i in range(width):
+                    letters[f, i, window[i]] += 1.0
+            if n_bins > 0:
+                # The bin exactly as the TensorFlow route computes it (float64, floor, clipped).
+                k = int(min(max(np.floor((score - bin_low[f]) / bin_width[f]), 0.0), n_bins - 1.0))
+                bin_count[f, k] += 1.0
+                bin_score_sum[f, k] += score
+                if n_zero > 0:
+                    for i in range(width):
+                        if window[i] == ZERO_CODE:
+                            deficit[f * n_bins + k, i] += 1.0
+        max_preactivation[f] = top
+        for i in range(width):
+            row_weight[f, i] += n_whole
+
+
+def _window_codes(codes, b, first, rc, window):
+    """Fill ``window`` with the codes of sequence ``b``'s window starting at row ``first`` of
+    its unpadded strand (``rc``: the reverse complement; rows outside the sequence are
+    padding, the zero code). Returns how many rows hold the zero code."""
+    length, width = codes.shape[1], window.shape[0]
+    n_zero = 0
+    if 0 <= first and first + width <= length:  # inside the sequence: no test per row
+        if rc:
+            last = length - 1 - first
+            for i in range(width):
+                code = CODE_COMPLEMENT[codes[b, last - i]]
+                window[i] = code
+                n_zero += code == ZERO_CODE
+        else:
+            for i in range(width):
+                code = codes[b, first + i]
+                window[i] = code
+                n_zero += code == ZERO_CODE
+        return n_zero
+    for i in range(width):
+        position = first + i
+        if position < 0 or position >= length:
+            code = ZERO_CODE
+        elif rc:
+            code = CODE_COMPLEMENT[codes[b, length - 1 - position]]
+        else:
+            code = codes[b, position]
+        window[i] = code
+        n_zero += code == ZERO_CODE
+    return n_zero
+
+
+if numba is None:
+    accumulate_window_sums = None
+else:
+    _window_codes = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")(_window_codes)
+    accumulate_window_sums = numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)(_accumulate)

@@ -1,0 +1,120 @@
+"""Which route a scan takes on this machine, and how large its batches are.
+
+Routes of one-hot batches (:data:`ROUTES`): ``lookup`` (numba's compiled lookups, on a
+CPU), ``locate`` (TensorFlow's convolution finds the windows on a GPU, numba rescores
+them), ``tensorflow`` (TensorFlow does both: without numba, under a strategy). The batch
+size of ``batch_size="auto"`` follows the route's byte budget.
+"""
+import functools
+
+from .._tf import import_tensorflow
+from ..errors import K2PError
+from .rescore import numba_available
+
+
+RESCORERS = ("auto", "numba", "tensorflow")
+
+
+ROUTES = ("lookup", "locate", "tensorflow")
+
+
+def gpu_visible():
+    return bool(import_tensorflow().config.get_visible_devices("GPU"))  # --devices cpu hides them
+
+
+def scan_route(rescore, strategy=None):
+    """The route of one-hot batches (one of ``ROUTES``) for ``scan_best_windows(rescore=...)``.
+
+    "auto" takes the compiled lookups when numba is installed, except on a GPU, where
+    TensorFlow's convolution finds the best windows faster than the CPU's cores. Under a
+    ``tf.distribute`` strategy the devices find and rescore the windows (TensorFlow).
+    """
+    if rescore not in RESCORERS:
+        raise K2PError(f"rescore: expected one of {', '.join(RESCORERS)}, got {rescore!r}")
+    if rescore == "numba" and not numba_available():
+        raise K2PError("rescore='numba' needs numba: pip install 'k2p-keras[fast]'")
+    if rescore == "numba" and strategy is not None:
+        raise K2PError("rescore='numba' rescores on this machine's CPU: it does not run under a strategy")
+    if rescore == "tensorflow" or strategy is not None or not numba_available():
+        return "tensorflow"
+    if rescore == "auto" and gpu_visible():
+        return "locate"
+    return "lookup"
+
+
+#: What a batch of ``batch_size="auto"`` may hold. The lookup route: its float32 one-hot rows
+#: (each parallel call costs a start, about a millisecond, so short sequences want large
+#: batches). TensorFlow's routes: the float32 convolution's output of every strand, and
+#: on the "tensorflow" route the best windows' float64 rows too; on a CPU this many bytes,
+#: on a GPU an eighth of its memory (the smallest GPU's, as ``nvidia-smi`` reports it).
+LOOKUP_BATCH_BYTES = 16 * 2 ** 20
+
+
+TENSORFLOW_BATCH_BYTES = 256 * 2 ** 20
+
+
+GPU_MEMORY_SHARE = 1 / 8
+
+
+MAX_AUTO_BATCH = 16384
+
+
+def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strides=1, strategy=None,
+                    rescore="auto", gpu_memory=None):
+    """Sequences per batch for ``batch_size="auto"``: as many as the route's byte budget holds.
+
+    Parameters
+    ----------
+    length : int
+        The longest sequence.
+    kernel_rows, n_filters : int
+        The kernel's rows (dilation expanded) and filters.
+    both_strands : bool
+    strides : int
+    strategy : tf.distribute.Strategy, optional
+        Each replica takes a share of the batch: the budget is each device's.
+    rescore : {"auto", "numba", "tensorflow"}
+        The route, as :func:`scan_best_windows` takes it.
+    gpu_memory : int, optional
+        Bytes of one GPU; by default, when TensorFlow sees a GPU, the smallest GPU's memory
+        as ``nvidia-smi`` reports it (:func:`gpu_memory`; the CPU's budget when it cannot say).
+
+    Returns
+    -------
+    int
+        Between 1 and ``MAX_AUTO_BATCH``.
+    """
+    route = scan_route(rescore, strategy)
+    if route == "lookup":
+        per_sequence, budget = 16 * length, LOOKUP_BATCH_BYTES
+    else:
+        strands = 2 if both_strands else 1
+        windows = length // strides + 1  # padding included, at most
+        per_sequence = 4 * windows * n_filters * strands
+        if route == "tensorflow":
+            per_sequence += 8 * 4 * kernel_rows * n_filters * strands
+        if gpu_memory is None and gpu_visible():
+            gpu_memory = gpu_memory()
+        budget = TENSORFLOW_BATCH_BYTES if gpu_memory is None else int(gpu_memory * GPU_MEMORY_SHARE)
+        if strategy is not None:  # each of this machine's devices takes a share (other machines: other batches)
+            budget *= len(strategy.extended.worker_devices)
+    return int(min(max(budget // max(per_sequence, 1), 1), MAX_AUTO_BATCH))
+
+
+@functools.lru_cache(maxsize=None)
+def gpu_memory():
+    """Bytes of the smallest GPU on this machine (``nvidia-smi``), or None when it does not say.
+
+    TensorFlow has no public call for a device's memory (``device_lib.list_local_devices``
+    creates a context on every GPU, the hidden ones too), so the driver's tool is asked, once
+    per process; the smallest GPU, so the size fits whichever device the scan uses.
+    """
+    import subprocess
+
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=20)
+        totals = [int(line) for line in done.stdout.split() if line.strip().isdigit()]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return min(totals) * 2 ** 20 if done.returncode == 0 and totals else None  # MiB

@@ -1,0 +1,245 @@
+"""The scan's TensorFlow steps: each batch's best windows by float32 convolution, and their sums.
+
+Used on a GPU (``locate``: the convolution finds the windows, numba rescores them), for
+batches that are not letter codes, without numba, and under a ``tf.distribute`` strategy
+(``tensorflow``: the convolution and gathers do everything). TensorFlow is imported by the
+first step, not by this module.
+"""
+import functools
+
+import numpy as np
+
+from .._tf import import_tensorflow
+from ..validate import check_kernel, check_one_hot_batch
+from .codes import CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE
+from .devices import from_travelling
+from .windows import padding_amounts
+
+
+# Letter codes: every row of a one-hot batch is A, C, G, T, an all-zero row (N or padding)
+# or a 0.25 row (N). The best windows are rescored from these codes by F x L lookups in
+# a float64 table instead of a (B, F, L, 4) float64 product, which at 101 bp cost as much
+# as the convolution itself (issue 15). Rows of any other value take the product route.
+_CODE_ROWS = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 0), (0.25, 0.25, 0.25, 0.25))
+
+
+def _one_hot_to_codes(x):
+    """Letter codes (B, length) of a float32 one-hot batch, and whether they restore it exactly."""
+    tf = import_tensorflow()
+    codes = tf.argmax(x, axis=-1, output_type=tf.int32)
+    codes = tf.where(tf.reduce_all(x == 0.25, axis=-1), QUARTER_CODE, codes)
+    codes = tf.where(tf.reduce_all(x == 0.0, axis=-1), ZERO_CODE, codes)
+    exact = tf.reduce_all(tf.gather(tf.constant(_CODE_ROWS, tf.float32), codes) == x)
+    return codes, exact
+
+
+def _best_starts(x, kernel32, strides, left, right):
+    """Best window per (sequence, filter) on one strand: its pre-bias float32 score and first row."""
+    tf = import_tensorflow()
+    padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+    conv = tf.nn.conv1d(padded, kernel32, stride=strides, padding="VALID")  # (B, P, F)
+    best = tf.argmax(conv, axis=1, output_type=tf.int32)  # (B, F)
+    return tf.reduce_max(conv, axis=1), best * strides
+
+
+def _window_rows(starts, length):
+    tf = import_tensorflow()
+    return starts[:, :, None] + tf.range(length)[None, None, :]  # (B, F, L)
+
+
+def _windows_from_codes(codes, starts, rc_starts, take_rc, left, right, length):
+    """The best windows' letter codes (B, F, L), from the forward or the reverse strand."""
+    tf = import_tensorflow()
+    padded = tf.pad(codes, [[0, 0], [left, right]], constant_values=ZERO_CODE)
+    windows = tf.gather(padded, _window_rows(starts, length), batch_dims=1)
+    if take_rc is not None:
+        rc_padded = tf.gather(tf.constant(CODE_COMPLEMENT, tf.int32), tf.pad(
+            codes[:, ::-1], [[0, 0], [left, right]], constant_values=ZERO_CODE))
+        rc_windows = tf.gather(rc_padded, _window_rows(rc_starts, length), batch_dims=1)
+        windows = tf.where(take_rc[:, :, None], rc_windows, windows)
+    return windows
+
+
+def _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length):
+    """The best windows' one-hot rows (B, F, L, 4) in float64, for batches not made of codes."""
+    tf = import_tensorflow()
+    padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+    windows = tf.gather(padded, _window_rows(starts, length), batch_dims=1)
+    if take_rc is not None:
+        # Reverse complement: reverse the positions, and A C G T -> T G C A reverses channels.
+        rc_padded = tf.pad(x[:, ::-1, ::-1], [[0, 0], [left, right], [0, 0]])
+        rc_windows = tf.gather(rc_padded, _window_rows(rc_starts, length), batch_dims=1)
+        windows = tf.where(take_rc[:, :, None, None], rc_windows, windows)
+    return tf.cast(windows, tf.float64)
+
+
+def _code_sums(codes, starts, rc_starts, take_rc, left, right, table64):
+    """Score (B, F), row weights (B, F, L) and table entries (B, F, L) of code windows.
+
+    ``table64`` (F, L, 6) is :func:`k2p_keras.window_sums.code_table`; an entry is also the
+    window row's (filter, position, code) segment for the letter counts.
+    """
+    tf = import_tensorflow()
+    n_filters, length = tf.shape(table64)[0], tf.shape(table64)[1]
+    windows = _windows_from_codes(codes, starts, rc_starts, take_rc, left, right, length)
+    entry = (tf.range(n_filters)[None, :, None] * length + tf.range(length)[None, None, :]) * N_CODES + windows
+    score = tf.reduce_sum(tf.gather(tf.reshape(table64, [-1]), entry), axis=-1)
+    row_weight = tf.cast(windows != ZERO_CODE, tf.float64)
+    return score, row_weight, entry
+
+
+def _letters_from_segments(weights, segment, n_filters, length):
+    """Letter counts (F, L, 4) from per-window weights (B, F) on code segments (B, F, L)."""
+    tf = import_tensorflow()
+    data = tf.broadcast_to(weights[:, :, None], tf.shape(segment))
+    by_code = tf.reshape(tf.math.unsorted_segment_sum(data, segment, n_filters * length * N_CODES),
+                         [n_filters, length, N_CODES])
+    return by_code[:, :, :4] + 0.25 * by_code[:, :, QUARTER_CODE:]
+
+
+def _locate_step(x, pads, kernel32, *, strides, both_strands):
+    """One batch's best windows: first rows (B, F), strand (B, F), letter codes (B, length), exactness."""
+    tf = import_tensorflow()
+    top, starts = _best_starts(x, kernel32, strides, pads[0], pads[1])
+    take_rc = tf.zeros_like(starts, tf.bool)
+    if both_strands:
+        rc_top, rc_starts = _best_starts(x[:, ::-1, ::-1], kernel32, strides, pads[0], pads[1])
+        take_rc = rc_top > top
+        starts = tf.where(take_rc, rc_starts, starts)
+    codes, exact = _one_hot_to_codes(x)
+    return starts, take_rc, tf.cast(codes, tf.uint8), exact
+
+
+def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width, *, strides,
+               both_strands, exclude_inactive, active_threshold, count_letters, score_bins):
+    """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel."""
+    tf = import_tensorflow()
+    left, right = pads[0], pads[1]
+    length, n_filters = tf.shape(kernel32)[0], tf.shape(kernel32)[2]
+    top, starts = _best_starts(x, kernel32, strides, left, right)
+    rc_starts = take_rc = None
+    if both_strands:
+        rc_top, rc_starts = _best_starts(x[:, ::-1, ::-1], kernel32, strides, left, right)
+        take_rc = rc_top > top
+    codes, exact = _one_hot_to_codes(x)
+
+    def from_codes():
+        return _code_sums(codes, starts, rc_starts, take_rc, left, right, table64)
+
+    def from_rows():
+        windows = _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length)
+        return (tf.einsum("bfla,laf->bf", windows, kernel64), tf.reduce_sum(windows, axis=-1),
+                tf.zeros([0, 0, 0], tf.int32))
+
+    score, row_weight, segment = tf.cond(exact, from_codes, from_rows)
+    preact = score + bias64
+    if exclude_inactive:
+        used = tf.cast(preact > active_threshold, tf.float64)
+    else:
+        used = tf.ones_like(score)
+    out = {
+        "score_sum": tf.reduce_sum(used * score, axis=0),
+        "row_weight": tf.einsum("bf,bfl->fl", used, row_weight),
+        "n_used": tf.reduce_sum(used, axis=0),
+        "max_preactivation": tf.reduce_max(preact, axis=0),
+    }
+    if count_letters:
+        counted = tf.cast(preact > letter_threshold, tf.float64)
+        out["letter_counts"] = tf.cond(
+            exact, lambda: _letters_from_segments(counted, segment, n_filters, length),
+            lambda: tf.einsum("bf,bfla->fla", counted,
+                              _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length)))
+        out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
+    if score_bins:
+        out.update(_histogram_step(score, row_weight, bin_low, bin_width, score_bins))
+    return out
+
+
+def _histogram_step(score, row_weight, bin_low, bin_width, score_bins):
+    """One batch's best windows (score (B, F), row weights (B, F, L)) summed per score bin.
+
+    Counts and score sums come per bin. Row weights would be a (F, K, L) array per batch,
+    whose copying cost as much as the rest of the scan; nearly every row weighs 1 (one-hot
+    or 0.25 N rows), so only the windows with another row weight (all-zero N or padding
+    rows) are returned, with their bin and ``1 - row weight``, for the caller to add up.
+    """
+    tf = import_tensorflow()
+    n_filters = tf.shape(score)[1]
+    index = tf.clip_by_value(tf.floor((score - bin_low) / bin_width), 0.0, score_bins - 1.0)
+    # Filter t's bins are segments t * K ... t * K + K - 1 of one flat segment sum.
+    segment = tf.reshape(tf.cast(index, tf.int32) + tf.range(n_filters)[None, :] * score_bins, [-1])
+    n_segments = n_filters * score_bins
+    deficit = tf.reshape(1.0 - row_weight, [-1, tf.shape(row_weight)[2]])
+    light = tf.reduce_any(deficit != 0.0, axis=1)
+    return {"bin_count": tf.math.unsorted_segment_sum(tf.ones_like(segment, tf.float64), segment, n_segments),
+            "bin_score_sum": tf.math.unsorted_segment_sum(tf.reshape(score, [-1]), segment, n_segments),
+            "deficit_segment": tf.boolean_mask(segment, light), "deficit_rows": tf.boolean_mask(deficit, light)}
+
+
+# One traced step per static setting. A callback scans a new kernel every epoch; tracing a
+# fresh tf.function each time cost more than the scan itself and made TensorFlow warn about
+# retracing, so kernels, bias and thresholds are arguments rather than captured constants.
+# The steps branch with tf.cond and on Python settings only: autograph's rewriting of their
+# source (1.6 s at the first scan of a process) is not needed.
+_TRACED_STEPS = {}
+
+
+def traced_step(strides, both_strands, exclude_inactive, active_threshold, count_letters, score_bins):
+    tf = import_tensorflow()
+    key = (strides, both_strands, exclude_inactive, active_threshold, count_letters, score_bins)
+    if key not in _TRACED_STEPS:
+        step = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
+                                 exclude_inactive=exclude_inactive, active_threshold=active_threshold,
+                                 count_letters=count_letters, score_bins=score_bins)
+        _TRACED_STEPS[key] = tf.function(step, input_signature=[
+            tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
+            tf.TensorSpec([None, None, N_CODES], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
+            tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)],
+            reduce_retracing=True, autograph=False)
+    return _TRACED_STEPS[key]
+
+
+def traced_locate(strides, both_strands, travelling=False):
+    """The traced locate step; ``travelling``: it takes uint8 quarter units (:func:`k2p_keras.devices.as_travelling`),
+    a quarter of float32's bytes to send to a GPU, and converts them there."""
+    tf = import_tensorflow()
+    key = ("locate", strides, both_strands, travelling)
+    if key not in _TRACED_STEPS:
+        locate = functools.partial(_locate_step, strides=strides, both_strands=both_strands)
+
+        def step(x, pads, kernel32):
+            return locate(from_travelling(x), pads, kernel32)
+
+        _TRACED_STEPS[key] = tf.function(step, input_signature=[
+            tf.TensorSpec([None, None, 4], tf.uint8 if travelling else tf.float32), tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([None, 4, None], tf.float32)], reduce_retracing=True, autograph=False)
+    return _TRACED_STEPS[key]
+
+
+def conv_preactivation(batch, kernel, bias=None, *, padding="valid", strides=1):
+    """``conv + bias`` on every window, as a Conv1D computes it (float32 TensorFlow conv).
+
+    Parameters
+    ----------
+    batch : numpy.ndarray, shape (B, length, 4)
+    kernel : numpy.ndarray, shape (L, 4, F)
+        Cross-correlation kernel, dilation expanded.
+    bias : numpy.ndarray, shape (F,), optional
+    padding : {"valid", "same", "causal"}
+    strides : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, positions, F), float64
+        Window ``p`` starts at row ``p * strides`` of the sequence padded with zero rows.
+    """
+    tf = import_tensorflow()
+    kernel = check_kernel(kernel, single=False, float32=True)
+    batch = check_one_hot_batch(batch)
+    left, right = padding_amounts(batch.shape[1], kernel.shape[0], padding, strides)
+    padded = tf.pad(tf.constant(batch, tf.float32), [[0, 0], [left, right], [0, 0]])
+    conv = tf.nn.conv1d(padded, tf.constant(kernel, tf.float32), stride=int(strides), padding="VALID")
+    if bias is not None:
+        conv = conv + tf.constant(bias, tf.float32)
+    return conv.numpy().astype(np.float64)
