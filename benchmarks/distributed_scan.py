@@ -56,7 +56,7 @@ def main(argv=None):
 
     from k2p_keras.scan.best_windows import scan_best_windows
     from k2p_keras.scan.stats import SCORE_BINS
-    from k2p_keras.scan.rescore import numba_available
+    from k2p_keras.scan.route import numba_available
 
     rng = np.random.default_rng(14)
     kernel = rng.normal(size=(19, 4, 64)) / 2

@@ -15,7 +15,7 @@ and ``VmHWM`` after the imports tells the scan's own share.
 Throughput: on the same random one-hot sequences, in the same process, repeat by repeat
 (the order rotating, so that a busy machine weighs on every method alike), it times
 
-- ours: ``k2p_keras.scan.scan_best_windows`` over in-memory float32 batches (the scanner
+- ours: ``k2p_keras.scan.best_windows.scan_best_windows`` over in-memory float32 batches (the scanner
   is built and traced inside the timed call, as a user pays it);
 - (a) k2p-1.0's algorithm, re-implemented: a Python loop over sequences and kernels, one
   ``scipy.signal.correlate(sequence, kernel, mode="valid")`` and one ``max`` each (kernels
@@ -332,7 +332,7 @@ def length_ratio(args):
     from k2p_keras.scan.route import auto_batch_size
     from k2p_keras.scan.best_windows import scan_best_windows
     from k2p_keras.scan.stats import SCORE_BINS
-    from k2p_keras.scan.rescore import numba_available
+    from k2p_keras.scan.route import numba_available
 
     rng = np.random.default_rng(15)
     kernel = random_kernel(rng, 19, 64)
@@ -392,7 +392,7 @@ def fimo_ratio(args):
 
     from k2p_keras.axes import keras_kernel_to_filters, pwm_to_memelite
     from k2p_keras.transform import kernel_to_pwm
-    from k2p_keras.scan.rescore import numba_available
+    from k2p_keras.scan.route import numba_available
 
     rng = np.random.default_rng(14)
     kernel = random_kernel(rng, 19, 64)

@@ -4,7 +4,7 @@
     python benchmarks/sites_runtime.py --quick    # 20,000 sequences
 
 Each estimator is what ``extract_pwms(..., sites=...)`` runs: one pass of
-``scan_best_windows`` over the sequences (``exclude_inactive`` for ``active``, the score
+``scan_best_windows`` over the sequences (``active_only`` for ``active``, the score
 histogram for ``strong``), then ``site_sums`` and ``estimate_base`` (shared and per-filter
 bases). The sequences are a pool of random one-hot float32 batches held in memory and
 cycled (the scan's cost does not depend on the letters), so that reading files is not
@@ -51,7 +51,7 @@ def run_estimator(sites, pool, n_sequences, kernel, bias):
     rule = site_rule(sites)
     started = time.perf_counter()
     stats = scan_best_windows(pooled_batches(pool, n_sequences), kernel, bias,
-                              exclude_inactive=rule.kind == "active",
+                              active_only=rule.kind == "active",
                               score_bins=SCORE_BINS if rule.kind == "strong" else None)
     scanned = time.perf_counter()
     sums = site_sums(stats, rule, bias)

@@ -20,8 +20,7 @@ and, imported only when asked for (it loads TensorFlow and Keras):
 Axis convention (``k2p_keras.axes``): per-filter arrays are filter-first, PWMs ``(F, L, 4)``;
 Keras kernels stay ``(L, 4, F)``; sequences are ``(N, L, 4)``, letters A C G T.
 """
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .errors import K2PError, OptionError, PatternError
 from .extract import ExtractionResult, extract, plan_extraction
 from .options import Options
@@ -30,11 +29,10 @@ from .motifs.mle import BaseEstimate, estimate_base
 from .transform import kernel_constant, kernel_to_pwm, pwm_to_kernel, window_constant, window_log_likelihood
 
 __all__ = [
-    "BaseEstimate", "ExtractionResult", "K2PError", "MemeFile", "Motif", "OptionError", "Options",
+    "__version__", "BaseEstimate", "ExtractionResult", "K2PError", "MemeFile", "Motif", "OptionError", "Options",
     "PatternError", "estimate_base", "extract", "kernel_constant", "kernel_to_pwm", "plan_extraction",
     "pwm_to_kernel", "read_meme", "window_constant", "window_log_likelihood", "write_meme",
 ]
-
 
 # Names that load TensorFlow and Keras, imported on first use (PEP 562) so that
 # ``import k2p_keras`` stays light: name -> module in this package.

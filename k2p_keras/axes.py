@@ -23,10 +23,24 @@ Two layouts live outside and are converted only here:
 
 k2p-1.0's files flip the row order (the convolution convention): that is a convention,
 not a layout, and is handled by ``convention=`` where those files are read.
+
+The other strand of anything with letters on its last axis is :func:`complement` (A C G T
+-> T G C A: the letter axis reversed) and, with positions on the axis before,
+:func:`reverse_complement`; both take numpy arrays and TensorFlow tensors alike.
 """
 import numpy as np
 
 from .errors import K2PError
+
+
+def complement(letters):
+    """Letters on the last axis (A C G T) of the other strand: T G C A, the axis reversed."""
+    return letters[..., ::-1]
+
+
+def reverse_complement(rows):
+    """Rows ``(..., L, 4)`` (one-hot sequences, PWMs) of the other strand: positions reversed, complemented."""
+    return complement(rows[..., ::-1, :])
 
 
 def keras_kernel_to_filters(kernel):

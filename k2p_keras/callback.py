@@ -16,16 +16,19 @@ import sys
 import threading
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from ._tf import import_tensorflow
+from .annotate.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
-from .options import DEFAULTS, make_options
 from .extract import plan_extraction, resolved_batch_size
-from .io.text import format_summary
-from .io.sequences import open_sequences_for
-from .io.text import write_text
+from .io.sequences import dataset_to_array, open_sequences_for
+from .io.text import format_summary, write_text
+from .model.conv import find_motif_conv_in_model
+from .options import make_options
+from .scan.windows import windows_per_sequence
 from .transform import js_divergence
 from .validate import check_positive_number
 
@@ -40,11 +43,12 @@ __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change", "auto_dump_due"]
 SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d",
                    "information_content", "consensus", "pwm_change", "sequences_scanned")
 SUMMARY_NAME = "summary.tsv"
+#: Options of extract() the callback does not take: it writes exact PWMs, scanned on this machine.
+NOT_IN_CALLBACK = ("method", "threshold", "threshold_fraction", "strategy")
 
 #: ``max_sequences="auto"``: a tenth of the sequences, but at least this many windows (sequences
 #: x positions of the conv) when there are so many; fewer sequences are all scanned.
 AUTO_FRACTION, AUTO_MIN_WINDOWS = 0.1, 100_000
-
 
 #: ``every="auto"``: the callback's own time (its dumps, and a cut-short first try) stays under
 #: this share of the training time so far; the last epoch is always written.
@@ -124,7 +128,7 @@ class BudgetProbe:
 
 
 def _load_compiled_kernels():
-    """:func:`k2p_keras.scan.load_compiled_kernels`, quiet: a problem it meets shows in the dump itself."""
+    """:func:`k2p_keras.scan.best_windows.load_compiled_kernels`, quiet: a problem it meets shows in the dump itself."""
     from .scan.best_windows import load_compiled_kernels
 
     try:
@@ -137,7 +141,7 @@ def auto_sequence_count(count, windows_per_sequence):
     """How many of ``count`` sequences ``max_sequences="auto"`` scans.
 
     A tenth of them, but at least enough for :data:`AUTO_MIN_WINDOWS` windows, and at most
-    all. On the 15,600 x 101 bp of issue 15 a dump then cost 8-15% of an epoch instead of
+    all. On the 15,600 x 101 bp of benchmarks/callback_overhead.py a dump then cost 8-15% of an epoch instead of
     40-80% on a shared 2-core machine; but with strong sites ln b comes out lower than on all
     the data, because the threshold follows the largest activation seen
     (docs/callback-overhead.md), which is why it is not the default.
@@ -170,42 +174,6 @@ def pwm_change(previous, current):
     return js_divergence(previous, current).mean(axis=-1)
 
 
-def _dataset_to_array(dataset, max_sequences):
-    """The first ``max_sequences`` one-hot sequences of a ``tf.data.Dataset``, as float32.
-
-    Elements may be batches ``(B, length, 4)``, single sequences ``(length, 4)`` or tuples
-    whose first item is one of those (``(x, y)`` or ``(x, y, weights)``).
-    """
-    cardinality = int(dataset.cardinality())
-    if max_sequences is None and cardinality == int(tf.data.INFINITE_CARDINALITY):
-        raise K2PError("the dataset repeats forever; give max_sequences to take that many from it")
-    parts, total = [], 0
-    for element in dataset:
-        if isinstance(element, (tuple, list)):
-            element = element[0]
-        if isinstance(element, dict):
-            raise K2PError("dataset elements are dicts; pass a dataset of one-hot batches or (x, y) "
-                           "tuples, or the one-hot array itself")
-        x = np.asarray(element, dtype=np.float32)
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim != 3:
-            raise K2PError(f"dataset elements must be one-hot batches (B, length, 4) or sequences "
-                           f"(length, 4), got shape {x.shape}")
-        if parts and x.shape[1:] != parts[0].shape[1:]:
-            raise K2PError(f"dataset sequences differ in shape ({parts[0].shape[1:]} and {x.shape[1:]}); "
-                           "the callback needs sequences of one length")
-        if max_sequences is not None:
-            x = x[:max_sequences - total]
-        parts.append(x)
-        total += x.shape[0]
-        if max_sequences is not None and total >= max_sequences:
-            break
-    if total == 0:
-        raise K2PError("the dataset yielded no sequences")
-    return np.concatenate(parts)
-
-
 def _positive_int(value, name, allow_none=False):
     if value is None and allow_none:
         return None
@@ -214,15 +182,6 @@ def _positive_int(value, name, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise K2PError(f"{name} must be a whole number >= 1 or \"auto\", got {value!r}")
     return int(value)
-
-
-def _windows_per_sequence(spec, length):
-    """Windows the conv ``spec`` scans in a sequence of ``length`` (each strand)."""
-    from .scan.windows import padding_amounts
-
-    rows = spec.kernel.shape[0]
-    left, right = padding_amounts(length, rows, spec.padding, spec.strides)
-    return max((length + left + right - rows) // spec.strides + 1, 0)
 
 
 class PWMCallback(keras.callbacks.Callback):
@@ -234,8 +193,8 @@ class PWMCallback(keras.callbacks.Callback):
         The sequences the base is estimated on, normally the training sequences:
 
         - an array ``(N, length, 4)``, a file (HDF5, ``.npy``, FASTA / FASTA.gz) or a
-          :class:`~k2p_keras.sequences.SequenceSource`, read with
-          :func:`k2p_keras.sequences.open_sequences` and streamed in batches at each dump;
+          :class:`~k2p_keras.io.sequences.SequenceSource`, read with
+          :func:`k2p_keras.io.sequences.open_sequences` and streamed in batches at each dump;
         - a ``tf.data.Dataset`` of one-hot batches, single sequences, or ``(x, y[, w])``
           tuples (``x`` is taken). It is iterated once, when the callback is made, and at
           most ``max_sequences`` sequences are kept in memory: the first ones it yields
@@ -251,7 +210,7 @@ class PWMCallback(keras.callbacks.Callback):
         "auto" (the default) writes after an epoch when that keeps the callback's own time
         under ``time_budget`` of the training time so far and leaves room in the whole
         fit's share for the dump after the last epoch, which is always written
-        (:func:`auto_dump_due`): on the 15,600 x 101 bp model of issue 15 a dump of all
+        (:func:`auto_dump_due`): on benchmarks/callback_overhead.py's 15,600 x 101 bp model a dump of all
         sequences costs about 0.15 of an epoch on a CPU (with numba), so about every other
         epoch is written; on its 1,000 bp variant (0.08) every epoch. Before the
         first measurement a dump is tried and given up, unwritten, as soon as it would run
@@ -261,10 +220,6 @@ class PWMCallback(keras.callbacks.Callback):
         "auto" times the epochs through ``fit`` (``on_epoch_begin``, ``params["epochs"]``);
         driven by hand, call :meth:`extract_result` instead. Logs get ``k2p_mean_*`` on
         written epochs only: monitor them with ``every=1``.
-    base : "mle" or float
-        Estimate the base by maximum likelihood at every dump, or use this base ``b > 1``.
-    layer : str, optional
-        Name of the Conv1D to transform; by default the first one on the one-hot input.
     max_sequences : int, "auto" or None
         None (the default) scans every sequence at every dump, so a dump's PWMs equal
         ``k2p-keras`` on the same weights and sequences. An int estimates on a random
@@ -275,26 +230,8 @@ class PWMCallback(keras.callbacks.Callback):
         strong sites make ln b come out lower than on all the sequences (the threshold is
         half the largest activation seen; docs/callback-overhead.md). The summary's
         ``sequences_scanned`` says how many went in, and :attr:`sequence_indices` which.
-    shared_base : bool
-        One base for all filters (the default, as for `k2p-keras MODEL SEQS`: it recovers
-        planted motifs better in benchmarks/paper) instead of one per filter.
-    sites : {"strong", "active", "all"} or None
-        Which best windows count as binding sites for the MLE (see
-        :class:`k2p_keras.extraction.Options`; default "strong").
-    both_strands : bool
-        The model scans the reverse complement too.
-    exclude_inactive : bool
-        The older spelling of ``sites="active"``.
     seed : int
         Seed of the subset drawn with ``max_sequences`` (arrays and files only).
-    batch_size : int or "auto"
-        Sequences per scanned batch ("auto": :func:`k2p_keras.scan.auto_batch_size`).
-    dataset : str, optional
-        For an HDF5 file: the dataset holding the sequences (default: the one shaped like the model's input).
-    n_encoding : {"zero", "quarter"}
-        How N is encoded when ``sequences`` is FASTA, as in training.
-    force : bool
-        Estimate the base even when the model breaks the MLE's assumption (with a warning).
     annotate : str, os.PathLike, True or None
         Off by default (and then nothing of annotation is loaded or run). Otherwise every
         dump's PWMs are compared with a motif database (Tomtom, via memelite) and
@@ -306,20 +243,22 @@ class PWMCallback(keras.callbacks.Callback):
         about a second per dump once memelite is compiled. Needs
         ``pip install 'k2p-keras[annotate]'``.
     annotate_options : dict, optional
-        Passed to :func:`k2p_keras.annotate.annotate_motifs` (``q_threshold``, ``taxon``, ...).
+        Passed to :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``q_threshold``, ``taxon``, ...).
     time_budget : float
         With ``every="auto"``: the largest share of the training time the callback may take
         (default 0.10). Training time is measured from ``on_epoch_begin`` to this callback's
         ``on_epoch_end``.
-
-    The defaults of the options :func:`k2p_keras.extract` shares are its defaults
-    (:class:`k2p_keras.extraction.Options`).
+    **options
+        How the exact PWMs are made, as for :func:`k2p_keras.extract`, with the same
+        defaults (:class:`k2p_keras.options.Options`): ``base`` ("mle", or a number ``b > 1``
+        for a fixed base; then ``sequences`` may be None), ``layer``, ``shared_base``,
+        ``sites``, ``both_strands``, ``force``, ``batch_size``, ``dataset``, ``n_encoding``.
 
     Attributes
     ----------
-    last_result : k2p_keras.extraction.ExtractionResult or None
+    last_result : k2p_keras.extract.ExtractionResult or None
         The most recent dump, as :func:`k2p_keras.extract` returns it.
-    last_extraction : k2p_keras.pipeline.Extraction or None
+    last_extraction : k2p_keras.motifs.exact.Extraction or None
         Its exact PWMs (PWMs, bases, scan statistics).
     dumped_epochs : list of int
         The 1-based epochs written so far.
@@ -358,23 +297,20 @@ class PWMCallback(keras.callbacks.Callback):
     >>> model.fit(x_train, y_train, epochs=50, callbacks=[cb])             # doctest: +SKIP
     """
 
-    def __init__(self, sequences, output_dir, every="auto", base=DEFAULTS.base, layer=DEFAULTS.layer,
-                 max_sequences=None, shared_base=DEFAULTS.shared_base, both_strands=DEFAULTS.both_strands,
-                 sites=DEFAULTS.sites,
-                 exclude_inactive=DEFAULTS.exclude_inactive, seed=0, batch_size=DEFAULTS.batch_size,
-                 *, dataset=DEFAULTS.dataset, n_encoding=DEFAULTS.n_encoding, force=DEFAULTS.force,
-                 annotate=None, annotate_options=None, time_budget=AUTO_TIME_BUDGET):
+    def __init__(self, sequences, output_dir, every="auto", max_sequences=None, seed=0, *, annotate=None,
+                 annotate_options=None, time_budget=AUTO_TIME_BUDGET, **options):
         super().__init__()
         self.every = _positive_int(every, "every")
         self.time_budget = check_positive_number(time_budget, "time_budget (a share of the training time)")
         self.max_sequences = _positive_int(max_sequences, "max_sequences", allow_none=True)
         # The options extract() takes, checked now so that a typo fails before training starts.
-        self.options = make_options(base=base, layer=layer, shared_base=bool(shared_base), sites=sites,
-                                    both_strands=bool(both_strands), exclude_inactive=bool(exclude_inactive),
-                                    batch_size=batch_size, dataset=dataset, n_encoding=n_encoding,
-                                    force=bool(force))
+        unsupported = sorted(set(options) & set(NOT_IN_CALLBACK))
+        if unsupported:
+            raise TypeError(f"PWMCallback writes exact PWMs on this machine's devices; it does not take "
+                            f"{', '.join(unsupported)}")
+        self.options = make_options(**options)
         self.base = self.options.base
-        self.layer = layer
+        self.layer = self.options.layer
         self.annotate = annotate
         self.annotate_options = dict(annotate_options or {})
         self._database = None
@@ -416,7 +352,7 @@ class PWMCallback(keras.callbacks.Callback):
         if isinstance(sequences, tf.data.Dataset):
             # "auto" subsamples like an array, once the dataset's size is known.
             limit = None if self.max_sequences == "auto" else self.max_sequences
-            return _dataset_to_array(sequences, limit)
+            return dataset_to_array(sequences, limit)
         if isinstance(sequences, (str, os.PathLike)):
             path = os.fspath(sequences)
             if not os.path.exists(path):
@@ -439,8 +375,6 @@ class PWMCallback(keras.callbacks.Callback):
                            f"now {spec.layer_name!r}: use a new PWMCallback for a new model")
         self._layer_name = spec.layer_name
         if self.annotate is not None and self.annotate is not False and self._database is None:
-            from .annotate.tomtom import load_database, require_annotate
-
             require_annotate()
             taxon = self.annotate_options.pop("taxon", None)
             db = None if self.annotate is True else self.annotate
@@ -539,7 +473,7 @@ class PWMCallback(keras.callbacks.Callback):
     # ------------------------------------------------------------------ pieces
 
     def _plan(self, layer):
-        """:func:`k2p_keras.extraction.plan_extraction` on the live model and the chosen sequences."""
+        """:func:`k2p_keras.extract.plan_extraction` on the live model and the chosen sequences."""
         if self._estimating and self._source is None:
             self._open_source(self.model, layer)
         batches = None
@@ -556,12 +490,10 @@ class PWMCallback(keras.callbacks.Callback):
                                "or force=True to estimate it anyway", path=err.path) from None
 
     def _option_values(self):
-        o = self.options
-        # The size the sequences are read in, once settled (_open_source): "auto" is not worked out again.
-        size = o.batch_size if self._batch_size is None else self._batch_size
-        return dict(base=o.base, shared_base=o.shared_base, sites=o.sites, both_strands=o.both_strands,
-                    exclude_inactive=o.exclude_inactive, force=o.force, batch_size=size,
-                    n_encoding=o.n_encoding)
+        # The size the sequences are read in, once settled (_open_source): "auto" is not worked out again;
+        # the batches come from the callback's own source (its dataset already chosen).
+        size = self.options.batch_size if self._batch_size is None else self._batch_size
+        return replace(self.options, batch_size=size, dataset=None).keywords()
 
     def extract_result(self):
         """:func:`k2p_keras.extract` on the model's current weights: exact PWMs and their figures.
@@ -571,7 +503,7 @@ class PWMCallback(keras.callbacks.Callback):
 
         Returns
         -------
-        k2p_keras.extraction.ExtractionResult
+        k2p_keras.extract.ExtractionResult
         """
         if self.model is None or self._layer_name is None:
             raise K2PError("the callback has no model yet: it is set up when training begins")
@@ -582,19 +514,18 @@ class PWMCallback(keras.callbacks.Callback):
 
         Returns
         -------
-        k2p_keras.pipeline.Extraction
+        k2p_keras.motifs.exact.Extraction
         """
         return self.extract_result().exact
 
     def _open_source(self, model, layer):
-        from .model.conv import find_motif_conv_in_model
-
         spec = find_motif_conv_in_model(model, layer=layer)
         source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,
                                     n_encoding=self.options.n_encoding)
         wanted = self.max_sequences
         if wanted == "auto":
-            wanted = auto_sequence_count(source.count, _windows_per_sequence(spec, source.min_length))
+            wanted = auto_sequence_count(source.count, windows_per_sequence(source.min_length, spec.kernel.shape[0],
+                                                                         spec.padding, spec.strides))
         indices = None
         if wanted is not None and wanted < source.count:
             rng = np.random.default_rng(self.seed)

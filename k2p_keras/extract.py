@@ -17,19 +17,25 @@ import os
 import warnings
 from dataclasses import dataclass, replace
 
-from . import __version__
+from ._version import __version__
+from .annotate.logos import write_filter_logos
+from .annotate.report import FilterReport, write_report
+from .annotate.tomtom import annotate_motifs
+from .axes import complement
 from .errors import K2PError, OptionError
+from .io.meme import write_meme
 from .io.sequences import open_batches_for
-from .io.text import format_summary
+from .io.text import format_summary, write_text
 from .model.activations import preactivation_threshold
-from .motifs.exact import extract_pwms
-from .motifs.heuristic import heuristic_from_stats, heuristic_pwms
-from .options import make_options, METHODS, Options
+from .model.conv import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
+from .motifs.exact import check_pattern, extract_pwms
+from .motifs.heuristic import DEEPBIND_THRESHOLD, heuristic_from_stats, heuristic_pwms
+from .options import make_options, Options
+from .scan.route import auto_batch_size
 
 
 #: Sequences per batch when batch_size="auto" meets sequences of unknown length.
 FALLBACK_BATCH_SIZE = 512
-
 
 #: Significant digits of the probabilities in the MEME files written (rows sum to 1 within 1e-5).
 MEME_DIGITS = 6
@@ -82,7 +88,7 @@ class ExtractionResult:
         return f"_{motif_set.kind}" if len(self.sets) > 1 else ""
 
     def motifs(self):
-        """Every PWM as a :class:`~k2p_keras.meme.Motif`, named ``<layer>_<index>[_<set>]``."""
+        """Every PWM as a :class:`~k2p_keras.io.meme.Motif`, named ``<layer>_<index>[_<set>]``."""
         return [m for s in self.sets for m in s.motifs(self.suffix(s))]
 
     def background(self):
@@ -96,7 +102,7 @@ class ExtractionResult:
             totals = getattr(motif_set, "letter_totals", None) if stats is None else stats.letter_totals
             if totals is not None and totals.sum() > 0:
                 if self.options.both_strands:
-                    totals = (totals + totals[::-1]) / 2
+                    totals = (totals + complement(totals)) / 2
                 return totals / totals.sum()
         return None
 
@@ -107,8 +113,6 @@ class ExtractionResult:
         sequences' letter frequencies as background (uniform when none were scanned); a
         ``#`` comment header saying where the motifs come from (:meth:`header`).
         """
-        from .io.meme import write_meme
-
         header = self.header()
         comments = [header["tool"]] + [f"{key}: {header[key]}" for key in ("model", "layer", "base", "sequences")]
         write_meme(dest, self.motifs(), background=self.background(), significant=MEME_DIGITS,
@@ -151,24 +155,20 @@ class ExtractionResult:
         ----------
         database : str, os.PathLike or MotifDatabase, optional
             A MEME file or a JASPAR release name (pyjaspar); default the newest JASPAR CORE
-            release pyjaspar holds, vertebrates (see :func:`k2p_keras.annotate.load_database`).
+            release pyjaspar holds, vertebrates (see :func:`k2p_keras.annotate.tomtom.load_database`).
         **options
-            As for :func:`k2p_keras.annotate.annotate_motifs` (``taxon``, ``q_threshold``,
+            As for :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``taxon``, ``q_threshold``,
             ``min_overlap``, ``top``, ``trim_ic``).
 
         Returns
         -------
         Annotation
         """
-        from .annotate.tomtom import annotate_motifs
-
         self.annotation = annotate_motifs(self.motifs(), database, **options)
         return self.annotation
 
     def filter_reports(self):
-        """One :class:`~k2p_keras.report.FilterReport` per filter: its PWMs side by side and figures."""
-        from .annotate.report import FilterReport
-
+        """One :class:`~k2p_keras.annotate.report.FilterReport` per filter: its PWMs side by side and figures."""
         first, *others = self.sets
         reports = []
         for t in range(first.n_filters):
@@ -186,22 +186,16 @@ class ExtractionResult:
 
     def write_report(self, path):
         """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""
-        from .annotate.report import write_report
-
         if self.annotation is None:
             raise K2PError("the report shows database matches: annotate the result first")
         write_report(path, self.filter_reports(), self.annotation, header=self.header())
 
     def write_summary(self, path):
         """Write :meth:`summary_rows` as a tab-separated table (atomically)."""
-        from .io.text import write_text
-
         write_text(path, format_summary(self.summary_rows(), self.summary_columns))
 
     def write_logos(self, folder, dpi=100):
         """One PNG logo per filter into ``folder``, the sets side by side; returns the paths."""
-        from .annotate.logos import write_filter_logos
-
         return write_filter_logos(folder, self.sets, dpi=dpi)
 
     def describe(self):
@@ -236,8 +230,6 @@ class ExtractionResult:
 
 def _model_spec(model, layer):
     """The ConvSpec of a model file, an in-memory Keras model, or a ConvSpec given as is."""
-    from .model.conv import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
-
     if isinstance(model, ConvSpec):
         if layer is not None and layer != model.layer_name:
             raise OptionError(f"the ConvSpec given is layer {model.layer_name!r}, not {layer!r}", "layer")
@@ -256,14 +248,13 @@ def _model_spec(model, layer):
 def resolved_batch_size(spec, options, length):
     """The batch size ``options.batch_size`` stands for on sequences of at most ``length`` rows.
 
-    "auto" asks :func:`k2p_keras.scan.auto_batch_size` (the route's byte budget); without a
+    "auto" asks :func:`k2p_keras.scan.route.auto_batch_size` (the route's byte budget); without a
     known length (batches of single sequences from a dataset of any length), 512.
     """
     if options.batch_size != "auto":
         return options.batch_size
     if length is None:
         return FALLBACK_BATCH_SIZE
-    from .scan.route import auto_batch_size
 
     return auto_batch_size(length, spec.kernel.shape[0], spec.kernel.shape[2], both_strands=options.both_strands,
                            strides=spec.strides, strategy=options.strategy)
@@ -336,11 +327,7 @@ class ExtractionPlan:
         ExtractionResult
         """
         o = self.options
-        exact, heuristic = extract_motif_sets(
-            self.spec, self.open_batches if self.passes else None, method=o.method, base=o.base,
-            shared_base=o.shared_base, sites=o.sites, both_strands=o.both_strands, exclude_inactive=False,
-            threshold=0.0 if o.threshold is None else o.threshold, threshold_fraction=o.threshold_fraction,
-            force=o.force, progress=progress, strategy=o.strategy)
+        exact, heuristic = extract_motif_sets(self.spec, self.open_batches if self.passes else None, o, progress)
         scanned = None
         if exact is not None and exact.stats is not None:
             scanned = int(exact.stats.n_sequences)
@@ -360,8 +347,6 @@ def plan_extraction(model, sequences=None, **options):
     -------
     ExtractionPlan
     """
-    from .motifs.exact import check_pattern
-
     opts = make_options(**options)
     spec, model_label = _model_spec(model, opts.layer)
     if opts.estimating and not opts.force:
@@ -396,7 +381,7 @@ def extract(model, sequences=None, **options):
     ----------
     model : str, os.PathLike, keras.Model or ConvSpec
         A saved model (``.h5`` or ``.keras``; read, never run), a model in memory, or a
-        layer already described by :func:`k2p_keras.graph.find_motif_conv`.
+        layer already described by :func:`k2p_keras.model.conv.find_motif_conv`.
     sequences : optional
         The training sequences: a file (HDF5 or ``.npy`` one-hot ``(N, length, 4)`` or
         ``(N, 4, length)``, FASTA / FASTA.gz), a numpy array, a ``tf.data.Dataset``
@@ -404,7 +389,7 @@ def extract(model, sequences=None, **options):
         fresh iterable of batches. Not needed for exact PWMs at a fixed ``base``.
     **options
         Any attribute of :class:`Options` (``method``, ``base``, ``shared_base``,
-        ``both_strands``, ``exclude_inactive``, ``threshold``, ``threshold_fraction``,
+        ``both_strands``, ``threshold``, ``threshold_fraction``,
         ``force``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``), and
         ``progress``: a callable receiving the number of sequences in each scanned batch.
 
@@ -440,9 +425,7 @@ def scans_needed(method, mle, threshold_fraction=None):
     return int(exact_scan) + heuristic_scans
 
 
-def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared_base=True, sites="all",
-                       both_strands=False, exclude_inactive=False, threshold=0.0, threshold_fraction=None,
-                       force=False, progress=None, strategy=None):
+def extract_motif_sets(spec, open_batches, options, progress=None):
     """Exact PWMs, heuristic PWMs or both, sharing the scans between them.
 
     Parameters
@@ -451,41 +434,36 @@ def extract_motif_sets(spec, open_batches, *, method="exact", base="mle", shared
     open_batches : callable or None
         Returns a fresh iterable of one-hot batches ``(B, length, 4)`` on each call, e.g.
         ``lambda: source.iter_batches(512)``; None only for the exact method with a fixed base.
-    method : {"exact", "heuristic", "both"}
-    base, shared_base, sites, both_strands, exclude_inactive, force
-        As for :func:`extract_pwms` (the exact method).
-    threshold, threshold_fraction
-        As for :func:`k2p_keras.heuristic.heuristic_pwms` (the heuristic method).
+    options : Options
+        Checked options (:func:`k2p_keras.options.make_options`).
     progress : callable, optional
         Receives the number of sequences in each scanned batch, over all
         :func:`scans_needed` passes.
-    strategy : tf.distribute.Strategy, optional
-        Every scan on the strategy's devices (:func:`k2p_keras.scan.scan_best_windows`).
 
     Returns
     -------
     tuple of (Extraction or None, HeuristicPWMs or None)
     """
-    if method not in METHODS:
-        raise K2PError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    want_exact, want_heuristic = method in ("exact", "both"), method in ("heuristic", "both")
-    mle = isinstance(base, str) and base == "mle"
+    o = options
+    want_exact, want_heuristic = o.method in ("exact", "both"), o.method in ("heuristic", "both")
+    mle = o.estimating
+    threshold = DEEPBIND_THRESHOLD if o.threshold is None else o.threshold
     if open_batches is None and (mle or want_heuristic):
         raise K2PError("sequences are needed to estimate the base and for the heuristic")
     exact = heuristic = None
     if want_exact:
         ride_along = None
-        if want_heuristic and mle and threshold_fraction is None:
+        if want_heuristic and mle and o.threshold_fraction is None:
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
-        exact = extract_pwms(spec, open_batches() if mle else None, base=base, shared_base=shared_base,
-                             sites=sites, both_strands=both_strands, exclude_inactive=exclude_inactive,
-                             letter_threshold=ride_along, force=force, progress=progress, strategy=strategy)
+        exact = extract_pwms(spec, open_batches() if mle else None, base=o.base, shared_base=o.shared_base,
+                             sites=o.sites, both_strands=o.both_strands, force=o.force,
+                             letter_threshold=ride_along, progress=progress, strategy=o.strategy)
         if ride_along is not None:
             heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,
                                              output_threshold=float(threshold))
     if want_heuristic and heuristic is None:
         first_pass = exact.stats.max_preactivation if exact is not None and exact.stats is not None else None
         heuristic = heuristic_pwms(spec, open_batches, threshold=threshold,
-                                   threshold_fraction=threshold_fraction, both_strands=both_strands,
-                                   max_preactivation=first_pass, progress=progress, strategy=strategy)
+                                   threshold_fraction=o.threshold_fraction, both_strands=o.both_strands,
+                                   max_preactivation=first_pass, progress=progress, strategy=o.strategy)
     return exact, heuristic

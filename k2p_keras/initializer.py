@@ -18,17 +18,17 @@ import os
 import numpy as np
 
 from ._tf import import_tensorflow
+from .errors import K2PError
+from .io.meme import MemeFile, Motif, motif_base, read_meme
+from .io.text import atomic_path
+from .model.conv import find_live_layer, find_motif_conv_in_model
+from .transform import pwm_to_kernel
+from .validate import check_base
 
 # Subclassing Keras needs Keras now; TensorFlow's start-up lines are hidden while it loads
 # (nothing happens when it is loaded already, as in a notebook that built a model).
 import_tensorflow()
 import keras  # noqa: E402
-
-from .io.text import atomic_path  # noqa: E402
-from .errors import K2PError
-from .io.meme import MemeFile, Motif, motif_base, read_meme
-from .validate import check_base
-from .transform import pwm_to_kernel
 
 ALIGNMENTS = ("center", "left", "right")
 
@@ -213,8 +213,6 @@ def set_model_file_from_meme(model_path, meme, output, *, layer=None, base=None,
     tuple of (str, list of str)
         The layer's name and the motifs set, filter ``k`` holding the ``k``-th.
     """
-    from .model.conv import find_live_layer, find_motif_conv_in_model
-
     suffix = os.path.splitext(os.fspath(output))[1].lower()
     if suffix not in (".keras", ".h5"):
         raise K2PError("expected a model file name ending in .keras or .h5", path=output)

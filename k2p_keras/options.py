@@ -5,15 +5,17 @@
 into one.
 """
 import math
-from dataclasses import dataclass, fields, replace
+import textwrap
+from dataclasses import dataclass, field, fields, replace
 
 from .errors import K2PError, OptionError
-from .motifs.sites import DEFAULT_SITES, site_rule
-from .validate import check_batch_size
+from .model.activations import check_threshold_fraction
+from .motifs.sites import DEFAULT_SITES, SITES_HELP, site_rule
+from .scan.devices import check_strategy
+from .validate import check_base, check_batch_size
 
 
 N_ENCODINGS = ("zero", "quarter")
-
 
 METHODS = ("exact", "heuristic", "both")
 
@@ -28,73 +30,48 @@ def _option_error(err, option):
     return OptionError(message, option)
 
 
+def _option(default, section, help, types):
+    """An option's default, the part of ``--help`` it belongs to and its help, stated once."""
+    return field(default=default, metadata={"section": section, "help": help, "types": types})
+
+
 @dataclass(frozen=True)
 class Options:
-    """How PWMs are made; the defaults here are the defaults everywhere (CLI, callback, API).
-
-    Attributes
-    ----------
-    method : {"exact", "heuristic", "both"}
-        Exact PWMs (k2p's transformation), heuristic ones (DeepBind: letters of each
-        sequence's most activating window), or both.
-    base : "mle" or float
-        Estimate the logarithm's base by maximum likelihood on the sequences, or use this
-        base ``b > 1`` for every filter (no sequences needed for the exact PWMs).
-    shared_base : bool
-        One base for all filters (k2p-1.0's choice) instead of one per filter.
-    sites : {"strong", "active", "all"}, "strong=F", float or None
-        Which best windows the MLE treats as binding sites (:mod:`k2p_keras.sites`): those
-        activating the filter at least half (or F) as much as its strongest window
-        ("strong", the default, chosen by benchmarks/paper), those that switch it on
-        ("active"), or every sequence's ("all": k2p-1.0 and the paper). The base only sets
-        how sharp the PWMs are; every base reproduces the filter exactly. None: the default,
-        or "active" when ``exclude_inactive`` is set.
-    both_strands : bool
-        The model scans the reverse complement too: a sequence's best window is the best
-        over both strands.
-    exclude_inactive : bool
-        The older spelling of ``sites="active"``.
-    threshold : float or None
-        Heuristic: a sequence counts when its maximal activation output exceeds this
-        (None: 0, DeepBind's rule).
-    threshold_fraction : float or None
-        Heuristic, instead of ``threshold``: a sequence counts when its maximal activation
-        exceeds this fraction of the filter's largest activation over the data (Basset: 0.5).
-    force : bool
-        Estimate the base even when the layers after the conv break the MLE's assumption.
-    layer : str or None
-        The Conv1D to transform; by default the first one reading the one-hot input.
-    dataset : str or None
-        For an HDF5 sequence file: the dataset holding the sequences.
-    n_encoding : {"zero", "quarter"}
-        How N and IUPAC codes in FASTA are encoded, as in training.
-    batch_size : int or "auto"
-        Sequences per scanned batch. "auto": as many as the scan's route keeps within a
-        byte budget (:func:`k2p_keras.scan.auto_batch_size`: 16 MB of one-hot rows for the
-        CPU's compiled lookups, about 10,000 sequences of 101 bp and 1,000 of 1,000 bp; for
-        TensorFlow's convolution 256 MB on a CPU, an eighth of a GPU's memory).
-    strategy : tf.distribute.Strategy or None
-        Scan on several devices: each batch is split among the strategy's replicas
-        (``tf.distribute.MirroredStrategy()`` over a machine's GPUs; across machines
-        ``MultiWorkerMirroredStrategy``, each worker scanning its share; :mod:`k2p_keras.devices`).
-        The best windows are then rescored by TensorFlow, not numba. None: one device,
-        TensorFlow's choice.
-    """
-
-    method: str = "exact"
-    base: object = "mle"
-    shared_base: bool = True
-    sites: object = None
-    both_strands: bool = False
-    exclude_inactive: bool = False
-    threshold: float = None
-    threshold_fraction: float = None
-    force: bool = False
-    layer: str = None
-    dataset: str = None
-    n_encoding: str = "zero"
-    batch_size: object = "auto"
-    strategy: object = None
+    # Each field's help serves the command line's --help and this class's docstring (below).
+    method: str = _option("exact", "PWMs", types='{"exact", "heuristic", "both"}', help=(
+        "Exact PWMs (k2p's transformation), heuristic ones (DeepBind: the letters of each sequence's "
+        "most activating window), or both (motif names end in _exact and _heuristic)."))
+    base: object = _option("mle", "base", types='"mle" or float', help=(
+        "Estimate the logarithm's base b by maximum likelihood on the sequences ('mle'), or use this "
+        "base b > 1 for every filter (the exact PWMs then need no sequences)."))
+    shared_base: bool = _option(True, "base", types="bool", help=(
+        "One base for all filters (k2p-1.0's choice; it recovers planted motifs better in "
+        "benchmarks/paper) instead of one per filter."))
+    sites: object = _option(DEFAULT_SITES, "base", types='{"strong", "active", "all"}, "strong=F" or float',
+                            help=SITES_HELP)
+    both_strands: bool = _option(False, "input", types="bool", help=(
+        "The model scans the reverse complement too: a sequence's best window is the best over "
+        "both strands (found in the graph when the model merges both strands' scans)."))
+    threshold: float = _option(None, "heuristic", types="float or None", help=(
+        "Heuristic: a sequence counts when its largest activation exceeds this [default: 0, DeepBind's rule]."))
+    threshold_fraction: float = _option(None, "heuristic", types="float or None", help=(
+        "Heuristic, instead of the threshold: a sequence counts when its largest activation exceeds this "
+        "fraction of the filter's largest activation over the data (Basset: 0.5)."))
+    force: bool = _option(False, "base", types="bool", help=(
+        "Estimate the base even when the layers after the conv break the MLE's assumption."))
+    layer: str = _option(None, "input", types="str or None", help=(
+        "Name of the conv to transform [default: the first convolution reading the one-hot input]."))
+    dataset: str = _option(None, "input", types="str or None", help=(
+        "For an HDF5 sequence file: the dataset holding the sequences [default: the one shaped like "
+        "the model's input]."))
+    n_encoding: str = _option("zero", "input", types='{"zero", "quarter"}', help=(
+        "How N and the other IUPAC codes in FASTA are encoded, as in training: all-zero rows or 0.25 rows."))
+    batch_size: object = _option("auto", "performance", types='int or "auto"', help=(
+        "Sequences per scanned batch; 'auto': as many as the scan's route keeps within its memory budget "
+        "(docs/performance.md)."))
+    strategy: object = _option(None, "performance", types="tf.distribute.Strategy or None", help=(
+        "Scan on several devices, each batch split among the strategy's replicas "
+        "(docs/distributed.md) [default: one device]."))
 
     @property
     def estimating(self):
@@ -107,8 +84,6 @@ class Options:
 
     def checked(self):
         """These options after checking each value; raises :class:`OptionError` naming the option."""
-        from .validate import check_base
-
         if self.method not in METHODS:
             raise OptionError(f"expected one of {', '.join(METHODS)}, got {self.method!r}", "method")
         base = self.base
@@ -132,8 +107,6 @@ class Options:
             raise OptionError(f"expected a finite number, got {self.threshold!r}", "threshold")
         fraction = self.threshold_fraction
         if fraction is not None:
-            from .model.activations import check_threshold_fraction
-
             try:
                 fraction = check_threshold_fraction(fraction)
             except K2PError as err:
@@ -145,20 +118,19 @@ class Options:
         except K2PError as err:
             raise _option_error(err, "batch_size") from None
         if self.strategy is not None:
-            from .scan.devices import check_strategy
-
             try:
                 check_strategy(self.strategy)
             except K2PError as err:
                 raise _option_error(err, "strategy") from None
-        sites = self.sites
-        if sites is None:
-            sites = "active" if self.exclude_inactive else DEFAULT_SITES
         try:
-            sites = site_rule(sites, self.exclude_inactive).label
+            sites = site_rule(self.sites).label
         except K2PError as err:
             raise _option_error(err, "sites") from None
         return replace(self, base=base, batch_size=size, threshold_fraction=fraction, sites=sites)
+
+    def keywords(self):
+        """These options as the keyword arguments of :func:`k2p_keras.extract`."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def base_mode(self):
         """In words: how the base of the exact PWMs is chosen."""
@@ -167,6 +139,12 @@ class Options:
         return (f"maximum likelihood on {self.sites} sites, "
                 + ("one shared base" if self.shared_base else "one base per filter"))
 
+
+Options.__doc__ = "\n".join([
+    "How PWMs are made; the defaults here are the defaults everywhere (command line, callback, API).",
+    "", "Attributes", "----------"] + [
+    f"{f.name} : {f.metadata['types']}\n" + textwrap.fill(
+        f.metadata["help"], width=92, initial_indent="    ", subsequent_indent="    ") for f in fields(Options)])
 
 #: The defaults, for callers that show them (``--help``).
 DEFAULTS = Options()

@@ -24,7 +24,7 @@ SUM_WARN = 1e-4
 SUM_REFUSE = 0.1
 _LETTERS = "ACGT"
 
-# What a file may declare (issue 16). Each bound is far above any genomics CNN and far below
+# What a file may declare. Each bound is far above any genomics CNN and far below
 # what would exhaust memory or time before the user hears of it; past it we refuse.
 # - A motif conv spans at most MAX_KERNEL_LENGTH positions, dilation included
 #   ((k - 1) * dilation + 1), and never more than the model's input when it states one.

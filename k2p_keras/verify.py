@@ -25,10 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import K2PError
-from .io.meme import recorded_ln_base
-from .validate import check_base
+from .extract import extract
+from .io.meme import MemeFile, read_meme, recorded_ln_base
+from .io.sequences import open_sequences_for
+from .model.config import foreign_classes
+from .model.conv import find_live_layer, find_motif_conv_in_file
+from .model.conv2d import to_layout
+from .model.files import read_model
+from .scan.tf_steps import conv_preactivation
+from .scan.windows import padding_amounts
 from .transform import window_constant, window_log_likelihood
-from .validate import check_kernel
+from .validate import check_base, check_kernel
 
 DEFAULT_TOLERANCE = 1e-3
 
@@ -116,8 +123,6 @@ def exact_pwm_set(spec, base=math.e):
 
     Made by :func:`k2p_keras.extract` at that base, as the model command makes them.
     """
-    from .extract import extract
-
     exact = extract(spec, base=check_base(base)).exact
     names = [exact.motif_name(t) for t in range(exact.n_filters)]
     return names, np.arange(exact.n_filters), exact.pwms, exact.ln_base
@@ -162,8 +167,6 @@ def meme_pwm_set(meme, spec, base=math.e, path=None):
 
 def sequence_windows(batch, length, padding="valid", strides=1):
     """Every window the layer sees: ``(B, positions, length, 4)`` float64, padding rows zero."""
-    from .scan.windows import padding_amounts
-
     batch = np.asarray(batch, dtype=np.float64)
     left, right = padding_amounts(batch.shape[1], length, padding, strides)
     padded = np.pad(batch, [(0, 0), (left, right), (0, 0)])
@@ -179,7 +182,6 @@ def keras_preactivation(model_path, spec):
     inference mode. Returns ``(function, None)`` or ``(None, reason)``; the function maps a
     batch ``(B, length, 4)`` to ``(B, positions, F)`` float64.
     """
-    from .model.conv import find_live_layer
     from .initializer import load_keras_model
 
     import keras
@@ -225,7 +227,6 @@ def _conv2d_preactivation(conv, linear, norms, spec):
     """
     import keras
 
-    from .model.conv2d import to_layout
 
     layout = "row" if spec.conv2d_layout == "keras-genomics" else spec.conv2d_layout
     linear.build({"row": (None, 1, None, 4), "image": (None, 4, None, 1)}[layout])
@@ -269,8 +270,6 @@ def verify_pwms(spec, batches, pwm_set, preactivation=None, tolerance=DEFAULT_TO
     names, filters, pwms, ln_bases = pwm_set
     reference = "model" if preactivation is not None else "weights"
     if preactivation is None:
-        from .scan.tf_steps import conv_preactivation
-
         def preactivation(batch):
             return conv_preactivation(batch, spec.kernel, spec.bias, padding=spec.padding, strides=spec.strides)
 
@@ -316,12 +315,6 @@ class VerificationInputs:
 def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=math.e, dataset=None,
                          n_encoding="zero", use_keras=True):
     """Read the model, the PWMs to check and the sequences (see :func:`verify_model`)."""
-    from .model.conv import find_motif_conv_in_file
-    from .model.config import foreign_classes
-    from .io.meme import MemeFile, read_meme
-    from .model.files import read_model
-    from .io.sequences import open_sequences_for
-
     spec = find_motif_conv_in_file(model_path, layer=layer)
     try:
         # The layer computes in float32: a kernel past its range gives inf and NaN, not a check.
@@ -362,7 +355,7 @@ def verify_model(model_path, sequences, *, layer=None, pwms=None, base=math.e, t
     model_path : str or os.PathLike
         A ``.h5`` or ``.keras`` model.
     sequences : str, os.PathLike, numpy.ndarray or SequenceSource
-        One-hot sequences or FASTA (see :func:`k2p_keras.sequences.open_sequences`).
+        One-hot sequences or FASTA (see :func:`k2p_keras.io.sequences.open_sequences`).
     layer : str, optional
         The Conv1D to check [default: the first on the one-hot input].
     pwms : str, os.PathLike or MemeFile, optional

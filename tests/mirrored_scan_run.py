@@ -42,7 +42,7 @@ def check_scan(strategy):
     batches = [sequences(rng, 7, 40, "zero"), sequences(rng, 5, 40, "quarter"), sequences(rng, 7, 40, "soft"),
                sequences(rng, 1, 40, "zero")]
     kernel, bias = rng.normal(size=(9, 4, 5)), rng.normal(size=5)
-    for options in (dict(padding="same", both_strands=True, exclude_inactive=True),
+    for options in (dict(padding="same", both_strands=True, active_only=True),
                     dict(padding="valid", strides=2, both_strands=False)):
         options.update(letter_threshold=0.0, score_bins=50)
         single = scan_best_windows(batches, kernel, bias, rescore="tensorflow", **options)

@@ -11,7 +11,8 @@ pytest.importorskip("memelite")
 pytest.importorskip("pyjaspar")
 
 from conftest import JASPAR, REPO  # noqa: E402
-from k2p_keras.annotate.tomtom import MATCH_COLUMNS, annotate_motifs, informative_span, load_database, reverse_complement
+from k2p_keras.annotate.tomtom import MATCH_COLUMNS, annotate_motifs, informative_span, load_database
+from k2p_keras.axes import reverse_complement
 from k2p_keras.axes import pwm_to_memelite
 from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import K2PError  # noqa: E402

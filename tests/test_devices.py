@@ -18,7 +18,7 @@ from k2p_keras.scan.devices import as_travelling, parse_devices
 from k2p_keras.errors import K2PError, OptionError
 from k2p_keras.io.meme import read_meme
 from k2p_keras.scan.best_windows import scan_best_windows
-from k2p_keras.scan.rescore import numba_available
+from k2p_keras.scan.route import numba_available
 
 from conftest import REPO
 from test_scan import sequences

@@ -1,7 +1,7 @@
 """``k2p_keras.extract``: the one call behind the CLI, the callback and verify.
 
 Every input kind the API takes gives the MEME file the command line writes, byte for byte;
-the options the CLI does not exercise elsewhere (channels-first models, ``exclude_inactive``,
+the options the CLI does not exercise elsewhere (channels-first models, active sites,
 N as 0.25 rows, the per-filter fallback to the shared base) are checked end to end against
 the numpy reference of ``test_cli_model``.
 """
@@ -157,7 +157,7 @@ def test_channels_first_model_reads_fasta_and_both_tensor_layouts(tmp_path):
                                        atol=1e-6)
 
 
-def test_exclude_inactive_leaves_out_sequences_whose_relu_is_zero(trained, tmp_path):
+def test_active_sites_leave_out_sequences_whose_relu_is_zero(trained, tmp_path):
     model, x, paths = copy_of(trained[0]), trained[1], trained[2]
     kernel = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)
     windows = padded_windows(x, WIDTH, "valid", 1)
@@ -170,7 +170,7 @@ def test_exclude_inactive_leaves_out_sequences_whose_relu_is_zero(trained, tmp_p
     expected = [numpy_mle(kernel[:, :, t:t + 1], windows[best[:, t] > 0], shared=False)[0]
                 for t in range(FILTERS)]
     summary = tmp_path / "s.tsv"
-    cli_meme(tmp_path, tmp_path / "shifted.h5", paths["seqs"], "--exclude-inactive", "--per-filter-base",
+    cli_meme(tmp_path, tmp_path / "shifted.h5", paths["seqs"], "--sites", "active", "--per-filter-base",
              "--summary", summary)
     rows = read_summary(summary)
     np.testing.assert_allclose([float(r["ln_b"]) for r in rows], expected, rtol=0, atol=1e-6)

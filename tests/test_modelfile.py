@@ -188,7 +188,7 @@ def test_keras_itself_cannot_load_the_custom_model(custom_saved):
 
 def test_reading_imports_neither_keras_nor_tensorflow(saved):
     _, paths, _ = saved
-    code = ("import sys; from k2p_keras.graph import find_motif_conv_in_file; "
+    code = ("import sys; from k2p_keras.model.conv import find_motif_conv_in_file; "
             f"find_motif_conv_in_file({str(paths['keras'])!r}); "
             f"find_motif_conv_in_file({str(paths['h5'])!r}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "

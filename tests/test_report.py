@@ -13,7 +13,7 @@ pytest.importorskip("matplotlib")
 import matplotlib.image  # noqa: E402
 
 from conftest import JASPAR  # noqa: E402
-from k2p_keras.annotate.tomtom import reverse_complement  # noqa: E402
+from k2p_keras.axes import reverse_complement  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.annotate.logos import COLORS  # noqa: E402
 from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402

@@ -14,7 +14,7 @@ from k2p_keras.errors import K2PError
 from k2p_keras.scan.tf_steps import conv_preactivation
 from k2p_keras.scan.windows import padding_amounts
 from k2p_keras.scan.best_windows import scan_best_windows
-from k2p_keras.scan.rescore import numba_available
+from k2p_keras.scan.route import numba_available
 
 NEEDS_NUMBA = pytest.mark.skipif(not numba_available(), reason="numba not installed")
 
@@ -130,7 +130,7 @@ def test_score_histogram_bins_every_best_window_as_numpy_does(padding, strides, 
     assert scan_best_windows([x], kernel).score_histogram is None
 
 
-def test_exclude_inactive_leaves_out_sequences_below_the_threshold(rescore):
+def test_active_only_leaves_out_sequences_below_the_threshold(rescore):
     rng = np.random.default_rng(5)
     x = sequences(rng, 80, 30)
     kernel = rng.normal(size=(5, 4, 4))
@@ -138,7 +138,7 @@ def test_exclude_inactive_leaves_out_sequences_below_the_threshold(rescore):
     windows, _ = numpy_best_windows(x, kernel, "valid", 1)
     score = np.einsum("nfla,laf->nf", windows, kernel)
     active = score + bias > 0.5
-    stats = scan_best_windows([x], kernel, bias, exclude_inactive=True, active_threshold=0.5, rescore=rescore)
+    stats = scan_best_windows([x], kernel, bias, active_only=True, active_threshold=0.5, rescore=rescore)
     assert stats.n_used.tolist() == active.sum(axis=0).tolist()
     np.testing.assert_allclose(stats.score_sum, (score * active).sum(axis=0), atol=1e-9)
     np.testing.assert_allclose(stats.row_weight, np.einsum("nf,nfla->fl", active, windows), atol=1e-12)
@@ -227,7 +227,7 @@ def test_numba_and_tensorflow_rescoring_give_the_same_stats_on_mixed_batches():
     rng = np.random.default_rng(21)
     batches = [sequences(rng, 40, 50, "zero"), sequences(rng, 40, 50, "quarter"), sequences(rng, 40, 50, "soft")]
     kernel, bias = rng.normal(size=(9, 4, 5)), rng.normal(size=5)
-    options = dict(padding="same", both_strands=True, letter_threshold=0.0, score_bins=50, exclude_inactive=True)
+    options = dict(padding="same", both_strands=True, letter_threshold=0.0, score_bins=50, active_only=True)
     fast = scan_best_windows(batches, kernel, bias, rescore="numba", **options)
     plain = scan_best_windows(batches, kernel, bias, rescore="tensorflow", **options)
     for name in ("score_sum", "row_weight", "max_preactivation", "letter_counts"):
@@ -253,7 +253,7 @@ def test_batches_of_any_size_and_length_give_the_same_sums(rescore):
     short, long_ = sequences(rng, 60, 30), sequences(rng, 45, 80)
     one_by_one = [s[None] for s in short[:30]] + [s[None] for s in long_] + [s[None] for s in short[30:]]
     in_batches = [short[:7], short[7:30], long_[:1], long_[1:], short[30:]]
-    options = dict(padding="same", both_strands=True, letter_threshold=0.0, score_bins=40, exclude_inactive=True)
+    options = dict(padding="same", both_strands=True, letter_threshold=0.0, score_bins=40, active_only=True)
     a = scan_best_windows(one_by_one, kernel, bias, rescore=rescore, **options)
     b = scan_best_windows(in_batches, kernel, bias, rescore=rescore, **options)
     # TensorFlow sums each batch before adding it: the same sums up to float64 rounding there.
@@ -278,7 +278,7 @@ def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     assert all(before)
     rng = np.random.default_rng(3)
     for options in (dict(), dict(score_bins=100, both_strands=True, padding="same"),
-                    dict(letter_threshold=np.zeros(8), exclude_inactive=True, strides=2)):
+                    dict(letter_threshold=np.zeros(8), active_only=True, strides=2)):
         scan_best_windows([sequences(rng, 20, 40)], rng.normal(size=(5, 4, 8)).astype(np.float32),
                           rng.normal(size=8), rescore="numba", **options)
     after = (list(window_search.one_hot_to_best_windows.signatures),
@@ -327,7 +327,7 @@ def test_queued_sums_keep_the_batches_order_when_tensorflow_batches_come_between
     rng = np.random.default_rng(stable_seed("mixed queue"))
     kernel, bias = rng.normal(size=(7, 4, 5)) * np.logspace(-3, 3, 5), rng.normal(size=5)
     batches = [sequences(rng, 30, 40, kind) for kind in ("zero", "soft", "quarter", "soft", "zero")]
-    options = dict(both_strands=True, letter_threshold=0.0, score_bins=4, exclude_inactive=True)
+    options = dict(both_strands=True, letter_threshold=0.0, score_bins=4, active_only=True)
     queued = scan_best_windows(batches, kernel, bias, rescore=rescore, **options)
     monkeypatch.setattr(accumulator, "PENDING_SEQUENCES", 1)  # each batch summed as it comes
     at_once = scan_best_windows(batches, kernel, bias, rescore=rescore, **options)

@@ -1,4 +1,4 @@
-"""Which best windows count as sites: the estimators of the base (k2p_keras.sites).
+"""Which best windows count as sites: the estimators of the base (k2p_keras.motifs.sites).
 
 Read like the issue: sequences without the motif add background best windows that flatten
 the PWM when every best window counts; counting only the strong ones recovers the base
@@ -78,23 +78,21 @@ def planted(rng, kernel, v, n_pos, n_neg, length):
     return x
 
 
-@pytest.mark.parametrize("sites, exclude_inactive, expected", [
-    ("all", False, SiteRule("all")), ("all", True, SiteRule("active")), ("active", True, SiteRule("active")),
-    ("Strong", False, SiteRule("strong", 0.5)), ("strong=0.3", False, SiteRule("strong", 0.3)),
-    (0.7, False, SiteRule("strong", 0.7)),
+@pytest.mark.parametrize("sites, expected", [
+    ("all", SiteRule("all")), ("active", SiteRule("active")), ("Strong", SiteRule("strong", 0.5)),
+    ("strong=0.3", SiteRule("strong", 0.3)), (0.7, SiteRule("strong", 0.7)),
 ])
-def test_site_rules_are_named_by_a_word_or_a_fraction(sites, exclude_inactive, expected):
-    assert site_rule(sites, exclude_inactive) == expected
+def test_site_rules_are_named_by_a_word_or_a_fraction(sites, expected):
+    assert site_rule(sites) == expected
 
 
-@pytest.mark.parametrize("sites, exclude_inactive, problem", [
-    ("best", False, "must be one of all, active, strong"), ("all=0.5", False, "must be one of"),
-    (1.5, False, r"in \(0, 1\)"), ("strong=x", False, "must be a number"), (True, False, "must be one of"),
-    ("strong", True, "cannot be combined"),
+@pytest.mark.parametrize("sites, problem", [
+    ("best", "must be one of all, active, strong"), ("all=0.5", "must be one of"),
+    (1.5, r"in \(0, 1\)"), ("strong=x", "must be a number"), (True, "must be one of"),
 ])
-def test_bad_site_rules_are_refused_in_one_line(sites, exclude_inactive, problem):
+def test_bad_site_rules_are_refused_in_one_line(sites, problem):
     with pytest.raises(K2PError, match=problem):
-        site_rule(sites, exclude_inactive)
+        site_rule(sites)
 
 
 def test_strong_sums_are_those_of_the_windows_above_half_the_maximum():
@@ -200,7 +198,7 @@ def test_strong_sites_are_fewer_and_give_sharper_pwms_on_the_example(example):
     from k2p_keras.motifs.exact import extract_pwms
 
     spec, source = example
-    every = extract_pwms(spec, source.iter_batches(1000), shared_base=False)
+    every = extract_pwms(spec, source.iter_batches(1000), shared_base=False, sites="all")
     strong = extract_pwms(spec, source.iter_batches(1000), shared_base=False, sites="strong")
     assert np.all(strong.n_used < every.n_used) and np.all(every.n_used == len(source))
     assert np.all(strong.ln_base > every.ln_base)

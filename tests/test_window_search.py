@@ -15,7 +15,7 @@ from k2p_keras.scan.windows import padding_amounts
 from k2p_keras.io.sequences import open_sequences
 from k2p_keras.scan.lookup import code_table_to_word_tables, one_hot_to_best_windows
 from k2p_keras.scan.codes import QUARTER_CODE, ZERO_CODE, code_table
-from k2p_keras.scan.rescore import numba_available
+from k2p_keras.scan.route import numba_available
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="numba not installed")
 

@@ -2,7 +2,7 @@
 
 Every exact set reproduces the model exactly; they differ only in the base, that is in how
 sharp their PWMs are, which is chosen by which best windows the MLE counts as sites
-(:mod:`k2p_keras.sites`): every sequence's (k2p-1.0, today's default), the active ones, or
+(:mod:`k2p_keras.motifs.sites`): every sequence's (k2p-1.0, today's default), the active ones, or
 the strong ones (activation above half the filter's largest).
 """
 import warnings

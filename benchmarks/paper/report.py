@@ -155,7 +155,7 @@ def write_table(rows, summary, header, path):
               "", "## Summary", ""]
     lines += _summary_table(summary)
     lines += ["",
-              "Sites: which best windows the MLE of the base counts (k2p_keras.sites): every sequence's "
+              "Sites: which best windows the MLE of the base counts (k2p_keras.motifs.sites): every sequence's "
               "(the default, k2p-1.0's), the active ones (ReLU output > 0), or the strong ones (activation "
               "above half the filter's largest). Every exact set classifies and rebuilds the model alike: "
               "the base changes only how sharp the PWMs are.",

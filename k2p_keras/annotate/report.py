@@ -6,14 +6,12 @@ The file needs nothing but itself: logos are PNGs inlined as ``data:`` URIs, the
 is inline, there is no script and no external resource, so it opens from disk (or from a
 mail attachment) without a network.
 
-Logos are drawn by :func:`k2p_keras.logos.draw_logo`, the code ``--logos`` uses, rather than
+Logos are drawn by :func:`k2p_keras.annotate.logos.draw_logo`, the code ``--logos`` uses, rather than
 with logomaker: the report's logos then look exactly like the PNGs the model command writes,
 and the only thing the report needs beyond them (a database motif drawn at Tomtom's offset)
 is done by padding both PWMs with uniform rows, which carry no information and draw nothing.
 logomaker would add pandas for no feature we use.
 """
-from __future__ import annotations
-
 import base64
 import dataclasses
 import html
@@ -23,12 +21,12 @@ import re
 
 import numpy as np
 
-from .. import __version__
-from .tomtom import Annotation
+from .._version import __version__
 from ..errors import K2PError
-from .logos import draw_logo, require_matplotlib
 from ..io.text import write_text
 from ..transform import information_content
+from .logos import draw_logo, require_matplotlib
+from .tomtom import Annotation
 
 __all__ = ["FilterReport", "JASPAR_CREDIT", "align_pwms", "filter_reports_from_motifs", "format_report",
            "write_report"]

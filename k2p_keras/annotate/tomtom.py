@@ -32,8 +32,6 @@ What this module adds around it:
 
 memelite and pyjaspar are optional: ``pip install 'k2p-keras[annotate]'``.
 """
-from __future__ import annotations
-
 import dataclasses
 import functools
 import importlib
@@ -44,19 +42,17 @@ import warnings
 
 import numpy as np
 
-from ..axes import pwm_to_memelite
+from ..axes import pwm_to_memelite, reverse_complement
 from ..errors import K2PError
 from ..io.meme import MemeFile, Motif, read_meme
 from ..io.text import write_text
-from ..validate import check_pwm
 from ..transform import consensus, information_content
-from ..validate import check_fraction, check_positive_int
+from ..validate import check_fraction, check_positive_int, check_pwm
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
     "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "default_release",
-    "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "pwm_to_memelite", "require_annotate",
-    "reverse_complement",
+    "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "require_annotate",
 ]
 
 INSTALL_HINT = "pip install 'k2p-keras[annotate]'"
@@ -102,13 +98,6 @@ def require_annotate():
         except ImportError:
             raise K2PError(f"annotation needs {name}: {INSTALL_HINT}") from None
     return tuple(modules)
-
-
-# ----------------------------------------------------------------------------- conventions
-
-def reverse_complement(pwm):
-    """The PWM of the other strand: positions reversed, A<->T and C<->G (columns A C G T reversed)."""
-    return np.asarray(pwm)[::-1, ::-1]
 
 
 # ----------------------------------------------------------------------------- databases
@@ -408,7 +397,7 @@ def _as_query_motifs(motifs):
         motifs = motifs.motifs
     motifs = list(motifs)
     if not all(isinstance(m, Motif) for m in motifs):
-        raise K2PError("expected k2p_keras.meme.Motif objects (name, pwm (L, 4)) to annotate")
+        raise K2PError("expected k2p_keras.io.meme.Motif objects (name, pwm (L, 4)) to annotate")
     return motifs, path
 
 
@@ -519,7 +508,7 @@ def _tomtom_matches(queries, query_pwms, spans, database, target_pwms, q_thresho
         found = []
         for j in keep:
             strand = "-" if strands[i, j] else "+"
-            target = target_pwms[j] if strand == "+" else reverse_complement(target_pwms[j])
+            target = target_pwms[j] if strand == "+" else reverse_complement(np.asarray(target_pwms[j]))
             found.append(Match(
                 query_id=query.name, target_id=database.motifs[j].name, target_name=database.motifs[j].alt_name,
                 p_value=float(p[i, j]), e_value=float(p[i, j] * n_targets), q_value=float(q[i, j]),

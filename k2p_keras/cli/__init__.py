@@ -1,9 +1,9 @@
 """The ``k2p-keras`` command line: thin wrappers around the library.
 
-    k2p-keras MODEL SEQS -o motifs.meme       exact PWMs of a saved Keras model (cli_model)
-    k2p-keras verify MODEL SEQS               the PWMs against the layer, every window (cli_verify)
-    k2p-keras annotate MOTIFS.meme            known motifs (JASPAR) for each PWM, Tomtom (cli_annotate)
-    k2p-keras kernel2pwm KERNEL.txt [OUT]     k2p-1.0's three tools, same files, same results (cli_tools)
+    k2p-keras MODEL SEQS -o motifs.meme       exact PWMs of a saved Keras model (cli/model.py)
+    k2p-keras verify MODEL SEQS               the PWMs against the layer, every window (cli/verify.py)
+    k2p-keras annotate MOTIFS.meme            known motifs (JASPAR) for each PWM, Tomtom (cli/annotate.py)
+    k2p-keras kernel2pwm KERNEL.txt [OUT]     k2p-1.0's three tools, same files, same results (cli/tools.py)
     k2p-keras pwm2kernel PWM.meme [OUT]
     k2p-keras kernel2pwm-mle KERNELS.hdf5 SEQUENCES.hdf5 OUT.hdf5
 """

@@ -3,7 +3,12 @@ import sys
 
 import click
 
-from ..annotate.tomtom import DEFAULT_MIN_OVERLAP, DEFAULT_Q_THRESHOLD, DEFAULT_TAXON, DEFAULT_TOP, DEFAULT_TRIM_IC
+from ..annotate.logos import require_matplotlib
+from ..annotate.report import filter_reports_from_motifs, format_report
+from ..annotate.tomtom import (annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_Q_THRESHOLD, DEFAULT_TAXON,
+    DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate)
+from ..io.meme import read_meme
+from ..io.text import write_text
 from .group import cli, output_path
 
 
@@ -36,13 +41,8 @@ def annotate(motifs, db, taxon, matches_out, report_out, q_threshold, min_overla
     stdout (to stderr when -o is '-'). Needs: pip install 'k2p-keras[annotate]'.
     JASPAR is distributed under CC BY 4.0: cite the release you use.
     """
-    from ..annotate.tomtom import annotate_motifs, require_annotate
-    from ..io.meme import read_meme
-
     require_annotate()  # before any work: a missing extra is a one-line error with the pip command
     if report_out is not None:
-        from ..annotate.logos import require_matplotlib
-
         require_matplotlib()
     meme = read_meme(sys.stdin if motifs == "-" else motifs)
     annotation = annotate_motifs(meme, db, taxon=taxon, q_threshold=q_threshold, min_overlap=min_overlap,
@@ -50,14 +50,10 @@ def annotate(motifs, db, taxon, matches_out, report_out, q_threshold, min_overla
     # Everything is computed before anything is written: an error leaves no partial output.
     html = None
     if report_out is not None:
-        from ..annotate.report import filter_reports_from_motifs, format_report
-
         header = {"motifs": "<stdin>" if motifs == "-" else motifs, "motifs in file": str(len(meme.motifs))}
         html = format_report(filter_reports_from_motifs(meme.motifs), annotation, header=header)
     if matches_out is not None:
         annotation.write_tsv(sys.stdout if matches_out == "-" else matches_out)
     if html is not None:
-        from ..io.text import write_text
-
         write_text(report_out, html)
     click.echo(annotation.format_summary(), nl=False, err=matches_out == "-")

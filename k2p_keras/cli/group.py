@@ -1,6 +1,6 @@
 """The ``k2p-keras`` click group and what its commands share (one-line errors, options).
 
-Every command module (``cli_model``, ``cli_verify``, ``cli_tools``, ...) imports ``cli`` from
+Every command module (``model``, ``verify``, ``tools``, ``annotate``) imports ``cli`` from
 here and registers itself on it; ``k2p_keras.cli`` imports them all. Nothing here imports a
 command module, so there is no import cycle.
 """
@@ -13,12 +13,11 @@ import threading
 import time
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import click
 
-import click  # noqa: E402
-
-from .. import __version__  # noqa: E402
-from ..errors import K2PError, OptionError  # noqa: E402
+from .._version import __version__
+from ..errors import K2PError, OptionError
+from ..validate import check_base
 
 MODEL_COMMAND = "extract"
 CONVENTION = click.Choice(["correlation", "convolution"])
@@ -96,8 +95,6 @@ def cli():
 
 def base_option(default=math.e, help="Base b > 1 of the logarithm."):
     def parse(ctx, param, value):
-        from ..validate import check_base
-
         try:
             return check_base(value)
         except K2PError as err:

@@ -11,15 +11,19 @@ import click
 import numpy as np
 
 from ..axes import filters_to_keras_kernel
-from .group import CONVENTION, base_option, cli, output_path, text_output
 from ..errors import K2PError
+from ..extract import extract
+from ..io.matrices import read_hdf5_tensor, read_kernel_text, write_hdf5_tensor, write_kernel_text
+from ..io.meme import Motif, motif_base, read_meme, write_meme
+from ..model.conv import ConvSpec
+from ..model.files import is_keras_model_file
+from ..transform import kernel_to_pwm, pwm_to_kernel
 from ..validate import check_kernel
+from .group import base_option, cli, CONVENTION, output_path, text_output
 
 
 def refuse_keras_model(path, what):
     """k2p-1.0's tools read kernel matrices; a Keras model file gets a pointer to the model command."""
-    from ..model.files import is_keras_model_file
-
     if path != "-" and is_keras_model_file(path):
         raise K2PError(f"this is a Keras model file, not {what}; for the PWMs of a model's motif Conv1D "
                        f"run: k2p-keras {path} SEQUENCES -o motifs.meme", path=path)
@@ -40,10 +44,6 @@ def kernel2pwm(kernel, out, base, motif_name, use_meme_header, save_matrix_only,
 
     KERNEL is a text file ('-' for stdin); the PWM goes to OUT (default stdout).
     """
-    from ..io.matrices import read_kernel_text, write_kernel_text
-    from ..io.meme import Motif, write_meme
-    from ..transform import kernel_to_pwm
-
     refuse_keras_model(kernel, "a kernel matrix (k2p-1.0's text format)")
     matrix = read_kernel_text(sys.stdin if kernel == "-" else kernel, sep=sep)
     pwm = kernel_to_pwm(matrix, base, convention=convention)
@@ -99,9 +99,6 @@ def pwm2kernel(ctx, pwm, out, base, delta, shift, shift_by_minimum, convention, 
         raise click.UsageError("--layer applies with --to-keras MODEL")
     if out is not None and model_out is not None:
         raise click.UsageError("give the output once: OUT or -o")
-    from ..io.matrices import write_kernel_text
-    from ..io.meme import motif_base, read_meme
-    from ..transform import pwm_to_kernel
 
     meme = read_meme(sys.stdin if pwm == "-" else pwm)
     motifs = [meme.get(motif_name)] if motif_name is not None else meme.motifs
@@ -123,7 +120,6 @@ def _pwm_into_model(ctx, pwm, out, model, model_out, layer, motif_name, base, de
     if model_out is None:
         raise click.UsageError("--to-keras needs -o NEW_MODEL (.keras or .h5)")
     from ..initializer import set_model_file_from_meme
-    from ..io.meme import read_meme
 
     meme = read_meme(sys.stdin if pwm == "-" else pwm)
     name, chosen = set_model_file_from_meme(model, meme, model_out, layer=layer, base=base, shift=shift,
@@ -151,10 +147,6 @@ def kernel2pwm_mle(kernels, sequences, out, kernel_tensor_name, sequence_tensor_
 
     Writes the PWM tensor (F, L, 4) to OUT; ln b and its standard error go to stderr.
     """
-    from ..extract import extract
-    from ..model.conv import ConvSpec
-    from ..io.matrices import read_hdf5_tensor, write_hdf5_tensor
-
     refuse_keras_model(kernels, "a kernel tensor (k2p-1.0's HDF5 (F, L, 4))")
     tensor = read_hdf5_tensor(kernels, kernel_tensor_name).astype(np.float64)
     if tensor.ndim != 3 or tensor.shape[2] != 4:

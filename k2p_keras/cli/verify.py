@@ -1,9 +1,9 @@
 """``k2p-keras verify MODEL SEQS``: do the PWMs reproduce the filters on every window?"""
 import click
 
-from .group import base_option, cli, progress_bar
 from ..errors import K2PError
-from ..verify import DEFAULT_TOLERANCE
+from ..verify import DEFAULT_TOLERANCE, prepare_verification, verify_pwms
+from .group import base_option, cli, progress_bar
 
 
 @cli.command("verify")
@@ -37,8 +37,6 @@ def verify(model, sequences, pwms_path, base, tolerance, layer, dataset, n_encod
     Without --pwms the exact PWMs at --base are checked (Theorem 1 holds for every base).
     PWMs from a file use the base recorded in their alternate name (ln_b=...), else --base.
     """
-    from ..verify import prepare_verification, verify_pwms
-
     inputs = prepare_verification(model, sequences, layer=layer, pwms=pwms_path, base=base, dataset=dataset,
                                   n_encoding=n_encoding, use_keras=not no_keras)
     with progress_bar(inputs.source.count, quiet, label="verifying") as progress:

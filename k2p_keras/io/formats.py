@@ -2,7 +2,7 @@
 
 Model files, sequence files and matrix files are told apart by content, never by name:
 a ``.h5`` may hold a model or sequences, a FASTA file may be called ``seqs.txt``.
-:func:`file_kind` answers for all three readers (``modelfile``, ``sequences``,
+:func:`file_kind` answers for all three readers (``model.files``, ``io.sequences``,
 ``matrices``); each reader then decides what the kinds it accepts mean.
 """
 import os

@@ -4,8 +4,6 @@ These readers return the numbers exactly as stored. They do not reorder rows: th
 k2p-1.0 files use the convolution convention (rows reversed), and converting that is
 the caller's choice (see ``docs/ARCHITECTURE.md``).
 """
-from __future__ import annotations
-
 import contextlib
 import math
 import os
@@ -13,11 +11,10 @@ import os
 import h5py
 import numpy as np
 
-from .text import atomic_path
 from ..errors import K2PError
-from .formats import file_kind
-from .text import read_text, write_text
 from ..validate import check_declared_size, check_numeric_dtype
+from .formats import file_kind
+from .text import atomic_path, read_text, write_text
 
 __all__ = ["read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor", "resolve_dataset",
            "read_numeric_dataset"]

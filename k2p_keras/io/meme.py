@@ -8,8 +8,6 @@ text output with ``log-odds matrix:`` sections) and strict about what would sile
 change a motif. The writer reproduces k2p-1.0's kernel2PWM.py output byte for byte
 (``header=False``) or writes a complete MEME v4 file.
 """
-from __future__ import annotations
-
 import dataclasses
 import io
 import math
@@ -18,8 +16,8 @@ import re
 import numpy as np
 
 from ..errors import K2PError
-from .text import read_text, write_text
 from ..validate import check_pwm
+from .text import read_text, write_text
 
 __all__ = ["Motif", "MemeFile", "read_meme", "write_meme", "format_meme"]
 

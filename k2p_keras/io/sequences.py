@@ -28,23 +28,17 @@ from .matrices import hdf5_damage, resolve_dataset
 
 __all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequences"]
 
-
 _WHITESPACE = b" \t\r\n\v\f"
 
-
 _BASES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
-
 
 # IUPAC ambiguity codes (and N, and '-' for a gap): no single base, encoded like N.
 _AMBIGUOUS = "RYSWKMBDHVN-"
 
-
 _VALID = bytes(sorted(set((("".join(_BASES) + _AMBIGUOUS).upper()
                            + ("".join(_BASES) + _AMBIGUOUS).lower()).encode())))
 
-
 _EXPECTED = "a sequence file (HDF5, .npy or FASTA)"
-
 
 # A subset far from contiguous is read one row at a time instead of as one block.
 _SPAN_FACTOR = 4
@@ -458,9 +452,9 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     ----------
     spec : ConvSpec
     sequences : path, numpy.ndarray or SequenceSource
-        See :func:`k2p_keras.sequences.open_sequences`.
+        See :func:`k2p_keras.io.sequences.open_sequences`.
     dataset, n_encoding
-        As for :func:`k2p_keras.sequences.open_sequences`.
+        As for :func:`k2p_keras.io.sequences.open_sequences`.
 
     Returns
     -------
@@ -468,8 +462,6 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
         Sequences shorter than an unpadded kernel are refused; a length other than the
         model's fixed input length gets a warning.
     """
-    from .sequences import open_sequences
-
     # The reader gives canonical (B, length, 4) batches whatever the layout stored (it
     # recognises (N, 4, length) by its shape); the scan works in that layout for every model.
     n_rows = spec.kernel.shape[0]
@@ -500,8 +492,6 @@ def as_batch(x):
     A single sequence ``(length, 4)`` becomes a batch of one; ``(B, 4, length)`` (a
     channels-first layout) is transposed, by the sequence reader's rule.
     """
-    from .sequences import stored_channels_first
-
     if isinstance(x, (tuple, list)):
         if not x:
             raise K2PError("expected sequence batches, got an empty tuple")
@@ -550,11 +540,34 @@ def iterable_batches(sequences):
                    f"got {type(sequences).__name__}")
 
 
+def dataset_to_array(dataset, max_sequences):
+    """The first ``max_sequences`` one-hot sequences of a ``tf.data.Dataset``, as one float32 array.
+
+    Elements are read as :func:`as_batch` reads a batch: one-hot batches ``(B, length, 4)``,
+    single sequences ``(length, 4)`` or tuples whose first item is one of those.
+    """
+    if max_sequences is None and int(dataset.cardinality()) == -1:  # tf.data.INFINITE_CARDINALITY
+        raise K2PError("the dataset repeats forever; give max_sequences to take that many from it")
+    parts, total = [], 0
+    for element in dataset:
+        x = as_batch(element)
+        if parts and x.shape[1:] != parts[0].shape[1:]:
+            raise K2PError(f"dataset sequences differ in shape ({parts[0].shape[1:]} and {x.shape[1:]}); "
+                           "one length is needed")
+        if max_sequences is not None:
+            x = x[:max_sequences - total]
+        parts.append(x)
+        total += x.shape[0]
+        if max_sequences is not None and total >= max_sequences:
+            break
+    if total == 0:
+        raise K2PError("the dataset yielded no sequences")
+    return np.concatenate(parts)
+
+
 def open_batches_for(spec, sequences, options):
     """``(batches_of_size, count, label, max_length)``: a callable giving fresh canonical batches
     of a given size, how many sequences, their description and the longest's length."""
-    from .sequences import SequenceSource
-
     if hasattr(sequences, "numpy") and not hasattr(sequences, "element_spec"):
         sequences = sequences.numpy()  # a tf.Tensor
     if isinstance(sequences, (str, os.PathLike, np.ndarray, SequenceSource)):

@@ -2,10 +2,10 @@
 
 Two parts of the package ask questions about the activation that follows the conv:
 
-- the exact path (``graph_checks.py``) asks whether it is non-decreasing, because only then
+- the exact path (:mod:`.after_conv`) asks whether it is non-decreasing, because only then
   does it commute with the global max-pool, so each sequence's best window does not depend
-  on the base (MISSION.md, "Choosing the base");
-- the heuristic (``heuristic.py``) asks which ``conv + bias`` threshold is the same as a
+  on the base (docs/base-estimation.md);
+- the heuristic (:mod:`k2p_keras.motifs.heuristic`) asks which ``conv + bias`` threshold is the same as a
   threshold ``t`` on the activation's output: for a non-decreasing ``f``,
   ``f(x) > t`` holds exactly when ``x > sup{x' : f(x') <= t}``.
 

@@ -1,6 +1,6 @@
-"""What each layer after the motif conv does to the MLE's assumption (used by graph.py).
+"""What each layer after the motif conv does to the MLE's assumption (used by :mod:`.conv`).
 
-The MLE (MISSION.md, section on choosing the base) needs one best window per sequence and
+The MLE of the base (docs/base-estimation.md) needs one best window per sequence and
 filter that does not depend on the base. That holds when everything between the conv and
 the global max-pool is a per-unit non-decreasing map: activations such as ReLU or sigmoid,
 inference-time identities such as Dropout, and a BatchNormalization with positive scale
@@ -20,15 +20,12 @@ from .strands import conv_output_through, position_axis, reverse_complement_sour
 _PASS_THROUGH = frozenset({"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
                            "AlphaDropout", "ActivityRegularization", "Identity"})
 
-
 # The 2-D ones follow a Conv2D on one-hot DNA (see conv2d.py), whose output has one row.
 _GLOBAL_MAX = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalMaxPooling2D",
                          "GlobalMaxPool2D"})
 
-
 _ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU",
                                 "ThresholdedReLU", "Softmax"})
-
 
 _KINDS = {
     "local_pool": {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
@@ -43,11 +40,9 @@ _KINDS = {
               "Dot", "Merge"},
 }
 
-
 # A max written as an op in a functional model: Keras 3 ``keras.ops.max`` and tf.keras's
 # ``tf.reduce_max`` / ``tf.math.reduce_max`` (a TFOpLambda naming the function).
 _MAX_OPS = frozenset({"Max", "Amax"})
-
 
 _TF_REDUCE_MAX = frozenset({"math.reduce_max", "reduce_max", "compat.v1.reduce_max"})
 
@@ -82,7 +77,7 @@ class PatternEnd:
     folds : tuple
         ``(name, scale, moving_mean, beta)`` of BatchNormalizations to fold, in order.
     strands : str or None
-        Set once the path went through a merge of both strands (see :mod:`k2p_keras.strands`).
+        Set once the path went through a merge of both strands (see :mod:`k2p_keras.model.strands`).
     """
 
     ok: bool

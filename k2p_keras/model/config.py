@@ -1,8 +1,8 @@
 """Plain Keras model configs (dicts) turned into a graph of layer calls; nothing is executed.
 
 A saved or live Keras model describes its architecture as nested dicts. Their shape has
-changed across Keras 1, Keras 2 / tf.keras and Keras 3 (see
-``../shared/notes/keras-file-formats.md``); this module hides those differences:
+changed across Keras 1, Keras 2 / tf.keras and Keras 3 (docs/models-in-the-wild.md);
+this module hides those differences:
 
 - :func:`model_layers` lists the layer entries of a Sequential or Functional config;
 - :func:`iter_layers` walks every layer, nested models included;
@@ -10,7 +10,7 @@ changed across Keras 1, Keras 2 / tf.keras and Keras 3 (see
   a shared layer (one Conv1D applied to a sequence and its reverse complement) shows up as
   several calls of the same layer.
 
-Both :mod:`k2p_keras.modelfile` and :mod:`k2p_keras.graph` use it; it does no I/O.
+Both :mod:`k2p_keras.model.files` and :mod:`k2p_keras.model.conv` use it; it does no I/O.
 """
 from dataclasses import dataclass, field
 
@@ -21,9 +21,7 @@ from ..errors import K2PError
 # and Keras 3 write "Functional".
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 
-
 INPUT_CLASSES = frozenset({"InputLayer"})
-
 
 # The 1-D convolutions whose kernel is (length, channels, filters) applied as a
 # cross-correlation: Keras 2/3 Conv1D, and the Keras 1 names of the same layer.

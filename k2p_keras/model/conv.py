@@ -1,6 +1,6 @@
 """Find the motif Conv1D of a model and check that the exact MLE applies to it.
 
-The MLE for the base (MISSION.md) assumes ``input -> Conv1D -> non-decreasing activation
+The MLE for the base (docs/base-estimation.md) assumes ``input -> Conv1D -> non-decreasing activation
 -> global max-pool``: a non-decreasing activation commutes with the max, so every sequence
 has one best window per filter. This module walks a model's config (plain dicts, from a
 file or a live model), finds the first Conv1D reading the one-hot input, folds a
@@ -21,6 +21,7 @@ from ..validate import check_kernel_length
 from .after_conv import conv_activation, effective_activation, pattern_after_conv
 from .config import build_layer_graph, entry_config, entry_name, input_shape, is_conv1d
 from .conv2d import conv2d_as_conv1d, conv2d_settings, is_conv2d, sequence_length
+from .files import read_model
 
 
 _MAX_LISTED = 40
@@ -78,7 +79,7 @@ class ConvSpec:
         Lambda or custom layer that is not run), when ``both_strands``.
     conv2d_layout : str or None
         For a Conv2D on one-hot DNA read as a Conv1D: its layout, a key of
-        :data:`k2p_keras.conv2d.LAYOUTS` (``kernel`` is then the equivalent Conv1D kernel).
+        :data:`k2p_keras.model.conv2d.LAYOUTS` (``kernel`` is then the equivalent Conv1D kernel).
     """
 
     layer_name: str
@@ -153,7 +154,7 @@ def find_motif_conv(model_config, get_weights, layer=None):
         Keras model (``{"class_name": type(m).__name__, "config": m.get_config()}``).
     get_weights : callable
         ``get_weights(layer_name)`` returns that layer's weights (list of arrays, Keras
-        order), e.g. :meth:`k2p_keras.modelfile.ModelFile.weights`.
+        order), e.g. :meth:`k2p_keras.model.files.ModelFile.weights`.
     layer : str, optional
         Name of the Conv1D to use instead of the first one on the input.
 
@@ -408,8 +409,6 @@ def find_motif_conv_in_file(path, layer=None):
     -------
     ConvSpec
     """
-    from .files import read_model
-
     model_file = read_model(path)
     try:
         return find_motif_conv(model_file.config, model_file.weights, layer=layer)

@@ -67,7 +67,7 @@ def _pair(value, default=1):
 
 
 def conv2d_settings(entry, name):
-    """The width settings of a Conv2D, as the Conv1D settings graph.py reads.
+    """The width settings of a Conv2D, as the Conv1D settings :mod:`.conv` reads.
 
     Raises
     ------

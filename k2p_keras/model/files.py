@@ -1,6 +1,6 @@
 """Read a saved Keras model's architecture and weights without running anything from it.
 
-Supported files (see ``../shared/notes/keras-file-formats.md``):
+Supported files (docs/models-in-the-wild.md lists them with real examples):
 
 - legacy HDF5 ``.h5`` written by Keras 1, Keras 2, tf.keras or Keras 3 (root attribute
   ``model_config``; weights under ``model_weights/<layer>`` in the order of the attribute
@@ -26,9 +26,9 @@ import numpy as np
 
 from ..errors import K2PError
 from ..io.formats import file_kind
-from .config import entry_name, is_conv1d, is_functional, is_model_entry, iter_layers, model_layers
 from ..io.matrices import read_numeric_dataset
 from ..validate import check_declared_size, check_json_depth
+from .config import entry_name, is_conv1d, is_functional, is_model_entry, iter_layers, model_layers
 
 # Limits against zip bombs: no genomics CNN comes near them (the compression ratio is
 # validate.MAX_COMPRESSION_RATIO, shared with HDF5 datasets).

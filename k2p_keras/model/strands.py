@@ -7,13 +7,12 @@ filter, the best window over both strands: exactly the both-strand scan the MLE 
 (``scan_best_windows(..., both_strands=True)``). ``Add``, ``Average`` and the rest mix the
 two strands' scores, so a window's score is no longer one PWM's log-likelihood.
 
-Used by :mod:`k2p_keras.graph`; reads configs only, runs nothing.
+Used by :mod:`k2p_keras.model.conv`; reads configs only, runs nothing.
 """
 
 from typing import NamedTuple
 
-from .config import reduce_axes
-from .config import entry_config, is_builtin
+from .config import entry_config, is_builtin, reduce_axes
 
 # Merges of the strands that keep "max over windows of both strands".
 _STRAND_MAX = frozenset({"Maximum"})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import K2PError, PatternError
+from ..options import DEFAULTS
 from ..scan.stats import SCORE_BINS
 from ..transform import kernel_constant, kernel_to_pwm
 from ..validate import check_base
@@ -40,7 +41,7 @@ class Extraction(MotifSet):
     estimate : BaseEstimate or None
     shared_base : bool
     sites : str
-        Which best windows the MLE counted as sites (:mod:`k2p_keras.sites`).
+        Which best windows the MLE counted as sites (:mod:`k2p_keras.motifs.sites`).
     """
 
     layer_name: str
@@ -113,27 +114,28 @@ def _fallback_to_shared(estimate, kernel, sums):
     return replace(estimate, **merged)
 
 
-def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_strands=False,
-                 exclude_inactive=False, letter_threshold=None, force=False, progress=None, sites="all",
+def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS.shared_base, sites=DEFAULTS.sites,
+                 both_strands=DEFAULTS.both_strands, force=DEFAULTS.force, letter_threshold=None, progress=None,
                  strategy=None):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
     ----------
     spec : ConvSpec
-        The layer as :func:`k2p_keras.graph.find_motif_conv` describes it.
+        The layer as :func:`k2p_keras.model.conv.find_motif_conv` describes it.
     batches : iterable of numpy.ndarray (B, length, 4), optional
         The training sequences; needed unless ``base`` is a number.
     base : "mle" or float
         Estimate ``b`` by maximum likelihood, or use this base for every filter.
     shared_base : bool
-        One base for all filters (the default: k2p-1.0's choice, and the one that recovers
-        planted motifs better in benchmarks/paper) instead of one per filter.
+        One base for all filters instead of one per filter.
+    sites : {"all", "active", "strong"}, "strong=F" or float
+        Which best windows the MLE counts as sites of the motif (:mod:`k2p_keras.motifs.sites`):
+        every sequence's (k2p-1.0), those that pass the activation, or those whose
+        activation exceeds half (or this fraction) of the filter's largest. Ignored with a
+        fixed base.
     both_strands : bool
         The model scans the reverse complement too: the best window is over both strands.
-    exclude_inactive : bool
-        Leave out of the MLE the sequences whose best window does not pass the activation
-        (the same as ``sites="active"``).
     letter_threshold : float or numpy.ndarray of shape (F,), optional
         Have the MLE's scan also count the letters of the best windows whose
         ``conv + bias`` exceeds it (``extraction.stats.letter_counts``, for the heuristic).
@@ -142,13 +144,8 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
         (:func:`check_pattern`), with a warning; without it that raises ``PatternError``.
     progress : callable, optional
         Receives the number of sequences in each scanned batch.
-    sites : {"all", "active", "strong"} or float
-        Which best windows the MLE counts as sites of the motif (:mod:`k2p_keras.sites`):
-        every sequence's (k2p-1.0), those that pass the activation, or those whose
-        activation exceeds half (or this fraction) of the filter's largest. Ignored with a
-        fixed base.
     strategy : tf.distribute.Strategy, optional
-        Scan on the strategy's devices (:func:`k2p_keras.scan.scan_best_windows`).
+        Scan on the strategy's devices (:func:`k2p_keras.scan.best_windows.scan_best_windows`).
 
     Returns
     -------
@@ -157,16 +154,16 @@ def extract_pwms(spec, batches=None, *, base="mle", shared_base=True, both_stran
     estimating = isinstance(base, str) and base == "mle"
     check_pattern(spec, estimating=estimating, force=force)
     kernel, bias = spec.kernel, spec.bias
-    rule = site_rule(sites, exclude_inactive)
+    rule = site_rule(sites)
     n_filters = kernel.shape[2]
     stats = estimate = None
     if estimating:
         if batches is None:
             raise K2PError("sequences are needed to estimate the base; or give a fixed base")
-        from ..scan.best_windows import scan_best_windows  # TensorFlow loads only when a scan is needed
+        from ..scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
 
         stats = scan_best_windows(batches, kernel, bias, padding=spec.padding, strides=spec.strides,
-                                  both_strands=both_strands, exclude_inactive=rule.kind == "active",
+                                  both_strands=both_strands, active_only=rule.kind == "active",
                                   active_threshold=spec.active_threshold,
                                   letter_threshold=letter_threshold, progress=progress, strategy=strategy,
                                   score_bins=SCORE_BINS if rule.kind == "strong" else None)

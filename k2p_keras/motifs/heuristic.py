@@ -6,7 +6,7 @@ argmax window, add its one-hot rows into a count matrix, add a pseudocount of 1e
 normalise the rows. Basset thresholds at a fraction (one half) of the filter's largest
 activation over the data instead, which needs that maximum first: two passes.
 
-The letters are counted by the one scan, :func:`k2p_keras.scan.scan_best_windows`; this
+The letters are counted by the one scan, :func:`k2p_keras.scan.best_windows.scan_best_windows`; this
 module turns a threshold on the activation's *output* into the threshold on ``conv + bias``
 the scan takes, and counts into probabilities.
 
@@ -17,16 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The threshold conversions live with the activation table; imported here, where the
-# heuristic's callers have always found them.
-from ..model.activations import activation_output, check_threshold_fraction, preactivation_threshold, threshold_from_fraction
+from ..model.activations import check_threshold_fraction, preactivation_threshold, threshold_from_fraction
 from .motifset import MotifSet
 
-__all__ = ["PSEUDOCOUNT", "HeuristicPWMs", "activation_output", "counts_to_pwms", "heuristic_from_stats",
-           "heuristic_pwms", "preactivation_threshold", "threshold_from_fraction"]
+__all__ = ["DEEPBIND_THRESHOLD", "PSEUDOCOUNT", "HeuristicPWMs", "counts_to_pwms", "heuristic_from_stats",
+           "heuristic_pwms"]
 
 PSEUDOCOUNT = 1e-5
-_check_fraction = check_threshold_fraction
+#: DeepBind's rule: a sequence counts when its largest activation output is above 0.
+DEEPBIND_THRESHOLD = 0.0
 
 
 def counts_to_pwms(letter_counts, pseudocount=PSEUDOCOUNT):
@@ -130,14 +129,14 @@ def heuristic_from_stats(layer_name, stats, thresholds, *, output_threshold=None
                          n_sequences=int(stats.n_sequences), letter_totals=stats.letter_totals)
 
 
-def heuristic_pwms(spec, batches, *, threshold=0.0, threshold_fraction=None, both_strands=False,
+def heuristic_pwms(spec, batches, *, threshold=DEEPBIND_THRESHOLD, threshold_fraction=None, both_strands=False,
                    max_preactivation=None, pseudocount=PSEUDOCOUNT, progress=None, strategy=None):
     """Heuristic (DeepBind / Basset) PWMs for every filter of a motif Conv1D.
 
     Parameters
     ----------
     spec : ConvSpec
-        The layer as :func:`k2p_keras.graph.find_motif_conv` describes it; its
+        The layer as :func:`k2p_keras.model.conv.find_motif_conv` describes it; its
         ``activation`` turns thresholds on the output into thresholds on ``conv + bias``.
     batches : iterable of numpy.ndarray (B, length, 4), or callable
         The sequences. With ``threshold_fraction`` and no ``max_preactivation`` two passes
@@ -157,13 +156,13 @@ def heuristic_pwms(spec, batches, *, threshold=0.0, threshold_fraction=None, bot
     progress : callable, optional
         Receives the number of sequences in each scanned batch (of every pass).
     strategy : tf.distribute.Strategy, optional
-        Scan on the strategy's devices (:func:`k2p_keras.scan.scan_best_windows`).
+        Scan on the strategy's devices (:func:`k2p_keras.scan.best_windows.scan_best_windows`).
 
     Returns
     -------
     HeuristicPWMs
     """
-    from ..scan.best_windows import scan_best_windows  # TensorFlow loads only when a scan is needed
+    from ..scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
 
     def fresh():
         return batches() if callable(batches) else batches
@@ -177,7 +176,7 @@ def heuristic_pwms(spec, batches, *, threshold=0.0, threshold_fraction=None, bot
         thresholds = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
         output_threshold = float(threshold)
     else:
-        _check_fraction(threshold_fraction)
+        check_threshold_fraction(threshold_fraction)
         if max_preactivation is None:
             if not callable(batches):
                 raise ValueError("threshold_fraction needs two passes: give batches as a callable")

@@ -1,7 +1,7 @@
 """What exact and heuristic PWMs have in common: one PWM per filter of one layer.
 
-:class:`~k2p_keras.pipeline.Extraction` (exact PWMs) and
-:class:`~k2p_keras.heuristic.HeuristicPWMs` (DeepBind's counts) both derive from
+:class:`~k2p_keras.motifs.exact.Extraction` (exact PWMs) and
+:class:`~k2p_keras.motifs.heuristic.HeuristicPWMs` (DeepBind's counts) both derive from
 :class:`MotifSet`, so the MEME writer, the summary table, the logos and the report treat
 them alike: each set only says what its own per-filter figures are.
 """
@@ -53,7 +53,7 @@ class MotifSet:
         raise NotImplementedError
 
     def motifs(self, suffix=""):
-        """One :class:`~k2p_keras.meme.Motif` per filter, its name suffixed with ``suffix``."""
+        """One :class:`~k2p_keras.io.meme.Motif` per filter, its name suffixed with ``suffix``."""
         return [Motif(name=self.motif_name(t) + suffix, pwm=self.pwms[t], alt_name=self.alt_name(t),
                       nsites=self.nsites(t))
                 for t in range(self.n_filters)]

@@ -37,17 +37,13 @@ from ..model.activations import threshold_from_fraction
 
 SITES = ("all", "active", "strong")
 
-
 # Chosen by benchmarks/paper: with a shared base, the strong sites' PWMs came closest to the
-# planted motifs (results/README.md). pipeline.extract_pwms keeps k2p-1.0's "all" as its own
-# default; the model command, the callback and extract() use this one.
+# planted motifs (benchmarks/paper/results/README.md).
 DEFAULT_SITES = "strong"
-
 
 STRONG_FRACTION = 0.5
 
-
-# The --help text of the option naming the estimator (for the CLI and the callback's docstring).
+# The help of the ``sites`` option (k2p_keras.options.Options).
 SITES_HELP = (
     "Which windows count as binding sites when the logarithm's base is estimated. The base sets "
     "only how sharp each PWM (its logo) is, never the scores: every base reproduces the filter "
@@ -80,7 +76,7 @@ class SiteRule:
         return self.kind
 
 
-def site_rule(sites="all", exclude_inactive=False):
+def site_rule(sites):
     """Validate a ``sites`` argument into a :class:`SiteRule`.
 
     Parameters
@@ -88,9 +84,6 @@ def site_rule(sites="all", exclude_inactive=False):
     sites : str, float or SiteRule
         One of :data:`SITES`, ``"strong=F"``, or a fraction ``F`` in (0, 1) meaning
         ``strong`` with that fraction.
-    exclude_inactive : bool
-        The older spelling of ``sites="active"``; it is compatible with ``all`` (and then
-        means ``active``) and with ``active``.
 
     Returns
     -------
@@ -108,11 +101,6 @@ def site_rule(sites="all", exclude_inactive=False):
         rule = SiteRule("strong", _fraction(sites))
     else:
         raise K2PError(f"sites must be one of {', '.join(SITES)} or a fraction in (0, 1), got {sites!r}")
-    if exclude_inactive:
-        if rule.kind == "all":
-            return SiteRule("active")
-        if rule.kind != "active":
-            raise K2PError(f"exclude_inactive is sites='active'; it cannot be combined with sites={rule.label!r}")
     return rule
 
 
@@ -156,8 +144,8 @@ def site_sums(stats, rule, bias, activation="relu", active_threshold=0.0):
     Parameters
     ----------
     stats : ScanStats
-        From :func:`k2p_keras.scan.scan_best_windows`, scanned with
-        ``exclude_inactive=True`` for ``active`` and with ``score_bins`` for ``strong``.
+        From :func:`k2p_keras.scan.best_windows.scan_best_windows`, scanned with
+        ``active_only=True`` for ``active`` and with ``score_bins`` for ``strong``.
     rule : SiteRule
     bias : numpy.ndarray, shape (F,)
     activation : str

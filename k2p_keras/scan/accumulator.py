@@ -18,7 +18,7 @@ PENDING_SEQUENCES = 4096
 class BatchScanner:
     """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
 
-    def __init__(self, kernel, bias, padding, strides, both_strands, exclude_inactive,
+    def __init__(self, kernel, bias, padding, strides, both_strands, active_only,
                  active_threshold, letter_threshold, score_bins, route, strategy=None):
         tf = import_tensorflow()
         self.strategy = strategy
@@ -30,7 +30,7 @@ class BatchScanner:
         self.bias = np.asarray(bias, dtype=np.float64)
         self.bias64 = tf.constant(self.bias)
         self.padding, self.strides = padding, strides
-        self.exclude_inactive, self.active_threshold = bool(exclude_inactive), float(active_threshold)
+        self.active_only, self.active_threshold = bool(active_only), float(active_threshold)
         # A scalar, or one threshold per filter (F,); +-inf let no window or every window through.
         self.count_letters = letter_threshold is not None
         self.letter_threshold = np.broadcast_to(np.asarray(
@@ -39,7 +39,7 @@ class BatchScanner:
         self.bin_low, self.bin_width = histogram_grid(kernel, max(score_bins, 1))
         self.score_bins = score_bins
         self.route, self.both_strands = route, bool(both_strands)
-        self._traced = traced_step(int(strides), bool(both_strands), self.exclude_inactive,
+        self._traced = traced_step(int(strides), bool(both_strands), self.active_only,
                                     self.active_threshold, self.count_letters, int(score_bins))
         self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
@@ -142,7 +142,7 @@ class BatchScanner:
         empty = np.zeros(0)
         bins = self.score_bins
         accumulate_window_sums(
-            codes, starts, take_rc, int(left), self.table, self.bias, self.exclude_inactive, self.active_threshold,
+            codes, starts, take_rc, int(left), self.table, self.bias, self.active_only, self.active_threshold,
             self.letter_threshold, self.bin_low, self.bin_width, t["score_sum"], t["row_weight"], t["n_used"],
             t["max_preactivation"], self.letters_by_code, t.get("n_letter_windows", empty),
             t["bin_count"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)),

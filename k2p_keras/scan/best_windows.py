@@ -6,8 +6,8 @@ float32 (as the model itself computes it), then rescored in float64 so that the 
 exact sums. Three routes, chosen by :func:`scan_route`:
 
 - ``lookup`` (numba installed, no GPU): one-hot batches become letter codes once; a
-  compiled loop of table lookups finds the best windows (:mod:`k2p_keras.window_search`)
-  and another sums them (:mod:`k2p_keras.window_sums`);
+  compiled loop of table lookups finds the best windows (:mod:`k2p_keras.scan.lookup`)
+  and another sums them (:mod:`k2p_keras.scan.rescore`);
 - ``locate`` (numba installed, a GPU): a TensorFlow float32 convolution finds the best
   windows, the compiled loop sums them;
 - ``tensorflow``: TensorFlow does both, in one ``tf.function`` per batch.
@@ -44,7 +44,7 @@ def load_compiled_kernels():
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
-                      exclude_inactive=False, active_threshold=0.0, letter_threshold=None,
+                      active_only=False, active_threshold=0.0, letter_threshold=None,
                       score_bins=None, progress=None, rescore="auto", strategy=None):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
 
@@ -61,7 +61,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         Only windows starting at multiples of ``strides`` (in the padded sequence) count.
     both_strands : bool
         Also scan the reverse complement and keep the better of the two best windows.
-    exclude_inactive : bool
+    active_only : bool
         Leave out of the MLE sums the sequences whose best ``conv + bias`` is not above
         ``active_threshold`` (a ReLU's zero output).
     active_threshold : float
@@ -70,13 +70,13 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         (one threshold for all filters, or one per filter).
     score_bins : int, optional
         When given, also sort every sequence's best window into this many bins of its score
-        (``ScanStats.score_histogram``; :func:`k2p_keras.sites.histogram_grid` places them).
+        (``ScanStats.score_histogram``; :func:`k2p_keras.scan.stats.histogram_grid` places them).
     progress : callable, optional
         Called with the number of sequences in each finished batch.
     rescore : {"auto", "numba", "tensorflow"}
         Where the best windows of one-hot batches are found and rescored in float64 from
-        their letter codes: numba's compiled table lookups (:mod:`k2p_keras.window_search`,
-        :mod:`k2p_keras.window_sums`) or TensorFlow's float32 convolution and gathers.
+        their letter codes: numba's compiled table lookups (:mod:`k2p_keras.scan.lookup`,
+        :mod:`k2p_keras.scan.rescore`) or TensorFlow's float32 convolution and gathers.
         "auto" picks numba when it is installed; on a GPU, the convolution then finds the
         windows and numba rescores them. The routes give the same sums up to float64
         rounding (and the same windows unless two scores differ by float32 rounding);
@@ -84,7 +84,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         TensorFlow from their rows.
     strategy : tf.distribute.Strategy, optional
         Split each batch among the strategy's replicas (e.g. ``MirroredStrategy`` over a
-        machine's GPUs, :mod:`k2p_keras.devices`); the sums are the same up to float64
+        machine's GPUs, :mod:`k2p_keras.scan.devices`); the sums are the same up to float64
         rounding. The best windows are then found and rescored by TensorFlow on each
         device. Across machines, each worker (given the same batches) scans every n-th
         batch and the sums are all-reduced: every worker returns the stats of all the sequences.
@@ -100,7 +100,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
     strides = check_positive_int(strides, "strides")
     score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
-    scanner = BatchScanner(kernel, bias, padding, strides, both_strands, exclude_inactive,
+    scanner = BatchScanner(kernel, bias, padding, strides, both_strands, active_only,
                             active_threshold, letter_threshold, score_bins, scan_route(rescore, strategy),
                             check_strategy(strategy))
     n_sequences = 0

@@ -8,9 +8,7 @@ import numpy as np
 
 ZERO_CODE, QUARTER_CODE = 4, 5
 
-
 N_CODES = 6
-
 
 #: The code of each code's reverse complement: A C G T -> T G C A; N stays N.
 CODE_COMPLEMENT = np.array([3, 2, 1, 0, ZERO_CODE, QUARTER_CODE], dtype=np.uint8)

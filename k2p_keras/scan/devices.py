@@ -12,6 +12,7 @@ with the sums of all the sequences.
 """
 import functools
 
+from .._tf import import_tensorflow
 from ..errors import K2PError, OptionError
 
 #: What ``--devices`` accepts, for ``--help`` and error messages.
@@ -42,8 +43,6 @@ def strategy_for_devices(devices):
     -------
     tf.distribute.Strategy or None
     """
-    from .._tf import import_tensorflow
-
     tf = import_tensorflow()
     if devices == "cpu":
         try:
@@ -65,7 +64,6 @@ def check_strategy(strategy):
     """None, or a ``tf.distribute.Strategy``."""
     if strategy is None:
         return None
-    from .._tf import import_tensorflow
 
     tf = import_tensorflow()
     if not isinstance(strategy, tf.distribute.Strategy):
@@ -108,8 +106,6 @@ def as_travelling(batch):
 
 def from_travelling(x):
     """Inside a traced function: a batch of :func:`as_travelling` back as float32, on the device."""
-    from .._tf import import_tensorflow
-
     tf = import_tensorflow()
     return tf.cast(x, tf.float32) * 0.25 if x.dtype == tf.uint8 else x
 
@@ -120,8 +116,6 @@ _REPLICATED = {}
 
 
 def _replicated(strategy, step):
-    from .._tf import import_tensorflow
-
     tf = import_tensorflow()
     key = (id(strategy), id(step))
     if key not in _REPLICATED:
@@ -147,7 +141,6 @@ def run_on_replicas(strategy, step, batch, *args):
     """
     import numpy as np
 
-    from .._tf import import_tensorflow
 
     tf = import_tensorflow()
     devices = strategy.extended.worker_devices
@@ -182,7 +175,6 @@ def sum_over_workers(strategy, arrays, maxima=()):
     """
     import numpy as np
 
-    from .._tf import import_tensorflow
 
     tf = import_tensorflow()
     if worker_share(strategy)[1] == 1:

@@ -6,24 +6,29 @@ the kernel is cut into blocks of ``q`` rows, and each block holds the summed wei
 every ``q``-letter word (``q``-mer), one row of ``F`` filters per word, so the loop over
 filters reads contiguous memory and vectorises. The argmax runs in the same loop, and
 sequences are spread over the cores. Only the best windows' positions leave this module;
-:mod:`k2p_keras.window_sums` rescores them in float64.
+:mod:`k2p_keras.scan.rescore` rescores them in float64.
 
 Windows of A C G T only use 4-letter words (``q`` = 4: 256 rows per block); the windows
 holding an N or padding row (codes 4 and 5) use 3-letter words over all six codes (216
 rows per block). Ties keep the first best window on each strand, as TensorFlow's argmax
-does, and the forward strand when both strands tie (:func:`k2p_keras.scan._best_starts`).
+does, and the forward strand when both strands tie (:func:`k2p_keras.scan.tf_steps._best_starts`).
 """
 import numpy as np
 
 from .codes import CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE
-from .rescore import numba
+from .windows import window_count
+
+try:
+    import numba
+except ImportError:  # the TensorFlow route stands in (k2p_keras.scan.route)
+    numba = None
 
 #: Letters per word: 4 for windows of A C G T (4**4 rows per block), 3 when a window holds N codes (6**3).
 LETTER_WORD, CODE_WORD = 4, 3
 
 
 def code_table_to_word_tables(table):
-    """Word tables of a code table (F, L, 6) (:func:`k2p_keras.window_sums.code_table`).
+    """Word tables of a code table (F, L, 6) (:func:`k2p_keras.scan.codes.code_table`).
 
     Returns
     -------
@@ -182,7 +187,7 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
     x : numpy.ndarray, shape (B, length, 4), float32
         Any values: rows other than the six code rows make the result False.
     left, right : int
-        Zero rows padded before and after each sequence (:func:`k2p_keras.scan.padding_amounts`).
+        Zero rows padded before and after each sequence (:func:`k2p_keras.scan.windows.padding_amounts`).
     strides : int
         Windows start at multiples of ``strides`` in the padded strand.
     width : int
@@ -191,11 +196,11 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
         :func:`code_table_to_word_tables` of the kernel.
     both_strands : bool
     codes : numpy.ndarray, shape (B, length), uint8
-        Filled with the letter codes, for :mod:`k2p_keras.window_sums`.
+        Filled with the letter codes, for :mod:`k2p_keras.scan.rescore`.
     code_counts : numpy.ndarray, shape (B, 6), int64
         Filled with each sequence's rows per code (its letter totals).
     starts, take_rc : numpy.ndarray, shape (B, F), int32 and bool
-        Filled as :func:`k2p_keras.scan._locate_step` returns them: the first row of the
+        Filled as :func:`k2p_keras.scan.tf_steps._locate_step` returns them: the first row of the
         best window in the padded strand it was found on, and whether that strand is the
         reverse complement.
 
@@ -208,7 +213,7 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
     n_sequences, length = codes.shape
     n_filters = letter_table.shape[2]
     n_padded = left + length + right
-    n_windows = (n_padded - width) // strides + 1
+    n_windows = _window_count(n_padded, width, strides)
     # Blocks may reach past the last window's end (rows that weigh 0): zero codes there.
     n_rows = n_padded + max(letter_table.shape[0] * LETTER_WORD, code_table.shape[0] * CODE_WORD)
     exact = np.zeros(n_sequences, dtype=np.bool_)
@@ -235,6 +240,7 @@ if numba is None:
     one_hot_to_best_windows = None
 else:
     _inner = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=True)
+    _window_count = numba.njit(cache=True, nogil=True)(window_count)
     # Without fastmath: its checks must see NaN (fastmath lets the compiler assume there is none).
     _sequence_to_codes = numba.njit(cache=True, nogil=True, boundscheck=False)(_sequence_to_codes)
     _scan_run = _inner(_scan_run)

@@ -1,6 +1,6 @@
 """The compiled kernel that rescores each best window from letter codes (optional numba).
 
-The scan finds each sequence's best window per filter (:mod:`k2p_keras.window_search`'s
+The scan finds each sequence's best window per filter (:mod:`k2p_keras.scan.lookup`'s
 lookups, or TensorFlow's convolution on a GPU); what the MLE, the sites' score histogram
 and the heuristic need from those windows is then a few sums over F x L table lookups per
 sequence. TensorFlow's gathers make those lookups cost as much as the convolution on short
@@ -21,12 +21,7 @@ except ImportError:  # the TensorFlow route of k2p_keras.scan stands in
     numba = None
 
 
-def numba_available():
-    """True when numba is installed and the compiled kernel can be used."""
-    return numba is not None
-
-
-def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, active_threshold,
+def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_threshold,
                 letter_threshold, bin_low, bin_width, score_sum, row_weight, n_used, max_preactivation,
                 letters, n_letter_windows, bin_count, bin_score_sum, deficit):
     """Add one batch's best windows to the running sums (arrays updated in place).
@@ -53,7 +48,7 @@ def _accumulate(codes, starts, take_rc, left, table, bias, exclude_inactive, act
                 score += table[f, i, window[i]]
             preactivation = score + bias[f]
             top = max(top, preactivation)
-            if not exclude_inactive or preactivation > active_threshold:
+            if not active_only or preactivation > active_threshold:
                 score_sum[f] += score
                 n_used[f] += 1.0
                 if n_zero == 0:

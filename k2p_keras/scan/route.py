@@ -9,13 +9,18 @@ import functools
 
 from .._tf import import_tensorflow
 from ..errors import K2PError
-from .rescore import numba_available
 
 
 RESCORERS = ("auto", "numba", "tensorflow")
 
-
 ROUTES = ("lookup", "locate", "tensorflow")
+
+
+def numba_available():
+    """True when numba is installed: the compiled routes are open."""
+    from . import rescore  # numba loads when a route is chosen, not with the package
+
+    return rescore.numba is not None
 
 
 def gpu_visible():
@@ -49,12 +54,9 @@ def scan_route(rescore, strategy=None):
 #: on a GPU an eighth of its memory (the smallest GPU's, as ``nvidia-smi`` reports it).
 LOOKUP_BATCH_BYTES = 16 * 2 ** 20
 
-
 TENSORFLOW_BATCH_BYTES = 256 * 2 ** 20
 
-
 GPU_MEMORY_SHARE = 1 / 8
-
 
 MAX_AUTO_BATCH = 16384
 

@@ -89,7 +89,7 @@ class ScanStats:
     row_weight : numpy.ndarray, shape (F, L)
         Summed row weight (sum over letters) of each kernel position in those windows.
     n_used : numpy.ndarray, shape (F,)
-        Sequences used for the MLE (all, or the active ones with ``exclude_inactive``).
+        Sequences used for the MLE (all, or the active ones with ``active_only``).
     max_preactivation : numpy.ndarray, shape (F,)
         Largest best-window ``conv + bias`` over all sequences.
     letter_counts : numpy.ndarray, shape (F, L, 4), or None
@@ -99,7 +99,7 @@ class ScanStats:
         How many windows went into ``letter_counts``.
     score_histogram : ScoreHistogram or None
         Every sequence's best window sorted into score bins (count, score sum, row
-        weights per bin), for the ``strong`` sites of :mod:`k2p_keras.sites`; None when
+        weights per bin), for the ``strong`` sites of :mod:`k2p_keras.motifs.sites`; None when
         not requested.
     letter_totals : numpy.ndarray, shape (4,), or None
         Summed one-hot rows of every scanned sequence (float64): the data's letter

@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from .._tf import import_tensorflow
+from ..axes import reverse_complement
 from ..validate import check_kernel, check_one_hot_batch
 from .codes import CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE
 from .devices import from_travelling
@@ -19,7 +20,7 @@ from .windows import padding_amounts
 # Letter codes: every row of a one-hot batch is A, C, G, T, an all-zero row (N or padding)
 # or a 0.25 row (N). The best windows are rescored from these codes by F x L lookups in
 # a float64 table instead of a (B, F, L, 4) float64 product, which at 101 bp cost as much
-# as the convolution itself (issue 15). Rows of any other value take the product route.
+# as the convolution itself. Rows of any other value take the product route.
 _CODE_ROWS = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 0), (0.25, 0.25, 0.25, 0.25))
 
 
@@ -66,8 +67,7 @@ def _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length):
     padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
     windows = tf.gather(padded, _window_rows(starts, length), batch_dims=1)
     if take_rc is not None:
-        # Reverse complement: reverse the positions, and A C G T -> T G C A reverses channels.
-        rc_padded = tf.pad(x[:, ::-1, ::-1], [[0, 0], [left, right], [0, 0]])
+        rc_padded = tf.pad(reverse_complement(x), [[0, 0], [left, right], [0, 0]])
         rc_windows = tf.gather(rc_padded, _window_rows(rc_starts, length), batch_dims=1)
         windows = tf.where(take_rc[:, :, None, None], rc_windows, windows)
     return tf.cast(windows, tf.float64)
@@ -76,7 +76,7 @@ def _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length):
 def _code_sums(codes, starts, rc_starts, take_rc, left, right, table64):
     """Score (B, F), row weights (B, F, L) and table entries (B, F, L) of code windows.
 
-    ``table64`` (F, L, 6) is :func:`k2p_keras.window_sums.code_table`; an entry is also the
+    ``table64`` (F, L, 6) is :func:`k2p_keras.scan.codes.code_table`; an entry is also the
     window row's (filter, position, code) segment for the letter counts.
     """
     tf = import_tensorflow()
@@ -103,7 +103,7 @@ def _locate_step(x, pads, kernel32, *, strides, both_strands):
     top, starts = _best_starts(x, kernel32, strides, pads[0], pads[1])
     take_rc = tf.zeros_like(starts, tf.bool)
     if both_strands:
-        rc_top, rc_starts = _best_starts(x[:, ::-1, ::-1], kernel32, strides, pads[0], pads[1])
+        rc_top, rc_starts = _best_starts(reverse_complement(x), kernel32, strides, pads[0], pads[1])
         take_rc = rc_top > top
         starts = tf.where(take_rc, rc_starts, starts)
     codes, exact = _one_hot_to_codes(x)
@@ -111,7 +111,7 @@ def _locate_step(x, pads, kernel32, *, strides, both_strands):
 
 
 def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width, *, strides,
-               both_strands, exclude_inactive, active_threshold, count_letters, score_bins):
+               both_strands, active_only, active_threshold, count_letters, score_bins):
     """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel."""
     tf = import_tensorflow()
     left, right = pads[0], pads[1]
@@ -119,7 +119,7 @@ def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, b
     top, starts = _best_starts(x, kernel32, strides, left, right)
     rc_starts = take_rc = None
     if both_strands:
-        rc_top, rc_starts = _best_starts(x[:, ::-1, ::-1], kernel32, strides, left, right)
+        rc_top, rc_starts = _best_starts(reverse_complement(x), kernel32, strides, left, right)
         take_rc = rc_top > top
     codes, exact = _one_hot_to_codes(x)
 
@@ -133,7 +133,7 @@ def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, b
 
     score, row_weight, segment = tf.cond(exact, from_codes, from_rows)
     preact = score + bias64
-    if exclude_inactive:
+    if active_only:
         used = tf.cast(preact > active_threshold, tf.float64)
     else:
         used = tf.ones_like(score)
@@ -184,12 +184,12 @@ def _histogram_step(score, row_weight, bin_low, bin_width, score_bins):
 _TRACED_STEPS = {}
 
 
-def traced_step(strides, both_strands, exclude_inactive, active_threshold, count_letters, score_bins):
+def traced_step(strides, both_strands, active_only, active_threshold, count_letters, score_bins):
     tf = import_tensorflow()
-    key = (strides, both_strands, exclude_inactive, active_threshold, count_letters, score_bins)
+    key = (strides, both_strands, active_only, active_threshold, count_letters, score_bins)
     if key not in _TRACED_STEPS:
         step = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
-                                 exclude_inactive=exclude_inactive, active_threshold=active_threshold,
+                                 active_only=active_only, active_threshold=active_threshold,
                                  count_letters=count_letters, score_bins=score_bins)
         _TRACED_STEPS[key] = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
@@ -201,7 +201,7 @@ def traced_step(strides, both_strands, exclude_inactive, active_threshold, count
 
 
 def traced_locate(strides, both_strands, travelling=False):
-    """The traced locate step; ``travelling``: it takes uint8 quarter units (:func:`k2p_keras.devices.as_travelling`),
+    """The traced locate step; ``travelling``: it takes uint8 quarter units (:func:`k2p_keras.scan.devices.as_travelling`),
     a quarter of float32's bytes to send to a GPU, and converts them there."""
     tf = import_tensorflow()
     key = ("locate", strides, both_strands, travelling)
