@@ -20,6 +20,8 @@ and, imported only when asked for (it loads TensorFlow and Keras):
 Axis convention (``k2p_keras.axes``): per-filter arrays are filter-first, PWMs ``(F, L, 4)``;
 Keras kernels stay ``(L, 4, F)``; sequences are ``(N, L, 4)``, letters A C G T.
 """
+import importlib
+
 from ._version import __version__
 from .errors import K2PError, OptionError, PatternError
 from .extract import ExtractionResult, extract, plan_extraction
@@ -41,8 +43,6 @@ _LAZY = {"PWMCallback": "callback"}
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

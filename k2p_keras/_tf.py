@@ -54,10 +54,10 @@ def import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     guard = _stderr_captured() if _stderr_is_fd_2() else contextlib.nullcontext()
     with guard:
-        import tensorflow as tf
+        import tensorflow as tf  # the one place TensorFlow is imported, on first use
 
         tf.config.list_physical_devices()
-    from absl import logging as absl_logging
+    from absl import logging as absl_logging  # TensorFlow's logger, loaded with it
 
     absl_logging.set_verbosity(absl_logging.ERROR)
     return tf

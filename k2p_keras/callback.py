@@ -129,7 +129,7 @@ class BudgetProbe:
 
 def _load_compiled_kernels():
     """:func:`k2p_keras.scan.best_windows.load_compiled_kernels`, quiet: a problem it meets shows in the dump itself."""
-    from .scan.best_windows import load_compiled_kernels
+    from .scan.best_windows import load_compiled_kernels  # numba loads in this thread, not with the package
 
     try:
         load_compiled_kernels()

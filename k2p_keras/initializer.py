@@ -183,7 +183,7 @@ def load_keras_model(path):
 @contextlib.contextmanager
 def _quiet_absl():
     """Keras logs through absl that .h5 is a legacy format; the user chose it, so say nothing."""
-    from absl import logging as absl_logging
+    from absl import logging as absl_logging  # TensorFlow's logger, loaded with Keras above
 
     level = absl_logging.get_verbosity()
     absl_logging.set_verbosity(absl_logging.ERROR)

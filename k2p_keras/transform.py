@@ -20,7 +20,7 @@ from scipy.special import logsumexp, softmax
 from .errors import K2PError
 from .validate import check_base, check_kernel, check_pwm
 
-__all__ = ["CONVENTIONS", "check_base", "check_pwm", "consensus", "information_content", "js_divergence",
+__all__ = ["CONVENTIONS", "consensus", "information_content", "js_divergence",
            "kernel_constant", "kernel_to_pwm", "pwm_to_kernel", "window_constant", "window_log_likelihood"]
 
 CONVENTIONS = ("correlation", "convolution")

@@ -182,9 +182,9 @@ def keras_preactivation(model_path, spec):
     inference mode. Returns ``(function, None)`` or ``(None, reason)``; the function maps a
     batch ``(B, length, 4)`` to ``(B, positions, F)`` float64.
     """
-    from .initializer import load_keras_model
+    import keras  # TensorFlow loads when verify runs the model, not with the package
 
-    import keras
+    from .initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
 
     try:
         model = load_keras_model(model_path)
@@ -225,7 +225,7 @@ def _conv2d_preactivation(conv, linear, norms, spec):
     The keras-genomics layout ``(4, 1, L)`` channels-first is the same convolution as
     ``(1, L, 4)`` channels-last with the same kernel ``(1, k, 4, F)``.
     """
-    import keras
+    import keras  # TensorFlow loads when verify runs the model, not with the package
 
 
     layout = "row" if spec.conv2d_layout == "keras-genomics" else spec.conv2d_layout

@@ -29,7 +29,7 @@ _LETTER_WIDTH = 0.9
 def require_matplotlib():
     """Import matplotlib, or raise a K2PError that says how to get it."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (matplotlib loads only when logos are drawn)
     except ImportError:
         raise K2PError("drawing logos needs matplotlib: pip install matplotlib "
                        "(or pip install 'k2p-keras[plots]')") from None
@@ -37,8 +37,8 @@ def require_matplotlib():
 
 def _glyphs():
     """Each letter's outline as a path in its own units, and its bounding box."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
+    from matplotlib.font_manager import FontProperties  # matplotlib loads only when logos are drawn
+    from matplotlib.textpath import TextPath  # (likewise)
 
     font = FontProperties(family="DejaVu Sans", weight="bold")
     glyphs = {}
@@ -58,8 +58,8 @@ def draw_logo(ax, pwm, title=None):
         Probabilities, columns A C G T.
     title : str, optional
     """
-    from matplotlib.patches import PathPatch
-    from matplotlib.transforms import Affine2D
+    from matplotlib.patches import PathPatch  # matplotlib loads only when logos are drawn
+    from matplotlib.transforms import Affine2D  # (likewise)
 
     pwm = check_pwm(pwm)
     heights = pwm * information_content(pwm)[:, None]
@@ -101,7 +101,7 @@ def logo_figure(panels):
     matplotlib.figure.Figure
     """
     require_matplotlib()
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib loads only when logos are drawn
 
     if not panels:
         raise K2PError("no PWM to draw")

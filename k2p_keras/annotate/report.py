@@ -152,7 +152,7 @@ def filter_reports_from_motifs(motifs):
 
 def _logo_png(panels):
     """PNG bytes of stacked logos, one ``(title, pwm)`` panel per row, all of one width."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib loads when a report is drawn
 
     width = max(len(pwm) for _, pwm in panels)
     fig = Figure(figsize=(max(3.5, 0.32 * width + 0.9), 1.35 * len(panels)), layout="constrained")
@@ -321,7 +321,7 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
             if name is not None:
                 annotation.matches(name)  # raises for a name the annotation lacks
     ordered = sorted(filters, key=lambda r: _strength(annotation, r))  # stable: file order within ties
-    import memelite
+    import memelite  # loads numba: only when a report is written (annotation needed it already)
 
     info = dict(header or {})
     info.setdefault("tool", f"k2p-keras {__version__}")

@@ -119,7 +119,7 @@ def _pwm_into_model(ctx, pwm, out, model, model_out, layer, motif_name, base, de
         raise click.UsageError("--convention does not apply with --to-keras (Keras kernels are cross-correlations)")
     if model_out is None:
         raise click.UsageError("--to-keras needs -o NEW_MODEL (.keras or .h5)")
-    from ..initializer import set_model_file_from_meme
+    from ..initializer import set_model_file_from_meme  # it subclasses Keras: TensorFlow loads with it
 
     meme = read_meme(sys.stdin if pwm == "-" else pwm)
     name, chosen = set_model_file_from_meme(model, meme, model_out, layer=layer, base=base, shift=shift,

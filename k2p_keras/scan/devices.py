@@ -12,6 +12,8 @@ with the sums of all the sequences.
 """
 import functools
 
+import numpy as np
+
 from .._tf import import_tensorflow
 from ..errors import K2PError, OptionError
 
@@ -97,8 +99,6 @@ def _first_local_replica(strategy):
 
 def as_travelling(batch):
     """A batch as it travels to the devices: in quarter units as uint8 when exact (a quarter of float32's bytes)."""
-    import numpy as np
-
     quarters = batch * 4  # one-hot, zero and 0.25 rows are 0, 1 and 4 quarters
     small = quarters.astype(np.uint8)
     return small if np.array_equal(small, quarters) else batch
@@ -139,8 +139,6 @@ def run_on_replicas(strategy, step, batch, *args):
     list
         Each replica's output of ``step`` (dicts of tensors), in replica order.
     """
-    import numpy as np
-
 
     tf = import_tensorflow()
     devices = strategy.extended.worker_devices
@@ -173,8 +171,6 @@ def sum_over_workers(strategy, arrays, maxima=()):
     dict of str to numpy.ndarray
         The same names, reduced over the workers; ``arrays`` itself on one machine.
     """
-    import numpy as np
-
 
     tf = import_tensorflow()
     if worker_share(strategy)[1] == 1:

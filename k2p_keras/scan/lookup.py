@@ -19,7 +19,7 @@ from .codes import CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE
 from .windows import window_count
 
 try:
-    import numba
+    import numba  # this module is imported when a scan starts (k2p_keras.scan.route), not with the package
 except ImportError:  # the TensorFlow route stands in (k2p_keras.scan.route)
     numba = None
 

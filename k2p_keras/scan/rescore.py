@@ -16,7 +16,7 @@ from .codes import CODE_COMPLEMENT, ZERO_CODE
 
 
 try:
-    import numba
+    import numba  # this module is imported when a scan starts (k2p_keras.scan.route), not with the package
 except ImportError:  # the TensorFlow route of k2p_keras.scan stands in
     numba = None
 

@@ -6,6 +6,7 @@ them), ``tensorflow`` (TensorFlow does both: without numba, under a strategy). T
 size of ``batch_size="auto"`` follows the route's byte budget.
 """
 import functools
+import subprocess
 
 from .._tf import import_tensorflow
 from ..errors import K2PError
@@ -111,8 +112,6 @@ def gpu_memory():
     creates a context on every GPU, the hidden ones too), so the driver's tool is asked, once
     per process; the smallest GPU, so the size fits whichever device the scan uses.
     """
-    import subprocess
-
     try:
         done = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
                               capture_output=True, text=True, timeout=20)

@@ -1,0 +1,71 @@
+"""The layout's rules, read from the source: no import cycle, one owner per name, light imports.
+
+``python tests/import_graph.py -v`` shows what these tests read.
+"""
+import ast
+import pathlib
+import subprocess
+import sys
+
+from import_graph import PACKAGE, cycles, read_package
+
+# Imports that may wait for a function: what would make ``import k2p_keras`` (or the CLI's
+# start) heavy. The package's own modules among them load TensorFlow or numba themselves.
+HEAVY = {"tensorflow", "keras", "absl", "numba", "matplotlib", "memelite", "pyjaspar",
+         "k2p_keras.initializer", "k2p_keras.callback", "k2p_keras.scan.best_windows", "k2p_keras.scan.rescore",
+         "k2p_keras.scan.lookup"}
+
+
+def test_the_package_has_no_import_cycle_counting_imports_inside_functions():
+    _, edges, _ = read_package()
+    assert cycles(edges) == []
+
+
+def test_imports_inside_functions_only_keep_heavy_modules_out_and_say_so():
+    _, _, local = read_package()
+    assert local, "the reader found no function-level import at all: it is broken"
+    for module, line, imported, text in local:
+        heavy = [name for name in imported if name.split(".")[0] in HEAVY or name in HEAVY]
+        assert heavy == imported, f"{module}:{line} imports {imported} inside a function: import it at the top"
+        assert "#" in text, f"{module}:{line}: say why {imported} waits for the function"
+
+
+def test_a_module_exports_only_what_it_defines():
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__init__.py":
+            continue  # the package's own __init__ is the public API
+        tree = ast.parse(path.read_text())
+        defined, exported = set(), []
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            for target in getattr(node, "targets", []):
+                if isinstance(target, ast.Name) and target.id == "__all__":
+                    exported = [elt.value for elt in node.value.elts]
+                defined.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            if isinstance(node, (ast.If, ast.Try)):
+                defined.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+        reexported = sorted(set(exported) - defined)
+        assert not reexported, f"{path.relative_to(PACKAGE.parent)} re-exports {reexported}: import them from their owner"
+
+
+def test_at_most_twelve_modules_at_the_top_the_rest_in_stage_folders():
+    top = [p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    assert len(top) <= 12, sorted(top)
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == {
+        "model", "scan", "motifs", "io", "annotate", "cli"}
+
+
+def test_importing_the_package_and_the_command_line_loads_neither_tensorflow_nor_numba():
+    code = ("import sys, k2p_keras, k2p_keras.cli\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'numba', 'matplotlib', 'memelite') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_import_graph_script_runs():
+    done = subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("import_graph.py"))],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "no import cycle" in done.stdout, done.stdout + done.stderr
