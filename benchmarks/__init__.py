@@ -1,1 +1,1 @@
-"""Benchmarks of k2p-keras; each one a package run with ``python -m benchmarks.<name>``."""
+"""Benchmarks of k2p-keras: ``python benchmarks/<name>.py`` (``python -m benchmarks.paper`` for the paper's)."""

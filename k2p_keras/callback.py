@@ -211,8 +211,8 @@ class PWMCallback(keras.callbacks.Callback):
         under ``time_budget`` of the training time so far and leaves room in the whole
         fit's share for the dump after the last epoch, which is always written
         (:func:`auto_dump_due`): on benchmarks/callback_overhead.py's 15,600 x 101 bp model a dump of all
-        sequences costs about 0.15 of an epoch on a CPU (with numba), so about every other
-        epoch is written; on its 1,000 bp variant (0.08) every epoch. Before the
+        sequences costs 0.07 to 0.11 of an epoch on a CPU (with numba), so nearly every epoch is
+        written; on its 1,000 bp variant (0.07) every epoch (docs/callback.md). Before the
         first measurement a dump is tried and given up, unwritten, as soon as it would run
         over; the first time an epoch is skipped one line on stderr says so and what a dump
         costs. Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
@@ -297,7 +297,7 @@ class PWMCallback(keras.callbacks.Callback):
     >>> model.fit(x_train, y_train, epochs=50, callbacks=[cb])             # doctest: +SKIP
     """
 
-    def __init__(self, sequences, output_dir, every="auto", max_sequences=None, seed=0, *, annotate=None,
+    def __init__(self, sequences, output_dir, every="auto", *, max_sequences=None, seed=0, annotate=None,
                  annotate_options=None, time_budget=AUTO_TIME_BUDGET, **options):
         super().__init__()
         self.every = _positive_int(every, "every")

@@ -388,10 +388,11 @@ def extract(model, sequences=None, **options):
         yielding ``x`` or ``(x, y[, w])``, a list of batches, or a callable returning a
         fresh iterable of batches. Not needed for exact PWMs at a fixed ``base``.
     **options
-        Any attribute of :class:`Options` (``method``, ``base``, ``shared_base``,
-        ``both_strands``, ``threshold``, ``threshold_fraction``,
-        ``force``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``), and
-        ``progress``: a callable receiving the number of sequences in each scanned batch.
+        Any attribute of :class:`~k2p_keras.options.Options` (``method``, ``base``,
+        ``shared_base``, ``sites``, ``both_strands``, ``threshold``, ``threshold_fraction``,
+        ``force``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``), with
+        its defaults; and ``progress``: a callable receiving the number of sequences in each
+        scanned batch.
 
     Returns
     -------

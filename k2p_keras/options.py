@@ -9,13 +9,13 @@ import textwrap
 from dataclasses import dataclass, field, fields, replace
 
 from .errors import K2PError, OptionError
+from .io.sequences import N_ENCODINGS
 from .model.activations import check_threshold_fraction
-from .motifs.sites import DEFAULT_SITES, SITES_HELP, site_rule
+from .motifs.sites import DEFAULT_SITES, site_rule, SITES_HELP
 from .scan.devices import check_strategy
 from .validate import check_base, check_batch_size
 
 
-N_ENCODINGS = ("zero", "quarter")
 
 METHODS = ("exact", "heuristic", "both")
 

@@ -8,7 +8,7 @@ sequences, how well each PWM set classifies, reproduces the model's output, and 
 the planted motif; each set's best filter per motif is saved to a MEME file.
 
     python -m benchmarks.paper --quick            # 3 motifs, a few minutes
-    python -m benchmarks.paper --n-motifs 60      # the full run
+    python -m benchmarks.paper                    # the full run (150 motifs)
 
 The modules follow the data: ``simulate`` (sequences) -> ``model`` (Keras) ->
 ``pwm_sets`` (the PWM sets) -> ``metrics`` -> ``report``; ``run`` ties them together.

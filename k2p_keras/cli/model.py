@@ -12,7 +12,8 @@ from ..annotate.logos import require_matplotlib
 from ..annotate.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON, load_database, require_annotate
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
-from ..options import METHODS, N_ENCODINGS, Options
+from ..io.sequences import N_ENCODINGS
+from ..options import METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..validate import check_base, check_batch_size
 from .group import cli, MODEL_COMMAND, output_path, progress_bar

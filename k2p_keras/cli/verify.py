@@ -2,6 +2,7 @@
 import click
 
 from ..errors import K2PError
+from ..io.sequences import N_ENCODINGS
 from ..verify import DEFAULT_TOLERANCE, prepare_verification, verify_pwms
 from .group import base_option, cli, progress_bar
 
@@ -18,7 +19,7 @@ from .group import base_option, cli, progress_bar
 @click.option("--layer", default=None, help="Name of the Conv1D [default: the first on the one-hot input].")
 @click.option("--dataset", default=None,
               help="HDF5 dataset holding the sequences [default: the one shaped like the model's input].")
-@click.option("--n-encoding", type=click.Choice(["zero", "quarter"]), default="zero", show_default=True,
+@click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default="zero", show_default=True,
               help="How N and other IUPAC codes in FASTA are encoded: zero rows or 0.25 rows.")
 @click.option("--batch-size", type=click.IntRange(1), default=512, show_default=True)
 @click.option("--no-keras", is_flag=True,

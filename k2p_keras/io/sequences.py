@@ -30,6 +30,8 @@ __all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequence
 
 _WHITESPACE = b" \t\r\n\v\f"
 
+#: How N and the other IUPAC codes in FASTA become rows: all-zero rows, or 0.25 in every letter.
+N_ENCODINGS = ("zero", "quarter")
 _BASES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
 
 # IUPAC ambiguity codes (and N, and '-' for a gap): no single base, encoded like N.
@@ -398,8 +400,8 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         ``(N, length, 4)``, a letter that is not a nucleotide (naming the record and
         position), or no sequences at all.
     """
-    if n_encoding not in ("zero", "quarter"):
-        raise ValueError(f"n_encoding must be 'zero' or 'quarter', not {n_encoding!r}")
+    if n_encoding not in N_ENCODINGS:
+        raise ValueError(f"n_encoding must be one of {', '.join(N_ENCODINGS)}, not {n_encoding!r}")
     if isinstance(source, SequenceSource):
         return source
     if not isinstance(source, (str, os.PathLike)):

@@ -1,4 +1,4 @@
-"""graph.py: the motif Conv1D of real Keras models, its settings, and the pattern check.
+"""model/conv.py: the motif Conv1D of real Keras models, its settings, and the pattern check.
 
 "The effective kernel reproduces the layer": for every setting (padding, strides,
 dilation, channels_first, BatchNorm folding) a numpy cross-correlation with the ConvSpec

@@ -1,4 +1,4 @@
-"""modelfile.py: saved Keras models read with zipfile/json/h5py only, nothing executed.
+"""model/files.py: saved Keras models read with zipfile/json/h5py only, nothing executed.
 
 Keras 3 writes real files here; Keras 1 and Keras 2 files are built by hand with h5py,
 following the layouts those versions wrote (../shared/notes/keras-file-formats.md).
