@@ -231,7 +231,7 @@ def test_auto_batch_size_follows_each_routes_byte_budget(monkeypatch):
     monkeypatch.setattr(scan, "numba_available", lambda: True)
     monkeypatch.setattr(scan, "gpu_visible", lambda: True)
     assert scan.auto_batch_size(1000, 19, 64, gpu_memory=8 * 2 ** 30) == 2 ** 30 // (4 * 1001 * 64)
-    monkeypatch.setattr(scan, "gpu_memory", lambda: None)  # TensorFlow does not say: the CPU's budget
+    monkeypatch.setattr(scan, "smallest_gpu_memory", lambda: None)  # TensorFlow does not say: the CPU's budget
     assert scan.auto_batch_size(1000, 19, 64) == 256 * 2 ** 20 // (4 * 1001 * 64)
 
 
@@ -289,12 +289,12 @@ def test_gpu_memory_is_the_smallest_gpu_nvidia_smi_reports(tmp_path, monkeypatch
     tool.write_text("#!/bin/sh\nprintf '24576\\n8192\\n'\n")
     tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    scan.gpu_memory.cache_clear()
-    assert scan.gpu_memory() == 8192 * 2 ** 20
+    scan.smallest_gpu_memory.cache_clear()
+    assert scan.smallest_gpu_memory() == 8192 * 2 ** 20
     tool.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
-    scan.gpu_memory.cache_clear()
-    assert scan.gpu_memory() is None
+    scan.smallest_gpu_memory.cache_clear()
+    assert scan.smallest_gpu_memory() is None
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
-    scan.gpu_memory.cache_clear()
-    assert scan.gpu_memory() is None
-    scan.gpu_memory.cache_clear()
+    scan.smallest_gpu_memory.cache_clear()
+    assert scan.smallest_gpu_memory() is None
+    scan.smallest_gpu_memory.cache_clear()

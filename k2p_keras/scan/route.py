@@ -80,7 +80,7 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
         The route, as :func:`scan_best_windows` takes it.
     gpu_memory : int, optional
         Bytes of one GPU; by default, when TensorFlow sees a GPU, the smallest GPU's memory
-        as ``nvidia-smi`` reports it (:func:`gpu_memory`; the CPU's budget when it cannot say).
+        as ``nvidia-smi`` reports it (:func:`smallest_gpu_memory`; the CPU's budget when it cannot say).
 
     Returns
     -------
@@ -97,7 +97,7 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
         if route == "tensorflow":
             per_sequence += 8 * 4 * kernel_rows * n_filters * strands
         if gpu_memory is None and gpu_visible():
-            gpu_memory = gpu_memory()
+            gpu_memory = smallest_gpu_memory()
         budget = TENSORFLOW_BATCH_BYTES if gpu_memory is None else int(gpu_memory * GPU_MEMORY_SHARE)
         if strategy is not None:  # each of this machine's devices takes a share (other machines: other batches)
             budget *= len(strategy.extended.worker_devices)
@@ -105,7 +105,7 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
 
 
 @functools.lru_cache(maxsize=None)
-def gpu_memory():
+def smallest_gpu_memory():
     """Bytes of the smallest GPU on this machine (``nvidia-smi``), or None when it does not say.
 
     TensorFlow has no public call for a device's memory (``device_lib.list_local_devices``
