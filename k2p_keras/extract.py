@@ -159,7 +159,8 @@ class ExtractionResult:
 
     def _analysis_columns(self):
         """The columns of influence and clusters, when measured: one value per filter."""
-        return (() if self.influence is None else self.influence.columns) + (() if self.clusters is None else ("cluster",))
+        influence = () if self.influence is None else self.influence.columns
+        return influence + (() if self.clusters is None else ("cluster",))
 
     def _set_rows(self, motif_set):
         """One set's summary rows, with its best database match when annotated."""
