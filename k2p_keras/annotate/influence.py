@@ -497,10 +497,11 @@ def _steps(split):
         xs = tf.tile(x, tf.concat([[copies], tf.ones([tf.rank(x) - 1], tf.int32)], 0)) if split.reads_input else x
         out = run_down(stacked, xs)
         squares, changes = [], []
-        for kind, y, o, b in zip(split.output_activations, ys, out, out0):
+        for k, (kind, o, b) in enumerate(zip(split.output_activations, out, out0)):
             o, b = flat(o, [copies, rows]), flat(b, [1, rows])
             squares.append(tf.reduce_sum(tf.square(o - b), axis=1))
-            changes.append(tf.reduce_sum(loss(kind, y[None], o) - loss(kind, y[None], b), axis=1))
+            if ys:
+                changes.append(tf.reduce_sum(loss(kind, ys[k][None], o) - loss(kind, ys[k][None], b), axis=1))
         return squares, changes
 
     @tf.function(reduce_retracing=True)
@@ -509,10 +510,11 @@ def _steps(split):
         out = run_down(cut_map * (1 - mask) + tf.cast(constant, cut_map.dtype) * mask, x)
         n = tf.shape(cut_map)[:1]
         squares, changes = [], []
-        for kind, y, o, b in zip(split.output_activations, ys, out, out0):
+        for k, (kind, o, b) in enumerate(zip(split.output_activations, out, out0)):
             o, b = flat(o, n), flat(b, n)
             squares.append(tf.reduce_sum(tf.square(o - b), axis=0))
-            changes.append(tf.reduce_sum(loss(kind, y, o) - loss(kind, y, b)))
+            if ys:
+                changes.append(tf.reduce_sum(loss(kind, ys[k], o) - loss(kind, ys[k], b)))
         return squares, changes
 
     split._steps.update(up=up, base=base, nulled_pooled=nulled_pooled, nulled_map=nulled_map, tf=tf)
@@ -568,9 +570,10 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
         pooled, sums, count = steps["up"](tf.constant(batch))
         map_sum += sums.numpy()
         positions += float(count)
-        pooled = pooled.numpy()
-        pooled_sum += pooled.sum(axis=0, dtype=np.float64)
         n += len(batch)
+        if split.pooled:
+            pooled = pooled.numpy()
+            pooled_sum += pooled.sum(axis=0, dtype=np.float64)
         if keep:
             kept.append(pooled)
             keep = n * n_filters * 4 <= POOLED_CACHE_BYTES
@@ -596,7 +599,8 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
         rows = int(cut.shape[0])
         ys = [] if per_output is None else [tf.constant(y[offset:offset + rows]) for y in per_output]
         out0, losses = steps["base"](cut, x, ys)
-        base_loss += [float(v) for v in losses]
+        if ys:
+            base_loss += [float(v) for v in losses]
         if split.pooled:
             row_bytes = 4 * n_filters + (4 * int(np.prod(batch.shape[1:])) if split.reads_input else 0)
             chunk = max(1, min(n_filters, STACK_BYTES // max(rows * row_bytes, 1)))
