@@ -1,5 +1,7 @@
 """Redundancy clusters (k2p_keras/annotate/clusters.py): the filters that learned one planted motif
 share a cluster, and Tomtom's offsets are given between whole PWMs."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -13,20 +15,12 @@ from k2p_keras.annotate.tomtom import annotate_motifs, MotifDatabase  # noqa: E4
 from k2p_keras.axes import reverse_complement  # noqa: E402
 from k2p_keras.io.meme import Motif, read_meme  # noqa: E402
 
+if str(REPO) not in sys.path:  # benchmarks/ is not installed; plain `pytest` does not add the root
+    sys.path.insert(0, str(REPO))
+from benchmarks.influence import planted_labels  # noqa: E402  (the planted-motif rule)
+
 # The bundled example's planted motifs (example_models/make_examples.py).
 PLANTED = {"MA0099.2": "FOS::JUN", "MA0139.1": "CTCF", "MA0035.3": "Gata1", "MA0079.3": "SP1"}
-
-
-def planted_labels(motifs):
-    """The planted-motif rule: a filter learned a planted motif when that motif's own ID is among
-    its significant Tomtom matches (q <= 0.05) against the whole of JASPAR CORE 2016; the
-    smallest p-value wins when several qualify."""
-    annotation = annotate_motifs(motifs, JASPAR, top=2000)
-    labels = []
-    for motif in motifs:
-        hits = [m for m in annotation.matches(motif.name, significant_only=True) if m.target_id in PLANTED]
-        labels.append(min(hits, key=lambda m: m.p_value).target_id if hits else None)
-    return labels
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ def example(tmp_path_factory):
 
 
 def test_the_filters_of_one_planted_motif_share_a_cluster_and_no_cluster_mixes_two(example):
-    labels = planted_labels(example.motifs())
+    labels = planted_labels(example.motifs(), PLANTED, JASPAR)
     clusters = example.clusters
     planted = {}
     for f, label in enumerate(labels):
