@@ -159,7 +159,7 @@ def test_a_model_keras_refuses_in_safe_mode_is_one_line_and_only_when_influence_
             extract(path, x, influence=True)
 
 
-def test_a_conv_in_a_nested_model_and_an_impossible_null_are_refused():
+def test_models_influence_cannot_cut_and_an_impossible_null_are_refused_in_one_line():
     inner_in = keras.Input((40, 4))
     inner = keras.Model(inner_in, layers.Conv1D(3, 5, activation="relu", name="motif_conv")(inner_in), name="inner")
     outer_in = keras.Input((40, 4))
@@ -168,3 +168,7 @@ def test_a_conv_in_a_nested_model_and_an_impossible_null_are_refused():
         split_at_activation(nested, "motif_conv")
     with pytest.raises(OptionError, match="no global pool"):
         filter_influence(multi_output_model(), np.load(WILD / "seqs.npy"), null="pooled")
+    with pytest.raises(K2PError, match=r"one-hot sequences \(N, length, 4\) only"):
+        split_at_activation(runnable_model(WILD / "conv2d_image.keras"))  # a Conv2D's (N, 4, length, 1)
+    with pytest.raises(K2PError, match="not merged element-wise"):
+        split_at_activation(runnable_model(WILD / "strands_concatenate_filters.keras"))

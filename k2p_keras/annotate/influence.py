@@ -26,7 +26,8 @@ averaged over each output's units; with labels also the mean change of the loss.
 **The map** is the conv's output after every per-channel, position-wise layer that follows it
 (BatchNormalization, the activation, Dropout): what the next layer reads. A conv called on both
 strands whose calls an element-wise merge (Maximum, Average, Add) joins is split after the merge.
-The model must be Sequential or Functional, read one input, and call the conv at its top level.
+The model must be Sequential or Functional, read one input ``(N, length, 4)``, and call the conv
+at its top level.
 
 **Cost.** With a global pool, the model up to the pool runs once per sequence and the pooled
 ``(N, F)`` matrix is kept (up to :data:`POOLED_CACHE_BYTES`); only the layers after the pool run
@@ -63,6 +64,8 @@ _GLOBAL_POOLS = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAvera
 _ELEMENTWISE_MERGES = frozenset({"Maximum", "Minimum", "Average", "Add"})
 # Losses by the output's activation; a clipped log keeps a saturated sigmoid finite.
 _EPSILON = 1e-7
+# Characters of Keras's reason for refusing a file that a one-line error quotes.
+_REASON_CHARS = 240
 
 
 def runnable_model(model):
@@ -82,7 +85,9 @@ def runnable_model(model):
         try:
             return load_keras_model(model)
         except K2PError as err:
-            raise K2PError(f"influence runs the model, but {err.message}; a live model "
+            # Keras may quote a whole model config in its first line.
+            reason = err.message if len(err.message) <= _REASON_CHARS else err.message[:_REASON_CHARS] + "...)"
+            raise K2PError(f"influence runs the model, but {reason}; a live model "
                            f"(extract(model, ...), PWMCallback) can be run", path=err.path) from None
     if hasattr(model, "get_config") and hasattr(model, "layers"):
         return model
@@ -266,6 +271,10 @@ def split_at_activation(model, layer=None):
     if len(graph.inputs) != 1:
         raise K2PError(f"model {model.name!r} reads {len(graph.inputs)} inputs; influence feeds it the "
                        "sequences only")
+    shape = tuple(graph.inputs[0].shape)
+    if len(shape) != 3 or shape[-1] != 4:
+        raise K2PError(f"model {model.name!r} reads {shape}; influence feeds it one-hot sequences "
+                       "(N, length, 4) only")
     conv = next((op for op in graph.operations if op.name == layer), None)
     if conv is None:
         where = "inside a nested model" if find_live_layer(model, layer) is not None else "not in the model"
@@ -431,10 +440,10 @@ class Influence:
     def describe(self):
         """One line for people: the null, the route, the most influential filters."""
         order = np.argsort(-self.total, kind="stable")[:3]
-        top = ", ".join(f"{self.layer}_{f} {self.total[f]:.3g}" for f in order)
+        top = ", ".join(f"{f} ({self.total[f]:.3g})" for f in order)
         labels = f", loss change with labels {self.labels}" if self.labels else ""
         return (f"influence ({self.null} mean as the null, {self.route} route, {self.n_sequences} sequences"
-                f"{labels}): most influential {top}")
+                f"{labels}): most influential filters {top}")
 
 
 # ----------------------------------------------------------------------------- running it
