@@ -196,13 +196,15 @@ COLUMNS = ["data", "planted filters", "msq pooled", "msq map", "dloss pooled", "
 
 
 def summary(rows, label):
-    """Mean and median AUROC over the models with planted and other filters."""
-    out = {"data": f"**{label}: mean (median), {len(rows)} models**", "planted filters": ""}
+    """Mean and median AUROC over the models with planted and other filters (the others have none)."""
+    ranked = [r for r in rows if not np.isnan(r["msq pooled"])]
+    out = {"data": f"**{label}: mean (median) over the {len(ranked)} models with planted and other filters**",
+           "planted filters": ""}
     for key in ("msq pooled", "msq map", "dloss pooled", "dloss map"):
-        values = [r[key] for r in rows if not np.isnan(r[key])]
+        values = [r[key] for r in ranked]
         out[key] = f"**{np.mean(values):.3f}** ({np.median(values):.3f})" if values else "n/a"
     for key in ("top pooled", "top map"):
-        out[key] = f"{sum(r[key] for r in rows)}/{len(rows)}"
+        out[key] = f"{sum(r[key] for r in ranked)}/{len(ranked)}"
     out["motifs in one cluster"] = (sum(r["motifs in one cluster"][0] for r in rows),
                                     sum(r["motifs in one cluster"][1] for r in rows))
     out["mixed clusters"] = sum(r["mixed clusters"] for r in rows)
@@ -221,7 +223,7 @@ def main():
     started, load = time.time(), os.getloadavg()
     sections = []
     row = example_row()
-    print(table([row], COLUMNS), flush=True)
+    print(table([row], COLUMNS), end="", flush=True)
     sections.append("## The bundled example\n\n" + table([row], COLUMNS) + "\nPlanted-motif filters: " + ", ".join(
         f"{f} {label}" for f, label in enumerate(row["labels"]) if label) + ".\n")
     for label, rows_of, count in (("paper simulations", paper_rows, args.paper),
@@ -231,7 +233,7 @@ def main():
         rows = []
         for row in rows_of(count):
             rows.append(row)
-            print(table([row], COLUMNS), end="", flush=True)
+            print(table([row], COLUMNS).splitlines()[-1], flush=True)
         sections.append(f"## {label.capitalize()}\n\n" + table(rows + [summary(rows, label)], COLUMNS))
     if args.cost:
         rows = cost_rows(args.repeats)
