@@ -82,6 +82,8 @@ def test_offsets_and_strands_are_tomtoms_between_whole_pwms():
     clusters = cluster_motifs(motifs, JASPAR)
     match = annotate_motifs([motifs[1]], MotifDatabase("one", (motifs[0],))).best_match("query")
     assert (clusters.offsets[1, 0], clusters.strands[1, 0]) == (match.offset, 1) and match.orientation == "-"
+    # The query's reverse complement holds ctcf[4:17] from its column 1: it starts at the target's column 6.
+    assert len(target) - clusters.offsets[1, 0] - len(query) == 6
     assert clusters.labels.tolist() == [0, 0, -1] and not clusters.informative[2]
     assert clusters.members(-1) == [2] and clusters.ids == [0]
     assert clusters.archetypes == {0: 0}  # the whole motif holds more information than its piece

@@ -75,7 +75,9 @@ class Clusters:
         Filter ``i`` (query) against filter ``j`` (target) at Tomtom's best alignment, in the
         whole PWMs' columns: ``offsets[i, j]`` is the column of ``j``, in the orientation
         ``strands[i, j]`` gives (1: reverse complement), that faces the first column of ``i``,
-        negative when ``i`` starts before ``j`` (Tomtom's ``Optimal_offset``).
+        negative when ``i`` starts before ``j`` (Tomtom's ``Optimal_offset``). To draw ``i``
+        under ``j``: on strand 0 it starts at column ``offsets[i, j]`` of ``j``; on strand 1 its
+        reverse complement starts at column ``len(j) - offsets[i, j] - len(i)``.
     informative : numpy.ndarray of bool, shape (F,)
     spans : list
         Each PWM's compared columns ``(start, stop)``, or None.
