@@ -76,9 +76,10 @@ class ExtractionResult:
     clusters : Clusters or None
         Set by ``cluster=True`` or :meth:`find_clusters`
         (:class:`~k2p_keras.annotate.clusters.Clusters`): filters that learned the same motif,
-        from the first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; -1 for an
-        uninformative filter), ``.ids``, ``.members(cluster)``, ``.archetypes`` (cluster ->
-        filter index), the Tomtom matrices ``.q``, ``.p``, ``.offsets``, ``.strands``.
+        from the first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; an uninformative
+        filter is a cluster of its own, ``.informative`` False), ``.ids``, ``.members(cluster)``,
+        ``.archetypes`` (cluster -> filter index), the Tomtom matrices ``.q``, ``.p``,
+        ``.offsets``, ``.strands``.
     """
 
     spec: object
@@ -141,12 +142,13 @@ class ExtractionResult:
                    strands="+ -" if self.options.both_strands else "+", comments=comments)
 
     def archetype_motifs(self):
-        """One motif per cluster, its archetype (the most informative member), in cluster order."""
+        """One motif per cluster of informative filters, its archetype (the most informative
+        member), in cluster order."""
         if self.clusters is None:
             raise K2PError("the archetypes stand for clusters: find them first (cluster=True, find_clusters)")
         first = self.sets[0]
         motifs = first.motifs(self.suffix(first))
-        return [motifs[self.clusters.archetypes[c]] for c in self.clusters.ids]
+        return [motifs[self.clusters.archetypes[c]] for c in self.clusters.informative_ids]
 
     def write_archetypes(self, dest):
         """Write :meth:`archetype_motifs` as MEME, as :meth:`write_meme` writes, the clusters'
@@ -154,7 +156,7 @@ class ExtractionResult:
         motifs = self.archetype_motifs()
         clusters, names = self.clusters, self.clusters.names
         lines = [f"cluster {c}: {' '.join(names[i] for i in clusters.members(c))} "
-                 f"(archetype {names[clusters.archetypes[c]]})" for c in clusters.ids]
+                 f"(archetype {names[clusters.archetypes[c]]})" for c in clusters.informative_ids]
         self._write_motifs(dest, motifs, comments=lines)
 
     def _analysis_columns(self):

@@ -54,10 +54,10 @@ def test_archetypes_are_written_as_meme_and_read_back(example, tmp_path):
     example.write_archetypes(path)
     clusters = example.clusters
     ours = read_meme(path)
-    assert [m.name for m in ours.motifs] == [f"motif_conv_{clusters.archetypes[c]}" for c in clusters.ids]
+    assert [m.name for m in ours.motifs] == [f"motif_conv_{clusters.archetypes[c]}" for c in clusters.informative_ids]
     np.testing.assert_allclose(ours.motifs[0].pwm, example.exact.pwms[clusters.archetypes[0]], atol=1e-5)
     theirs = memelite.io.read_meme(str(path))
-    assert len(theirs) == len(clusters.ids)
+    assert len(theirs) == len(clusters.informative_ids)
     assert "# cluster 0: motif_conv_0 motif_conv_13 (archetype motif_conv_" in path.read_text()
 
 
@@ -84,6 +84,6 @@ def test_offsets_and_strands_are_tomtoms_between_whole_pwms():
     assert (clusters.offsets[1, 0], clusters.strands[1, 0]) == (match.offset, 1) and match.orientation == "-"
     # The query's reverse complement holds ctcf[4:17] from its column 1: it starts at the target's column 6.
     assert len(target) - clusters.offsets[1, 0] - len(query) == 6
-    assert clusters.labels.tolist() == [0, 0, -1] and not clusters.informative[2]
-    assert clusters.members(-1) == [2] and clusters.ids == [0]
-    assert clusters.archetypes == {0: 0}  # the whole motif holds more information than its piece
+    assert clusters.labels.tolist() == [0, 0, 1] and not clusters.informative[2]  # the flat filter: on its own
+    assert clusters.ids == [0, 1] and clusters.informative_ids == [0] and clusters.q[2, 0] == 1.0
+    assert clusters.archetypes == {0: 0, 1: 2}  # the whole motif holds more information than its piece

@@ -6,9 +6,10 @@
 
 1. Each PWM is compared on its informative span, as :mod:`k2p_keras.annotate.tomtom` compares
    it with a database: from its first to its last column with at least 0.5 bits. A PWM
-   without such a span of 5 columns is *uninformative*: it is in no cluster (label -1),
-   because Tomtom's Euclidean distance matches flat columns to flat columns and two dead
-   filters would otherwise "cluster".
+   without such a span of 5 columns is *uninformative*: it is compared with nothing and
+   forms a cluster of its own (flagged in ``informative``), because Tomtom's Euclidean
+   distance matches flat columns to flat columns and two dead filters would otherwise
+   "cluster".
 2. Tomtom (memelite) on both strands, each span against every span; the targets also hold
    a motif database (by default the newest JASPAR CORE vertebrates pyjaspar holds). The
    database is only a background: Tomtom's null distribution is built from the target
@@ -59,9 +60,9 @@ class Clusters:
     Attributes
     ----------
     labels : numpy.ndarray of int, shape (F,)
-        Each filter's cluster, numbered from 0 in the order of their first filter; -1 for an
-        uninformative filter (no span of ``min_overlap`` columns with ``trim_ic`` bits), which
-        is in no cluster.
+        Each filter's cluster, numbered from 0 in the order of their first filter. An
+        uninformative filter (no span of ``min_overlap`` columns with ``trim_ic`` bits) is a
+        cluster of its own, its own archetype.
     archetypes : dict
         Cluster -> the filter standing for it (its most informative member).
     names : list of str
@@ -102,11 +103,16 @@ class Clusters:
 
     @property
     def ids(self):
-        """The clusters, in order (uninformative filters' -1 left out)."""
-        return sorted(int(c) for c in set(self.labels.tolist()) if c >= 0)
+        """The clusters, in order."""
+        return sorted(int(c) for c in set(self.labels.tolist()))
+
+    @property
+    def informative_ids(self):
+        """The clusters of informative filters (those an archetypes file holds)."""
+        return [c for c in self.ids if self.informative[self.archetypes[c]]]
 
     def members(self, cluster):
-        """The filters of a cluster (of -1: the uninformative ones), in filter order."""
+        """The filters of a cluster, in filter order."""
         return [int(i) for i in np.flatnonzero(self.labels == cluster)]
 
     def summary_columns(self, f):
@@ -117,7 +123,7 @@ class Clusters:
         """One line for people: how many clusters, those with several filters."""
         shared = [self.members(c) for c in self.ids if len(self.members(c)) > 1]
         groups = " ".join("{" + ", ".join(str(i) for i in m) + "}" for m in shared) or "none"
-        dead = len(self.members(-1))
+        dead = int((~self.informative).sum())
         return (f"clusters ({self.linkage} linkage, Tomtom q <= {self.q_threshold:g}, background {self.background}): "
                 f"{len(self.ids)} from {len(self.labels)} filters; shared by several: {groups}"
                 + (f"; {dead} uninformative" if dead else ""))
@@ -197,16 +203,15 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
         upper = np.triu_indices(k, 1)
         q[upper] = benjamini_hochberg(p_sym[upper][None, :])[0]
         q += q.T
-    labels = np.full(n, -1, dtype=int)
+    # fcluster's groups (from 1) for the informative filters, a group of its own (<= 0) for the others.
+    groups = -np.arange(n)
     if k > 1:
-        groups = fcluster(linkage(squareform(q, checks=False), method=LINKAGE), t=q_threshold, criterion="distance")
-    else:
-        groups = np.ones(k, dtype=int)
+        groups[idx] = fcluster(linkage(squareform(q, checks=False), method=LINKAGE), t=q_threshold,
+                               criterion="distance")
     # Numbered from 0 in the order of each cluster's first filter.
     order = {}
-    for i, g in zip(idx, groups):
-        labels[i] = order.setdefault(int(g), len(order))
-    ic = np.array([information_content(pwms[i][s[0]:s[1]]).sum() if s else -np.inf for i, s in enumerate(spans)])
+    labels = np.array([order.setdefault(int(g), len(order)) for g in groups])
+    ic = np.array([information_content(pwms[i][s[0]:s[1]]).sum() if s else 0.0 for i, s in enumerate(spans)])
     archetypes = {}
     for c in range(len(order)):
         members = np.flatnonzero(labels == c)
