@@ -16,7 +16,6 @@ from .scan.devices import check_strategy
 from .validate import check_base, check_batch_size
 
 
-
 METHODS = ("exact", "heuristic", "both")
 
 
