@@ -24,6 +24,7 @@ from .config import build_layer_graph, entry_name, input_shape, is_builtin, is_c
 from .conv2d import conv2d_as_conv1d, is_conv2d, sequence_length
 from .files import read_model
 from .settings import conv_settings
+from .strands import reverse_complement_source
 
 
 _MAX_LISTED = 40
@@ -197,7 +198,8 @@ def find_motif_conv(model_config, get_weights, layer=None, alphabet=ALPHABET):
     kernel = kernel[:, channels_to_acgt(alphabet), :]
 
     conv_act = conv_activation(first.entry)
-    end = pattern_after_conv(graph, conv_calls, settings, get_weights, conv_act)
+    end = _strands_in_alphabet(graph, conv_calls, settings, alphabet,
+                               pattern_after_conv(graph, conv_calls, settings, get_weights, conv_act))
     for _, scale, mean, beta in end.folds:
         kernel = kernel * scale[np.newaxis, np.newaxis, :]
         bias = (bias - mean) * scale + beta
@@ -231,6 +233,20 @@ def find_motif_conv(model_config, get_weights, layer=None, alphabet=ALPHABET):
         conv2d_layout=layout,
         alphabet=alphabet,
     )
+
+
+def _strands_in_alphabet(graph, conv_calls, settings, alphabet, end):
+    """A second strand made by flipping the channels is the complement only when the channel order
+    reversed is its complement (A C G T -> T G C A; not A T C G -> G C T A)."""
+    complemented = alphabet.translate(str.maketrans("ACGT", "TGCA"))
+    if not end.ok or end.strands is None or alphabet[::-1] == complemented:
+        return end
+    kinds = [reverse_complement_source(graph, call, settings["channels_first"])[0] for call in conv_calls[1:]]
+    if "checked" not in kinds:
+        return end
+    return end.fail(f"the second strand flips the channels, which in the channel order {alphabet} gives "
+                    f"{alphabet[::-1]}, not the complement {complemented}: the model does not scan the "
+                    "reverse complement")
 
 
 def _layers_found(graph):
