@@ -270,12 +270,12 @@ def _reads_input(graph, call):
     return any(graph.calls[tensor[0]].class_name == "InputLayer" for tensor in call.inputs)
 
 
-def _input_channels(graph, call):
-    """The channels of the model input a conv call reads, when its shape says (else None).
+def _may_read_one_hot(graph, call):
+    """Whether the model input a conv call reads may be one-hot DNA: its shape says 4 channels,
+    or says nothing.
 
     A Conv1D's input is ``(length, channels)`` (``(channels, length)`` channels-first); a
-    Conv2D's is one of :data:`k2p_keras.model.conv2d.LAYOUTS`, whose channels are 4 bases
-    along one axis: its input counts as one-hot when one axis is 4 and another 1.
+    Conv2D's is one of :data:`k2p_keras.model.conv2d.LAYOUTS`: one axis of 4 bases, one of 1.
     """
     for tensor in call.inputs:
         source = graph.calls[tensor[0]]
@@ -283,14 +283,14 @@ def _input_channels(graph, call):
         if shape is None:
             continue
         if len(shape) == 4:
-            return 4 if (4 in shape[1:] and 1 in shape[1:]) else None
+            return 4 in shape[1:] and 1 in shape[1:]
         if len(shape) == 3:
             try:
                 channels_first = conv_settings(call.entry, call.name)["channels_first"]
             except K2PError:
-                return None
-            return shape[1] if channels_first else shape[2]
-    return None
+                return True  # its settings are refused, with the reason, once it is chosen
+            return (shape[1] if channels_first else shape[2]) in (4, None)
+    return True
 
 
 def _is_custom_conv(entry):
@@ -339,7 +339,7 @@ def _choose_conv_calls(graph, layer, layers_found):
         if on_input:
             candidates.append(on_input + [call for call in calls if call not in on_input])
     for calls in candidates:
-        if _input_channels(graph, calls[0]) in (4, None):
+        if _may_read_one_hot(graph, calls[0]):
             return calls
     if custom:
         raise K2PError(_custom_conv_problem(custom[0]))
