@@ -21,7 +21,7 @@ from ._version import __version__
 from .annotate.logos import write_filter_logos
 from .annotate.report import FilterReport, write_report
 from .annotate.tomtom import annotate_motifs
-from .axes import complement
+from .axes import ALPHABET, complement
 from .errors import K2PError, OptionError
 from .io.meme import write_meme
 from .io.sequences import open_batches_for
@@ -228,19 +228,28 @@ class ExtractionResult:
         }
 
 
-def _model_spec(model, layer):
+def _model_spec(model, options):
     """The ConvSpec of a model file, an in-memory Keras model, or a ConvSpec given as is."""
+    layer, weights, alphabet = options.layer, options.weights, options.alphabet
+    if weights is not None and not isinstance(model, (str, os.PathLike)):
+        raise OptionError("applies to a model given as an architecture JSON file", "weights")
     if isinstance(model, ConvSpec):
         if layer is not None and layer != model.layer_name:
             raise OptionError(f"the ConvSpec given is layer {model.layer_name!r}, not {layer!r}", "layer")
+        if alphabet not in (ALPHABET, model.alphabet):
+            raise OptionError(f"the ConvSpec given reads channels in the order {model.alphabet}, not "
+                              f"{alphabet}", "alphabet")
         return model, f"<layer {model.layer_name}>"
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
-        if not os.path.exists(path):
-            raise K2PError("file not found", path=path)
-        return find_motif_conv_in_file(path, layer=layer), path
+        for given in (path, weights):
+            if given is not None and not os.path.exists(given):
+                raise K2PError("file not found", path=os.fspath(given))
+        label = path if weights is None else f"{path} (weights {os.fspath(weights)})"
+        return find_motif_conv_in_file(path, layer=layer, weights=weights, alphabet=alphabet), label
     if hasattr(model, "get_config") and hasattr(model, "layers"):
-        return find_motif_conv_in_model(model, layer=layer), f"<keras model {getattr(model, 'name', '?')}>"
+        return (find_motif_conv_in_model(model, layer=layer, alphabet=alphabet),
+                f"<keras model {getattr(model, 'name', '?')}>")
     raise K2PError(f"expected a model file (.h5, .keras), a keras.Model or a ConvSpec, "
                    f"got {type(model).__name__}")
 
@@ -348,7 +357,7 @@ def plan_extraction(model, sequences=None, **options):
     ExtractionPlan
     """
     opts = make_options(**options)
-    spec, model_label = _model_spec(model, opts.layer)
+    spec, model_label = _model_spec(model, opts)
     if opts.estimating and not opts.force:
         # Fail before the sequences are opened; a forced run warns when the PWMs are made.
         check_pattern(spec, estimating=True, path=model_label if isinstance(model, (str, os.PathLike)) else None)

@@ -62,6 +62,8 @@ FLAGS = {
     "threshold_fraction": dict(type=float),
     "force": dict(is_flag=True),
     "layer": dict(),
+    "weights": dict(type=click.Path(exists=True, dir_okay=False)),
+    "alphabet": dict(metavar="[ACGT|ATCG|...]"),
     "dataset": dict(),
     "n_encoding": dict(type=click.Choice(N_ENCODINGS)),
     "batch_size": dict(metavar="[auto|N]", callback=batch_size_option),
@@ -115,9 +117,10 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
             report_out, quiet, **options):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
-    MODEL is a saved Keras model (.h5 or .keras; it is read, never run). SEQUENCES are the
-    training sequences (HDF5 or .npy one-hot (N, length, 4), or FASTA / FASTA.gz) on which
-    the base of the logarithm is estimated by maximum likelihood. --method heuristic (or
+    MODEL is a saved Keras model (.h5, .keras or its folder; or an architecture JSON with
+    --weights); it is read, never run. SEQUENCES are the training sequences (HDF5 or .npy
+    one-hot (N, length, 4) in the model's channel order, or FASTA / FASTA.gz) on which the
+    base of the logarithm is estimated by maximum likelihood. --method heuristic (or
     both) also counts the letters of each sequence's most activating window, as DeepBind did.
     """
     if logos_dir is not None or report_out is not None:
