@@ -4,7 +4,8 @@ import sys
 import click
 
 from ..annotate.logos import require_matplotlib
-from ..annotate.report import filter_reports_from_motifs, format_report
+from ..annotate.filters import filter_reports_from_motifs
+from ..annotate.report import format_report
 from ..annotate.tomtom import (annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_Q_THRESHOLD, DEFAULT_TAXON,
     DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate)
 from ..io.meme import read_meme
