@@ -2,7 +2,7 @@
 
     ExtractionResult.filter_reports() / filter_reports_from_motifs(MEME motifs) --> [FilterReport]
     attach_model_figures(reports, influence, clusters)   fills the optional figures
-    match_rank(...)                                       the order both reports list filters in
+    match_verdict(...), match_rank(...)                   a match weighed by its bits; the reports' order
 
 A :class:`FilterReport` holds a filter's PWMs (exact, and heuristic when made), display
 figures, and what later stages may add: its influence on the model's output, its cluster,
@@ -19,8 +19,8 @@ from ..errors import K2PError
 from ..transform import information_content
 from .html import number
 
-__all__ = ["FilterReport", "LOW_INFORMATION_BITS", "attach_model_figures", "filter_reports_from_motifs",
-           "match_rank"]
+__all__ = ["FilterReport", "LOW_INFORMATION_BITS", "VERDICTS", "attach_model_figures", "filter_reports_from_motifs",
+           "match_rank", "match_verdict"]
 
 #: A PWM of I bits expects a chance site every 2^I positions (Schneider's R_frequency): under
 #: 8 bits, once per 256 bp, about once in every sequence of a ChIP-seq model's length. Such a
@@ -142,21 +142,40 @@ def attach_model_figures(reports, influence=None, clusters=None):
     return reports
 
 
+#: What a filter's best database match says, strongest first.
+VERDICTS = ("match", "weak match", "no match", "not compared")
+
+
+def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):
+    """One of :data:`VERDICTS`: Tomtom's verdict weighed by the filter's information content.
+
+    Parameters
+    ----------
+    significant : bool
+        The best database match is significant (q-value at or under the threshold).
+    compared : bool
+        The PWM had an informative span to compare (see :mod:`.tomtom`).
+    bits : float
+        The PWM's information content, summed over its columns.
+    low_bits : float
+        Under this, a significant match is a "weak match" (:data:`LOW_INFORMATION_BITS`).
+    """
+    if not compared:
+        return "not compared"
+    if significant:
+        return "match" if bits >= low_bits else "weak match"
+    return "no match"
+
+
 def match_rank(significant, compared, bits, q_value=1.0, p_value=1.0, low_bits=LOW_INFORMATION_BITS):
     """Sort key of a filter's best match, strongest first.
 
     Informative matches first, then matches of filters under ``low_bits``, then compared
-    filters without a match, then filters too flat to compare; by q- then p-value within.
-    The emergence report orders filters by the same rule.
+    filters without a match, then filters too flat to compare (:data:`VERDICTS`' order);
+    by q- then p-value within. Both reports order filters by it.
     """
-    if not compared:
-        group = 3
-    elif significant:
-        group = 0 if bits >= low_bits else 1
-    else:
-        group = 2
     q = 1.0 if q_value is None or math.isnan(q_value) else q_value
-    return (group, q, p_value)
+    return (VERDICTS.index(match_verdict(significant, compared, bits, low_bits)), q, p_value)
 
 
 def _figures_from_alt_name(motif, prefix=""):

@@ -44,6 +44,10 @@ details > summary { cursor: pointer; color: #1d4d8f; margin: 0.5em 0; }
           border-radius: 2px; }
 .barbox span { display: block; height: 100%; background: #4a78b5; border-radius: 2px; }
 img.logo { max-width: 100%; }
+img.thumb { display: block; margin: 0 auto; }
+table.grid td, table.strip td { text-align: center; }
+table.strip th { text-align: right; } table.strip td { padding: 0.2em 0.3em; } table.strip .barbox { width: 4.5em; }
+.small { font-size: 0.85em; }
 .scroll { overflow-x: auto; }
 footer { font-size: 0.8em; color: #555; margin-top: 2em; border-top: 1px solid #ccc; padding-top: 0.5em; }
 """

@@ -28,7 +28,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import K2PError
 from ..io.text import write_text
-from .filters import LOW_INFORMATION_BITS, match_rank
+from .filters import LOW_INFORMATION_BITS, match_rank, match_verdict
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
 from .tomtom import Annotation
@@ -43,6 +43,8 @@ ALIGNMENT_MARGIN = 3
 # Best-match rows shown per table; the TSV (--matches / -o) has every significant one.
 _TABLE_ROWS = 5
 _UNIFORM = np.full(4, 0.25)
+_WEAK_TIP = (f"under {LOW_INFORMATION_BITS:g} bits: a chance site about every {2 ** LOW_INFORMATION_BITS:.0f} bp, "
+             "weak evidence for any factor")
 _Q_TIP = "false discovery rate over every motif of the database (Benjamini-Hochberg); match at q <= the threshold"
 
 
@@ -159,17 +161,17 @@ def _rank(annotation, name, bits):
 def _verdict(annotation, name, bits):
     """Verdict badge: the best match (greyed under LOW_INFORMATION_BITS), the nearest, or why none."""
     best = annotation.best_match(name)
-    if not annotation.is_informative(name):
+    verdict = match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
+    if verdict == "not compared":
         return ('<span class="badge nomatch" title="no span of enough informative columns to compare">'
                 "not compared: too flat</span>")
     if best is None:
         return '<span class="badge nomatch">no match: no admissible alignment</span>'
     target = f"{escape(best.target_id)} {escape(best.target_name or '')}".strip()
-    if best.significant and bits >= LOW_INFORMATION_BITS:
+    if verdict == "match":
         return f'<span class="badge match">match: {target} (q = {number(best.q_value)})</span>'
-    if best.significant:
-        return (f'<span class="badge weak" title="under {LOW_INFORMATION_BITS:g} bits: a chance site about every '
-                f'{2 ** LOW_INFORMATION_BITS:.0f} bp, weak evidence for any factor">weak match (few bits): {target} '
+    if verdict == "weak match":
+        return (f'<span class="badge weak" title="{_WEAK_TIP}">weak match (few bits): {target} '
                 f"(q = {number(best.q_value)})</span>")
     return f'<span class="badge nomatch">no match (nearest: {target}, q = {number(best.q_value)})</span>'
 
@@ -244,12 +246,14 @@ def _match_cells(annotation, name, bits, note=""):
     if best is None:
         return cells + [f'<td class="grey">no admissible alignment{note}</td>', '<td class="num grey">n/a</td>']
     target = f"{escape(best.target_id)} {escape(best.target_name or '')}"
-    if best.significant and bits >= LOW_INFORMATION_BITS:
-        shown, css = f'<span class="badge match">match</span> {target}', "num"
-    elif best.significant:
-        shown, css = f'<span class="badge weak">weak</span> <span class="grey">{target}</span>', "num grey"
+    verdict = match_verdict(best.significant, True, bits)
+    if verdict == "match":
+        shown = f'<span class="badge match">match</span> {target}'
+    elif verdict == "weak match":
+        shown = f'<span class="badge weak" title="{_WEAK_TIP}">weak</span> <span class="grey">{target}</span>'
     else:
-        shown, css = f'<span class="grey">no match (nearest {target})</span>', "num grey"
+        shown = f'<span class="grey">no match (nearest {target})</span>'
+    css = "num" if verdict == "match" else "num grey"
     return cells + [f"<td>{shown}{note}</td>", f'<td class="{css}">{number(best.q_value)}</td>']
 
 

@@ -1,8 +1,8 @@
 """The ``k2p-keras`` click group and what its commands share (one-line errors, options).
 
-Every command module (``model``, ``verify``, ``tools``, ``annotate``) imports ``cli`` from
-here and registers itself on it; ``k2p_keras.cli`` imports them all. Nothing here imports a
-command module, so there is no import cycle.
+Every command module (``model``, ``verify``, ``tools``, ``annotate``, ``report``) imports
+``cli`` from here and registers itself on it; ``k2p_keras.cli`` imports them all. Nothing here
+imports a command module, so there is no import cycle.
 """
 import contextlib
 import math
