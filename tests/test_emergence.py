@@ -14,7 +14,8 @@ import matplotlib.colors  # noqa: E402
 
 from conftest import assert_self_contained, JASPAR, REPO, render_in_chromium  # noqa: E402
 from k2p_keras import PWMCallback  # noqa: E402
-from k2p_keras.annotate.emergence import annotate_epochs, filter_histories  # noqa: E402
+from k2p_keras.annotate.emergence import (annotate_epochs, EpochState, FilterHistory,  # noqa: E402
+    filter_histories)
 from k2p_keras.annotate.filters import match_rank  # noqa: E402
 from k2p_keras.annotate.logos import COLORS  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
@@ -101,7 +102,7 @@ def test_the_report_shows_every_filter_at_every_dump_in_one_file(page, run):
     assert re.findall(r'<a href="#f-([^"]+)"', text) == order  # the grid, in the same order
     assert "epoch 1" in text and "epoch 3" in text
     ctcf = text[text.index('<section id="f-motif_conv_0"'):]
-    assert ctcf.index("match: MA0139.1 CTCF") < ctcf.index("since epoch 1") < ctcf.index("</h2>")
+    assert ctcf.index("match: MA0139.1 CTCF") < ctcf.index("CTCF since epoch 1") < ctcf.index("</h2>")
 
 
 def test_a_folder_the_callback_did_not_annotate_is_annotated_by_the_command(run, tmp_path):
@@ -131,3 +132,17 @@ def test_a_folder_that_is_not_a_callbacks_fails_in_one_line(tmp_path, args, mess
     result = CliRunner().invoke(cli, [a.format(tmp=tmp_path) for a in args])
     assert result.exit_code != 0 and message in result.output
     assert len(result.output.strip().splitlines()) <= 3 and not (tmp_path / "r.html").exists()
+
+
+def test_since_is_the_start_of_the_last_matchs_unbroken_run():
+    def state(epoch, name, significant, bits=12.0):
+        return EpochState(epoch, np.full((8, 4), 0.25), bits, 0.0, "MA0000.1" if name else "", name, 0.01,
+                          significant, True)
+
+    assert FilterHistory("f", [state(1, "SP1", True), state(2, "SP1", True)]).since() == 1
+    # A weak match (few bits), a break, a turn from CTCF into SP1, or a paralog start the run again.
+    assert FilterHistory("f", [state(1, "SP1", True, bits=6.0), state(2, "SP1", True)]).since() == 2
+    assert FilterHistory("f", [state(1, "SP1", True), state(2, "SP1", False), state(3, "SP1", True)]).since() == 3
+    assert FilterHistory("f", [state(1, "CTCF", True), state(2, "SP1", True), state(3, "SP1", True)]).since() == 2
+    assert FilterHistory("f", [state(1, "SP2", True), state(2, "KLF8", True)]).since() == 2
+    assert FilterHistory("f", [state(1, "SP1", True), state(2, "SP1", False)]).since() is None

@@ -27,7 +27,7 @@ from ..transform import information_content
 from .filters import LOW_INFORMATION_BITS, match_rank, match_verdict
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import logo_png, require_matplotlib
-from .report import JASPAR_CREDIT
+from .report import JASPAR_CREDIT, verdict_badge
 from .tomtom import annotate_motifs, load_database
 
 __all__ = ["EpochState", "FilterHistory", "annotate_epochs", "filter_histories", "format_emergence_report",
@@ -105,13 +105,19 @@ class FilterHistory:
         return match_rank(last.significant, last.compared, last.bits, last.q_value)
 
     def since(self):
-        """The first epoch from which the last dump's match (its factor) was the significant best
-        match at every dump up to the last; None when the last dump has no match."""
-        if not self.last.significant:
+        """The first epoch from which the last dump's match (its factor, not weakly) was the best match
+        at every dump up to the last; None when the last dump is no match.
+
+        Strict on purpose: a filter whose best match moves between paralogs sharing a motif
+        (SP2, KLF8, PATZ1: the GC box) starts again at each move, and so does one that turned
+        from CTCF into SP2; the grid shows which, dump by dump.
+        """
+        last = self.last
+        if last.verdict != "match":
             return None
-        first = self.last.epoch
+        first = last.epoch
         for state in reversed(self.states):
-            if not (state.significant and state.factor == self.last.factor):
+            if state.verdict != "match" or state.factor != last.factor:
                 break
             first = state.epoch
         return first
@@ -209,7 +215,7 @@ def _cell(state):
 
 def _grid(histories, epochs):
     head = ["filter", ("bits", "information content at the last dump")] + [f"epoch {e}" for e in epochs] + [
-        ("since", "first epoch from which the last match has held at every dump")]
+        ("since", "first epoch from which the last dump's match has been the best match at every dump")]
     rows = []
     for history in histories:
         since = history.since()
@@ -218,21 +224,6 @@ def _grid(histories, epochs):
                      f'<td class="num{" grey" if bits < LOW_INFORMATION_BITS else ""}">{bits:.1f}</td>',
                      *[_cell(s) for s in history.states], f"<td class=num>{'' if since is None else since}</td>"])
     return f'<div class="scroll">{table(rows, head, css_class="grid")}</div>'
-
-
-def _badge(state):
-    verdict = state.verdict
-    if verdict == "not compared":
-        return '<span class="badge nomatch">not compared: too flat</span>'
-    if not state.target_id:
-        return '<span class="badge nomatch">no match: no admissible alignment</span>'
-    target = f"{escape(state.target_id)} {escape(state.target_name)}".strip()
-    q = number(state.q_value)
-    if verdict == "match":
-        return f'<span class="badge match">match: {target} (q = {q})</span>'
-    if verdict == "weak match":
-        return f'<span class="badge weak">weak match (few bits): {target} (q = {q})</span>'
-    return f'<span class="badge nomatch">no match (nearest: {target}, q = {q})</span>'
 
 
 def _strip(history, largest_change):
@@ -252,10 +243,11 @@ def _strip(history, largest_change):
         "change</th>" + "".join(f"<td>{'' if math.isnan(s.change) else bar(s.change, largest_change)}<br>"
                                 f'<span class="small">{number(s.change, 2)}</span></td>' for s in states) + "</tr>",
     ]
-    since = history.since()
-    said = "" if since is None else f'<span class="badge bits">since epoch {since}</span>'
-    return (f'<section id="{anchor(history.name)}"><h2>{escape(history.name)}{_badge(history.last)}'
-            f'<span class="badge bits">{history.last.bits:.1f} bits</span>{said}</h2>'
+    last, since = history.last, history.since()
+    badge = verdict_badge(last.verdict, f"{last.target_id} {last.target_name}".strip(), last.q_value)
+    said = "" if since is None else f'<span class="badge bits">{escape(last.factor)} since epoch {since}</span>'
+    return (f'<section id="{anchor(history.name)}"><h2>{escape(history.name)}{badge}'
+            f'<span class="badge bits">{last.bits:.1f} bits</span>{said}</h2>'
             f'<div class="scroll">{table(rows, css_class="strip")}</div></section>')
 
 
@@ -293,8 +285,10 @@ def format_emergence_report(histories, header=None, title="k2p-keras: motifs ove
         "filter's best database match at that dump: green a <i>match</i> (q-value at most the threshold), grey "
         f"dashed a <i>weak match</i> (a PWM under {LOW_INFORMATION_BITS:g} bits, which expects a chance site every "
         f"{2 ** LOW_INFORMATION_BITS:.0f} bp), in brackets the nearest motif when none is significant. "
-        "<i>Since</i>: the first epoch from which the last dump's match has held at every dump. Filters are in the "
-        "order of the last dump's report: matches first, by q-value.</p>"
+        "<i>Since</i>: the first epoch from which the last dump's match (not weak) has been the best match at every "
+        "dump. It is strict: a best match moving between paralogs that share a motif (SP2, KLF8, PATZ1: the GC box) "
+        "starts it again, as a filter turning from one motif into another does; the row shows which. "
+        "Filters are in the order of the last dump's report: matches first, by q-value.</p>"
         "<p><b>Each filter</b>: its logo at every dump (letters stacked to their bits, 2 at most), its best match, "
         "its information content, and how far its PWM moved since the previous dump: the Jensen-Shannon "
         "divergence of each column from the same column at the previous dump, averaged over columns (0 unchanged, "

@@ -33,7 +33,8 @@ from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
 from .tomtom import Annotation
 
-__all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "write_report"]
+__all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
+           "write_report"]
 
 JASPAR_CREDIT = ("Database motifs from JASPAR (https://jaspar.elixir.no), distributed under the Creative Commons "
                  "Attribution 4.0 International licence (CC BY 4.0, "
@@ -158,22 +159,38 @@ def _rank(annotation, name, bits):
     return match_rank(best.significant, True, bits, best.q_value, best.p_value)
 
 
-def _verdict(annotation, name, bits):
-    """Verdict badge: the best match (greyed under LOW_INFORMATION_BITS), the nearest, or why none."""
-    best = annotation.best_match(name)
-    verdict = match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
+def verdict_badge(verdict, target="", q_value=None):
+    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.filters.VERDICTS`).
+
+    ``target`` is the best database motif as text ("MA0139.1 CTCF"; empty when no alignment
+    was admissible), ``q_value`` its q-value.
+    """
     if verdict == "not compared":
         return ('<span class="badge nomatch" title="no span of enough informative columns to compare">'
                 "not compared: too flat</span>")
-    if best is None:
+    if not target:
         return '<span class="badge nomatch">no match: no admissible alignment</span>'
-    target = f"{escape(best.target_id)} {escape(best.target_name or '')}".strip()
+    target, q = escape(target), number(q_value)
     if verdict == "match":
-        return f'<span class="badge match">match: {target} (q = {number(best.q_value)})</span>'
+        return f'<span class="badge match">match: {target} (q = {q})</span>'
     if verdict == "weak match":
-        return (f'<span class="badge weak" title="{_WEAK_TIP}">weak match (few bits): {target} '
-                f"(q = {number(best.q_value)})</span>")
-    return f'<span class="badge nomatch">no match (nearest: {target}, q = {number(best.q_value)})</span>'
+        return f'<span class="badge weak" title="{_WEAK_TIP}">weak match (few bits): {target} (q = {q})</span>'
+    return f'<span class="badge nomatch">no match (nearest: {target}, q = {q})</span>'
+
+
+def _verdict_of(annotation, name, bits):
+    """:func:`~k2p_keras.annotate.filters.match_verdict` of one annotated PWM."""
+    best = annotation.best_match(name)
+    return match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
+
+
+def _verdict(annotation, name, bits):
+    """Verdict badge of one PWM: its best match (greyed under LOW_INFORMATION_BITS), the nearest, or why none."""
+    best = annotation.best_match(name)
+    verdict = _verdict_of(annotation, name, bits)
+    if best is None:
+        return verdict_badge(verdict)
+    return verdict_badge(verdict, f"{best.target_id} {best.target_name or ''}".strip(), best.q_value)
 
 
 def _bits(bits):
@@ -182,11 +199,13 @@ def _bits(bits):
 
 
 def _disagree(annotation, report):
-    """Whether the exact and heuristic PWMs of a filter name different things (a paralog is no disagreement)."""
+    """Whether one of a filter's exact and heuristic PWMs matches a database motif (not weakly) and the
+    other does not, or each names a motif the other's significant matches lack (a paralog is no disagreement)."""
     if report.heuristic_name is None:
         return False
     a, b = annotation.best_match(report.name), annotation.best_match(report.heuristic_name)
-    a_match, b_match = annotation.verdict(report.name) == "match", annotation.verdict(report.heuristic_name) == "match"
+    a_match = _verdict_of(annotation, report.name, report.info_bits) == "match"
+    b_match = _verdict_of(annotation, report.heuristic_name, report.heuristic_info_bits) == "match"
     if a_match != b_match:
         return True
     if not a_match:
@@ -246,7 +265,7 @@ def _match_cells(annotation, name, bits, note=""):
     if best is None:
         return cells + [f'<td class="grey">no admissible alignment{note}</td>', '<td class="num grey">n/a</td>']
     target = f"{escape(best.target_id)} {escape(best.target_name or '')}"
-    verdict = match_verdict(best.significant, True, bits)
+    verdict = _verdict_of(annotation, name, bits)
     if verdict == "match":
         shown = f'<span class="badge match">match</span> {target}'
     elif verdict == "weak match":
@@ -430,6 +449,11 @@ def _guide(filters, annotation, groups):
         "sequence: its matches are greyed, weak evidence for any factor. <i>Nearest</i>: the best database motif "
         "when it is not significant.",
     ]
+    if any("ln b" in r.figures for r in filters):
+        paragraphs.append(
+            "<b>ln b</b>: the logarithm's base of the exact PWM (log<sub>b</sub>), estimated by maximum likelihood "
+            "on the sequences (or fixed, --base). Every base reproduces the filter's scores; it sets only how sharp "
+            "the logo is.")
     if heuristic:
         paragraphs.append(
             "<b>Exact or heuristic?</b> The exact PWM reproduces the filter's score on every window "

@@ -3,9 +3,9 @@ import click
 
 from ..annotate.emergence import annotate_epochs, write_emergence_report
 from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON, require_annotate
+from ..annotate.tomtom import require_annotate
 from ..io.callback_folder import read_callback_folder
-from .group import cli, output_path, progress_bar
+from .group import cli, output_path, progress_bar, q_threshold_option, taxon_option
 
 
 @cli.command("report")
@@ -16,11 +16,8 @@ from .group import cli, output_path, progress_bar
               help="Annotate every dump against DB, a MEME file or a JASPAR release (e.g. JASPAR2024) "
                    "[default: the callback's own matches in summary.tsv (PWMCallback(annotate=...)); "
                    "without them, the newest JASPAR CORE release pyjaspar holds].")
-@click.option("--taxon", default=DEFAULT_TAXON, show_default=True,
-              help="With a JASPAR release: the CORE taxon (vertebrates, plants, insects, nematodes, fungi, "
-                   "urochordates; 'all').")
-@click.option("--q-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_Q_THRESHOLD,
-              show_default=True, help="When this command annotates: a match at or below this q-value.")
+@taxon_option()
+@q_threshold_option("When this command annotates: a match at or below this q-value.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def report(folder, output, db, taxon, q_threshold, quiet):
     """Emergence over training, from the FOLDER a PWMCallback wrote (epoch_NNNN.meme, summary.tsv).
