@@ -1,5 +1,6 @@
 """Emergence over training: a real PWMCallback folder from a short fit, and its report as a browser shows it."""
 import re
+import warnings
 
 import h5py
 import numpy as np
@@ -35,11 +36,13 @@ def run(tmp_path_factory):
     with h5py.File(REPO / "data" / "example_seqs.h5") as f:
         x, y = f["x"][:2000].astype("float32"), f["y"][:2000].astype("float32")
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((100, 4)),
-                              keras.layers.Conv1D(FILTERS, 19, activation="relu", name="motif_conv",
-                                                  kernel_initializer=PWMInitializer(JASPAR, base=4.0,
-                                                                                    motifs=["MA0139.1"])),
-                              keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1, activation="sigmoid")])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="motif MA0139.1 has zero probabilities")  # CTCF's zeros, floored
+        ctcf = PWMInitializer(JASPAR, base=4.0, motifs=["MA0139.1"])
+        model = keras.Sequential([keras.Input((100, 4)),
+                                  keras.layers.Conv1D(FILTERS, 19, activation="relu", name="motif_conv",
+                                                      kernel_initializer=ctcf),
+                                  keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
     callbacks = [PWMCallback(x, folder / "annotated", every=1, annotate=str(JASPAR)),
                  PWMCallback(x, folder / "plain", every=1)]
@@ -111,6 +114,28 @@ def test_a_folder_the_callback_did_not_annotate_is_annotated_by_the_command(run,
     assert result.exit_code == 0, result.output
     assert "annotated by this report" in out.read_text() and "JASPAR_CORE_2016.meme" in out.read_text()
     assert f"{FILTERS} filters over {EPOCHS} dumps" in result.output
+
+
+def test_asking_for_another_threshold_annotates_the_dumps_again(run, tmp_path, monkeypatch):
+    import k2p_keras.cli.report as command
+
+    calls = []
+
+    def annotate_here(folder, database, **options):  # the default database, swapped for the bundled file
+        calls.append((database, options["q_threshold"]))
+        return annotate_epochs(folder, JASPAR, **options)
+
+    monkeypatch.setattr(command, "annotate_epochs", annotate_here)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["report", str(run / "annotated"), "-o", str(tmp_path / "own.html"), "-q"]).exit_code == 0
+    assert calls == []  # the callback's own matches
+    out = tmp_path / "strict.html"
+    result = runner.invoke(cli, ["report", str(run / "annotated"), "-o", str(out), "--q-threshold", "1e-12", "-q"])
+    assert result.exit_code == 0, result.output
+    assert calls == [(None, 1e-12)]
+    text = out.read_text()
+    assert "annotated by this report; match: q-value &lt;= 1e-12" in text
+    assert "0 of 4 filters match" in text  # CTCF's q of about 1e-8 is no match at 1e-12
 
 
 def test_the_report_renders_in_a_headless_browser(page, tmp_path):

@@ -1,5 +1,6 @@
 """``k2p-keras report FOLDER -o report.html``: how each filter's motif emerged while the model trained."""
 import click
+from click.core import ParameterSource
 
 from ..annotate.emergence import annotate_epochs, write_emergence_report
 from ..annotate.logos import require_matplotlib
@@ -24,13 +25,17 @@ def report(folder, output, db, taxon, q_threshold, quiet):
 
     Per filter: its logo at every dump, its best database match and q-value, its information
     content and how far its PWM moved since the previous dump; filters in the order of the last
-    dump's report. The dumps are annotated here (Tomtom, memelite) unless the callback annotated
-    them, or --db is given. Needs matplotlib, and pip install 'k2p-keras[annotate]' to annotate.
+    dump's report. The matches are the callback's own when it annotated its dumps; with --db,
+    --taxon or --q-threshold, or without them, the dumps are annotated here (Tomtom, memelite).
+    Needs matplotlib, and pip install 'k2p-keras[annotate]' to annotate.
     """
     require_matplotlib()
     run = read_callback_folder(folder)
     annotations = None
-    if db is not None or not run.annotated:
+    # Asking for a taxon or a threshold is asking for matches other than the callback's.
+    ctx = click.get_current_context()
+    asked = any(ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in ("taxon", "q_threshold"))
+    if db is not None or asked or not run.annotated:
         require_annotate()  # a missing extra fails in one line, before any work
         with progress_bar(len(run.epochs), quiet, label="annotating", unit="dumps") as progress:
             annotations = annotate_epochs(run, db, taxon=taxon, q_threshold=q_threshold, progress=progress)
