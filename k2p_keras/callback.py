@@ -24,6 +24,7 @@ from ._tf import import_tensorflow
 from .annotate.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
+from .io.callback_folder import meme_name, SUMMARY_NAME
 from .io.sequences import dataset_to_array, open_sequences_for
 from .io.text import format_summary, write_text
 from .model.conv import find_motif_conv_in_model
@@ -42,7 +43,6 @@ __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change", "auto_dump_due"]
 #: ``summary.tsv``: the epoch, the columns of ``k2p-keras --summary``, the change, the sequences scanned.
 SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d",
                    "information_content", "consensus", "pwm_change", "sequences_scanned")
-SUMMARY_NAME = "summary.tsv"
 #: Options of extract() the callback does not take: it writes exact PWMs, scanned on this machine,
 #: of the model it trains (no weights file).
 NOT_IN_CALLBACK = ("method", "threshold", "threshold_fraction", "strategy", "weights")
@@ -149,11 +149,6 @@ def auto_sequence_count(count, windows_per_sequence):
     """
     wanted = max(math.ceil(AUTO_FRACTION * count), math.ceil(AUTO_MIN_WINDOWS / max(windows_per_sequence, 1)))
     return min(count, wanted)
-
-
-def meme_name(epoch):
-    """File name of the dump after 1-based epoch ``epoch``: ``epoch_0001.meme``."""
-    return f"epoch_{int(epoch):04d}.meme"
 
 
 def pwm_change(previous, current):

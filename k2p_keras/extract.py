@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 
 from ._version import __version__
 from .annotate.logos import write_filter_logos
-from .annotate.report import FilterReport, write_report
+from .annotate.filters import attach_model_figures, FilterReport
+from .annotate.report import write_report
 from .annotate.tomtom import annotate_motifs
 from .axes import ALPHABET, complement
 from .errors import K2PError, OptionError
@@ -168,7 +169,11 @@ class ExtractionResult:
         return self.annotation
 
     def filter_reports(self):
-        """One :class:`~k2p_keras.annotate.report.FilterReport` per filter: its PWMs side by side and figures."""
+        """One :class:`~k2p_keras.annotate.filters.FilterReport` per filter: its PWMs side by side and figures.
+
+        With the filters' influence or clusters (attributes ``influence``, ``clusters`` when
+        computed) the report orders filters by influence and groups them by cluster.
+        """
         first, *others = self.sets
         reports = []
         for t in range(first.n_filters):
@@ -182,7 +187,7 @@ class ExtractionResult:
                 heuristic=None if second is None else second.pwms[t],
                 heuristic_name=None if second is None else second.motif_name(t) + self.suffix(second),
                 figures=figures))
-        return reports
+        return attach_model_figures(reports, getattr(self, "influence", None), getattr(self, "clusters", None))
 
     def write_report(self, path):
         """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""

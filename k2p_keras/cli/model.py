@@ -9,14 +9,14 @@ from dataclasses import fields, replace
 import click
 
 from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON, load_database, require_annotate
+from ..annotate.tomtom import load_database, require_annotate
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
 from ..io.sequences import N_ENCODINGS
 from ..options import METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..validate import check_base, check_batch_size
-from .group import cli, MODEL_COMMAND, output_path, progress_bar
+from .group import cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, taxon_option
 
 # What --annotate given without a value stands for: the default database.
 DEFAULT_DB = "default"
@@ -102,11 +102,8 @@ def options_of_extract(command):
                    "a JASPAR release (e.g. JASPAR2024) [default DB: the newest JASPAR CORE release pyjaspar "
                    "holds, --taxon vertebrates]. Adds the best match to --summary. Needs "
                    "pip install 'k2p-keras[annotate]'.")
-@click.option("--taxon", default=DEFAULT_TAXON, show_default=True,
-              help="With a JASPAR release: the CORE taxon (vertebrates, plants, insects, nematodes, fungi, "
-                   "urochordates; 'all').")
-@click.option("--q-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_Q_THRESHOLD,
-              show_default=True, help="A database match at or below this q-value is called a match.")
+@taxon_option()
+@q_threshold_option("A database match at or below this q-value is called a match.")
 @click.option("--matches", "matches_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
               help="Write every significant database match as TSV with Tomtom's columns (implies --annotate).")
 @click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
