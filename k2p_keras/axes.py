@@ -27,10 +27,19 @@ not a layout, and is handled by ``convention=`` where those files are read.
 The other strand of anything with letters on its last axis is :func:`complement` (A C G T
 -> T G C A: the letter axis reversed) and, with positions on the axis before,
 :func:`reverse_complement`; both take numpy arrays and TensorFlow tensors alike.
+
+A model may order its one-hot channels otherwise (``alphabet="ATCG"``). Its kernel and the
+sequences stored in its order are put in A C G T order where they are read
+(:func:`channels_to_acgt`), so that the letters, the reverse complement and the MEME files
+never see another order; only code that feeds the model's own layer goes back
+(:func:`acgt_to_channels`).
 """
 import numpy as np
 
 from .errors import K2PError
+
+#: The package's letter order (MEME's too): the columns of every PWM and sequence batch.
+ALPHABET = "ACGT"
 
 
 def complement(letters):
@@ -74,3 +83,16 @@ def memelite_to_pwm(matrix):
     if matrix.ndim != 2 or matrix.shape[0] != 4:
         raise ValueError(f"expected a memelite motif (4, L), got shape {matrix.shape}")
     return np.ascontiguousarray(matrix.T)
+
+
+def channels_to_acgt(alphabet):
+    """Indices that put a model's channels (in ``alphabet``'s order) in A C G T order: ``x[..., index]``.
+
+    ``alphabet`` is checked (:func:`k2p_keras.validate.check_alphabet`) by the caller.
+    """
+    return np.array([alphabet.index(letter) for letter in ALPHABET])
+
+
+def acgt_to_channels(alphabet):
+    """Indices that put A C G T columns in a model's channel order: ``x[..., index]`` (the inverse)."""
+    return np.array([ALPHABET.index(letter) for letter in alphabet])

@@ -24,6 +24,7 @@ from ._tf import import_tensorflow
 from .annotate.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
+from .io.callback_folder import meme_name, SUMMARY_NAME
 from .io.sequences import dataset_to_array, open_labels, open_sequences_for
 from .io.text import format_summary, write_text
 from .model.conv import find_motif_conv_in_model
@@ -42,9 +43,9 @@ __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change", "auto_dump_due"]
 #: ``summary.tsv``: the epoch, the columns of ``k2p-keras --summary``, the change, the sequences scanned.
 SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d",
                    "information_content", "consensus", "pwm_change", "sequences_scanned")
-SUMMARY_NAME = "summary.tsv"
-#: Options of extract() the callback does not take: it writes exact PWMs, scanned on this machine.
-NOT_IN_CALLBACK = ("method", "threshold", "threshold_fraction", "strategy")
+#: Options of extract() the callback does not take: it writes exact PWMs, scanned on this machine,
+#: of the model it trains (no weights file).
+NOT_IN_CALLBACK = ("method", "threshold", "threshold_fraction", "strategy", "weights")
 
 #: ``max_sequences="auto"``: a tenth of the sequences, but at least this many windows (sequences
 #: x positions of the conv) when there are so many; fewer sequences are all scanned.
@@ -148,11 +149,6 @@ def auto_sequence_count(count, windows_per_sequence):
     """
     wanted = max(math.ceil(AUTO_FRACTION * count), math.ceil(AUTO_MIN_WINDOWS / max(windows_per_sequence, 1)))
     return min(count, wanted)
-
-
-def meme_name(epoch):
-    """File name of the dump after 1-based epoch ``epoch``: ``epoch_0001.meme``."""
-    return f"epoch_{int(epoch):04d}.meme"
 
 
 def pwm_change(previous, current):
@@ -313,8 +309,8 @@ class PWMCallback(keras.callbacks.Callback):
         # The options extract() takes, checked now so that a typo fails before training starts.
         unsupported = sorted(set(options) & set(NOT_IN_CALLBACK))
         if unsupported:
-            raise TypeError(f"PWMCallback writes exact PWMs on this machine's devices; it does not take "
-                            f"{', '.join(unsupported)}")
+            raise TypeError(f"PWMCallback writes exact PWMs of the model it trains on this machine's devices; "
+                            f"it does not take {', '.join(unsupported)}")
         self.options = make_options(**options)
         self.base = self.options.base
         self.layer = self.options.layer
@@ -531,6 +527,8 @@ class PWMCallback(keras.callbacks.Callback):
         return self.extract_result().exact
 
     def _open_source(self, model, layer):
+        # The source keeps the model's channel order: plan_extraction puts its batches in
+        # A C G T order (the alphabet option), once.
         spec = find_motif_conv_in_model(model, layer=layer)
         source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,
                                     n_encoding=self.options.n_encoding)

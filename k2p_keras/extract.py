@@ -22,9 +22,10 @@ from .annotate.clusters import cluster_motifs, DEFAULT_CLUSTER_Q
 from .annotate.influence import (filter_influence, influence_batch_size, influence_passes, resolve_null,
     runnable_model, split_at_activation)
 from .annotate.logos import write_filter_logos
-from .annotate.report import FilterReport, write_report
+from .annotate.filters import attach_model_figures, FilterReport
+from .annotate.report import write_report
 from .annotate.tomtom import annotate_motifs, require_annotate
-from .axes import complement
+from .axes import acgt_to_channels, ALPHABET, complement
 from .errors import K2PError, OptionError
 from .io.meme import write_meme
 from .io.sequences import open_batches_for, open_labels
@@ -241,13 +242,13 @@ class ExtractionResult:
         -------
         Influence
         """
-        runnable = runnable_model(model)
+        runnable = runnable_model(model, self.options.weights)
         batches_of_size, count, _, max_length = open_batches_for(self.spec, sequences, self.options)
         values, source = open_labels(labels, sequences, count)
         size = influence_batch_size(max_length, self.spec.kernel.shape[2])
-        self.influence = filter_influence(runnable, lambda: batches_of_size(size), values, layer=self.layer_name,
-                                          null=null or self.options.influence_null, progress=progress,
-                                          labels_source=source)
+        self.influence = filter_influence(runnable, in_model_order(self.spec, lambda: batches_of_size(size)), values,
+                                          layer=self.layer_name, null=null or self.options.influence_null,
+                                          progress=progress, labels_source=source)
         return self.influence
 
     def find_clusters(self, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, **options):
@@ -274,7 +275,11 @@ class ExtractionResult:
         return self.clusters
 
     def filter_reports(self):
-        """One :class:`~k2p_keras.annotate.report.FilterReport` per filter: its PWMs side by side and figures."""
+        """One :class:`~k2p_keras.annotate.filters.FilterReport` per filter: its PWMs side by side and figures.
+
+        With the filters' influence or clusters (attributes ``influence``, ``clusters`` when
+        computed) the report orders filters by influence and groups them by cluster.
+        """
         first, *others = self.sets
         reports = []
         for t in range(first.n_filters):
@@ -288,7 +293,7 @@ class ExtractionResult:
                 heuristic=None if second is None else second.pwms[t],
                 heuristic_name=None if second is None else second.motif_name(t) + self.suffix(second),
                 figures=figures))
-        return reports
+        return attach_model_figures(reports, getattr(self, "influence", None), getattr(self, "clusters", None))
 
     def write_report(self, path):
         """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""
@@ -335,21 +340,38 @@ class ExtractionResult:
         }
 
 
-def _model_spec(model, layer):
+def _model_spec(model, options):
     """The ConvSpec of a model file, an in-memory Keras model, or a ConvSpec given as is."""
+    layer, weights, alphabet = options.layer, options.weights, options.alphabet
+    if weights is not None and not isinstance(model, (str, os.PathLike)):
+        raise OptionError("applies to a model given as an architecture JSON file", "weights")
     if isinstance(model, ConvSpec):
         if layer is not None and layer != model.layer_name:
             raise OptionError(f"the ConvSpec given is layer {model.layer_name!r}, not {layer!r}", "layer")
+        if alphabet not in (ALPHABET, model.alphabet):
+            raise OptionError(f"the ConvSpec given reads channels in the order {model.alphabet}, not "
+                              f"{alphabet}", "alphabet")
         return model, f"<layer {model.layer_name}>"
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
-        if not os.path.exists(path):
-            raise K2PError("file not found", path=path)
-        return find_motif_conv_in_file(path, layer=layer), path
+        for given in (path, weights):
+            if given is not None and not os.path.exists(given):
+                raise K2PError("file not found", path=os.fspath(given))
+        label = path if weights is None else f"{path} (weights {os.fspath(weights)})"
+        return find_motif_conv_in_file(path, layer=layer, weights=weights, alphabet=alphabet), label
     if hasattr(model, "get_config") and hasattr(model, "layers"):
-        return find_motif_conv_in_model(model, layer=layer), f"<keras model {getattr(model, 'name', '?')}>"
+        return (find_motif_conv_in_model(model, layer=layer, alphabet=alphabet),
+                f"<keras model {getattr(model, 'name', '?')}>")
     raise K2PError(f"expected a model file (.h5, .keras), a keras.Model or a ConvSpec, "
                    f"got {type(model).__name__}")
+
+
+def in_model_order(spec, open_batches):
+    """Fresh batches (A C G T) in the model's own channel order (``spec.alphabet``), to run the model."""
+    if spec.alphabet == ALPHABET:
+        return open_batches
+    order = acgt_to_channels(spec.alphabet)
+    return lambda: (batch[:, :, order] for batch in open_batches())
 
 
 def resolved_batch_size(spec, options, length):
@@ -460,8 +482,8 @@ class ExtractionPlan:
         if o.influence:
             size = influence_batch_size(self.max_length, self.spec.kernel.shape[2])
             result.influence = filter_influence(
-                self.runnable, lambda: self.batches_of_size(size), self.labels, layer=self.spec.layer_name,
-                null=o.influence_null, progress=progress, labels_source=self.labels_source)
+                self.runnable, in_model_order(self.spec, lambda: self.batches_of_size(size)), self.labels,
+                layer=self.spec.layer_name, null=o.influence_null, progress=progress, labels_source=self.labels_source)
             if result.n_sequences is None:
                 result.n_sequences = result.influence.n_sequences
         if o.cluster is not False:
@@ -480,7 +502,7 @@ def plan_extraction(model, sequences=None, labels=None, **options):
     ExtractionPlan
     """
     opts = make_options(**options)
-    spec, model_label = _model_spec(model, opts.layer)
+    spec, model_label = _model_spec(model, opts)
     if opts.estimating and not opts.force:
         # Fail before the sequences are opened; a forced run warns when the PWMs are made.
         check_pattern(spec, estimating=True, path=model_label if isinstance(model, (str, os.PathLike)) else None)
@@ -506,7 +528,7 @@ def plan_extraction(model, sequences=None, labels=None, **options):
     if opts.influence:
         if isinstance(model, ConvSpec):
             raise K2PError("influence runs the model: give the model (a file or a keras.Model), not a ConvSpec")
-        runnable = runnable_model(model)
+        runnable = runnable_model(model, opts.weights)
         # A model influence cannot cut, or a constant it cannot use, fails before the scan.
         resolve_null(opts.influence_null, split_at_activation(runnable, spec.layer_name))
     if opts.influence or (labels is not None and labels is not False):

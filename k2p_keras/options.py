@@ -10,13 +10,13 @@ import textwrap
 from dataclasses import dataclass, field, fields, replace
 
 from .annotate.influence import NULLS
+from .axes import ALPHABET
 from .errors import K2PError, OptionError
 from .io.sequences import N_ENCODINGS
 from .model.activations import check_threshold_fraction
 from .motifs.sites import DEFAULT_SITES, site_rule, SITES_HELP
 from .scan.devices import check_strategy
-from .validate import check_base, check_batch_size
-
+from .validate import check_alphabet, check_base, check_batch_size
 
 
 METHODS = ("exact", "heuristic", "both")
@@ -63,6 +63,12 @@ class Options:
         "Estimate the base even when the layers after the conv break the MLE's assumption."))
     layer: str = _option(None, "input", types="str or None", help=(
         "Name of the conv to transform [default: the first convolution reading the one-hot input]."))
+    weights: str = _option(None, "input", types="path or None", help=(
+        "When the model is an architecture JSON (model.to_json()): its weights, the file save_weights "
+        "wrote (.h5, or Keras 3's .weights.h5)."))
+    alphabet: str = _option(ALPHABET, "input", types="str", help=(
+        "The order of the model's one-hot channels, e.g. ATCG. FASTA is encoded in it; HDF5 and .npy "
+        "sequences (and arrays) are taken as stored in it; the MEME files list A, C, G, T all the same."))
     dataset: str = _option(None, "input", types="str or None", help=(
         "For an HDF5 sequence file: the dataset holding the sequences [default: the one shaped like "
         "the model's input]."))
@@ -126,6 +132,10 @@ class Options:
                 fraction = check_threshold_fraction(fraction)
             except K2PError as err:
                 raise _option_error(err, "threshold_fraction") from None
+        try:
+            alphabet = check_alphabet(self.alphabet)
+        except K2PError as err:
+            raise _option_error(err, "alphabet") from None
         if self.n_encoding not in N_ENCODINGS:
             raise OptionError(f"expected one of {', '.join(N_ENCODINGS)}, got {self.n_encoding!r}", "n_encoding")
         try:
@@ -151,7 +161,7 @@ class Options:
         if not isinstance(cluster, (bool, str, os.PathLike)) and not hasattr(cluster, "motifs"):
             raise OptionError(f"expected True, False, a MEME file or a JASPAR release, got {cluster!r}", "cluster")
         return replace(self, base=base, batch_size=size, threshold_fraction=fraction, sites=sites,
-                       influence=influence, cluster=cluster)
+                       alphabet=alphabet, influence=influence, cluster=cluster)
 
     def keywords(self):
         """These options as the keyword arguments of :func:`k2p_keras.extract`."""

@@ -61,6 +61,18 @@ def check_base(base, what="base"):
     return value
 
 
+def check_alphabet(alphabet, what="alphabet"):
+    """Return ``alphabet`` upper-cased after checking it orders the four letters A, C, G, T once each.
+
+    It is the order of a model's one-hot channels (``"ATCG"``: channel 1 holds T).
+    """
+    text = alphabet.upper() if isinstance(alphabet, str) else None
+    if text is None or len(text) != 4 or sorted(text) != sorted(_LETTERS):
+        raise K2PError(f"{what}: expected the order of the model's one-hot channels, the four letters "
+                       f"A, C, G, T once each (e.g. ACGT, ATCG), got {alphabet!r}")
+    return text
+
+
 def check_positive_int(value, what):
     """Return ``value`` as an int after checking that it is a whole number >= 1."""
     try:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import K2PError
+from .axes import ALPHABET, acgt_to_channels
+from .errors import K2PError, OptionError
 from .extract import extract
 from .io.meme import MemeFile, read_meme, recorded_ln_base
 from .io.sequences import open_sequences_for
@@ -35,7 +36,7 @@ from .model.files import read_model
 from .scan.tf_steps import conv_preactivation
 from .scan.windows import padding_amounts
 from .transform import window_constant, window_log_likelihood
-from .validate import check_base, check_kernel
+from .validate import check_alphabet, check_base, check_kernel
 
 DEFAULT_TOLERANCE = 1e-3
 
@@ -112,7 +113,8 @@ class Verification:
             lines.append(f"{name}\t{int(self.filters[k])}\t{self.ln_base[k]:.6g}\t{self.max_abs_diff[k]:.3g}\t"
                          f"{self.scale[k]:.3g}\t{'OK' if self.passed[k] else 'DIFFERS'}")
         source = ("the model's own layer" if self.reference == "model"
-                  else "TensorFlow's conv on the weights read from the file")
+                  else "TensorFlow's conv on the weights read from the file (a check of the transformation, "
+                       "not of how the file was read)")
         lines.append(f"# {self.n_windows} windows per filter in {self.n_sequences} sequences, "
                      f"conv + bias computed by {source}; tolerance {self.tolerance:g} x max(1, scale)")
         return "\n".join(lines) + "\n"
@@ -174,25 +176,54 @@ def sequence_windows(batch, length, padding="valid", strides=1):
     return windows[:, ::strides].transpose(0, 1, 3, 2)
 
 
-def keras_preactivation(model_path, spec):
+def keras_preactivation(model_path, spec, weights=None):
     """``conv + bias`` as the model's own layers compute it, or None when Keras cannot load the file.
 
     The Conv1D is rebuilt from its own config with its activation set to linear and given
     its own weights; BatchNormalization layers folded into the spec are applied after it in
     inference mode. Returns ``(function, None)`` or ``(None, reason)``; the function maps a
-    batch ``(B, length, 4)`` to ``(B, positions, F)`` float64.
-    """
-    import keras  # TensorFlow loads when verify runs the model, not with the package
+    batch ``(B, length, 4)`` (A C G T) to ``(B, positions, F)`` float64, feeding the layer
+    its channels in the model's order (``spec.alphabet``) and nothing else: a model with
+    several inputs is not run, only the layer on the one-hot input.
 
+    An architecture JSON with its ``weights`` is loaded as the whole model file the two
+    stand for (:func:`k2p_keras.model.files.write_whole_model`, in a temporary folder).
+    """
+    model, reason = _load_with_keras(model_path, weights)
+    if model is None:
+        return None, reason
+    compute = _layer_preactivation(model, spec)
+    if compute is None:
+        return None, f"Keras built the model without a layer {spec.layer_name!r}"
+    if spec.alphabet == ALPHABET:
+        return compute, None
+    order = acgt_to_channels(spec.alphabet)
+    return (lambda batch: compute(np.asarray(batch)[:, :, order])), None
+
+
+def _load_with_keras(model_path, weights):
+    """The model loaded by Keras in safe mode, or ``(None, why not)``."""
     from .initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
 
+    model_file = read_model(model_path, weights=weights)
     try:
-        model = load_keras_model(model_path)
+        return load_keras_model(model_path, weights), None
     except K2PError as err:
-        return None, err.message
+        reason = err.message
+        if str(model_file.keras_version or "").startswith("1."):
+            reason += f"; Keras 3 does not rebuild Keras {model_file.keras_version} configs"
+        elif isinstance(model_file.config.get("config"), list):
+            reason += "; Keras 3 does not rebuild the Sequential configs of Keras 1 to 2.2.2 (a bare list of layers)"
+        return None, reason
+
+
+def _layer_preactivation(model, spec):
+    """The conv's linear twin (and the folded BatchNormalizations) on canonical batches, or None."""
+    import keras  # TensorFlow loads when verify runs the model, not with the package
+
     conv = find_live_layer(model, spec.layer_name)
     if conv is None:
-        return None, f"Keras built the model without a layer {spec.layer_name!r}"
+        return None
     config = conv.get_config()
     config["activation"] = "linear"
     # TensorFlow has no channels-first convolution on the CPU: a channels-first layer is
@@ -203,7 +234,7 @@ def keras_preactivation(model_path, spec):
     linear = type(conv).from_config(config)
     norms = [find_live_layer(model, name) for name in spec.folded_batchnorms]
     if spec.conv2d_layout is not None:
-        return _conv2d_preactivation(conv, linear, norms, spec), None
+        return _conv2d_preactivation(conv, linear, norms, spec)
     linear.build((None, None, 4))
     linear.set_weights(conv.get_weights())
 
@@ -216,19 +247,20 @@ def keras_preactivation(model_path, spec):
         y = keras.ops.convert_to_numpy(y).astype(np.float64)
         return y.transpose(0, 2, 1) if spec.channels_first and norms else y
 
-    return compute, None
+    return compute
 
 
 def _conv2d_preactivation(conv, linear, norms, spec):
     """A Conv2D on one-hot DNA, computed by its channels-last twin on the batch in its layout.
 
     The keras-genomics layout ``(4, 1, L)`` channels-first is the same convolution as
-    ``(1, L, 4)`` channels-last with the same kernel ``(1, k, 4, F)``.
+    ``(1, L, 4)`` channels-last with the same kernel ``(1, k, 4, F)``, and the channels-first
+    image ``(1, 4, L)`` as the image ``(4, L, 1)``.
     """
     import keras  # TensorFlow loads when verify runs the model, not with the package
 
-
-    layout = "row" if spec.conv2d_layout == "keras-genomics" else spec.conv2d_layout
+    layout = {"keras-genomics": "row", "image-channels-first": "image"}.get(spec.conv2d_layout,
+                                                                          spec.conv2d_layout)
     linear.build({"row": (None, 1, None, 4), "image": (None, 4, None, 1)}[layout])
     linear.set_weights(conv.get_weights())
 
@@ -313,9 +345,13 @@ class VerificationInputs:
 
 
 def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=math.e, dataset=None,
-                         n_encoding="zero", use_keras=True):
+                         n_encoding="zero", use_keras=True, weights=None, alphabet=ALPHABET):
     """Read the model, the PWMs to check and the sequences (see :func:`verify_model`)."""
-    spec = find_motif_conv_in_file(model_path, layer=layer)
+    try:
+        alphabet = check_alphabet(alphabet)
+    except K2PError as err:
+        raise OptionError(err.message.removeprefix("alphabet: "), "alphabet") from None
+    spec = find_motif_conv_in_file(model_path, layer=layer, weights=weights, alphabet=alphabet)
     try:
         # The layer computes in float32: a kernel past its range gives inf and NaN, not a check.
         check_kernel(spec.kernel, f"the kernel of {spec.layer_name!r}", float32=True)
@@ -329,8 +365,8 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
     preactivation = None
     if use_keras:
         # First: a model Keras refuses as unsafe fails before anything else is said about it.
-        preactivation, reason = keras_preactivation(model_path, spec)
-        foreign = foreign_classes(read_model(model_path).config) if preactivation is None else []
+        preactivation, reason = keras_preactivation(model_path, spec, weights)
+        foreign = foreign_classes(read_model(model_path, weights=weights).config) if preactivation is None else []
         if foreign:
             raise K2PError(f"{reason}, and its config names code outside Keras ({', '.join(sorted(set(foreign))[:3])}): "
                            "a model that cannot be loaded safely is not verified", path=model_path)
@@ -347,15 +383,17 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
 
 
 def verify_model(model_path, sequences, *, layer=None, pwms=None, base=math.e, tolerance=DEFAULT_TOLERANCE,
-                 dataset=None, n_encoding="zero", batch_size=512, use_keras=True, progress=None):
+                 dataset=None, n_encoding="zero", batch_size=512, use_keras=True, progress=None, weights=None,
+                 alphabet=ALPHABET):
     """Check PWMs against a saved model's motif Conv1D on every window of some sequences.
 
     Parameters
     ----------
     model_path : str or os.PathLike
-        A ``.h5`` or ``.keras`` model.
+        A ``.h5`` or ``.keras`` model (file or folder), or an architecture JSON with ``weights``.
     sequences : str, os.PathLike, numpy.ndarray or SequenceSource
-        One-hot sequences or FASTA (see :func:`k2p_keras.io.sequences.open_sequences`).
+        One-hot sequences or FASTA (see :func:`k2p_keras.io.sequences.open_sequences`); stored
+        tensors and arrays in the model's channel order (``alphabet``).
     layer : str, optional
         The Conv1D to check [default: the first on the one-hot input].
     pwms : str, os.PathLike or MemeFile, optional
@@ -371,12 +409,16 @@ def verify_model(model_path, sequences, *, layer=None, pwms=None, base=math.e, t
         Compute the layer with Keras (the default); False, or a model Keras cannot load,
         uses TensorFlow's conv on the weights read from the file, with a warning for the latter.
     progress : callable, optional
+    weights : str or os.PathLike, optional
+        The weights file of an architecture JSON.
+    alphabet : str
+        The order of the model's one-hot channels (e.g. ``"ATCG"``); the layer is fed in it.
 
     Returns
     -------
     Verification
     """
     inputs = prepare_verification(model_path, sequences, layer=layer, pwms=pwms, base=base, dataset=dataset,
-                                  n_encoding=n_encoding, use_keras=use_keras)
+                                  n_encoding=n_encoding, use_keras=use_keras, weights=weights, alphabet=alphabet)
     return verify_pwms(inputs.spec, inputs.source.iter_batches(batch_size), inputs.pwm_set, inputs.preactivation,
                        tolerance, progress)

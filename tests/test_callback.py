@@ -409,6 +409,35 @@ def test_callback_pwms_equal_the_clis_on_the_same_weights(data, tmp_path):
     assert motifs_part(tmp_path / "cli.meme") == motifs_part(tmp_path / "dumps" / "epoch_0001.meme")
 
 
+def test_a_model_on_another_channel_order_writes_its_pwms_in_acgt(data, tmp_path):
+    """alphabet= reaches the callback through Options: the model trains on A T C G channels, the
+    dumps are the CLI's on the same weights and sequences with --alphabet ATCG (MEME in A C G T)."""
+    from click.testing import CliRunner
+
+    from k2p_keras.cli.group import cli
+
+    x, y = data
+    atcg = x[:, :, [0, 3, 1, 2]]  # A C G T columns in the order A T C G
+    model = deepbind_model()
+    callback = PWMCallback(atcg, tmp_path / "dumps", alphabet="ATCG")
+    model.fit(atcg, y, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "atcg.npy", atcg)
+    result = CliRunner().invoke(cli, [str(tmp_path / "m.keras"), str(tmp_path / "atcg.npy"), "--alphabet", "ATCG",
+                                      "-q", "-o", str(tmp_path / "cli.meme")])
+    assert result.exit_code == 0, result.output
+    assert motifs_part(tmp_path / "cli.meme") == motifs_part(tmp_path / "dumps" / "epoch_0001.meme")
+    kernel = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)[:, [0, 2, 3, 1]]
+    ln_b = callback.last_extraction.ln_base[0]
+    np.testing.assert_allclose(callback.last_extraction.pwms[0], kernel_to_pwm(kernel[:, :, 0], math.exp(ln_b)),
+                               atol=1e-12)
+
+
+def test_a_weights_file_is_no_option_of_the_callback(data, tmp_path):
+    with pytest.raises(TypeError, match="does not take weights"):
+        PWMCallback(data[0], tmp_path, weights="w.h5")
+
+
 def test_auto_subsample_is_stated_and_equals_the_cli_on_those_sequences(tmp_path):
     """max_sequences="auto" scans a tenth of a large set (>= 100,000 windows), says how many in
     summary.tsv, and its dump equals the CLI on exactly those sequences and the saved weights."""

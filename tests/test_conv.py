@@ -335,6 +335,76 @@ def test_conv_on_twenty_channels():
         find_motif_conv_in_model(model)
 
 
+def test_extra_channels_beside_the_bases_say_why_and_what_works():
+    """A conv reading A C G T plus a conservation track: the PWM would not hold the track's share."""
+    model = keras.Sequential([keras.Input((LENGTH, 5)), layers.Conv1D(2, 3, name="with_track"),
+                              layers.GlobalMaxPooling1D()])
+    with pytest.raises(K2PError) as caught:
+        find_motif_conv_in_model(model)
+    message = str(caught.value)
+    assert "reads 5 channels, expected 4" in message and "cannot hold what 1 more channels add" in message
+    assert "a conv reading the four bases alone" in message
+
+
+def test_a_custom_conv_on_the_input_says_why_and_what_works():
+    """``my>MaskedConv1D`` is never run, so it cannot be taken for a Conv1D; one line says so."""
+    def config(with_builtin_after):
+        conv = {"class_name": "my>MaskedConv1D", "name": "masked", "inbound_nodes": [[["dna", 0, 0, {}]]],
+                "config": dict(name="masked", **CONV)}
+        after = [k2_layer("Conv1D", "conv1d", [[("masked", 0)]], **CONV)] if with_builtin_after else []
+        last = after[-1]["name"] if after else "masked"
+        return {"class_name": "Functional", "config": {
+            "name": "m", "input_layers": [["dna", 0, 0]], "output_layers": [["gmp", 0, 0]],
+            "layers": [{"class_name": "InputLayer", "name": "dna", "inbound_nodes": [],
+                        "config": {"name": "dna", "batch_input_shape": [None, LENGTH, 4]}},
+                       conv] + after + [k2_layer("GlobalMaxPooling1D", "gmp", [[(last, 0)]])]}}
+
+    for with_builtin_after in (False, True):
+        with pytest.raises(K2PError) as caught:
+            find_motif_conv(config(with_builtin_after), WEIGHTS.__getitem__)
+        message = str(caught.value)
+        assert "layer 'masked' (my>MaskedConv1D) reads the one-hot input but is a custom class" in message
+        assert "copy its kernel and bias into a keras.layers.Conv1D" in message
+    with pytest.raises(K2PError, match="is a custom class"):
+        find_motif_conv(config(False), WEIGHTS.__getitem__, layer="masked")
+
+
+def test_the_conv_on_the_one_hot_input_is_found_whichever_input_it_is():
+    """Two inputs, the features' (L, 6) conv listed first: the conv on the (L, 4) input is the motif conv."""
+    tracks = keras.Input((LENGTH, 6), name="tracks")
+    dna = keras.Input((LENGTH, 4), name="dna")
+    t = layers.GlobalMaxPooling1D()(layers.Conv1D(2, 3, name="track_conv")(tracks))
+    d = layers.GlobalMaxPooling1D()(layers.Conv1D(3, 5, activation="relu", name="motif_conv")(dna))
+    model = keras.Model([tracks, dna], layers.Dense(1)(layers.Concatenate()([t, d])))
+    spec = find_motif_conv_in_model(model)
+    assert spec.layer_name == "motif_conv" and spec.report() == "motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK"
+    np.testing.assert_array_equal(spec.kernel, model.get_layer("motif_conv").get_weights()[0])
+
+
+@pytest.mark.parametrize("alphabet", ["ACGT", "ATCG", "TGCA", "gatc"])
+def test_the_kernel_is_put_in_acgt_order(alphabet):
+    """Channel j of a model in ``alphabet``'s order holds letter alphabet[j]: column A C G T comes from it."""
+    model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(3, 5, name="motif_conv"),
+                              layers.GlobalMaxPooling1D()])
+    stored = model.get_layer("motif_conv").get_weights()[0].astype(np.float64)
+    spec = find_motif_conv_in_model(model, alphabet=alphabet)
+    assert spec.alphabet == alphabet.upper()
+    for column, letter in enumerate("ACGT"):
+        np.testing.assert_array_equal(spec.kernel[:, column], stored[:, alphabet.upper().index(letter)])
+    # the scores are the same: an A C G T window scored by the spec is the model's window in its order
+    x = one_hot(6)
+    in_model_order = x[:, :, ["ACGT".index(letter) for letter in alphabet.upper()]]
+    np.testing.assert_allclose(numpy_conv(x, spec.kernel, spec.bias),
+                               numpy_conv(in_model_order, stored, spec.bias), atol=1e-12)
+
+
+@pytest.mark.parametrize("alphabet", ["ACG", "ACGU", "AACG", "ACGTN", 4])
+def test_an_alphabet_that_is_no_order_of_acgt_is_refused(alphabet):
+    model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(3, 5), layers.GlobalMaxPooling1D()])
+    with pytest.raises(K2PError, match="alphabet: expected the order of the model's one-hot channels"):
+        find_motif_conv_in_model(model, alphabet=alphabet)
+
+
 def test_grouped_conv_is_refused():
     model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(4, 3, groups=2),
                               layers.GlobalMaxPooling1D()])

@@ -172,3 +172,19 @@ def test_models_influence_cannot_cut_and_an_impossible_null_are_refused_in_one_l
         split_at_activation(runnable_model(WILD / "conv2d_image.keras"))  # a Conv2D's (N, 4, length, 1)
     with pytest.raises(K2PError, match="not merged element-wise"):
         split_at_activation(runnable_model(WILD / "strands_concatenate_filters.keras"))
+
+
+def test_a_model_reading_another_channel_order_is_fed_its_own_order(example):
+    """--alphabet ATCG: the sequences are read in A C G T, the model is run in its own order."""
+    x = example[0][:1000]
+    acgt = keras.models.load_model(EXAMPLE / "deepbind.keras", compile=False)
+    atcg = keras.models.clone_model(acgt)
+    order = [0, 3, 1, 2]  # the A C G T columns as A T C G
+    for layer, source in zip(atcg.layers, acgt.layers):
+        weights = source.get_weights()
+        if layer.name == "motif_conv":
+            weights[0] = weights[0][:, order, :]
+        layer.set_weights(weights)
+    expected = extract(acgt, x, influence=True).influence.msq
+    found = extract(atcg, x[:, :, order], alphabet="ATCG", influence=True).influence.msq
+    np.testing.assert_allclose(found, expected, rtol=1e-5)

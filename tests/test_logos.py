@@ -60,9 +60,11 @@ def test_letter_heights_follow_information_content():
     # A certain row (2 bits) fills the axis; a uniform row (0 bits) draws nothing.
     pwm = np.array([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]])
     fig = logo_figure([("t", pwm)])
-    patches = fig.axes[0].patches
-    tops = sorted(round(p.get_path().get_extents().y1, 6) for p in patches)
-    assert len(patches) == 3  # A at position 1; A and C at position 3
+    # The letters are one collection per logo.
+    paths = [path for c in fig.axes[0].collections for path in c.get_paths()]
+    colours = [colour for c in fig.axes[0].collections for colour in c.get_facecolors()]
+    tops = sorted(round(path.get_extents().y1, 6) for path in paths)
+    assert len(paths) == 3  # A at position 1; A and C at position 3
     assert tops == [0.5, 1.0, 2.0]
-    colors = {tuple(np.round(p.get_facecolor()[:3], 3)) for p in patches}
+    colors = {tuple(np.round(c[:3], 3)) for c in colours}
     assert len(colors) == 2

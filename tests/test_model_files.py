@@ -207,18 +207,32 @@ def write_legacy_h5(path, config, weights, root_attrs, split_names=False):
         h5.attrs["model_config"] = json.dumps(config).encode()
         for key, value in root_attrs.items():
             h5.attrs[key] = value
-        group = h5.create_group("model_weights")
-        group.attrs["layer_names"] = [name.encode() for name in weights]
-        for layer, pairs in weights.items():
-            layer_group = group.create_group(layer)
-            names = [name.encode() for name, _ in pairs]
-            if split_names and len(names) > 1:
-                layer_group.attrs["weight_names0"] = names[:1]
-                layer_group.attrs["weight_names1"] = names[1:]
-            else:
-                layer_group.attrs["weight_names"] = names
-            for name, array in pairs:
-                layer_group.create_dataset(name, data=array)
+        write_layer_groups(h5.create_group("model_weights"), weights, split_names)
+    return path
+
+
+def write_layer_groups(group, weights, split_names=False):
+    """``layer_names`` and one group per layer with its ``weight_names``: a whole model's
+    ``model_weights`` group, or the root of what ``save_weights`` wrote."""
+    group.attrs["layer_names"] = [name.encode() for name in weights]
+    for layer, pairs in weights.items():
+        layer_group = group.create_group(layer)
+        names = [name.encode() for name, _ in pairs]
+        if split_names and len(names) > 1:
+            layer_group.attrs["weight_names0"] = names[:1]
+            layer_group.attrs["weight_names1"] = names[1:]
+        else:
+            layer_group.attrs["weight_names"] = names
+        for name, array in pairs:
+            layer_group.create_dataset(name, data=array)
+
+
+def write_weights_only_h5(path, weights, root_attrs=()):
+    """What Keras 1/2 ``save_weights`` wrote: the layer groups at the root, no architecture."""
+    with h5py.File(path, "w") as h5:
+        for key, value in dict(root_attrs).items():
+            h5.attrs[key] = value
+        write_layer_groups(h5, weights)
     return path
 
 
@@ -366,7 +380,7 @@ def test_truncated_files(saved, tmp_path, fmt):
 
 def test_keras3_weights_only_file(saved):
     _, _, folder = saved
-    _refused(folder / "model.weights.h5", "weights-only file", "model.save(")
+    _refused(folder / "model.weights.h5", "weights-only file", "architecture JSON", "--weights", "model.save(")
 
 
 def test_legacy_weights_only_file(tmp_path):
@@ -376,14 +390,15 @@ def test_legacy_weights_only_file(tmp_path):
         h5.attrs["backend"] = b"tensorflow"
         h5.create_group("conv1d_1").attrs["weight_names"] = [b"conv1d_1/kernel:0"]
         h5["conv1d_1"].create_dataset("conv1d_1/kernel:0", data=KERNEL)
-    _refused(path, "weights-only file")
+    _refused(path, "weights-only file", "give its architecture JSON (model.to_json()) as MODEL and this file "
+             "as --weights")
 
 
-def test_keras0_file(tmp_path):
+def test_keras0_file_says_why_and_what_works(tmp_path):
     path = tmp_path / "old.h5"
     with h5py.File(path, "w") as h5:
         h5.attrs["nb_layers"] = 3
-    _refused(path, "Keras 0.x")
+    _refused(path, "Keras 0.x", "numbered, not named", "save it again with Keras 1 or later")
 
 
 def test_hdf5_without_model(tmp_path):
@@ -460,3 +475,146 @@ def test_missing_layer_weights(tmp_path):
         model_file.weights("nothing")
     with pytest.raises(K2PError, match="no weights for layer"):
         find_motif_conv_in_file(path)
+
+
+# ---------------------------------------------------------------------------------------
+# Keras 1 Convolution2D: the kernel's layout and orientation follow dim_ordering
+
+def keras1_conv2d_sequential(dim_ordering, length=40):
+    """A Keras 1.2 Sequential: Convolution2D spanning the 4 bases -> GlobalMaxPooling2D -> Dense."""
+    shape = [None, 4, length, 1] if dim_ordering == "tf" else [None, 1, 4, length]
+    return {"class_name": "Sequential", "keras_version": "1.2.1", "config": [
+        {"class_name": "Convolution2D", "config": {
+            "name": "convolution2d_1", "trainable": True, "dim_ordering": dim_ordering, "nb_col": 5,
+            "subsample": [1, 1], "init": "glorot_uniform", "bias": True, "nb_filter": 3,
+            "border_mode": "valid", "batch_input_shape": shape, "activation": "relu", "nb_row": 4}},
+        {"class_name": "GlobalMaxPooling2D", "config": {"name": "globalmaxpooling2d_1", "trainable": True,
+                                                       "dim_ordering": dim_ordering}},
+        {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": 1, "activation": "sigmoid",
+                                           "bias": True, "input_dim": 3}}]}
+
+
+def keras1_conv2d_kernel(dim_ordering, theano):
+    """KERNEL (k, 4, F) as Keras 1 stored it: 'tf' (4, k, 1, F); 'th' (F, 1, 4, k), flipped on both
+    axes (positions and bases) when Theano's true convolution computed with it."""
+    image = KERNEL.transpose(1, 0, 2)[:, :, np.newaxis, :]
+    if dim_ordering == "tf":
+        return image
+    stored = image.transpose(3, 2, 0, 1)
+    return stored[:, :, ::-1, ::-1] if theano else stored
+
+
+@pytest.mark.parametrize("dim_ordering", ["tf", "th"])
+@pytest.mark.parametrize("theano", [True, False], ids=["theano-names", "tensorflow-names"])
+def test_keras1_convolution2d_orientation_follows_dim_ordering(tmp_path, dim_ordering, theano):
+    """'th' kernels from Theano are flipped on both axes; 'tf' ones never, even without ':0' in
+    their names (the DeepLIFT files: tf-ordered TensorFlow kernels saved from Theano)."""
+    suffix = "" if theano else ":0"
+    path = write_legacy_h5(tmp_path / "k1.h5", keras1_conv2d_sequential(dim_ordering), {
+        "convolution2d_1": [(f"convolution2d_1_W{suffix}", keras1_conv2d_kernel(dim_ordering, theano)),
+                            (f"convolution2d_1_b{suffix}", BIAS)],
+        "globalmaxpooling2d_1": [],
+        "dense_1": [(f"dense_1_W{suffix}", np.ones((3, 1))), (f"dense_1_b{suffix}", np.zeros(1))]},
+        {"keras_version": b"1.2.0"})
+    spec = find_motif_conv_in_file(path)
+    np.testing.assert_array_equal(spec.kernel, KERNEL)
+    np.testing.assert_array_equal(spec.bias, BIAS)
+    layout = "image" if dim_ordering == "tf" else "image-channels-first"
+    assert spec.conv2d_layout == layout and spec.channels_first == (dim_ordering == "th")
+    assert spec.input_length == 40
+    assert spec.report() == (f"convolution2d_1 (Convolution2D on one-hot DNA as Conv1D, {layout} layout, relu) "
+                             "-> GlobalMaxPooling2D: OK")
+
+
+def test_keras2_theano_conv2d_is_flipped_on_both_axes(tmp_path):
+    """Keras 2 on Theano stored (height, width, in, F) kernels of a true convolution."""
+    config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [
+        {"class_name": "Conv2D", "config": {
+            "name": "conv2d_1", "batch_input_shape": [None, 4, 40, 1], "filters": 3, "kernel_size": [4, 5],
+            "strides": [1, 1], "padding": "valid", "dilation_rate": [1, 1], "data_format": "channels_last",
+            "activation": "relu", "use_bias": True}},
+        {"class_name": "GlobalMaxPooling2D", "config": {"name": "gmp", "data_format": "channels_last"}}]}}
+    stored = KERNEL.transpose(1, 0, 2)[:, :, np.newaxis, :][::-1, ::-1]
+    path = write_legacy_h5(tmp_path / "k2th.h5", config, {
+        "conv2d_1": [("conv2d_1/kernel", stored), ("conv2d_1/bias", BIAS)], "gmp": []},
+        {"keras_version": b"2.2.4", "backend": b"theano"})
+    np.testing.assert_array_equal(find_motif_conv_in_file(path).kernel, KERNEL)
+
+
+# ---------------------------------------------------------------------------------------
+# An architecture JSON with its weights apart: model.to_json() + model.save_weights(...)
+
+def test_keras3_json_and_weights_read_as_the_whole_model(saved, tmp_path):
+    model, paths, folder = saved
+    json_path = tmp_path / "model.json"
+    json_path.write_text(model.to_json())
+    pair = read_model(json_path, weights=folder / "model.weights.h5")
+    whole = read_model(paths["keras"])
+    assert pair.format == "json" and pair.weights_path == str(folder / "model.weights.h5")
+    for name in ("motif_conv", "bn", "bn_plain", "d1", "inner_bn", "d2"):
+        for mine, theirs in zip(pair.weights(name), whole.weights(name), strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+    spec = find_motif_conv_in_file(json_path, weights=folder / "model.weights.h5")
+    assert spec.report() == find_motif_conv_in_file(paths["keras"]).report()
+
+
+def test_keras1_json_and_save_weights(tmp_path):
+    """Keras 1.2.1 JSON + save_weights: only the JSON says the version; names without ':0' say Theano."""
+    json_path = tmp_path / "k1.json"
+    json_path.write_text(json.dumps({**keras1_sequential(), "keras_version": "1.2.1"}))
+    weights = write_weights_only_h5(tmp_path / "k1_weights.h5", {
+        "convolution1d_1": [("convolution1d_1_W", KERNEL[:, np.newaxis]), ("convolution1d_1_b", BIAS)],
+        "globalmaxpooling1d_1": [],
+        "dense_1": [("dense_1_W", np.ones((3, 1))), ("dense_1_b", np.zeros(1))]})
+    model_file = read_model(json_path, weights=weights)
+    assert model_file.kernel_flipped and model_file.keras_version == "1.2.1"
+    np.testing.assert_array_equal(model_file.weights("convolution1d_1")[0], KERNEL[::-1])
+    np.testing.assert_array_equal(find_motif_conv_in_file(json_path, weights=weights).kernel, KERNEL[::-1])
+
+
+def test_tf_keras_json_and_save_weights(tmp_path):
+    tf_keras = pytest.importorskip("tf_keras")
+    model = tf_keras.Sequential([tf_keras.Input((30, 4)), tf_keras.layers.Conv1D(3, 5, name="motif_conv"),
+                                 tf_keras.layers.GlobalMaxPooling1D()])
+    (tmp_path / "model.json").write_text(model.to_json())
+    model.save_weights(tmp_path / "model_weights.h5")
+    model_file = read_model(tmp_path / "model.json", weights=tmp_path / "model_weights.h5")
+    assert model_file.backend == "tensorflow" and not model_file.kernel_flipped
+    np.testing.assert_array_equal(model_file.weights("motif_conv")[0], model.get_layer("motif_conv").get_weights()[0])
+
+
+def _refused_pair(model, weights, *words):
+    with pytest.raises(K2PError) as caught:
+        read_model(model, weights=weights)
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, message
+
+
+def test_json_without_weights_says_what_to_add(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(keras1_sequential()))
+    _refused(path, "architecture JSON", "holds no weights", "--weights FILE.h5")
+
+
+def test_pairs_that_are_no_json_and_weights(saved, tmp_path):
+    _, paths, folder = saved
+    json_path = tmp_path / "model.json"
+    json_path.write_text(json.dumps(keras1_sequential()))
+    _refused_pair(paths["h5"], folder / "model.weights.h5", str(paths["h5"]), "whole model file", "alone")
+    _refused_pair(json_path, paths["h5"], "a whole model file, not a weights-only file")
+    text = tmp_path / "weights.txt"
+    text.write_text("1 2 3\n")
+    _refused_pair(json_path, text, "expected an HDF5 weights file")
+    old = tmp_path / "old.h5"
+    with h5py.File(old, "w") as h5:
+        h5.attrs["nb_layers"] = 3
+    _refused_pair(json_path, old, "Keras 0.x")
+    data = tmp_path / "data.h5"
+    with h5py.File(data, "w") as h5:
+        h5["x"] = np.zeros(3)
+    _refused_pair(json_path, data, "without Keras weights")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"class_name": "Sequential"')
+    _refused_pair(bad, folder / "model.weights.h5", "invalid JSON")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from k2p_keras.errors import K2PError
-from k2p_keras.io.sequences import FastaSequences, open_labels, open_sequences, TensorSequences
+from k2p_keras.io.sequences import FastaSequences, iterable_batches, open_labels, open_sequences, TensorSequences
 
 EYE = np.eye(4, dtype=np.float32)
 
@@ -86,6 +86,27 @@ def test_channels_first_is_transposed(tmp_path):
         assert source.length == 11
         np.testing.assert_array_equal(np.concatenate(gather(source, 6)), data)
         np.testing.assert_array_equal(np.concatenate(gather(source, 6, indices=[3, 19])), data[[3, 19]])
+
+
+@pytest.mark.parametrize("alphabet", ["ATCG", "TGCA", "CAGT"])
+def test_tensors_in_a_model_s_channel_order_come_out_in_acgt(tmp_path, alphabet):
+    """Stored tensors, arrays and batches are taken in the model's order (alphabet) and put in A C G T;
+    FASTA letters are A C G T whatever the model's order."""
+    data = one_hot(30, 12)
+    stored = data[:, :, ["ACGT".index(letter) for letter in alphabet]]  # channel j holds alphabet[j]
+    np.save(tmp_path / "s.npy", stored)
+    channels_first = np.ascontiguousarray(stored.transpose(0, 2, 1))
+    for source in (open_sequences(tmp_path / "s.npy", alphabet=alphabet),
+                   open_sequences(write_h5(tmp_path / "s.h5", stored), alphabet=alphabet),
+                   open_sequences(write_h5(tmp_path / "cf.h5", channels_first), alphabet=alphabet),
+                   open_sequences(stored, alphabet=alphabet)):
+        np.testing.assert_array_equal(np.concatenate(gather(source, 7)), data)
+        np.testing.assert_array_equal(np.concatenate(gather(source, 7, indices=[2, 29])), data[[2, 29]])
+    batches_of_size, _, _ = iterable_batches([stored[:10], stored[10:]], alphabet)
+    np.testing.assert_array_equal(np.concatenate(list(batches_of_size(8))), data)
+    (tmp_path / "s.fa").write_text(">s\nACGTTGCA\n")
+    fasta = gather(open_sequences(tmp_path / "s.fa", alphabet=alphabet))
+    np.testing.assert_array_equal(fasta[0][0], EYE[[0, 1, 2, 3, 3, 2, 1, 0]])
 
 
 @pytest.mark.parametrize("indices", [[0], [5, 3, 3, 99], list(range(10, 40)), [0, 50, 99],

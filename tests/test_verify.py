@@ -150,3 +150,22 @@ def test_motifs_that_name_no_filter_or_have_the_wrong_width_are_refused(files, t
     with pytest.raises(K2PError, match="positions"):
         verify_model(files["relu"], files["fasta"], pwms=short)
     assert read_meme(short).motifs[0].width == WIDTH - 1
+
+
+@pytest.mark.parametrize("alphabet", ["TGCA", "ATCG"])
+def test_the_layer_is_fed_in_the_model_s_channel_order(files, alphabet):
+    """The PWMs are in A C G T; the layer reads the model's order: verify compares the two on one input."""
+    result = verify_model(files["bn"], files["fasta"], alphabet=alphabet)
+    assert result.reference == "model" and result.ok
+    assert np.all(result.max_abs_diff < 1e-5 * np.maximum(1, result.scale))
+
+
+def test_an_architecture_json_and_its_weights_are_the_model_s_own_layer(files, tmp_path):
+    """Keras 3's to_json() + save_weights(): loaded as the .keras file the two stand for."""
+    model = keras.models.load_model(files["bn"])
+    (tmp_path / "bn.json").write_text(model.to_json())
+    model.save_weights(tmp_path / "bn.weights.h5")
+    result = verify_model(tmp_path / "bn.json", files["fasta"], weights=tmp_path / "bn.weights.h5")
+    assert result.reference == "model" and result.ok
+    whole = verify_model(files["bn"], files["fasta"])
+    np.testing.assert_array_equal(result.max_abs_diff, whole.max_abs_diff)

@@ -339,3 +339,13 @@ def test_a_live_model_reads_as_its_file(name, x):
     assert live.spec.report() == saved.spec.report()
     assert live.options.both_strands == saved.options.both_strands
     np.testing.assert_allclose(live.exact.pwms, saved.exact.pwms, rtol=0, atol=1e-12)
+
+
+def test_a_channel_flip_is_no_complement_in_every_channel_order():
+    """ops.flip over positions and channels is the reverse complement in A C G T (and A G C T) order, not in
+    A T C G: there the model's second strand is another sequence."""
+    path = HERE / "strands_maximum_flip.keras"
+    assert find_motif_conv_in_file(path, alphabet="AGCT").both_strands
+    spec = find_motif_conv_in_file(path, alphabet="ATCG")
+    assert not spec.pattern_ok and not spec.both_strands
+    assert "in the channel order ATCG gives GCTA, not the complement TAGC" in spec.problem

@@ -68,11 +68,12 @@ _EPSILON = 1e-7
 _REASON_CHARS = 240
 
 
-def runnable_model(model):
+def runnable_model(model, weights=None):
     """The Keras model influence runs: a live model as it is; a file loaded by Keras in safe mode.
 
     Safe mode never runs a Lambda's code nor imports a custom class: such a model cannot be
     loaded from its file (give the live model instead, e.g. ``PWMCallback(influence=True)``).
+    An architecture JSON is loaded with its ``weights``.
 
     Raises
     ------
@@ -83,7 +84,7 @@ def runnable_model(model):
         from ..initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
 
         try:
-            return load_keras_model(model)
+            return load_keras_model(model, weights)
         except K2PError as err:
             # Keras may quote a whole model config in its first line.
             reason = err.message if len(err.message) <= _REASON_CHARS else err.message[:_REASON_CHARS] + "...)"
@@ -539,8 +540,8 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
     model : keras.Model or str
         A live model, or a model file (loaded by :func:`runnable_model`, safe mode).
     sequences : numpy.ndarray or callable
-        One-hot sequences ``(N, length, 4)``, or a callable returning fresh batches of them
-        (it is called once or twice: :func:`influence_passes`).
+        One-hot sequences ``(N, length, 4)`` in the model's channel order, or a callable
+        returning fresh batches of them (it is called once or twice: :func:`influence_passes`).
     labels : numpy.ndarray, optional
         ``(N,)`` or ``(N, k)``, in the order of the sequences: ``k`` is the outputs' values per
         sequence (columns in output order), or 1 with class indices for one softmax output.

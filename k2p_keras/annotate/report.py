@@ -1,69 +1,55 @@
 """One self-contained HTML report: each filter's logos beside the known motif it resembles.
 
-    FilterReport per filter + Annotation --(format_report)--> HTML text --(write_report)--> file
+    FilterReport per filter (.filters) + Annotation --(format_report)--> HTML text --(write_report)--> file
 
-The file needs nothing but itself: logos are PNGs inlined as ``data:`` URIs, the style sheet
-is inline, there is no script and no external resource, so it opens from disk (or from a
-mail attachment) without a network.
+The file needs nothing but itself (:mod:`.html`: inline PNGs and style, no script, no
+external resource). What a reader sees, top to bottom: where the PWMs come from, how to read
+the page, a table of every filter (its bits, verdict, best match, q-value; the heuristic's
+beside it), then one section per filter: its logos cropped to the alignment with its best
+database match, its figures, and the match tables.
 
-Logos are drawn by :func:`k2p_keras.annotate.logos.draw_logo`, the code ``--logos`` uses, rather than
-with logomaker: the report's logos then look exactly like the PNGs the model command writes,
-and the only thing the report needs beyond them (a database motif drawn at Tomtom's offset)
-is done by padding both PWMs with uniform rows, which carry no information and draw nothing.
-logomaker would add pandas for no feature we use.
+Optional per-filter figures, shown when present
+(:func:`k2p_keras.annotate.filters.attach_model_figures` fills them from an extraction's
+``influence`` and ``clusters``):
+
+- **influence**: filters are ordered by it, with a bar each;
+- **clusters**: filters that learned the same motif are grouped, the archetype's section
+  first and the others folded under it (``<details>``), with the cluster's best match;
+- **diagnostics**: the AUROC of the filter's best activation alone, its mean per class, the
+  distribution of each sequence's best activation, the best windows' positions.
+
+Logos are drawn by :func:`k2p_keras.annotate.logos.logo_png`, the code ``--logos`` uses,
+rather than with logomaker: the report's logos look like the PNGs the model command writes,
+and a database motif drawn at Tomtom's offset is only both PWMs padded with uniform rows
+(which draw nothing) and cropped to the columns they share.
 """
-import base64
-import dataclasses
-import html
-import io
-import math
-import re
-
 import numpy as np
 
 from .._version import __version__
 from ..errors import K2PError
 from ..io.text import write_text
-from ..transform import information_content
-from .logos import draw_logo, require_matplotlib
+from .filters import LOW_INFORMATION_BITS, match_rank, match_verdict
+from .html import anchor, bar, escape, number, page, png_image, table
+from .logos import figure_png, logo_png, require_matplotlib
 from .tomtom import Annotation
 
-__all__ = ["FilterReport", "JASPAR_CREDIT", "align_pwms", "filter_reports_from_motifs", "format_report",
+__all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
            "write_report"]
 
 JASPAR_CREDIT = ("Database motifs from JASPAR (https://jaspar.elixir.no), distributed under the Creative Commons "
                  "Attribution 4.0 International licence (CC BY 4.0, "
                  "https://creativecommons.org/licenses/by/4.0/); cite the JASPAR release used.")
+#: Columns shown on each side of the columns a filter and its database match share.
+ALIGNMENT_MARGIN = 3
 # Best-match rows shown per table; the TSV (--matches / -o) has every significant one.
 _TABLE_ROWS = 5
 _UNIFORM = np.full(4, 0.25)
+_WEAK_TIP = (f"under {LOW_INFORMATION_BITS:g} bits: a chance site about every {2 ** LOW_INFORMATION_BITS:.0f} bp, "
+             "weak evidence for any factor")
+_Q_TIP = "false discovery rate over every motif of the database (Benjamini-Hochberg); match at q <= the threshold"
 
 
-@dataclasses.dataclass(eq=False)
-class FilterReport:
-    """What the report shows for one filter.
-
-    Attributes
-    ----------
-    name : str
-        The filter's motif name, as in the annotation (``motif_conv_3`` or ``..._exact``).
-    exact : numpy.ndarray, shape (L, 4)
-        The exact PWM (or, for a MEME file of other origin, its PWM).
-    heuristic : numpy.ndarray or None
-        The heuristic PWM of the same filter, when computed.
-    heuristic_name : str or None
-        Its name in the annotation, to show its own best matches.
-    figures : dict of str to str
-        Shown as given, e.g. ``{"ln b": "2.38 (SE 0.0063)", "sequences used": "4000"}``;
-        the information content is added from the PWM.
-    """
-
-    name: str
-    exact: np.ndarray
-    heuristic: np.ndarray | None = None
-    heuristic_name: str | None = None
-    figures: dict = dataclasses.field(default_factory=dict)
-
+# ----------------------------------------------------------------------------- alignment
 
 def align_pwms(query, target, offset):
     """Pad two PWMs with uniform rows so that query column 0 sits over target column ``offset``.
@@ -91,207 +77,397 @@ def align_pwms(query, target, offset):
     return pad(query, query_left), pad(target, target_left)
 
 
-# ----------------------------------------------------------------------------- from a MEME file
+def alignment_window(query_width, target_width, offset, span=None, margin=ALIGNMENT_MARGIN):
+    """The columns of :func:`align_pwms`' output worth drawing: the overlap plus ``margin``.
 
-_SUFFIXES = ("_exact", "_heuristic")
-
-
-def _figures_from_alt_name(motif, prefix=""):
-    """The figures k2p-keras records in a motif's alternate name and nsites, as display strings."""
-    figures = {}
-    fields = dict(re.findall(r"([A-Za-z_]+)=([^,]+)", motif.alt_name or ""))
-    if "ln_b" in fields:
-        text = f"{float(fields['ln_b']):.4g}"
-        if "SE" in fields:
-            text += f" (SE {fields['SE']})"
-        figures[prefix + "ln b"] = text
-    if "windows" in fields:
-        figures[prefix + "windows counted"] = fields["windows"]
-    elif motif.nsites is not None:
-        figures[prefix + "sequences used"] = str(motif.nsites)
-    return figures
-
-
-def filter_reports_from_motifs(motifs):
-    """One :class:`FilterReport` per filter of a MEME file written by k2p-keras (or any MEME file).
-
-    Motifs named ``<stem>_exact`` and ``<stem>_heuristic`` (``--method both``) share one
-    entry; ``ln_b=...,SE=...`` in an alternate name and ``nsites`` become figures.
+    A filter of 15 columns facing the end of a 33-column CTCF profile would otherwise be a
+    small logo at the right of a long, mostly unrelated axis.
 
     Parameters
     ----------
-    motifs : list of Motif
+    query_width, target_width, offset : int
+        As for :func:`align_pwms`.
+    span : (int, int), optional
+        The query columns compared (Tomtom's trimmed span), always kept in view.
+    margin : int
+        Columns kept on each side.
 
     Returns
     -------
-    list of FilterReport
-        In file order of the first motif of each filter.
+    (int, int)
+        ``start, stop`` in the aligned coordinates.
     """
-    motifs = list(motifs)
-    by_name = {m.name: m for m in motifs}
-    reports, done = [], set()
-    for motif in motifs:
-        if motif.name in done:
-            continue
-        stem = motif.name[:-len("_exact")] if motif.name.endswith("_exact") else None
-        partner = by_name.get(f"{stem}_heuristic") if stem else None
-        if motif.name.endswith("_heuristic") and motif.name[:-len("_heuristic")] + "_exact" in by_name:
-            continue  # drawn with its exact partner
-        figures = _figures_from_alt_name(motif)
-        if partner is not None:
-            figures.update(_figures_from_alt_name(partner, prefix="heuristic: "))
-            done.add(partner.name)
-        reports.append(FilterReport(name=motif.name, exact=motif.pwm,
-                                    heuristic=None if partner is None else partner.pwm,
-                                    heuristic_name=None if partner is None else partner.name, figures=figures))
-        done.add(motif.name)
-    return reports
+    query_left, target_left = max(0, offset), max(0, -offset)
+    width = max(query_left + query_width, target_left + target_width)
+    start = max(query_left, target_left)
+    stop = min(query_left + query_width, target_left + target_width)
+    if span is not None:
+        start, stop = min(start, query_left + span[0]), max(stop, query_left + span[1])
+    start, stop = max(0, start - margin), min(width, stop + margin)
+    # The filter is shown whole unless that adds more than the margin again on a side.
+    query_stop = query_left + query_width
+    if start > query_left and start - query_left <= margin:
+        start = query_left
+    if stop < query_stop and query_stop - stop <= margin:
+        stop = query_stop
+    return start, stop
 
 
-# ----------------------------------------------------------------------------- drawing
-
-def _logo_png(panels):
-    """PNG bytes of stacked logos, one ``(title, pwm)`` panel per row, all of one width."""
-    from matplotlib.figure import Figure  # matplotlib loads when a report is drawn
-
-    width = max(len(pwm) for _, pwm in panels)
-    fig = Figure(figsize=(max(3.5, 0.32 * width + 0.9), 1.35 * len(panels)), layout="constrained")
-    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (title, pwm) in zip(axes, panels):
-        draw_logo(ax, pwm, title)
-        ax.set_xticks([])
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72)
-    return buffer.getvalue()
+def _columns(left, width, window):
+    """1-based column numbers of a PWM placed at ``left``, over the window (None where padded)."""
+    return [i - left + 1 if 0 <= i - left < width else None for i in range(*window)]
 
 
-def _panels(report, best):
-    """The logo panels of one filter: exact, heuristic, best match, aligned at Tomtom's offset."""
-    exact, heuristic = report.exact, report.heuristic
-    panels = []
+def _shown(columns, width):
+    numbered = [c for c in columns if c is not None]
+    if numbered and (numbered[0] > 1 or numbered[-1] < width):
+        return f", columns {numbered[0]}-{numbered[-1]} of {width}"
+    return ""
+
+
+def _panels(report, best, span):
+    """The logo panels of one filter: exact, heuristic, best match, cropped to their alignment."""
+    own = "exact PWM" if report.heuristic is not None else "PWM"
     if best is None:
-        panels.append(("exact PWM" if heuristic is not None else report.name, exact))
-        if heuristic is not None:
-            panels.append(("heuristic PWM", heuristic))
+        panels = [(own, report.exact)]
+        if report.heuristic is not None:
+            panels.append(("heuristic PWM", report.heuristic))
         return panels
-    exact_aligned, target_aligned = align_pwms(exact, best.target_pwm, best.offset)
-    panels.append(("exact PWM" if heuristic is not None else report.name, exact_aligned))
-    if heuristic is not None:
+    offset, width, target_width = best.offset, len(report.exact), len(best.target_pwm)
+    window = alignment_window(width, target_width, offset, span)
+    exact, target = align_pwms(report.exact, best.target_pwm, offset)
+    query_columns = _columns(max(0, offset), width, window)
+    target_columns = _columns(max(0, -offset), target_width, window)
+    cut = slice(*window)
+    panels = [(own + _shown(query_columns, width), exact[cut], query_columns)]
+    if report.heuristic is not None:
         # Same filter, same columns: the heuristic sits exactly where the exact PWM does.
-        panels.append(("heuristic PWM", align_pwms(heuristic, best.target_pwm, best.offset)[0]))
-    label = "best match" if best.significant else "nearest (not significant)"
-    panels.append((f"{label}: {best.target_id} {best.target_name or ''} (strand {best.orientation}, "
-                   f"offset {best.offset})", target_aligned))
+        panels.append(("heuristic PWM", align_pwms(report.heuristic, best.target_pwm, offset)[0][cut], query_columns))
+    label = "best match" if best.significant else "nearest database motif (not significant)"
+    strand = ", reverse complement" if best.orientation == "-" else ""
+    panels.append((f"{label}: {best.target_id} {best.target_name or ''}{strand}{_shown(target_columns, target_width)}",
+                   target[cut], target_columns))
     return panels
 
 
-# ----------------------------------------------------------------------------- HTML
+# ----------------------------------------------------------------------------- verdicts
 
-_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em auto; max-width: 70em;
-       color: #222; padding: 0 1em; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 0; } h3 { font-size: 0.95em; margin-bottom: 0.3em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.4em 0; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-code { font-size: 0.95em; }
-section { border: 1px solid #ccc; border-radius: 6px; padding: 0.8em 1em; margin: 1em 0; }
-.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
-.badge { font-size: 0.8em; padding: 0.15em 0.5em; border-radius: 4px; margin-left: 0.5em; font-weight: normal; }
-.match { background: #d8f0dc; color: #14532d; } .nomatch { background: #eee; color: #555; }
-img.logo { max-width: 100%; }
-footer { font-size: 0.8em; color: #555; margin-top: 2em; border-top: 1px solid #ccc; padding-top: 0.5em; }
-"""
-
-
-def _e(value):
-    return html.escape(str(value), quote=True)
-
-
-def _number(value):
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
-
-
-def _anchor(name):
-    return "f-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
-
-
-def _strength(annotation, report):
-    """Sort key: significant matches first, then by q- and p-value; no match last, in file order."""
-    best = annotation.best_match(report.name)
+def _rank(annotation, name, bits):
+    best = annotation.best_match(name)
     if best is None:
-        return (2, 1.0, 1.0)
-    return (0 if best.significant else 1, best.q_value, best.p_value)
+        return match_rank(False, annotation.is_informative(name), bits)
+    return match_rank(best.significant, True, bits, best.q_value, best.p_value)
 
 
-def _match_table(annotation, name):
+def verdict_badge(verdict, target="", q_value=None):
+    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.filters.VERDICTS`).
+
+    ``target`` is the best database motif as text ("MA0139.1 CTCF"; empty when no alignment
+    was admissible), ``q_value`` its q-value.
+    """
+    if verdict == "not compared":
+        return ('<span class="badge nomatch" title="no span of enough informative columns to compare">'
+                "not compared: too flat</span>")
+    if not target:
+        return '<span class="badge nomatch">no match: no admissible alignment</span>'
+    target, q = escape(target), number(q_value)
+    if verdict == "match":
+        return f'<span class="badge match">match: {target} (q = {q})</span>'
+    if verdict == "weak match":
+        return f'<span class="badge weak" title="{_WEAK_TIP}">weak match (few bits): {target} (q = {q})</span>'
+    return f'<span class="badge nomatch">no match (nearest: {target}, q = {q})</span>'
+
+
+def _verdict_of(annotation, name, bits):
+    """:func:`~k2p_keras.annotate.filters.match_verdict` of one annotated PWM."""
+    best = annotation.best_match(name)
+    return match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
+
+
+def _verdict(annotation, name, bits):
+    """Verdict badge of one PWM: its best match (greyed under LOW_INFORMATION_BITS), the nearest, or why none."""
+    best = annotation.best_match(name)
+    verdict = _verdict_of(annotation, name, bits)
+    if best is None:
+        return verdict_badge(verdict)
+    return verdict_badge(verdict, f"{best.target_id} {best.target_name or ''}".strip(), best.q_value)
+
+
+def _bits(bits):
+    grey = " grey" if bits < LOW_INFORMATION_BITS else ""
+    return f'<span class="badge bits{grey}" title="information content of the PWM">{bits:.1f} bits</span>'
+
+
+def _disagree(annotation, report):
+    """Whether one of a filter's exact and heuristic PWMs matches a database motif (not weakly) and the
+    other does not, or each names a motif the other's significant matches lack (a paralog is no disagreement)."""
+    if report.heuristic_name is None:
+        return False
+    a, b = annotation.best_match(report.name), annotation.best_match(report.heuristic_name)
+    a_match = _verdict_of(annotation, report.name, report.info_bits) == "match"
+    b_match = _verdict_of(annotation, report.heuristic_name, report.heuristic_info_bits) == "match"
+    if a_match != b_match:
+        return True
+    if not a_match:
+        return False
+    a_ids = {m.target_id for m in annotation.matches(report.name, significant_only=True)}
+    b_ids = {m.target_id for m in annotation.matches(report.heuristic_name, significant_only=True)}
+    return a.target_id not in b_ids and b.target_id not in a_ids
+
+
+def _disagreement_note(report):
+    counted = report.figures.get("heuristic: windows counted")
+    windows = f" (here {escape(counted)} sequences)" if counted else ""
+    return (f'<p class="note"><b>Exact and heuristic disagree.</b> The model\'s scores follow the exact PWM exactly: '
+            f"it reproduces this filter's score on every window. The heuristic PWM is a count of the letters in "
+            f"the windows that activated the filter{windows}; when nearly every sequence counts, it is mostly "
+            f"background.</p>")
+
+
+# ----------------------------------------------------------------------------- tables
+
+def _match_table(annotation, name, bits):
     matches = annotation.matches(name)[:_TABLE_ROWS]
     if not annotation.is_informative(name):
-        return (f"<p>No column span of {annotation.min_overlap} columns holds {annotation.trim_ic:g} bits or more: "
-                f"too little information to compare (no match).</p>")
+        return (f"<p>Not compared: no span of {annotation.min_overlap} columns holds {annotation.trim_ic:g} bits "
+                f"or more per column (too little information for any database motif).</p>")
     if not matches:
         return "<p>No admissible alignment with any database motif (no match).</p>"
-    head = ("<tr><th>target</th><th>name</th><th>p-value</th><th>E-value</th><th>q-value</th><th>offset</th>"
-            "<th>overlap</th><th>strand</th><th>target consensus</th><th>verdict</th></tr>")
+    head = ["target", "name", ("p-value", "chance of so good an alignment with this database motif"),
+            ("E-value", "p-value x the number of database motifs"), ("q-value", _Q_TIP),
+            ("offset", "the database motif's column facing the filter's first column (Tomtom's Optimal_offset)"),
+            ("overlap", "columns compared"), ("strand", "- : the database motif's reverse complement matched"),
+            ("database motif consensus", "most probable letters, in the orientation matched"), "verdict"]
     rows = []
+    weak = bits < LOW_INFORMATION_BITS
     for m in matches:
-        verdict = '<span class="badge match">match</span>' if m.significant else "-"
-        rows.append(f"<tr><td><code>{_e(m.target_id)}</code></td><td>{_e(m.target_name or '')}</td>"
-                    f"<td class=num>{_number(m.p_value)}</td><td class=num>{_number(m.e_value)}</td>"
-                    f"<td class=num>{_number(m.q_value)}</td><td class=num>{m.offset}</td>"
-                    f"<td class=num>{m.overlap}</td><td>{_e(m.orientation)}</td>"
-                    f"<td><code>{_e(m.target_consensus)}</code></td><td>{verdict}</td></tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+        if m.significant and weak:
+            verdict = '<span class="badge weak">match, few bits</span>'
+        elif m.significant:
+            verdict = '<span class="badge match">match</span>'
+        else:
+            verdict = '<span class="grey">not significant</span>'
+        rows.append([f"<td><code>{escape(m.target_id)}</code></td>", f"<td>{escape(m.target_name or '')}</td>",
+                     f"<td class=num>{number(m.p_value)}</td>", f"<td class=num>{number(m.e_value)}</td>",
+                     f"<td class=num>{number(m.q_value)}</td>", f"<td class=num>{m.offset}</td>",
+                     f"<td class=num>{m.overlap}</td>", f"<td>{escape(m.orientation)}</td>",
+                     f"<td><code>{escape(m.target_consensus)}</code></td>", f"<td>{verdict}</td>"])
+    return table(rows, head)
 
 
-def _badge(annotation, name):
+def _match_cells(annotation, name, bits, note=""):
+    """Summary-table cells of one PWM: bits, verdict with the best (or nearest) motif (and ``note``), q-value."""
     best = annotation.best_match(name)
-    if best is not None and best.significant:
-        return (f'<span class="badge match">match: {_e(best.target_id)} {_e(best.target_name or "")} '
-                f"(q = {_number(best.q_value)})</span>")
-    return '<span class="badge nomatch">no match</span>'
+    grey = ' class="num grey"' if bits < LOW_INFORMATION_BITS else " class=num"
+    cells = [f"<td{grey}>{bits:.1f}</td>"]
+    if not annotation.is_informative(name):
+        return cells + [f'<td class="grey">not compared (too flat){note}</td>', '<td class="num grey">n/a</td>']
+    if best is None:
+        return cells + [f'<td class="grey">no admissible alignment{note}</td>', '<td class="num grey">n/a</td>']
+    target = f"{escape(best.target_id)} {escape(best.target_name or '')}"
+    verdict = _verdict_of(annotation, name, bits)
+    if verdict == "match":
+        shown = f'<span class="badge match">match</span> {target}'
+    elif verdict == "weak match":
+        shown = f'<span class="badge weak" title="{_WEAK_TIP}">weak</span> <span class="grey">{target}</span>'
+    else:
+        shown = f'<span class="grey">no match (nearest {target})</span>'
+    css = "num" if verdict == "match" else "num grey"
+    return cells + [f"<td>{shown}{note}</td>", f'<td class="{css}">{number(best.q_value)}</td>']
 
 
-def _section(report, annotation):
-    best = annotation.best_match(report.name)
-    figures = dict(report.figures)
-    figures["information content"] = f"{information_content(report.exact).sum():.2f} bits"
-    if report.heuristic is not None:
-        figures["heuristic: information content"] = f"{information_content(report.heuristic).sum():.2f} bits"
-    span = annotation.spans.get(report.name)
-    figures["columns compared"] = "none (uninformative)" if span is None else f"{span[0] + 1}-{span[1]}"
-    figure_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in figures.items())
-    png = base64.b64encode(_logo_png(_panels(report, best))).decode("ascii")
-    parts = [f'<section id="{_anchor(report.name)}"><h2>{_e(report.name)}{_badge(annotation, report.name)}</h2>',
-             '<div class="row">',
-             f'<img class="logo" alt="logos of {_e(report.name)}" src="data:image/png;base64,{png}">',
-             f"<table>{figure_rows}</table></div>",
-             f"<h3>Matches of the {'exact ' if report.heuristic is not None else ''}PWM</h3>",
-             _match_table(annotation, report.name)]
-    if report.heuristic_name is not None:
-        parts += [f"<h3>Matches of the heuristic PWM {_badge(annotation, report.heuristic_name)}</h3>",
-                  _match_table(annotation, report.heuristic_name)]
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
-def _summary_table(reports, annotation):
-    rows = []
-    for report in reports:
-        cells = []
-        for name in (report.name, report.heuristic_name):
-            if name is None:
-                continue
-            best = annotation.best_match(name)
-            shown = f"{best.target_id} {best.target_name or ''}" if best is not None and best.significant else "-"
-            cells.append(f"<td>{_e(shown)}</td><td class=num>{_number(best.q_value) if best else ''}</td>")
-        rows.append(f'<tr><td><a href="#{_anchor(report.name)}">{_e(report.name)}</a></td>{"".join(cells)}</tr>')
-    heuristic = any(r.heuristic_name for r in reports)
-    head = "<tr><th>filter</th><th>best match</th><th>q-value</th>"
+def _summary_table(groups, annotation):
+    filters = [r for _, members in groups for r in members]
+    heuristic = any(r.heuristic_name for r in filters)
+    influence = any(r.influence is not None for r in filters)
+    clustered = any(r.cluster is not None for r in filters)
+    diagnostics = any(r.auroc is not None for r in filters)
+    largest = max((r.influence for r in filters if r.influence is not None), default=0.0)
+    head = ["filter"]
+    if clustered:
+        head.append(("cluster", "filters whose PWMs match each other; * marks the archetype"))
+    if influence:
+        head.append(("influence", "how much the model's output depends on the filter"))
+    head += [("bits", "information content of the PWM"), "exact PWM: verdict, best database motif" if heuristic
+             else "verdict, best database motif", ("q-value", _Q_TIP)]
     if heuristic:
-        head += "<th>heuristic: best match</th><th>q-value</th>"
-    return f"<table>{head}</tr>{''.join(rows)}</table>"
+        head += [("bits", "of the heuristic PWM"), "heuristic PWM: verdict, best database motif", ("q-value", _Q_TIP)]
+    if diagnostics:
+        head.append(("AUROC alone", "the filter's best activation alone against the labels"))
+    rows = []
+    for report in filters:
+        cells = [f'<td><a href="#{anchor(report.name)}">{escape(report.name)}</a></td>']
+        if clustered:
+            star = " *" if report.is_archetype else ""
+            cells.append(f"<td>{'' if report.cluster is None else escape(report.cluster)}{star}</td>")
+        if influence:
+            cells.append(f"<td class=num>{bar(report.influence, largest)} {number(report.influence)}</td>")
+        cells += _match_cells(annotation, report.name, report.info_bits)
+        if heuristic:
+            if report.heuristic_name is None:
+                cells.append('<td colspan=3 class="grey">no heuristic PWM</td>')
+            else:
+                note = (f' <a class="badge nomatch" href="#{anchor(report.name)}" title="the exact and heuristic '
+                        f'PWMs name different motifs: the model follows the exact one">disagree</a>'
+                        if _disagree(annotation, report) else "")
+                cells += _match_cells(annotation, report.heuristic_name, report.heuristic_info_bits, note)
+        if diagnostics:
+            cells.append(f"<td class=num>{number(report.auroc)}</td>")
+        rows.append(cells)
+    return table(rows, head)
+
+
+# ----------------------------------------------------------------------------- sections
+
+def _diagnostics_png(report):
+    """Two small plots: each sequence's best activation by class, and where the best windows start."""
+    from matplotlib.figure import Figure  # matplotlib loads when a report is drawn
+
+    panels = [p for p in (report.activation_histogram, report.position_histogram) if p is not None]
+    fig = Figure(figsize=(3.4 * len(panels), 1.9), layout="constrained")
+    axes = list(fig.subplots(1, len(panels), squeeze=False)[0])
+    if report.activation_histogram is not None:
+        ax = axes.pop(0)
+        edges, by_class = report.activation_histogram
+        edges = np.asarray(edges, dtype=np.float64)
+        for label, counts in by_class.items():
+            counts = np.asarray(counts, dtype=np.float64)
+            ax.stairs(counts / max(counts.sum(), 1), edges, label=str(label))
+        ax.set_xlabel("best activation per sequence", fontsize=8)
+        ax.set_ylabel("share", fontsize=8)
+        ax.legend(fontsize=7, title="class", title_fontsize=7, frameon=False)
+    if report.position_histogram is not None:
+        ax = axes.pop(0)
+        counts = np.asarray(report.position_histogram, dtype=np.float64)
+        counts = counts[:, None] if counts.ndim == 1 else counts
+        for column, label in zip(counts.T, ("forward", "reverse")):
+            ax.plot(np.arange(1, len(column) + 1), column, label=label if counts.shape[1] > 1 else None)
+        ax.set_xlabel("start of the best window", fontsize=8)
+        ax.set_ylabel("sequences", fontsize=8)
+        if counts.shape[1] > 1:
+            ax.legend(fontsize=7, frameon=False)
+    for ax in fig.axes:
+        ax.tick_params(labelsize=7)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    return figure_png(fig)
+
+
+def _section(report, annotation, largest_influence=0.0, cluster_line=""):
+    best = annotation.best_match(report.name)
+    bits = report.info_bits
+    figures = {}
+    if report.influence is not None:
+        figures["influence"] = number(report.influence)
+    if report.delta_loss is not None:
+        figures["loss change without it"] = number(report.delta_loss)
+    figures.update(report.figures)
+    figures["information content"] = f"{bits:.2f} bits"
+    if report.heuristic is not None:
+        figures["heuristic: information content"] = f"{report.heuristic_info_bits:.2f} bits"
+    span = annotation.spans.get(report.name)
+    figures["columns compared with the database"] = "none (too flat)" if span is None else f"{span[0] + 1}-{span[1]}"
+    if report.auroc is not None:
+        figures["AUROC alone"] = number(report.auroc)
+    for label, mean in (report.class_means or {}).items():
+        figures[f"mean best activation, class {label}"] = number(mean)
+    figure_rows = [[f"<th>{escape(k)}</th>", f"<td>{escape(v)}</td>"] for k, v in figures.items()]
+    influence = "" if report.influence is None else f" {bar(report.influence, largest_influence)}"
+    parts = [f'<section id="{anchor(report.name)}"><h2>{escape(report.name)}'
+             f"{_verdict(annotation, report.name, bits)}{_bits(bits)}{influence}</h2>", cluster_line,
+             '<div class="row">', png_image(logo_png(_panels(report, best, span)), f"logos of {report.name}"),
+             table(figure_rows), "</div>"]
+    if _disagree(annotation, report):
+        parts.append(_disagreement_note(report))
+    if report.activation_histogram is not None or report.position_histogram is not None:
+        parts.append(png_image(_diagnostics_png(report), f"activation diagnostics of {report.name}", "plot"))
+    parts += [f"<h3>Matches of the {'exact ' if report.heuristic is not None else ''}PWM</h3>",
+              _match_table(annotation, report.name, bits)]
+    if report.heuristic_name is not None:
+        hbits = report.heuristic_info_bits
+        parts += [f"<h3>Matches of the heuristic PWM {_verdict(annotation, report.heuristic_name, hbits)}"
+                  f"{_bits(hbits)}</h3>", _match_table(annotation, report.heuristic_name, hbits)]
+    parts.append("</section>")
+    return "\n".join(p for p in parts if p)
+
+
+def _cluster_section(cluster, members, annotation, largest_influence):
+    """An archetype's section with the cluster's best match, the other members folded under it."""
+    archetype, others = members[0], members[1:]
+    ranked = sorted(members, key=lambda r: _rank(annotation, r.name, r.info_bits))
+    best_member = ranked[0]
+    best = annotation.best_match(best_member.name)
+    if best is not None and best.significant:
+        said = (f"best database match of the cluster: {escape(best.target_id)} {escape(best.target_name or '')} "
+                f"(q = {number(best.q_value)}, by {escape(best_member.name)})")
+    else:
+        said = "no member matches a database motif"
+    line = (f"<p>Cluster {escape(cluster)}: {len(members)} filters whose PWMs match each other; "
+            f"archetype {escape(archetype.name)}; {said}.</p>")
+    names = ", ".join(escape(r.name) for r in others)
+    folded = "\n".join(_section(r, annotation, largest_influence) for r in others)
+    return (f'<section class="cluster" id="{anchor(cluster, "cluster-")}">\n'
+            f"{_section(archetype, annotation, largest_influence, cluster_line=line)}\n"
+            f"<details><summary>{len(others)} other member{'s' if len(others) > 1 else ''}: {names}</summary>\n"
+            f"{folded}\n</details></section>")
+
+
+def _groups(filters, annotation):
+    """Filters in report order, grouped by cluster: ``[(cluster or None, [archetype, others...]), ...]``.
+
+    By influence when given, else by match strength (:func:`match_rank`); a cluster sits
+    where its first member would, its archetype first.
+    """
+    if any(r.influence is not None for r in filters):
+        def key(r):
+            return (r.influence is None, -(r.influence or 0.0))
+    else:
+        def key(r):
+            return _rank(annotation, r.name, r.info_bits)
+    ordered = sorted(filters, key=key)  # stable: file order within ties
+    groups, seen = [], set()
+    for report in ordered:
+        if report.cluster is None:
+            groups.append((None, [report]))
+        elif report.cluster not in seen:
+            seen.add(report.cluster)
+            members = [r for r in ordered if r.cluster == report.cluster]
+            members.sort(key=lambda r: not r.is_archetype)
+            groups.append((report.cluster, members))
+    return groups
+
+
+def _guide(filters, annotation, groups):
+    heuristic = any(r.heuristic is not None for r in filters)
+    paragraphs = [
+        "<b>Logos</b>: a column's letters stack to its information content (2 bits: one certain letter). Each "
+        "filter's PWM is drawn over its best database motif as Tomtom aligned them, cropped to the columns they "
+        f"share and {ALIGNMENT_MARGIN} more on each side; the numbers under a logo are its own columns.",
+        f"<b>Verdict</b>: <i>match</i> when the best database motif's q-value (the false discovery rate over all "
+        f"{annotation.n_targets} motifs of the database) is at most {annotation.q_threshold:g}. A PWM of fewer than "
+        f"{LOW_INFORMATION_BITS:g} bits expects a chance site every {2 ** LOW_INFORMATION_BITS:.0f} bp, about once per "
+        "sequence: its matches are greyed, weak evidence for any factor. <i>Nearest</i>: the best database motif "
+        "when it is not significant.",
+    ]
+    if any("ln b" in r.figures for r in filters):
+        paragraphs.append(
+            "<b>ln b</b>: the logarithm's base of the exact PWM (log<sub>b</sub>), estimated by maximum likelihood "
+            "on the sequences (or fixed, --base). Every base reproduces the filter's scores; it sets only how sharp "
+            "the logo is.")
+    if heuristic:
+        paragraphs.append(
+            "<b>Exact or heuristic?</b> The exact PWM reproduces the filter's score on every window "
+            "(log<sub>b</sub> P(window) + d equals the filter's output; Ding et al.): the model's scores follow it "
+            "exactly. The heuristic PWM (DeepBind's) counts the letters of the windows that activated the filter: "
+            "a summary of where it fires, blurred toward the background when it fires in nearly every sequence. "
+            "Where the two disagree, the exact PWM is what the model computes.")
+    if any(r.influence is not None for r in filters):
+        paragraphs.append("<b>Influence</b>: how much the model's output changes when the filter's output is "
+                          "replaced by a constant; filters are ordered by it, the bar relative to the largest.")
+    if any(cluster is not None and len(members) > 1 for cluster, members in groups):
+        paragraphs.append("<b>Clusters</b>: filters whose PWMs match each other (Tomtom among the filters). Each "
+                          "cluster shows its archetype; the other members are folded under it (click to open).")
+    return '<div class="guide">' + "".join(f"<p>{p}</p>" for p in paragraphs) + "</div>"
 
 
 def format_report(filters, annotation, header=None, title="k2p-keras motif report"):
@@ -300,7 +476,8 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
     Parameters
     ----------
     filters : list of FilterReport
-        Their names (and ``heuristic_name``) must be queries of ``annotation``.
+        Their names (and ``heuristic_name``) must be queries of ``annotation``. Influence,
+        clusters and diagnostics are shown when the reports carry them.
     annotation : Annotation
     header : dict of str to str, optional
         Shown first, as given (model file, layer, pattern check, sequences, base mode, ...).
@@ -320,7 +497,6 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
         for name in (report.name, report.heuristic_name):
             if name is not None:
                 annotation.matches(name)  # raises for a name the annotation lacks
-    ordered = sorted(filters, key=lambda r: _strength(annotation, r))  # stable: file order within ties
     import memelite  # loads numba: only when a report is written (annotation needed it already)
 
     info = dict(header or {})
@@ -330,25 +506,26 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
                           f"match: q-value <= {annotation.q_threshold:g} (Benjamini-Hochberg over the database); "
                           f"overlap >= {annotation.min_overlap} columns; flanks under {annotation.trim_ic:g} bits "
                           f"not compared")
-    header_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in info.items())
-    n_match = sum(annotation.verdict(r.name) == "match" for r in filters)
-    credits = [f"Motif comparison: memelite's implementation of Tomtom (Gupta et al. 2007, Genome Biology 8:R24)."]
+    header_rows = [[f"<th>{escape(k)}</th>", f"<td>{escape(v)}</td>"] for k, v in info.items()]
+    groups = _groups(filters, annotation)
+    matched = [r for r in filters if annotation.verdict(r.name) == "match"]
+    weak = sum(r.info_bits < LOW_INFORMATION_BITS for r in matched)
+    weak_text = f" ({weak} of them with fewer than {LOW_INFORMATION_BITS:g} bits: greyed)" if weak else ""
+    order = ("by influence" if any(r.influence is not None for r in filters) else
+             "by the strength of their best match (informative matches first, then weak ones, then no match)")
+    largest = max((r.influence for r in filters if r.influence is not None), default=0.0)
+    body = [f"{table(header_rows)}", _guide(filters, annotation, groups),
+            f"<p>{len(matched)} of {len(filters)} filters match a database motif{weak_text}. Filters are ordered "
+            f"{order}.</p>", _summary_table(groups, annotation)]
+    for cluster, members in groups:
+        if len(members) == 1:  # a cluster of one is a filter like any other (its id is in the table)
+            body.append(_section(members[0], annotation, largest))
+        else:
+            body.append(_cluster_section(cluster, members, annotation, largest))
+    credits = ["Motif comparison: memelite's implementation of Tomtom (Gupta et al. 2007, Genome Biology 8:R24)."]
     if annotation.is_jaspar:
         credits.append(JASPAR_CREDIT)
-    body = "\n".join(_section(r, annotation) for r in ordered)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
-<style>{_STYLE}</style></head>
-<body>
-<h1>{_e(title)}</h1>
-<table>{header_rows}</table>
-<p>{n_match} of {len(filters)} filters match a database motif. Filters are ordered by the strength of their
-best match; each shows its logo(s) and the best match's logo aligned at Tomtom's offset and strand.</p>
-{_summary_table(ordered, annotation)}
-{body}
-<footer>{"<br>".join(_e(c) for c in credits)}</footer>
-</body></html>
-"""
+    return page(title, "\n".join(body), credits)
 
 
 def write_report(path, filters, annotation, header=None, title="k2p-keras motif report"):

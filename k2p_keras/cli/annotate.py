@@ -4,12 +4,12 @@ import sys
 import click
 
 from ..annotate.logos import require_matplotlib
-from ..annotate.report import filter_reports_from_motifs, format_report
-from ..annotate.tomtom import (annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_Q_THRESHOLD, DEFAULT_TAXON,
-    DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate)
+from ..annotate.filters import filter_reports_from_motifs
+from ..annotate.report import format_report
+from ..annotate.tomtom import annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate
 from ..io.meme import read_meme
 from ..io.text import write_text
-from .group import cli, output_path
+from .group import cli, output_path, q_threshold_option, taxon_option
 
 
 @cli.command("annotate")
@@ -17,16 +17,13 @@ from .group import cli, output_path
 @click.option("--db", default=None, metavar="DB",
               help="A MEME file, or a JASPAR release served offline by pyjaspar (e.g. JASPAR2024) "
                    "[default: the newest release pyjaspar holds, CORE collection].")
-@click.option("--taxon", default=DEFAULT_TAXON, show_default=True,
-              help="With a JASPAR release: the CORE taxon (vertebrates, as human and mouse models need; "
-                   "plants, insects, nematodes, fungi, urochordates; 'all').")
+@taxon_option()
 @click.option("-o", "--matches", "matches_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               callback=output_path,
               help="Write every significant match as TSV with Tomtom's columns (plus Target_name).")
 @click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
               help="Write a self-contained HTML report: logos, best match aligned, match tables (needs matplotlib).")
-@click.option("--q-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_Q_THRESHOLD,
-              show_default=True, help="A match at or below this q-value (over the database) is significant.")
+@q_threshold_option()
 @click.option("--min-overlap", type=click.IntRange(1), default=DEFAULT_MIN_OVERLAP, show_default=True,
               help="Columns an alignment must share (or the whole database motif when it is shorter).")
 @click.option("--trim-ic", type=click.FloatRange(0, 2), default=DEFAULT_TRIM_IC, show_default=True,

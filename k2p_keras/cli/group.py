@@ -1,8 +1,8 @@
 """The ``k2p-keras`` click group and what its commands share (one-line errors, options).
 
-Every command module (``model``, ``verify``, ``tools``, ``annotate``) imports ``cli`` from
-here and registers itself on it; ``k2p_keras.cli`` imports them all. Nothing here imports a
-command module, so there is no import cycle.
+Every command module (``model``, ``verify``, ``tools``, ``annotate``, ``report``) imports
+``cli`` from here and registers itself on it; ``k2p_keras.cli`` imports them all. Nothing here
+imports a command module, so there is no import cycle.
 """
 import contextlib
 import math
@@ -16,6 +16,7 @@ import warnings
 import click
 
 from .._version import __version__
+from ..annotate.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON
 from ..errors import K2PError, OptionError
 from ..validate import check_base
 
@@ -102,6 +103,19 @@ def base_option(default=math.e, help="Base b > 1 of the logarithm."):
 
     return click.option("--base", default=default, show_default="e" if default == math.e else True,
                         callback=parse, help=help)
+
+
+def taxon_option():
+    """``--taxon``, for the commands that compare motifs with a JASPAR release."""
+    return click.option("--taxon", default=DEFAULT_TAXON, show_default=True,
+                        help="With a JASPAR release: the CORE taxon (vertebrates, as human and mouse models need; "
+                             "plants, insects, nematodes, fungi, urochordates; 'all').")
+
+
+def q_threshold_option(help="A database match at or below this q-value (over the database) is significant."):
+    """``--q-threshold``: the false discovery rate at which a database match is called a match."""
+    return click.option("--q-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_Q_THRESHOLD,
+                        show_default=True, help=help)
 
 
 @contextlib.contextmanager

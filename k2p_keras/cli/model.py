@@ -10,14 +10,14 @@ import click
 
 from ..annotate.influence import NULLS, split_at_activation
 from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON, load_database, require_annotate
+from ..annotate.tomtom import load_database, require_annotate
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
 from ..io.sequences import N_ENCODINGS
 from ..options import METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..validate import check_base, check_batch_size
-from .group import cli, MODEL_COMMAND, output_path, progress_bar
+from .group import cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, taxon_option
 
 # What --annotate given without a value stands for: the default database.
 DEFAULT_DB = "default"
@@ -63,6 +63,8 @@ FLAGS = {
     "threshold_fraction": dict(type=float),
     "force": dict(is_flag=True),
     "layer": dict(),
+    "weights": dict(type=click.Path(exists=True, dir_okay=False)),
+    "alphabet": dict(metavar="[ACGT|ATCG|...]"),
     "dataset": dict(),
     "n_encoding": dict(type=click.Choice(N_ENCODINGS)),
     "batch_size": dict(metavar="[auto|N]", callback=batch_size_option),
@@ -104,11 +106,8 @@ def options_of_extract(command):
                    "a JASPAR release (e.g. JASPAR2024) [default DB: the newest JASPAR CORE release pyjaspar "
                    "holds, --taxon vertebrates]. Adds the best match to --summary. Needs "
                    "pip install 'k2p-keras[annotate]'.")
-@click.option("--taxon", default=DEFAULT_TAXON, show_default=True,
-              help="With a JASPAR release: the CORE taxon (vertebrates, plants, insects, nematodes, fungi, "
-                   "urochordates; 'all').")
-@click.option("--q-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_Q_THRESHOLD,
-              show_default=True, help="A database match at or below this q-value is called a match.")
+@taxon_option()
+@q_threshold_option("A database match at or below this q-value is called a match.")
 @click.option("--matches", "matches_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
               help="Write every significant database match as TSV with Tomtom's columns (implies --annotate).")
 @click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
@@ -124,11 +123,12 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
             report_out, labels, archetypes_out, quiet, **options):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
-    MODEL is a saved Keras model (.h5 or .keras; it is read, never run, except by --influence,
-    which runs it loaded by Keras in safe mode). SEQUENCES are the training sequences (HDF5 or
-    .npy one-hot (N, length, 4), or FASTA / FASTA.gz) on which the base of the logarithm is
-    estimated by maximum likelihood. --method heuristic (or both) also counts the letters of
-    each sequence's most activating window, as DeepBind did.
+    MODEL is a saved Keras model (.h5, .keras or its folder; or an architecture JSON with
+    --weights); it is read, never run, except by --influence, which runs it loaded by Keras in
+    safe mode. SEQUENCES are the training sequences (HDF5 or .npy one-hot (N, length, 4) in the
+    model's channel order, or FASTA / FASTA.gz) on which the base of the logarithm is estimated
+    by maximum likelihood. --method heuristic (or both) also counts the letters of each
+    sequence's most activating window, as DeepBind did.
     """
     if logos_dir is not None or report_out is not None:
         require_matplotlib()

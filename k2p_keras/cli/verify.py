@@ -1,6 +1,7 @@
 """``k2p-keras verify MODEL SEQS``: do the PWMs reproduce the filters on every window?"""
 import click
 
+from ..axes import ALPHABET
 from ..errors import K2PError
 from ..io.sequences import N_ENCODINGS
 from ..verify import DEFAULT_TOLERANCE, prepare_verification, verify_pwms
@@ -17,6 +18,12 @@ from .group import base_option, cli, progress_bar
 @click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True,
               help="Largest difference allowed, relative to max(1, the filter's largest |conv + bias|).")
 @click.option("--layer", default=None, help="Name of the Conv1D [default: the first on the one-hot input].")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="When MODEL is an architecture JSON (model.to_json()): its weights, the file save_weights "
+                   "wrote (.h5, or Keras 3's .weights.h5).")
+@click.option("--alphabet", default=ALPHABET, show_default=True, metavar="[ACGT|ATCG|...]",
+              help="The order of the model's one-hot channels: the layer is fed in it; FASTA is encoded "
+                   "in it, HDF5 and .npy sequences are taken as stored in it.")
 @click.option("--dataset", default=None,
               help="HDF5 dataset holding the sequences [default: the one shaped like the model's input].")
 @click.option("--n-encoding", type=click.Choice(N_ENCODINGS), default="zero", show_default=True,
@@ -26,7 +33,8 @@ from .group import base_option, cli, progress_bar
               help="Compute the layer with TensorFlow's conv on the weights read from the file, "
                    "without loading the model with Keras.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def verify(model, sequences, pwms_path, base, tolerance, layer, dataset, n_encoding, batch_size, no_keras, quiet):
+def verify(model, sequences, pwms_path, base, tolerance, layer, weights, alphabet, dataset, n_encoding, batch_size,
+           no_keras, quiet):
     """Check that log_b P(window) + constant equals the filter's conv + bias on every window.
 
     The layer is computed by the model itself (loaded with Keras in safe mode, the conv's
@@ -39,7 +47,7 @@ def verify(model, sequences, pwms_path, base, tolerance, layer, dataset, n_encod
     PWMs from a file use the base recorded in their alternate name (ln_b=...), else --base.
     """
     inputs = prepare_verification(model, sequences, layer=layer, pwms=pwms_path, base=base, dataset=dataset,
-                                  n_encoding=n_encoding, use_keras=not no_keras)
+                                  n_encoding=n_encoding, use_keras=not no_keras, weights=weights, alphabet=alphabet)
     with progress_bar(inputs.source.count, quiet, label="verifying") as progress:
         result = verify_pwms(inputs.spec, inputs.source.iter_batches(batch_size), inputs.pwm_set,
                              inputs.preactivation, tolerance, progress)

@@ -4,5 +4,6 @@
 - :mod:`.meme`: MEME motif files;
 - :mod:`.matrices`: k2p-1.0's kernel text matrices and HDF5 tensors;
 - :mod:`.formats`: what a file is, from its first bytes;
-- :mod:`.text`: whole text files, atomic writes, tab-separated summaries.
+- :mod:`.text`: whole text files, atomic writes, tab-separated summaries (written and read);
+- :mod:`.callback_folder`: the folder PWMCallback writes (``epoch_NNNN.meme``, ``summary.tsv``), read back.
 """

@@ -7,7 +7,10 @@ far larger than memory. :func:`open_sequences` therefore only looks at a file's 
 of a batch whatever the number of sequences.
 
 Every batch is float32 with shape ``(B, length, 4)``, channels A C G T, whatever the layout
-stored: the one layout the package computes in (see ``docs/ARCHITECTURE.md``).
+stored: the one layout the package computes in (see ``docs/ARCHITECTURE.md``). A model
+trained on another channel order (``alphabet="ATCG"``) has its stored tensors, arrays and
+batches taken in that order and put in A C G T order as they are read; FASTA letters are
+encoded in A C G T order directly.
 """
 import contextlib
 import gzip
@@ -19,6 +22,7 @@ import zlib
 import h5py
 import numpy as np
 
+from ..axes import ALPHABET, channels_to_acgt
 from ..errors import K2PError, OptionError
 from ..validate import (check_numeric_dtype, check_positive_int, check_sequence_length,
     first_outside_unit_interval)
@@ -173,12 +177,14 @@ class TensorSequences(SequenceSource):
     checked batch by batch as they are read, so opening a huge file stays instant.
     """
 
-    def __init__(self, path, shape, dtype, *, format, channels_first=None, dataset=None, array=None):
+    def __init__(self, path, shape, dtype, *, format, channels_first=None, dataset=None, array=None,
+                 alphabet=ALPHABET):
         name = path if path is not None else "<array>"
         self._squeeze_axis, channels_first, count, length = sequence_layout(shape, dtype, channels_first, name)
         super().__init__(path, count, length, length)
         self.format = format
         self.channels_first = channels_first
+        self.alphabet = alphabet
         self.dataset = dataset
         self._array = array
         self._dtype = np.dtype(dtype)
@@ -222,6 +228,8 @@ class TensorSequences(SequenceSource):
             batch = batch.squeeze(axis=self._squeeze_axis)
         if self.channels_first:
             batch = batch.transpose(0, 2, 1)
+        if self.alphabet != ALPHABET:
+            batch = batch[:, :, channels_to_acgt(self.alphabet)]
         batch = np.ascontiguousarray(batch)
         if self._dtype.kind != "b":
             bad = first_outside_unit_interval(batch)
@@ -357,7 +365,7 @@ def _detect_format(path):
 
 
 def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None, fits_length=None,
-                   wanted="one-hot sequences (N, length, 4)"):
+                   wanted="one-hot sequences (N, length, 4)", alphabet=ALPHABET):
     """Open one-hot sequences for streaming, without loading them.
 
     Parameters
@@ -389,6 +397,10 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         For choosing an HDF5 dataset: whether sequences of this length fit (e.g. a model's
         input length), preferred over sequence tensors of other lengths; ``wanted`` says
         so in words for the error message.
+    alphabet : str
+        The order of the channels of stored tensors and arrays (checked by the caller,
+        :func:`k2p_keras.validate.check_alphabet`), e.g. ``"ATCG"``; their batches come out
+        in A C G T order. FASTA is read in A C G T order whatever it is.
 
     Returns
     -------
@@ -413,7 +425,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
                            f"not an HDF5 file", path="<array>")
         array = np.asarray(source)
         return TensorSequences(None, array.shape, array.dtype, format="array",
-                               channels_first=channels_first, array=array)
+                               channels_first=channels_first, array=array, alphabet=alphabet)
     path = os.fspath(source)
     kind = _detect_format(path)
     if dataset is not None and kind != "hdf5":
@@ -431,7 +443,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
             # A forged header: numpy parses it as a Python literal, mmap takes its shape as given.
             raise K2PError(f"not a readable .npy file ({type(err).__name__}: {err})", path=path) from None
         return TensorSequences(path, array.shape, array.dtype, format="npy",
-                               channels_first=channels_first, array=array)
+                               channels_first=channels_first, array=array, alphabet=alphabet)
     try:
         h5file = h5py.File(path, "r")
     except OSError as err:
@@ -447,7 +459,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
                 lambda d: length(d) is not None)
         data = resolve_dataset(h5file, dataset, path, fits=fits, wanted=wanted)
         return TensorSequences(path, data.shape, data.dtype, format="hdf5",
-                               channels_first=channels_first, dataset=data.name)
+                               channels_first=channels_first, dataset=data.name, alphabet=alphabet)
 
 
 def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
@@ -465,7 +477,8 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     -------
     SequenceSource
         Sequences shorter than an unpadded kernel are refused; a length other than the
-        model's fixed input length gets a warning.
+        model's fixed input length gets a warning. Stored tensors are taken in the
+        layer's channel order (``spec.alphabet``).
     """
     # The reader gives canonical (B, length, 4) batches whatever the layout stored (it
     # recognises (N, 4, length) by its shape); the scan works in that layout for every model.
@@ -476,7 +489,7 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
         fits_length = (lambda n: n >= n_rows) if spec.padding == "valid" else None
         wanted = f"layer {spec.layer_name!r}: one-hot (N, length, 4)" + (f", length >= {n_rows}" if fits_length else "")
     source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, fits_length=fits_length,
-                            wanted=wanted)
+                            wanted=wanted, alphabet=spec.alphabet)
     path = getattr(source, "path", None)
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
@@ -491,11 +504,12 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     return source
 
 
-def as_batch(x):
+def as_batch(x, alphabet=ALPHABET):
     """One batch from an iterable or a dataset as canonical float32 ``(B, length, 4)``.
 
     A single sequence ``(length, 4)`` becomes a batch of one; ``(B, 4, length)`` (a
-    channels-first layout) is transposed, by the sequence reader's rule.
+    channels-first layout) is transposed, by the sequence reader's rule; channels in the
+    order ``alphabet`` are put in A C G T order.
     """
     if isinstance(x, (tuple, list)):
         if not x:
@@ -512,23 +526,26 @@ def as_batch(x):
         x = x.transpose(0, 2, 1)
     if x.shape[2] != 4:
         raise K2PError(f"expected one-hot batches (B, length, 4), got shape {x.shape}")
+    if alphabet != ALPHABET:
+        x = x[:, :, channels_to_acgt(alphabet)]
     return np.ascontiguousarray(x)
 
 
-def iterable_batches(sequences):
-    """``(batches_of_size, count, label)`` for a tf.data.Dataset, a callable or an iterable of batches."""
+def iterable_batches(sequences, alphabet=ALPHABET):
+    """``(batches_of_size, count, label)`` for a tf.data.Dataset, a callable or an iterable of batches
+    (channels in the order ``alphabet``, put in A C G T order)."""
     if hasattr(sequences, "element_spec"):  # a tf.data.Dataset, without importing TensorFlow
         dataset = sequences
         spec = dataset.element_spec
         first = spec[0] if isinstance(spec, (tuple, list)) else spec
         if getattr(first, "shape", None) is not None and first.shape.rank == 2:
             # Single sequences: scan them in batches.
-            return (lambda size: (as_batch(e) for e in dataset.batch(size))), None, "<tf.data.Dataset>"
-        return (lambda size: (as_batch(e) for e in dataset)), None, "<tf.data.Dataset>"
+            return (lambda size: (as_batch(e, alphabet) for e in dataset.batch(size))), None, "<tf.data.Dataset>"
+        return (lambda size: (as_batch(e, alphabet) for e in dataset)), None, "<tf.data.Dataset>"
     if callable(sequences):
-        return (lambda size: (as_batch(b) for b in sequences())), None, "<batches>"
+        return (lambda size: (as_batch(b, alphabet) for b in sequences())), None, "<batches>"
     if isinstance(sequences, (list, tuple)):
-        return (lambda size: (as_batch(b) for b in sequences)), None, "<batches>"
+        return (lambda size: (as_batch(b, alphabet) for b in sequences)), None, "<batches>"
     if iter(sequences) is sequences:  # a generator or an iterator: one pass only
         state = {"used": False}
 
@@ -538,7 +555,7 @@ def iterable_batches(sequences):
                                "extraction needs a second pass: give a list, an array, a file or a "
                                "callable returning fresh batches")
             state["used"] = True
-            return (as_batch(b) for b in sequences)
+            return (as_batch(b, alphabet) for b in sequences)
 
         return once, None, "<batches>"
     raise K2PError(f"expected sequences as a file, an array, a tf.data.Dataset or batches, "
@@ -581,7 +598,7 @@ def open_batches_for(spec, sequences, options):
         return source.iter_batches, source.count, label, source.max_length
     if options.dataset is not None:
         raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
-    return (*iterable_batches(sequences), spec.input_length)
+    return (*iterable_batches(sequences, spec.alphabet), spec.input_length)
 
 
 def _checked_labels(values, count, what, path):

@@ -100,3 +100,44 @@ def format_summary(rows, columns, header=True):
     lines = ["\t".join(columns)] if header else []
     lines += ["\t".join(cell(row[c]) for c in columns) for row in rows]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _summary_value(text):
+    """A summary cell back as what :func:`format_summary` wrote: int, float (``nan`` too) or text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_summary(source):
+    """Read a tab-separated summary written by :func:`format_summary` (``--summary``, the callback's).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or file object
+
+    Returns
+    -------
+    (tuple of str, list of dict)
+        The columns, and one dict per row; numbers come back as int or float, empty cells as "".
+
+    Raises
+    ------
+    K2PError
+        An empty file, or a row with another number of cells than the header.
+    """
+    text, name = read_text(source, "a tab-separated summary")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise K2PError("empty summary: expected a header line of tab-separated column names", path=name)
+    columns = tuple(lines[0].split("\t"))
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        cells = line.split("\t")
+        if len(cells) != len(columns):
+            raise K2PError(f"line {number} has {len(cells)} cells, the header {len(columns)}", path=name)
+        rows.append({c: _summary_value(v) for c, v in zip(columns, cells)})
+    return columns, rows

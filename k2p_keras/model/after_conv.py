@@ -13,6 +13,7 @@ import numpy as np
 
 from .activations import activation_rule
 from .config import CONV1D_CLASSES, entry_config, is_builtin, reduce_axes
+from .settings import data_format as layer_data_format
 from .strands import conv_output_through, position_axis, reverse_complement_source, strand_merge
 
 
@@ -381,7 +382,10 @@ def _check_strands(graph, conv_calls, settings, end):
 
 
 def _global_max(call, state, settings):
-    data_format = str(entry_config(call.entry).get("data_format") or "channels_last").lower()
+    try:
+        data_format = layer_data_format(entry_config(call.entry))  # Keras 1: dim_ordering
+    except ValueError as err:
+        return state.fail(f"{call.class_name} {call.name!r} has an unknown {err}", call.class_name)
     conv_format = "channels_first" if settings["channels_first"] else "channels_last"
     if data_format != conv_format:
         return state.fail(f"{call.class_name} {call.name!r} uses {data_format} but the conv "

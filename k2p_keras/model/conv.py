@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..axes import ALPHABET, channels_to_acgt
 from ..errors import K2PError
-from ..validate import check_kernel_length
+from ..validate import check_alphabet, check_kernel_length
 from .after_conv import conv_activation, effective_activation, pattern_after_conv
-from .config import build_layer_graph, entry_config, entry_name, input_shape, is_conv1d
-from .conv2d import conv2d_as_conv1d, conv2d_settings, is_conv2d, sequence_length
+from .config import build_layer_graph, entry_name, input_shape, is_builtin, is_conv1d
+from .conv2d import conv2d_as_conv1d, is_conv2d, sequence_length
 from .files import read_model
+from .settings import conv_settings
+from .strands import reverse_complement_source
 
 
 _MAX_LISTED = 40
@@ -80,6 +83,9 @@ class ConvSpec:
     conv2d_layout : str or None
         For a Conv2D on one-hot DNA read as a Conv1D: its layout, a key of
         :data:`k2p_keras.model.conv2d.LAYOUTS` (``kernel`` is then the equivalent Conv1D kernel).
+    alphabet : str
+        The order of the model's one-hot channels (``"ACGT"``, ``"ATCG"``, ...). ``kernel`` is
+        in A C G T order whatever it is; the layer itself reads this order.
     """
 
     layer_name: str
@@ -101,6 +107,7 @@ class ConvSpec:
     both_strands: bool = False
     strand_note: str | None = None
     conv2d_layout: str | None = None
+    alphabet: str = ALPHABET
 
     @property
     def filters(self):
@@ -144,7 +151,7 @@ class ConvSpec:
         return f"{chain}: OK" if self.pattern_ok else f"{chain}: NOT OK ({self.problem})"
 
 
-def find_motif_conv(model_config, get_weights, layer=None):
+def find_motif_conv(model_config, get_weights, layer=None, alphabet=ALPHABET):
     """Find the Conv1D reading the one-hot input and check conv -> activation -> max-pool.
 
     Parameters
@@ -157,6 +164,8 @@ def find_motif_conv(model_config, get_weights, layer=None):
         order), e.g. :meth:`k2p_keras.model.files.ModelFile.weights`.
     layer : str, optional
         Name of the Conv1D to use instead of the first one on the input.
+    alphabet : str
+        The order of the model's one-hot channels; the kernel is put in A C G T order.
 
     Returns
     -------
@@ -166,27 +175,31 @@ def find_motif_conv(model_config, get_weights, layer=None):
     Raises
     ------
     K2PError
-        When there is no suitable Conv1D (none at all, none on the input, ``layer`` not
-        found or not a Conv1D), it does not read 4 channels, it is grouped, or its settings
-        or weights cannot be used.
+        When there is no suitable Conv1D (none at all, none on the input, a custom conv on
+        the input, ``layer`` not found or not a Conv1D), it does not read 4 channels (extra
+        channels beside A C G T included), it is grouped, or its settings or weights cannot
+        be used.
     """
+    alphabet = check_alphabet(alphabet)
     graph = build_layer_graph(model_config)
     layers_found = _layers_found(graph)
     conv_calls = _choose_conv_calls(graph, layer, layers_found)
     first = conv_calls[0]
     layout = None
     if is_conv2d(first.entry):
-        settings = conv2d_settings(first.entry, first.name)
+        settings = conv_settings(first.entry, first.name, rank=2)
         weights = _stored_weights(first.name, get_weights)
         reading = conv2d_as_conv1d(first.name, settings, weights[0])
         layout, kernel = reading.layout, reading.kernel
         bias = _bias(first.name, settings, weights, kernel.shape[2])
     else:
-        settings = _conv_settings(first.entry, first.name)
+        settings = conv_settings(first.entry, first.name)
         kernel, bias = _conv_weights(first.name, settings, get_weights)
+    kernel = kernel[:, channels_to_acgt(alphabet), :]
 
     conv_act = conv_activation(first.entry)
-    end = pattern_after_conv(graph, conv_calls, settings, get_weights, conv_act)
+    end = _strands_in_alphabet(graph, conv_calls, settings, alphabet,
+                               pattern_after_conv(graph, conv_calls, settings, get_weights, conv_act))
     for _, scale, mean, beta in end.folds:
         kernel = kernel * scale[np.newaxis, np.newaxis, :]
         bias = (bias - mean) * scale + beta
@@ -218,7 +231,22 @@ def find_motif_conv(model_config, get_weights, layer=None):
         both_strands=end.ok and end.strands is not None,
         strand_note=end.strands,
         conv2d_layout=layout,
+        alphabet=alphabet,
     )
+
+
+def _strands_in_alphabet(graph, conv_calls, settings, alphabet, end):
+    """A second strand made by flipping the channels is the complement only when the channel order
+    reversed is its complement (A C G T -> T G C A; not A T C G -> G C T A)."""
+    complemented = alphabet.translate(str.maketrans("ACGT", "TGCA"))
+    if not end.ok or end.strands is None or alphabet[::-1] == complemented:
+        return end
+    kinds = [reverse_complement_source(graph, call, settings["channels_first"])[0] for call in conv_calls[1:]]
+    if "checked" not in kinds:
+        return end
+    return end.fail(f"the second strand flips the channels, which in the channel order {alphabet} gives "
+                    f"{alphabet[::-1]}, not the complement {complemented}: the model does not scan the "
+                    "reverse complement")
 
 
 def _layers_found(graph):
@@ -242,8 +270,49 @@ def _reads_input(graph, call):
     return any(graph.calls[tensor[0]].class_name == "InputLayer" for tensor in call.inputs)
 
 
+def _may_read_one_hot(graph, call):
+    """Whether the model input a conv call reads may be one-hot DNA: its shape says 4 channels,
+    or says nothing.
+
+    A Conv1D's input is ``(length, channels)`` (``(channels, length)`` channels-first); a
+    Conv2D's is one of :data:`k2p_keras.model.conv2d.LAYOUTS`: one axis of 4 bases, one of 1.
+    """
+    for tensor in call.inputs:
+        source = graph.calls[tensor[0]]
+        shape = input_shape(source.entry) if source.class_name == "InputLayer" else None
+        if shape is None:
+            continue
+        if len(shape) == 4:
+            return 4 in shape[1:] and 1 in shape[1:]
+        if len(shape) == 3:
+            try:
+                channels_first = conv_settings(call.entry, call.name)["channels_first"]
+            except K2PError:
+                return True  # its settings are refused, with the reason, once it is chosen
+            return (shape[1] if channels_first else shape[2]) in (4, None)
+    return True
+
+
+def _is_custom_conv(entry):
+    """A registered custom class named like a convolution (``my>MaskedConv1D``)."""
+    bare = str(entry.get("class_name", "")).split(">")[-1]
+    return not is_builtin(entry) and "conv" in bare.lower()
+
+
+def _custom_conv_problem(call):
+    return (f"layer {call.name!r} ({call.class_name}) reads the one-hot input but is a custom class: "
+            "k2p-keras reads the model without running it, so it cannot tell that the layer computes "
+            "a plain convolution (a mask, tied or constrained weights, another padding would change "
+            "it) and the PWMs would not be exact; what works: copy its kernel and bias into a "
+            "keras.layers.Conv1D in its place and save that model, or name a built-in Conv1D (--layer)")
+
+
 def _choose_conv_calls(graph, layer, layers_found):
-    """The calls of the motif conv: the first Conv1D on the input, or the named one."""
+    """The calls of the motif conv: the first Conv1D on a one-hot input, or the named one.
+
+    With several inputs, a conv reading an input of four channels (or of unstated shape) is
+    preferred to one reading another input, whichever comes first.
+    """
     # Config order is the order of model.layers, what model.summary() shows
     conv_names = []
     for _, entry in graph.layers:
@@ -255,65 +324,35 @@ def _choose_conv_calls(graph, layer, layers_found):
         calls = graph.calls_of(layer)
         if not calls:
             raise K2PError(f"no layer named {layer!r}; Conv1D layers: {listed}")
+        if _is_custom_conv(calls[0].entry):
+            raise K2PError(_custom_conv_problem(calls[0]))
         if not (is_conv1d(calls[0].entry) or is_conv2d(calls[0].entry)):
             raise K2PError(f"layer {layer!r} is a {calls[0].class_name}, not a Conv1D; "
                            f"Conv1D layers: {listed}")
         on_input = [call for call in calls if _reads_input(graph, call)]
         return on_input + [call for call in calls if call not in on_input]
-    if not conv_names:
-        raise K2PError(f"no Conv1D layer found; layers: {_listing(layers_found)}")
+    custom = [call for call in graph.calls if _is_custom_conv(call.entry) and _reads_input(graph, call)]
+    candidates = []
     for name in conv_names:
         calls = graph.calls_of(name)
         on_input = [call for call in calls if _reads_input(graph, call)]
         if on_input:
-            return on_input + [call for call in calls if call not in on_input]
+            candidates.append(on_input + [call for call in calls if call not in on_input])
+    for calls in candidates:
+        if _may_read_one_hot(graph, calls[0]):
+            return calls
+    if custom:
+        raise K2PError(_custom_conv_problem(custom[0]))
+    if candidates:
+        return candidates[0]  # reads another number of channels: its weights say how many
+    if not conv_names:
+        raise K2PError(f"no Conv1D layer found; layers: {_listing(layers_found)}")
     first = graph.calls_of(conv_names[0])[0]
     source = graph.calls[first.inputs[0][0]] if first.inputs else None
     reads = f"{source.name!r} ({source.class_name})" if source else "nothing"
     raise K2PError(f"no Conv1D reads the one-hot model input: the first, {first.name!r}, "
                    f"reads {reads} (name the layer explicitly to use it anyway); "
                    f"layers: {_listing(layers_found)}")
-
-
-def _as_int(value, default=1):
-    if value is None:
-        return default
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise ValueError(value)
-        value = value[0]
-    return int(value)
-
-
-def _conv_settings(entry, name):
-    """Read a Conv1D config, Keras 1 names (nb_filter, border_mode, ...) included."""
-    config = entry_config(entry)
-    try:
-        settings = {
-            "kernel_size": _as_int(config.get("kernel_size", config.get("filter_length")),
-                                   None),
-            "strides": _as_int(config.get("strides", config.get("subsample_length"))),
-            "dilation_rate": _as_int(config.get("dilation_rate", config.get("atrous_rate"))),
-            "groups": _as_int(config.get("groups")),
-            "filters": _as_int(config.get("filters", config.get("nb_filter")), None),
-        }
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise K2PError(f"Conv1D {name!r} has unreadable settings ({exc!r}), expected "
-                       "integers for kernel_size, strides, dilation_rate, groups") from exc
-    padding = str(config.get("padding", config.get("border_mode", "valid"))).lower()
-    if padding not in ("valid", "same", "causal"):
-        raise K2PError(f"Conv1D {name!r} uses padding {padding!r}, expected valid, same "
-                       "or causal")
-    data_format = str(config.get("data_format") or "channels_last").lower()
-    if data_format not in ("channels_last", "channels_first"):
-        raise K2PError(f"Conv1D {name!r} has data_format {data_format!r}, expected "
-                       "channels_last or channels_first")
-    if settings["strides"] < 1 or settings["dilation_rate"] < 1:
-        raise K2PError(f"Conv1D {name!r} has strides {settings['strides']} and dilation "
-                       f"{settings['dilation_rate']}, expected positive integers")
-    settings.update(padding=padding, channels_first=data_format == "channels_first",
-                    use_bias=bool(config.get("use_bias", config.get("bias", True))))
-    return settings
 
 
 def _stored_weights(name, get_weights):
@@ -351,6 +390,14 @@ def _conv_weights(name, settings, get_weights):
         raise K2PError(f"Conv1D {name!r} has a kernel of shape {kernel.shape}, expected "
                        "(length, channels, filters)")
     channels = kernel.shape[1] * settings["groups"]
+    if channels > 4:
+        # e.g. A C G T plus conservation or accessibility tracks: the PWM would be exact for
+        # the bases' part of each window's score only.
+        raise K2PError(f"Conv1D {name!r} reads {channels} channels, expected 4 (one-hot A C G T): a PWM "
+                       f"holds the four bases only and cannot hold what {channels - 4} more channels add "
+                       "to the filter's output (log_b P + d would not equal the conv); what works: a conv "
+                       "reading the four bases alone, other tracks joined after it or through an input "
+                       "of their own")
     if channels != 4:
         raise K2PError(f"Conv1D {name!r} reads {channels} channels, expected 4 "
                        "(one-hot A C G T)")
@@ -395,30 +442,35 @@ def _input_length(graph, conv_calls, channels_first, layout=None):
     return None
 
 
-def find_motif_conv_in_file(path, layer=None):
+def find_motif_conv_in_file(path, layer=None, weights=None, alphabet=ALPHABET):
     """Read a model file and find its motif conv (see :func:`find_motif_conv`).
 
     Parameters
     ----------
     path : str or os.PathLike
-        A ``.h5`` or ``.keras`` model file; nothing in it is executed.
+        A ``.h5`` or ``.keras`` model file or folder, or an architecture JSON with
+        ``weights``; nothing in it is executed.
     layer : str, optional
         Name of the Conv1D to use.
+    weights : str or os.PathLike, optional
+        The weights file of an architecture JSON (see :func:`k2p_keras.model.files.read_model`).
+    alphabet : str
+        The order of the model's one-hot channels.
 
     Returns
     -------
     ConvSpec
     """
-    model_file = read_model(path)
+    model_file = read_model(path, weights=weights)
     try:
-        return find_motif_conv(model_file.config, model_file.weights, layer=layer)
+        return find_motif_conv(model_file.config, model_file.weights, layer=layer, alphabet=alphabet)
     except K2PError as exc:
         if exc.path is None:
             raise K2PError(exc.message, path=model_file.path) from exc
         raise
 
 
-def find_motif_conv_in_model(keras_model, layer=None):
+def find_motif_conv_in_model(keras_model, layer=None, alphabet=ALPHABET):
     """Find the motif conv of a live Keras model (see :func:`find_motif_conv`).
 
     Parameters
@@ -427,6 +479,8 @@ def find_motif_conv_in_model(keras_model, layer=None):
         A Sequential or Functional model (nested models are searched too).
     layer : str, optional
         Name of the Conv1D to use.
+    alphabet : str
+        The order of the model's one-hot channels.
 
     Returns
     -------
@@ -445,7 +499,7 @@ def find_motif_conv_in_model(keras_model, layer=None):
             raise K2PError(f"no layer named {name!r} in model {keras_model.name!r}")
         return [np.array(w, dtype=np.float64) for w in found.get_weights()]
 
-    return find_motif_conv(model_config, get_weights, layer=layer)
+    return find_motif_conv(model_config, get_weights, layer=layer, alphabet=alphabet)
 
 
 def find_live_layer(model, name):

@@ -6,7 +6,10 @@ Supported files (docs/models-in-the-wild.md lists them with real examples):
   ``model_config``; weights under ``model_weights/<layer>`` in the order of the attribute
   ``weight_names``);
 - Keras 3 ``.keras`` zips (``config.json`` and ``model.weights.h5``, whose ``<path>/vars/<i>``
-  groups are mapped back to layer names).
+  groups are mapped back to layer names), and their unzipped folders;
+- an architecture JSON (``model.to_json()`` of Keras 1, 2 or 3) with the weights file that
+  ``save_weights`` wrote for it: a legacy weights-only ``.h5`` (root attribute ``layer_names``,
+  one group per layer) or a Keras 3 ``.weights.h5``.
 
 Only :mod:`zipfile`, :mod:`json` and :mod:`h5py` touch the file. Loading a model with Keras
 would run code from it (Lambda bytecode, imported modules), so nothing is unmarshalled,
@@ -28,7 +31,9 @@ from ..errors import K2PError
 from ..io.formats import file_kind
 from ..io.matrices import read_numeric_dataset
 from ..validate import check_declared_size, check_json_depth
-from .config import entry_name, is_conv1d, is_functional, is_model_entry, iter_layers, model_layers
+from .config import (entry_config, entry_name, is_conv1d, is_functional, is_model_entry, iter_layers,
+    model_layers)
+from .conv2d import is_conv2d
 
 # Limits against zip bombs: no genomics CNN comes near them (the compression ratio is
 # validate.MAX_COMPRESSION_RATIO, shared with HDF5 datasets).
@@ -36,8 +41,14 @@ MAX_MEMBER_BYTES = 4 * 1024 ** 3
 MAX_CONFIG_BYTES = 256 * 1024 ** 2
 _MAX_HDF5_DEPTH = 64
 
-WEIGHTS_ONLY = ("weights-only file: it has no architecture; "
-                "save the whole model with model.save(...)")
+KERAS0 = ("Keras 0.x file (attribute nb_layers): its layers are numbered, not named, and its "
+          "architecture was saved apart in a format Keras 1 changed, so the weights cannot be matched to "
+          "layers; load it with Keras 0.x and save it again with Keras 1 or later (model.save(...))")
+WEIGHTS_ONLY = ("weights-only file (save_weights: no architecture): give its architecture JSON "
+                "(model.to_json()) as MODEL and this file as --weights (weights= in Python), "
+                "or save the whole model with model.save(...)")
+JSON_WITHOUT_WEIGHTS = ("an architecture JSON (model.to_json()) holds no weights: give the file "
+                        "save_weights wrote for it too (--weights FILE.h5; weights= in Python)")
 
 
 @dataclass
@@ -59,6 +70,9 @@ class ModelFile:
     kernel_flipped : bool
         True when the file came from Theano, whose true convolution stored kernels reversed
         along their length; :meth:`weights` then returns them reversed back.
+    weights_path : str or None
+        The weights file, when the architecture is a JSON file with its weights apart
+        (``format`` ``"json"``).
     """
 
     path: str
@@ -67,6 +81,7 @@ class ModelFile:
     backend: str | None
     config: dict
     kernel_flipped: bool = False
+    weights_path: str | None = None
     _reader: object = field(default=None, repr=False, compare=False)
 
     def layer_entries(self):
@@ -111,10 +126,12 @@ class ModelFile:
             raise K2PError(f"the file stores no weights for layer {layer_name!r} "
                            f"({entry.get('class_name')})", path=self.path)
         arrays = [np.array(array, dtype=np.float64) for array in arrays]
-        # Keras 1 layouts and the Theano flip are undone for a Conv1D's kernel, so that
-        # callers always get (k, in, F) cross-correlation kernels.
+        # Keras 1 layouts and the Theano flip are undone for a convolution's kernel, so that
+        # callers always get (k, in, F) / (height, width, in, F) cross-correlation kernels.
         if arrays and is_conv1d(entry):
             arrays[0] = self._conv_kernel(layer_name, arrays[0])
+        elif arrays and is_conv2d(entry):
+            arrays[0] = self._conv2d_kernel(entry, layer_name, arrays[0])
         return arrays
 
     def _conv_kernel(self, layer_name, kernel):
@@ -131,6 +148,27 @@ class ModelFile:
                            "expected (length, channels, filters)", path=self.path)
         return np.ascontiguousarray(kernel[::-1]) if self.kernel_flipped else kernel
 
+    def _conv2d_kernel(self, entry, layer_name, kernel):
+        """Bring a stored Conv2D kernel to ``(height, width, in, F)`` cross-correlation orientation.
+
+        Keras 1 stored ``(F, in, height, width)`` with ``dim_ordering='th'``. Theano's conv2d
+        is a true convolution, so its kernels are flipped along both spatial axes (for a
+        kernel spanning the four bases, the bases too). Keras 1 files name the ordering:
+        ``'tf'`` kernels are TensorFlow's, unflipped, even in files written from Theano
+        without ``:0`` in their weight names (Keras 1's ``convert_kernel`` workflow; the
+        DeepLIFT files in docs/models-in-the-wild.md); ``'th'`` kernels are flipped when the
+        file came from Theano. Keras 2 files say their backend.
+        """
+        if kernel.ndim != 4:
+            raise K2PError(f"Conv2D {layer_name!r} has a kernel of shape {kernel.shape}, expected "
+                           "(height, width, channels, filters)", path=self.path)
+        ordering = str(entry_config(entry).get("dim_ordering") or "").lower()
+        if ordering == "th":
+            kernel = kernel.transpose(2, 3, 1, 0)
+        if self.kernel_flipped and ordering != "tf":
+            kernel = kernel[::-1, ::-1]
+        return np.ascontiguousarray(kernel)
+
 
 def _is_weightless(entry):
     """Input layers and Keras ops never own weights; files may leave them out entirely."""
@@ -138,14 +176,18 @@ def _is_weightless(entry):
             or str(entry.get("module") or "").startswith("keras.src.ops"))
 
 
-def read_model(path):
+def read_model(path, weights=None):
     """Read a Keras model file's config and prepare access to its weights.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A legacy ``.h5`` model file, a Keras 3 ``.keras`` zip, or a Keras 3 model folder
-        (``model.save(path, zipped=False)``: the zip's members as files).
+        A legacy ``.h5`` model file, a Keras 3 ``.keras`` zip, a Keras 3 model folder
+        (``model.save(path, zipped=False)``: the zip's members as files), or an
+        architecture JSON (``model.to_json()``) when ``weights`` is given.
+    weights : str or os.PathLike, optional
+        The weights of an architecture JSON: the file ``save_weights`` wrote (a legacy
+        weights-only ``.h5``, or Keras 3's ``.weights.h5``).
 
     Returns
     -------
@@ -156,10 +198,12 @@ def read_model(path):
     ------
     K2PError
         For a missing, truncated or corrupt file, a file that is not a Keras model, a
-        weights-only file, a Keras 0.x file, HDF5 links or virtual datasets, or zip members
-        that would inflate beyond sane sizes.
+        weights-only file given alone, a JSON given without its weights, a Keras 0.x file,
+        HDF5 links or virtual datasets, or zip members that would inflate beyond sane sizes.
     """
     path = os.fspath(path)
+    if weights is not None:
+        return _read_json_and_weights(path, os.fspath(weights))
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         raise K2PError("a TensorFlow SavedModel directory cannot be read without running "
                        "it; save the model with model.save('model.keras')", path=path)
@@ -173,7 +217,10 @@ def read_model(path):
         return _read_h5_model(path)
     if kind == "zip":
         return _read_keras_zip(path)
-    raise K2PError("not a Keras model file (neither HDF5 nor a .keras zip)", path=path)
+    if kind == "text" and _starts_like_json(path):
+        raise K2PError(JSON_WITHOUT_WEIGHTS, path=path)
+    raise K2PError("not a Keras model file (neither HDF5 nor a .keras zip, nor an architecture "
+                   "JSON given with --weights)", path=path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,9 +331,7 @@ def _read_h5_model(path):
         try:
             attrs = h5.attrs
             if "nb_layers" in attrs:
-                raise K2PError("Keras 0.x file (attribute nb_layers) is not supported; "
-                               "load it with an old Keras and save it again with "
-                               "model.save(...)", path=path)
+                raise K2PError(KERAS0, path=path)
             if "model_config" not in attrs:
                 if (_has_split_attr(attrs, "layer_names")
                         or any(k in h5 for k in ("layers", "vars",
@@ -333,11 +378,16 @@ def _theano_kernels(backend, version, weights_group):
 
 
 class _LegacyH5Reader:
-    """Weights of a legacy ``.h5``: ``model_weights/<top-level layer>`` + ``weight_names``."""
+    """Weights of a legacy ``.h5``: ``model_weights/<top-level layer>`` + ``weight_names``.
 
-    def __init__(self, path, config):
+    ``root`` is the group holding the layer groups: ``model_weights`` in a whole model, the
+    file's root (None) in what ``save_weights`` wrote.
+    """
+
+    def __init__(self, path, config, root="model_weights"):
         self.path = path
         self.config = config
+        self.root = root
 
     def __call__(self, layer_name, scope):
         with _open_h5(self.path, self.path) as h5:
@@ -348,7 +398,7 @@ class _LegacyH5Reader:
                                f"{layer_name!r} ({_first_line(exc)})", path=self.path) from exc
 
     def _read(self, h5, layer_name, scope):
-        weights_group = h5.get("model_weights")
+        weights_group = h5 if self.root is None else h5.get(self.root)
         if weights_group is None:
             return None
         # A nested model's weights all sit in the group of the top-level layer holding it.
@@ -637,17 +687,113 @@ def _read_keras_folder(path):
     return ModelFile(path=path, format="keras-folder",
                      keras_version=_str_or_none(metadata.get("keras_version")),
                      backend=_str_or_none(metadata.get("backend")), config=config,
-                     _reader=_KerasFolderReader(path, config))
+                     _reader=_KerasH5Reader(path, config, weights))
 
 
-class _KerasFolderReader(_KerasZipReader):
-    """Weights of a Keras 3 model folder: the same layout as in the zip."""
+class _KerasH5Reader(_KerasZipReader):
+    """Weights of a Keras 3 ``.weights.h5`` file: the layout of the zip's ``model.weights.h5``
+    (a model folder's, or one that ``save_weights`` wrote)."""
+
+    def __init__(self, path, config, weights_path):
+        super().__init__(path, config)
+        self.weights_path = weights_path
 
     def __call__(self, layer_name, scope):
-        weights = os.path.join(self.path, "model.weights.h5")
+        name = os.path.basename(self.weights_path)
         try:
-            with _open_h5(weights, self.path, what="model.weights.h5") as h5:
+            with _open_h5(self.weights_path, self.path, what=name) as h5:
                 return self._read_vars(h5, layer_name)
         except (OSError, RuntimeError, KeyError) as exc:
-            raise K2PError(f"corrupt model.weights.h5 while reading weights of "
+            raise K2PError(f"corrupt {name} while reading weights of "
                            f"{layer_name!r} ({_first_line(exc)})", path=self.path) from exc
+
+
+# ---------------------------------------------------------------------------------------
+# An architecture JSON with its weights apart: model.to_json() + model.save_weights(...)
+
+def _starts_like_json(path):
+    """A text file whose first non-blank byte opens a JSON object."""
+    with open(path, "rb") as handle:
+        return handle.read(4096).lstrip()[:1] == b"{"
+
+
+def _read_json_and_weights(path, weights_path):
+    if os.path.isdir(path) or file_kind(path, "an architecture JSON (model.to_json())") != "text" \
+            or not _starts_like_json(path):
+        raise K2PError("--weights (weights=) is for an architecture JSON (model.to_json()) given as the "
+                       "model; a whole model file holds its own weights: give it alone", path=path)
+    if os.path.getsize(path) > MAX_CONFIG_BYTES:
+        raise K2PError(f"the architecture JSON is larger than {MAX_CONFIG_BYTES} bytes", path=path)
+    with open(path, "rb") as handle:
+        config = _parse_config(handle.read(), path, "the architecture JSON")
+    if file_kind(weights_path, "a weights file (save_weights: .h5)") != "hdf5":
+        raise K2PError("expected an HDF5 weights file (what save_weights wrote, .h5 or .weights.h5)",
+                       path=weights_path)
+    with _open_h5(weights_path, weights_path) as h5:
+        try:
+            attrs = h5.attrs
+            if "model_config" in attrs:
+                raise K2PError("a whole model file, not a weights-only file: give it as the model, "
+                               "alone", path=weights_path)
+            if "nb_layers" in attrs:
+                raise K2PError(KERAS0, path=weights_path)
+            legacy = _has_split_attr(attrs, "layer_names")
+            if not legacy and not any(k in h5 for k in ("layers", "vars", "_layer_checkpoint_dependencies")):
+                raise K2PError("HDF5 file without Keras weights (no layer_names attribute, no layers "
+                               "group); expected what save_weights wrote", path=weights_path)
+            _check_hdf5_safe(h5, weights_path)
+            # Keras 1 weights files say nothing of their version or backend: the JSON does.
+            version = _decode(config.get("keras_version", attrs.get("keras_version")))
+            backend = _decode(config.get("backend", attrs.get("backend")))
+            flipped = legacy and _theano_kernels(backend, version, h5)
+        except (OSError, RuntimeError, KeyError, UnicodeDecodeError, TypeError) as exc:
+            raise K2PError(f"truncated or corrupt HDF5 file ({_first_line(exc)})",
+                           path=weights_path) from exc
+    reader = (_LegacyH5Reader(weights_path, config, root=None) if legacy
+              else _KerasH5Reader(weights_path, config, weights_path))
+    return ModelFile(path=path, format="json", keras_version=_str_or_none(version),
+                     backend=_str_or_none(backend), config=config, kernel_flipped=bool(flipped),
+                     weights_path=weights_path, _reader=reader)
+
+
+def write_whole_model(model_file, folder):
+    """Write the whole model file an architecture JSON and its weights stand for, for Keras to load.
+
+    A legacy ``.h5`` (``model_config`` + ``model_weights``, the weights file's groups copied)
+    or a Keras 3 ``.keras`` zip (``config.json`` + ``model.weights.h5``): what ``model.save``
+    would have written. Only the JSON text and HDF5 groups are copied; nothing is run.
+
+    Parameters
+    ----------
+    model_file : ModelFile
+        From :func:`read_model` with ``weights``.
+    folder : str
+        Where to write it (a temporary folder).
+
+    Returns
+    -------
+    str
+        The file written.
+    """
+    with open(model_file.path, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    if isinstance(model_file._reader, _LegacyH5Reader):
+        path = os.path.join(folder, "model.h5")
+        with h5py.File(path, "w") as whole, h5py.File(model_file.weights_path, "r") as weights:
+            whole.attrs["model_config"] = text
+            for key in ("keras_version", "backend"):
+                value = getattr(model_file, key)
+                if value is not None:
+                    whole.attrs[key] = value
+            group = whole.create_group("model_weights")
+            for key, value in weights.attrs.items():
+                group.attrs[key] = value
+            for key in weights:
+                weights.copy(weights[key], group, name=key)
+        return path
+    path = os.path.join(folder, "model.keras")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", text)
+        archive.writestr("metadata.json", json.dumps({"keras_version": model_file.keras_version or ""}))
+        archive.write(model_file.weights_path, "model.weights.h5")
+    return path
