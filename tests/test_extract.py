@@ -119,16 +119,18 @@ def test_an_iterator_is_read_once_and_a_second_pass_is_refused(trained):
         k2p_keras.extract(paths["h5"], once, method="heuristic", threshold_fraction=0.5)
 
 
-def test_a_broken_pattern_raises_pattern_error_without_cli_advice(tmp_path):
+def test_a_broken_pattern_warns_and_strict_raises_pattern_error_without_cli_advice(tmp_path):
     model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
                               layers.Flatten(name="flat"), layers.Dense(1)])
     x = planted_sequences(n=20)
     with pytest.raises(PatternError) as err:
-        k2p_keras.extract(model, x)
+        k2p_keras.extract(model, x, strict=True)
     assert "flat (Flatten)" in str(err.value) and "--" not in str(err.value)
-    with pytest.warns(UserWarning, match="estimating the base anyway"):
-        forced = k2p_keras.extract(model, x, force=True)
-    assert forced.exact.n_filters == FILTERS
+    with pytest.warns(UserWarning, match="strong windows anywhere"):
+        result = k2p_keras.extract(model, x)
+    assert result.exact.n_filters == FILTERS and result.site_scope == "anywhere"
+    with pytest.raises(TypeError, match="unknown option.*force"):
+        k2p_keras.extract(model, x, force=True)  # removed: the default now does what it did
 
 
 # ----------------------------------------------------------------------------- options end to end
