@@ -232,7 +232,7 @@ def test_array_file_and_dataset_sources_agree(data, tmp_path):
         np.testing.assert_allclose(motif.pwm, kernel_to_pwm(kernel[:, :, t], 2.0), rtol=MEME_RTOL, atol=1e-12)
 
 
-def test_pattern_breaking_model_fails_before_the_first_epoch(data, tmp_path):
+def test_a_pattern_breaking_model_fails_before_the_first_epoch_when_strict(data, tmp_path):
     x, y = data
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
@@ -245,17 +245,20 @@ def test_pattern_breaking_model_fails_before_the_first_epoch(data, tmp_path):
     weights_before = model.get_layer("motif_conv").get_weights()[0].copy()
 
     with pytest.raises(K2PError) as err:
-        model.fit(x, y, epochs=2, verbose=0, callbacks=[PWMCallback(x, tmp_path / "out")])
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[PWMCallback(x, tmp_path / "out", strict=True)])
     message = str(err.value)
     assert "motif_conv (Conv1D)" in message and "flat (Flatten)" in message and "output (Dense)" in message
     assert "base=" in message
     assert not (tmp_path / "out").exists()
     np.testing.assert_array_equal(model.get_layer("motif_conv").get_weights()[0], weights_before)
 
-    # A fixed base needs no assumption: it warns and writes.
-    with pytest.warns(UserWarning, match="fixed base"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[PWMCallback(None, tmp_path / "fixed", base=math.e)])
+    # A fixed base needs no assumption, strict or not.
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[PWMCallback(None, tmp_path / "fixed", base=math.e, strict=True)])
     assert len(read_meme(tmp_path / "fixed" / "epoch_0001.meme")) == FILTERS
+    # Without strict: the strong windows anywhere, with a warning.
+    with pytest.warns(UserWarning, match="strong windows anywhere"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[PWMCallback(x, tmp_path / "anywhere")])
+    assert len(read_meme(tmp_path / "anywhere" / "epoch_0001.meme")) == FILTERS
 
 
 def test_batchnorm_is_folded_with_the_current_moving_statistics(data, tmp_path):

@@ -88,7 +88,9 @@ def test_result_carries_what_the_cli_reports(trained, tmp_path):
     result = k2p_keras.extract(paths["h5"], x, method="both")
     assert [s.kind for s in result.sets] == ["exact", "heuristic"]
     assert [m.name for m in result.motifs()][:2] == ["motif_conv_0_exact", "motif_conv_1_exact"]
-    assert result.header()["pattern"] == "motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK"
+    assert result.header()["pattern"] == result.pattern == (
+        "motif_conv (Conv1D, relu) -> GlobalMaxPooling1D (assumption holds; sites: strong, each sequence's best window)")
+    assert result.site_scope == "sequence"
     assert result.n_sequences == len(x)
     summary = tmp_path / "s.tsv"
     result.write_summary(summary)
