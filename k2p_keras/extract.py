@@ -97,7 +97,10 @@ class ExtractionResult:
         GlobalMaxPooling1D (assumption holds; sites: strong, each sequence's best window)``."""
         spec = self.spec
         holds = "assumption holds" if spec.pattern_ok else f"assumption does not hold: {spec.problem}"
-        sites = f"{self.options.sites}, {spec.sites_text}" if self.options.estimating else "none (fixed base)"
+        if self.options.estimating:
+            sites = f"{self.options.sites}, {spec.sites_text}"
+        else:
+            sites = "none (heuristic PWMs only)" if self.options.method == "heuristic" else "none (fixed base)"
         return f"{spec.chain()} ({holds}; sites: {sites})"
 
     def suffix(self, motif_set):

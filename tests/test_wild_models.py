@@ -627,3 +627,22 @@ def test_a_conv2d_s_max_pooling_2d_takes_its_blocks_along_the_positions(long_x):
     assert two.spec.pool == one.spec.pool == PoolSpec(3, 3, "valid") and two.site_scope == "block"
     np.testing.assert_array_equal(two.exact.n_used, one.exact.n_used)
     np.testing.assert_allclose(two.exact.ln_base, one.exact.ln_base, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["block", "anywhere"])
+@pytest.mark.parametrize("fraction", [None, 0.5])
+def test_the_heuristic_counts_each_sequence_s_best_window_whatever_the_scope(kind, fraction, long_x):
+    """The site scope is the MLE's: the heuristic (DeepBind, Basset) keeps its own windows, and the
+    passes over the sequences are as many as the plan says."""
+    model = basset_block("same", 3, 3, "valid") if kind == "block" else anywhere_model("flatten")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the windows anywhere: the warning is tested above
+        plan = k2p_keras.plan_extraction(model, long_x, method="both", threshold_fraction=fraction)
+        read = []
+        both = plan.run(read.append)
+        alone = k2p_keras.extract(model, long_x, method="heuristic", threshold_fraction=fraction)
+    assert sum(read) == plan.passes * len(long_x) and len(plan.steps) == plan.passes
+    assert plan.passes == {("block", None): 2, ("block", 0.5): 3, ("anywhere", None): 2, ("anywhere", 0.5): 3}[
+        (kind, fraction)]
+    np.testing.assert_array_equal(both.heuristic.pwms, alone.heuristic.pwms)
+    np.testing.assert_array_equal(both.heuristic.n_windows, alone.heuristic.n_windows)

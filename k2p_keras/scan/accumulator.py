@@ -167,7 +167,7 @@ class BatchScanner:
         empty = np.zeros(0)
         bins = self.score_bins
         accumulate_window_sums(
-            codes, starts, take_rc, int(left), self.table, self.bias, self.active_only, self.active_threshold,
+            codes, starts.reshape(-1, n_filters), take_rc.reshape(-1, n_filters), int(left), self.table, self.bias, self.active_only, self.active_threshold,
             self.letter_threshold, self.bin_low, self.bin_width, t["score_sum"], t["row_weight"], t["n_used"],
             t["max_preactivation"], self.letters_by_code, t.get("n_letter_windows", empty),
             t["bin_count"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)),

@@ -6,7 +6,9 @@ the kernel is cut into blocks of ``q`` rows, and each block holds the summed wei
 every ``q``-letter word (``q``-mer), one row of ``F`` filters per word, so the loop over
 filters reads contiguous memory and vectorises. The argmax runs in the same loop, and
 sequences are spread over the cores. Only the best windows' positions leave this module;
-:mod:`k2p_keras.scan.rescore` rescores them in float64.
+:mod:`k2p_keras.scan.rescore` rescores them in float64. After a max-pool the loop runs block
+by block (:func:`k2p_keras.scan.windows.pool_blocks`), keeping each block's best window; a
+global max is the one block of every window, so its loop is the plain scan.
 
 Windows of A C G T only use 4-letter words (``q`` = 4: 256 rows per block); the windows
 holding an N or padding row (codes 4 and 5) use 3-letter words over all six codes (216

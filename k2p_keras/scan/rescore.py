@@ -26,13 +26,15 @@ def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_t
                 letters, n_letter_windows, bin_count, bin_score_sum, deficit):
     """Add one batch's best windows to the running sums (arrays updated in place).
 
-    ``starts`` (B, M, F) are the first rows of each block's best window in the padded strand
-    it was found on (``take_rc`` (B, M, F): the reverse complement); -1 marks a block whose
-    window is no site (a repeat, or below the scan's floor). ``letters`` (F, L, 6) and the
-    histogram arrays may have size 0 when not requested.
+    ``starts`` (B M, F) are the first rows of each block's best window in the padded strand
+    it was found on, sequence ``b``'s ``M`` blocks in rows ``b M ... b M + M - 1`` (``take_rc``
+    (B M, F): the reverse complement); -1 marks a block whose window is no site (a repeat, or
+    below the scan's floor). ``letters`` (F, L, 6) and the histogram arrays may have size 0
+    when not requested.
     """
     n_sequences, length = codes.shape
-    n_blocks = starts.shape[1]
+    n_rows = starts.shape[0]
+    n_blocks = n_rows // n_sequences
     n_filters, width, _ = table.shape
     count_letters = letters.shape[0] > 0
     n_bins = bin_count.shape[1]
@@ -42,39 +44,40 @@ def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_t
         window = np.empty(width, dtype=np.uint8)
         n_whole = 0.0  # used windows without a zero row: each adds 1 to every row's weight, at the end
         top = max_preactivation[f]
-        for b in range(n_sequences):
-            for m in range(n_blocks):
-                if starts[b, m, f] < 0:
-                    continue
-                n_zero = _window_codes(codes, b, starts[b, m, f] - left, take_rc[b, m, f], window)
-                # The score in float64, row by row in the kernel's order (the same sum on every route).
-                score = 0.0
-                for i in range(width):
-                    score += table[f, i, window[i]]
-                preactivation = score + bias[f]
-                top = max(top, preactivation)
-                if not active_only or preactivation > active_threshold:
-                    score_sum[f] += score
-                    n_used[f] += 1.0
-                    if n_zero == 0:
-                        n_whole += 1.0
-                    else:
-                        for i in range(width):
-                            if window[i] != ZERO_CODE:
-                                row_weight[f, i] += 1.0
-                if count_letters and preactivation > letter_threshold[f]:
-                    n_letter_windows[f] += 1.0
+        for row in range(n_rows):
+            start = starts[row, f]
+            if start < 0:
+                continue
+            b = row if n_blocks == 1 else row // n_blocks  # a global max's one block: no division
+            n_zero = _window_codes(codes, b, start - left, take_rc[row, f], window)
+            # The score in float64, row by row in the kernel's order (the same sum on every route).
+            score = 0.0
+            for i in range(width):
+                score += table[f, i, window[i]]
+            preactivation = score + bias[f]
+            top = max(top, preactivation)
+            if not active_only or preactivation > active_threshold:
+                score_sum[f] += score
+                n_used[f] += 1.0
+                if n_zero == 0:
+                    n_whole += 1.0
+                else:
                     for i in range(width):
-                        letters[f, i, window[i]] += 1.0
-                if n_bins > 0:
-                    # The bin exactly as the TensorFlow route computes it (float64, floor, clipped).
-                    k = int(min(max(np.floor((score - bin_low[f]) / bin_width[f]), 0.0), n_bins - 1.0))
-                    bin_count[f, k] += 1.0
-                    bin_score_sum[f, k] += score
-                    if n_zero > 0:
-                        for i in range(width):
-                            if window[i] == ZERO_CODE:
-                                deficit[f * n_bins + k, i] += 1.0
+                        if window[i] != ZERO_CODE:
+                            row_weight[f, i] += 1.0
+            if count_letters and preactivation > letter_threshold[f]:
+                n_letter_windows[f] += 1.0
+                for i in range(width):
+                    letters[f, i, window[i]] += 1.0
+            if n_bins > 0:
+                # The bin exactly as the TensorFlow route computes it (float64, floor, clipped).
+                k = int(min(max(np.floor((score - bin_low[f]) / bin_width[f]), 0.0), n_bins - 1.0))
+                bin_count[f, k] += 1.0
+                bin_score_sum[f, k] += score
+                if n_zero > 0:
+                    for i in range(width):
+                        if window[i] == ZERO_CODE:
+                            deficit[f * n_bins + k, i] += 1.0
         max_preactivation[f] = top
         for i in range(width):
             row_weight[f, i] += n_whole
