@@ -419,3 +419,9 @@ def test_a_score_floor_keeps_the_windows_above_it_on_every_route(rescore):
     kept = score >= floor
     assert stats.n_used.tolist() == kept.sum(axis=(0, 1)).tolist()
     np.testing.assert_allclose(stats.score_sum, (score * kept).sum(axis=(0, 1)), atol=1e-9)
+
+
+def test_sequences_too_short_for_one_block_are_refused_in_one_line():
+    x = np.eye(4)[np.zeros((3, 10), int)]
+    with pytest.raises(K2PError, match="length 10 give the conv 6 positions, fewer than the max-pool's size"):
+        scan_best_windows([x], np.ones((5, 4, 2)), pool=PoolSpec(8, 8, "valid"))

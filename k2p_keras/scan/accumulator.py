@@ -2,6 +2,7 @@
 import numpy as np
 
 from .._tf import import_tensorflow
+from ..errors import K2PError
 from ..validate import check_one_hot_values
 from .codes import code_table, N_CODES, QUARTER_CODE
 from .devices import as_travelling, run_on_replicas, sum_over_workers
@@ -113,7 +114,11 @@ class BatchScanner:
         """``(block_lo, block_hi)`` (M,) int32 of a sequence of ``length`` rows padded by ``pads``."""
         key = length + pads[0] + pads[1]
         if key not in self._blocks:
-            self._blocks[key] = pool_blocks(max(window_count(key, self.table.shape[1], self.strides), 0), self.pool)
+            n_positions = max(window_count(key, self.table.shape[1], self.strides), 0)
+            self._blocks[key] = pool_blocks(n_positions, self.pool)
+            if len(self._blocks[key][0]) == 0:
+                raise K2PError(f"sequences of length {length} give the conv {n_positions} positions, fewer than "
+                               f"the max-pool's size ({self.pool.size}, valid padding): the model pools nothing")
         return self._blocks[key]
 
     def _add_looked_up(self, x, pads):
