@@ -252,7 +252,7 @@ class PWMCallback(keras.callbacks.Callback):
         How the exact PWMs are made, as for :func:`k2p_keras.extract`, with the same
         defaults (:class:`k2p_keras.options.Options`): ``base`` ("mle", or a number ``b > 1``
         for a fixed base; then ``sequences`` may be None), ``layer``, ``shared_base``,
-        ``sites``, ``both_strands``, ``force``, ``batch_size``, ``dataset``, ``n_encoding``;
+        ``sites``, ``both_strands``, ``strict``, ``batch_size``, ``dataset``, ``n_encoding``;
         ``influence=True`` measures each filter's influence on the live model at every dump
         (a Lambda layer is no obstacle there), ``cluster=True`` groups the filters; their
         columns join ``summary.tsv`` (docs/annotation.md).
@@ -287,10 +287,11 @@ class PWMCallback(keras.callbacks.Callback):
     averaged over rows, and ``sequences_scanned``: how many sequences the dump's scan
     read (see ``max_sequences``; ``sequences_used`` counts the sites among them).
 
-    The MLE assumes conv -> non-decreasing activation -> global max-pool. The pattern is
-    checked when training begins and again at every dump (a BatchNormalization whose scale
-    turns negative during training breaks it): unless ``base`` is a number or ``force`` is
-    set, :class:`~k2p_keras.errors.PatternError` stops the training. Other problems found at
+    The MLE assumes conv -> non-decreasing activation -> global (or local) max-pool. The
+    pattern is checked when training begins and again at every dump (a BatchNormalization
+    whose scale turns negative during training breaks it): the base then comes from the strong
+    windows anywhere, with a warning; with ``strict=True`` (and no fixed ``base``),
+    :class:`~k2p_keras.errors.PatternError` stops the training instead. Other problems found at
     a dump (a sequence file that cannot be read, a base that cannot be estimated) raise too;
     the files written by earlier dumps stay whole.
 
@@ -495,7 +496,8 @@ class PWMCallback(keras.callbacks.Callback):
             return plan_extraction(self.model, batches, self._label_values, **{**self._option_values(), "layer": layer})
         except PatternError as err:
             raise PatternError(f"{err.message} Give PWMCallback a fixed base=B to write PWMs anyway, "
-                               "or force=True to estimate it anyway", path=err.path) from None
+                               "or leave out strict=True to estimate it from the strong windows anywhere",
+                               path=err.path) from None
 
     def _option_values(self):
         # The size the sequences are read in, once settled (_open_source): "auto" is not worked out again;
@@ -507,7 +509,8 @@ class PWMCallback(keras.callbacks.Callback):
         """:func:`k2p_keras.extract` on the model's current weights: exact PWMs and their figures.
 
         The pattern is checked at every call: a BatchNormalization whose scale turned
-        negative since the last dump raises :class:`~k2p_keras.errors.PatternError`.
+        negative since the last dump makes the sites the strong windows anywhere (with a
+        warning), or raises :class:`~k2p_keras.errors.PatternError` with ``strict=True``.
 
         Returns
         -------

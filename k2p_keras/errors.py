@@ -23,8 +23,8 @@ class K2PError(Exception):
 
 class PatternError(K2PError):
     """The layers after the motif conv break the MLE's assumption (conv -> non-decreasing
-    activation -> global max-pool). Callers add their own remedy: the CLI names ``--base``
-    and ``--force``, the callback ``base=`` and ``force=``.
+    activation -> global or local max-pool) and the caller asked for ``strict``. Callers add
+    their own remedy: the CLI names ``--base`` and ``--strict``, the callback ``base=`` and ``strict=``.
     """
 
 

@@ -32,10 +32,12 @@ from .io.sequences import open_batches_for, open_labels
 from .io.text import format_summary, write_text
 from .model.activations import preactivation_threshold
 from .model.conv import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
-from .motifs.exact import check_pattern, extract_pwms
+from .motifs.exact import check_pattern, check_sites_for_scope, extract_pwms
 from .motifs.heuristic import DEEPBIND_THRESHOLD, heuristic_from_stats, heuristic_pwms
+from .motifs.sites import site_rule
 from .options import make_options, Options
 from .scan.route import auto_batch_size
+from .scan.windows import EVERY_WINDOW, pool_blocks, windows_per_sequence
 
 
 #: Sequences per batch when batch_size="auto" meets sequences of unknown length.
@@ -103,6 +105,24 @@ class ExtractionResult:
     def layer_name(self):
         return self.spec.layer_name
 
+    @property
+    def site_scope(self):
+        """Which windows were the sites: ``"sequence"``, ``"block"`` or ``"anywhere"`` (``spec.scope``)."""
+        return self.spec.scope
+
+    @property
+    def pattern(self):
+        """The pattern line of the MEME and summary headers and of the report: the chain of layers after
+        the conv, whether the MLE's assumption holds, and the sites, e.g. ``motif_conv (Conv1D, relu) ->
+        GlobalMaxPooling1D (assumption holds; sites: strong, each sequence's best window)``."""
+        spec = self.spec
+        holds = "assumption holds" if spec.pattern_ok else f"assumption does not hold: {spec.problem}"
+        if self.options.estimating:
+            sites = f"{self.options.sites}, {spec.sites_text}"
+        else:
+            sites = "none (heuristic PWMs only)" if self.options.method == "heuristic" else "none (fixed base)"
+        return f"{spec.chain()} ({holds}; sites: {sites})"
+
     def suffix(self, motif_set):
         """``_exact`` / ``_heuristic`` when both sets are written, else nothing."""
         return f"_{motif_set.kind}" if len(self.sets) > 1 else ""
@@ -137,8 +157,8 @@ class ExtractionResult:
 
     def _write_motifs(self, dest, motifs, comments=()):
         header = self.header()
-        comments = [header["tool"]] + [f"{key}: {header[key]}" for key in ("model", "layer", "base", "sequences")] \
-            + list(comments)
+        comments = [header["tool"]] + [f"{key}: {header[key]}"
+                                       for key in ("model", "layer", "pattern", "base", "sequences")] + list(comments)
         write_meme(dest, motifs, background=self.background(), significant=MEME_DIGITS,
                    strands="+ -" if self.options.both_strands else "+", comments=comments)
 
@@ -302,8 +322,9 @@ class ExtractionResult:
         write_report(path, self.filter_reports(), self.annotation, header=self.header())
 
     def write_summary(self, path):
-        """Write :meth:`summary_rows` as a tab-separated table (atomically)."""
-        write_text(path, format_summary(self.summary_rows(), self.summary_columns))
+        """Write :meth:`summary_rows` as a tab-separated table (atomically), after one comment line
+        ``# pattern: ...`` (:attr:`pattern`; ``pandas.read_csv(path, sep="\\t", comment="#")`` reads it)."""
+        write_text(path, f"# pattern: {self.pattern}\n" + format_summary(self.summary_rows(), self.summary_columns))
 
     def write_logos(self, folder, dpi=100):
         """One PNG logo per filter into ``folder``, the sets side by side; returns the paths."""
@@ -331,7 +352,7 @@ class ExtractionResult:
         return {
             "model": self.model,
             "layer": self.spec.layer_name,
-            "pattern": self.spec.report(),
+            "pattern": self.pattern,
             "sequences": (f"{self.sequences} ({self.n_sequences} sequences)" if self.n_sequences
                           else (self.sequences or "none")),
             "base": self.options.base_mode(),
@@ -386,7 +407,17 @@ def resolved_batch_size(spec, options, length):
         return FALLBACK_BATCH_SIZE
 
     return auto_batch_size(length, spec.kernel.shape[0], spec.kernel.shape[2], both_strands=options.both_strands,
-                           strides=spec.strides, strategy=options.strategy)
+                           strides=spec.strides, strategy=options.strategy, blocks=_blocks_per_sequence(spec, length))
+
+
+def _blocks_per_sequence(spec, length):
+    """Blocks whose best windows the scan keeps per sequence of ``length``: 1 for each sequence's best
+    window, the pool's blocks, or every window for the sites anywhere."""
+    pool = {"sequence": None, "block": spec.pool, "anywhere": EVERY_WINDOW}[spec.scope]
+    if pool is None:
+        return 1
+    return max(len(pool_blocks(windows_per_sequence(length, spec.kernel.shape[0], spec.padding, spec.strides),
+                               pool)[0]), 1)
 
 
 @dataclass
@@ -440,7 +471,7 @@ class ExtractionPlan:
     def passes(self):
         """How many times the sequences are read (0 for exact PWMs at a fixed base)."""
         o = self.options
-        return scans_needed(o.method, o.estimating, o.threshold_fraction)
+        return scans_needed(o.method, o.estimating, o.threshold_fraction, self.spec.scope)
 
     @property
     def total(self):
@@ -450,7 +481,13 @@ class ExtractionPlan:
     @property
     def steps(self):
         """What each pass over the sequences does, in order (a progress bar's labels)."""
-        steps = ["scanning", "heuristic: second pass"][:self.passes]
+        if not self.options.estimating:
+            steps = ["scanning", "heuristic: second pass"][:self.passes]
+        else:
+            exact = ["largest activations", "windows anywhere"] if self.spec.scope == "anywhere" else ["scanning"]
+            heuristic = {0: [], 1: ["heuristic: second pass"] if self.spec.scope != "block" else ["heuristic"],
+                         2: ["heuristic: first pass", "heuristic: second pass"]}[self.passes - len(exact)]
+            steps = exact + heuristic
         if self.options.influence:
             split = split_at_activation(self.runnable, self.spec.layer_name)
             steps += (["influence"] if influence_passes(split, self.n_sequences) == 1
@@ -503,9 +540,12 @@ def plan_extraction(model, sequences=None, labels=None, **options):
     """
     opts = make_options(**options)
     spec, model_label = _model_spec(model, opts)
-    if opts.estimating and not opts.force:
-        # Fail before the sequences are opened; a forced run warns when the PWMs are made.
-        check_pattern(spec, estimating=True, path=model_label if isinstance(model, (str, os.PathLike)) else None)
+    if opts.estimating:
+        # Fail before the sequences are opened; without strict, the scan warns (once) when the PWMs are made.
+        if opts.strict:
+            check_pattern(spec, estimating=True, strict=True,
+                          path=model_label if isinstance(model, (str, os.PathLike)) else None)
+        check_sites_for_scope(spec, site_rule(opts.sites))
     batches_of_size, count, label, max_length = None, None, None, None
     if sequences is not None and opts.needs_sequences:
         batches_of_size, count, label, max_length = open_batches_for(spec, sequences, opts)
@@ -560,7 +600,7 @@ def extract(model, sequences=None, labels=None, **options):
     **options
         Any attribute of :class:`~k2p_keras.options.Options` (``method``, ``base``,
         ``shared_base``, ``sites``, ``both_strands``, ``threshold``, ``threshold_fraction``,
-        ``force``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``,
+        ``strict``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``,
         ``influence``, ``influence_null``, ``cluster``), with its defaults; and ``progress``: a
         callable receiving the number of sequences in each batch read.
 
@@ -576,8 +616,9 @@ def extract(model, sequences=None, labels=None, **options):
     ------
     K2PError
         For bad input (one line, naming the file); :class:`~k2p_keras.errors.PatternError`
-        when the layers after the conv break the MLE's assumption (give a fixed ``base`` or
-        ``force=True``); :class:`~k2p_keras.errors.OptionError` for a bad option value.
+        with ``strict=True`` when the layers after the conv break the MLE's assumption (without
+        it, a warning: the base comes from the strong windows anywhere);
+        :class:`~k2p_keras.errors.OptionError` for a bad option value.
 
     Examples
     --------
@@ -588,14 +629,19 @@ def extract(model, sequences=None, labels=None, **options):
     return plan_extraction(model, sequences, labels, **options).run(progress)
 
 
-def scans_needed(method, mle, threshold_fraction=None):
-    """How many passes over the sequences :func:`extract_motif_sets` makes (for a progress bar)."""
+def scans_needed(method, mle, threshold_fraction=None, scope="sequence"):
+    """How many passes over the sequences :func:`extract_motif_sets` makes (for a progress bar).
+
+    The sites anywhere take two (each filter's largest activation, then the windows near it).
+    """
     exact_scan = method in ("exact", "both") and mle
+    exact_scans = (2 if scope == "anywhere" else 1) * int(exact_scan)
     if method == "exact":
-        return int(exact_scan)
-    # An absolute threshold rides on the MLE's scan; a fraction needs the maxima first.
-    heuristic_scans = (1 if threshold_fraction is None else 2) - int(exact_scan)
-    return int(exact_scan) + heuristic_scans
+        return exact_scans
+    # An absolute threshold rides on the MLE's (first) scan of each sequence's best window; a
+    # fraction needs the maxima first. Blocks' best windows are not the heuristic's.
+    heuristic_scans = (1 if threshold_fraction is None else 2) - int(exact_scan and scope != "block")
+    return exact_scans + heuristic_scans
 
 
 def extract_motif_sets(spec, open_batches, options, progress=None):
@@ -626,16 +672,19 @@ def extract_motif_sets(spec, open_batches, options, progress=None):
     exact = heuristic = None
     if want_exact:
         ride_along = None
-        if want_heuristic and mle and o.threshold_fraction is None:
+        # The heuristic counts each sequence's best window: not a pooling block's.
+        if want_heuristic and mle and o.threshold_fraction is None and spec.scope != "block":
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
-        exact = extract_pwms(spec, open_batches() if mle else None, base=o.base, shared_base=o.shared_base,
-                             sites=o.sites, both_strands=o.both_strands, force=o.force,
+        exact = extract_pwms(spec, open_batches if mle else None, base=o.base, shared_base=o.shared_base,
+                             sites=o.sites, both_strands=o.both_strands, strict=o.strict,
                              letter_threshold=ride_along, progress=progress, strategy=o.strategy)
         if ride_along is not None:
             heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,
                                              output_threshold=float(threshold))
     if want_heuristic and heuristic is None:
-        first_pass = exact.stats.max_preactivation if exact is not None and exact.stats is not None else None
+        first_pass = None
+        if exact is not None and exact.stats is not None and spec.scope != "block":
+            first_pass = exact.stats.max_preactivation  # the largest window anywhere
         heuristic = heuristic_pwms(spec, open_batches, threshold=threshold,
                                    threshold_fraction=o.threshold_fraction, both_strands=o.both_strands,
                                    max_preactivation=first_pass, progress=progress, strategy=o.strategy)

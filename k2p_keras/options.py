@@ -59,8 +59,10 @@ class Options:
     threshold_fraction: float = _option(None, "heuristic", types="float or None", help=(
         "Heuristic, instead of the threshold: a sequence counts when its largest activation exceeds this "
         "fraction of the filter's largest activation over the data (Basset: 0.5)."))
-    force: bool = _option(False, "base", types="bool", help=(
-        "Estimate the base even when the layers after the conv break the MLE's assumption."))
+    strict: bool = _option(False, "base", types="bool", help=(
+        "Refuse to estimate the base when the model selects no window for the MLE (the layers after the "
+        "conv are not a non-decreasing activation and a global or local max-pool), instead of estimating "
+        "it from the strong windows anywhere with a warning."))
     layer: str = _option(None, "input", types="str or None", help=(
         "Name of the conv to transform [default: the first convolution reading the one-hot input]."))
     weights: str = _option(None, "input", types="path or None", help=(

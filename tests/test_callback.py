@@ -232,7 +232,7 @@ def test_array_file_and_dataset_sources_agree(data, tmp_path):
         np.testing.assert_allclose(motif.pwm, kernel_to_pwm(kernel[:, :, t], 2.0), rtol=MEME_RTOL, atol=1e-12)
 
 
-def test_pattern_breaking_model_fails_before_the_first_epoch(data, tmp_path):
+def test_a_pattern_breaking_model_fails_before_the_first_epoch_when_strict(data, tmp_path):
     x, y = data
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
@@ -245,17 +245,20 @@ def test_pattern_breaking_model_fails_before_the_first_epoch(data, tmp_path):
     weights_before = model.get_layer("motif_conv").get_weights()[0].copy()
 
     with pytest.raises(K2PError) as err:
-        model.fit(x, y, epochs=2, verbose=0, callbacks=[PWMCallback(x, tmp_path / "out")])
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[PWMCallback(x, tmp_path / "out", strict=True)])
     message = str(err.value)
     assert "motif_conv (Conv1D)" in message and "flat (Flatten)" in message and "output (Dense)" in message
     assert "base=" in message
     assert not (tmp_path / "out").exists()
     np.testing.assert_array_equal(model.get_layer("motif_conv").get_weights()[0], weights_before)
 
-    # A fixed base needs no assumption: it warns and writes.
-    with pytest.warns(UserWarning, match="fixed base"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[PWMCallback(None, tmp_path / "fixed", base=math.e)])
+    # A fixed base needs no assumption, strict or not.
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[PWMCallback(None, tmp_path / "fixed", base=math.e, strict=True)])
     assert len(read_meme(tmp_path / "fixed" / "epoch_0001.meme")) == FILTERS
+    # Without strict: the strong windows anywhere, with a warning.
+    with pytest.warns(UserWarning, match="strong windows anywhere"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[PWMCallback(x, tmp_path / "anywhere")])
+    assert len(read_meme(tmp_path / "anywhere" / "epoch_0001.meme")) == FILTERS
 
 
 def test_batchnorm_is_folded_with_the_current_moving_statistics(data, tmp_path):
@@ -373,22 +376,26 @@ class FlipBatchNormScale(keras.callbacks.Callback):
             self.model.get_layer(self.layer).set_weights([gamma, *rest])
 
 
-def test_a_pattern_broken_during_training_stops_the_dump_that_sees_it(data, tmp_path):
+def test_a_pattern_broken_during_training_changes_the_sites_or_stops_a_strict_dump(data, tmp_path):
     """A negative BatchNorm scale makes that filter's output decreasing: the MLE's assumption fails."""
     x, y = data
     model = batchnorm_model()
     with pytest.raises(PatternError, match="bn") as err:
         model.fit(x, y, epochs=3, batch_size=32, verbose=0,
-                  callbacks=[FlipBatchNormScale(epoch=2), PWMCallback(x, tmp_path, every=1)])
-    assert "base=B" in str(err.value) and "force=True" in str(err.value)
+                  callbacks=[FlipBatchNormScale(epoch=2), PWMCallback(x, tmp_path, every=1, strict=True)])
+    assert "base=B" in str(err.value) and "strict=True" in str(err.value)
     assert sorted(os.listdir(tmp_path)) == ["epoch_0001.meme", "summary.tsv"]
 
-    # force=True estimates anyway, with a warning at the dump that sees the broken pattern.
+    # By default the dump that sees it takes the strong windows anywhere, with a warning, and says so.
     model = batchnorm_model()
-    forced = PWMCallback(x, tmp_path / "forced", every=1, force=True)
-    with pytest.warns(UserWarning, match="estimating the base anyway"):
-        model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[FlipBatchNormScale(epoch=2), forced])
-    assert forced.dumped_epochs == [1, 2]
+    callback = PWMCallback(x, tmp_path / "default", every=1)
+    with pytest.warns(UserWarning, match="strong windows anywhere"):
+        model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[FlipBatchNormScale(epoch=2), callback])
+    assert callback.dumped_epochs == [1, 2]
+    headers = [[line for line in (tmp_path / "default" / f"epoch_000{e}.meme").read_text().splitlines()
+                if line.startswith("# pattern:")][0] for e in (1, 2)]
+    assert "(assumption holds; sites: strong, each sequence's best window)" in headers[0]
+    assert "sites: strong, windows anywhere)" in headers[1]
 
 
 def test_callback_pwms_equal_the_clis_on_the_same_weights(data, tmp_path):
@@ -567,5 +574,5 @@ def test_influence_on_the_live_model_needs_no_safe_loading_and_follows_the_train
     model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
     influence = callback.last_result.influence
     assert influence.null == "pooled" and influence.n_sequences == N_SEQUENCES and influence.delta_loss is not None
-    header, *rows = (tmp_path / "summary.tsv").read_text().splitlines()
+    header, *rows = [line for line in (tmp_path / "summary.tsv").read_text().splitlines() if not line.startswith("#")]
     assert {"influence", "influence_dloss"} <= set(header.split("\t")) and len(rows) == 2 * FILTERS

@@ -184,7 +184,7 @@ def sequences_file(tmp_path_factory):
 
 
 def read_summary(path):
-    lines = path.read_text().splitlines()
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]  # "# pattern: ..."
     header = lines[0].split("\t")
     return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
 
@@ -427,18 +427,24 @@ def test_both_strands_model_gets_the_mle_over_both_strands(sequences_file, tmp_p
     assert result.exit_code == 0 and "--both-strands" in result.output  # a warning, not silence
 
 
-def test_a_broken_pattern_is_refused_unless_the_base_is_fixed_or_forced(sequences_file, tmp_path):
+def test_a_broken_pattern_warns_in_one_line_and_strict_refuses_unless_the_base_is_fixed(sequences_file, tmp_path):
     model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(FILTERS, WIDTH, activation="relu"),
-                              layers.MaxPooling1D(2), layers.GlobalMaxPooling1D(), layers.Dense(1)])
+                              layers.AveragePooling1D(2), layers.GlobalMaxPooling1D(), layers.Dense(1)])
     path = tmp_path / "pool.h5"
     model.save(path)
-    message = one_line_failure([path, sequences_file, "-q"], tmp_path / "o.meme")
-    assert "MaxPooling1D" in message and "--force" in message and "--base" in message
-    for extra in (["--force"], ["--base", "2"]):
-        out = tmp_path / f"{extra[0]}.meme"
-        result = CliRunner().invoke(cli, [str(path), str(sequences_file), "-q", "-o", str(out), *extra])
-        assert result.exit_code == 0 and "Warning" in result.output and "local pooling" in result.output
-        assert len(read_meme(out).motifs) == FILTERS
+    out = tmp_path / "default.meme"
+    result = CliRunner().invoke(cli, [str(path), str(sequences_file), "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "does not hold" in line]
+    assert len(warned) == 1 and "AveragePooling1D" in warned[0] and "strong windows anywhere" in warned[0]
+    assert len(read_meme(out).motifs) == FILTERS
+    message = one_line_failure([path, sequences_file, "-q", "--strict"], tmp_path / "o.meme")
+    assert "AveragePooling1D" in message and "--strict" in message and "--base" in message
+    out = tmp_path / "fixed.meme"
+    result = CliRunner().invoke(cli, [str(path), str(sequences_file), "-q", "-o", str(out), "--base", "2",
+                                      "--strict"])
+    assert result.exit_code == 0 and "does not hold" not in result.output  # a fixed base needs no sites
+    assert len(read_meme(out).motifs) == FILTERS
 
 
 # ----------------------------------------------------------------------------- influence, clusters
@@ -449,11 +455,13 @@ def test_influence_and_clusters_of_the_example_join_the_summary(tmp_path):
 
     summary, archetypes = tmp_path / "summary.tsv", tmp_path / "archetypes.meme"
     example = [str(REPO / "example_models" / "deepbind.h5"), str(REPO / "data" / "example_seqs.h5")]
-    result = CliRunner().invoke(cli, example + ["--influence", "--annotate", str(JASPAR), "--archetypes", str(archetypes),
-                                                "--summary", str(summary), "-o", str(tmp_path / "motifs.meme")])
+    result = CliRunner().invoke(cli, example + ["--influence", "--annotate", str(JASPAR), "--archetypes",
+                                                str(archetypes), "--summary", str(summary),
+                                                "-o", str(tmp_path / "motifs.meme")])
     assert result.exit_code == 0, result.output
     assert "influence: cut at motif_conv (Conv1D) | max_pool (GlobalMaxPooling1D); labels y in" in result.output
-    header, *rows = summary.read_text().splitlines()
+    lines = summary.read_text().splitlines()
+    header, *rows = [line for line in lines if not line.startswith("#")]  # after the '# pattern:' line
     assert header.split("\t")[-3:] == ["influence", "influence_dloss", "cluster"]
     clusters = [row.split("\t")[-1] for row in rows]
     assert clusters[0] == clusters[13] and clusters[7] == clusters[10] and clusters[11] == clusters[15]

@@ -16,6 +16,7 @@ layers = keras.layers
 
 from k2p_keras.errors import K2PError  # noqa: E402
 from k2p_keras.model.conv import find_motif_conv, find_motif_conv_in_file, find_motif_conv_in_model
+from k2p_keras.scan.windows import PoolSpec
 
 RNG = np.random.default_rng(11)
 LENGTH = 30
@@ -273,8 +274,7 @@ def broken(tmp_path_factory):
 
 
 @pytest.mark.parametrize("layer, words", [
-    ("c_gelu", ["c_gelu (Conv1D, gelu): NOT OK", "gelu is not non-decreasing"]),
-    ("c_pool", ["-> MaxPooling1D: NOT OK", "local pooling"]),
+    ("c_gelu", ["c_gelu (Conv1D, gelu) [sites: windows anywhere]: NOT OK", "gelu is not non-decreasing"]),
     ("c_bn", ["BatchNormalization", "'bn_neg'", "scale <= 0", "[1]"]),
     ("c_gap", ["GlobalAveragePooling1D", "average pooling"]),
     ("c_custom", ["Squash 'squash': a custom layer"]),
@@ -283,11 +283,19 @@ def broken(tmp_path_factory):
 def test_broken_patterns_say_why(broken, layer, words):
     _, path = broken
     spec = find_motif_conv_in_file(path, layer=layer)
-    assert not spec.pattern_ok and spec.problem
+    assert not spec.pattern_ok and spec.problem and spec.scope == "anywhere" and spec.pool is None
     report = spec.report()
-    assert "NOT OK" in report and "\n" not in report
+    assert "[sites: windows anywhere]: NOT OK" in report and "\n" not in report
     for word in words:
         assert word in report, report
+
+
+def test_a_local_max_pool_takes_each_block_s_best_window(broken):
+    _, path = broken
+    spec = find_motif_conv_in_file(path, layer="c_pool")
+    assert spec.pattern_ok and spec.scope == "block" and spec.pool == PoolSpec(2, 2, "valid")
+    assert spec.report() == ("c_pool (Conv1D, linear) -> MaxPooling1D(2, strides 2, valid) "
+                             "[sites: each pooling block's best window]: OK")
 
 
 def test_negative_gamma_is_not_folded(broken):
@@ -472,7 +480,8 @@ def tf_keras_model(after):
                                       "config": "softplus", "registered_name": "function"})),
       ("GlobalMaxPooling1D", {})], True, "softplus", 0.0),
     ([("BatchNormalization", dict(axis=1)), ("GlobalMaxPooling1D", {})], False, None, None),
-    ([("MaxPooling1D", {}), ("GlobalMaxPooling1D", {})], False, None, None),
+    ([("MaxPooling1D", dict(pool_size=[3], strides=None, padding="same")), ("Flatten", {})], True, "linear", 0.0),
+    ([("AveragePooling1D", {}), ("GlobalMaxPooling1D", {})], False, None, None),
     ([("Activation", dict(activation="swish")), ("GlobalMaxPooling1D", {})], False, None, None),
     ([("Activation", dict(activation="sigmoid")), ("SpatialDropout1D", {}),
       ("GlobalMaxPooling1D", dict(keepdims=True))], True, "sigmoid", 0.0),
@@ -487,6 +496,25 @@ def test_tf_keras_graph_activations(after, ok, activation, threshold):
     assert spec.pattern_ok is ok, spec.report()
     if ok:
         assert (spec.activation, spec.active_threshold) == (activation, threshold)
+
+
+@pytest.mark.parametrize("pool, expected", [
+    (("MaxPooling1D", dict(pool_length=4, stride=2, border_mode="same")), PoolSpec(4, 2, "same")),  # Keras 1
+    (("MaxPooling1D", dict(pool_size=[3], strides=[1], padding="valid")), PoolSpec(3, 1, "valid")),
+    (("MaxPool1D", dict(pool_size=5)), PoolSpec(5, 5, "valid")),
+    (("MaxPooling1D", dict(pool_size=[3], data_format="channels_first")), None),  # over the filters
+    (("MaxPooling1D", dict(pool_size=[0])), None),
+])
+def test_max_pool_settings_are_read_as_keras_writes_them(pool, expected):
+    spec = find_motif_conv(tf_keras_model([("ReLU", {}), pool, ("Flatten", {})]), WEIGHTS.__getitem__)
+    assert (spec.pool, spec.scope, spec.pattern_ok) == (expected, "block" if expected else "anywhere", bool(expected))
+
+
+def test_paths_pooled_differently_take_the_windows_anywhere():
+    config = tf_keras_model([("MaxPooling1D", dict(pool_size=[2])), ("Flatten", {})])
+    config["config"]["layers"].append(k2_layer("GlobalMaxPooling1D", "gmp_rc", [[("conv1d", 1)]]))
+    spec = find_motif_conv(config, WEIGHTS.__getitem__)
+    assert spec.scope == "anywhere" and "pooled differently" in spec.problem
 
 
 def test_negative_prelu_breaks_the_pattern():
@@ -514,9 +542,9 @@ def test_keras1_sequential_list_config():
     spec = find_motif_conv(config, lambda name: WEIGHTS[name][:1])
     assert (spec.padding, spec.strides, spec.input_length) == ("same", 2, 60)
     np.testing.assert_array_equal(spec.bias, np.zeros(3))
-    assert spec.report() == ("conv1d (Convolution1D, tanh) -> MaxPooling1D: NOT OK "
-                             "(MaxPooling1D 'pool': local pooling before the global max-pool "
-                             "breaks the MLE's assumption)")
+    assert spec.report() == ("conv1d (Convolution1D, tanh) -> MaxPooling1D(2, strides 2, valid) "
+                             "[sites: each pooling block's best window]: OK")
+    assert spec.pool == PoolSpec(2, 2, "valid")
 
 
 def test_bad_config_is_a_clear_error():

@@ -88,7 +88,9 @@ def test_result_carries_what_the_cli_reports(trained, tmp_path):
     result = k2p_keras.extract(paths["h5"], x, method="both")
     assert [s.kind for s in result.sets] == ["exact", "heuristic"]
     assert [m.name for m in result.motifs()][:2] == ["motif_conv_0_exact", "motif_conv_1_exact"]
-    assert result.header()["pattern"] == "motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK"
+    assert result.header()["pattern"] == result.pattern == (
+        "motif_conv (Conv1D, relu) -> GlobalMaxPooling1D (assumption holds; sites: strong, each sequence's best window)")
+    assert result.site_scope == "sequence"
     assert result.n_sequences == len(x)
     summary = tmp_path / "s.tsv"
     result.write_summary(summary)
@@ -119,16 +121,18 @@ def test_an_iterator_is_read_once_and_a_second_pass_is_refused(trained):
         k2p_keras.extract(paths["h5"], once, method="heuristic", threshold_fraction=0.5)
 
 
-def test_a_broken_pattern_raises_pattern_error_without_cli_advice(tmp_path):
+def test_a_broken_pattern_warns_and_strict_raises_pattern_error_without_cli_advice(tmp_path):
     model = keras.Sequential([keras.Input((LENGTH, 4)), layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
                               layers.Flatten(name="flat"), layers.Dense(1)])
     x = planted_sequences(n=20)
     with pytest.raises(PatternError) as err:
-        k2p_keras.extract(model, x)
+        k2p_keras.extract(model, x, strict=True)
     assert "flat (Flatten)" in str(err.value) and "--" not in str(err.value)
-    with pytest.warns(UserWarning, match="estimating the base anyway"):
-        forced = k2p_keras.extract(model, x, force=True)
-    assert forced.exact.n_filters == FILTERS
+    with pytest.warns(UserWarning, match="strong windows anywhere"):
+        result = k2p_keras.extract(model, x)
+    assert result.exact.n_filters == FILTERS and result.site_scope == "anywhere"
+    with pytest.raises(TypeError, match="unknown option.*force"):
+        k2p_keras.extract(model, x, force=True)  # removed: the default now does what it did
 
 
 # ----------------------------------------------------------------------------- options end to end

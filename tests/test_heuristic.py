@@ -171,7 +171,7 @@ def test_cli_both_writes_exact_and_heuristic_sets_in_one_meme(saved, tmp_path):
         heuristic = meme.get(f"motif_conv_{t}_heuristic")
         assert heuristic.nsites == n[t]
         np.testing.assert_allclose(heuristic.pwm, counts_to_pwms(counts[t]), rtol=5e-6, atol=1e-15)  # 6 digits
-    header = summary.read_text().splitlines()[0].split("\t")
+    header = summary.read_text().splitlines()[1].split("\t")  # after "# pattern: ..."
     assert "heuristic_windows_used" in header and "ln_b" in header
     assert "windows per filter" in result.output
 

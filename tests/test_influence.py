@@ -119,8 +119,7 @@ def test_the_map_route_per_output_and_the_loss_change_match_a_rerun():
 def test_extract_adds_influence_columns_per_output_and_reads_the_sequences_at_a_fixed_base():
     x = np.load(WILD / "seqs.npy")
     labels = np.tile([1.0, 0.0, 0.5], (len(x), 1))
-    with pytest.warns(UserWarning, match="local pooling"):
-        result = extract(multi_output_model(), x, labels=labels, base=2.0, influence=True)
+    result = extract(multi_output_model(), x, labels=labels, base=2.0, influence=True)
     assert result.summary_columns[-4:] == ("influence", "influence_bound", "influence_signal", "influence_dloss")
     row = result.summary_rows()[1]
     assert row["influence"] == pytest.approx((row["influence_bound"] + row["influence_signal"]) / 2)

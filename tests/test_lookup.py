@@ -11,7 +11,7 @@ import pytest
 
 from conftest import JASPAR, REPO
 from k2p_keras.io.meme import read_meme
-from k2p_keras.scan.windows import padding_amounts
+from k2p_keras.scan.windows import padding_amounts, pool_blocks, PoolSpec, window_count
 from k2p_keras.io.sequences import open_sequences
 from k2p_keras.scan.lookup import code_table_to_word_tables, one_hot_to_best_windows
 from k2p_keras.scan.codes import QUARTER_CODE, ZERO_CODE, code_table
@@ -69,18 +69,44 @@ def numpy_best_starts(x, kernel, padding, strides, both_strands):
     return starts, take_rc
 
 
-def compiled_best_starts(x, kernel, padding="valid", strides=1, both_strands=True, codes=None, code_counts=None):
-    """What ``one_hot_to_best_windows`` finds, or None when it refuses the batch."""
+def compiled_best_starts(x, kernel, padding="valid", strides=1, both_strands=True, codes=None, code_counts=None,
+                         pool=None, score_floor=None):
+    """What ``one_hot_to_best_windows`` finds, or None when it refuses the batch: (B, F), or (B, M, F) with a pool."""
     left, right = padding_amounts(x.shape[1], kernel.shape[0], padding, strides)
     codes = np.empty(x.shape[:2], dtype=np.uint8) if codes is None else codes
     code_counts = np.zeros((x.shape[0], 6), dtype=np.int64) if code_counts is None else code_counts
-    starts = np.empty((x.shape[0], kernel.shape[2]), dtype=np.int32)
+    block_lo, block_hi = pool_blocks(window_count(x.shape[1] + left + right, kernel.shape[0], strides), pool)
+    starts = np.empty((x.shape[0], len(block_lo), kernel.shape[2]), dtype=np.int32)
     take_rc = np.empty(starts.shape, dtype=bool)
-    if not one_hot_to_best_windows(x, left, right, strides, kernel.shape[0],
+    floor = np.full(kernel.shape[2], -np.inf, np.float32) if score_floor is None else score_floor.astype(np.float32)
+    if not one_hot_to_best_windows(x, left, right, strides, kernel.shape[0], block_lo, block_hi, floor,
                                    *code_table_to_word_tables(code_table(kernel)), both_strands, codes,
                                    code_counts, starts, take_rc):
         return None
-    return starts, take_rc
+    return (starts[:, 0], take_rc[:, 0]) if pool is None else (starts, take_rc)
+
+
+def numpy_block_starts(x, kernel, padding, strides, pool):
+    """Each max-pool block's best window over both strands (B, M, F), -1 for a repeat of the previous block's."""
+    left, right = padding_amounts(x.shape[1], kernel.shape[0], padding, strides)
+
+    def scores(strand):
+        padded = np.pad(strand.astype(np.float64), ((0, 0), (left, right), (0, 0)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape[:2], axis=(1, 2))[:, ::strides, 0]
+        return np.einsum("npla,laf->npf", windows, kernel)
+
+    forward, reverse = scores(x), scores(x[:, ::-1, ::-1])
+    chosen = []
+    for lo, hi in zip(*pool_blocks(forward.shape[1], pool)):
+        f_best, r_best = forward[:, lo:hi].max(axis=1), reverse[:, lo:hi].max(axis=1)
+        take_rc = r_best > f_best
+        start = np.where(take_rc, lo + reverse[:, lo:hi].argmax(axis=1), lo + forward[:, lo:hi].argmax(axis=1))
+        chosen.append((start * strides, take_rc))
+    starts = np.stack([c[0] for c in chosen], axis=1)
+    take_rc = np.stack([c[1] for c in chosen], axis=1)
+    repeat = np.zeros_like(take_rc)
+    repeat[:, 1:] = (starts[:, 1:] == starts[:, :-1]) & (take_rc[:, 1:] == take_rc[:, :-1])
+    return np.where(repeat, -1, starts), take_rc
 
 
 SETTINGS = [("valid", 1, 1), ("same", 1, 1), ("causal", 1, 1), ("valid", 3, 1), ("same", 2, 1),
@@ -112,6 +138,38 @@ def test_ties_keep_the_first_best_window_and_the_forward_strand(padding, strides
     np.testing.assert_array_equal(found[0], expected[0])
     np.testing.assert_array_equal(found[1], expected[1])
     assert (found[0][:, 0] == 0).all() and not found[1][:, 0].any()
+
+
+POOLS = [PoolSpec(3, 3, "valid"), PoolSpec(3, 3, "same"), PoolSpec(4, 2, "valid"), PoolSpec(4, 2, "same"),
+         PoolSpec(2, 3, "valid"), PoolSpec(5, 1, "same"), PoolSpec(1, 1, "valid")]
+
+
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: p.label)
+@pytest.mark.parametrize("padding, strides, dilation", [("valid", 1, 1), ("same", 2, 1), ("causal", 1, 2)])
+def test_each_pooling_block_s_best_window_is_numpy_s_and_a_repeat_counts_once(pool, padding, strides, dilation):
+    """Integer weights: windows tie inside blocks, and the first best window, the forward strand win there too."""
+    x = real_sequences(120, seed=11)
+    rng = np.random.default_rng(strides * 10 + dilation + pool.size)
+    kernel = dilated(rng.integers(-1, 2, size=(5, 4, 6)).astype(float), dilation)
+    expected = numpy_block_starts(x, kernel, padding, strides, pool)
+    found = compiled_best_starts(x, kernel, padding, strides, True, pool=pool)
+    np.testing.assert_array_equal(found[0], expected[0])
+    kept = expected[0] >= 0
+    np.testing.assert_array_equal(found[1][kept], expected[1][kept])
+    if pool.strides < pool.size:
+        assert (expected[0] < 0).any()  # overlapping blocks share windows
+
+
+def test_blocks_below_the_score_floor_are_no_sites():
+    x = real_sequences(50, seed=5)
+    kernel = jaspar_kernel(n_filters=4)
+    every = compiled_best_starts(x, kernel, both_strands=False, pool=PoolSpec(1, 1, "valid"))[0]
+    assert (every == np.arange(every.shape[1])[None, :, None]).all()  # every window its own block
+    floor = np.array([-np.inf, np.inf, -3.0, 0.0])
+    kept = compiled_best_starts(x, kernel, both_strands=False, pool=PoolSpec(1, 1, "valid"), score_floor=floor)[0]
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), kernel.shape[:2], axis=(1, 2))[:, :, 0]
+    score = np.einsum("npla,laf->npf", windows, kernel)
+    np.testing.assert_array_equal(kept >= 0, score >= floor)
 
 
 def test_letter_codes_read_letters_and_both_n_rows_and_soft_rows_are_refused():

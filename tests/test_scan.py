@@ -12,7 +12,7 @@ import pytest
 from k2p_keras.scan import accumulator, route
 from k2p_keras.errors import K2PError
 from k2p_keras.scan.tf_steps import conv_preactivation
-from k2p_keras.scan.windows import padding_amounts
+from k2p_keras.scan.windows import padding_amounts, pool_blocks, PoolSpec
 from k2p_keras.scan.best_windows import scan_best_windows
 from k2p_keras.scan.route import numba_available
 
@@ -306,9 +306,9 @@ def test_the_gpu_route_sends_one_hot_batches_as_uint8(monkeypatch):
     sent = []
     traced = accumulator.traced_locate
 
-    def spy(strides, both_strands, travelling=False):
+    def spy(strides, both_strands, travelling=False, pooled=False):
         sent.append(travelling)
-        return traced(strides, both_strands, travelling)
+        return traced(strides, both_strands, travelling, pooled)
 
     monkeypatch.setattr(accumulator, "traced_locate", spy)
     rng = np.random.default_rng(stable_seed("uint8"))
@@ -335,3 +335,93 @@ def test_queued_sums_keep_the_batches_order_when_tensorflow_batches_come_between
         np.testing.assert_array_equal(getattr(queued, name), getattr(at_once, name), err_msg=name)
     for name in ("count", "score_sum", "row_weight"):
         np.testing.assert_array_equal(getattr(queued.score_histogram, name), getattr(at_once.score_histogram, name))
+
+
+# ----------------------------------------------------------------------------- max-pool blocks
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_pool_blocks_are_tensorflow_s_max_pool_blocks(padding):
+    """Positions of distinct values: each block's max is TensorFlow's pooled value, for every size."""
+    tf = pytest.importorskip("tensorflow")
+    for n_positions in range(1, 14):
+        values = np.random.default_rng(n_positions).permutation(n_positions).astype(np.float32)
+        for size in range(1, 6):
+            for strides in range(1, 6):
+                lo, hi = pool_blocks(n_positions, PoolSpec(size, strides, padding))
+                if padding == "valid" and size > n_positions:
+                    assert len(lo) == 0  # TensorFlow refuses: the model pools nothing
+                    continue
+                pooled = tf.nn.max_pool1d(values[None, :, None], size, strides, padding.upper()).numpy()[0, :, 0]
+                assert (hi > lo).all()
+                np.testing.assert_array_equal([values[a:b].max() for a, b in zip(lo, hi)], pooled)
+
+
+def numpy_block_windows(x, kernel, padding, strides, pool, both_strands):
+    """Every block's best window over the strands, a window best in several blocks once: (K, F, L, 4) per filter."""
+    left, right = padding_amounts(x.shape[1], kernel.shape[0], padding, strides)
+
+    def windows_and_scores(strand):
+        padded = np.pad(strand, ((0, 0), (left, right), (0, 0)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape[:2], axis=(1, 2))[:, ::strides, 0]
+        return windows, np.einsum("npla,laf->npf", windows, kernel)
+
+    strands = [windows_and_scores(x)] + ([windows_and_scores(x[:, ::-1, ::-1])] if both_strands else [])
+    lo_hi = list(zip(*pool_blocks(strands[0][1].shape[1], pool)))
+    per_filter = []
+    for t in range(kernel.shape[2]):
+        chosen = {}
+        for n in range(len(x)):
+            for lo, hi in lo_hi:
+                best = max((strands[k][1][n, lo:hi, t].max(), -k, lo + int(strands[k][1][n, lo:hi, t].argmax()))
+                           for k in range(len(strands)))  # forward wins ties
+                chosen[(n, -best[1], best[2])] = strands[-best[1]][0][n, best[2]]
+        per_filter.append(np.stack(list(chosen.values())))
+    return per_filter
+
+
+@pytest.mark.parametrize("pool, padding, strides, both_strands", [
+    (PoolSpec(3, 3, "valid"), "valid", 1, False), (PoolSpec(4, 2, "same"), "same", 1, True),
+    (PoolSpec(5, 2, "valid"), "causal", 2, True), (PoolSpec(2, 3, "same"), "valid", 1, False),
+    (PoolSpec(1, 1, "valid"), "same", 1, True)], ids=str)
+@pytest.mark.parametrize("n_encoding", ["zero", "soft"])
+def test_block_sums_equal_numpy_on_every_route(pool, padding, strides, both_strands, n_encoding, rescore):
+    rng = np.random.default_rng(stable_seed(pool, padding, strides, both_strands, n_encoding, "blocks"))
+    x = sequences(rng, 40, 31, n_encoding)
+    kernel, bias = rng.normal(size=(6, 4, 3)), rng.normal(size=3)
+    n_bins = 30
+    stats = scan_best_windows([x[:15], x[15:]], kernel, bias, padding=padding, strides=strides,
+                              both_strands=both_strands, letter_threshold=0.3, score_bins=n_bins, rescore=rescore,
+                              pool=pool)
+    low = np.minimum(kernel.min(axis=1), 0).sum(axis=0)
+    width = (np.maximum(kernel.max(axis=1), 0).sum(axis=0) - low) / n_bins
+    for t, windows in enumerate(numpy_block_windows(x, kernel, padding, strides, pool, both_strands)):
+        score = np.einsum("kla,la->k", windows, kernel[:, :, t])
+        assert stats.n_used[t] == len(windows)
+        np.testing.assert_allclose(stats.score_sum[t], score.sum(), atol=1e-9)
+        np.testing.assert_allclose(stats.row_weight[t], windows.sum(axis=(0, 2)), atol=1e-12)
+        np.testing.assert_allclose(stats.max_preactivation[t], score.max() + bias[t], atol=1e-9)
+        counted = score + bias[t] > 0.3
+        np.testing.assert_allclose(stats.letter_counts[t], windows[counted].sum(axis=0), atol=1e-12)
+        index = np.minimum(np.floor((score - low[t]) / width[t]).astype(int), n_bins - 1)
+        np.testing.assert_array_equal(stats.score_histogram.count[t], np.bincount(index, minlength=n_bins))
+        np.testing.assert_allclose(stats.score_histogram.row_weight[t].sum(axis=0), windows.sum(axis=(0, 2)),
+                                   atol=1e-12)
+
+
+def test_a_score_floor_keeps_the_windows_above_it_on_every_route(rescore):
+    rng = np.random.default_rng(stable_seed("floor"))
+    x = sequences(rng, 30, 40)
+    kernel = rng.normal(size=(5, 4, 3))
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel.shape[:2], axis=(1, 2))[:, :, 0]
+    score = np.einsum("npla,laf->npf", windows, kernel)
+    floor = np.quantile(score.reshape(-1, 3), 0.9, axis=0)
+    stats = scan_best_windows([x], kernel, pool=PoolSpec(1, 1, "valid"), score_floor=floor, rescore=rescore)
+    kept = score >= floor
+    assert stats.n_used.tolist() == kept.sum(axis=(0, 1)).tolist()
+    np.testing.assert_allclose(stats.score_sum, (score * kept).sum(axis=(0, 1)), atol=1e-9)
+
+
+def test_sequences_too_short_for_one_block_are_refused_in_one_line():
+    x = np.eye(4)[np.zeros((3, 10), int)]
+    with pytest.raises(K2PError, match="length 10 give the conv 6 positions, fewer than the max-pool's size"):
+        scan_best_windows([x], np.ones((5, 4, 2)), pool=PoolSpec(8, 8, "valid"))

@@ -61,7 +61,7 @@ FLAGS = {
     "both_strands": dict(is_flag=True),
     "threshold": dict(type=float),
     "threshold_fraction": dict(type=float),
-    "force": dict(is_flag=True),
+    "strict": dict(is_flag=True),
     "layer": dict(),
     "weights": dict(type=click.Path(exists=True, dir_okay=False)),
     "alphabet": dict(metavar="[ACGT|ATCG|...]"),
@@ -143,7 +143,8 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
     try:
         plan = plan_extraction(model, sequences, labels, **options)
     except PatternError as err:
-        raise PatternError(f"{err.message} Export with a fixed --base B, or estimate anyway with --force",
+        raise PatternError(f"{err.message} Export with a fixed --base B, or leave out --strict to estimate it "
+                           "from the strong windows anywhere",
                            path=err.path) from None
     if devices is not None:  # after the checks that need no TensorFlow, before the scan
         plan.options = replace(plan.options, strategy=strategy_for_devices(devices))

@@ -1,20 +1,40 @@
-"""What each layer after the motif conv does to the MLE's assumption (used by :mod:`.conv`).
+"""What the layers after the motif conv say about its sites: the windows the MLE of the base learns from.
 
-The MLE of the base (docs/base-estimation.md) needs one best window per sequence and
-filter that does not depend on the base. That holds when everything between the conv and
-the global max-pool is a per-unit non-decreasing map: activations such as ReLU or sigmoid,
+The PWMs are exact for the conv whatever follows it; the layers after it only decide which
+windows the model picks out, and so which windows are the motif's sites (its *site scope*,
+:data:`SITE_SCOPES`). The MLE of the base (docs/base-estimation.md) needs sites that do not
+depend on the base: windows the model itself selects by a max. Everything between the conv
+and the max must then be a per-unit non-decreasing map: activations such as ReLU or sigmoid,
 inference-time identities such as Dropout, and a BatchNormalization with positive scale
 (folded exactly into kernel and bias when it comes before any non-linearity).
+
+- a global max-pool: each sequence's best window (``sequence``);
+- a local max-pool (``MaxPooling1D``, or ``MaxPooling2D`` along the positions after a Conv2D
+  on one-hot DNA): each pooling block's best window (``block``);
+- anything else (average pooling, Flatten, Dense, another conv, a recurrent layer, a merge
+  with other tensors, a custom layer, a decreasing activation or BatchNorm scale, no pooling
+  at all): no window is selected, so the MLE's assumption does not hold; the sites are then
+  the strong windows anywhere (``anywhere``), and the run says so.
 """
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import K2PError
+from ..scan.windows import PoolSpec
 from .activations import activation_rule
 from .config import CONV1D_CLASSES, entry_config, is_builtin, reduce_axes
-from .settings import data_format as layer_data_format
+from .settings import data_format as layer_data_format, pool_settings
 from .strands import conv_output_through, position_axis, reverse_complement_source, strand_merge
+
+
+#: The windows the MLE counts as sites for each site scope, in words (reports, file headers).
+SITE_SCOPES = {
+    "sequence": "each sequence's best window",
+    "block": "each pooling block's best window",
+    "anywhere": "windows anywhere",
+}
 
 
 # Identities at inference time.
@@ -28,9 +48,11 @@ _GLOBAL_MAX = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalMaxPool
 _ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU",
                                 "ThresholdedReLU", "Softmax"})
 
+# Local max-pools: each block passes on its best window (Keras 1 to 3 share these names).
+_MAX_POOLS = frozenset({"MaxPooling1D", "MaxPool1D", "MaxPooling2D", "MaxPool2D"})
+
 _KINDS = {
-    "local_pool": {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
-                   "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"},
+    "local_pool": _MAX_POOLS | {"AveragePooling1D", "AvgPool1D", "AveragePooling2D", "AvgPool2D"},
     "average": {"GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalAveragePooling2D",
                 "GlobalAvgPool2D"},
     "dense": {"Flatten", "Dense", "Reshape", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
@@ -63,7 +85,8 @@ class PatternEnd:
     Attributes
     ----------
     ok : bool
-        False once a layer breaks the pattern.
+        False once a layer breaks the pattern: no window is selected by a max, so the
+        MLE's assumption does not hold (site scope ``anywhere``).
     problem : str or None
         Why it broke.
     chain : tuple of str
@@ -79,6 +102,10 @@ class PatternEnd:
         ``(name, scale, moving_mean, beta)`` of BatchNormalizations to fold, in order.
     strands : str or None
         Set once the path went through a merge of both strands (see :mod:`k2p_keras.model.strands`).
+    scope : str
+        The site scope where the path ends (a key of :data:`SITE_SCOPES`).
+    pool : PoolSpec or None
+        The local max-pool, for the ``block`` scope.
     """
 
     ok: bool
@@ -89,15 +116,17 @@ class PatternEnd:
     threshold: float = 0.0
     folds: tuple = ()
     strands: str | None = None
+    scope: str = "sequence"
+    pool: PoolSpec | None = None
 
     def step(self, label, **changes):
         """The state after one more acceptable layer."""
         return replace(self, chain=self.chain + (label,), **changes)
 
     def fail(self, problem, label=None):
-        """The state at a layer that breaks the pattern."""
+        """The state at a layer that breaks the pattern: the sites are the windows anywhere."""
         chain = self.chain + ((label,) if label else ())
-        return replace(self, ok=False, problem=problem, chain=chain)
+        return replace(self, ok=False, problem=problem, chain=chain, scope="anywhere", pool=None)
 
 
 def _bare_class(entry):
@@ -295,8 +324,9 @@ def pattern_after_conv(graph, conv_calls, settings, get_weights, conv_act):
     Returns
     -------
     PatternEnd
-        OK when every path reaches a global max-pool through layers that keep each filter's
-        best window; else the first layer that breaks the MLE's assumption, and why.
+        OK when every path reaches a global max-pool (scope ``sequence``) or the same local
+        max-pool (``block``) through layers that keep each filter's best window; else the
+        first layer that breaks the MLE's assumption, and why (``anywhere``).
     """
     start = PatternEnd(ok=True, nonlinear=conv_act.name != "linear", threshold=conv_act.threshold)
     if conv_act.problem:
@@ -309,11 +339,12 @@ def pattern_after_conv(graph, conv_calls, settings, get_weights, conv_act):
 
 
 def _follow(graph, tensor, settings, get_weights, state, conv_indices=frozenset()):
-    """Walk every consumer path from ``tensor`` to a global max-pool.
+    """Walk every consumer path from ``tensor`` to a global or local max-pool.
 
-    Returns one :class:`PatternEnd` per path: OK at a global max-pool, not OK at the
-    first layer that breaks the MLE's assumption. ``conv_indices`` are the motif conv's
-    calls, whose outputs a strand merge may combine.
+    Returns one :class:`PatternEnd` per path: OK at a max-pool, not OK at the first layer
+    that breaks the MLE's assumption. ``conv_indices`` are the motif conv's calls, whose
+    outputs a strand merge may combine. The walk stops at a local max-pool: what follows
+    it does not change which windows it selected.
     """
     consumers = graph.consumers(tensor)
     producer = graph.calls[tensor[0]].name
@@ -343,6 +374,8 @@ def _follow(graph, tensor, settings, get_weights, state, conv_indices=frozenset(
                                 conv_indices))
         elif kind == "reduce_max":
             ends.append(_reduce_max(call, state, settings))
+        elif kind == "local_pool" and _bare_class(call.entry) in _MAX_POOLS:
+            ends.append(_local_max(call, state, settings))
         elif kind == "merge":
             from_conv = [conv_output_through(graph, t, conv_indices, layer_kind)
                          for t in call.inputs]
@@ -394,8 +427,46 @@ def _global_max(call, state, settings):
     return state.step(call.class_name)
 
 
+def pool_of(entry, channels_first):
+    """A max-pooling layer as the :class:`PoolSpec` of its blocks along the positions.
+
+    The settings come from :func:`.settings.pool_settings` (Keras 1 to 3 spellings). A
+    MaxPooling2D follows a Conv2D on one-hot DNA, whose output has one row and the positions
+    along its width: its height must be 1, or its padding ``same`` (one row either way).
+
+    Returns
+    -------
+    (PoolSpec or None, str or None)
+        The pool, or why its blocks cannot be read.
+    """
+    two_d = _bare_class(entry).endswith("2D")
+    try:
+        settings = pool_settings(entry, rank=2 if two_d else 1)
+    except K2PError as err:
+        return None, f"its settings cannot be read ({err.message})"
+    conv_format = "channels_first" if channels_first else "channels_last"
+    if settings["channels_first"] != channels_first:
+        layout = "channels_first" if settings["channels_first"] else "channels_last"
+        return None, f"it uses {layout} but the conv writes {conv_format}: it would pool over the filters"
+    rows = settings["height_pool"][0] if two_d else 1
+    if rows != 1 and settings["padding"] != "same":
+        return None, f"it pools {rows} rows, but the conv's output has one row"
+    try:
+        return PoolSpec(settings["pool_size"], settings["strides"], settings["padding"]), None
+    except K2PError as err:
+        return None, f"its settings cannot be read ({err.message})"
+
+
+def _local_max(call, state, settings):
+    """A local max-pool: each block passes on its best window (scope ``block``); the walk stops here."""
+    pool, problem = pool_of(call.entry, settings["channels_first"])
+    if pool is None:
+        return state.fail(f"{call.class_name} {call.name!r}: {problem}", call.class_name)
+    return state.step(f"{call.class_name}({pool.label})", scope="block", pool=pool)
+
+
 _REASONS = {
-    "local_pool": "local pooling before the global max-pool breaks the MLE's assumption",
+    "local_pool": "average pooling uses every window of each block, not only the best one",
     "average": "average pooling uses every window, not only the best one",
     "dense": "it uses every position, not only the best window",
     "conv": "another convolution before the global max-pool mixes windows",
@@ -410,17 +481,25 @@ def _breaking_reason(call, kind):
 
 
 def _merge_ends(ends):
-    """All paths must be OK and agree on what was folded and on the activation."""
+    """One end for every path: the paths must agree on what was folded, the activation and the pooling.
+
+    Paths that fold different BatchNormalizations leave the kernel unfolded (the PWMs are the
+    conv's own); paths through different activations, or pooled differently, select no one
+    window: the sites are then the windows anywhere.
+    """
+    first = ends[0]
+    if any([fold[0] for fold in end.folds] != [fold[0] for fold in first.folds] for end in ends[1:]):
+        return replace(first.fail("the conv outputs go through different BatchNormalization layers, which "
+                                  "cannot all be folded into one kernel: the PWMs are the conv's own"),
+                       folds=(), activation=None, threshold=0.0)
     for end in ends:
         if not end.ok:
             return end
-    first = ends[0]
-    for end in ends[1:]:
-        if [fold[0] for fold in end.folds] != [fold[0] for fold in first.folds]:
-            return first.fail("the conv outputs go through different BatchNormalization "
-                              "layers, which cannot all be folded into one kernel")
-        if end.activation != first.activation:
-            return first.fail("the conv outputs go through different activations")
+    if any(end.activation != first.activation for end in ends[1:]):
+        return replace(first.fail("the conv outputs go through different activations"), activation=None,
+                       threshold=0.0)
+    if any((end.scope, end.pool) != (first.scope, first.pool) for end in ends[1:]):
+        return first.fail("the conv outputs are pooled differently on different paths")
     return first
 
 

@@ -1,11 +1,12 @@
-"""Find the motif Conv1D of a model and check that the exact MLE applies to it.
+"""Find the motif Conv1D of a model, and which of its windows are the motif's sites.
 
 The MLE for the base (docs/base-estimation.md) assumes ``input -> Conv1D -> non-decreasing activation
 -> global max-pool``: a non-decreasing activation commutes with the max, so every sequence
-has one best window per filter. This module walks a model's config (plain dicts, from a
-file or a live model), finds the first Conv1D reading the one-hot input, folds a
-BatchNormalization that sits between the conv and its activation into the kernel and bias,
-and reports whether the pattern holds, and if not, which layer breaks it and why.
+has one best window per filter (a local max-pool: one per pooling block). This module walks a
+model's config (plain dicts, from a file or a live model), finds the first Conv1D reading the
+one-hot input, folds a BatchNormalization that sits between the conv and its activation into
+the kernel and bias, and reports the site scope (:mod:`.after_conv`): whether the pattern
+holds, and if not, which layer breaks it and why.
 
 No TensorFlow and no file I/O here: weights come through a ``get_weights(layer_name)``
 callable. :func:`find_motif_conv_in_file` and :func:`find_motif_conv_in_model` wire it to a
@@ -19,7 +20,7 @@ import numpy as np
 from ..axes import ALPHABET, channels_to_acgt
 from ..errors import K2PError
 from ..validate import check_alphabet, check_kernel_length
-from .after_conv import conv_activation, effective_activation, pattern_after_conv
+from .after_conv import conv_activation, effective_activation, pattern_after_conv, SITE_SCOPES
 from .config import build_layer_graph, entry_name, input_shape, is_builtin, is_conv1d
 from .conv2d import conv2d_as_conv1d, is_conv2d, sequence_length
 from .files import read_model
@@ -60,12 +61,20 @@ class ConvSpec:
     input_length : int or None
         Sequence length of the model input, when fixed.
     pattern : list of str
-        The chain of layers from the conv to the global max-pool (or to the first
-        layer that breaks the pattern).
+        The chain of layers from the conv to the global (or local) max-pool, or to the first
+        layer that breaks the pattern.
     pattern_ok : bool
-        Whether the conv -> activation -> global max-pool pattern holds.
+        Whether the MLE's assumption holds: conv -> non-decreasing activation -> global
+        max-pool, or a local max-pool (the PWMs are exact either way).
     problem : str or None
         Why it does not hold.
+    scope : str
+        Which windows are the motif's sites (a key of :data:`k2p_keras.model.after_conv.SITE_SCOPES`):
+        ``"sequence"`` (each sequence's best window: a global max-pool), ``"block"`` (each
+        pooling block's best window: a local max-pool, ``pool``) or ``"anywhere"`` (no window
+        is selected: the pattern does not hold).
+    pool : PoolSpec or None
+        The local max-pool's blocks, for the ``block`` scope.
     folded_batchnorms : tuple of str
         Names of the BatchNormalization layers folded into kernel and bias (empty if none).
     layers_found : list of str
@@ -101,6 +110,8 @@ class ConvSpec:
     pattern: list = field(default_factory=list)
     pattern_ok: bool = True
     problem: str | None = None
+    scope: str = "sequence"
+    pool: object = None
     folded_batchnorms: tuple = ()
     layers_found: list = field(default_factory=list)
     both_strands_hint: bool = False
@@ -137,17 +148,30 @@ class ConvSpec:
                    channels_first=False, activation="linear", active_threshold=0.0, input_length=None,
                    pattern=[f"{name} (kernel)"], layers_found=[f"{name} (kernel)"])
 
+    @property
+    def sites_text(self):
+        """The windows that are the sites, in words: ``each sequence's best window``, ..."""
+        return SITE_SCOPES[self.scope]
+
+    def chain(self):
+        """The layers from the conv to the pool, joined by arrows (with the strands merged, if so)."""
+        chain = " -> ".join(self.pattern)
+        if self.both_strands and self.pattern_ok:
+            chain += f" [both strands: {self.strand_note}]"
+        return chain
+
     def report(self):
-        """One line: the chain of layers and whether the MLE's assumption holds.
+        """One line: the chain of layers, whether the MLE's assumption holds, and the sites when not each sequence's.
 
         Returns
         -------
         str
-            E.g. ``motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK``.
+            E.g. ``motif_conv (Conv1D, relu) -> GlobalMaxPooling1D: OK``, ``... ->
+            MaxPooling1D(3, strides 3, valid) [sites: each pooling block's best window]: OK``.
         """
-        chain = " -> ".join(self.pattern)
-        if self.both_strands and self.pattern_ok:
-            chain += f" [both strands: {self.strand_note}]"
+        chain = self.chain()
+        if self.scope != "sequence":
+            chain += f" [sites: {self.sites_text}]"
         return f"{chain}: OK" if self.pattern_ok else f"{chain}: NOT OK ({self.problem})"
 
 
@@ -170,7 +194,8 @@ def find_motif_conv(model_config, get_weights, layer=None, alphabet=ALPHABET):
     Returns
     -------
     ConvSpec
-        A broken pattern does not raise: ``pattern_ok`` is False and ``problem`` says why.
+        A broken pattern does not raise: ``pattern_ok`` is False, ``problem`` says why, and
+        the sites are the windows anywhere (``scope``).
 
     Raises
     ------
@@ -225,6 +250,8 @@ def find_motif_conv(model_config, get_weights, layer=None, alphabet=ALPHABET):
         pattern=[conv_label] + list(end.chain),
         pattern_ok=end.ok,
         problem=end.problem,
+        scope=end.scope,
+        pool=end.pool,
         folded_batchnorms=tuple(fold[0] for fold in end.folds),
         layers_found=layers_found,
         both_strands_hint=len(graph.calls_of(first.name)) >= 2,

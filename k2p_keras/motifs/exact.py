@@ -2,6 +2,10 @@
 
     ConvSpec + SequenceSource --scan--> ScanStats --MLE--> ln b --transform--> PWMs -> Motifs
     ConvSpec + SequenceSource --scan--> letter counts --normalise--> heuristic PWMs (heuristic.py)
+
+The scan sums the sites of the conv's site scope (``ConvSpec.scope``): each sequence's best
+window, each pooling block's, or, where the model selects no window, the strong windows
+anywhere (two passes: the filters' largest activations, then the windows near them).
 """
 import math
 import warnings
@@ -9,14 +13,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import K2PError, PatternError
+from ..errors import K2PError, OptionError, PatternError
 from ..options import DEFAULTS
-from ..scan.stats import SCORE_BINS
+from ..scan.stats import histogram_grid, SCORE_BINS
+from ..scan.windows import EVERY_WINDOW
 from ..transform import kernel_constant, kernel_to_pwm
 from ..validate import check_base
 from .mle import BaseEstimate, estimate_base
 from .motifset import MotifSet
-from .sites import site_rule, site_sums
+from .sites import site_rule, site_sums, STRONG_FRACTION, strong_threshold
 
 
 @dataclass
@@ -36,7 +41,9 @@ class Extraction(MotifSet):
     constants : numpy.ndarray, shape (F,)
         ``d`` of Theorem 1, bias included: ``conv = log_b P + d`` on windows without N.
     n_used : numpy.ndarray of int, shape (F,)
-        Sequences whose best windows went into the MLE (0 with a fixed base).
+        Sites that went into the MLE (0 with a fixed base): sequences' best windows, or
+        with a local max-pool the blocks' (a window once however many blocks it wins), or
+        the strong windows anywhere.
     stats : ScanStats or None
     estimate : BaseEstimate or None
     shared_base : bool
@@ -115,33 +122,36 @@ def _fallback_to_shared(estimate, kernel, sums):
 
 
 def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS.shared_base, sites=DEFAULTS.sites,
-                 both_strands=DEFAULTS.both_strands, force=DEFAULTS.force, letter_threshold=None, progress=None,
+                 both_strands=DEFAULTS.both_strands, strict=DEFAULTS.strict, letter_threshold=None, progress=None,
                  strategy=None):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
     ----------
     spec : ConvSpec
-        The layer as :func:`k2p_keras.model.conv.find_motif_conv` describes it.
-    batches : iterable of numpy.ndarray (B, length, 4), optional
-        The training sequences; needed unless ``base`` is a number.
+        The layer as :func:`k2p_keras.model.conv.find_motif_conv` describes it; its ``scope``
+        says which windows are the sites.
+    batches : iterable of numpy.ndarray (B, length, 4), or a callable returning one, optional
+        The training sequences; needed unless ``base`` is a number. The sites anywhere
+        (``spec.scope == "anywhere"``) take two passes: give a callable returning fresh batches.
     base : "mle" or float
         Estimate ``b`` by maximum likelihood, or use this base for every filter.
     shared_base : bool
         One base for all filters instead of one per filter.
     sites : {"all", "active", "strong"}, "strong=F" or float
         Which best windows the MLE counts as sites of the motif (:mod:`k2p_keras.motifs.sites`):
-        every sequence's (k2p-1.0), those that pass the activation, or those whose
-        activation exceeds half (or this fraction) of the filter's largest. Ignored with a
-        fixed base.
+        every sequence's (k2p-1.0) or pooling block's, those that pass the activation, or
+        those whose activation exceeds half (or this fraction) of the filter's largest; only
+        ``strong`` for the windows anywhere. Ignored with a fixed base.
     both_strands : bool
         The model scans the reverse complement too: the best window is over both strands.
     letter_threshold : float or numpy.ndarray of shape (F,), optional
         Have the MLE's scan also count the letters of the best windows whose
         ``conv + bias`` exceeds it (``extraction.stats.letter_counts``, for the heuristic).
-    force : bool
-        Estimate the base even when the layers after the conv break the MLE's assumption
-        (:func:`check_pattern`), with a warning; without it that raises ``PatternError``.
+    strict : bool
+        Refuse (``PatternError``) to estimate the base when the layers after the conv break
+        the MLE's assumption (:func:`check_pattern`); by default the base comes from the
+        strong windows anywhere, with a warning.
     progress : callable, optional
         Receives the number of sequences in each scanned batch.
     strategy : tf.distribute.Strategy, optional
@@ -152,21 +162,17 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
     Extraction
     """
     estimating = isinstance(base, str) and base == "mle"
-    check_pattern(spec, estimating=estimating, force=force)
     kernel, bias = spec.kernel, spec.bias
     rule = site_rule(sites)
+    if estimating:
+        check_pattern(spec, estimating=True, strict=strict, rule=rule)
+        check_sites_for_scope(spec, rule)
     n_filters = kernel.shape[2]
     stats = estimate = None
     if estimating:
         if batches is None:
             raise K2PError("sequences are needed to estimate the base; or give a fixed base")
-        from ..scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
-
-        stats = scan_best_windows(batches, kernel, bias, padding=spec.padding, strides=spec.strides,
-                                  both_strands=both_strands, active_only=rule.kind == "active",
-                                  active_threshold=spec.active_threshold,
-                                  letter_threshold=letter_threshold, progress=progress, strategy=strategy,
-                                  score_bins=SCORE_BINS if rule.kind == "strong" else None)
+        stats = _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy)
         sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
         estimate = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=shared_base,
                                  on_degenerate="raise" if shared_base else "nan")
@@ -192,30 +198,73 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
                       stats=stats, estimate=estimate, shared_base=bool(shared_base), sites=rule.label)
 
 
-def check_pattern(spec, *, estimating, force=False, path=None):
-    """Refuse an MLE whose assumption (conv -> non-decreasing activation -> global max) fails.
+def _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy):
+    """The scan's sums over the sites of ``spec.scope``: each sequence's or pooling block's best window,
+    or the windows anywhere near the strong ones (a first pass finds each filter's largest activation)."""
+    from ..scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
+
+    fresh = batches if callable(batches) else (lambda: batches)
+    options = dict(padding=spec.padding, strides=spec.strides, both_strands=both_strands, progress=progress,
+                   strategy=strategy, active_threshold=spec.active_threshold)
+    if spec.scope != "anywhere":
+        return scan_best_windows(fresh(), spec.kernel, spec.bias, active_only=rule.kind == "active",
+                                 letter_threshold=letter_threshold, pool=spec.pool,
+                                 score_bins=SCORE_BINS if rule.kind == "strong" else None, **options)
+    if not callable(batches):
+        raise K2PError("the sites anywhere take two passes over the sequences: give a callable returning "
+                       "fresh batches")
+    # Pass 1: each sequence's best window gives each filter's largest activation over all windows.
+    first = scan_best_windows(fresh(), spec.kernel, spec.bias, letter_threshold=letter_threshold, **options)
+    threshold = strong_threshold(first.max_preactivation, rule, spec.activation, spec.active_threshold)
+    # Pass 2: every window whose float32 score comes within two score bins of the threshold (the
+    # histogram keeps one bin below it; the other covers float32's rounding), summed in float64.
+    _, bin_width = histogram_grid(spec.kernel, SCORE_BINS)
+    with np.errstate(invalid="ignore"):
+        floor = np.where(np.isnan(threshold), np.inf, threshold - spec.bias - 2 * bin_width)
+    second = scan_best_windows(fresh(), spec.kernel, spec.bias, pool=EVERY_WINDOW, score_floor=floor,
+                               score_bins=SCORE_BINS, **options)
+    second.n_sequences = first.n_sequences
+    second.letter_counts, second.n_letter_windows = first.letter_counts, first.n_letter_windows
+    return second
+
+
+def check_sites_for_scope(spec, rule):
+    """The sites anywhere are the strong windows only: ``all`` and ``active`` would count every window."""
+    if spec.scope == "anywhere" and rule.kind != "strong":
+        raise OptionError(f"{rule.label!r} would count every window as a site: the model selects no window "
+                          f"({spec.problem}), so only strong[=F] sites apply", "sites")
+
+
+def check_pattern(spec, *, estimating, strict=False, path=None, rule=None):
+    """Warn, or refuse when ``strict``, when the MLE's assumption (conv -> non-decreasing activation -> max) fails.
+
+    The PWMs are exact whatever follows the conv; the assumption only says that the model
+    selects the sites (each sequence's or pooling block's best window). Without it the base
+    comes from the strong windows anywhere: one warning line says so.
 
     Parameters
     ----------
     spec : ConvSpec
     estimating : bool
-        The base is to be estimated; a fixed base needs no assumption (a warning only).
-    force : bool
-        Estimate anyway, with a warning.
+        The base is to be estimated; a fixed base needs no assumption (nothing is said).
+    strict : bool
+        Refuse instead of warning.
     path : str, optional
         The model file, for the error message.
+    rule : SiteRule, optional
+        The strong sites' rule, for the warning's fraction (default one half).
 
     Raises
     ------
     PatternError
-        When the base is to be estimated, the pattern breaks and ``force`` is not set.
+        When the base is to be estimated, the pattern breaks and ``strict`` is set.
     """
-    if spec.pattern_ok:
+    if spec.pattern_ok or not estimating:
         return
-    if not estimating:
-        warnings.warn(f"{spec.problem}; the PWMs use the fixed base given")
-    elif force:
-        warnings.warn(f"{spec.problem}; estimating the base anyway: the MLE's assumption does not hold")
-    else:
+    if strict:
         raise PatternError(f"{spec.report()}; the MLE of the base assumes conv -> non-decreasing activation "
-                           f"-> global max-pool. Layers found: {', '.join(spec.layers_found)}.", path=path)
+                           f"-> max-pool. Layers found: {', '.join(spec.layers_found)}.", path=path)
+    fraction = STRONG_FRACTION if rule is None or rule.fraction is None else rule.fraction
+    warnings.warn(f"{spec.problem}: the MLE's assumption (conv -> non-decreasing activation -> max-pool) does "
+                  f"not hold; the base is estimated from the strong windows anywhere (activation >= {fraction:g} "
+                  f"x the filter's largest over the data)")

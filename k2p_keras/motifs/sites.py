@@ -25,6 +25,12 @@ upwards: windows up to one bin width (1/1000 of the filter's score range) below 
 threshold count too. The scan stays one pass, with memory independent of the number of
 sequences.
 
+"Each sequence's best window" is the global max-pool's choice. What follows the conv sets the
+scope of the rules (``ConvSpec.scope``, :mod:`k2p_keras.model.after_conv`): after a local
+max-pool they read "each pooling block's best window" (a window that wins several
+overlapping blocks counts once); where the model selects no window, the sites are the strong
+windows anywhere (``all`` and ``active`` would take every window, and are refused).
+
     ScanStats --site_sums(rule)--> SiteSums --mle.estimate_base--> ln b and its SE
 """
 from dataclasses import dataclass
@@ -32,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import K2PError
-from ..model.activations import threshold_from_fraction
+from ..model.activations import activation_rule, threshold_from_fraction
 
 
 SITES = ("all", "active", "strong")
@@ -51,7 +57,9 @@ SITES_HELP = (
     "activates the filter at least half as much as the filter's strongest window anywhere; "
     "'active': that window if it switches the filter on at all; 'all': that window in every "
     "sequence, as k2p-1.0 and the paper did (sequences without the motif then add background "
-    "windows and flatten the logo).")
+    "windows and flatten the logo). After a local max-pool, 'each sequence' reads 'each pooling block'; "
+    "where the model selects no window (average pooling, Flatten, ...), only 'strong' applies, to the "
+    "windows anywhere.")
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,7 @@ class SiteSums:
     row_weight : numpy.ndarray, shape (F, L)
         Summed row weight of each kernel position over the sites.
     n_used : numpy.ndarray of int, shape (F,)
-        Sites per filter (one best window per sequence at most).
+        Sites per filter (one best window per sequence, or per pooling block, at most; or windows anywhere).
     threshold : numpy.ndarray, shape (F,), or None
         For ``strong``: the ``conv + bias`` a window had to exceed (up to one bin width).
     """
@@ -136,6 +144,32 @@ class SiteSums:
     row_weight: np.ndarray
     n_used: np.ndarray
     threshold: np.ndarray = None
+
+
+def strong_threshold(max_preactivation, rule, activation="relu", active_threshold=0.0):
+    """The ``conv + bias`` a strong site must reach: its activation at ``rule.fraction`` of the filter's largest.
+
+    An activation that is not non-decreasing (the windows anywhere of a model whose activation
+    after the conv is, say, GELU) has no such threshold: the fraction is then read on
+    ``conv + bias`` itself.
+
+    Parameters
+    ----------
+    max_preactivation : numpy.ndarray, shape (F,)
+        Each filter's largest ``conv + bias`` over the data.
+    rule : SiteRule
+        A ``strong`` rule.
+    activation : str
+    active_threshold : float
+
+    Returns
+    -------
+    numpy.ndarray, shape (F,)
+    """
+    known = activation_rule(activation)
+    if known is None or not known.monotone:
+        activation = "linear"
+    return threshold_from_fraction(activation, max_preactivation, rule.fraction, active_threshold)
 
 
 def site_sums(stats, rule, bias, activation="relu", active_threshold=0.0):
@@ -164,7 +198,7 @@ def site_sums(stats, rule, bias, activation="relu", active_threshold=0.0):
     histogram = getattr(stats, "score_histogram", None)
     if histogram is None:
         raise K2PError("the strong sites need the scan's score histogram (scan with score_bins)")
-    threshold = threshold_from_fraction(activation, stats.max_preactivation, rule.fraction, active_threshold)
+    threshold = strong_threshold(stats.max_preactivation, rule, activation, active_threshold)
     n_filters, n_bins = histogram.count.shape
     # The bin holding the threshold on the score; below the first bin every window passes,
     # past the last none does (a filter that never activates). Each filter keeps its bins

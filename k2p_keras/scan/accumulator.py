@@ -2,6 +2,7 @@
 import numpy as np
 
 from .._tf import import_tensorflow
+from ..errors import K2PError
 from ..validate import check_one_hot_values
 from .codes import code_table, N_CODES, QUARTER_CODE
 from .devices import as_travelling, run_on_replicas, sum_over_workers
@@ -9,9 +10,11 @@ from .lookup import code_table_to_word_tables, one_hot_to_best_windows
 from .rescore import accumulate_window_sums
 from .stats import histogram_grid, ScanStats, ScoreHistogram
 from .tf_steps import traced_locate, traced_step
+from .windows import pool_blocks, window_count
 
 
-#: Sequences whose best windows the compiled kernel sums in one call (:meth:`BatchScanner._add_compiled`).
+#: Sequences (sequences x blocks, with a max-pool's blocks) whose best windows the compiled kernel
+#: sums in one call (:meth:`BatchScanner._add_compiled`).
 PENDING_SEQUENCES = 4096
 
 
@@ -19,10 +22,16 @@ class BatchScanner:
     """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, active_only,
-                 active_threshold, letter_threshold, score_bins, route, strategy=None):
+                 active_threshold, letter_threshold, score_bins, route, strategy=None, pool=None, score_floor=None):
         tf = import_tensorflow()
         self.strategy = strategy
         n_rows, _, n_filters = kernel.shape
+        # A max-pool's blocks (None: one block of every window, the global max) and the float32
+        # score below which a block's best window is no site.
+        self.pool = pool
+        self.score_floor = np.full(n_filters, -np.inf, np.float32) if score_floor is None else \
+            np.asarray(score_floor, dtype=np.float32)
+        self._blocks = {}  # padded length -> (block_lo, block_hi)
         self.kernel64 = tf.constant(kernel, tf.float64)
         self.kernel32 = tf.constant(kernel, tf.float32)
         self.table = code_table(kernel)
@@ -40,7 +49,7 @@ class BatchScanner:
         self.score_bins = score_bins
         self.route, self.both_strands = route, bool(both_strands)
         self._traced = traced_step(int(strides), bool(both_strands), self.active_only,
-                                    self.active_threshold, self.count_letters, int(score_bins))
+                                    self.active_threshold, self.count_letters, int(score_bins), pool is not None)
         self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
         self.totals = {"score_sum": np.zeros(n_filters), "row_weight": np.zeros((n_filters, n_rows)),
@@ -66,16 +75,23 @@ class BatchScanner:
         letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
         tf = import_tensorflow()
         tf_pads = tf.constant(pads, tf.int32)
+        pooled = self.pool is not None
+        blocks = (*(tf.constant(b) for b in self.blocks(x.shape[1], pads)), tf.constant(self.score_floor)) \
+            if pooled else ()
         if self.route == "locate":
             # One-hot, zero and 0.25 rows travel to the device (a GPU) as uint8: a quarter of the bytes.
             sent = as_travelling(x)
-            locate = traced_locate(int(self.strides), self.both_strands, travelling=sent.dtype == np.uint8)
-            starts, take_rc, codes, exact = locate(tf.constant(sent), tf_pads, self.kernel32)
+            locate = traced_locate(int(self.strides), self.both_strands, travelling=sent.dtype == np.uint8,
+                                   pooled=pooled)
+            starts, take_rc, codes, exact = locate(tf.constant(sent), tf_pads, self.kernel32, *blocks)
             if bool(exact):
-                self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
+                starts, take_rc = starts.numpy(), take_rc.numpy()
+                if not pooled:  # one block: the global max
+                    starts, take_rc = starts[:, None, :], take_rc[:, None, :]
+                self._add_compiled(codes.numpy(), starts, take_rc, pads[0])
                 return letter_totals
         args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
-                tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
+                tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width), *blocks)
         if self.strategy is None:
             self._accumulate(self._traced(tf.constant(x, tf.float32), *args))
         else:  # each replica's shard of the batch (placed by run_on_replicas), summed like a batch of its own
@@ -94,14 +110,27 @@ class BatchScanner:
             else:
                 self.totals[key] += value.numpy()
 
+    def blocks(self, length, pads):
+        """``(block_lo, block_hi)`` (M,) int32 of a sequence of ``length`` rows padded by ``pads``."""
+        key = length + pads[0] + pads[1]
+        if key not in self._blocks:
+            n_positions = max(window_count(key, self.table.shape[1], self.strides), 0)
+            self._blocks[key] = pool_blocks(n_positions, self.pool)
+            if len(self._blocks[key][0]) == 0:
+                raise K2PError(f"sequences of length {length} give the conv {n_positions} positions, fewer than "
+                               f"the max-pool's size ({self.pool.size}, valid padding): the model pools nothing")
+        return self._blocks[key]
+
     def _add_looked_up(self, x, pads):
         """The lookup route: the batch's letter totals, or None (nothing added) when it is not letter codes."""
+        block_lo, block_hi = self.blocks(x.shape[1], pads)
         codes = np.empty(x.shape[:2], dtype=np.uint8)
         code_counts = np.zeros((x.shape[0], N_CODES), dtype=np.int64)
-        starts = np.empty((x.shape[0], self.table.shape[0]), dtype=np.int32)
+        starts = np.empty((x.shape[0], len(block_lo), self.table.shape[0]), dtype=np.int32)
         take_rc = np.empty(starts.shape, dtype=np.bool_)
         if not one_hot_to_best_windows(x, int(pads[0]), int(pads[1]), int(self.strides), self.table.shape[1],
-                                       *self.word_tables, self.both_strands, codes, code_counts, starts, take_rc):
+                                       block_lo, block_hi, self.score_floor, *self.word_tables, self.both_strands,
+                                       codes, code_counts, starts, take_rc):
             return None
         self._add_compiled(codes, starts, take_rc, pads[0])
         counts = code_counts.sum(axis=0)
@@ -122,12 +151,13 @@ class BatchScanner:
 
         Each call of the compiled kernel starts and joins threads (about a millisecond, more on
         a busy machine); on short sequences that cost as much as the sums of a 512-sequence
-        batch. The queue holds letter codes and positions only (under 2 MB at 1,000 bp).
+        batch. The queue holds letter codes and positions only (under 2 MB at 1,000 bp; a
+        max-pool's blocks count as sequences, so that the positions stay as few).
         """
         if self._pending and (self._pending[0][0].shape[1], self._pending[0][3]) != (codes.shape[1], left):
             self._flush()  # another length or padding: the queue holds one shape
         self._pending.append((codes, starts, take_rc, left))
-        if sum(len(batch[0]) for batch in self._pending) >= PENDING_SEQUENCES:
+        if sum(batch[1].shape[0] * batch[1].shape[1] for batch in self._pending) >= PENDING_SEQUENCES:
             self._flush()
 
     def _flush(self):
@@ -142,7 +172,7 @@ class BatchScanner:
         empty = np.zeros(0)
         bins = self.score_bins
         accumulate_window_sums(
-            codes, starts, take_rc, int(left), self.table, self.bias, self.active_only, self.active_threshold,
+            codes, starts.reshape(-1, n_filters), take_rc.reshape(-1, n_filters), int(left), self.table, self.bias, self.active_only, self.active_threshold,
             self.letter_threshold, self.bin_low, self.bin_width, t["score_sum"], t["row_weight"], t["n_used"],
             t["max_preactivation"], self.letters_by_code, t.get("n_letter_windows", empty),
             t["bin_count"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)),

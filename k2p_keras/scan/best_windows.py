@@ -1,4 +1,4 @@
-"""The scan: each sequence's best window for every filter.
+"""The scan: each sequence's best window for every filter (or each max-pool block's).
 
 This is the only costly step (sequences x positions x filters x kernel length); everything
 downstream works on the small per-filter sums it returns. The best window is found in
@@ -23,7 +23,7 @@ from ..validate import check_bias, check_kernel, check_one_hot_batch, check_posi
 from .accumulator import BatchScanner
 from .devices import check_strategy, worker_share
 from .route import scan_route
-from .windows import padding_amounts, PADDINGS
+from .windows import padding_amounts, PADDINGS, PoolSpec
 
 
 def load_compiled_kernels():
@@ -45,7 +45,7 @@ def load_compiled_kernels():
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
                       active_only=False, active_threshold=0.0, letter_threshold=None,
-                      score_bins=None, progress=None, rescore="auto", strategy=None):
+                      score_bins=None, progress=None, rescore="auto", strategy=None, pool=None, score_floor=None):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
 
     Parameters
@@ -88,6 +88,15 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         rounding. The best windows are then found and rescored by TensorFlow on each
         device. Across machines, each worker (given the same batches) scans every n-th
         batch and the sums are all-reduced: every worker returns the stats of all the sequences.
+    pool : PoolSpec, optional
+        The model max-pools the conv's output in blocks (:class:`k2p_keras.scan.windows.PoolSpec`;
+        :data:`~k2p_keras.scan.windows.EVERY_WINDOW` for every window): the sums run over
+        each block's best window instead of each sequence's, a window that is the best of
+        several overlapping blocks counted once. Both strands: the better of the strands'
+        best windows in each block (the model's Maximum meets them position by position).
+    score_floor : numpy.ndarray, shape (F,), optional
+        With ``pool``: leave out the blocks whose best window scores (``x . W``, no bias, in
+        float32) below it, so that only windows near the sites reach the float64 sums.
 
     Returns
     -------
@@ -100,9 +109,15 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
     strides = check_positive_int(strides, "strides")
     score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
+    if pool is not None and not isinstance(pool, PoolSpec):
+        raise K2PError(f"pool: expected a PoolSpec or None, got {type(pool).__name__}")
+    if score_floor is not None:
+        if pool is None:
+            raise K2PError("score_floor applies to the blocks of a pool (give pool)")
+        score_floor = np.broadcast_to(np.asarray(score_floor, dtype=np.float64), (n_filters,))
     scanner = BatchScanner(kernel, bias, padding, strides, both_strands, active_only,
                             active_threshold, letter_threshold, score_bins, scan_route(rescore, strategy),
-                            check_strategy(strategy))
+                            check_strategy(strategy), pool, score_floor)
     n_sequences = 0
     letter_totals = np.zeros(4)
     worker, n_workers = worker_share(strategy)

@@ -6,7 +6,9 @@ the kernel is cut into blocks of ``q`` rows, and each block holds the summed wei
 every ``q``-letter word (``q``-mer), one row of ``F`` filters per word, so the loop over
 filters reads contiguous memory and vectorises. The argmax runs in the same loop, and
 sequences are spread over the cores. Only the best windows' positions leave this module;
-:mod:`k2p_keras.scan.rescore` rescores them in float64.
+:mod:`k2p_keras.scan.rescore` rescores them in float64. After a max-pool the loop runs block
+by block (:func:`k2p_keras.scan.windows.pool_blocks`), keeping each block's best window; a
+global max is the one block of every window, so its loop is the plain scan.
 
 Windows of A C G T only use 4-letter words (``q`` = 4: 256 rows per block); the windows
 holding an N or padding row (codes 4 and 5) use 3-letter words over all six codes (216
@@ -118,9 +120,8 @@ def _scan_run(words, table, word, first, stop, strides, score, next_score, best,
             best_window[f] = next_index if better else window
 
 
-def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                    n_odd, score, next_score, best, best_window):
-    """One strand's best window per filter; ``rows`` are its padded codes (zero codes past the end)."""
+def _strand_words(rows, width, n_windows, strides, letter_words, code_words, n_odd):
+    """One strand's words and running count of N rows; ``rows`` are its padded codes (zero codes past the end)."""
     n_rows = rows.shape[0]
     # Each row's word is the last word shifted by one letter: the word ending at row i
     # starts at row i - LETTER_WORD + 1. An N's letter word is never read: its windows use codes.
@@ -135,52 +136,79 @@ def _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, l
         for i in range(n_rows):
             word = (word * N_CODES + rows[i]) % N_CODES ** CODE_WORD
             code_words[max(i - CODE_WORD + 1, 0)] = word
+
+
+def _best_in_range(first, stop, width, strides, letter_table, code_table, letter_words, code_words, n_odd,
+                   score, next_score, best, best_window):
+    """The best of windows ``first ... stop - 1`` of a strand (:func:`_strand_words`), per filter."""
     for f in range(best.shape[0]):
         best[f] = -np.inf
         best_window[f] = 0.0
     # Runs of windows with and without N rows, in order, so that the first best still wins ties.
-    first = 0
-    while first < n_windows:
+    while first < stop:
         odd = n_odd[first * strides + width] > n_odd[first * strides]
-        stop = first + 1
-        while stop < n_windows and (n_odd[stop * strides + width] > n_odd[stop * strides]) == odd:
-            stop += 1
+        end = first + 1
+        while end < stop and (n_odd[end * strides + width] > n_odd[end * strides]) == odd:
+            end += 1
         if odd:
-            _scan_run(code_words, code_table, CODE_WORD, first, stop, strides, score, next_score, best, best_window)
+            _scan_run(code_words, code_table, CODE_WORD, first, end, strides, score, next_score, best, best_window)
         else:
-            _scan_run(letter_words, letter_table, LETTER_WORD, first, stop, strides, score, next_score, best,
+            _scan_run(letter_words, letter_table, LETTER_WORD, first, end, strides, score, next_score, best,
                       best_window)
-        first = stop
+        first = end
 
 
-def _sequence_best_windows(codes, left, strides, width, n_windows, letter_table, code_table, both_strands,
-                           rows, words, scores, starts, take_rc):
-    """One sequence's best windows: fills ``starts`` (F,) and ``take_rc`` (F,); the rest are working arrays."""
+def _sequence_best_windows(codes, left, strides, width, n_windows, block_lo, block_hi, score_floor, letter_table,
+                           code_table, both_strands, rows, words, scores, block_best, starts, take_rc):
+    """One sequence's best window of each block: fills ``starts`` (M, F) and ``take_rc`` (M, F).
+
+    A block whose best window is the previous block's (overlapping blocks), or scores below
+    ``score_floor``, gets the start -1: not a site. The rest are working arrays.
+    """
     length = codes.shape[0]
     letter_words, code_words, n_odd = words
-    score, next_score, best, rc_best, best_window = scores
+    score, next_score, best, best_window = scores
+    n_blocks, n_filters = starts.shape
     for i in range(length):
         rows[left + i] = codes[i]
-    _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                    n_odd, score, next_score, best, best_window)
-    for f in range(starts.shape[0]):
-        starts[f] = int(best_window[f]) * strides
-        take_rc[f] = False
+    _strand_words(rows, width, n_windows, strides, letter_words, code_words, n_odd)
+    for m in range(n_blocks):
+        _best_in_range(block_lo[m], block_hi[m], width, strides, letter_table, code_table, letter_words, code_words,
+                       n_odd, score, next_score, best, best_window)
+        for f in range(n_filters):
+            starts[m, f] = int(best_window[f]) * strides
+            take_rc[m, f] = False
+            block_best[m, f] = best[f]
     if both_strands:
-        # The reverse complement, padded as the forward strand is (TensorFlow pads x[:, ::-1] alike).
+        # The reverse complement, padded as the forward strand is (TensorFlow pads x[:, ::-1] alike);
+        # its window j meets the forward strand's window j in the model's Maximum, so in the same block.
         for i in range(length):
             rows[left + i] = CODE_COMPLEMENT[codes[length - 1 - i]]
-        _best_on_strand(rows, width, n_windows, strides, letter_table, code_table, letter_words, code_words,
-                        n_odd, score, next_score, rc_best, best_window)
-        for f in range(starts.shape[0]):
-            if rc_best[f] > best[f]:  # the forward strand wins ties
-                starts[f] = int(best_window[f]) * strides
-                take_rc[f] = True
+        _strand_words(rows, width, n_windows, strides, letter_words, code_words, n_odd)
+        for m in range(n_blocks):
+            _best_in_range(block_lo[m], block_hi[m], width, strides, letter_table, code_table, letter_words,
+                           code_words, n_odd, score, next_score, best, best_window)
+            for f in range(n_filters):
+                if best[f] > block_best[m, f]:  # the forward strand wins ties
+                    starts[m, f] = int(best_window[f]) * strides
+                    take_rc[m, f] = True
+                    block_best[m, f] = best[f]
+    # Blocks are intervals with increasing ends, so a window best in blocks m and m + k is best in
+    # every block between: comparing with the previous block finds every repeat. Backwards, so that
+    # block m - 1 still holds its own window when block m is compared with it.
+    for m in range(n_blocks - 1, 0, -1):
+        for f in range(n_filters):
+            if starts[m, f] == starts[m - 1, f] and take_rc[m, f] == take_rc[m - 1, f]:
+                starts[m, f] = -1
+    for m in range(n_blocks):
+        for f in range(n_filters):
+            if block_best[m, f] < score_floor[f]:
+                starts[m, f] = -1
 
 
-def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_table, both_strands,
-                             codes, code_counts, starts, take_rc):
-    """Each sequence's best window per filter, from a float32 one-hot batch ``x`` (B, length, 4).
+def _one_hot_to_best_windows(x, left, right, strides, width, block_lo, block_hi, score_floor, letter_table,
+                             code_table, both_strands, codes, code_counts, starts, take_rc):
+    """Each sequence's best window of each block per filter, from a float32 one-hot batch ``x`` (B, length, 4).
 
     Parameters
     ----------
@@ -192,6 +220,11 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
         Windows start at multiples of ``strides`` in the padded strand.
     width : int
         Kernel rows (dilation expanded).
+    block_lo, block_hi : numpy.ndarray, shape (M,), int32
+        Block ``m`` holds windows ``block_lo[m] ... block_hi[m] - 1`` (:func:`k2p_keras.scan.windows.pool_blocks`;
+        one block of every window for a global max).
+    score_floor : numpy.ndarray, shape (F,), float32
+        A block's best window scoring below it (``x . W``, no bias) is no site (-inf: every one is).
     letter_table, code_table : numpy.ndarray
         :func:`code_table_to_word_tables` of the kernel.
     both_strands : bool
@@ -199,10 +232,10 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
         Filled with the letter codes, for :mod:`k2p_keras.scan.rescore`.
     code_counts : numpy.ndarray, shape (B, 6), int64
         Filled with each sequence's rows per code (its letter totals).
-    starts, take_rc : numpy.ndarray, shape (B, F), int32 and bool
-        Filled as :func:`k2p_keras.scan.tf_steps._locate_step` returns them: the first row of the
-        best window in the padded strand it was found on, and whether that strand is the
-        reverse complement.
+    starts, take_rc : numpy.ndarray, shape (B, M, F), int32 and bool
+        Filled as :func:`k2p_keras.scan.tf_steps._locate_step` returns them: the first row of each
+        block's best window in the padded strand it was found on (-1: a repeat of the previous
+        block's, or below the floor), and whether that strand is the reverse complement.
 
     Returns
     -------
@@ -212,6 +245,7 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
     """
     n_sequences, length = codes.shape
     n_filters = letter_table.shape[2]
+    n_blocks = block_lo.shape[0]
     n_padded = left + length + right
     n_windows = _window_count(n_padded, width, strides)
     # Blocks may reach past the last window's end (rows that weigh 0): zero codes there.
@@ -224,15 +258,16 @@ def _one_hot_to_best_windows(x, left, right, strides, width, letter_table, code_
         rows = np.full(n_rows, ZERO_CODE, dtype=np.uint8)
         words = (np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows + 1, np.int32))
         scores = (np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32),
-                  np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32),
-                  np.empty(n_filters, dtype=np.float32))
+                  np.empty(n_filters, dtype=np.float32), np.empty(n_filters, dtype=np.float32))
+        block_best = np.empty((n_blocks, n_filters), dtype=np.float32)
         for b in range(chunk * n_sequences // n_chunks, (chunk + 1) * n_sequences // n_chunks):
             # Converting and scanning in one parallel loop: a second loop cost its own start
             # and wait on a busy machine.
             exact[b] = _sequence_to_codes(x, b, codes, code_counts)
             if exact[b]:
-                _sequence_best_windows(codes[b], left, strides, width, n_windows, letter_table, code_table,
-                                       both_strands, rows, words, scores, starts[b], take_rc[b])
+                _sequence_best_windows(codes[b], left, strides, width, n_windows, block_lo, block_hi, score_floor,
+                                       letter_table, code_table, both_strands, rows, words, scores, block_best,
+                                       starts[b], take_rc[b])
     return exact.all()
 
 
@@ -244,6 +279,7 @@ else:
     # Without fastmath: its checks must see NaN (fastmath lets the compiler assume there is none).
     _sequence_to_codes = numba.njit(cache=True, nogil=True, boundscheck=False)(_sequence_to_codes)
     _scan_run = _inner(_scan_run)
-    _best_on_strand = _inner(_best_on_strand)
+    _strand_words = _inner(_strand_words)
+    _best_in_range = _inner(_best_in_range)
     _sequence_best_windows = _inner(_sequence_best_windows)
     one_hot_to_best_windows = numba.njit(cache=True, nogil=True, parallel=True)(_one_hot_to_best_windows)

@@ -26,11 +26,15 @@ def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_t
                 letters, n_letter_windows, bin_count, bin_score_sum, deficit):
     """Add one batch's best windows to the running sums (arrays updated in place).
 
-    ``starts`` (B, F) are the first rows of the best windows in the padded strand they were
-    found on (``take_rc`` (B, F): the reverse complement). ``letters`` (F, L, 6) and the
-    histogram arrays may have size 0 when not requested.
+    ``starts`` (B M, F) are the first rows of each block's best window in the padded strand
+    it was found on, sequence ``b``'s ``M`` blocks in rows ``b M ... b M + M - 1`` (``take_rc``
+    (B M, F): the reverse complement); -1 marks a block whose window is no site (a repeat, or
+    below the scan's floor). ``letters`` (F, L, 6) and the histogram arrays may have size 0
+    when not requested.
     """
     n_sequences, length = codes.shape
+    n_rows = starts.shape[0]
+    n_blocks = n_rows // n_sequences
     n_filters, width, _ = table.shape
     count_letters = letters.shape[0] > 0
     n_bins = bin_count.shape[1]
@@ -40,8 +44,12 @@ def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_t
         window = np.empty(width, dtype=np.uint8)
         n_whole = 0.0  # used windows without a zero row: each adds 1 to every row's weight, at the end
         top = max_preactivation[f]
-        for b in range(n_sequences):
-            n_zero = _window_codes(codes, b, starts[b, f] - left, take_rc[b, f], window)
+        for row in range(n_rows):
+            start = starts[row, f]
+            if start < 0:
+                continue
+            b = row if n_blocks == 1 else row // n_blocks  # a global max's one block: no division
+            n_zero = _window_codes(codes, b, start - left, take_rc[row, f], window)
             # The score in float64, row by row in the kernel's order (the same sum on every route).
             score = 0.0
             for i in range(width):

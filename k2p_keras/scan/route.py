@@ -63,7 +63,7 @@ MAX_AUTO_BATCH = 16384
 
 
 def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strides=1, strategy=None,
-                    rescore="auto", gpu_memory=None):
+                    rescore="auto", gpu_memory=None, blocks=1):
     """Sequences per batch for ``batch_size="auto"``: as many as the route's byte budget holds.
 
     Parameters
@@ -81,6 +81,9 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
     gpu_memory : int, optional
         Bytes of one GPU; by default, when TensorFlow sees a GPU, the smallest GPU's memory
         as ``nvidia-smi`` reports it (:func:`smallest_gpu_memory`; the CPU's budget when it cannot say).
+    blocks : int
+        Best windows kept per sequence and filter: 1 for each sequence's, a max-pool's blocks
+        (``scan_best_windows(pool=...)``), whose positions and windows the batch holds too.
 
     Returns
     -------
@@ -88,14 +91,19 @@ def auto_batch_size(length, kernel_rows, n_filters, *, both_strands=False, strid
         Between 1 and ``MAX_AUTO_BATCH``.
     """
     route = scan_route(rescore, strategy)
+    # One best window per sequence and filter fits in the budget of its rows; a block's each costs
+    # its start and strand (5 bytes), and on TensorFlow's routes the gathered blocks and their windows.
+    pooled = blocks > 1
     if route == "lookup":
-        per_sequence, budget = 16 * length, LOOKUP_BATCH_BYTES
+        per_sequence, budget = 16 * length + pooled * 5 * blocks * n_filters, LOOKUP_BATCH_BYTES
     else:
         strands = 2 if both_strands else 1
         windows = length // strides + 1  # padding included, at most
-        per_sequence = 4 * windows * n_filters * strands
+        per_sequence = (1 + pooled) * 4 * windows * n_filters * strands
         if route == "tensorflow":
-            per_sequence += 8 * 4 * kernel_rows * n_filters * strands
+            per_sequence += 8 * 4 * kernel_rows * n_filters * strands * blocks
+        elif pooled:
+            per_sequence += 5 * blocks * n_filters
         if gpu_memory is None and gpu_visible():
             gpu_memory = smallest_gpu_memory()
         budget = TENSORFLOW_BATCH_BYTES if gpu_memory is None else int(gpu_memory * GPU_MEMORY_SHARE)

@@ -34,13 +34,42 @@ def _one_hot_to_codes(x):
     return codes, exact
 
 
-def _best_starts(x, kernel32, strides, left, right):
-    """Best window per (sequence, filter) on one strand: its pre-bias float32 score and first row."""
+def _best_starts(x, kernel32, strides, left, right, blocks=None):
+    """Best window per (sequence, filter) on one strand: its pre-bias float32 score and first row.
+
+    ``blocks``: ``(block_lo, block_hi)`` (M,) int32 (:func:`k2p_keras.scan.windows.pool_blocks`): the
+    best window of each block instead, scores and first rows (B, M, F).
+    """
     tf = import_tensorflow()
     padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
     conv = tf.nn.conv1d(padded, kernel32, stride=strides, padding="VALID")  # (B, P, F)
-    best = tf.argmax(conv, axis=1, output_type=tf.int32)  # (B, F)
-    return tf.reduce_max(conv, axis=1), best * strides
+    if blocks is None:
+        best = tf.argmax(conv, axis=1, output_type=tf.int32)  # (B, F)
+        return tf.reduce_max(conv, axis=1), best * strides
+    block_lo, block_hi = blocks
+    position = block_lo[:, None] + tf.range(tf.reduce_max(block_hi - block_lo))[None, :]  # (M, p)
+    inside = position < block_hi[:, None]
+    # Positions past a block's end (a short block of "same" pooling) never win, as TensorFlow's -inf padding.
+    gathered = tf.gather(conv, tf.minimum(position, tf.shape(conv)[1] - 1), axis=1)  # (B, M, p, F)
+    gathered = tf.where(inside[None, :, :, None], gathered, -np.inf)
+    best = tf.argmax(gathered, axis=2, output_type=tf.int32)  # (B, M, F)
+    return tf.reduce_max(gathered, axis=2), (block_lo[None, :, None] + best) * strides
+
+
+def _block_sites(top, starts, rc_top, rc_starts, score_floor):
+    """Each block's best window over the strands, and whether it is a site: (starts, take_rc, site), each (B, M, F).
+
+    A block's window is no site when it is the previous block's (overlapping blocks: a piece of
+    sequence is one draw, however many blocks it wins) or scores below ``score_floor`` (F,).
+    """
+    tf = import_tensorflow()
+    take_rc = tf.zeros_like(starts, tf.bool)
+    if rc_starts is not None:
+        take_rc = rc_top > top  # the forward strand wins ties
+        starts, top = tf.where(take_rc, rc_starts, starts), tf.maximum(top, rc_top)
+    first = tf.range(tf.shape(starts)[1])[None, :, None] == 0
+    repeat = (starts == tf.roll(starts, 1, axis=1)) & (take_rc == tf.roll(take_rc, 1, axis=1)) & ~first
+    return starts, take_rc, ~repeat & (top >= score_floor)
 
 
 def _window_rows(starts, length):
@@ -76,12 +105,15 @@ def _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length):
 def _code_sums(codes, starts, rc_starts, take_rc, left, right, table64):
     """Score (B, F), row weights (B, F, L) and table entries (B, F, L) of code windows.
 
+    With blocks, ``starts`` are (B, M F) and the windows come back as (B M) rows of F.
+
     ``table64`` (F, L, 6) is :func:`k2p_keras.scan.codes.code_table`; an entry is also the
     window row's (filter, position, code) segment for the letter counts.
     """
     tf = import_tensorflow()
     n_filters, length = tf.shape(table64)[0], tf.shape(table64)[1]
     windows = _windows_from_codes(codes, starts, rc_starts, take_rc, left, right, length)
+    windows = tf.reshape(windows, [-1, n_filters, length])  # blocks' windows (B, M F, L) as rows (B M, F, L)
     entry = (tf.range(n_filters)[None, :, None] * length + tf.range(length)[None, None, :]) * N_CODES + windows
     score = tf.reduce_sum(tf.gather(tf.reshape(table64, [-1]), entry), axis=-1)
     row_weight = tf.cast(windows != ZERO_CODE, tf.float64)
@@ -97,37 +129,60 @@ def _letters_from_segments(weights, segment, n_filters, length):
     return by_code[:, :, :4] + 0.25 * by_code[:, :, QUARTER_CODE:]
 
 
-def _locate_step(x, pads, kernel32, *, strides, both_strands):
-    """One batch's best windows: first rows (B, F), strand (B, F), letter codes (B, length), exactness."""
+def _locate_step(x, pads, kernel32, blocks=None, score_floor=None, *, strides, both_strands):
+    """One batch's best windows: first rows (B, F), strand (B, F), letter codes (B, length), exactness.
+
+    With ``blocks`` (:func:`_best_starts`): each block's, (B, M, F), the first row -1 where the
+    block's window is no site (:func:`_block_sites`).
+    """
     tf = import_tensorflow()
-    top, starts = _best_starts(x, kernel32, strides, pads[0], pads[1])
+    top, starts = _best_starts(x, kernel32, strides, pads[0], pads[1], blocks)
     take_rc = tf.zeros_like(starts, tf.bool)
+    rc_top = rc_starts = None
     if both_strands:
-        rc_top, rc_starts = _best_starts(reverse_complement(x), kernel32, strides, pads[0], pads[1])
-        take_rc = rc_top > top
-        starts = tf.where(take_rc, rc_starts, starts)
+        rc_top, rc_starts = _best_starts(reverse_complement(x), kernel32, strides, pads[0], pads[1], blocks)
+        if blocks is None:
+            take_rc = rc_top > top
+            starts = tf.where(take_rc, rc_starts, starts)
+    if blocks is not None:
+        starts, take_rc, site = _block_sites(top, starts, rc_top, rc_starts, score_floor)
+        starts = tf.where(site, starts, -1)
     codes, exact = _one_hot_to_codes(x)
     return starts, take_rc, tf.cast(codes, tf.uint8), exact
 
 
-def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width, *, strides,
-               both_strands, active_only, active_threshold, count_letters, score_bins):
-    """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel."""
+def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width, blocks=None,
+               score_floor=None, *, strides, both_strands, active_only, active_threshold, count_letters, score_bins):
+    """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel.
+
+    With ``blocks`` (:func:`_best_starts`) the sums run over each block's best window that is a
+    site (:func:`_block_sites`), the blocks' windows taken as (B M) rows of F.
+    """
     tf = import_tensorflow()
     left, right = pads[0], pads[1]
     length, n_filters = tf.shape(kernel32)[0], tf.shape(kernel32)[2]
-    top, starts = _best_starts(x, kernel32, strides, left, right)
-    rc_starts = take_rc = None
+    top, starts = _best_starts(x, kernel32, strides, left, right, blocks)
+    rc_top = rc_starts = take_rc = None
     if both_strands:
-        rc_top, rc_starts = _best_starts(reverse_complement(x), kernel32, strides, left, right)
-        take_rc = rc_top > top
+        rc_top, rc_starts = _best_starts(reverse_complement(x), kernel32, strides, left, right, blocks)
+        take_rc = rc_top > top  # the forward strand wins ties
+    site = None
+    if blocks is not None:
+        starts, take_rc, site = _block_sites(top, starts, rc_top, rc_starts, score_floor)
+        site = tf.reshape(tf.cast(site, tf.float64), [-1, n_filters])
+        starts = tf.reshape(starts, [tf.shape(x)[0], -1])
+        rc_starts, take_rc = (starts, tf.reshape(take_rc, tf.shape(starts))) if both_strands else (None, None)
     codes, exact = _one_hot_to_codes(x)
+
+    def windows_from_rows():
+        windows = _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length)
+        return tf.reshape(windows, [-1, n_filters, length, 4])
 
     def from_codes():
         return _code_sums(codes, starts, rc_starts, take_rc, left, right, table64)
 
     def from_rows():
-        windows = _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length)
+        windows = windows_from_rows()
         return (tf.einsum("bfla,laf->bf", windows, kernel64), tf.reduce_sum(windows, axis=-1),
                 tf.zeros([0, 0, 0], tf.int32))
 
@@ -137,31 +192,35 @@ def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, b
         used = tf.cast(preact > active_threshold, tf.float64)
     else:
         used = tf.ones_like(score)
+    if site is not None:
+        used *= site
     out = {
         "score_sum": tf.reduce_sum(used * score, axis=0),
         "row_weight": tf.einsum("bf,bfl->fl", used, row_weight),
         "n_used": tf.reduce_sum(used, axis=0),
-        "max_preactivation": tf.reduce_max(preact, axis=0),
+        "max_preactivation": tf.reduce_max(preact if site is None else tf.where(site > 0, preact, -np.inf), axis=0),
     }
     if count_letters:
         counted = tf.cast(preact > letter_threshold, tf.float64)
+        if site is not None:
+            counted *= site
         out["letter_counts"] = tf.cond(
             exact, lambda: _letters_from_segments(counted, segment, n_filters, length),
-            lambda: tf.einsum("bf,bfla->fla", counted,
-                              _windows_from_rows(x, starts, rc_starts, take_rc, left, right, length)))
+            lambda: tf.einsum("bf,bfla->fla", counted, windows_from_rows()))
         out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
     if score_bins:
-        out.update(_histogram_step(score, row_weight, bin_low, bin_width, score_bins))
+        out.update(_histogram_step(score, row_weight, bin_low, bin_width, score_bins, site))
     return out
 
 
-def _histogram_step(score, row_weight, bin_low, bin_width, score_bins):
+def _histogram_step(score, row_weight, bin_low, bin_width, score_bins, site=None):
     """One batch's best windows (score (B, F), row weights (B, F, L)) summed per score bin.
 
     Counts and score sums come per bin. Row weights would be a (F, K, L) array per batch,
     whose copying cost as much as the rest of the scan; nearly every row weighs 1 (one-hot
     or 0.25 N rows), so only the windows with another row weight (all-zero N or padding
     rows) are returned, with their bin and ``1 - row weight``, for the caller to add up.
+    ``site`` (B, F), 1.0 or 0.0, leaves out the windows that are no sites (blocks' repeats).
     """
     tf = import_tensorflow()
     n_filters = tf.shape(score)[1]
@@ -171,8 +230,13 @@ def _histogram_step(score, row_weight, bin_low, bin_width, score_bins):
     n_segments = n_filters * score_bins
     deficit = tf.reshape(1.0 - row_weight, [-1, tf.shape(row_weight)[2]])
     light = tf.reduce_any(deficit != 0.0, axis=1)
-    return {"bin_count": tf.math.unsorted_segment_sum(tf.ones_like(segment, tf.float64), segment, n_segments),
-            "bin_score_sum": tf.math.unsorted_segment_sum(tf.reshape(score, [-1]), segment, n_segments),
+    count, weighted = tf.ones_like(segment, tf.float64), tf.reshape(score, [-1])
+    if site is not None:
+        count = tf.reshape(site, [-1])
+        weighted *= count
+        light &= count > 0
+    return {"bin_count": tf.math.unsorted_segment_sum(count, segment, n_segments),
+            "bin_score_sum": tf.math.unsorted_segment_sum(weighted, segment, n_segments),
             "deficit_segment": tf.boolean_mask(segment, light), "deficit_rows": tf.boolean_mask(deficit, light)}
 
 
@@ -184,36 +248,56 @@ def _histogram_step(score, row_weight, bin_low, bin_width, score_bins):
 _TRACED_STEPS = {}
 
 
-def traced_step(strides, both_strands, active_only, active_threshold, count_letters, score_bins):
+def traced_step(strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled=False):
+    """The traced scan step; ``pooled``: it takes ``block_lo``, ``block_hi`` (M,) int32 and ``score_floor``
+    (F,) float32 too (:func:`_scan_step`'s blocks)."""
     tf = import_tensorflow()
-    key = (strides, both_strands, active_only, active_threshold, count_letters, score_bins)
+    key = (strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled)
     if key not in _TRACED_STEPS:
         step = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
                                  active_only=active_only, active_threshold=active_threshold,
                                  count_letters=count_letters, score_bins=score_bins)
-        _TRACED_STEPS[key] = tf.function(step, input_signature=[
+        signature = [
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
             tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
             tf.TensorSpec([None, None, N_CODES], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
-            tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)],
-            reduce_retracing=True, autograph=False)
+            tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)]
+        if pooled:
+            plain = step
+
+            def step(*args):
+                *args, block_lo, block_hi, score_floor = args
+                return plain(*args, (block_lo, block_hi), score_floor)
+
+            signature += _block_signature()
+        _TRACED_STEPS[key] = tf.function(step, input_signature=signature, reduce_retracing=True, autograph=False)
     return _TRACED_STEPS[key]
 
 
-def traced_locate(strides, both_strands, travelling=False):
-    """The traced locate step; ``travelling``: it takes uint8 quarter units (:func:`k2p_keras.scan.devices.as_travelling`),
-    a quarter of float32's bytes to send to a GPU, and converts them there."""
+def _block_signature():
     tf = import_tensorflow()
-    key = ("locate", strides, both_strands, travelling)
+    return [tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32)]
+
+
+def traced_locate(strides, both_strands, travelling=False, pooled=False):
+    """The traced locate step; ``travelling``: it takes uint8 quarter units (:func:`k2p_keras.scan.devices.as_travelling`),
+    a quarter of float32's bytes to send to a GPU, and converts them there; ``pooled``: as :func:`traced_step`."""
+    tf = import_tensorflow()
+    key = ("locate", strides, both_strands, travelling, pooled)
     if key not in _TRACED_STEPS:
         locate = functools.partial(_locate_step, strides=strides, both_strands=both_strands)
+        signature = [tf.TensorSpec([None, None, 4], tf.uint8 if travelling else tf.float32),
+                     tf.TensorSpec([2], tf.int32), tf.TensorSpec([None, 4, None], tf.float32)]
+        if pooled:
+            def step(x, pads, kernel32, block_lo, block_hi, score_floor):
+                return locate(from_travelling(x), pads, kernel32, (block_lo, block_hi), score_floor)
 
-        def step(x, pads, kernel32):
-            return locate(from_travelling(x), pads, kernel32)
+            signature += _block_signature()
+        else:
+            def step(x, pads, kernel32):
+                return locate(from_travelling(x), pads, kernel32)
 
-        _TRACED_STEPS[key] = tf.function(step, input_signature=[
-            tf.TensorSpec([None, None, 4], tf.uint8 if travelling else tf.float32), tf.TensorSpec([2], tf.int32),
-            tf.TensorSpec([None, 4, None], tf.float32)], reduce_retracing=True, autograph=False)
+        _TRACED_STEPS[key] = tf.function(step, input_signature=signature, reduce_retracing=True, autograph=False)
     return _TRACED_STEPS[key]
 
 
