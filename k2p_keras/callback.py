@@ -25,7 +25,7 @@ from .annotate.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
 from .io.callback_folder import meme_name, SUMMARY_NAME
-from .io.sequences import dataset_to_array, open_sequences_for
+from .io.sequences import dataset_to_array, open_labels, open_sequences_for
 from .io.text import format_summary, write_text
 from .model.conv import find_motif_conv_in_model
 from .options import make_options
@@ -244,11 +244,18 @@ class PWMCallback(keras.callbacks.Callback):
         With ``every="auto"``: the largest share of the training time the callback may take
         (default 0.10). Training time is measured from ``on_epoch_begin`` to this callback's
         ``on_epoch_end``.
+    labels : numpy.ndarray or str, optional
+        With ``influence=True``: the sequences' labels ``(N,)`` or ``(N, outputs)`` (or a
+        dataset of their HDF5 file; by default ``y`` or ``labels`` beside them), for the change
+        of the loss (:func:`k2p_keras.io.sequences.open_labels`).
     **options
         How the exact PWMs are made, as for :func:`k2p_keras.extract`, with the same
         defaults (:class:`k2p_keras.options.Options`): ``base`` ("mle", or a number ``b > 1``
         for a fixed base; then ``sequences`` may be None), ``layer``, ``shared_base``,
-        ``sites``, ``both_strands``, ``strict``, ``batch_size``, ``dataset``, ``n_encoding``.
+        ``sites``, ``both_strands``, ``strict``, ``batch_size``, ``dataset``, ``n_encoding``;
+        ``influence=True`` measures each filter's influence on the live model at every dump
+        (a Lambda layer is no obstacle there), ``cluster=True`` groups the filters; their
+        columns join ``summary.tsv`` (docs/annotation.md).
 
     Attributes
     ----------
@@ -295,7 +302,7 @@ class PWMCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, sequences, output_dir, every="auto", *, max_sequences=None, seed=0, annotate=None,
-                 annotate_options=None, time_budget=AUTO_TIME_BUDGET, **options):
+                 annotate_options=None, time_budget=AUTO_TIME_BUDGET, labels=None, **options):
         super().__init__()
         self.every = _positive_int(every, "every")
         self.time_budget = check_positive_number(time_budget, "time_budget (a share of the training time)")
@@ -317,6 +324,7 @@ class PWMCallback(keras.callbacks.Callback):
         self.last_result = None
         self.dumped_epochs = []
         self._sequences = self._check_sequences(sequences)
+        self._labels, self._label_values = labels, None
         self._source = None
         self._indices = None
         self._layer_name = None
@@ -340,11 +348,15 @@ class PWMCallback(keras.callbacks.Callback):
     def _estimating(self):
         return self.options.estimating
 
+    @property
+    def _needs_sequences(self):
+        return self.options.needs_sequences
+
     def _check_sequences(self, sequences):
         """Validate what can be validated before the model is known; materialise a Dataset."""
         if sequences is None:
-            if self._estimating:
-                raise K2PError("sequences are needed to estimate the base; or give a fixed base")
+            if self._needs_sequences:
+                raise K2PError("sequences are needed to estimate the base and for influence; or give a fixed base")
             return None
         if isinstance(sequences, tf.data.Dataset):
             # "auto" subsamples like an array, once the dataset's size is known.
@@ -471,17 +483,17 @@ class PWMCallback(keras.callbacks.Callback):
 
     def _plan(self, layer):
         """:func:`k2p_keras.extract.plan_extraction` on the live model and the chosen sequences."""
-        if self._estimating and self._source is None:
+        if self._needs_sequences and self._source is None:
             self._open_source(self.model, layer)
         batches = None
-        if self._estimating:
+        if self._needs_sequences:
             source, indices, size = self._source, self._indices, self._batch_size
 
             def batches():
                 return source.iter_batches(size, indices=indices)
 
         try:
-            return plan_extraction(self.model, batches, **{**self._option_values(), "layer": layer})
+            return plan_extraction(self.model, batches, self._label_values, **{**self._option_values(), "layer": layer})
         except PatternError as err:
             raise PatternError(f"{err.message} Give PWMCallback a fixed base=B to write PWMs anyway, "
                                "or leave out strict=True to estimate it from the strong windows anywhere",
@@ -532,6 +544,9 @@ class PWMCallback(keras.callbacks.Callback):
             rng = np.random.default_rng(self.seed)
             indices = np.sort(rng.choice(source.count, size=wanted, replace=False))
         self._source, self._indices = source, indices
+        if self.options.influence or self._labels is not None:
+            values, _ = open_labels(self._labels, source, source.count)
+            self._label_values = values if values is None or indices is None else values[indices]
         self._batch_size = resolved_batch_size(spec, self.options, source.max_length)
 
     def _write_summary(self, result, new_rows):

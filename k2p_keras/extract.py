@@ -18,14 +18,17 @@ import warnings
 from dataclasses import dataclass, replace
 
 from ._version import __version__
+from .annotate.clusters import cluster_motifs, DEFAULT_CLUSTER_Q
+from .annotate.influence import (filter_influence, influence_batch_size, influence_passes, resolve_null,
+    runnable_model, split_at_activation)
 from .annotate.logos import write_filter_logos
 from .annotate.filters import attach_model_figures, FilterReport
 from .annotate.report import write_report
-from .annotate.tomtom import annotate_motifs
-from .axes import ALPHABET, complement
+from .annotate.tomtom import annotate_motifs, require_annotate
+from .axes import acgt_to_channels, ALPHABET, complement
 from .errors import K2PError, OptionError
 from .io.meme import write_meme
-from .io.sequences import open_batches_for
+from .io.sequences import open_batches_for, open_labels
 from .io.text import format_summary, write_text
 from .model.activations import preactivation_threshold
 from .model.conv import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
@@ -66,6 +69,20 @@ class ExtractionResult:
         Sequences scanned (None when nothing was scanned).
     annotation : Annotation or None
         Set by :meth:`annotate`: every PWM's matches in a motif database.
+    influence : Influence or None
+        Set by ``influence=True`` or :meth:`measure_influence`
+        (:class:`~k2p_keras.annotate.influence.Influence`): per filter, how far the model's
+        outputs move when its activation map is replaced by a constant: ``.msq`` ``(F,)``, or
+        ``(F, outputs)`` for a multi-output model (``.total``: averaged over outputs),
+        ``.delta_loss`` (with labels, else None), ``.null`` (``"pooled"`` or ``"map"``),
+        ``.null_values``, ``.outputs``.
+    clusters : Clusters or None
+        Set by ``cluster=True`` or :meth:`find_clusters`
+        (:class:`~k2p_keras.annotate.clusters.Clusters`): filters that learned the same motif,
+        from the first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; an uninformative
+        filter is a cluster of its own, ``.informative`` False), ``.ids``, ``.members(cluster)``,
+        ``.archetypes`` (cluster -> filter index), the Tomtom matrices ``.q``, ``.p``,
+        ``.offsets``, ``.strands``.
     """
 
     spec: object
@@ -76,6 +93,8 @@ class ExtractionResult:
     sequences: str = None
     n_sequences: int = None
     annotation: object = None
+    influence: object = None
+    clusters: object = None
 
     @property
     def sets(self):
@@ -134,11 +153,37 @@ class ExtractionResult:
         sequences' letter frequencies as background (uniform when none were scanned); a
         ``#`` comment header saying where the motifs come from (:meth:`header`).
         """
+        self._write_motifs(dest, self.motifs())
+
+    def _write_motifs(self, dest, motifs, comments=()):
         header = self.header()
         comments = [header["tool"]] + [f"{key}: {header[key]}"
-                                       for key in ("model", "layer", "pattern", "base", "sequences")]
-        write_meme(dest, self.motifs(), background=self.background(), significant=MEME_DIGITS,
+                                       for key in ("model", "layer", "pattern", "base", "sequences")] + list(comments)
+        write_meme(dest, motifs, background=self.background(), significant=MEME_DIGITS,
                    strands="+ -" if self.options.both_strands else "+", comments=comments)
+
+    def archetype_motifs(self):
+        """One motif per cluster of informative filters, its archetype (the most informative
+        member), in cluster order."""
+        if self.clusters is None:
+            raise K2PError("the archetypes stand for clusters: find them first (cluster=True, find_clusters)")
+        first = self.sets[0]
+        motifs = first.motifs(self.suffix(first))
+        return [motifs[self.clusters.archetypes[c]] for c in self.clusters.informative_ids]
+
+    def write_archetypes(self, dest):
+        """Write :meth:`archetype_motifs` as MEME, as :meth:`write_meme` writes, the clusters'
+        members listed in the ``#`` header."""
+        motifs = self.archetype_motifs()
+        clusters, names = self.clusters, self.clusters.names
+        lines = [f"cluster {c}: {' '.join(names[i] for i in clusters.members(c))} "
+                 f"(archetype {names[clusters.archetypes[c]]})" for c in clusters.informative_ids]
+        self._write_motifs(dest, motifs, comments=lines)
+
+    def _analysis_columns(self):
+        """The columns of influence and clusters, when measured: one value per filter."""
+        influence = () if self.influence is None else self.influence.columns
+        return influence + (() if self.clusters is None else ("cluster",))
 
     def _set_rows(self, motif_set):
         """One set's summary rows, with its best database match when annotated."""
@@ -158,7 +203,7 @@ class ExtractionResult:
         columns = first.summary_columns + added
         for other in others:
             columns += tuple(f"{other.kind}_{c}" for c in other.summary_columns + added if c != "filter")
-        return columns
+        return columns + self._analysis_columns()
 
     def summary_rows(self):
         """Per filter: the figures of every set side by side (see :attr:`summary_columns`), and
@@ -168,6 +213,10 @@ class ExtractionResult:
         for other in others:
             for row, extra in zip(rows, self._set_rows(other)):
                 row.update({f"{other.kind}_{k}": v for k, v in extra.items() if k != "filter"})
+        for f, row in enumerate(rows):
+            for analysis in (self.influence, self.clusters):
+                if analysis is not None:
+                    row.update(analysis.summary_columns(f))
         return rows
 
     def annotate(self, database=None, **options):
@@ -188,6 +237,62 @@ class ExtractionResult:
         """
         self.annotation = annotate_motifs(self.motifs(), database, **options)
         return self.annotation
+
+    def measure_influence(self, model, sequences, labels=None, *, null=None, progress=None):
+        """Each filter's influence (Basset's nullification); sets :attr:`influence`.
+
+        Parameters
+        ----------
+        model : str, os.PathLike or keras.Model
+            The model these PWMs come from: a file (loaded by Keras in safe mode, so a model
+            with a Lambda or a custom class cannot be run from its file) or the live model.
+        sequences
+            What :func:`extract` takes.
+        labels : optional
+            An array ``(N,)`` or ``(N, outputs)``, or a dataset of the sequences' HDF5 file;
+            by default ``y`` or ``labels`` beside the sequences, when there is one
+            (:func:`k2p_keras.io.sequences.open_labels`). Adds the change of the loss.
+        null : {"auto", "pooled", "map"}, optional
+            The constant [default: ``options.influence_null``]; see
+            :mod:`k2p_keras.annotate.influence`.
+        progress : callable, optional
+            Receives the number of sequences in each batch read.
+
+        Returns
+        -------
+        Influence
+        """
+        runnable = runnable_model(model, self.options.weights)
+        batches_of_size, count, _, max_length = open_batches_for(self.spec, sequences, self.options)
+        values, source = open_labels(labels, sequences, count)
+        size = influence_batch_size(max_length, self.spec.kernel.shape[2])
+        self.influence = filter_influence(runnable, in_model_order(self.spec, lambda: batches_of_size(size)), values,
+                                          layer=self.layer_name, null=null or self.options.influence_null,
+                                          progress=progress, labels_source=source)
+        return self.influence
+
+    def find_clusters(self, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, **options):
+        """Group the filters that learned the same motif; sets :attr:`clusters`.
+
+        The first set's PWMs (the exact ones when there are both) are compared with each other
+        by Tomtom on both strands, ``database`` serving as the background
+        (:func:`k2p_keras.annotate.clusters.cluster_motifs`: complete linkage at ``q_threshold``).
+
+        Parameters
+        ----------
+        database : str, os.PathLike or MotifDatabase, optional
+            Default: the newest JASPAR CORE vertebrates release pyjaspar holds.
+        q_threshold : float
+        **options
+            ``taxon``, ``min_overlap``, ``trim_ic``, as for annotation.
+
+        Returns
+        -------
+        Clusters
+        """
+        first = self.sets[0]
+        self.clusters = cluster_motifs(first.motifs(self.suffix(first)), database, q_threshold=q_threshold, **options)
+        return self.clusters
 
     def filter_reports(self):
         """One :class:`~k2p_keras.annotate.filters.FilterReport` per filter: its PWMs side by side and figures.
@@ -239,6 +344,7 @@ class ExtractionResult:
                     else f"activation > {h.threshold_fraction:g} x its maximum")
             windows = ", ".join(str(int(n)) for n in h.n_windows)
             lines.append(f"heuristic ({rule}): windows per filter {windows} of {h.n_sequences} sequences")
+        lines += [analysis.describe() for analysis in (self.influence, self.clusters) if analysis is not None]
         return lines
 
     def header(self):
@@ -279,6 +385,14 @@ def _model_spec(model, options):
                 f"<keras model {getattr(model, 'name', '?')}>")
     raise K2PError(f"expected a model file (.h5, .keras), a keras.Model or a ConvSpec, "
                    f"got {type(model).__name__}")
+
+
+def in_model_order(spec, open_batches):
+    """Fresh batches (A C G T) in the model's own channel order (``spec.alphabet``), to run the model."""
+    if spec.alphabet == ALPHABET:
+        return open_batches
+    order = acgt_to_channels(spec.alphabet)
+    return lambda: (batch[:, :, order] for batch in open_batches())
 
 
 def resolved_batch_size(spec, options, length):
@@ -322,6 +436,12 @@ class ExtractionPlan:
         Sequences per pass (None when the input does not say, e.g. a generator).
     model, sequences : str
         Descriptions of the inputs, for the result.
+    runnable : keras.Model or None
+        With ``influence``: the model to run (a file loaded by Keras in safe mode).
+    labels : numpy.ndarray or None
+        The sequences' labels ``(N, k)``, when given or found beside them.
+    labels_source : str or None
+        Where the labels came from.
     """
 
     spec: object
@@ -331,6 +451,9 @@ class ExtractionPlan:
     n_sequences: int = None
     model: str = ""
     sequences: str = None
+    runnable: object = None
+    labels: object = None
+    labels_source: str = None
 
     @property
     def open_batches(self):
@@ -359,11 +482,17 @@ class ExtractionPlan:
     def steps(self):
         """What each pass over the sequences does, in order (a progress bar's labels)."""
         if not self.options.estimating:
-            return ["scanning", "heuristic: second pass"][:self.passes]
-        exact = ["largest activations", "windows anywhere"] if self.spec.scope == "anywhere" else ["scanning"]
-        heuristic = {0: [], 1: ["heuristic: second pass"] if self.spec.scope != "block" else ["heuristic"],
-                     2: ["heuristic: first pass", "heuristic: second pass"]}[self.passes - len(exact)]
-        return exact + heuristic
+            steps = ["scanning", "heuristic: second pass"][:self.passes]
+        else:
+            exact = ["largest activations", "windows anywhere"] if self.spec.scope == "anywhere" else ["scanning"]
+            heuristic = {0: [], 1: ["heuristic: second pass"] if self.spec.scope != "block" else ["heuristic"],
+                         2: ["heuristic: first pass", "heuristic: second pass"]}[self.passes - len(exact)]
+            steps = exact + heuristic
+        if self.options.influence:
+            split = split_at_activation(self.runnable, self.spec.layer_name)
+            steps += (["influence"] if influence_passes(split, self.n_sequences) == 1
+                      else ["influence: the constants", "influence: nullified"])
+        return steps
 
     def run(self, progress=None):
         """Scan, estimate, transform.
@@ -384,11 +513,22 @@ class ExtractionPlan:
             scanned = int(exact.stats.n_sequences)
         elif heuristic is not None:
             scanned = int(heuristic.n_sequences)
-        return ExtractionResult(spec=self.spec, options=o, exact=exact, heuristic=heuristic, model=self.model,
-                                sequences=self.sequences if self.passes else None, n_sequences=scanned)
+        result = ExtractionResult(spec=self.spec, options=o, exact=exact, heuristic=heuristic, model=self.model,
+                                  sequences=self.sequences if self.passes or o.influence else None,
+                                  n_sequences=scanned)
+        if o.influence:
+            size = influence_batch_size(self.max_length, self.spec.kernel.shape[2])
+            result.influence = filter_influence(
+                self.runnable, in_model_order(self.spec, lambda: self.batches_of_size(size)), self.labels,
+                layer=self.spec.layer_name, null=o.influence_null, progress=progress, labels_source=self.labels_source)
+            if result.n_sequences is None:
+                result.n_sequences = result.influence.n_sequences
+        if o.cluster is not False:
+            result.find_clusters(None if o.cluster is True else o.cluster)
+        return result
 
 
-def plan_extraction(model, sequences=None, **options):
+def plan_extraction(model, sequences=None, labels=None, **options):
     """Read the model, check the options and the pattern, open the sequences; scan nothing.
 
     Takes the arguments of :func:`extract`. Everything that can fail before the long work
@@ -424,11 +564,23 @@ def plan_extraction(model, sequences=None, **options):
         warnings.warn(f"layer {spec.layer_name!r} is applied to more than one input (a reverse complement?); "
                       "if the model scans both strands, say so (both_strands=True, "
                       "--both-strands on the command line)")
+    runnable = values = source = None
+    if opts.influence:
+        if isinstance(model, ConvSpec):
+            raise K2PError("influence runs the model: give the model (a file or a keras.Model), not a ConvSpec")
+        runnable = runnable_model(model, opts.weights)
+        # A model influence cannot cut, or a constant it cannot use, fails before the scan.
+        resolve_null(opts.influence_null, split_at_activation(runnable, spec.layer_name))
+    if opts.influence or (labels is not None and labels is not False):
+        values, source = open_labels(labels, sequences, count)
+    if opts.cluster is not False:
+        require_annotate()
     return ExtractionPlan(spec=spec, options=opts, batches_of_size=batches_of_size, max_length=max_length,
-                          n_sequences=count, model=model_label, sequences=label)
+                          n_sequences=count, model=model_label, sequences=label, runnable=runnable, labels=values,
+                          labels_source=source)
 
 
-def extract(model, sequences=None, **options):
+def extract(model, sequences=None, labels=None, **options):
     """Exact (and heuristic) PWMs of the motif Conv1D of a Keras model.
 
     Parameters
@@ -441,18 +593,24 @@ def extract(model, sequences=None, **options):
         ``(N, 4, length)``, FASTA / FASTA.gz), a numpy array, a ``tf.data.Dataset``
         yielding ``x`` or ``(x, y[, w])``, a list of batches, or a callable returning a
         fresh iterable of batches. Not needed for exact PWMs at a fixed ``base``.
+    labels : optional
+        The sequences' labels, for influence's change of the loss: an array ``(N,)`` or
+        ``(N, outputs)``, or the name of a dataset in the sequences' HDF5 file; by default
+        ``y`` or ``labels`` stored beside the sequences, when there is one; False for none.
     **options
         Any attribute of :class:`~k2p_keras.options.Options` (``method``, ``base``,
         ``shared_base``, ``sites``, ``both_strands``, ``threshold``, ``threshold_fraction``,
-        ``strict``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``), with
-        its defaults; and ``progress``: a callable receiving the number of sequences in each
-        scanned batch.
+        ``strict``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``,
+        ``influence``, ``influence_null``, ``cluster``), with its defaults; and ``progress``: a
+        callable receiving the number of sequences in each batch read.
 
     Returns
     -------
     ExtractionResult
         With ``.exact`` / ``.heuristic`` PWM sets, ``.write_meme(path)``,
-        ``.summary_rows()``, ``.write_summary(path)``, ``.write_logos(folder)``.
+        ``.summary_rows()``, ``.write_summary(path)``, ``.write_logos(folder)``; with
+        ``influence=True`` ``.influence``, with ``cluster=True`` ``.clusters`` and
+        ``.write_archetypes(path)``.
 
     Raises
     ------
@@ -468,7 +626,7 @@ def extract(model, sequences=None, **options):
     >>> result.write_meme("motifs.meme")                                          # doctest: +SKIP
     """
     progress = options.pop("progress", None)
-    return plan_extraction(model, sequences, **options).run(progress)
+    return plan_extraction(model, sequences, labels, **options).run(progress)
 
 
 def scans_needed(method, mle, threshold_fraction=None, scope="sequence"):

@@ -14,6 +14,7 @@ kernel initializer for a layer being built (serialisable: the motifs travel in i
 import contextlib
 import math
 import os
+import tempfile
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from ._tf import import_tensorflow
 from .errors import K2PError
 from .io.meme import MemeFile, Motif, motif_base, read_meme
 from .io.text import atomic_path
+from .model.files import read_model, write_whole_model
 from .model.conv import find_live_layer, find_motif_conv_in_model
 from .transform import pwm_to_kernel
 from .validate import check_base
@@ -163,8 +165,11 @@ def set_conv_from_meme(layer, meme, base=None, shift=0.0, align="center", motifs
     return [m.name for m in chosen]
 
 
-def load_keras_model(path):
+def load_keras_model(path, weights=None):
     """Load a model file with Keras, in safe mode (no Lambda bytecode, no arbitrary imports).
+
+    An architecture JSON with its ``weights`` is loaded as the whole model file the two stand
+    for (:func:`k2p_keras.model.files.write_whole_model`, in a temporary folder).
 
     Raises
     ------
@@ -172,6 +177,13 @@ def load_keras_model(path):
         Whatever stops Keras (custom or unknown classes, a Lambda refused in safe mode, a
         damaged file), in one line.
     """
+    if weights is not None:
+        model_file = read_model(path, weights=weights)
+        with tempfile.TemporaryDirectory(prefix="k2p-keras-") as folder:
+            try:
+                return load_keras_model(write_whole_model(model_file, folder))
+            except K2PError as err:
+                raise K2PError(err.message, path=path) from None
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - any reason Keras refuses is reported the same way

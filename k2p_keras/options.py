@@ -5,9 +5,11 @@
 into one.
 """
 import math
+import os
 import textwrap
 from dataclasses import dataclass, field, fields, replace
 
+from .annotate.influence import NULLS
 from .axes import ALPHABET
 from .errors import K2PError, OptionError
 from .io.sequences import N_ENCODINGS
@@ -80,6 +82,19 @@ class Options:
     strategy: object = _option(None, "performance", types="tf.distribute.Strategy or None", help=(
         "Scan on several devices, each batch split among the strategy's replicas "
         "(docs/distributed.md) [default: one device]."))
+    influence: bool = _option(False, "analysis", types="bool", help=(
+        "Also measure each filter's influence: how far the model's outputs (and, with labels, its loss) "
+        "move when the filter's activation map is replaced by a constant (Basset's nullification; the "
+        "model is run, loaded by Keras in safe mode). Adds the summary columns influence, "
+        "influence_<output>, influence_dloss (docs/annotation.md)."))
+    influence_null: str = _option("auto", "analysis", types='{"auto", "pooled", "map"}', help=(
+        "Influence: the constant a filter's map is replaced by: the mean over sequences of its pooled "
+        "value ('pooled', when a global pool reads the map), or the map's mean over sequences and "
+        "positions (Basset's 'map'); 'auto': pooled when a global pool follows, else map."))
+    cluster: object = _option(False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
+        "Also group the filters into redundancy clusters: Tomtom between their own PWMs (both strands), "
+        "complete linkage at q <= 0.05, a motif database as Tomtom's background (True: the newest JASPAR "
+        "CORE vertebrates; the command line uses --annotate's). Adds the summary column cluster."))
 
     @property
     def estimating(self):
@@ -88,7 +103,7 @@ class Options:
 
     @property
     def needs_sequences(self):
-        return self.estimating or self.method != "exact"
+        return self.estimating or self.method != "exact" or self.influence
 
     def checked(self):
         """These options after checking each value; raises :class:`OptionError` naming the option."""
@@ -138,7 +153,17 @@ class Options:
             sites = site_rule(self.sites).label
         except K2PError as err:
             raise _option_error(err, "sites") from None
-        return replace(self, base=base, batch_size=size, threshold_fraction=fraction, sites=sites, alphabet=alphabet)
+        if self.influence_null not in NULLS:
+            raise OptionError(f"expected one of {', '.join(NULLS)}, got {self.influence_null!r}", "influence_null")
+        influence = False if self.influence is None else self.influence
+        if not isinstance(influence, bool):
+            raise OptionError(f"expected True or False, got {self.influence!r}", "influence")
+        cluster = False if self.cluster is None else self.cluster
+        # A MotifDatabase (anything holding motifs) is taken as it is.
+        if not isinstance(cluster, (bool, str, os.PathLike)) and not hasattr(cluster, "motifs"):
+            raise OptionError(f"expected True, False, a MEME file or a JASPAR release, got {cluster!r}", "cluster")
+        return replace(self, base=base, batch_size=size, threshold_fraction=fraction, sites=sites,
+                       alphabet=alphabet, influence=influence, cluster=cluster)
 
     def keywords(self):
         """These options as the keyword arguments of :func:`k2p_keras.extract`."""

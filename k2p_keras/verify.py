@@ -19,7 +19,6 @@ exact PWMs agree to float32 rounding, heuristic ones do not.
 """
 import math
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 
@@ -33,7 +32,7 @@ from .io.sequences import open_sequences_for
 from .model.config import foreign_classes
 from .model.conv import find_live_layer, find_motif_conv_in_file
 from .model.conv2d import to_layout
-from .model.files import read_model, write_whole_model
+from .model.files import read_model
 from .scan.tf_steps import conv_preactivation
 from .scan.windows import padding_amounts
 from .transform import window_constant, window_log_likelihood
@@ -208,10 +207,7 @@ def _load_with_keras(model_path, weights):
 
     model_file = read_model(model_path, weights=weights)
     try:
-        if weights is None:
-            return load_keras_model(model_path), None
-        with tempfile.TemporaryDirectory(prefix="k2p-verify-") as folder:
-            return load_keras_model(write_whole_model(model_file, folder)), None
+        return load_keras_model(model_path, weights), None
     except K2PError as err:
         reason = err.message
         if str(model_file.keras_version or "").startswith("1."):

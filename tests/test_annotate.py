@@ -77,10 +77,10 @@ def test_shift_and_reverse_complement_come_back_as_tomtom_reports_them():
 def test_q_values_are_benjamini_hochberg_over_the_whole_database():
     from scipy.stats import false_discovery_control
 
-    from k2p_keras.annotate.tomtom import _benjamini_hochberg
+    from k2p_keras.annotate.tomtom import benjamini_hochberg
 
     p = np.random.default_rng(0).uniform(0, 1, (3, 200)) ** 3
-    assert np.allclose(_benjamini_hochberg(p), false_discovery_control(p, axis=1, method="bh"))
+    assert np.allclose(benjamini_hochberg(p), false_discovery_control(p, axis=1, method="bh"))
 
 
 def test_uninformative_motif_is_no_match_not_an_error():

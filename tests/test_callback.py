@@ -559,3 +559,20 @@ def test_budget_probe_projects_from_the_steady_batches():
     # A scan that has read every sequence is kept, however long it took.
     done = BudgetProbe(100, allowance=0.1, clock=clock([0.0, 0.5]))
     done(100)
+
+
+def test_influence_on_the_live_model_needs_no_safe_loading_and_follows_the_training(data, tmp_path):
+    """A Lambda after the head (Keras would not load it from a file in safe mode): the live model runs."""
+    x, y = data
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((LENGTH, 4))
+    h = keras.layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv")(inputs)
+    h = keras.layers.GlobalMaxPooling1D()(h)
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 1.0)(keras.layers.Dense(1, activation="sigmoid")(h)))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    callback = PWMCallback(x, tmp_path, every=1, influence=True, labels=y)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    influence = callback.last_result.influence
+    assert influence.null == "pooled" and influence.n_sequences == N_SEQUENCES and influence.delta_loss is not None
+    header, *rows = [line for line in (tmp_path / "summary.tsv").read_text().splitlines() if not line.startswith("#")]
+    assert {"influence", "influence_dloss"} <= set(header.split("\t")) and len(rows) == 2 * FILTERS

@@ -445,3 +445,33 @@ def test_a_broken_pattern_warns_in_one_line_and_strict_refuses_unless_the_base_i
                                       "--strict"])
     assert result.exit_code == 0 and "does not hold" not in result.output  # a fixed base needs no sites
     assert len(read_meme(out).motifs) == FILTERS
+
+
+# ----------------------------------------------------------------------------- influence, clusters
+
+def test_influence_and_clusters_of_the_example_join_the_summary(tmp_path):
+    pytest.importorskip("memelite")
+    from conftest import JASPAR, REPO
+
+    summary, archetypes = tmp_path / "summary.tsv", tmp_path / "archetypes.meme"
+    example = [str(REPO / "example_models" / "deepbind.h5"), str(REPO / "data" / "example_seqs.h5")]
+    result = CliRunner().invoke(cli, example + ["--influence", "--annotate", str(JASPAR), "--archetypes",
+                                                str(archetypes), "--summary", str(summary),
+                                                "-o", str(tmp_path / "motifs.meme")])
+    assert result.exit_code == 0, result.output
+    assert "influence: cut at motif_conv (Conv1D) | max_pool (GlobalMaxPooling1D); labels y in" in result.output
+    lines = summary.read_text().splitlines()
+    header, *rows = [line for line in lines if not line.startswith("#")]  # after the '# pattern:' line
+    assert header.split("\t")[-3:] == ["influence", "influence_dloss", "cluster"]
+    clusters = [row.split("\t")[-1] for row in rows]
+    assert clusters[0] == clusters[13] and clusters[7] == clusters[10] and clusters[11] == clusters[15]
+    assert len(read_meme(archetypes).motifs) <= len(set(clusters))
+
+
+def test_influence_of_a_model_keras_refuses_in_safe_mode_fails_in_one_line(tmp_path):
+    from conftest import REPO
+
+    wild = REPO / "tests" / "wild_models"
+    output = one_line_failure([wild / "strands_maximum_lambda.keras", wild / "seqs.npy", "--influence"],
+                              tmp_path / "motifs.meme")
+    assert "influence runs the model, but Keras cannot load this model in safe mode" in output

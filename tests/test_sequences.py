@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from k2p_keras.errors import K2PError
-from k2p_keras.io.sequences import FastaSequences, TensorSequences, iterable_batches, open_sequences
+from k2p_keras.io.sequences import FastaSequences, iterable_batches, open_labels, open_sequences, TensorSequences
 
 EYE = np.eye(4, dtype=np.float32)
 
@@ -287,3 +287,37 @@ def test_streaming_a_large_file_keeps_memory_to_one_batch(tmp_path):
     # One batch is 512 x 1000 x 4 x 4 bytes = 8 MB; a few copies of it are fine, the file is not.
     assert peak < 40e6, f"peak traced memory {peak / 1e6:.0f} MB while streaming a 320 MB file"
     assert time.perf_counter() - started < 30
+
+
+# ----------------------------------------------------------------------------- labels
+
+def test_labels_beside_the_sequences_are_found_named_or_given(tmp_path):
+    path = tmp_path / "seqs.h5"
+    with h5py.File(path, "w") as h5file:
+        h5file["x"] = one_hot(6, 20)
+        h5file["y"] = np.arange(6, dtype=np.uint8) % 2
+        h5file["labels"] = np.ones((6, 3))
+        h5file["short"] = np.ones(5)
+    found, source = open_labels(None, path, 6)
+    assert found.shape == (6, 1) and found.dtype == np.float32 and found[:, 0].tolist() == [0, 1, 0, 1, 0, 1]
+    assert source == f"y in {path}"
+    assert open_labels("labels", open_sequences(path, dataset="x"), 6)[0].shape == (6, 3)
+    assert open_labels(False, path, 6) == (None, None)
+    assert open_labels(np.zeros((6, 2)), None, 6)[1] == "<array>"
+    with pytest.raises(K2PError, match="number 5, the sequences 6"):
+        open_labels("short", path, 6)
+    with pytest.raises(K2PError, match="no dataset named 'z'"):
+        open_labels("z", path, 6)
+
+
+def test_labels_are_not_looked_for_outside_hdf5_and_must_be_finite_rows(tmp_path):
+    npy = tmp_path / "seqs.npy"
+    np.save(npy, one_hot(4, 10))
+    assert open_labels(None, npy, 4) == (None, None)
+    assert open_labels(None, one_hot(4, 10), 4) == (None, None)
+    with pytest.raises(K2PError, match="not an HDF5 file"):
+        open_labels("y", npy, 4)
+    with pytest.raises(K2PError, match="NaN or infinity"):
+        open_labels(np.array([0.0, np.nan, 1.0, 1.0]), None, 4)
+    with pytest.raises(K2PError, match=r"expected \(N,\) or \(N, outputs\)"):
+        open_labels(np.zeros((4, 2, 2)), None, 4)

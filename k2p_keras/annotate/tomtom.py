@@ -51,7 +51,7 @@ from ..validate import check_fraction, check_positive_int, check_pwm
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
-    "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "default_release",
+    "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "benjamini_hochberg", "default_release",
     "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "require_annotate",
 ]
 
@@ -364,7 +364,7 @@ class Annotation:
         return "\n".join(lines) + "\n"
 
 
-def _benjamini_hochberg(p):
+def benjamini_hochberg(p):
     """q-values of each row of p-values (Benjamini-Hochberg step-up, capped at 1)."""
     n = p.shape[1]
     order = np.argsort(p, axis=1, kind="stable")
@@ -499,7 +499,7 @@ def _tomtom_matches(queries, query_pwms, spans, database, target_pwms, q_thresho
     target_widths = np.array([len(t) for t in target_pwms])
     admissible = overlaps >= np.minimum(min_overlap, target_widths)[None, :]
     p = np.where(admissible, p, 1.0)
-    q = _benjamini_hochberg(p)
+    q = benjamini_hochberg(p)
     n_targets = len(target_pwms)
     matches = {}
     for i, query in enumerate(queries):

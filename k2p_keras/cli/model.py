@@ -8,6 +8,7 @@ from dataclasses import fields, replace
 
 import click
 
+from ..annotate.influence import NULLS, split_at_activation
 from ..annotate.logos import require_matplotlib
 from ..annotate.tomtom import load_database, require_annotate
 from ..errors import K2PError, OptionError, PatternError
@@ -67,6 +68,9 @@ FLAGS = {
     "dataset": dict(),
     "n_encoding": dict(type=click.Choice(N_ENCODINGS)),
     "batch_size": dict(metavar="[auto|N]", callback=batch_size_option),
+    "influence": dict(is_flag=True),
+    "influence_null": dict(type=click.Choice(NULLS)),
+    "cluster": dict(is_flag=True),
 }
 
 
@@ -109,25 +113,35 @@ def options_of_extract(command):
 @click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
               help="Write one self-contained HTML report: logos, best matches aligned, tables "
                    "(implies --annotate; needs matplotlib).")
+@click.option("--labels", default=None, metavar="DATASET",
+              help="With --influence: the HDF5 dataset of the sequences' labels, for the change of the loss "
+                   "[default: 'y' or 'labels' beside the sequences, when there is one].")
+@click.option("--archetypes", "archetypes_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
+              help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")
 @click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
 def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, taxon, q_threshold, matches_out,
-            report_out, quiet, **options):
+            report_out, labels, archetypes_out, quiet, **options):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
     MODEL is a saved Keras model (.h5, .keras or its folder; or an architecture JSON with
-    --weights); it is read, never run. SEQUENCES are the training sequences (HDF5 or .npy
-    one-hot (N, length, 4) in the model's channel order, or FASTA / FASTA.gz) on which the
-    base of the logarithm is estimated by maximum likelihood. --method heuristic (or
-    both) also counts the letters of each sequence's most activating window, as DeepBind did.
+    --weights); it is read, never run, except by --influence, which runs it loaded by Keras in
+    safe mode. SEQUENCES are the training sequences (HDF5 or .npy one-hot (N, length, 4) in the
+    model's channel order, or FASTA / FASTA.gz) on which the base of the logarithm is estimated
+    by maximum likelihood. --method heuristic (or both) also counts the letters of each
+    sequence's most activating window, as DeepBind did.
     """
     if logos_dir is not None or report_out is not None:
         require_matplotlib()
     database = None
+    if archetypes_out is not None:
+        options["cluster"] = True
     if annotate_db is not None or matches_out is not None or report_out is not None:
         require_annotate()  # a missing extra or an unknown database fails before the scan
         database = load_database(None if annotate_db in (None, DEFAULT_DB) else annotate_db, taxon=taxon)
+    if options["cluster"] and database is not None:
+        options["cluster"] = database  # the annotation's database is Tomtom's background for the clusters too
     try:
-        plan = plan_extraction(model, sequences, **options)
+        plan = plan_extraction(model, sequences, labels, **options)
     except PatternError as err:
         raise PatternError(f"{err.message} Export with a fixed --base B, or leave out --strict to estimate it "
                            "from the strong windows anywhere",
@@ -136,6 +150,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
         plan.options = replace(plan.options, strategy=strategy_for_devices(devices))
     if not quiet:
         click.echo(plan.spec.report(), err=True)
+        if plan.options.influence:
+            click.echo(f"influence: cut at {split_at_activation(plan.runnable, plan.spec.layer_name).describe()}"
+                       + (f"; labels {plan.labels_source}" if plan.labels_source else ""), err=True)
     with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
         result = plan.run(progress)
     if database is not None:
@@ -149,6 +166,8 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
         result.annotation.write_tsv(matches_out)
     if report_out is not None:
         result.write_report(report_out)
+    if archetypes_out is not None:
+        result.write_archetypes(archetypes_out)
     if summary:
         result.write_summary(summary)
     if logos_dir is not None:

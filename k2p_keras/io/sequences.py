@@ -30,7 +30,7 @@ from .formats import file_kind
 from .matrices import hdf5_damage, resolve_dataset
 
 
-__all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_sequences"]
+__all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_labels", "open_sequences"]
 
 _WHITESPACE = b" \t\r\n\v\f"
 
@@ -48,6 +48,9 @@ _EXPECTED = "a sequence file (HDF5, .npy or FASTA)"
 
 # A subset far from contiguous is read one row at a time instead of as one block.
 _SPAN_FACTOR = 4
+
+#: Datasets beside the sequences in an HDF5 file taken as their labels when none is named (in this order).
+LABEL_DATASETS = ("y", "labels")
 
 
 def _one_hot_table(n_encoding):
@@ -596,3 +599,66 @@ def open_batches_for(spec, sequences, options):
     if options.dataset is not None:
         raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
     return (*iterable_batches(sequences, spec.alphabet), spec.input_length)
+
+
+def _checked_labels(values, count, what, path):
+    """Labels as float32 ``(N, k)``: numbers, finite, one row per sequence."""
+    labels = np.asarray(values)
+    check_numeric_dtype(labels.dtype, what, path=path)
+    if labels.ndim not in (1, 2) or labels.shape[0] == 0:
+        raise K2PError(f"{what} have shape {labels.shape}, expected (N,) or (N, outputs)", path=path)
+    labels = labels.astype(np.float32).reshape(len(labels), -1)
+    if count is not None and len(labels) != count:
+        raise K2PError(f"{what} number {len(labels)}, the sequences {count}", path=path)
+    if not np.all(np.isfinite(labels)):
+        raise K2PError(f"{what} hold NaN or infinity", path=path)
+    return labels
+
+
+def open_labels(labels, sequences=None, count=None):
+    """The labels of the sequences, one row per sequence, in their order.
+
+    Parameters
+    ----------
+    labels : None, False, str or array-like
+        An array ``(N,)`` or ``(N, outputs)``; the name of a dataset in the sequences' HDF5
+        file (``"y"``); None to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
+        ``labels``) stored beside the sequences, when there is one of the right length; False
+        for none.
+    sequences : path or SequenceSource, optional
+        Where the sequences are, for a dataset name or None.
+    count : int, optional
+        Sequences expected (checked against the labels).
+
+    Returns
+    -------
+    tuple of (numpy.ndarray or None, str or None)
+        float32 labels ``(N, k)`` and where they came from (``"y in data/seqs.h5"``,
+        ``"<array>"``), or ``(None, None)``.
+
+    Raises
+    ------
+    K2PError
+        A named dataset that is absent or not an HDF5 file's, labels that are not numbers,
+        not finite, not one row per sequence.
+    """
+    if labels is False:
+        return None, None
+    if labels is not None and not isinstance(labels, str):
+        return _checked_labels(labels, count, "the labels", "<array>"), "<array>"
+    path = getattr(sequences, "path", sequences)
+    hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, _EXPECTED) == "hdf5"
+    if not hdf5:
+        if labels is None:
+            return None, None
+        raise K2PError(f"labels {labels!r} name an HDF5 dataset, but the sequences are not an HDF5 file",
+                       path=path if isinstance(path, (str, os.PathLike)) else "<array>")
+    with h5py.File(path, "r") as h5file, hdf5_damage(path):
+        if labels is None:
+            found = [name for name in LABEL_DATASETS if isinstance(h5file.get(name), h5py.Dataset)
+                     and h5file[name].ndim in (1, 2) and (count is None or h5file[name].shape[0] == count)]
+            if not found:
+                return None, None
+            labels = found[0]
+        data = resolve_dataset(h5file, labels, path)
+        return _checked_labels(data[()], count, f"the labels {labels!r}", path), f"{labels} in {os.fspath(path)}"

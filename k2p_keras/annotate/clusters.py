@@ -1,0 +1,224 @@
+"""Which filters learned the same motif? Redundancy clusters of a model's own PWMs.
+
+    PWMs (F, L, 4) --(memelite.tomtom, spans against spans + a database)--> p (F, F), query-centred
+    p --(max(p_ij, p_ji), Benjamini-Hochberg over the pairs)--> q (F, F)
+    q --(complete linkage, cut at q_threshold)--> Clusters: labels (F,), archetype per cluster
+
+1. Each PWM is compared on its informative span, as :mod:`k2p_keras.annotate.tomtom` compares
+   it with a database: from its first to its last column with at least 0.5 bits. A PWM
+   without such a span of 5 columns is *uninformative*: it is compared with nothing and
+   forms a cluster of its own (flagged in ``informative``), because Tomtom's Euclidean
+   distance matches flat columns to flat columns and two dead filters would otherwise
+   "cluster".
+2. Tomtom (memelite) on both strands, each span against every span; the targets also hold
+   a motif database (by default the newest JASPAR CORE vertebrates pyjaspar holds). The
+   database is only a background: Tomtom's null distribution is built from the target
+   columns, and with a model's 16 PWMs alone the p-values would depend on which filters the
+   model happens to have (memelite warns under 25 targets). Only the filter-against-filter
+   block is kept. An alignment overlapping fewer than 5 columns (or the whole shorter span)
+   gets p = 1, as in annotation.
+3. Tomtom's p-value is query-centred (the query's columns make the null), so the two
+   directions differ (by up to 10x on the bundled example): ``p = max(p_ij, p_ji)``; then
+   Benjamini-Hochberg over the F(F-1)/2 pairs of informative filters gives ``q``.
+4. Hierarchical clustering with complete linkage on ``q``, cut at ``q_threshold`` (0.05):
+   every pair of filters in a cluster is a significant Tomtom match at a false discovery
+   rate of 5 %.
+5. The **archetype** of a cluster is its most informative member (information content
+   summed over its span; the lower index on a tie): a real filter's exact PWM, whose scores
+   are the filter's own, rather than an average of shifted, partial members
+   (``docs/annotation.md`` gives the evidence).
+
+memelite and pyjaspar are optional: ``pip install 'k2p-keras[annotate]'``.
+"""
+import dataclasses
+import os
+import warnings
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+from ..axes import pwm_to_memelite
+from ..errors import K2PError
+from ..io.meme import MemeFile, read_meme
+from ..transform import information_content
+from ..validate import check_fraction, check_pwm
+from .tomtom import (benjamini_hochberg, DEFAULT_MIN_OVERLAP, DEFAULT_TAXON, DEFAULT_TRIM_IC, informative_span,
+    load_database, require_annotate)
+
+__all__ = ["DEFAULT_CLUSTER_Q", "LINKAGE", "Clusters", "cluster_motifs"]
+
+#: Filters in one cluster match each other at this q-value or below (every pair: complete linkage).
+DEFAULT_CLUSTER_Q = 0.05
+LINKAGE = "complete"
+
+
+@dataclasses.dataclass(eq=False)
+class Clusters:
+    """A model's filters grouped by the motif they learned.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray of int, shape (F,)
+        Each filter's cluster, numbered from 0 in the order of their first filter. An
+        uninformative filter (no span of ``min_overlap`` columns with ``trim_ic`` bits) is a
+        cluster of its own, its own archetype.
+    archetypes : dict
+        Cluster -> the filter standing for it (its most informative member).
+    names : list of str
+        The motifs' names, one per filter.
+    q : numpy.ndarray, shape (F, F)
+        Symmetric q-values of every pair (Benjamini-Hochberg over the pairs of informative
+        filters); 0 on the diagonal, 1 for pairs with an uninformative filter.
+    p : numpy.ndarray, shape (F, F)
+        The symmetrised Tomtom p-values ``max(p_ij, p_ji)``.
+    offsets, strands : numpy.ndarray of int, shape (F, F)
+        Filter ``i`` (query) against filter ``j`` (target) at Tomtom's best alignment, in the
+        whole PWMs' columns: ``offsets[i, j]`` is the column of ``j``, in the orientation
+        ``strands[i, j]`` gives (1: reverse complement), that faces the first column of ``i``,
+        negative when ``i`` starts before ``j`` (Tomtom's ``Optimal_offset``). To draw ``i``
+        under ``j``: on strand 0 it starts at column ``offsets[i, j]`` of ``j``; on strand 1 its
+        reverse complement starts at column ``len(j) - offsets[i, j] - len(i)``.
+    informative : numpy.ndarray of bool, shape (F,)
+    spans : list
+        Each PWM's compared columns ``(start, stop)``, or None.
+    q_threshold : float
+    linkage : str
+    background : str
+        The database that served as Tomtom's background.
+    """
+
+    labels: np.ndarray
+    archetypes: dict
+    names: list
+    q: np.ndarray
+    p: np.ndarray
+    offsets: np.ndarray
+    strands: np.ndarray
+    informative: np.ndarray
+    spans: list
+    q_threshold: float
+    linkage: str
+    background: str
+
+    @property
+    def ids(self):
+        """The clusters, in order."""
+        return sorted(int(c) for c in set(self.labels.tolist()))
+
+    @property
+    def informative_ids(self):
+        """The clusters of informative filters (those an archetypes file holds)."""
+        return [c for c in self.ids if self.informative[self.archetypes[c]]]
+
+    def members(self, cluster):
+        """The filters of a cluster, in filter order."""
+        return [int(i) for i in np.flatnonzero(self.labels == cluster)]
+
+    def summary_columns(self, f):
+        """Filter ``f``'s cluster, for a per-filter summary table."""
+        return {"cluster": int(self.labels[f])}
+
+    def describe(self):
+        """One line for people: how many clusters, those with several filters."""
+        shared = [self.members(c) for c in self.ids if len(self.members(c)) > 1]
+        groups = " ".join("{" + ", ".join(str(i) for i in m) + "}" for m in shared) or "none"
+        dead = int((~self.informative).sum())
+        return (f"clusters ({self.linkage} linkage, Tomtom q <= {self.q_threshold:g}, background {self.background}): "
+                f"{len(self.ids)} from {len(self.labels)} filters; shared by several: {groups}"
+                + (f"; {dead} uninformative" if dead else ""))
+
+
+def _full_offsets(offsets, strands, spans, widths):
+    """memelite's offsets between spans as offsets between whole PWMs (Tomtom's convention)."""
+    start = np.array([s[0] for s in spans])
+    stop = np.array([s[1] for s in spans])
+    # The target's span begins at column start (forward) or width - stop (reverse complement).
+    target_start = np.where(strands == 0, start[None, :], (widths - stop)[None, :])
+    return (offsets + target_start - start[:, None]).astype(int)
+
+
+def _embed(block, idx, n, fill, dtype=float):
+    full = np.full((n, n), fill, dtype=dtype)
+    full[np.ix_(idx, idx)] = block
+    return full
+
+
+def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxon=DEFAULT_TAXON,
+                   min_overlap=DEFAULT_MIN_OVERLAP, trim_ic=DEFAULT_TRIM_IC, n_jobs=-1):
+    """Group motifs (a model's filters) that match each other, Tomtom on both strands.
+
+    Parameters
+    ----------
+    motifs : list of Motif, MemeFile, or a MEME file's path
+        One PWM per filter, in filter order.
+    database : str, os.PathLike or MotifDatabase, optional
+        Tomtom's background (see the module's docstring): what
+        :func:`k2p_keras.annotate.tomtom.load_database` accepts; default the newest JASPAR
+        CORE vertebrates release pyjaspar holds.
+    q_threshold : float
+        Filters whose every pair matches at this q-value or below may share a cluster.
+    taxon, min_overlap, trim_ic, n_jobs
+        As for :func:`k2p_keras.annotate.tomtom.annotate_motifs`.
+
+    Returns
+    -------
+    Clusters
+    """
+    if isinstance(motifs, (str, os.PathLike)):
+        motifs = read_meme(motifs)
+    motifs = list(motifs.motifs if isinstance(motifs, MemeFile) else motifs)
+    if not motifs:
+        raise K2PError("no motifs to cluster")
+    q_threshold = check_fraction(q_threshold, "q_threshold")
+    memelite, _ = require_annotate()
+    database = load_database(database, taxon=taxon)
+    pwms = [check_pwm(m.pwm, what=f"motif {m.name!r}") for m in motifs]
+    n = len(pwms)
+    spans = []
+    for pwm in pwms:
+        span = informative_span(pwm, trim_ic)
+        spans.append(span if span is not None and span[1] - span[0] >= min_overlap else None)
+    informative = np.array([s is not None for s in spans])
+    idx = np.flatnonzero(informative)
+    trimmed = [pwm_to_memelite(pwms[i][spans[i][0]:spans[i][1]]) for i in idx]
+    k = len(idx)
+    p = np.ones((k, k))
+    offsets = strands = np.zeros((k, k))
+    if k:
+        targets = trimmed + [pwm_to_memelite(m.pwm) for m in database.motifs]
+        with warnings.catch_warnings():
+            # Under 25 targets memelite warns that its p-values are rough; the database is there for that.
+            warnings.filterwarnings("ignore", message=".*target motifs.*")
+            found = memelite.tomtom(trimmed, targets, n_jobs=n_jobs)
+        p, _, offsets, overlaps, strands = (np.asarray(a)[:, :k] for a in found)
+        widths = np.array([t.shape[1] for t in trimmed])
+        # memelite's p-values can come out a few ulp below 0 for identical motifs.
+        p = np.where(overlaps >= np.minimum(min_overlap, widths)[None, :], np.clip(p, 0.0, 1.0), 1.0)
+        offsets = _full_offsets(offsets, strands, [spans[i] for i in idx], np.array([len(pwms[i]) for i in idx]))
+    p_sym = np.maximum(p, p.T)
+    np.fill_diagonal(p_sym, 0.0)
+    q = np.zeros((k, k))
+    if k > 1:
+        upper = np.triu_indices(k, 1)
+        q[upper] = benjamini_hochberg(p_sym[upper][None, :])[0]
+        q += q.T
+    # fcluster's groups (from 1) for the informative filters, a group of its own (<= 0) for the others.
+    groups = -np.arange(n)
+    if k > 1:
+        groups[idx] = fcluster(linkage(squareform(q, checks=False), method=LINKAGE), t=q_threshold,
+                               criterion="distance")
+    # Numbered from 0 in the order of each cluster's first filter.
+    order = {}
+    labels = np.array([order.setdefault(int(g), len(order)) for g in groups])
+    ic = np.array([information_content(pwms[i][s[0]:s[1]]).sum() if s else 0.0 for i, s in enumerate(spans)])
+    archetypes = {}
+    for c in range(len(order)):
+        members = np.flatnonzero(labels == c)
+        archetypes[c] = int(members[np.argmax(ic[members])])
+    off_diagonal = 1 - np.eye(n)
+    return Clusters(
+        labels=labels, archetypes=archetypes, names=[m.name for m in motifs], q=_embed(q, idx, n, 1.0) * off_diagonal,
+        p=_embed(p_sym, idx, n, 1.0) * off_diagonal, offsets=_embed(offsets, idx, n, 0, int),
+        strands=_embed(strands, idx, n, 0, int), informative=informative, spans=spans,
+        q_threshold=float(q_threshold), linkage=LINKAGE, background=database.label)

@@ -1,0 +1,645 @@
+"""How much does each filter matter to the model's predictions? Nullification, as Basset measured it.
+
+    model file --(runnable_model: Keras, safe mode)--> keras.Model    (a live model as it is)
+    keras.Model --(split_at_activation)--> ModelSplit: upstream = the input -> the filters' map
+                                           (and its global pool), downstream = the layers after it
+    ModelSplit + batches (+ labels) --(filter_influence)--> Influence: per filter, how far the
+                                           outputs (and the loss) move when its map is a constant
+
+Each filter's activation map is replaced by a constant, one filter at a time, and the model's
+outputs are compared with the untouched model's, sequence by sequence (Kelley et al. 2016,
+Basset). A filter's influence is the mean over sequences of the squared change of the outputs,
+averaged over each output's units; with labels also the mean change of the loss.
+
+**The constant** (``null=``):
+
+- ``"map"``, Basset's: the map's mean over sequences and positions;
+- ``"pooled"``, when a global max or average pool reads the map: the constant that pools to
+  the mean over sequences of the pooled value, i.e. of what the next layer reads. A filter that
+  is on in every sequence at about the same level then changes nothing. With Basset's constant
+  it shifts every prediction alike, which the squared change counts as influence: on the
+  bundled example four filters without a planted motif then rank above a CTCF filter
+  (planted-motif filters against the rest: AUROC 0.937, against 1.000 with the pooled constant;
+  ``benchmarks/paper/results/influence.md``);
+- ``"auto"`` (the default): pooled when a global pool follows the map, else map.
+
+**The map** is the conv's output after every per-channel, position-wise layer that follows it
+(BatchNormalization, the activation, Dropout): what the next layer reads. A conv called on both
+strands whose calls an element-wise merge (Maximum, Average, Add) joins is split after the merge.
+The model must be Sequential or Functional, read one input ``(N, length, 4)``, and call the conv
+at its top level.
+
+**Cost.** With a global pool, the model up to the pool runs once per sequence and the pooled
+``(N, F)`` matrix is kept (up to :data:`POOLED_CACHE_BYTES`); only the layers after the pool run
+once per filter, on all filters' nullified copies stacked. Without one (the map route), the
+model up to the map runs twice (the constants first), the layers after it once per filter.
+TensorFlow and Keras load when a model is run.
+"""
+import dataclasses
+import os
+import weakref
+
+import numpy as np
+
+from .._tf import import_tensorflow
+from ..errors import K2PError, OptionError
+from ..model.after_conv import layer_kind
+from ..model.conv import find_live_layer, find_motif_conv_in_model
+
+__all__ = ["NULLS", "Influence", "ModelSplit", "filter_influence", "influence_batch_size", "influence_passes",
+           "resolve_null", "runnable_model", "split_at_activation"]
+
+#: The constants a filter's map may be replaced by (see the module's docstring).
+NULLS = ("auto", "pooled", "map")
+#: Bytes of activation map per batch run up to the split: the influence's batch size.
+MAP_BATCH_BYTES = 64 * 2**20
+#: The pooled matrix (N x F float32) is kept between the passes up to this many bytes.
+POOLED_CACHE_BYTES = 256 * 2**20
+#: Bytes of nullified copies per call of the layers after the pool (filters stacked).
+STACK_BYTES = 64 * 2**20
+
+_GLOBAL_POOLS = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D",
+                           "GlobalMaxPooling2D", "GlobalMaxPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D"})
+# Merges that keep a constant map constant, per channel and position.
+_ELEMENTWISE_MERGES = frozenset({"Maximum", "Minimum", "Average", "Add"})
+# Losses by the output's activation; a clipped log keeps a saturated sigmoid finite.
+_EPSILON = 1e-7
+# Characters of Keras's reason for refusing a file that a one-line error quotes.
+_REASON_CHARS = 240
+
+
+def runnable_model(model, weights=None):
+    """The Keras model influence runs: a live model as it is; a file loaded by Keras in safe mode.
+
+    Safe mode never runs a Lambda's code nor imports a custom class: such a model cannot be
+    loaded from its file (give the live model instead, e.g. ``PWMCallback(influence=True)``).
+    An architecture JSON is loaded with its ``weights``.
+
+    Raises
+    ------
+    K2PError
+        In one line, why Keras cannot load the file.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        from ..initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
+
+        try:
+            return load_keras_model(model, weights)
+        except K2PError as err:
+            # Keras may quote a whole model config in its first line.
+            reason = err.message if len(err.message) <= _REASON_CHARS else err.message[:_REASON_CHARS] + "...)"
+            raise K2PError(f"influence runs the model, but {reason}; a live model "
+                           f"(extract(model, ...), PWMCallback) can be run", path=err.path) from None
+    if hasattr(model, "get_config") and hasattr(model, "layers"):
+        return model
+    raise K2PError(f"influence runs the model: expected a model file or a keras.Model, got {type(model).__name__}")
+
+
+def influence_batch_size(length, n_filters):
+    """Sequences per batch for influence: :data:`MAP_BATCH_BYTES` of activation map, 16 to 4,096."""
+    per_sequence = max(int(length or 1000), 1) * max(int(n_filters), 1) * 4
+    return int(min(4096, max(16, MAP_BATCH_BYTES // per_sequence)))
+
+
+# ----------------------------------------------------------------------------- the split
+
+@dataclasses.dataclass(eq=False)
+class ModelSplit:
+    """A model cut where its motif conv's map is read, ready to run in two parts.
+
+    Attributes
+    ----------
+    layer : str
+        The conv.
+    chain : tuple of str
+        The layers from the conv to the split, e.g. ``('motif_conv (Conv1D)', 'relu (Activation)')``.
+    pool : str or None
+        The global pool reading the map (the pooled route), or None (the map route).
+    upstream : keras.Model
+        The input -> the map (and, on the pooled route, the pooled ``(B, F)`` matrix).
+    downstream : keras.Model
+        The map (pooled route: the pooled matrix), and the input when the layers after the split
+        read it too, -> the model's outputs.
+    reads_input : bool
+        Whether ``downstream`` reads the model's input besides the split.
+    n_filters : int
+    outputs : tuple of str
+        The output layers' names.
+    output_units : tuple of int
+        Values per sequence of each output.
+    output_activations : tuple of str
+        Each output layer's activation (``sigmoid``, ``softmax``, ``linear``, ...): it chooses the loss.
+    """
+
+    layer: str
+    chain: tuple
+    pool: str | None
+    upstream: object
+    downstream: object
+    reads_input: bool
+    n_filters: int
+    outputs: tuple
+    output_units: tuple
+    output_activations: tuple
+    _steps: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def pooled(self):
+        return self.pool is not None
+
+    def describe(self):
+        """E.g. ``motif_conv (Conv1D) -> relu (Activation) | max_pool (GlobalMaxPooling1D)``."""
+        text = " -> ".join(self.chain)
+        return text + (f" | {self.pool}" if self.pool else " | the layers after it")
+
+
+# A callback measures influence at every dump: the split (and its traced steps) is made once per model.
+_SPLITS = weakref.WeakKeyDictionary()
+
+
+def _graph_of(model):
+    """The Functional graph to cut: the model's own, or a Sequential's functional twin."""
+    import keras  # Keras runs the model: TensorFlow loads with it
+
+    if isinstance(model, keras.Sequential):
+        # Keras 3 builds the functional twin once the input shape is known; its tensors are the graph.
+        graph = getattr(model, "_functional", None)
+        if graph is None:
+            raise K2PError(f"Sequential model {model.name!r} has no known input shape: influence cannot cut it "
+                           "(build it on an Input first)")
+        return graph
+    if getattr(model, "_nodes_by_depth", None) is None:
+        raise K2PError(f"model {getattr(model, 'name', '?')!r} is subclassed: influence cuts Sequential and "
+                       "Functional models only")
+    return model
+
+
+def _graph_nodes(graph):
+    return [node for nodes in graph._nodes_by_depth.values() for node in nodes]
+
+
+def _consumers(nodes, tensor):
+    return [node for node in nodes if node.operation is not None and any(t is tensor for t in node.input_tensors)]
+
+
+def _live_entry(op):
+    """A live layer as the config entry :func:`k2p_keras.model.after_conv.layer_kind` reads."""
+    try:
+        config = op.get_config()
+    except Exception:  # noqa: BLE001 - an op without a config is simply not per channel
+        config = {}
+    return {"class_name": type(op).__name__, "module": type(op).__module__, "config": config}
+
+
+def _keeps_channels(op):
+    """Whether a layer maps a constant map to a constant map, filter by filter (so the split may pass it)."""
+    kind = type(op).__name__
+    if kind == "Flip":  # keras.ops.flip along positions only: a constant stays a constant
+        axis = getattr(op, "axis", None)
+        axis = [] if axis is None else (axis if isinstance(axis, (list, tuple)) else [axis])
+        return {int(a) % 3 for a in axis} == {1}
+    found = layer_kind(_live_entry(op))
+    if found == "activation":
+        activation = getattr(op, "activation", None)
+        return kind != "Softmax" and getattr(activation, "__name__", "") != "softmax"
+    if found == "batchnorm":
+        return getattr(op, "axis", -1) in (-1, 2)
+    return found == "pass"
+
+
+def _follow(nodes, tensor, chain):
+    """Down the single consumers that keep channels: the tensor the next layer reads, and the chain."""
+    while True:
+        consumers = _consumers(nodes, tensor)
+        if len(consumers) != 1 or len(consumers[0].input_tensors) != 1 or not _keeps_channels(consumers[0].operation):
+            return tensor, chain
+        op = consumers[0].operation
+        tensor, chain = consumers[0].output_tensors[0], chain + (f"{op.name} ({type(op).__name__})",)
+
+
+def _reads_inputs(graph, stops):
+    """Whether the outputs reach a model input without passing through the ``stops`` tensors."""
+    stop = {id(t) for t in stops}
+    inputs = {id(t) for t in graph.inputs}
+    seen, stack = set(), list(graph.outputs)
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in stop or id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        if id(tensor) in inputs:
+            return True
+        op, node_index, _ = tensor._keras_history
+        stack.extend(op._inbound_nodes[node_index].input_tensors)
+    return False
+
+
+def _output_activation(tensor):
+    op = tensor._keras_history[0]
+    if type(op).__name__ == "Softmax":
+        return "softmax"
+    activation = getattr(op, "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+
+
+def split_at_activation(model, layer=None):
+    """Cut a Keras model where the next layer reads its motif conv's activation map.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Sequential or Functional, one input, the conv at its top level (not in a nested model).
+    layer : str, optional
+        The conv [default: the motif conv :func:`k2p_keras.model.conv.find_motif_conv_in_model` finds].
+
+    Returns
+    -------
+    ModelSplit
+
+    Raises
+    ------
+    K2PError
+        In one line, why the model cannot be cut (subclassed, several inputs, a nested conv,
+        calls of the conv not merged element-wise, channels first).
+    """
+    import keras  # Keras runs the model: TensorFlow loads with it
+
+    layer = layer if layer is not None else find_motif_conv_in_model(model).layer_name
+    cached = _SPLITS.get(model, {})
+    if layer in cached:
+        return cached[layer]
+    graph = _graph_of(model)
+    if len(graph.inputs) != 1:
+        raise K2PError(f"model {model.name!r} reads {len(graph.inputs)} inputs; influence feeds it the "
+                       "sequences only")
+    shape = tuple(graph.inputs[0].shape)
+    if len(shape) != 3 or shape[-1] != 4:
+        raise K2PError(f"model {model.name!r} reads {shape}; influence feeds it one-hot sequences "
+                       "(N, length, 4) only")
+    conv = next((op for op in graph.operations if op.name == layer), None)
+    if conv is None:
+        where = "inside a nested model" if find_live_layer(model, layer) is not None else "not in the model"
+        raise K2PError(f"layer {layer!r} is {where}: influence cuts the model's top-level graph only")
+    nodes = _graph_nodes(graph)
+    ends = [_follow(nodes, node.output_tensors[0], (f"{conv.name} ({type(conv).__name__})",))
+            for node in conv._inbound_nodes if node in nodes]
+    if len(ends) > 1:
+        merges = {id(c): c for tensor, _ in ends for c in _consumers(nodes, tensor)}
+        merge = next(iter(merges.values())) if len(merges) == 1 else None
+        if merge is None or type(merge.operation).__name__ not in _ELEMENTWISE_MERGES or \
+                {id(t) for t in merge.input_tensors} != {id(t) for t, _ in ends}:
+            raise K2PError(f"layer {layer!r} is called {len(ends)} times and its outputs are not merged element-wise "
+                           "(Maximum, Average, Add): influence cannot replace one filter's map in one place")
+        label = f"{merge.operation.name} ({type(merge.operation).__name__} of {len(ends)} calls)"
+        ends = [_follow(nodes, merge.output_tensors[0], ends[0][1] + (label,))]
+    split, chain = ends[0]
+    n_filters = int(conv.filters)
+    if split.shape[-1] != n_filters:
+        raise K2PError(f"layer {layer!r}'s map holds its {n_filters} filters on another axis than the last "
+                       "(channels first): influence needs channels last")
+    pool = None
+    consumers = _consumers(nodes, split)
+    if len(consumers) == 1:
+        op = consumers[0].operation
+        if type(op).__name__ in _GLOBAL_POOLS and not getattr(op, "keepdims", False) and \
+                getattr(op, "data_format", "channels_last") == "channels_last":
+            pool = (op, consumers[0].output_tensors[0])
+    cut = split if pool is None else pool[1]
+    reads_input = _reads_inputs(graph, [cut])
+    upstream = keras.Model(graph.inputs, split if pool is None else [split, pool[1]], name="k2p_upstream")
+    downstream = keras.Model([cut] + (list(graph.inputs) if reads_input else []), graph.outputs,
+                             name="k2p_downstream")
+    result = ModelSplit(
+        layer=layer, chain=chain, pool=None if pool is None else f"{pool[0].name} ({type(pool[0]).__name__})",
+        upstream=upstream, downstream=downstream, reads_input=reads_input, n_filters=n_filters,
+        outputs=tuple(t._keras_history[0].name for t in graph.outputs),
+        output_units=tuple(int(np.prod([d for d in t.shape[1:]])) for t in graph.outputs),
+        output_activations=tuple(_output_activation(t) for t in graph.outputs))
+    _SPLITS.setdefault(model, {})[layer] = result
+    return result
+
+
+def influence_passes(split, n_sequences):
+    """How many times :func:`filter_influence` reads the sequences (1 when the pooled matrix is kept)."""
+    if split.pooled and not split.reads_input and n_sequences is not None and \
+            n_sequences * split.n_filters * 4 <= POOLED_CACHE_BYTES:
+        return 1
+    return 2
+
+
+def resolve_null(null, split):
+    """The constant ``null`` stands for on this split: ``"pooled"`` or ``"map"`` (OptionError when impossible)."""
+    if null not in NULLS:
+        raise OptionError(f"expected one of {', '.join(NULLS)}, got {null!r}", "influence_null")
+    if null == "auto":
+        return "pooled" if split.pooled else "map"
+    if null == "pooled" and not split.pooled:
+        raise OptionError(f"no global pool reads the map of {split.layer!r} ({split.describe()}): "
+                          "use the map's mean ('map')", "influence_null")
+    return null
+
+
+# ----------------------------------------------------------------------------- labels
+
+def _labels_per_output(labels, split):
+    """Labels ``(N, k)`` as one float64 array ``(N, units)`` per output (columns in output order).
+
+    ``(N, 1)`` integer classes of a single softmax output become one-hot rows.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    labels = labels[:, None] if labels.ndim == 1 else labels
+    units = split.output_units
+    if len(units) == 1 and split.output_activations[0] == "softmax" and units[0] > 1 and labels.shape[1] == 1:
+        classes = labels[:, 0]
+        if np.any((classes != np.round(classes)) | (classes < 0) | (classes >= units[0])):
+            raise K2PError(f"labels of one column for a softmax output of {units[0]} classes must be class indices "
+                           f"0..{units[0] - 1}")
+        return [np.eye(units[0])[classes.astype(int)]]
+    if labels.shape[1] != sum(units):
+        outputs = ", ".join(f"{name} {n}" for name, n in zip(split.outputs, units))
+        raise K2PError(f"labels have {labels.shape[1]} column(s); the model's outputs have {sum(units)} value(s) "
+                       f"per sequence ({outputs})")
+    bounds = np.cumsum((0,) + units)
+    return [labels[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# ----------------------------------------------------------------------------- the result
+
+@dataclasses.dataclass(eq=False)
+class Influence:
+    """How far each filter's nullification moves the model's outputs (and its loss).
+
+    Attributes
+    ----------
+    msq : numpy.ndarray, shape (F,) or (F, outputs)
+        Per filter, the mean over sequences of the squared change of the outputs, averaged
+        over each output's units; one column per output for a multi-output model.
+    delta_loss : numpy.ndarray, shape (F,) or (F, outputs), or None
+        With labels: the mean change of the loss per sequence (positive: the model does worse
+        without the filter). The loss follows each output's activation: binary cross-entropy
+        for sigmoid, categorical cross-entropy for softmax, squared error otherwise.
+    base_loss : numpy.ndarray, shape (outputs,), or None
+        The untouched model's mean loss per output.
+    null : str
+        ``"pooled"`` or ``"map"``: which constant replaced the maps.
+    null_values : numpy.ndarray, shape (F,)
+        The constant of each filter.
+    route : str
+        ``"pooled"`` (the layers after the global pool were run) or ``"map"``.
+    outputs : tuple of str
+        The output layers' names (the columns of ``msq``).
+    msq_per_unit : list of numpy.ndarray
+        Per output, ``(F, units)``: the squared change of every output unit.
+    n_sequences : int
+    layer : str
+    split : str
+        Where the model was cut (:meth:`ModelSplit.describe`).
+    labels : str or None
+        Where the labels came from.
+    """
+
+    msq: np.ndarray
+    delta_loss: np.ndarray | None
+    base_loss: np.ndarray | None
+    null: str
+    null_values: np.ndarray
+    route: str
+    outputs: tuple
+    msq_per_unit: list
+    n_sequences: int
+    layer: str
+    split: str
+    labels: str | None = None
+
+    @property
+    def total(self):
+        """Per filter, ``msq`` averaged over the outputs: shape (F,)."""
+        return self.msq if self.msq.ndim == 1 else self.msq.mean(axis=1)
+
+    @property
+    def total_delta_loss(self):
+        """Per filter, the change of the loss summed over the outputs (as Keras sums them), or None."""
+        if self.delta_loss is None:
+            return None
+        return self.delta_loss if self.delta_loss.ndim == 1 else self.delta_loss.sum(axis=1)
+
+    @property
+    def columns(self):
+        """The summary columns: ``influence``, ``influence_<output>`` (several outputs), ``influence_dloss``."""
+        names = ("influence",)
+        if self.msq.ndim == 2:
+            names += tuple(f"influence_{name}" for name in self.outputs)
+        return names + (("influence_dloss",) if self.delta_loss is not None else ())
+
+    def summary_columns(self, f):
+        """Filter ``f``'s figures, keyed by :attr:`columns`."""
+        values = [self.total[f]] + (list(self.msq[f]) if self.msq.ndim == 2 else [])
+        if self.delta_loss is not None:
+            values.append(self.total_delta_loss[f])
+        return {name: float(v) for name, v in zip(self.columns, values)}
+
+    def describe(self):
+        """One line for people: the null, the route, the most influential filters."""
+        order = np.argsort(-self.total, kind="stable")[:3]
+        top = ", ".join(f"{f} ({self.total[f]:.3g})" for f in order)
+        labels = f", loss change with labels {self.labels}" if self.labels else ""
+        return (f"influence ({self.null} mean as the null, {self.route} route, {self.n_sequences} sequences"
+                f"{labels}): most influential filters {top}")
+
+
+# ----------------------------------------------------------------------------- running it
+
+def _as_open_batches(sequences, batch_size):
+    if callable(sequences):
+        return sequences
+    array = np.asarray(sequences, dtype=np.float32)
+    if array.ndim != 3:
+        raise K2PError(f"expected one-hot sequences (N, length, 4) or a callable returning batches, "
+                       f"got shape {array.shape}")
+    return lambda: (array[s:s + batch_size] for s in range(0, len(array), batch_size))
+
+
+def _steps(split):
+    """The traced steps of a split, made once (a callback calls them at every dump)."""
+    if split._steps:
+        return split._steps
+    tf = import_tensorflow()
+    f64 = tf.float64
+
+    def run_down(cut, x):
+        out = split.downstream([cut, x] if split.reads_input else cut, training=False)
+        return [tf.cast(o, f64) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+    def loss(kind, y, p):
+        # Per sequence (the last axis holds the output's units), broadcasting over copies.
+        if kind == "sigmoid":
+            p = tf.clip_by_value(p, _EPSILON, 1 - _EPSILON)
+            return -tf.reduce_mean(y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p), axis=-1)
+        if kind == "softmax":
+            return -tf.reduce_sum(y * tf.math.log(tf.clip_by_value(p, _EPSILON, 1.0)), axis=-1)
+        return tf.reduce_mean(tf.square(y - p), axis=-1)
+
+    def flat(o, leading):
+        return tf.reshape(o, tf.concat([leading, [-1]], 0))
+
+    @tf.function(reduce_retracing=True)
+    def up(x):
+        found = split.upstream(x, training=False)
+        cut_map, pooled = (found[0], found[1]) if split.pooled else (found, found)
+        axes = list(range(cut_map.shape.rank - 1))
+        return (pooled, tf.reduce_sum(tf.cast(cut_map, f64), axis=axes),
+                tf.cast(tf.reduce_prod(tf.shape(cut_map)[:-1]), f64))
+
+    @tf.function(reduce_retracing=True)
+    def base(cut, x, ys):
+        out = run_down(cut, x)
+        n = tf.shape(cut)[:1]
+        losses = [tf.reduce_sum(loss(kind, y, flat(o, n))) for kind, y, o in zip(split.output_activations, ys, out)]
+        return out, losses
+
+    @tf.function(reduce_retracing=True)
+    def nulled_pooled(pooled, x, out0, ys, filters, constants):
+        # Every filter of ``filters`` nullified in its own copy of the batch, copies stacked.
+        copies, rows = tf.shape(filters)[0], tf.shape(pooled)[0]
+        mask = tf.one_hot(filters, split.n_filters, dtype=pooled.dtype)[:, None, :]
+        stacked = pooled[None] * (1 - mask) + tf.cast(constants, pooled.dtype)[None, None, :] * mask
+        stacked = tf.reshape(stacked, [-1, split.n_filters])
+        xs = tf.tile(x, tf.concat([[copies], tf.ones([tf.rank(x) - 1], tf.int32)], 0)) if split.reads_input else x
+        out = run_down(stacked, xs)
+        squares, changes = [], []
+        for k, (kind, o, b) in enumerate(zip(split.output_activations, out, out0)):
+            o, b = flat(o, [copies, rows]), flat(b, [1, rows])
+            squares.append(tf.reduce_sum(tf.square(o - b), axis=1))
+            if ys:
+                changes.append(tf.reduce_sum(loss(kind, ys[k][None], o) - loss(kind, ys[k][None], b), axis=1))
+        return squares, changes
+
+    @tf.function(reduce_retracing=True)
+    def nulled_map(cut_map, x, out0, ys, f, constant):
+        mask = tf.one_hot(f, split.n_filters, dtype=cut_map.dtype)
+        out = run_down(cut_map * (1 - mask) + tf.cast(constant, cut_map.dtype) * mask, x)
+        n = tf.shape(cut_map)[:1]
+        squares, changes = [], []
+        for k, (kind, o, b) in enumerate(zip(split.output_activations, out, out0)):
+            o, b = flat(o, n), flat(b, n)
+            squares.append(tf.reduce_sum(tf.square(o - b), axis=0))
+            if ys:
+                changes.append(tf.reduce_sum(loss(kind, ys[k], o) - loss(kind, ys[k], b)))
+        return squares, changes
+
+    split._steps.update(up=up, base=base, nulled_pooled=nulled_pooled, nulled_map=nulled_map, tf=tf)
+    return split._steps
+
+
+def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", batch_size=None, progress=None,
+                     labels_source=None):
+    """Each filter's influence: the outputs' mean squared change when its map is a constant.
+
+    Parameters
+    ----------
+    model : keras.Model or str
+        A live model, or a model file (loaded by :func:`runnable_model`, safe mode).
+    sequences : numpy.ndarray or callable
+        One-hot sequences ``(N, length, 4)`` in the model's channel order, or a callable
+        returning fresh batches of them (it is called once or twice: :func:`influence_passes`).
+    labels : numpy.ndarray, optional
+        ``(N,)`` or ``(N, k)``, in the order of the sequences: ``k`` is the outputs' values per
+        sequence (columns in output order), or 1 with class indices for one softmax output.
+        Adds the change of the loss.
+    layer : str, optional
+        The conv [default: the motif conv].
+    null : {"auto", "pooled", "map"}
+        The constant (see the module's docstring).
+    batch_size : int, optional
+        Sequences per batch for an array [default: :func:`influence_batch_size`].
+    progress : callable, optional
+        Receives the number of sequences of every batch read.
+    labels_source : str, optional
+        Where the labels came from, for :attr:`Influence.labels`.
+
+    Returns
+    -------
+    Influence
+    """
+    model = runnable_model(model)
+    split = split_at_activation(model, layer)
+    null = resolve_null(null, split)
+    if batch_size is None:
+        length = np.shape(sequences)[1] if not callable(sequences) else None
+        batch_size = influence_batch_size(length, split.n_filters)
+    open_batches = _as_open_batches(sequences, batch_size)
+    per_output = None if labels is None else _labels_per_output(labels, split)
+    steps = _steps(split)
+    tf = steps["tf"]
+    n_filters, n_out = split.n_filters, len(split.outputs)
+
+    # Pass 1: the constants (and, on the pooled route, the pooled matrix, kept when it fits).
+    pooled_sum, map_sum, positions, n = np.zeros(n_filters), np.zeros(n_filters), 0.0, 0
+    kept, keep = [], split.pooled and not split.reads_input
+    for batch in open_batches():
+        pooled, sums, count = steps["up"](tf.constant(batch))
+        map_sum += sums.numpy()
+        positions += float(count)
+        n += len(batch)
+        if split.pooled:
+            pooled = pooled.numpy()
+            pooled_sum += pooled.sum(axis=0, dtype=np.float64)
+        if keep:
+            kept.append(pooled)
+            keep = n * n_filters * 4 <= POOLED_CACHE_BYTES
+        if progress is not None:
+            progress(len(batch))
+    if n == 0:
+        raise K2PError("no sequences to measure influence on")
+    if not keep:
+        kept = None
+    if per_output is not None and len(per_output[0]) != n:
+        raise K2PError(f"{len(per_output[0])} labels for {n} sequences")
+    constants = pooled_sum / n if null == "pooled" else map_sum / positions
+
+    # Pass 2: the layers after the split, once per filter.
+    squares = [np.zeros((n_filters, units)) for units in split.output_units]
+    changes = np.zeros((n_filters, n_out))
+    base_loss = np.zeros(n_out)
+    offset = 0
+    batches = ((None, p) for p in kept) if kept is not None else ((b, None) for b in open_batches())
+    for batch, pooled in batches:
+        x = tf.zeros([0]) if batch is None else tf.constant(batch)
+        cut = steps["up"](x)[0] if pooled is None else tf.constant(pooled)
+        rows = int(cut.shape[0])
+        ys = [] if per_output is None else [tf.constant(y[offset:offset + rows]) for y in per_output]
+        out0, losses = steps["base"](cut, x, ys)
+        if ys:
+            base_loss += [float(v) for v in losses]
+        if split.pooled:
+            row_bytes = 4 * n_filters + (4 * int(np.prod(batch.shape[1:])) if split.reads_input else 0)
+            chunk = max(1, min(n_filters, STACK_BYTES // max(rows * row_bytes, 1)))
+            for start in range(0, n_filters, chunk):
+                filters = tf.range(start, min(start + chunk, n_filters))
+                sq, dl = steps["nulled_pooled"](cut, x, out0, ys, filters, tf.constant(constants, tf.float32))
+                for k in range(n_out):
+                    squares[k][start:start + chunk] += sq[k].numpy()
+                    if ys:
+                        changes[start:start + chunk, k] += dl[k].numpy()
+        else:
+            for f in range(n_filters):
+                sq, dl = steps["nulled_map"](cut, x, out0, ys, tf.constant(f),
+                                             tf.constant(constants[f], tf.float32))
+                for k in range(n_out):
+                    squares[k][f] += sq[k].numpy()
+                    if ys:
+                        changes[f, k] += float(dl[k])
+        offset += rows
+        if progress is not None and kept is None:
+            progress(rows)
+
+    per_unit = [s / n for s in squares]
+    msq = np.stack([s.mean(axis=1) for s in per_unit], axis=1)
+    delta = None if per_output is None else changes / n
+    single = n_out == 1
+    return Influence(
+        msq=msq[:, 0] if single else msq, delta_loss=None if delta is None else (delta[:, 0] if single else delta),
+        base_loss=None if per_output is None else base_loss / n, null=null, null_values=constants,
+        route="pooled" if split.pooled else "map", outputs=split.outputs, msq_per_unit=per_unit, n_sequences=n,
+        layer=split.layer, split=split.describe(),
+        labels=labels_source if labels_source is not None else (None if labels is None else "<array>"))

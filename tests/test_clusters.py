@@ -1,0 +1,89 @@
+"""Redundancy clusters (k2p_keras/annotate/clusters.py): the filters that learned one planted motif
+share a cluster, and Tomtom's offsets are given between whole PWMs."""
+import sys
+
+import numpy as np
+import pytest
+
+memelite = pytest.importorskip("memelite")
+pytest.importorskip("pyjaspar")
+
+from conftest import JASPAR, REPO  # noqa: E402
+from k2p_keras import extract  # noqa: E402
+from k2p_keras.annotate.clusters import cluster_motifs  # noqa: E402
+from k2p_keras.annotate.tomtom import annotate_motifs, MotifDatabase  # noqa: E402
+from k2p_keras.axes import reverse_complement  # noqa: E402
+from k2p_keras.io.meme import Motif, read_meme  # noqa: E402
+
+if str(REPO) not in sys.path:  # benchmarks/ is not installed; plain `pytest` does not add the root
+    sys.path.insert(0, str(REPO))
+from benchmarks.influence import planted_labels  # noqa: E402  (the planted-motif rule)
+
+# The bundled example's planted motifs (example_models/make_examples.py).
+PLANTED = {"MA0099.2": "FOS::JUN", "MA0139.1": "CTCF", "MA0035.3": "Gata1", "MA0079.3": "SP1"}
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    result = extract(REPO / "example_models" / "deepbind.h5", REPO / "data" / "example_seqs.h5")
+    result.find_clusters(JASPAR)
+    return result
+
+
+def test_the_filters_of_one_planted_motif_share_a_cluster_and_no_cluster_mixes_two(example):
+    labels = planted_labels(example.motifs(), PLANTED, JASPAR)
+    clusters = example.clusters
+    planted = {}
+    for f, label in enumerate(labels):
+        if label is not None:
+            planted.setdefault(PLANTED[label], []).append(f)
+    assert planted == {"CTCF": [0, 13], "FOS::JUN": [5], "Gata1": [7, 10], "SP1": [11, 15]}
+    for filters in planted.values():
+        assert len({clusters.labels[f] for f in filters}) == 1
+    for c in clusters.ids:
+        assert len({labels[f] for f in clusters.members(c)} - {None}) <= 1
+    # Every pair within a cluster is a significant match (complete linkage).
+    for c in clusters.ids:
+        members = clusters.members(c)
+        assert all(clusters.q[i, j] <= 0.05 for i in members for j in members)
+    assert clusters.archetypes[clusters.labels[0]] in (0, 13)
+
+
+def test_archetypes_are_written_as_meme_and_read_back(example, tmp_path):
+    path = tmp_path / "archetypes.meme"
+    example.write_archetypes(path)
+    clusters = example.clusters
+    ours = read_meme(path)
+    assert [m.name for m in ours.motifs] == [f"motif_conv_{clusters.archetypes[c]}" for c in clusters.informative_ids]
+    np.testing.assert_allclose(ours.motifs[0].pwm, example.exact.pwms[clusters.archetypes[0]], atol=1e-5)
+    theirs = memelite.io.read_meme(str(path))
+    assert len(theirs) == len(clusters.informative_ids)
+    assert "# cluster 0: motif_conv_0 motif_conv_13 (archetype motif_conv_" in path.read_text()
+
+
+def test_the_summary_gains_the_cluster_column(example):
+    row = example.summary_rows()[13]
+    assert example.summary_columns[-1] == "cluster" and row["cluster"] == example.clusters.labels[0]
+
+
+def flanked(pwm, left, right):
+    flat = np.full((1, 4), 0.25)
+    return np.concatenate([np.repeat(flat, left, 0), pwm, np.repeat(flat, right, 0)])
+
+
+@pytest.mark.filterwarnings("ignore:tomtom was given 1 target")  # annotation against one motif, for its offset
+def test_offsets_and_strands_are_tomtoms_between_whole_pwms():
+    """A filter holding a piece of another's reverse complement, each with flat flanks: the
+    offsets are those annotation reports against the whole target."""
+    ctcf = read_meme(JASPAR).get("MA0139.1").pwm
+    target = flanked(ctcf, 3, 2)
+    query = flanked(reverse_complement(ctcf)[2:15], 4, 1)
+    motifs = [Motif("target", target), Motif("query", query), Motif("flat", np.full((12, 4), 0.25))]
+    clusters = cluster_motifs(motifs, JASPAR)
+    match = annotate_motifs([motifs[1]], MotifDatabase("one", (motifs[0],))).best_match("query")
+    assert (clusters.offsets[1, 0], clusters.strands[1, 0]) == (match.offset, 1) and match.orientation == "-"
+    # The query's reverse complement holds ctcf[4:17] from its column 1: it starts at the target's column 6.
+    assert len(target) - clusters.offsets[1, 0] - len(query) == 6
+    assert clusters.labels.tolist() == [0, 0, 1] and not clusters.informative[2]  # the flat filter: on its own
+    assert clusters.ids == [0, 1] and clusters.informative_ids == [0] and clusters.q[2, 0] == 1.0
+    assert clusters.archetypes == {0: 0, 1: 2}  # the whole motif holds more information than its piece
