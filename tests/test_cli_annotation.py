@@ -67,7 +67,7 @@ def test_model_command_names_the_seeded_motifs(seeded, tmp_path):
                                       str(out["summary"]), "--matches", str(out["matches"]), "--report",
                                       str(out["report"])])
     assert result.exit_code == 0, result.output
-    lines = out["summary"].read_text().splitlines()
+    lines = [line for line in out["summary"].read_text().splitlines() if not line.startswith("#")]
     header = lines[0].split("\t")
     rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
     assert [r["best_match_id"] for r in rows] == SEEDED

@@ -34,7 +34,8 @@ def run(*args):
 
 
 def read_tsv(path):
-    header, *rows = [line.split("\t") for line in path.read_text().splitlines()]
+    """The summary's rows, past its ``# pattern:`` comment line."""
+    header, *rows = [line.split("\t") for line in path.read_text().splitlines() if not line.startswith("#")]
     return [dict(zip(header, row)) for row in rows]
 
 

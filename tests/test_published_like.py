@@ -36,20 +36,24 @@ from make_published_like import ATCG, write_sequences  # noqa: E402
 
 REAL = SHARED / "data" / "published" / "deeplift_sim"
 
-# name -> (model, weights, motif conv's label in the pattern line, who computes the layer in verify)
+# name -> (model, weights, motif conv's label in the pattern line, who computes the layer in verify,
+#          the windows the base is estimated on: what follows the conv in that design)
+POOL_BLOCKS, ANYWHERE = "sites: strong, each pooling block's best window", "sites: strong, windows anywhere"
 CASES = {
-    "avgpool_then_gmp": ("avgpool_then_gmp.h5", None, "motif_conv (Conv1D, relu)", "model"),
-    "basset_atcg": ("basset_atcg.keras", None, "motif_conv (Conv1D, relu)", "model"),
+    "avgpool_then_gmp": ("avgpool_then_gmp.h5", None, "motif_conv (Conv1D, relu)", "model", ANYWHERE),
+    "basset_atcg": ("basset_atcg.keras", None, "motif_conv (Conv1D, relu)", "model", POOL_BLOCKS),
     "conv2d_gap": ("conv2d_gap.h5", None,
-                   "motif_conv (Conv2D on one-hot DNA as Conv1D, image layout, relu)", "model"),
-    "two_inputs": ("two_inputs.keras", None, "motif_conv (Conv1D, relu)", "model"),
-    "json_weights": ("json_weights.json", "json_weights_weights.h5", "conv1d_1 (Conv1D, linear)", "model"),
+                   "motif_conv (Conv2D on one-hot DNA as Conv1D, image layout, relu)", "model", ANYWHERE),
+    "two_inputs": ("two_inputs.keras", None, "motif_conv (Conv1D, relu)", "model", POOL_BLOCKS),
+    "json_weights": ("json_weights.json", "json_weights_weights.h5", "conv1d_1 (Conv1D, linear)", "model",
+                     ANYWHERE),
     # Keras 3 cannot rebuild Keras 1 configs: verify says it checks TensorFlow's conv instead
     "keras1_tf": ("keras1_tf.h5", None,
-                  "convolution2d_1 (Convolution2D on one-hot DNA as Conv1D, image layout, linear)", "weights"),
+                  "convolution2d_1 (Convolution2D on one-hot DNA as Conv1D, image layout, linear)", "weights",
+                  ANYWHERE),
     "keras1_th": ("keras1_th.json", "keras1_th_weights.h5",
                   "convolution2d_1 (Convolution2D on one-hot DNA as Conv1D, image-channels-first layout, "
-                  "linear)", "weights"),
+                  "linear)", "weights", ANYWHERE),
 }
 REFERENCES = {"model": "computed by the model's own layer",
               "weights": "computed by TensorFlow's conv on the weights read from the file"}
@@ -93,7 +97,7 @@ def writer_kernel(name):
 
 
 def model_args(name):
-    model, weights, _, _ = CASES[name]
+    model, weights = CASES[name][:2]
     args = [str(PUBLISHED / model)]
     if weights:
         args += ["--weights", str(PUBLISHED / weights)]
@@ -104,26 +108,31 @@ def model_args(name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_published_shape_end_to_end(name, seqs, tmp_path):
+    """The default run on each published design: PWMs at the base it estimated and recorded, its
+    pattern line and site rule in the header, and verify passing on the file it wrote."""
     out = tmp_path / "motifs.meme"
-    # TODO(f23scan): none of these six is conv -> activation -> global max. The site rule of branch
-    # f23scan makes the MLE apply to them; once merged, drop --base 2 here and check ln b too.
-    result = CliRunner().invoke(cli, model_args(name) + ["--base", "2", "-o", str(out)])
+    stored = "published_seqs_atcg.npy" if name == "basset_atcg" else "published_seqs.npy"
+    result = CliRunner().invoke(cli, model_args(name)[:1] + [str(seqs / stored)] + model_args(name)[1:]
+                                + ["-o", str(out)])
     assert result.exit_code == 0, result.output
-    label = CASES[name][2]
+    label, sites = CASES[name][2], CASES[name][4]
     assert label in result.output  # the pattern line, naming the conv as it was read
-    header = out.read_text().splitlines()[:5]
+    header = out.read_text().splitlines()[:6]
     model, weights = CASES[name][:2]
     where = str(PUBLISHED / model) + ("" if weights is None else f" (weights {PUBLISHED / weights})")
-    assert header[1:4] == [f"# model: {where}", f"# layer: {label.split(' ')[0]}", "# base: fixed, b = 2"]
+    assert header[1:3] == [f"# model: {where}", f"# layer: {label.split(' ')[0]}"]
+    assert header[3].startswith(f"# pattern: {label}") and header[3].endswith(f"; {sites})"), header[3]
+    assert header[4] == "# base: maximum likelihood on strong sites, one shared base"
     kernel = writer_kernel(name)
     meme = read_meme(out)
     assert len(meme.motifs) == kernel.shape[2]
+    ln_b = {float(m.alt_name.split("ln_b=")[1].split(",")[0]) for m in meme.motifs}
+    assert len(ln_b) == 1 and 0 < min(ln_b) < 60  # one shared base, estimated
     for t, motif in enumerate(meme.motifs):
-        np.testing.assert_allclose(motif.pwm, numpy_pwms(kernel, np.log(2.0))[:, :, t], atol=1e-5)  # 6 digits
+        np.testing.assert_allclose(motif.pwm, numpy_pwms(kernel, min(ln_b))[:, :, t], atol=1e-5)  # 6 digits
 
-    stored = "published_seqs_atcg.npy" if name == "basset_atcg" else "published_seqs.npy"
     checked = CliRunner().invoke(cli, ["verify"] + model_args(name)[:1] + [str(seqs / stored)]
-                                 + model_args(name)[1:] + ["-q"])
+                                 + model_args(name)[1:] + ["--pwms", str(out), "-q"])
     assert checked.exit_code == 0, checked.output
     assert REFERENCES[CASES[name][3]] in checked.output and "DIFFERS" not in checked.output
 
@@ -149,8 +158,8 @@ def test_fasta_and_sequences_stored_in_the_model_s_order_agree(seqs):
     """FASTA is encoded in A C G T; an array in the model's order is put in A C G T: the same scan."""
     path = PUBLISHED / "basset_atcg.keras"
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # forced: the pattern breaks the MLE's assumption today
-        runs = {source: k2p_keras.extract(path, seqs / source, alphabet="ATCG", force=True)
+        warnings.simplefilter("ignore")
+        runs = {source: k2p_keras.extract(path, seqs / source, alphabet="ATCG")
                 for source in ("published_seqs.fa", "published_seqs_atcg.npy", "published_seqs.npy")}
     fasta, stored, wrong = (runs[s].exact for s in ("published_seqs.fa", "published_seqs_atcg.npy",
                                                       "published_seqs.npy"))
@@ -169,11 +178,10 @@ def test_both_strands_are_complemented_in_a_c_g_t(seqs):
     path = PUBLISHED / "basset_atcg.keras"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        atcg = k2p_keras.extract(path, seqs / "published_seqs_atcg.npy", alphabet="ATCG", both_strands=True,
-                                 force=True)
+        atcg = k2p_keras.extract(path, seqs / "published_seqs_atcg.npy", alphabet="ATCG", both_strands=True)
         # the same kernel, already in A C G T, on A C G T sequences: an A C G T model
         acgt_spec = dataclasses.replace(atcg.spec, alphabet="ACGT")
-        acgt = k2p_keras.extract(acgt_spec, np.load(seqs / "published_seqs.npy"), both_strands=True, force=True)
+        acgt = k2p_keras.extract(acgt_spec, np.load(seqs / "published_seqs.npy"), both_strands=True)
     np.testing.assert_array_equal(atcg.exact.ln_base, acgt.exact.ln_base)
     np.testing.assert_array_equal(atcg.exact.pwms, acgt.exact.pwms)
 
@@ -251,15 +259,15 @@ def test_the_real_network_gives_the_same_pwms_from_each_serialisation(real):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fixed = {name: k2p_keras.extract(model, base=2.0, weights=weights) for name, (model, weights) in real.items()}
-        # The forced MLE scans the 800 sequences: the same windows, so the same base, whatever the file.
-        forced = {name: k2p_keras.extract(model, sequences, weights=weights, force=True)
+        # The MLE scans the 800 sequences: the same windows, so the same base, whatever the file.
+        estimated = {name: k2p_keras.extract(model, sequences, weights=weights)
                   for name, (model, weights) in real.items()}
     first = next(iter(real))
     for name in real:
         assert fixed[name].spec.kernel.shape == (11, 4, 50)
         assert np.abs(fixed[name].exact.pwms - fixed[first].exact.pwms).max() <= 1e-6
-        assert np.abs(forced[name].exact.pwms - forced[first].exact.pwms).max() <= 1e-6
-        np.testing.assert_allclose(forced[name].exact.ln_base, forced[first].exact.ln_base, rtol=0, atol=1e-9)
+        assert np.abs(estimated[name].exact.pwms - estimated[first].exact.pwms).max() <= 1e-6
+        np.testing.assert_allclose(estimated[name].exact.ln_base, estimated[first].exact.ln_base, rtol=0, atol=1e-9)
 
 
 def test_verify_passes_on_each_real_serialisation(real, tmp_path):
