@@ -269,7 +269,8 @@ def test_batches_of_any_size_and_length_give_the_same_sums(rescore):
 @NEEDS_NUMBA
 def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     """load_compiled_kernels (the callback's warm-up) must leave nothing for a real scan to load:
-    every argument type of the compiled kernels is the same whatever the shapes and options."""
+    every argument type of the compiled kernels is the same whatever the shapes and options (the
+    diagnostics' two kernels, with and without them, both loaded)."""
     from k2p_keras.scan import best_windows, lookup as window_search, rescore as window_sums
 
     best_windows.load_compiled_kernels()
@@ -278,7 +279,8 @@ def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     assert all(before)
     rng = np.random.default_rng(3)
     for options in (dict(), dict(score_bins=100, both_strands=True, padding="same"),
-                    dict(letter_threshold=np.zeros(8), active_only=True, strides=2)):
+                    dict(letter_threshold=np.zeros(8), active_only=True, strides=2),
+                    dict(diagnostics=True, activation=np.tanh, pool=PoolSpec(3, 2, "same"))):
         scan_best_windows([sequences(rng, 20, 40)], rng.normal(size=(5, 4, 8)).astype(np.float32),
                           rng.normal(size=8), rescore="numba", **options)
     after = (list(window_search.one_hot_to_best_windows.signatures),

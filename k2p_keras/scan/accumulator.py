@@ -238,7 +238,8 @@ class BatchScanner:
             t["max_preactivation"], self.letters_by_code, t.get("n_letter_windows", empty),
             t["bin_count"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)),
             t["bin_score_sum"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)), self.deficit,
-            int(self.strides), labels, (self.diag_width, self.activation_table, *self.diag.values()))
+            int(self.strides), labels,
+            (self.diag_width, self.activation_table, *self.diag.values()) if self.diagnose else None)
 
     def stats(self, n_sequences, letter_totals=None):
         self._flush()

@@ -37,10 +37,12 @@ def load_compiled_kernels():
     if scan_route("auto") != "lookup":
         return
     # Every argument of the compiled kernels has one type whatever the shapes and options
-    # (float32 batches, float64 tables, 2-D arrays for the optional sums), so one tiny scan
-    # loads the very kernels the real scans call.
-    scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
-                      letter_threshold=0.0, rescore="numba")
+    # (float32 batches, float64 tables, 2-D arrays for the optional sums), but for the
+    # diagnostics (None or a tuple of arrays: two kernels), so two tiny scans load the very
+    # kernels the real scans call.
+    for diagnostics in (False, True):
+        scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
+                          letter_threshold=0.0, rescore="numba", diagnostics=diagnostics)
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,

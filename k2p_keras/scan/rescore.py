@@ -32,11 +32,13 @@ def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_t
     below the scan's floor). ``letters`` (F, L, 6) and the histogram arrays may have size 0
     when not requested.
 
-    ``diagnostics`` (:class:`k2p_keras.scan.stats.ActivationSums`' arrays, size 0 when not
-    requested): ``(width (F,), activation (F, K + 1), count (F, K), label_count (F, J, K'),
+    ``diagnostics`` (:class:`k2p_keras.scan.stats.ActivationSums`' arrays), or None when not
+    requested: ``(width (F,), activation (F, K + 1), count (F, K), label_count (F, J, K'),
     activation_sum (F,), label_activation_sum (F, J), positions (F, P, 2))``, summed over each
     sequence's best window over its blocks (:func:`_add_sequence_best`); ``labels`` (B, J) are
-    the sequences' labels and ``strides`` turns a window's first row into its position.
+    the sequences' labels and ``strides`` turns a window's first row into its position. numba
+    compiles a kernel for None apart, without the diagnostics' branches: the scan without them
+    runs as fast as before they existed.
     """
     n_sequences, length = codes.shape
     n_rows = starts.shape[0]
@@ -44,7 +46,6 @@ def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_t
     n_filters, width, _ = table.shape
     count_letters = letters.shape[0] > 0
     n_bins = bin_count.shape[1]
-    diagnose = diagnostics[2].shape[1] > 0
     # Filters over the cores: each filter's sums are its own, added in the order of the
     # sequences whatever the number of cores, so the sums do not depend on it.
     for f in numba.prange(n_filters):
@@ -87,13 +88,16 @@ def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_t
                         for i in range(width):
                             if window[i] == ZERO_CODE:
                                 deficit[f * n_bins + k, i] += 1.0
-                # The forward strand wins ties, then the first block: the sequence's argmax (tf_steps._best_starts).
-                if diagnose and (score > best_score or (score == best_score and best_rc and not rc)):
-                    best_score, best_start, best_rc = score, start, rc
-            if diagnose and (n_blocks == 1 or row % n_blocks == n_blocks - 1) and best_start >= 0:
-                # The sequence's last block: its best window is known.
-                _add_sequence_best(f, b, best_score, best_start // strides, best_rc, bin_low, labels, diagnostics)
-                best_score, best_start = -np.inf, -1
+                if diagnostics is not None:
+                    # The forward strand wins ties, then the first block: the sequence's argmax
+                    # (tf_steps._best_starts).
+                    if score > best_score or (score == best_score and best_rc and not rc):
+                        best_score, best_start, best_rc = score, start, rc
+            if diagnostics is not None:
+                if (n_blocks == 1 or row % n_blocks == n_blocks - 1) and best_start >= 0:
+                    # The sequence's last block: its best window is known.
+                    _add_sequence_best(f, b, best_score, best_start // strides, best_rc, bin_low, labels, diagnostics)
+                    best_score, best_start = -np.inf, -1
         max_preactivation[f] = top
         for i in range(width):
             row_weight[f, i] += n_whole
