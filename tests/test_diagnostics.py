@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import assert_self_contained, JASPAR, REPO
 from k2p_keras import extract
 from k2p_keras.annotate.diagnostics import auroc_from_histograms, binary_labels, CENTRAL_FRACTION
 from k2p_keras.errors import K2PError
@@ -86,7 +86,21 @@ def test_the_summary_and_the_report_carry_the_diagnostics(example, tmp_path):
     assert len(edges) == len(by_class["1"]) + 1 <= 41
     assert sum(by_class["0"]) + sum(by_class["1"]) == 20000
     assert "best windows in the middle fifth" in report.figures
+    assert report.position_histogram.shape == (86,)  # forward only: one strand drawn
     assert any(line.startswith("diagnostics: 20000 sequences' best windows; AUROC alone") for line in result.describe())
+
+
+def test_the_report_shows_each_filter_s_diagnostics(example, tmp_path):
+    pytest.importorskip("memelite")
+    result = example[4]
+    result.annotate(JASPAR)
+    result.write_report(tmp_path / "report.html")
+    text = (tmp_path / "report.html").read_text()
+    assert_self_contained(text)
+    summary = text[text.index("<th>filter</th>"):text.index("<section")]
+    assert "AUROC alone" in summary and f"{result.diagnostics.auroc[13, 0]:.3g}" in summary
+    assert text.count('class="plot"') == 16 and text.count("best windows in the middle fifth") == 16
+    assert "mean best activation, class 1" in text
 
 
 def test_central_enrichment_finds_motifs_planted_at_the_centre():

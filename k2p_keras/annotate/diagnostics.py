@@ -230,8 +230,10 @@ class Diagnostics:
                        for name, counts in by_class.items()}
 
     def position_histogram(self, f):
-        """Filter ``f``'s best windows per position (P, 2): forward and reverse strand, each in its own strand's order."""
-        return self.sums.positions[f]
+        """Filter ``f``'s best windows per position: (P, 2), forward and reverse strand each in its own
+        strand's order, or (P,) when none lies on the reverse strand (a forward-only scan)."""
+        positions = self.sums.positions[f]
+        return positions if positions[:, 1].any() else positions[:, 0]
 
     def report_fields(self, f):
         """The :class:`~k2p_keras.annotate.filters.FilterReport` fields of filter ``f``: with labels of several
