@@ -195,3 +195,33 @@ def test_a_local_max_pool_s_diagnostics_are_the_best_of_its_blocks(tmp_path):
                                       np.bincount(held[:, :, t].argmax(axis=1), minlength=54))
     np.testing.assert_allclose(result.diagnostics.mean_activation, np.maximum(held.max(axis=1), 0).mean(axis=0),
                                rtol=1e-3, atol=1e-4)
+
+
+def test_a_pass_of_their_own_gives_the_mle_scan_s_diagnostics(example):
+    x, y, _, _, _ = example
+    x, y = x[:3000].astype(np.float32), y[:3000]
+    riding = extract(MODEL, x, labels=y, diagnostics=True).diagnostics
+    for alone in (extract(MODEL, x, labels=y, diagnostics=True, base=2.0),
+                  extract(MODEL, x, labels=y, diagnostics=True, method="heuristic")):
+        assert alone.n_sequences == 3000
+        for name in ("auroc", "class_means", "mean_activation", "central_share"):
+            np.testing.assert_array_equal(getattr(alone.diagnostics, name), getattr(riding, name), err_msg=name)
+
+
+def test_without_a_max_pool_the_diagnostics_ride_on_the_first_of_the_two_passes():
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(2)
+    model = keras.Sequential([keras.Input((50, 4)), keras.layers.Conv1D(2, 6, activation="relu", name="motif_conv"),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    x = np.eye(4)[rng.integers(0, 4, (200, 50))].astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sites anywhere: the pattern's warning
+        result = extract(model, x, diagnostics=True)
+    assert result.site_scope == "anywhere"
+    kernel, bias = model.get_layer("motif_conv").get_weights()
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), (6, 4), axis=(1, 2))[:, :, 0]
+    conv = np.einsum("npla,laf->npf", windows, kernel.astype(np.float64)) + bias
+    for t in range(2):
+        np.testing.assert_array_equal(result.diagnostics.position_histogram(t), np.bincount(conv[:, :, t].argmax(axis=1),
+                                                                                             minlength=45))
+    assert result.diagnostics.n_sequences == 200
