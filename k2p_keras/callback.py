@@ -245,17 +245,19 @@ class PWMCallback(keras.callbacks.Callback):
         (default 0.10). Training time is measured from ``on_epoch_begin`` to this callback's
         ``on_epoch_end``.
     labels : numpy.ndarray or str, optional
-        With ``influence=True``: the sequences' labels ``(N,)`` or ``(N, outputs)`` (or a
-        dataset of their HDF5 file; by default ``y`` or ``labels`` beside them), for the change
-        of the loss (:func:`k2p_keras.io.sequences.open_labels`).
+        With ``influence=True`` or ``diagnostics=True``: the sequences' labels ``(N,)`` or
+        ``(N, outputs)`` (or a dataset of their HDF5 file; by default ``y`` or ``labels`` beside
+        them), for the change of the loss and each filter's AUROC alone
+        (:func:`k2p_keras.io.sequences.open_labels`).
     **options
         How the exact PWMs are made, as for :func:`k2p_keras.extract`, with the same
         defaults (:class:`k2p_keras.options.Options`): ``base`` ("mle", or a number ``b > 1``
         for a fixed base; then ``sequences`` may be None), ``layer``, ``shared_base``,
         ``sites``, ``both_strands``, ``strict``, ``batch_size``, ``dataset``, ``n_encoding``;
         ``influence=True`` measures each filter's influence on the live model at every dump
-        (a Lambda layer is no obstacle there), ``cluster=True`` groups the filters; their
-        columns join ``summary.tsv`` (docs/annotation.md).
+        (a Lambda layer is no obstacle there), ``cluster=True`` groups the filters,
+        ``diagnostics=True`` describes their best windows; their columns join ``summary.tsv``
+        (docs/annotation.md).
 
     Attributes
     ----------
@@ -544,7 +546,7 @@ class PWMCallback(keras.callbacks.Callback):
             rng = np.random.default_rng(self.seed)
             indices = np.sort(rng.choice(source.count, size=wanted, replace=False))
         self._source, self._indices = source, indices
-        if self.options.influence or self._labels is not None:
+        if self.options.influence or self.options.diagnostics or self._labels is not None:
             values, _ = open_labels(self._labels, source, source.count)
             self._label_values = values if values is None or indices is None else values[indices]
         self._batch_size = resolved_batch_size(spec, self.options, source.max_length)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from ._version import __version__
 from .annotate.clusters import cluster_motifs, DEFAULT_CLUSTER_Q
+from .annotate.diagnostics import activation_diagnostics, binary_labels
 from .annotate.influence import (filter_influence, influence_batch_size, influence_passes, resolve_null,
     runnable_model, split_at_activation)
 from .annotate.logos import write_filter_logos
@@ -28,9 +29,9 @@ from .annotate.tomtom import annotate_motifs, require_annotate
 from .axes import acgt_to_channels, ALPHABET, complement
 from .errors import K2PError, OptionError
 from .io.meme import write_meme
-from .io.sequences import open_batches_for, open_labels
+from .io.sequences import labelled_batches, open_batches_for, open_labels
 from .io.text import format_summary, write_text
-from .model.activations import preactivation_threshold
+from .model.activations import activation_forward, preactivation_threshold
 from .model.conv import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
 from .motifs.exact import check_pattern, check_sites_for_scope, extract_pwms
 from .motifs.heuristic import DEEPBIND_THRESHOLD, heuristic_from_stats, heuristic_pwms
@@ -83,6 +84,11 @@ class ExtractionResult:
         filter is a cluster of its own, ``.informative`` False), ``.ids``, ``.members(cluster)``,
         ``.archetypes`` (cluster -> filter index), the Tomtom matrices ``.q``, ``.p``,
         ``.offsets``, ``.strands``.
+    diagnostics : Diagnostics or None
+        Set by ``diagnostics=True`` (:class:`~k2p_keras.annotate.diagnostics.Diagnostics`): per
+        filter, from each sequence's best window: ``.mean_activation``, ``.central_share``,
+        ``.central_enrichment`` ``(F,)``; with binary labels ``.auroc`` ``(F, J)`` (the filter's
+        AUROC alone per label column) and ``.class_means`` ``(F, J, 2)``; the histograms in ``.sums``.
     """
 
     spec: object
@@ -95,6 +101,7 @@ class ExtractionResult:
     annotation: object = None
     influence: object = None
     clusters: object = None
+    diagnostics: object = None
 
     @property
     def sets(self):
@@ -181,9 +188,10 @@ class ExtractionResult:
         self._write_motifs(dest, motifs, comments=lines)
 
     def _analysis_columns(self):
-        """The columns of influence and clusters, when measured: one value per filter."""
+        """The columns of influence, clusters and diagnostics, when measured: one value per filter."""
         influence = () if self.influence is None else self.influence.columns
-        return influence + (() if self.clusters is None else ("cluster",))
+        diagnostics = () if self.diagnostics is None else self.diagnostics.columns
+        return influence + (() if self.clusters is None else ("cluster",)) + diagnostics
 
     def _set_rows(self, motif_set):
         """One set's summary rows, with its best database match when annotated."""
@@ -214,7 +222,7 @@ class ExtractionResult:
             for row, extra in zip(rows, self._set_rows(other)):
                 row.update({f"{other.kind}_{k}": v for k, v in extra.items() if k != "filter"})
         for f, row in enumerate(rows):
-            for analysis in (self.influence, self.clusters):
+            for analysis in (self.influence, self.clusters, self.diagnostics):
                 if analysis is not None:
                     row.update(analysis.summary_columns(f))
         return rows
@@ -313,7 +321,8 @@ class ExtractionResult:
                 heuristic=None if second is None else second.pwms[t],
                 heuristic_name=None if second is None else second.motif_name(t) + self.suffix(second),
                 figures=figures))
-        return attach_model_figures(reports, getattr(self, "influence", None), getattr(self, "clusters", None))
+        return attach_model_figures(reports, getattr(self, "influence", None), getattr(self, "clusters", None),
+                                    getattr(self, "diagnostics", None))
 
     def write_report(self, path):
         """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""
@@ -344,7 +353,8 @@ class ExtractionResult:
                     else f"activation > {h.threshold_fraction:g} x its maximum")
             windows = ", ".join(str(int(n)) for n in h.n_windows)
             lines.append(f"heuristic ({rule}): windows per filter {windows} of {h.n_sequences} sequences")
-        lines += [analysis.describe() for analysis in (self.influence, self.clusters) if analysis is not None]
+        lines += [analysis.describe() for analysis in (self.influence, self.clusters, self.diagnostics)
+                  if analysis is not None]
         return lines
 
     def header(self):
@@ -471,7 +481,7 @@ class ExtractionPlan:
     def passes(self):
         """How many times the sequences are read (0 for exact PWMs at a fixed base)."""
         o = self.options
-        return scans_needed(o.method, o.estimating, o.threshold_fraction, self.spec.scope)
+        return scans_needed(o.method, o.estimating, o.threshold_fraction, self.spec.scope, o.diagnostics)
 
     @property
     def total(self):
@@ -481,18 +491,37 @@ class ExtractionPlan:
     @property
     def steps(self):
         """What each pass over the sequences does, in order (a progress bar's labels)."""
+        own_diagnostics = self.options.diagnostics and not self.options.estimating  # a pass of their own
         if not self.options.estimating:
-            steps = ["scanning", "heuristic: second pass"][:self.passes]
+            steps = ["scanning", "heuristic: second pass"][:self.passes - own_diagnostics]
         else:
             exact = ["largest activations", "windows anywhere"] if self.spec.scope == "anywhere" else ["scanning"]
             heuristic = {0: [], 1: ["heuristic: second pass"] if self.spec.scope != "block" else ["heuristic"],
                          2: ["heuristic: first pass", "heuristic: second pass"]}[self.passes - len(exact)]
             steps = exact + heuristic
+        if own_diagnostics:
+            steps.append("diagnostics")
         if self.options.influence:
             split = split_at_activation(self.runnable, self.spec.layer_name)
             steps += (["influence"] if influence_passes(split, self.n_sequences) == 1
                       else ["influence: the constants", "influence: nullified"])
         return steps
+
+    def _diagnose(self, exact, open_batches, labels, progress):
+        """The diagnostics from the MLE's scan, or from a scan of their own when there was none."""
+        spec, o = self.spec, self.options
+        forward = activation_forward(spec.activation, spec.active_threshold)
+        sums = exact.stats.diagnostics if exact is not None and exact.stats is not None else None
+        if sums is None:
+            from .scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
+
+            sums = scan_best_windows(open_batches(), spec.kernel, spec.bias, padding=spec.padding, strides=spec.strides,
+                                     both_strands=o.both_strands, progress=progress, strategy=o.strategy,
+                                     pool=spec.pool if spec.scope == "block" else None, diagnostics=True,
+                                     activation=forward, n_labels=0 if labels is None else labels.n_columns).diagnostics
+        what = "conv + bias" if forward is None or spec.activation in (None, "linear") else f"{spec.activation}(conv + bias)"
+        return activation_diagnostics(sums, spec.bias, labels, kernel_rows=spec.kernel.shape[0], padding=spec.padding,
+                                      strides=spec.strides, activation=what)
 
     def run(self, progress=None):
         """Scan, estimate, transform.
@@ -507,7 +536,14 @@ class ExtractionPlan:
         ExtractionResult
         """
         o = self.options
-        exact, heuristic = extract_motif_sets(self.spec, self.open_batches if self.passes else None, o, progress)
+        labels = binary_labels(self.labels, self.labels_source) if o.diagnostics else None
+        n_labels = 0 if labels is None else labels.n_columns
+        open_batches = self.open_batches if self.passes else None
+        if n_labels and open_batches is not None:
+            # The labels travel with the batches: every pass gets (x, y), the diagnostics' scan reads y.
+            plain = open_batches
+            open_batches = lambda: labelled_batches(plain(), labels.indicators)  # noqa: E731
+        exact, heuristic = extract_motif_sets(self.spec, open_batches, o, progress, n_labels=n_labels)
         scanned = None
         if exact is not None and exact.stats is not None:
             scanned = int(exact.stats.n_sequences)
@@ -516,6 +552,10 @@ class ExtractionPlan:
         result = ExtractionResult(spec=self.spec, options=o, exact=exact, heuristic=heuristic, model=self.model,
                                   sequences=self.sequences if self.passes or o.influence else None,
                                   n_sequences=scanned)
+        if o.diagnostics:
+            result.diagnostics = self._diagnose(exact, open_batches, labels, progress)
+            if result.n_sequences is None:
+                result.n_sequences = result.diagnostics.n_sequences
         if o.influence:
             size = influence_batch_size(self.max_length, self.spec.kernel.shape[2])
             result.influence = filter_influence(
@@ -571,7 +611,7 @@ def plan_extraction(model, sequences=None, labels=None, **options):
         runnable = runnable_model(model, opts.weights)
         # A model influence cannot cut, or a constant it cannot use, fails before the scan.
         resolve_null(opts.influence_null, split_at_activation(runnable, spec.layer_name))
-    if opts.influence or (labels is not None and labels is not False):
+    if opts.influence or opts.diagnostics or (labels is not None and labels is not False):
         values, source = open_labels(labels, sequences, count)
     if opts.cluster is not False:
         require_annotate()
@@ -594,15 +634,16 @@ def extract(model, sequences=None, labels=None, **options):
         yielding ``x`` or ``(x, y[, w])``, a list of batches, or a callable returning a
         fresh iterable of batches. Not needed for exact PWMs at a fixed ``base``.
     labels : optional
-        The sequences' labels, for influence's change of the loss: an array ``(N,)`` or
-        ``(N, outputs)``, or the name of a dataset in the sequences' HDF5 file; by default
-        ``y`` or ``labels`` stored beside the sequences, when there is one; False for none.
+        The sequences' labels, for influence's change of the loss and the diagnostics' AUROC:
+        an array ``(N,)`` or ``(N, outputs)``, or the name of a dataset in the sequences' HDF5
+        file; by default ``y`` or ``labels`` stored beside the sequences, when there is one;
+        False for none.
     **options
         Any attribute of :class:`~k2p_keras.options.Options` (``method``, ``base``,
         ``shared_base``, ``sites``, ``both_strands``, ``threshold``, ``threshold_fraction``,
         ``strict``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``,
-        ``influence``, ``influence_null``, ``cluster``), with its defaults; and ``progress``: a
-        callable receiving the number of sequences in each batch read.
+        ``influence``, ``influence_null``, ``diagnostics``, ``cluster``), with its defaults; and
+        ``progress``: a callable receiving the number of sequences in each batch read.
 
     Returns
     -------
@@ -610,7 +651,7 @@ def extract(model, sequences=None, labels=None, **options):
         With ``.exact`` / ``.heuristic`` PWM sets, ``.write_meme(path)``,
         ``.summary_rows()``, ``.write_summary(path)``, ``.write_logos(folder)``; with
         ``influence=True`` ``.influence``, with ``cluster=True`` ``.clusters`` and
-        ``.write_archetypes(path)``.
+        ``.write_archetypes(path)``, with ``diagnostics=True`` ``.diagnostics``.
 
     Raises
     ------
@@ -629,13 +670,15 @@ def extract(model, sequences=None, labels=None, **options):
     return plan_extraction(model, sequences, labels, **options).run(progress)
 
 
-def scans_needed(method, mle, threshold_fraction=None, scope="sequence"):
+def scans_needed(method, mle, threshold_fraction=None, scope="sequence", diagnostics=False):
     """How many passes over the sequences :func:`extract_motif_sets` makes (for a progress bar).
 
     The sites anywhere take two (each filter's largest activation, then the windows near it).
+    The diagnostics ride on the MLE's scan, or take a pass of their own when there is none.
     """
     exact_scan = method in ("exact", "both") and mle
     exact_scans = (2 if scope == "anywhere" else 1) * int(exact_scan)
+    exact_scans += int(diagnostics and not exact_scan)
     if method == "exact":
         return exact_scans
     # An absolute threshold rides on the MLE's (first) scan of each sequence's best window; a
@@ -644,7 +687,7 @@ def scans_needed(method, mle, threshold_fraction=None, scope="sequence"):
     return exact_scans + heuristic_scans
 
 
-def extract_motif_sets(spec, open_batches, options, progress=None):
+def extract_motif_sets(spec, open_batches, options, progress=None, n_labels=0):
     """Exact PWMs, heuristic PWMs or both, sharing the scans between them.
 
     Parameters
@@ -658,10 +701,13 @@ def extract_motif_sets(spec, open_batches, options, progress=None):
     progress : callable, optional
         Receives the number of sequences in each scanned batch, over all
         :func:`scans_needed` passes.
+    n_labels : int
+        With ``options.diagnostics``: the label columns the batches come with (``(x, y)`` pairs).
 
     Returns
     -------
     tuple of (Extraction or None, HeuristicPWMs or None)
+        With ``options.diagnostics``, the exact set's ``stats.diagnostics`` hold the diagnostics' sums.
     """
     o = options
     want_exact, want_heuristic = o.method in ("exact", "both"), o.method in ("heuristic", "both")
@@ -677,7 +723,8 @@ def extract_motif_sets(spec, open_batches, options, progress=None):
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
         exact = extract_pwms(spec, open_batches if mle else None, base=o.base, shared_base=o.shared_base,
                              sites=o.sites, both_strands=o.both_strands, strict=o.strict,
-                             letter_threshold=ride_along, progress=progress, strategy=o.strategy)
+                             letter_threshold=ride_along, progress=progress, strategy=o.strategy,
+                             diagnostics=o.diagnostics, n_labels=n_labels)
         if ride_along is not None:
             heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,
                                              output_threshold=float(threshold))

@@ -91,6 +91,12 @@ class Options:
         "Influence: the constant a filter's map is replaced by: the mean over sequences of its pooled "
         "value ('pooled', when a global pool reads the map), or the map's mean over sequences and "
         "positions (Basset's 'map'); 'auto': pooled when a global pool follows, else map."))
+    diagnostics: bool = _option(False, "analysis", types="bool", help=(
+        "Also describe each filter's best window per sequence, summed by the scan that estimates the base "
+        "(no second pass): the mean activation, where the best windows lie (share centred in the middle "
+        "fifth), and with labels the filter's AUROC alone and mean activation per class. Adds the summary "
+        "columns mean_activation, central_share, central_enrichment, auroc, mean_activation_<class> and "
+        "plots to the report (docs/annotation.md)."))
     cluster: object = _option(False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
         "Also group the filters into redundancy clusters: Tomtom between their own PWMs (both strands), "
         "complete linkage at q <= 0.05, a motif database as Tomtom's background (True: the newest JASPAR "
@@ -103,7 +109,7 @@ class Options:
 
     @property
     def needs_sequences(self):
-        return self.estimating or self.method != "exact" or self.influence
+        return self.estimating or self.method != "exact" or self.influence or self.diagnostics
 
     def checked(self):
         """These options after checking each value; raises :class:`OptionError` naming the option."""
@@ -158,12 +164,15 @@ class Options:
         influence = False if self.influence is None else self.influence
         if not isinstance(influence, bool):
             raise OptionError(f"expected True or False, got {self.influence!r}", "influence")
+        diagnostics = False if self.diagnostics is None else self.diagnostics
+        if not isinstance(diagnostics, bool):
+            raise OptionError(f"expected True or False, got {self.diagnostics!r}", "diagnostics")
         cluster = False if self.cluster is None else self.cluster
         # A MotifDatabase (anything holding motifs) is taken as it is.
         if not isinstance(cluster, (bool, str, os.PathLike)) and not hasattr(cluster, "motifs"):
             raise OptionError(f"expected True, False, a MEME file or a JASPAR release, got {cluster!r}", "cluster")
         return replace(self, base=base, batch_size=size, threshold_fraction=fraction, sites=sites,
-                       alphabet=alphabet, influence=influence, cluster=cluster)
+                       alphabet=alphabet, influence=influence, diagnostics=diagnostics, cluster=cluster)
 
     def keywords(self):
         """These options as the keyword arguments of :func:`k2p_keras.extract`."""

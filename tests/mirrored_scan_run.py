@@ -34,19 +34,27 @@ def assert_same_stats(mine, single):
     for name in ("count", "score_sum", "row_weight"):
         np.testing.assert_allclose(getattr(mine.score_histogram, name), getattr(single.score_histogram, name),
                                    rtol=1e-12, atol=1e-12, err_msg=name)
+    if single.diagnostics is not None:
+        for name in ("count", "label_count", "activation_sum", "label_activation_sum", "positions"):
+            np.testing.assert_allclose(getattr(mine.diagnostics, name), getattr(single.diagnostics, name),
+                                       rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def check_scan(strategy):
-    """Odd batches (7, 5), one smaller than the replicas (1); zero, 0.25 and soft N rows; both strands."""
+    """Odd batches (7, 5), one smaller than the replicas (1); zero, 0.25 and soft N rows; both strands;
+    the diagnostics with labels, split among the replicas as the batches are."""
     rng = np.random.default_rng(3)
     batches = [sequences(rng, 7, 40, "zero"), sequences(rng, 5, 40, "quarter"), sequences(rng, 7, 40, "soft"),
                sequences(rng, 1, 40, "zero")]
+    labelled = [(x, (rng.random((len(x), 2)) < 0.5).astype(float)) for x in batches]
     kernel, bias = rng.normal(size=(9, 4, 5)), rng.normal(size=5)
     for options in (dict(padding="same", both_strands=True, active_only=True),
-                    dict(padding="valid", strides=2, both_strands=False)):
+                    dict(padding="valid", strides=2, both_strands=False),
+                    dict(padding="same", both_strands=True, diagnostics=True, n_labels=2)):
         options.update(letter_threshold=0.0, score_bins=50)
-        single = scan_best_windows(batches, kernel, bias, rescore="tensorflow", **options)
-        mine = scan_best_windows(batches, kernel, bias, strategy=strategy, **options)
+        given = labelled if options.get("n_labels") else batches
+        single = scan_best_windows(given, kernel, bias, rescore="tensorflow", **options)
+        mine = scan_best_windows(given, kernel, bias, strategy=strategy, **options)
         assert_same_stats(mine, single)
 
 

@@ -38,7 +38,10 @@ def main(index, ports):
     batches = [sequences(rng, 7, 40, "zero"), sequences(rng, 5, 40, "quarter"), sequences(rng, 7, 40, "soft"),
                sequences(rng, 6, 40, "zero"), sequences(rng, 1, 40, "zero")]
     kernel, bias = rng.normal(size=(9, 4, 5)), rng.normal(size=5)
-    options = dict(padding="same", both_strands=True, active_only=True, letter_threshold=0.0, score_bins=50)
+    # With the diagnostics' sums and their labels, travelling with the batches.
+    batches = [(x, (rng.random((len(x), 2)) < 0.5).astype(float)) for x in batches]
+    options = dict(padding="same", both_strands=True, active_only=True, letter_threshold=0.0, score_bins=50,
+                   diagnostics=True, n_labels=2)
     single = scan_best_windows(batches, kernel, bias, rescore="tensorflow", **options)
     seen = []
     mine = scan_best_windows(batches, kernel, bias, strategy=strategy, progress=seen.append, **options)

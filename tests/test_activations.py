@@ -10,7 +10,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from k2p_keras.model.activations import ACTIVATIONS, activation_output, activation_rule  # noqa: E402
+from k2p_keras.model.activations import ACTIVATIONS, activation_forward, activation_output, activation_rule  # noqa: E402
 from k2p_keras.errors import K2PError  # noqa: E402
 from k2p_keras.model.after_conv import normalize_activation  # noqa: E402
 from k2p_keras.model.activations import preactivation_threshold  # noqa: E402
@@ -98,3 +98,11 @@ def test_aliases_of_linear_and_negative_part_parameters():
             preactivation_threshold(name, -0.1)
     assert preactivation_threshold("relu", 0.5, active_threshold=2.0) == 2.0
     assert normalize_activation("no_such_thing").problem.startswith("activation 'no_such_thing' is unknown")
+
+
+def test_the_diagnostics_activation_is_the_activation_output_or_none_when_not_monotone():
+    x = np.array([-1.0, 0.2, 0.7, 8.0])
+    np.testing.assert_array_equal(activation_forward("relu")(x), [0.0, 0.2, 0.7, 8.0])
+    np.testing.assert_array_equal(activation_forward("relu", 0.5)(x), [0.0, 0.0, 0.7, 8.0])
+    np.testing.assert_allclose(activation_forward("sigmoid")(x), 1 / (1 + np.exp(-x)))
+    assert activation_forward("gelu") is None and activation_forward("no_such_activation") is None

@@ -468,6 +468,25 @@ def test_influence_and_clusters_of_the_example_join_the_summary(tmp_path):
     assert len(read_meme(archetypes).motifs) <= len(set(clusters))
 
 
+def test_diagnostics_of_the_example_join_the_summary_with_their_labels(tmp_path):
+    from conftest import REPO
+
+    summary = tmp_path / "summary.tsv"
+    example = [str(REPO / "example_models" / "deepbind.h5"), str(REPO / "data" / "example_seqs.h5")]
+    result = CliRunner().invoke(cli, example + ["--diagnostics", "--labels", "y", "--summary", str(summary),
+                                                "-o", str(tmp_path / "motifs.meme")])
+    assert result.exit_code == 0, result.output
+    assert "diagnostics: each sequence's best window; labels y in" in result.output
+    assert "diagnostics: 20000 sequences' best windows; AUROC alone (y in" in result.output
+    header, *rows = [line for line in summary.read_text().splitlines() if not line.startswith("#")]
+    assert header.split("\t")[-6:] == ["mean_activation", "central_share", "central_enrichment", "auroc",
+                                        "mean_activation_0", "mean_activation_1"]
+    auroc = [float(row.split("\t")[-3]) for row in rows]
+    assert min(auroc[t] for t in (0, 5, 7, 10, 11, 13, 15)) > max(auroc[t] for t in (1, 2, 3, 4, 6, 8, 9, 12, 14))
+    missing = one_line_failure(example + ["--diagnostics", "--labels", "nope"], tmp_path / "o.meme")
+    assert "nope" in missing
+
+
 def test_influence_of_a_model_keras_refuses_in_safe_mode_fails_in_one_line(tmp_path):
     from conftest import REPO
 

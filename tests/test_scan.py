@@ -269,7 +269,8 @@ def test_batches_of_any_size_and_length_give_the_same_sums(rescore):
 @NEEDS_NUMBA
 def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     """load_compiled_kernels (the callback's warm-up) must leave nothing for a real scan to load:
-    every argument type of the compiled kernels is the same whatever the shapes and options."""
+    every argument type of the compiled kernels is the same whatever the shapes and options (the
+    diagnostics' two kernels, with and without them, both loaded)."""
     from k2p_keras.scan import best_windows, lookup as window_search, rescore as window_sums
 
     best_windows.load_compiled_kernels()
@@ -278,7 +279,8 @@ def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     assert all(before)
     rng = np.random.default_rng(3)
     for options in (dict(), dict(score_bins=100, both_strands=True, padding="same"),
-                    dict(letter_threshold=np.zeros(8), active_only=True, strides=2)):
+                    dict(letter_threshold=np.zeros(8), active_only=True, strides=2),
+                    dict(diagnostics=True, activation=np.tanh, pool=PoolSpec(3, 2, "same"))):
         scan_best_windows([sequences(rng, 20, 40)], rng.normal(size=(5, 4, 8)).astype(np.float32),
                           rng.normal(size=8), rescore="numba", **options)
     after = (list(window_search.one_hot_to_best_windows.signatures),
@@ -425,3 +427,112 @@ def test_sequences_too_short_for_one_block_are_refused_in_one_line():
     x = np.eye(4)[np.zeros((3, 10), int)]
     with pytest.raises(K2PError, match="length 10 give the conv 6 positions, fewer than the max-pool's size"):
         scan_best_windows([x], np.ones((5, 4, 2)), pool=PoolSpec(8, 8, "valid"))
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+def numpy_sequence_best(x, kernel, padding, strides, both_strands, pool=None):
+    """Each sequence's best window per filter over the positions the blocks hold (all of them without
+    a pool): its score (N, F), position (the window's index on its strand) and strand, the
+    forward strand winning ties, then the first position."""
+    left, right = padding_amounts(x.shape[1], kernel.shape[0], padding, strides)
+
+    def scores(strand):
+        padded = np.pad(strand, ((0, 0), (left, right), (0, 0)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape[:2], axis=(1, 2))[:, ::strides, 0]
+        return np.einsum("npla,laf->npf", windows, kernel)
+
+    forward = scores(x)
+    held = np.ones(forward.shape[1], bool)
+    if pool is not None:
+        held[:] = False
+        for lo, hi in zip(*pool_blocks(forward.shape[1], pool)):
+            held[lo:hi] = True
+    forward = np.where(held[None, :, None], forward, -np.inf)
+    best, position, strand = forward.max(axis=1), forward.argmax(axis=1), np.zeros(forward.shape[::2], int)
+    if both_strands:
+        reverse = np.where(held[None, :, None], scores(x[:, ::-1, ::-1]), -np.inf)
+        take = reverse.max(axis=1) > best
+        best = np.where(take, reverse.max(axis=1), best)
+        position, strand = np.where(take, reverse.argmax(axis=1), position), take.astype(int)
+    return best, position, strand
+
+
+@pytest.mark.parametrize("padding, strides, both_strands, pool", [
+    ("valid", 1, False, None), ("same", 2, True, None), ("causal", 1, True, None),
+    ("valid", 1, True, PoolSpec(3, 3, "valid")), ("same", 1, False, PoolSpec(4, 2, "same"))], ids=str)
+@pytest.mark.parametrize("n_encoding", ["zero", "soft"])
+def test_diagnostics_sum_each_sequence_s_best_window_as_numpy_does(padding, strides, both_strands, pool, n_encoding,
+                                                                   rescore):
+    """The score histogram (per label column too), the activation's sums and the positions of each
+    sequence's best window; after a max-pool, the best of its blocks' (ties: forward, then first)."""
+    rng = np.random.default_rng(stable_seed(padding, strides, both_strands, pool, n_encoding, "diagnostics"))
+    x = sequences(rng, 70, 35, n_encoding)
+    kernel, bias = rng.normal(size=(6, 4, 3)), rng.normal(size=3)
+    labels = (rng.random((70, 2)) < 0.4).astype(float)
+    stats = scan_best_windows([(x[:30], labels[:30]), (x[30:], labels[30:])], kernel, bias, padding=padding,
+                              strides=strides, both_strands=both_strands, pool=pool, rescore=rescore,
+                              diagnostics=True, n_labels=2)
+    score, position, strand = numpy_sequence_best(x, kernel, padding, strides, both_strands, pool)
+    sums = stats.diagnostics
+    low = np.minimum(kernel.min(axis=1), 0).sum(axis=0)
+    width = (np.maximum(kernel.max(axis=1), 0).sum(axis=0) - low) / 1000
+    index = np.minimum(np.floor((score - low) / width).astype(int), 999)
+    for t in range(3):
+        np.testing.assert_array_equal(sums.count[t], np.bincount(index[:, t], minlength=1000))
+        for j in range(2):
+            np.testing.assert_array_equal(sums.label_count[t, j], np.bincount(index[:, t], labels[:, j], 1000))
+        expected = np.zeros((sums.positions.shape[1], 2))
+        np.add.at(expected, (position[:, t], strand[:, t]), 1)
+        np.testing.assert_array_equal(sums.positions[t], expected)
+    # No activation given: conv + bias itself, read off the bin edges exactly (it is linear); soft
+    # rows are float32 in the scan, as the kernel (the scan's other sums' tolerance).
+    np.testing.assert_allclose(sums.activation_sum, (score + bias).sum(axis=0), rtol=1e-7)
+    np.testing.assert_allclose(sums.label_activation_sum, np.einsum("nf,nj->fj", score + bias, labels), rtol=1e-7)
+    assert (sums.min_length, sums.max_length) == (35, 35)
+
+
+def test_a_relu_s_mean_is_read_off_the_grid_within_a_bin(rescore):
+    rng = np.random.default_rng(stable_seed("relu grid"))
+    x = sequences(rng, 200, 40)
+    kernel, bias = rng.normal(size=(8, 4, 4)), np.array([-4.0, -2.0, 0.0, 1.0])
+    stats = scan_best_windows([x], kernel, bias, rescore=rescore, diagnostics=True,
+                              activation=lambda v: np.maximum(v, 0.0))
+    score, _, _ = numpy_sequence_best(x, kernel, "valid", 1, False)
+    # Linear in every bin but the one holding the kink, where it is off by at most a quarter bin.
+    exact = np.maximum(score + bias, 0.0).sum(axis=0)
+    assert np.all(np.abs(stats.diagnostics.activation_sum - exact) <= stats.diagnostics.width / 4 * 200)
+    np.testing.assert_allclose(stats.diagnostics.activation_sum, exact, rtol=1e-3)
+
+
+def test_the_diagnostics_routes_agree_on_mixed_batches():
+    """One-hot, N and soft batches with labels: numba's sums and TensorFlow's are the same."""
+    if not numba_available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(22)
+    batches = [(sequences(rng, 40, 50, kind), (rng.random((40, 3)) < 0.5).astype(float))
+               for kind in ("zero", "quarter", "soft")]
+    kernel, bias = rng.normal(size=(9, 4, 5)), rng.normal(size=5)
+    options = dict(padding="same", both_strands=True, score_bins=50, diagnostics=True, n_labels=3,
+                   activation=np.tanh)
+    fast = scan_best_windows(batches, kernel, bias, rescore="numba", **options).diagnostics
+    plain = scan_best_windows(batches, kernel, bias, rescore="tensorflow", **options).diagnostics
+    for name in ("count", "label_count", "activation_sum", "label_activation_sum", "positions"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(plain, name), rtol=1e-13, atol=1e-12, err_msg=name)
+
+
+def test_positions_grow_with_the_longest_sequence_and_labels_must_come_with_every_batch(rescore):
+    rng = np.random.default_rng(stable_seed("lengths"))
+    kernel = rng.normal(size=(5, 4, 2))
+    stats = scan_best_windows([sequences(rng, 5, 20), sequences(rng, 5, 30), sequences(rng, 5, 25)], kernel,
+                              rescore=rescore, diagnostics=True)
+    assert stats.diagnostics.positions.shape == (2, 26, 2) and stats.diagnostics.positions.sum() == 30
+    assert (stats.diagnostics.min_length, stats.diagnostics.max_length) == (20, 30)
+    with pytest.raises(K2PError, match=r"\(x, y\) pairs with 2 label column"):
+        scan_best_windows([sequences(rng, 5, 20)], kernel, diagnostics=True, n_labels=2, rescore=rescore)
+    with pytest.raises(K2PError, match=r"labels of shape \(5, 1\), expected \(5, 2\)"):
+        scan_best_windows([(sequences(rng, 5, 20), np.zeros((5, 1)))], kernel, diagnostics=True, n_labels=2,
+                          rescore=rescore)
+    with pytest.raises(K2PError, match="no score_floor"):
+        scan_best_windows([sequences(rng, 5, 20)], kernel, pool=PoolSpec(1, 1, "valid"), score_floor=np.zeros(2),
+                          diagnostics=True)

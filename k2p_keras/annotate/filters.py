@@ -55,15 +55,16 @@ class FilterReport:
     is_archetype : bool
         Whether the filter stands for its cluster (drawn first, the others folded under it).
     auroc : float or None
-        AUROC of the filter's best activation alone against the labels.
+        AUROC of the filter's best ``conv + bias`` per sequence alone against the labels (with
+        several label columns, the column it separates best).
     class_means : dict or None
         Class label -> mean best activation of the sequences of that class.
     activation_histogram : tuple or None
-        ``(edges, {class label: counts})``: the distribution of each sequence's best
-        activation, ``len(edges) == len(counts) + 1``.
+        ``(edges, {class label: counts})``: the distribution of each sequence's best ``conv +
+        bias``, ``len(edges) == len(counts) + 1``.
     position_histogram : numpy.ndarray or None
-        Best windows per start position along the sequence, ``(P,)``, or ``(P, 2)`` for the
-        forward and reverse strands.
+        Best windows per position along the sequence (the conv's output index), ``(P,)``, or
+        ``(P, 2)`` for the forward and reverse strands.
     """
 
     name: str
@@ -102,8 +103,8 @@ def _per_filter(values, n_filters, what):
     return [float(v) for v in (array if array.ndim == 1 else array.mean(axis=1))]
 
 
-def attach_model_figures(reports, influence=None, clusters=None):
-    """Fill the reports' influence and cluster fields from an extraction's results.
+def attach_model_figures(reports, influence=None, clusters=None, diagnostics=None):
+    """Fill the reports' influence, cluster and diagnostics fields from an extraction's results.
 
     Parameters
     ----------
@@ -115,6 +116,10 @@ def attach_model_figures(reports, influence=None, clusters=None):
         or one value per filter).
     clusters : object, optional
         With ``labels`` (``(F,)`` cluster ids) and ``archetypes`` (cluster id -> filter index).
+    diagnostics : object, optional
+        With ``report_fields(f)``: filter ``f``'s diagnostics fields (``auroc``, ``class_means``,
+        ``activation_histogram``, ``position_histogram``; ``figures`` added to its figures), as
+        :class:`~k2p_keras.annotate.diagnostics.Diagnostics` gives them.
 
     Returns
     -------
@@ -139,6 +144,12 @@ def attach_model_figures(reports, influence=None, clusters=None):
         for t, report in enumerate(reports):
             report.cluster = int(labels[t])
             report.is_archetype = archetypes.get(report.cluster) == t
+    if diagnostics is not None:
+        for t, report in enumerate(reports):
+            fields = dict(diagnostics.report_fields(t))
+            report.figures.update(fields.pop("figures", {}))
+            for name, value in fields.items():
+                setattr(report, name, value)
     return reports
 
 

@@ -333,7 +333,9 @@ def _diagnostics_png(report):
         for label, counts in by_class.items():
             counts = np.asarray(counts, dtype=np.float64)
             ax.stairs(counts / max(counts.sum(), 1), edges, label=str(label))
-        ax.set_xlabel("best activation per sequence", fontsize=8)
+        if edges[0] < 0 < edges[-1]:  # where a ReLU switches on
+            ax.axvline(0.0, color="0.6", linewidth=0.6, linestyle="--")
+        ax.set_xlabel("best conv + bias per sequence", fontsize=8)
         ax.set_ylabel("share", fontsize=8)
         ax.legend(fontsize=7, title="class", title_fontsize=7, frameon=False)
     if report.position_histogram is not None:
@@ -342,7 +344,8 @@ def _diagnostics_png(report):
         counts = counts[:, None] if counts.ndim == 1 else counts
         for column, label in zip(counts.T, ("forward", "reverse")):
             ax.plot(np.arange(1, len(column) + 1), column, label=label if counts.shape[1] > 1 else None)
-        ax.set_xlabel("start of the best window", fontsize=8)
+        ax.set_xlabel("position of the best window", fontsize=8)
+        ax.set_ylim(bottom=0)
         ax.set_ylabel("sequences", fontsize=8)
         if counts.shape[1] > 1:
             ax.legend(fontsize=7, frameon=False)

@@ -70,6 +70,7 @@ FLAGS = {
     "batch_size": dict(metavar="[auto|N]", callback=batch_size_option),
     "influence": dict(is_flag=True),
     "influence_null": dict(type=click.Choice(NULLS)),
+    "diagnostics": dict(is_flag=True),
     "cluster": dict(is_flag=True),
 }
 
@@ -114,8 +115,9 @@ def options_of_extract(command):
               help="Write one self-contained HTML report: logos, best matches aligned, tables "
                    "(implies --annotate; needs matplotlib).")
 @click.option("--labels", default=None, metavar="DATASET",
-              help="With --influence: the HDF5 dataset of the sequences' labels, for the change of the loss "
-                   "[default: 'y' or 'labels' beside the sequences, when there is one].")
+              help="With --influence or --diagnostics: the HDF5 dataset of the sequences' labels, for the change "
+                   "of the loss and each filter's AUROC alone [default: 'y' or 'labels' beside the sequences, "
+                   "when there is one].")
 @click.option("--archetypes", "archetypes_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
               help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")
 @click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
@@ -153,6 +155,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
         if plan.options.influence:
             click.echo(f"influence: cut at {split_at_activation(plan.runnable, plan.spec.layer_name).describe()}"
                        + (f"; labels {plan.labels_source}" if plan.labels_source else ""), err=True)
+        if plan.options.diagnostics:
+            click.echo("diagnostics: each sequence's best window" + (f"; labels {plan.labels_source}"
+                                                                     if plan.labels_source else ", no labels"), err=True)
     with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
         result = plan.run(progress)
     if database is not None:

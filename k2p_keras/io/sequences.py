@@ -30,7 +30,7 @@ from .formats import file_kind
 from .matrices import hdf5_damage, resolve_dataset
 
 
-__all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "open_labels", "open_sequences"]
+__all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "labelled_batches", "open_labels", "open_sequences"]
 
 _WHITESPACE = b" \t\r\n\v\f"
 
@@ -662,3 +662,32 @@ def open_labels(labels, sequences=None, count=None):
             labels = found[0]
         data = resolve_dataset(h5file, labels, path)
         return _checked_labels(data[()], count, f"the labels {labels!r}", path), f"{labels} in {os.fspath(path)}"
+
+
+def labelled_batches(batches, labels):
+    """Each batch with its sequences' labels: ``(x, y)`` pairs, ``y`` the next ``len(x)`` rows of ``labels``.
+
+    Parameters
+    ----------
+    batches : iterable of numpy.ndarray (B, length, 4)
+        In the order of the labels' rows, e.g. ``SequenceSource.iter_batches(size)``.
+    labels : numpy.ndarray, shape (N, ...)
+
+    Yields
+    ------
+    tuple of (numpy.ndarray, numpy.ndarray)
+
+    Raises
+    ------
+    K2PError
+        When the labels run out before the batches, or are left over after the last one.
+    """
+    offset = 0
+    for x in batches:
+        y = labels[offset:offset + len(x)]
+        offset += len(x)
+        if len(y) < len(x):
+            raise K2PError(f"{len(labels)} labels for more sequences than that")
+        yield x, y
+    if offset != len(labels):
+        raise K2PError(f"{len(labels)} labels for {offset} sequences")

@@ -13,6 +13,7 @@ Both read :data:`ACTIVATIONS`, so every activation the exact path accepts has th
 the heuristic needs. The functions follow Keras 3's definitions with their default
 parameters (``keras.activations.get(name)``); the tests compare them with Keras itself.
 """
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -254,3 +255,13 @@ def threshold_from_fraction(activation, max_preactivation, fraction, active_thre
 def check_threshold_fraction(fraction):
     """A fraction of the maximal activation in [0, 1) (1 would let no window through)."""
     return check_fraction(fraction, "threshold fraction", include_zero=True, include_one=False)
+
+
+
+def activation_forward(activation, active_threshold=0.0):
+    """:func:`activation_output` as a function of ``conv + bias`` alone, or None for an activation
+    that is not non-decreasing or not known (``conv + bias`` then stands for it)."""
+    rule = activation_rule(activation)
+    if rule is None or not rule.monotone:
+        return None
+    return functools.partial(activation_output, rule.name, active_threshold=active_threshold)

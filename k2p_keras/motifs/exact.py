@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import K2PError, OptionError, PatternError
+from ..model.activations import activation_forward
 from ..options import DEFAULTS
 from ..scan.stats import histogram_grid, SCORE_BINS
 from ..scan.windows import EVERY_WINDOW
@@ -123,7 +124,7 @@ def _fallback_to_shared(estimate, kernel, sums):
 
 def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS.shared_base, sites=DEFAULTS.sites,
                  both_strands=DEFAULTS.both_strands, strict=DEFAULTS.strict, letter_threshold=None, progress=None,
-                 strategy=None):
+                 strategy=None, diagnostics=False, n_labels=0):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
@@ -156,6 +157,12 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
         Receives the number of sequences in each scanned batch.
     strategy : tf.distribute.Strategy, optional
         Scan on the strategy's devices (:func:`k2p_keras.scan.best_windows.scan_best_windows`).
+    diagnostics : bool
+        Have the scan also sum each sequence's best window for the activation diagnostics
+        (``extraction.stats.diagnostics``, :mod:`k2p_keras.annotate.diagnostics`); with the sites
+        anywhere, the first pass's.
+    n_labels : int
+        Label columns the batches come with (``(x, y)`` pairs), for the diagnostics.
 
     Returns
     -------
@@ -172,7 +179,9 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
     if estimating:
         if batches is None:
             raise K2PError("sequences are needed to estimate the base; or give a fixed base")
-        stats = _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy)
+        stats = _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy,
+                            dict(diagnostics=diagnostics, n_labels=n_labels,
+                                 activation=activation_forward(spec.activation, spec.active_threshold)))
         sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
         estimate = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=shared_base,
                                  on_degenerate="raise" if shared_base else "nan")
@@ -198,9 +207,10 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
                       stats=stats, estimate=estimate, shared_base=bool(shared_base), sites=rule.label)
 
 
-def _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy):
+def _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy, diagnostics):
     """The scan's sums over the sites of ``spec.scope``: each sequence's or pooling block's best window,
-    or the windows anywhere near the strong ones (a first pass finds each filter's largest activation)."""
+    or the windows anywhere near the strong ones (a first pass finds each filter's largest activation).
+    ``diagnostics``: the diagnostics' options of the scan that sees each sequence's best window."""
     from ..scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
 
     fresh = batches if callable(batches) else (lambda: batches)
@@ -209,12 +219,13 @@ def _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, s
     if spec.scope != "anywhere":
         return scan_best_windows(fresh(), spec.kernel, spec.bias, active_only=rule.kind == "active",
                                  letter_threshold=letter_threshold, pool=spec.pool,
-                                 score_bins=SCORE_BINS if rule.kind == "strong" else None, **options)
+                                 score_bins=SCORE_BINS if rule.kind == "strong" else None, **options, **diagnostics)
     if not callable(batches):
         raise K2PError("the sites anywhere take two passes over the sequences: give a callable returning "
                        "fresh batches")
     # Pass 1: each sequence's best window gives each filter's largest activation over all windows.
-    first = scan_best_windows(fresh(), spec.kernel, spec.bias, letter_threshold=letter_threshold, **options)
+    first = scan_best_windows(fresh(), spec.kernel, spec.bias, letter_threshold=letter_threshold, **options,
+                              **diagnostics)
     threshold = strong_threshold(first.max_preactivation, rule, spec.activation, spec.active_threshold)
     # Pass 2: every window whose float32 score comes within two score bins of the threshold (the
     # histogram keeps one bin below it; the other covers float32's rounding), summed in float64.
@@ -225,6 +236,7 @@ def _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, s
                                score_bins=SCORE_BINS, **options)
     second.n_sequences = first.n_sequences
     second.letter_counts, second.n_letter_windows = first.letter_counts, first.n_letter_windows
+    second.diagnostics = first.diagnostics
     return second
 
 

@@ -8,7 +8,7 @@ from .codes import code_table, N_CODES, QUARTER_CODE
 from .devices import as_travelling, run_on_replicas, sum_over_workers
 from .lookup import code_table_to_word_tables, one_hot_to_best_windows
 from .rescore import accumulate_window_sums
-from .stats import histogram_grid, ScanStats, ScoreHistogram
+from .stats import ActivationSums, histogram_grid, label_bins, SCORE_BINS, ScanStats, ScoreHistogram
 from .tf_steps import traced_locate, traced_step
 from .windows import pool_blocks, window_count
 
@@ -22,7 +22,8 @@ class BatchScanner:
     """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, active_only,
-                 active_threshold, letter_threshold, score_bins, route, strategy=None, pool=None, score_floor=None):
+                 active_threshold, letter_threshold, score_bins, route, strategy=None, pool=None, score_floor=None,
+                 diagnostics=False, activation=None, n_labels=0):
         tf = import_tensorflow()
         self.strategy = strategy
         n_rows, _, n_filters = kernel.shape
@@ -49,7 +50,8 @@ class BatchScanner:
         self.score_bins = score_bins
         self.route, self.both_strands = route, bool(both_strands)
         self._traced = traced_step(int(strides), bool(both_strands), self.active_only,
-                                    self.active_threshold, self.count_letters, int(score_bins), pool is not None)
+                                    self.active_threshold, self.count_letters, int(score_bins), pool is not None,
+                                    bool(diagnostics))
         self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
         self.totals = {"score_sum": np.zeros(n_filters), "row_weight": np.zeros((n_filters, n_rows)),
@@ -60,15 +62,65 @@ class BatchScanner:
             self.totals.update(bin_count=np.zeros(n_filters * score_bins), bin_score_sum=np.zeros(n_filters * score_bins))
         self.letters_by_code = np.zeros((n_filters if self.count_letters else 0, n_rows, N_CODES))
         self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
-        self._pending = []  # batches' (codes, starts, take_rc, left) waiting for the compiled sums
+        self._start_diagnostics(kernel, bool(diagnostics), activation, int(n_labels))
+        self._pending = []  # batches' (codes, starts, take_rc, left, labels) waiting for the compiled sums
 
-    def add(self, x, pads):
-        """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums.
+    def _start_diagnostics(self, kernel, diagnose, activation, n_labels):
+        """Each sequence's best window's sums (:class:`ActivationSums`); arrays of size 0 when not asked for.
+
+        The activation is tabulated at the grid's bin edges (``conv + bias`` there), read off
+        linearly in between by both routes.
+        """
+        n_filters = self.table.shape[0]
+        self.diagnose, self.n_labels = diagnose, n_labels if diagnose else 0
+        self.diag_low, self.diag_width = histogram_grid(kernel, SCORE_BINS)
+        bins = SCORE_BINS if diagnose else 0
+        edges = self.diag_low[:, None] + self.diag_width[:, None] * np.arange(bins + 1 if diagnose else 0)[None, :]
+        preactivation = edges + self.bias[:, None]
+        self.activation_table = np.ascontiguousarray(
+            preactivation if activation is None else activation(preactivation), dtype=np.float64)
+        self.label_bins = label_bins(n_filters, self.n_labels) if diagnose else 1
+        self.diag = {"count": np.zeros((n_filters, bins)),
+                     "label_count": np.zeros((n_filters, self.n_labels, self.label_bins)),
+                     "activation_sum": np.zeros(n_filters if diagnose else 0),
+                     "label_activation_sum": np.zeros((n_filters, self.n_labels)),
+                     "positions": np.zeros((n_filters, 0, 2))}
+        self.lengths = [None, 0]  # the shortest and longest sequence seen
+
+    def see_length(self, length, pads):
+        """Make room in the positions' histogram for sequences of ``length`` padded by ``pads``.
+
+        Called for every batch, another worker's too, so that every worker's arrays have one shape.
+        """
+        self.lengths = [length if self.lengths[0] is None else min(self.lengths[0], length),
+                        max(self.lengths[1], length)]
+        if not self.diagnose:
+            return
+        n_positions = max(window_count(length + pads[0] + pads[1], self.table.shape[1], self.strides), 0)
+        grow = n_positions - self.diag["positions"].shape[1]
+        if grow > 0:
+            self._flush()  # the compiled sums hold the array they were given
+            self.diag["positions"] = np.pad(self.diag["positions"], ((0, 0), (0, grow), (0, 0)))
+
+    def _labels_of(self, x, labels):
+        """A batch's labels as float64 (B, J), checked against the batch; (B, 0) when there are none."""
+        if not self.n_labels:
+            return np.zeros((x.shape[0], 0))
+        labels = np.ascontiguousarray(labels, dtype=np.float64)
+        if labels.shape != (x.shape[0], self.n_labels):
+            raise K2PError(f"a batch of {x.shape[0]} sequences came with labels of shape {labels.shape}, "
+                           f"expected ({x.shape[0]}, {self.n_labels})")
+        return labels
+
+    def add(self, x, pads, labels=None):
+        """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums; ``labels``
+        (B, J): its sequences' labels, for the diagnostics.
 
         Returns the batch's summed rows (4,), float64: its letter totals.
         """
+        labels = self._labels_of(x, labels)
         if self.route == "lookup":
-            letter_totals = self._add_looked_up(x, pads)
+            letter_totals = self._add_looked_up(x, pads, labels)
             if letter_totals is not None:
                 return letter_totals
         check_one_hot_values(x)  # the compiled lookups took only the six code rows: here, any other
@@ -88,14 +140,18 @@ class BatchScanner:
                 starts, take_rc = starts.numpy(), take_rc.numpy()
                 if not pooled:  # one block: the global max
                     starts, take_rc = starts[:, None, :], take_rc[:, None, :]
-                self._add_compiled(codes.numpy(), starts, take_rc, pads[0])
+                self._add_compiled(codes.numpy(), starts, take_rc, pads[0], labels)
                 return letter_totals
         args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
                 tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width), *blocks)
+        if self.diagnose:
+            args += (tf.constant(self.diag_width), tf.constant(self.activation_table),
+                     tf.constant(self.label_bins, tf.int32))
         if self.strategy is None:
-            self._accumulate(self._traced(tf.constant(x, tf.float32), *args))
+            self._accumulate(self._traced(tf.constant(x, tf.float32), *args,
+                                          *((tf.constant(labels),) if self.diagnose else ())))
         else:  # each replica's shard of the batch (placed by run_on_replicas), summed like a batch of its own
-            for out in run_on_replicas(self.strategy, self._traced, x, *args):
+            for out in run_on_replicas(self.strategy, self._traced, x, *args, labels=labels if self.diagnose else None):
                 self._accumulate(out)
         return letter_totals
 
@@ -104,6 +160,9 @@ class BatchScanner:
         self._flush()  # the queued batches first: the sums are added in the batches' order
         if self.score_bins:
             np.add.at(self.deficit, out.pop("deficit_segment").numpy(), out.pop("deficit_rows").numpy())
+        for key in [key for key in out if key.startswith("diag_")]:
+            value, total = out.pop(key).numpy(), self.diag[key[len("diag_"):]]
+            total[tuple(slice(0, n) for n in value.shape)] += value  # a batch's positions: its own length's
         for key, value in out.items():
             if key == "max_preactivation":
                 np.maximum(self.totals[key], value.numpy(), out=self.totals[key])
@@ -121,7 +180,7 @@ class BatchScanner:
                                f"the max-pool's size ({self.pool.size}, valid padding): the model pools nothing")
         return self._blocks[key]
 
-    def _add_looked_up(self, x, pads):
+    def _add_looked_up(self, x, pads, labels):
         """The lookup route: the batch's letter totals, or None (nothing added) when it is not letter codes."""
         block_lo, block_hi = self.blocks(x.shape[1], pads)
         codes = np.empty(x.shape[:2], dtype=np.uint8)
@@ -132,7 +191,7 @@ class BatchScanner:
                                        block_lo, block_hi, self.score_floor, *self.word_tables, self.both_strands,
                                        codes, code_counts, starts, take_rc):
             return None
-        self._add_compiled(codes, starts, take_rc, pads[0])
+        self._add_compiled(codes, starts, take_rc, pads[0], labels)
         counts = code_counts.sum(axis=0)
         return counts[:4] + 0.25 * counts[QUARTER_CODE]
 
@@ -140,13 +199,15 @@ class BatchScanner:
         """Every worker's sums added up (a strategy across machines: each scanned its share)."""
         self._flush()
         mine = {**self.totals, "deficit": self.deficit, "letters_by_code": self.letters_by_code,
-                "n_sequences": np.array([float(n_sequences)]), "letter_totals": letter_totals}
+                "n_sequences": np.array([float(n_sequences)]), "letter_totals": letter_totals,
+                **{"diag_" + key: value for key, value in self.diag.items()}}
         every = sum_over_workers(self.strategy, mine, maxima=("max_preactivation",))
         self.totals = {key: every[key] for key in self.totals}
         self.deficit, self.letters_by_code = every["deficit"], every["letters_by_code"]
+        self.diag = {key: every["diag_" + key] for key in self.diag}
         return int(every["n_sequences"][0]), every["letter_totals"]
 
-    def _add_compiled(self, codes, starts, take_rc, left):
+    def _add_compiled(self, codes, starts, take_rc, left, labels):
         """Queue a batch's best windows for the compiled sums, which run on ``PENDING_SEQUENCES`` at a time.
 
         Each call of the compiled kernel starts and joins threads (about a millisecond, more on
@@ -156,7 +217,7 @@ class BatchScanner:
         """
         if self._pending and (self._pending[0][0].shape[1], self._pending[0][3]) != (codes.shape[1], left):
             self._flush()  # another length or padding: the queue holds one shape
-        self._pending.append((codes, starts, take_rc, left))
+        self._pending.append((codes, starts, take_rc, left, labels))
         if sum(batch[1].shape[0] * batch[1].shape[1] for batch in self._pending) >= PENDING_SEQUENCES:
             self._flush()
 
@@ -164,7 +225,7 @@ class BatchScanner:
         """Add the queued batches' best windows to the running sums."""
         if not self._pending:
             return
-        codes, starts, take_rc = (np.concatenate([batch[i] for batch in self._pending]) for i in range(3))
+        codes, starts, take_rc, labels = (np.concatenate([batch[i] for batch in self._pending]) for i in (0, 1, 2, 4))
         left = self._pending[0][3]
         self._pending = []
         t = self.totals
@@ -176,7 +237,9 @@ class BatchScanner:
             self.letter_threshold, self.bin_low, self.bin_width, t["score_sum"], t["row_weight"], t["n_used"],
             t["max_preactivation"], self.letters_by_code, t.get("n_letter_windows", empty),
             t["bin_count"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)),
-            t["bin_score_sum"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)), self.deficit)
+            t["bin_score_sum"].reshape(n_filters, bins) if bins else np.zeros((n_filters, 0)), self.deficit,
+            int(self.strides), labels,
+            (self.diag_width, self.activation_table, *self.diag.values()) if self.diagnose else None)
 
     def stats(self, n_sequences, letter_totals=None):
         self._flush()
@@ -190,7 +253,10 @@ class BatchScanner:
             n_used=t["n_used"].astype(np.int64), max_preactivation=t["max_preactivation"],
             letter_counts=letter_counts,
             n_letter_windows=t["n_letter_windows"].astype(np.int64) if self.count_letters else None,
-            score_histogram=self._histogram() if self.score_bins else None, letter_totals=letter_totals)
+            score_histogram=self._histogram() if self.score_bins else None, letter_totals=letter_totals,
+            diagnostics=ActivationSums(low=self.diag_low, width=self.diag_width, **self.diag,
+                                       min_length=self.lengths[0] or 0, max_length=self.lengths[1])
+            if self.diagnose else None)
 
     def _histogram(self):
         n_filters, bins = self.table.shape[0], self.score_bins

@@ -37,21 +37,26 @@ def load_compiled_kernels():
     if scan_route("auto") != "lookup":
         return
     # Every argument of the compiled kernels has one type whatever the shapes and options
-    # (float32 batches, float64 tables, 2-D arrays for the optional sums), so one tiny scan
-    # loads the very kernels the real scans call.
-    scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
-                      letter_threshold=0.0, rescore="numba")
+    # (float32 batches, float64 tables, 2-D arrays for the optional sums), but for the
+    # diagnostics (None or a tuple of arrays: two kernels), so two tiny scans load the very
+    # kernels the real scans call.
+    for diagnostics in (False, True):
+        scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
+                          letter_threshold=0.0, rescore="numba", diagnostics=diagnostics)
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
                       active_only=False, active_threshold=0.0, letter_threshold=None,
-                      score_bins=None, progress=None, rescore="auto", strategy=None, pool=None, score_floor=None):
+                      score_bins=None, progress=None, rescore="auto", strategy=None, pool=None, score_floor=None,
+                      diagnostics=False, activation=None, n_labels=0):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
 
     Parameters
     ----------
-    batches : iterable of numpy.ndarray, each (B, length, 4)
-        One-hot sequences (N rows all-zero or 0.25), e.g. ``SequenceSource.iter_batches()``.
+    batches : iterable of numpy.ndarray, each (B, length, 4), or of (x, y) pairs
+        One-hot sequences (N rows all-zero or 0.25), e.g. ``SequenceSource.iter_batches()``;
+        with labels for the diagnostics, pairs of such a batch and its labels ``y`` (B, n_labels)
+        (:func:`k2p_keras.io.sequences.labelled_batches`).
     kernel : numpy.ndarray, shape (L, 4, F)
         Cross-correlation kernel with dilation already expanded (zero rows in the gaps).
     bias : numpy.ndarray, shape (F,), optional
@@ -97,6 +102,16 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     score_floor : numpy.ndarray, shape (F,), optional
         With ``pool``: leave out the blocks whose best window scores (``x . W``, no bias, in
         float32) below it, so that only windows near the sites reach the float64 sums.
+    diagnostics : bool
+        Also sum each sequence's best window over the whole sequence (with ``pool``, the best
+        of its blocks') for the activation diagnostics (``ScanStats.diagnostics``,
+        :class:`~k2p_keras.scan.stats.ActivationSums`): its score by bin, its position and
+        strand, its activation, and these per label column. Not with ``score_floor``.
+    activation : callable, optional
+        The layer's activation on float64 ``conv + bias`` arrays, for the diagnostics
+        [default: none, ``conv + bias`` itself].
+    n_labels : int
+        Label columns each batch comes with (1.0 or 0.0 per sequence), for the diagnostics.
 
     Returns
     -------
@@ -114,21 +129,30 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     if score_floor is not None:
         if pool is None:
             raise K2PError("score_floor applies to the blocks of a pool (give pool)")
+        if diagnostics:
+            raise K2PError("the diagnostics need every block's best window: no score_floor")
         score_floor = np.broadcast_to(np.asarray(score_floor, dtype=np.float64), (n_filters,))
+    n_labels = 0 if not n_labels else check_positive_int(n_labels, "n_labels")
+    if n_labels and not diagnostics:
+        raise K2PError("labels are summed for the diagnostics only (give diagnostics=True)")
     scanner = BatchScanner(kernel, bias, padding, strides, both_strands, active_only,
                             active_threshold, letter_threshold, score_bins, scan_route(rescore, strategy),
-                            check_strategy(strategy), pool, score_floor)
+                            check_strategy(strategy), pool, score_floor, diagnostics, activation, n_labels)
     n_sequences = 0
     letter_totals = np.zeros(4)
     worker, n_workers = worker_share(strategy)
     for i, batch in enumerate(batches):
+        batch, labels = batch if isinstance(batch, tuple) else (batch, None)
+        if n_labels and labels is None:
+            raise K2PError(f"expected batches with their labels, (x, y) pairs with {n_labels} label column(s)")
         batch = check_one_hot_batch(batch, values=False)  # values: in scanner.add, on the route that reads them
         left, right = padding_amounts(batch.shape[1], n_rows, padding, strides)
         if batch.shape[1] + left + right < n_rows:
             raise K2PError(f"sequences of length {batch.shape[1]} are shorter than the kernel ({n_rows})")
+        scanner.see_length(batch.shape[1], (left, right))
         if i % n_workers != worker:  # another worker's share (every worker checks every batch alike)
             continue
-        letter_totals += scanner.add(batch, [left, right])
+        letter_totals += scanner.add(batch, [left, right], labels)
         n_sequences += batch.shape[0]
         if progress is not None:
             progress(batch.shape[0])

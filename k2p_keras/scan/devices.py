@@ -127,12 +127,13 @@ def _replicated(strategy, step):
     return _REPLICATED[key][2]
 
 
-def run_on_replicas(strategy, step, batch, *args):
+def run_on_replicas(strategy, step, batch, *args, labels=None):
     """``step(shard, *args)`` on each replica's shard of ``batch`` (B, length, 4), under ``strategy.run``.
 
     The shards are consecutive and differ in size by at most one sequence; replicas left
     without a sequence (a batch smaller than the replicas) scan an empty shard, whose sums
-    are zero and maximum -inf.
+    are zero and maximum -inf. ``labels`` (B, J), when given, are split alike and passed
+    last: ``step(shard, *args, shard_labels)``.
 
     Returns
     -------
@@ -142,16 +143,20 @@ def run_on_replicas(strategy, step, batch, *args):
 
     tf = import_tensorflow()
     devices = strategy.extended.worker_devices
-    shards = np.array_split(as_travelling(batch), len(devices))
     first = _first_local_replica(strategy)
 
-    def shard_on_device(context):
-        i = context.replica_id_in_sync_group - first
-        with tf.device(devices[i]):
-            return tf.constant(shards[i])
+    def distribute(array):
+        shards = np.array_split(array, len(devices))
 
-    values = strategy.experimental_distribute_values_from_function(shard_on_device)
-    out = _replicated(strategy, step)(values, *args)
+        def shard_on_device(context):
+            i = context.replica_id_in_sync_group - first
+            with tf.device(devices[i]):
+                return tf.constant(shards[i])
+
+        return strategy.experimental_distribute_values_from_function(shard_on_device)
+
+    sharded = () if labels is None else (distribute(labels),)
+    out = _replicated(strategy, step)(distribute(as_travelling(batch)), *args, *sharded)
     local = {key: strategy.experimental_local_results(value) for key, value in out.items()}
     return [{key: local[key][i] for key in local} for i in range(len(devices))]
 

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 
-#: Bins of the score histogram the scan keeps for the strong sites (:mod:`k2p_keras.motifs.sites`).
+#: Bins of the score histogram the scan keeps for the strong sites (:mod:`k2p_keras.motifs.sites`)
+#: and for the activation diagnostics (:class:`ActivationSums`).
 SCORE_BINS = 1000
+
+#: Most bytes the diagnostics' score histograms per label column may take, (F, J, K) float64:
+#: with many columns the grid is coarsened (:func:`label_bins`).
+LABEL_HISTOGRAM_BYTES = 256 * 2 ** 20
 
 
 def score_range(kernel):
@@ -47,6 +52,63 @@ def histogram_grid(kernel, n_bins=SCORE_BINS):
     low, high = score_range(kernel)
     width = (high - low) / int(n_bins)
     return low, np.where(width > 0, width, 1.0)
+
+
+def label_bins(n_filters, n_labels):
+    """Bins of the per-label score histograms: :data:`SCORE_BINS`, or a divisor of it small enough
+    that ``(F, J, bins)`` float64 fit :data:`LABEL_HISTOGRAM_BYTES` (at least 10).
+
+    Bin ``k`` of the coarse grid merges the fine bins ``k * r ... k * r + r - 1``, ``r = SCORE_BINS / bins``.
+    """
+    divisors = [k for k in range(SCORE_BINS, 0, -1) if SCORE_BINS % k == 0]
+    fits = [k for k in divisors if 8 * n_filters * max(n_labels, 1) * k <= LABEL_HISTOGRAM_BYTES]
+    return max(fits[0] if fits else 10, 10)
+
+
+@dataclass
+class ActivationSums:
+    """Each sequence's best window over the whole sequence, summed per filter: the activation
+    diagnostics' inputs (:mod:`k2p_keras.annotate.diagnostics`).
+
+    The best window is the filter's largest ``conv + bias`` in the sequence, the per-sequence
+    feature a global max-pool passes on; after a local max-pool, the best of the blocks' best
+    windows (the same window, except for windows no block holds). The scores are the float64
+    ``x . W`` the MLE sums, without the bias.
+
+    Attributes
+    ----------
+    low, width : numpy.ndarray, shape (F,)
+        The grid of :data:`SCORE_BINS` bins (:func:`histogram_grid`).
+    count : numpy.ndarray, shape (F, K)
+        Sequences per bin of their best window's score.
+    label_count : numpy.ndarray, shape (F, J, K')
+        The labels (J columns, 1 or 0) summed per bin, on the grid coarsened to ``K'``
+        bins (:func:`label_bins`); J = 0 without labels.
+    activation_sum : numpy.ndarray, shape (F,)
+        The activation of each sequence's best window, summed (read off its values at the
+        bins' edges, linearly in between).
+    label_activation_sum : numpy.ndarray, shape (F, J)
+        The same, each sequence weighted by its label.
+    positions : numpy.ndarray, shape (F, P, 2)
+        Best windows per position (the window's index among the conv's outputs: its first
+        row over the strides, in the padded strand it lies on) and strand (forward, reverse).
+    min_length, max_length : int
+        The shortest and longest sequence scanned.
+    """
+
+    low: np.ndarray
+    width: np.ndarray
+    count: np.ndarray
+    label_count: np.ndarray
+    activation_sum: np.ndarray
+    label_activation_sum: np.ndarray
+    positions: np.ndarray
+    min_length: int = 0
+    max_length: int = 0
+
+    @property
+    def n_labels(self):
+        return self.label_count.shape[1]
 
 
 @dataclass
@@ -104,6 +166,8 @@ class ScanStats:
     letter_totals : numpy.ndarray, shape (4,), or None
         Summed one-hot rows of every scanned sequence (float64): the data's letter
         frequencies once normalised (MEME's background).
+    diagnostics : ActivationSums or None
+        Each sequence's best window summed for the activation diagnostics; None when not requested.
     """
 
     n_sequences: int
@@ -115,3 +179,4 @@ class ScanStats:
     n_letter_windows: np.ndarray = None
     score_histogram: ScoreHistogram = None
     letter_totals: np.ndarray = None
+    diagnostics: ActivationSums = None

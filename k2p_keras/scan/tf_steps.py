@@ -152,11 +152,13 @@ def _locate_step(x, pads, kernel32, blocks=None, score_floor=None, *, strides, b
 
 
 def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width, blocks=None,
-               score_floor=None, *, strides, both_strands, active_only, active_threshold, count_letters, score_bins):
+               score_floor=None, diag_width=None, activation=None, label_bins=None, labels=None, *, strides,
+               both_strands, active_only, active_threshold, count_letters, score_bins, diagnose=False):
     """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel.
 
     With ``blocks`` (:func:`_best_starts`) the sums run over each block's best window that is a
-    site (:func:`_block_sites`), the blocks' windows taken as (B M) rows of F.
+    site (:func:`_block_sites`), the blocks' windows taken as (B M) rows of F. With ``diagnose``,
+    also the diagnostics' sums (:func:`_diagnostics_step`).
     """
     tf = import_tensorflow()
     left, right = pads[0], pads[1]
@@ -210,7 +212,65 @@ def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, b
         out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
     if score_bins:
         out.update(_histogram_step(score, row_weight, bin_low, bin_width, score_bins, site))
+    if diagnose:
+        n_positions = (tf.shape(x)[1] + left + right - length) // strides + 1
+        chosen = starts if take_rc is None or blocks is not None else tf.where(take_rc, rc_starts, starts)
+        out.update(_diagnostics_step(score, chosen, take_rc, site, n_positions, strides, bin_low, diag_width,
+                                     activation, label_bins, labels))
     return out
+
+
+def _diagnostics_step(score, starts, take_rc, site, n_positions, strides, low, width, activation, label_bins, labels):
+    """Each sequence's best window over its blocks, summed as :func:`k2p_keras.scan.rescore._add_sequence_best` sums it.
+
+    ``score`` (B M, F) float64, ``starts`` and ``take_rc`` (B, M F) or (B, F) (``take_rc`` None:
+    the forward strand), ``site`` (B M, F) 1.0 or 0.0, or None; ``activation`` (F, K + 1) at the
+    grid's bin edges; ``labels`` (B, J). The per-label histograms are a sparse one-hot of the
+    bins times the labels: no (B, F, J) array.
+    """
+    tf = import_tensorflow()
+    n_sequences, n_filters = tf.shape(labels)[0], tf.shape(score)[1]
+    shape = [n_sequences, -1, n_filters]
+    score = tf.reshape(score, shape)  # (B, M, F)
+    starts = tf.reshape(starts, shape)
+    rc = tf.zeros_like(starts, tf.bool) if take_rc is None else tf.reshape(take_rc, shape)
+    if site is not None:
+        score = tf.where(tf.reshape(site, shape) > 0, score, -np.inf)
+    # The best block; the forward strand wins ties, then the first block (as rescore's loop).
+    tied = score == tf.reduce_max(score, axis=1, keepdims=True)
+    forward = tied & ~rc
+    pick = tf.where(tf.reduce_any(forward, axis=1), tf.argmax(tf.cast(forward, tf.int32), axis=1),
+                    tf.argmax(tf.cast(tied, tf.int32), axis=1))
+    chosen = tf.one_hot(pick, tf.shape(score)[1], on_value=True, off_value=False, axis=1)  # (B, M, F)
+    best = tf.reduce_max(tf.where(chosen, score, -np.inf), axis=1)  # (B, F)
+    position = tf.reduce_sum(tf.where(chosen, starts, 0), axis=1) // strides
+    strand = tf.cast(tf.reduce_any(chosen & rc, axis=1), tf.int32)
+    n_bins = tf.shape(activation)[1] - 1
+    at = (best - low) / width
+    k = tf.clip_by_value(tf.floor(at), 0.0, tf.cast(n_bins, tf.float64) - 1.0)
+    inside = tf.clip_by_value(at - k, 0.0, 1.0)
+    k = tf.cast(k, tf.int32)
+    filters = tf.range(n_filters)[None, :]
+    flat = tf.reshape(activation, [-1])
+    edge = filters * (n_bins + 1) + k
+    value = tf.gather(flat, edge) + inside * (tf.gather(flat, edge + 1) - tf.gather(flat, edge))
+    ones = tf.ones_like(best)
+    coarse = k // (n_bins // label_bins)
+    one_hot_bins = tf.sparse.SparseTensor(
+        tf.cast(tf.reshape(tf.stack([tf.broadcast_to(tf.range(n_sequences)[:, None], tf.shape(k)),
+                                     filters * label_bins + coarse], axis=-1), [-1, 2]), tf.int64),
+        tf.reshape(ones, [-1]), tf.cast(tf.stack([n_sequences, n_filters * label_bins]), tf.int64))
+    label_count = tf.sparse.sparse_dense_matmul(one_hot_bins, labels, adjoint_a=True)  # (F K', J)
+    return {
+        "diag_count": tf.reshape(tf.math.unsorted_segment_sum(ones, filters * n_bins + k, n_filters * n_bins),
+                                 [n_filters, n_bins]),
+        "diag_label_count": tf.transpose(tf.reshape(label_count, [n_filters, label_bins, -1]), [0, 2, 1]),
+        "diag_activation_sum": tf.reduce_sum(value, axis=0),
+        "diag_label_activation_sum": tf.matmul(value, labels, transpose_a=True),
+        "diag_positions": tf.reshape(tf.math.unsorted_segment_sum(
+            ones, (filters * n_positions + position) * 2 + strand, n_filters * n_positions * 2),
+            [n_filters, n_positions, 2]),
+    }
 
 
 def _histogram_step(score, row_weight, bin_low, bin_width, score_bins, site=None):
@@ -248,28 +308,37 @@ def _histogram_step(score, row_weight, bin_low, bin_width, score_bins, site=None
 _TRACED_STEPS = {}
 
 
-def traced_step(strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled=False):
+def traced_step(strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled=False,
+                diagnose=False):
     """The traced scan step; ``pooled``: it takes ``block_lo``, ``block_hi`` (M,) int32 and ``score_floor``
-    (F,) float32 too (:func:`_scan_step`'s blocks)."""
+    (F,) float32 too (:func:`_scan_step`'s blocks); ``diagnose``: then the diagnostics' grid width (F,),
+    activation (F, K + 1), label bins (int32) and, last, the batch's labels (B, J) float64."""
     tf = import_tensorflow()
-    key = (strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled)
+    key = (strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled, diagnose)
     if key not in _TRACED_STEPS:
-        step = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
-                                 active_only=active_only, active_threshold=active_threshold,
-                                 count_letters=count_letters, score_bins=score_bins)
+        plain = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
+                                  active_only=active_only, active_threshold=active_threshold,
+                                  count_letters=count_letters, score_bins=score_bins, diagnose=diagnose)
         signature = [
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
             tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
             tf.TensorSpec([None, None, N_CODES], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
             tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)]
+        n_plain = len(signature)
         if pooled:
-            plain = step
-
-            def step(*args):
-                *args, block_lo, block_hi, score_floor = args
-                return plain(*args, (block_lo, block_hi), score_floor)
-
             signature += _block_signature()
+        if diagnose:
+            signature += [tf.TensorSpec([None], tf.float64), tf.TensorSpec([None, None], tf.float64),
+                          tf.TensorSpec([], tf.int32), tf.TensorSpec([None, None], tf.float64)]
+
+        def step(*args):
+            rest = args[n_plain:]
+            blocks = score_floor = None
+            if pooled:
+                (block_lo, block_hi, score_floor), rest = rest[:3], rest[3:]
+                blocks = (block_lo, block_hi)
+            return plain(*args[:n_plain], blocks, score_floor, *rest)
+
         _TRACED_STEPS[key] = tf.function(step, input_signature=signature, reduce_retracing=True, autograph=False)
     return _TRACED_STEPS[key]
 
