@@ -16,19 +16,15 @@ PENDING_SEQUENCES = 4096
 
 
 class BatchScanner:
-    """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
+    """Holds the kernel's tables, the running sums and, once a batch needs TensorFlow, its tensors."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, active_only,
                  active_threshold, letter_threshold, score_bins, route, strategy=None):
-        tf = import_tensorflow()
         self.strategy = strategy
         n_rows, _, n_filters = kernel.shape
-        self.kernel64 = tf.constant(kernel, tf.float64)
-        self.kernel32 = tf.constant(kernel, tf.float32)
+        self.kernel = kernel
         self.table = code_table(kernel)
-        self.table64 = tf.constant(self.table)
         self.bias = np.asarray(bias, dtype=np.float64)
-        self.bias64 = tf.constant(self.bias)
         self.padding, self.strides = padding, strides
         self.active_only, self.active_threshold = bool(active_only), float(active_threshold)
         # A scalar, or one threshold per filter (F,); +-inf let no window or every window through.
@@ -39,8 +35,7 @@ class BatchScanner:
         self.bin_low, self.bin_width = histogram_grid(kernel, max(score_bins, 1))
         self.score_bins = score_bins
         self.route, self.both_strands = route, bool(both_strands)
-        self._traced = traced_step(int(strides), bool(both_strands), self.active_only,
-                                    self.active_threshold, self.count_letters, int(score_bins))
+        self._tf = None  # the kernel as TensorFlow tensors and the traced step: see _tensorflow
         self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
         self.totals = {"score_sum": np.zeros(n_filters), "row_weight": np.zeros((n_filters, n_rows)),
@@ -53,6 +48,22 @@ class BatchScanner:
         self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
         self._pending = []  # batches' (codes, starts, take_rc, left) waiting for the compiled sums
 
+    def _tensorflow(self):
+        """The kernel, code table and bias as TensorFlow constants, and the traced step.
+
+        Made when a batch first needs TensorFlow: on the lookup route only a batch that is
+        not letter codes does, so a CPU scan of one-hot sequences never loads TensorFlow.
+        """
+        if self._tf is None:
+            tf = import_tensorflow()
+            self._tf = {
+                "tf": tf, "kernel32": tf.constant(self.kernel, tf.float32),
+                "kernel64": tf.constant(self.kernel, tf.float64), "table64": tf.constant(self.table),
+                "bias64": tf.constant(self.bias),
+                "step": traced_step(int(self.strides), self.both_strands, self.active_only, self.active_threshold,
+                                    self.count_letters, int(self.score_bins))}
+        return self._tf
+
     def add(self, x, pads):
         """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums.
 
@@ -64,22 +75,23 @@ class BatchScanner:
                 return letter_totals
         check_one_hot_values(x)  # the compiled lookups took only the six code rows: here, any other
         letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
-        tf = import_tensorflow()
+        t = self._tensorflow()
+        tf = t["tf"]
         tf_pads = tf.constant(pads, tf.int32)
         if self.route == "locate":
             # One-hot, zero and 0.25 rows travel to the device (a GPU) as uint8: a quarter of the bytes.
             sent = as_travelling(x)
             locate = traced_locate(int(self.strides), self.both_strands, travelling=sent.dtype == np.uint8)
-            starts, take_rc, codes, exact = locate(tf.constant(sent), tf_pads, self.kernel32)
+            starts, take_rc, codes, exact = locate(tf.constant(sent), tf_pads, t["kernel32"])
             if bool(exact):
                 self._add_compiled(codes.numpy(), starts.numpy(), take_rc.numpy(), pads[0])
                 return letter_totals
-        args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
+        args = (tf_pads, t["kernel32"], t["kernel64"], t["table64"], t["bias64"],
                 tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width))
         if self.strategy is None:
-            self._accumulate(self._traced(tf.constant(x, tf.float32), *args))
+            self._accumulate(t["step"](tf.constant(x, tf.float32), *args))
         else:  # each replica's shard of the batch (placed by run_on_replicas), summed like a batch of its own
-            for out in run_on_replicas(self.strategy, self._traced, x, *args):
+            for out in run_on_replicas(self.strategy, t["step"], x, *args):
                 self._accumulate(out)
         return letter_totals
 
