@@ -15,7 +15,7 @@ Every default is stated once, in :class:`Options`.
 """
 import os
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ._version import __version__
 from .annotate.logos import write_filter_logos
@@ -203,9 +203,9 @@ class ExtractionResult:
         lines = []
         if self.exact is not None and self.options.estimating:
             lnb = self.exact.ln_base
-            mode = "shared" if self.exact.shared_base else "per filter"
-            lines.append(f"{self.exact.n_filters} motifs; ln b from {lnb.min():.4g} to {lnb.max():.4g} "
-                         f"({mode}), {int(self.exact.stats.n_sequences)} sequences")
+            bases = (f"ln b {lnb[0]:.4g} (shared)" if self.exact.shared_base
+                     else f"ln b from {lnb.min():.4g} to {lnb.max():.4g} (per filter)")
+            lines.append(f"{self.exact.n_filters} motifs; {bases}, {int(self.exact.stats.n_sequences):,} sequences")
         if self.heuristic is not None:
             h = self.heuristic
             rule = (f"activation > {h.output_threshold:g}" if h.threshold_fraction is None
@@ -276,6 +276,9 @@ class ExtractionPlan:
         Sequences per pass (None when the input does not say, e.g. a generator).
     model, sequences : str
         Descriptions of the inputs, for the result.
+    notes : list of str
+        Lines for people about the inputs (how a FASTA file's N and IUPAC codes were
+        encoded); the command line prints them.
     """
 
     spec: object
@@ -285,6 +288,7 @@ class ExtractionPlan:
     n_sequences: int = None
     model: str = ""
     sequences: str = None
+    notes: list = field(default_factory=list)
 
     @property
     def open_batches(self):
@@ -352,12 +356,12 @@ def plan_extraction(model, sequences=None, **options):
     if opts.estimating and not opts.force:
         # Fail before the sequences are opened; a forced run warns when the PWMs are made.
         check_pattern(spec, estimating=True, path=model_label if isinstance(model, (str, os.PathLike)) else None)
-    batches_of_size, count, label, max_length = None, None, None, None
+    batches_of_size, count, label, max_length, note = None, None, None, None, None
     if sequences is not None and opts.needs_sequences:
-        batches_of_size, count, label, max_length = open_batches_for(spec, sequences, opts)
+        batches_of_size, count, label, max_length, note = open_batches_for(spec, sequences, opts)
     elif opts.needs_sequences:
-        what = "the heuristic PWMs" if opts.method != "exact" else "estimating the base (or give a fixed base)"
-        raise K2PError(f"sequences are needed for {what}")
+        raise K2PError("sequences are needed for the heuristic PWMs" if opts.method != "exact"
+                       else "sequences are needed to estimate the base: give sequences, or a fixed base")
     elif sequences is not None:
         warnings.warn("the sequences are not used: the exact PWMs at a fixed base need none")
     if getattr(spec, "both_strands", False) and not opts.both_strands:
@@ -371,7 +375,7 @@ def plan_extraction(model, sequences=None, **options):
                       "if the model scans both strands, say so (both_strands=True, "
                       "--both-strands on the command line)")
     return ExtractionPlan(spec=spec, options=opts, batches_of_size=batches_of_size, max_length=max_length,
-                          n_sequences=count, model=model_label, sequences=label)
+                          n_sequences=count, model=model_label, sequences=label, notes=[note] if note else [])
 
 
 def extract(model, sequences=None, **options):

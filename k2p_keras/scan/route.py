@@ -116,7 +116,7 @@ def scan_route(rescore, strategy=None):
     if rescore not in RESCORERS:
         raise K2PError(f"rescore: expected one of {', '.join(RESCORERS)}, got {rescore!r}")
     if rescore == "numba" and not numba_available():
-        raise K2PError("rescore='numba' needs numba: pip install 'k2p-keras[fast]'")
+        raise K2PError("rescore='numba' needs numba (a dependency of k2p-keras): pip install numba")
     if rescore == "numba" and strategy is not None:
         raise K2PError("rescore='numba' rescores on this machine's CPU: it does not run under a strategy")
     if rescore == "tensorflow" or strategy is not None or not numba_available():
