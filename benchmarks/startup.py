@@ -4,6 +4,8 @@
     python benchmarks/startup.py --quick              # 100 and 1,000 sequences, 3 repeats
     python benchmarks/startup.py --cold               # each CLI run with an empty numba cache
     python benchmarks/startup.py --cli "k2p-keras" --cli "/other/venv/bin/k2p-keras"   # two installs, same loop
+    python benchmarks/startup.py --cli "env PYTHONPATH=/tmp/old python -P -m k2p_keras" \
+                                 --cli "env PYTHONPATH=$PWD python -P -m k2p_keras"     # two checkouts
 
 Everything timed is a fresh process (``subprocess``), so this keeps working whatever the
 package looks like inside: the command line is the only thing it uses. In one loop of
@@ -77,12 +79,13 @@ runpy.run_module(MODULE, run_name="__main__", alter_sys=True)  # sys.argv[0] bec
 
 
 def imported_packages(cli, model, sequences, out, env):
-    """The heavy packages the CLI imported in one run (None when ``cli`` is not ``python -m MODULE``)."""
+    """The heavy packages the CLI imported in one run (None when ``cli`` is not ``[...] python [-P] -m MODULE``)."""
     command = cli_command(cli, model, sequences, out)
-    if len(command) < 3 or command[1] != "-m":
+    if "-m" not in command[:-1]:
         return None
-    code = PROBE.replace("MODULE", repr(command[2]))
-    done = run([command[0], "-c", code, *command[3:]], env)
+    at = command.index("-m")
+    code = PROBE.replace("MODULE", repr(command[at + 1]))
+    done = run([*command[:at], "-c", code, *command[at + 2:]], env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("IMPORTED")]
     return lines[-1].split()[1:] if lines else None
 
