@@ -40,6 +40,18 @@ def import_numba():
     return numba
 
 
+def parallel_launches_from_threads_safe():
+    """Whether two threads may run numba's parallel kernels at once: numba's threading layer is
+    OpenMP or TBB. Its own ``workqueue`` layer (where neither is installed, as with pip on macOS)
+    aborts the process ("not threadsafe ... concurrent access"). None before a parallel kernel
+    has run in this process (numba chooses its layer then) or without numba."""
+    numba = import_numba()
+    try:
+        return None if numba is None else numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet
+        return None
+
+
 def compiled_on_disk(*kernels):
     """Whether every kernel (an ``njit(cache=True)`` function) has a compiled version cached for
     its current source; None when numba's cache cannot say (a numba without these internals).

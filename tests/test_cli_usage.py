@@ -412,7 +412,7 @@ def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
     monkeypatch.setattr(best_windows, "compiled_kernels_cached", lambda strategy=None: False)
     result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme")
     assert result.exit_code == 0, result.output
-    assert (f"compiling the scan's kernels once (numba), about {best_windows.COMPILE_SECONDS} s; "
+    assert (f"compiling the scan's kernels once (numba), {model.about(best_windows.COMPILE_SECONDS)}; "
             "later runs skip this") in result.output
     assert "compiling the scan" not in run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "b.meme").output
     pytest.importorskip("memelite")
@@ -420,5 +420,6 @@ def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
     jaspar = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
     result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme", "--annotate", jaspar)
     assert result.exit_code == 0, result.output
-    assert (f"compiling Tomtom once (memelite), about {model.TOMTOM_COMPILE_SECONDS} s, while the scan runs; "
-            "later runs skip this") in result.output
+    # "while the scan runs" where numba's threading layer lets the compilation overlap the scan.
+    assert re.search(r"^compiling Tomtom once \(memelite\), about 5 min(, while the scan runs)?; later runs skip this$",
+                     result.output, flags=re.M), result.output

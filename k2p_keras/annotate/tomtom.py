@@ -491,8 +491,9 @@ def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=D
                       spans=spans, trim_ic=float(trim_ic), _matches=matches)
 
 
-#: About how long memelite takes to compile Tomtom, once per install (2 cores, busy).
-TOMTOM_COMPILE_SECONDS = 60
+#: About how long memelite takes to compile Tomtom, once per install: 5 minutes on 2 shared cores
+#: (docs/annotation.md); 9 to 20 on the same cores under a load of 5 to 10.
+TOMTOM_COMPILE_SECONDS = 300
 
 
 def tomtom_compiled():

@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 
 import click
 
+from .._numba import parallel_launches_from_threads_safe
 from ..annotate.logos import require_matplotlib
 from ..annotate.tomtom import (DEFAULT_Q_THRESHOLD, DEFAULT_TAXON, load_database, require_annotate,
                                TOMTOM_COMPILE_SECONDS, tomtom_compiled, warm_up_tomtom)
@@ -17,6 +18,7 @@ from ..extract import plan_extraction
 from ..io.sequences import holds_sequences, N_ENCODINGS
 from ..options import make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
+from ..scan.route import scan_route
 from ..validate import check_base, check_batch_size
 from .group import cli, MODEL_COMMAND, output_path, progress_bar, SectionedCommand, SectionOption
 
@@ -206,34 +208,42 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
             click.echo(result.annotation.format_summary(), nl=False, err=True)
 
 
+def about(seconds):
+    """A duration for people: ``about 90 s``, ``about 5 min``."""
+    return f"about {seconds} s" if seconds < 120 else f"about {round(seconds / 60)} min"
+
+
 def start_compilations(plan, database, quiet):
     """Say which one-time compilations this run pays, and start Tomtom's in a thread beside the scan.
 
     numba compiles the scan's kernels at the first scan after an install, and memelite's Tomtom
     at the first annotation; both are cached on disk for later runs. With a database, the scan's
     kernels are loaded first (numba compiles under one lock, which Tomtom's compilation would
-    hold for a minute), then Tomtom compiles in a thread while the scan runs.
+    hold for minutes), then Tomtom compiles in a thread while the scan runs, where numba lets two
+    threads run its parallel kernels at once (:func:`k2p_keras._numba.parallel_launches_from_threads_safe`);
+    elsewhere it compiles after the scan.
 
     Returns
     -------
     threading.Thread or None
-        The thread compiling Tomtom, when annotating.
+        The thread compiling Tomtom, when annotating beside the scan.
     """
-    if plan.passes == 0:
-        scan_cached = True  # nothing is scanned
-    else:
+    route = scan_route("auto", plan.options.strategy) if plan.passes else None
+    if route == "lookup":
         from ..scan.best_windows import compiled_kernels_cached, COMPILE_SECONDS, load_compiled_kernels  # numba loads here
 
-        scan_cached = compiled_kernels_cached(plan.options.strategy)
-        if scan_cached is False:
-            say(quiet, f"compiling the scan's kernels once (numba), about {COMPILE_SECONDS} s; later runs skip this")
+        if compiled_kernels_cached(plan.options.strategy) is False:
+            say(quiet, f"compiling the scan's kernels once (numba), {about(COMPILE_SECONDS)}; later runs skip this")
     if database is None:
         return None
-    if plan.passes and scan_cached is not None:
+    if route == "lookup":
         load_compiled_kernels()
+    beside = route in (None, "tensorflow") or bool(parallel_launches_from_threads_safe())
     if tomtom_compiled() is False:
-        say(quiet, f"compiling Tomtom once (memelite), about {TOMTOM_COMPILE_SECONDS} s, while the scan runs; "
-                   "later runs skip this")
+        say(quiet, f"compiling Tomtom once (memelite), {about(TOMTOM_COMPILE_SECONDS)}"
+                   f"{', while the scan runs' if beside and plan.passes else ''}; later runs skip this")
+    if not beside:
+        return None
     thread = threading.Thread(target=warm_up_tomtom, args=(database, plan.spec.kernel.shape[0]),
                               name="k2p-keras Tomtom compilation", daemon=True)
     thread.start()
