@@ -160,13 +160,13 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
     the base of the logarithm is estimated by maximum likelihood. --method heuristic (or
     both) also counts the letters of each sequence's most activating window, as DeepBind did.
     """
+    check_sequences_given(model, sequences, options)
     if logos_dir is not None or report_out is not None:
         require_matplotlib()
     database = None
     if annotate_db is not None or matches_out is not None or report_out is not None:
         require_annotate()  # a missing extra or an unknown database fails before the scan
         database = load_database(None if annotate_db in (None, DEFAULT_DB) else annotate_db, taxon=taxon)
-    check_sequences_given(model, sequences, options)
     try:
         plan = plan_extraction(model, sequences, **options)
     except PatternError as err:
