@@ -27,11 +27,11 @@ lies from all the sequences' on the trained weights, in the subset's standard er
 ``--wall`` measures what a user's script sees instead: each fit in a fresh process (TensorFlow
 imported and the data made before the clock starts), timed from ``PWMCallback(...)`` (or
 from ``fit`` without it) to the end of ``fit``, in ``--pairs`` pairs without and with the
-callback, the order alternating. The callback's fixed costs that its own clock leaves out
-(numba's start-up in its thread, competing with training; ``on_train_begin``) count here.
-Printed per pair: both wall times and where the callback's time went (its hooks, the
-warm-up thread); then the ratio with / without - 1 (median and range over the pairs) and
-the difference in seconds.
+callback, the order alternating. Whatever the callback's own clock might leave out (its
+set-up, numba's start-up, contention with training) counts here. Printed per pair: both
+wall times, the processes' CPU seconds, the callback's own clock (``time_spent``), the
+epochs, and where the callback's time went (its hooks, numba's start-up); then the ratios
+with / without - 1 (median and range over the pairs) and the difference in seconds.
 """
 import argparse
 import json
@@ -197,21 +197,22 @@ def realistic(args):
 # One fit in a fresh process, as a user's script runs it; prints one JSON line.
 WALL_CHILD = """
 import json, sys, tempfile, threading, time
-from benchmarks.callback_overhead import realistic_data, realistic_model
+from benchmarks.callback_overhead import Clock, realistic_data, realistic_model
 with_callback, epochs, n, length, seed = sys.argv[1] == "with", int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), 2017
 x, y = realistic_data(n, length, seed)
 model = realistic_model(length, seed)
 events = []
 with tempfile.TemporaryDirectory() as folder:
-    start = time.perf_counter()
-    callbacks = []
+    start, cpu_start = time.perf_counter(), time.process_time()
+    clock = Clock()
+    callbacks = [clock]
     if with_callback:
         import k2p_keras.callback as module
         real_warm_up = module._load_compiled_kernels
         def timed_warm_up():
             began, cpu = time.perf_counter(), time.thread_time()
             real_warm_up()
-            events.append(["warm-up thread", began - start, time.perf_counter() - began, time.thread_time() - cpu])
+            events.append(["numba's start-up", began - start, time.perf_counter() - began, time.thread_time() - cpu])
         module._load_compiled_kernels = timed_warm_up
         callback = module.PWMCallback(x, folder)
         events.append(["constructor", 0.0, time.perf_counter() - start, None])
@@ -221,11 +222,14 @@ with tempfile.TemporaryDirectory() as folder:
                 _real(*args, **kwargs)
                 events.append([_hook, began - start, time.perf_counter() - began, None])
             setattr(callback, hook, timed)
-        callbacks = [callback]
+        callbacks = [callback, clock]
     model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=callbacks)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     written = list(callback.dumped_epochs) if with_callback else []
-print("JSON", json.dumps({"wall": wall, "events": events, "written": written}))
+    spent = getattr(callback, "time_spent", float("nan")) if with_callback else 0.0
+epochs = [end - begin for begin, end in zip(clock.begin, clock.end)]
+print("JSON", json.dumps({"wall": wall, "cpu": cpu, "spent": spent, "events": events, "written": written,
+                         "epochs": epochs}))
 """
 
 
@@ -251,8 +255,12 @@ def wall_clock(args):
         pairs.append(got)
         without, with_cb = got["without"]["wall"], got["with"]["wall"]
         print(f"pair {p + 1} ({order[0]} first): {without:.2f} s without, {with_cb:.2f} s with "
-              f"(+{with_cb / without - 1:.3f}, {with_cb - without:+.2f} s); epochs written {got['with']['written']}; "
+              f"(+{with_cb / without - 1:.3f}, {with_cb - without:+.2f} s); CPU {got['without']['cpu']:.2f} / "
+              f"{got['with']['cpu']:.2f} s (+{got['with']['cpu'] / got['without']['cpu'] - 1:.3f}); the callback's "
+              f"own clock {got['with']['spent']:.2f} s; epochs written {got['with']['written']}; "
               f"load {os.getloadavg()[0]:.1f}")
+        print("    epochs (to the end of on_epoch_end), without: " + ", ".join(f"{e:.2f}" for e in got["without"]["epochs"])
+              + "; with: " + ", ".join(f"{e:.2f}" for e in got["with"]["epochs"]))
         for name, at, seconds, cpu in got["with"]["events"]:
             print(f"    {at:7.2f} s  {name}: {seconds:.3f} s" + ("" if cpu is None else f" ({cpu:.3f} s CPU)"))
     ratio = [q["with"]["wall"] / q["without"]["wall"] - 1 for q in pairs]
@@ -261,6 +269,15 @@ def wall_clock(args):
           f"(pairs: {', '.join(f'{r:.3f}' for r in ratio)}; goal < 0.10)")
     print(f"wall-clock difference: {statistics.median(difference):.2f} s (range {min(difference):.2f} to "
           f"{max(difference):.2f}); fit without it {statistics.median(q['without']['wall'] for q in pairs):.2f} s")
+    cpu = [q["with"]["cpu"] / q["without"]["cpu"] - 1 for q in pairs]
+    print(f"RATIO process CPU with / without - 1: {statistics.median(cpu):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in cpu)})")
+    own = [q["with"]["spent"] / q["without"]["wall"] for q in pairs]
+    print(f"the callback's own clock (time_spent) / fit without it: {statistics.median(own):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in own)})")
+    later = [sum(q["with"]["epochs"][1:]) / sum(q["without"]["epochs"][1:]) - 1 for q in pairs]
+    print(f"epochs 2-{args.epochs} (dumps included), with / without - 1: {statistics.median(later):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in later)})")
 
 
 def main():
