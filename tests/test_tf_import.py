@@ -30,10 +30,11 @@ def test_importing_scan_loads_nothing_and_leaves_stderr_alone():
                                  "print('tensorflow' in sys.modules)\n") == "False\n"
 
 
-def test_the_first_scan_loads_tensorflow_quietly_and_gives_fd_2_back():
+def test_the_first_tensorflow_scan_loads_tensorflow_quietly_and_gives_fd_2_back():
     assert stdout_of_a_quiet_run("import numpy as np\n"
                                  "from k2p_keras.scan.best_windows import scan_best_windows\n"
-                                 "stats = scan_best_windows([np.eye(4)[None]], np.eye(4)[:, :, None])\n"
+                                 "stats = scan_best_windows([np.eye(4)[None]], np.eye(4)[:, :, None],\n"
+                                 "                          rescore='tensorflow')\n"
                                  "print('tensorflow' in sys.modules, stats.score_sum.tolist())\n") == "True [4.0]\n"
 
 

@@ -491,14 +491,14 @@ def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=D
                       spans=spans, trim_ic=float(trim_ic), _matches=matches)
 
 
-#: About how long memelite takes to compile Tomtom, once per install: 5 minutes on 2 shared cores
-#: (docs/annotation.md); 9 to 20 on the same cores under a load of 5 to 10.
-TOMTOM_COMPILE_SECONDS = 300
+#: How long memelite takes to compile Tomtom, once per install, in seconds (fewest, most): 74 s on
+#: 2 quiet cores, 5 minutes on 2 shared ones (docs/annotation.md); 9 to 20 under a load of 5 to 10.
+TOMTOM_COMPILE_SECONDS = (60, 300)
 
 
 def tomtom_compiled():
     """Whether memelite's Tomtom is compiled and cached on disk: False when the first comparison
-    will compile it (about :data:`TOMTOM_COMPILE_SECONDS`); None when numba cannot say."""
+    will compile it (:data:`TOMTOM_COMPILE_SECONDS`); None when numba cannot say."""
     require_annotate()
     module = importlib.import_module("memelite.tomtom")
     kernels = [f for f in vars(module).values() if hasattr(f, "py_func") and hasattr(f, "_cache")]

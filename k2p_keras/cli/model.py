@@ -209,7 +209,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
 
 
 def about(seconds):
-    """A duration for people: ``about 90 s``, ``about 5 min``."""
+    """A duration for people: ``about 90 s``, ``about 5 min``; a (fewest, most) pair as ``1 to 5 min``."""
+    if isinstance(seconds, tuple):
+        return f"{round(seconds[0] / 60)} to {round(seconds[1] / 60)} min"
     return f"about {seconds} s" if seconds < 120 else f"about {round(seconds / 60)} min"
 
 

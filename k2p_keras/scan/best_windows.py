@@ -29,9 +29,9 @@ from .route import scan_route
 from .windows import padding_amounts, PADDINGS
 
 
-#: About how long numba takes to compile the lookup route's kernels, once per install: 1.5 minutes
-#: on 2 shared cores under a load of 5 (4 under a load of 10).
-COMPILE_SECONDS = 90
+#: About how long numba takes to compile the lookup route's kernels, once per install: 47 s on 2
+#: shared cores under a load of 3, 85-95 s under 5 to 9 (4 minutes under 10).
+COMPILE_SECONDS = 60
 
 
 def compiled_kernels_cached(strategy=None):
