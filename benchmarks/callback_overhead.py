@@ -2,6 +2,7 @@
 
     python benchmarks/callback_overhead.py [--epochs 6] [--repeats 3] [--batch-size 32] [--max-sequences N]
     python benchmarks/callback_overhead.py --model realistic [--length 101] [--n 15600]
+    python benchmarks/callback_overhead.py --model realistic --wall [--pairs 4]
 
 ``--model toy`` (the default) retrains the architecture of ``example_models/deepbind.keras`` (fresh weights, same seed)
 on ``data/example_seqs.h5``, alternately without callback and with
@@ -22,11 +23,22 @@ training seconds; then the medians: the callback's share of training over the wh
 (the goal of issue 15: under 0.10), over epochs 2-E (the first epoch's tracing left out),
 and one dump against one epoch. With a subset (``--max-sequences``), also how far its ln b
 lies from all the sequences' on the trained weights, in the subset's standard errors.
+
+``--wall`` measures what a user's script sees instead: each fit in a fresh process (TensorFlow
+imported and the data made before the clock starts), timed from ``PWMCallback(...)`` (or
+from ``fit`` without it) to the end of ``fit``, in ``--pairs`` pairs without and with the
+callback, the order alternating. Whatever the callback's own clock might leave out (its
+set-up, numba's start-up, contention with training) counts here. Printed per pair: both
+wall times, the processes' CPU seconds, the callback's own clock (``time_spent``), the
+epochs, and where the callback's time went (its hooks, numba's start-up); then the ratios
+with / without - 1 (median and range over the pairs) and the difference in seconds.
 """
 import argparse
+import json
 import os
 import pathlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -182,6 +194,92 @@ def realistic(args):
           f"SE {subset.se.mean():.4f})")
 
 
+# One fit in a fresh process, as a user's script runs it; prints one JSON line.
+WALL_CHILD = """
+import json, sys, tempfile, threading, time
+from benchmarks.callback_overhead import Clock, realistic_data, realistic_model
+with_callback, epochs, n, length, seed = sys.argv[1] == "with", int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), 2017
+x, y = realistic_data(n, length, seed)
+model = realistic_model(length, seed)
+events = []
+with tempfile.TemporaryDirectory() as folder:
+    start, cpu_start = time.perf_counter(), time.process_time()
+    clock = Clock()
+    callbacks = [clock]
+    if with_callback:
+        import k2p_keras.callback as module
+        real_warm_up = module._load_compiled_kernels
+        def timed_warm_up():
+            began, cpu = time.perf_counter(), time.thread_time()
+            real_warm_up()
+            events.append(["numba's start-up", began - start, time.perf_counter() - began, time.thread_time() - cpu])
+        module._load_compiled_kernels = timed_warm_up
+        callback = module.PWMCallback(x, folder)
+        events.append(["constructor", 0.0, time.perf_counter() - start, None])
+        for hook in ("on_train_begin", "on_epoch_end"):
+            def timed(*args, _real=getattr(callback, hook), _hook=hook, **kwargs):
+                began = time.perf_counter()
+                _real(*args, **kwargs)
+                events.append([_hook, began - start, time.perf_counter() - began, None])
+            setattr(callback, hook, timed)
+        callbacks = [callback, clock]
+    model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=callbacks)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    written = list(callback.dumped_epochs) if with_callback else []
+    spent = getattr(callback, "time_spent", float("nan")) if with_callback else 0.0
+epochs = [end - begin for begin, end in zip(clock.begin, clock.end)]
+print("JSON", json.dumps({"wall": wall, "cpu": cpu, "spent": spent, "events": events, "written": written,
+                         "epochs": epochs}))
+"""
+
+
+def wall_clock(args):
+    """Fits in fresh processes, without and with PWMCallback at its defaults: the wall-clock ratio."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def fit(kind):
+        done = subprocess.run([sys.executable, "-c", WALL_CHILD, kind, str(args.epochs), str(args.n),
+                               str(args.length)], capture_output=True, text=True, env=env, cwd=REPO)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("JSON ")]
+        if done.returncode != 0 or not lines:
+            raise SystemExit(done.stderr[-3000:])
+        return json.loads(lines[-1][5:])
+
+    print(f"realistic model, wall-clock: {args.n:,} sequences of {args.length} bp, {args.epochs} epochs, batch 128; "
+          f"PWMCallback defaults; {args.pairs} pairs of fresh processes; load average {os.getloadavg()[0]:.1f}")
+    pairs = []
+    for p in range(args.pairs):
+        order = ("without", "with") if p % 2 == 0 else ("with", "without")
+        got = {kind: fit(kind) for kind in order}
+        pairs.append(got)
+        without, with_cb = got["without"]["wall"], got["with"]["wall"]
+        print(f"pair {p + 1} ({order[0]} first): {without:.2f} s without, {with_cb:.2f} s with "
+              f"(+{with_cb / without - 1:.3f}, {with_cb - without:+.2f} s); CPU {got['without']['cpu']:.2f} / "
+              f"{got['with']['cpu']:.2f} s (+{got['with']['cpu'] / got['without']['cpu'] - 1:.3f}); the callback's "
+              f"own clock {got['with']['spent']:.2f} s; epochs written {got['with']['written']}; "
+              f"load {os.getloadavg()[0]:.1f}")
+        print("    epochs (to the end of on_epoch_end), without: " + ", ".join(f"{e:.2f}" for e in got["without"]["epochs"])
+              + "; with: " + ", ".join(f"{e:.2f}" for e in got["with"]["epochs"]))
+        for name, at, seconds, cpu in got["with"]["events"]:
+            print(f"    {at:7.2f} s  {name}: {seconds:.3f} s" + ("" if cpu is None else f" ({cpu:.3f} s CPU)"))
+    ratio = [q["with"]["wall"] / q["without"]["wall"] - 1 for q in pairs]
+    difference = [q["with"]["wall"] - q["without"]["wall"] for q in pairs]
+    print(f"RATIO wall-clock with / without - 1: {statistics.median(ratio):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in ratio)}; goal < 0.10)")
+    print(f"wall-clock difference: {statistics.median(difference):.2f} s (range {min(difference):.2f} to "
+          f"{max(difference):.2f}); fit without it {statistics.median(q['without']['wall'] for q in pairs):.2f} s")
+    cpu = [q["with"]["cpu"] / q["without"]["cpu"] - 1 for q in pairs]
+    print(f"RATIO process CPU with / without - 1: {statistics.median(cpu):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in cpu)})")
+    own = [q["with"]["spent"] / q["without"]["wall"] for q in pairs]
+    print(f"the callback's own clock (time_spent) / fit without it: {statistics.median(own):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in own)})")
+    later = [sum(q["with"]["epochs"][1:]) / sum(q["without"]["epochs"][1:]) - 1 for q in pairs]
+    print(f"epochs 2-{args.epochs} (dumps included), with / without - 1: {statistics.median(later):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in later)})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=("toy", "realistic"), default="toy")
@@ -195,6 +293,9 @@ def main():
     parser.add_argument("--n", type=int, default=15_600, help="realistic: sequences [15600]")
     parser.add_argument("--length", type=int, default=101, help="realistic: sequence length [101]")
     parser.add_argument("--seed", type=int, default=2017)
+    parser.add_argument("--wall", action="store_true",
+                        help="realistic: wall-clock of fresh processes with and without the callback")
+    parser.add_argument("--pairs", type=int, default=4, help="with --wall: pairs of fits [4]")
     args = parser.parse_args()
     toy = args.model == "toy"
     for key, toy_value, realistic_value in (("epochs", 6, 4), ("repeats", 3, 2), ("batch_size", 32, 128)):
@@ -203,7 +304,7 @@ def main():
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first epoch is left out)")
     if not toy:
-        realistic(args)
+        wall_clock(args) if args.wall else realistic(args)
         return
 
     with h5py.File(REPO / "data" / "example_seqs.h5", "r") as handle:

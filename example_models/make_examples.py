@@ -12,12 +12,21 @@ them (README, "Which known motifs did the model learn?"). Two small models are t
 - ``bn_model``: Conv1D(linear) -> BatchNormalization -> Activation(relu) -> Dropout
   -> GlobalMaxPooling1D -> Dense(sigmoid), which k2p-keras folds exactly.
 
+The model files hold the models only (architecture and weights): no optimizer and no
+training configuration, so that Keras loads them without a warning about optimizer state
+(compile a model before training it). ``--strip-only`` strips the files already here and
+retrains nothing (their weights stay bit for bit).
+
 Seeds are fixed; TensorFlow's CPU kernels may still differ in the last bits between machines.
 """
 import argparse
 import gzip
+import json
 import os
 import pathlib
+import shutil
+import tempfile
+import zipfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -86,6 +95,46 @@ def build_models(length, filters, kernel_length):
     return {"deepbind": deepbind, "bn_model": bn_model}
 
 
+def _copy_without_optimizer(source, dest):
+    """Copy an HDF5 model file without its optimizer weights and training configuration."""
+    with h5py.File(source, "r") as old, h5py.File(dest, "w") as new:
+        for key, value in old.attrs.items():
+            if key != "training_config":
+                new.attrs[key] = value
+        for name in old:
+            if name not in ("optimizer_weights", "optimizer"):
+                old.copy(old[name], new, name=name)
+
+
+def strip_optimizer(path):
+    """Rewrite a saved model (.h5 or .keras) without optimizer state or training configuration.
+
+    The layers' weights are copied as stored, so every PWM k2p-keras reads from the file
+    stays the same; Keras then loads the model uncompiled, without warnings.
+    """
+    path = pathlib.Path(path)
+    with tempfile.TemporaryDirectory() as folder:
+        stripped = pathlib.Path(folder) / path.name
+        if path.suffix == ".h5":
+            _copy_without_optimizer(path, stripped)
+        else:
+            with zipfile.ZipFile(path) as old, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as new:
+                for info in old.infolist():
+                    data = old.read(info)
+                    if info.filename == "config.json":
+                        config = json.loads(data)
+                        config.pop("compile_config", None)
+                        data = json.dumps(config).encode()
+                    elif info.filename == "model.weights.h5":
+                        weights = pathlib.Path(folder) / "weights.h5"
+                        weights_stripped = pathlib.Path(folder) / "weights_stripped.h5"
+                        weights.write_bytes(data)
+                        _copy_without_optimizer(weights, weights_stripped)
+                        data = weights_stripped.read_bytes()
+                    new.writestr(info, data)
+        shutil.move(stripped, path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sequences", type=int, default=20000)
@@ -93,7 +142,14 @@ def main():
     parser.add_argument("--filters", type=int, default=16)
     parser.add_argument("--kernel-length", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--strip-only", action="store_true",
+                        help="only strip the optimizer state from the model files here (no retraining)")
     args = parser.parse_args()
+    if args.strip_only:
+        for path in sorted((REPO / "example_models").glob("*.h5")) + sorted((REPO / "example_models").glob("*.keras")):
+            strip_optimizer(path)
+            print(f"{path.name}: optimizer state and training configuration removed")
+        return
 
     import keras
 
@@ -111,8 +167,9 @@ def main():
         model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy", metrics=["AUC"])
         history = model.fit(x, y, epochs=args.epochs, batch_size=64, validation_split=0.2, verbose=0)
         auc = history.history["val_AUC"][-1] if "val_AUC" in history.history else float("nan")
-        model.save(REPO / "example_models" / f"{name}.h5")
-        model.save(REPO / "example_models" / f"{name}.keras")
+        for suffix in (".h5", ".keras"):
+            model.save(REPO / "example_models" / f"{name}{suffix}")
+            strip_optimizer(REPO / "example_models" / f"{name}{suffix}")
         print(f"{name}: validation AUC {auc:.3f}")
 
 

@@ -13,7 +13,6 @@ whole files behind.
 import math
 import os
 import sys
-import threading
 import time
 import warnings
 from dataclasses import replace
@@ -130,7 +129,7 @@ class BudgetProbe:
 
 def _load_compiled_kernels():
     """:func:`k2p_keras.scan.best_windows.load_compiled_kernels`, quiet: a problem it meets shows in the dump itself."""
-    from .scan.best_windows import load_compiled_kernels  # numba loads in this thread, not with the package
+    from .scan.best_windows import load_compiled_kernels  # numba loads at the first epoch's end, not with the package
 
     try:
         load_compiled_kernels()
@@ -208,10 +207,11 @@ class PWMCallback(keras.callbacks.Callback):
         fit's share for the dump after the last epoch, which is always written
         (:func:`auto_dump_due`): on benchmarks/callback_overhead.py's 15,600 x 101 bp model a dump of all
         sequences costs 0.07 to 0.11 of an epoch on a CPU (with numba), so nearly every epoch is
-        written; on its 1,000 bp variant (0.07) every epoch (docs/callback.md). Before the
-        first measurement a dump is tried and given up, unwritten, as soon as it would run
-        over; the first time an epoch is skipped one line on stderr says so and what a dump
-        costs. Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
+        written; on its 1,000 bp variant (0.07) every epoch (docs/callback.md). The
+        callback's time counts its set-up and numba's one-time start-up too (at the first
+        epoch's end), not only its dumps (:attr:`time_spent`). Before the first measurement a
+        dump is tried and given up, unwritten, as soon as it would run over; the first time
+        an epoch is skipped one line on stderr says so and what a dump costs. Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
         ``EarlyStopping``, list it before this callback, so the epoch it stops at is written.
         "auto" times the epochs through ``fit`` (``on_epoch_begin``, ``params["epochs"]``);
         driven by hand, call :meth:`extract_result` instead. Logs get ``k2p_mean_*`` on
@@ -267,6 +267,9 @@ class PWMCallback(keras.callbacks.Callback):
         Its exact PWMs (PWMs, bases, scan statistics).
     dumped_epochs : list of int
         The 1-based epochs written so far.
+    time_spent : float
+        Seconds the callback has taken from training: its set-up, numba's start-up, its
+        dumps and cut-short tries (what ``every="auto"`` keeps under ``time_budget``).
     dump_estimate : float or None
         ``every="auto"``: the seconds a dump is expected to take (the last dump's, or a
         cut-short try's projection).
@@ -328,6 +331,7 @@ class PWMCallback(keras.callbacks.Callback):
         self._sequences = self._check_sequences(sequences)
         self._labels, self._label_values = labels, None
         self._source = None
+        self._source_spec = None
         self._indices = None
         self._layer_name = None
         self._previous_pwms = None
@@ -338,7 +342,7 @@ class PWMCallback(keras.callbacks.Callback):
         self._epochs_timed = 0
         self.dump_estimate = None
         self._said_skipping = False
-        self._warm_up = None
+        self._kernels_loaded = False
         self._batch_size = None
         self._summary_columns, self._summary_text = None, ""
 
@@ -379,6 +383,7 @@ class PWMCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         """Check the model's motif conv and its pattern, open the sequences, make the folder."""
+        began = time.perf_counter()
         plan = self._plan(self.layer)
         spec = plan.spec
         if self._layer_name is not None and spec.layer_name != self._layer_name:
@@ -395,15 +400,12 @@ class PWMCallback(keras.callbacks.Callback):
         except OSError as err:
             raise K2PError(f"cannot create the output folder ({err.strerror})",
                            path=self.output_dir) from None
-        if self._estimating and self._warm_up is None:
-            # numba's one-time start-up (half a second) overlaps the first epoch instead of
-            # lengthening the first dump; a dump that comes first waits for it on numba's lock.
-            self._warm_up = threading.Thread(target=_load_compiled_kernels, name="k2p-keras warm-up", daemon=True)
-            self._warm_up.start()
         summary = os.path.join(self.output_dir, SUMMARY_NAME)
         if not self._rows and os.path.exists(summary):
             warnings.warn(f"{summary}: replacing the summary of an earlier run (and its epoch_*.meme "
                           "files as the same epochs are written)")
+        # What the callback costs counts against its budget wherever it is spent, not only in its dumps.
+        self._spent += time.perf_counter() - began
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = time.perf_counter()
@@ -422,6 +424,7 @@ class PWMCallback(keras.callbacks.Callback):
         # The last epoch of fit, or one after which a callback before this one (EarlyStopping) stops it.
         epochs = (self.params or {}).get("epochs")
         last = number == epochs or bool(getattr(self.model, "stop_training", False))
+        self._load_kernels_once()
         fit_total = None  # the training seconds expected by the end of this fit
         if epochs and self._epochs_timed:
             fit_total = self._trained / self._epochs_timed * (self._epochs_timed + max(epochs - number, 0))
@@ -442,6 +445,25 @@ class PWMCallback(keras.callbacks.Callback):
             self.dump_estimate = time.perf_counter() - started
         finally:
             self._spent += time.perf_counter() - started
+
+    def _load_kernels_once(self):
+        """numba's one-time start-up (its import, registries and cached kernels: 0.5 s on a quiet
+        machine, 1-1.5 s on a busy one), at the first epoch's end, counted as the callback's time.
+
+        Not in a thread beside training: Keras runs each training step from Python, and the two
+        threads took turns at the GIL, so the epoch it overlapped lasted 1.6-2 s longer (2 busy
+        cores; benchmarks/callback_overhead.py --wall), more than the start-up costs alone.
+        """
+        if self._estimating and not self._kernels_loaded:
+            started = time.perf_counter()
+            _load_compiled_kernels()
+            self._kernels_loaded = True
+            self._spent += time.perf_counter() - started
+
+    @property
+    def time_spent(self):
+        """Seconds the callback has taken from training so far: its set-up, numba's start-up and its dumps."""
+        return self._spent
 
     def _say_skipping(self):
         """One line on stderr, the first time ``every="auto"`` skips an epoch."""
@@ -489,10 +511,10 @@ class PWMCallback(keras.callbacks.Callback):
             self._open_source(self.model, layer)
         batches = None
         if self._needs_sequences:
-            source, indices, size = self._source, self._indices, self._batch_size
+            source, indices = self._source, self._indices
 
             def batches():
-                return source.iter_batches(size, indices=indices)
+                return source.iter_batches(self._settled_batch_size(), indices=indices)
 
         try:
             return plan_extraction(self.model, batches, self._label_values, **{**self._option_values(), "layer": layer})
@@ -502,7 +524,7 @@ class PWMCallback(keras.callbacks.Callback):
                                path=err.path) from None
 
     def _option_values(self):
-        # The size the sequences are read in, once settled (_open_source): "auto" is not worked out again;
+        # The size the sequences are read in, once settled (_settled_batch_size): "auto" is not worked out again;
         # the batches come from the callback's own source (its dataset already chosen).
         size = self.options.batch_size if self._batch_size is None else self._batch_size
         return replace(self.options, batch_size=size, dataset=None).keywords()
@@ -545,11 +567,17 @@ class PWMCallback(keras.callbacks.Callback):
         if wanted is not None and wanted < source.count:
             rng = np.random.default_rng(self.seed)
             indices = np.sort(rng.choice(source.count, size=wanted, replace=False))
-        self._source, self._indices = source, indices
+        self._source, self._indices, self._source_spec = source, indices, spec
         if self.options.influence or self.options.diagnostics or self._labels is not None:
             values, _ = open_labels(self._labels, source, source.count)
             self._label_values = values if values is None or indices is None else values[indices]
-        self._batch_size = resolved_batch_size(spec, self.options, source.max_length)
+
+    def _settled_batch_size(self):
+        """The size the sequences are read in, worked out at the first dump: "auto" asks which scan
+        route runs, which loads numba (in the warm-up thread by then, not in ``on_train_begin``)."""
+        if self._batch_size is None:
+            self._batch_size = resolved_batch_size(self._source_spec, self.options, self._source.max_length)
+        return self._batch_size
 
     def _write_summary(self, result, new_rows):
         # The whole table is rewritten and renamed into place: a reader (or a crash) never

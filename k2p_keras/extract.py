@@ -15,7 +15,7 @@ Every default is stated once, in :class:`Options`.
 """
 import os
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ._version import __version__
 from .annotate.clusters import cluster_motifs, DEFAULT_CLUSTER_Q
@@ -271,7 +271,7 @@ class ExtractionResult:
         Influence
         """
         runnable = runnable_model(model, self.options.weights)
-        batches_of_size, count, _, max_length = open_batches_for(self.spec, sequences, self.options)
+        batches_of_size, count, _, max_length, _ = open_batches_for(self.spec, sequences, self.options)
         values, source = open_labels(labels, sequences, count)
         size = influence_batch_size(max_length, self.spec.kernel.shape[2])
         self.influence = filter_influence(runnable, in_model_order(self.spec, lambda: batches_of_size(size)), values,
@@ -344,9 +344,9 @@ class ExtractionResult:
         lines = []
         if self.exact is not None and self.options.estimating:
             lnb = self.exact.ln_base
-            mode = "shared" if self.exact.shared_base else "per filter"
-            lines.append(f"{self.exact.n_filters} motifs; ln b from {lnb.min():.4g} to {lnb.max():.4g} "
-                         f"({mode}), {int(self.exact.stats.n_sequences)} sequences")
+            bases = (f"ln b {lnb[0]:.4g} (shared)" if self.exact.shared_base
+                     else f"ln b from {lnb.min():.4g} to {lnb.max():.4g} (per filter)")
+            lines.append(f"{self.exact.n_filters} motifs; {bases}, {int(self.exact.stats.n_sequences):,} sequences")
         if self.heuristic is not None:
             h = self.heuristic
             rule = (f"activation > {h.output_threshold:g}" if h.threshold_fraction is None
@@ -452,6 +452,9 @@ class ExtractionPlan:
         The sequences' labels ``(N, k)``, when given or found beside them.
     labels_source : str or None
         Where the labels came from.
+    notes : list of str
+        Lines for people about the inputs (how a FASTA file's N and IUPAC codes were
+        encoded); the command line prints them.
     """
 
     spec: object
@@ -464,6 +467,7 @@ class ExtractionPlan:
     runnable: object = None
     labels: object = None
     labels_source: str = None
+    notes: list = field(default_factory=list)
 
     @property
     def open_batches(self):
@@ -586,12 +590,12 @@ def plan_extraction(model, sequences=None, labels=None, **options):
             check_pattern(spec, estimating=True, strict=True,
                           path=model_label if isinstance(model, (str, os.PathLike)) else None)
         check_sites_for_scope(spec, site_rule(opts.sites))
-    batches_of_size, count, label, max_length = None, None, None, None
+    batches_of_size, count, label, max_length, note = None, None, None, None, None
     if sequences is not None and opts.needs_sequences:
-        batches_of_size, count, label, max_length = open_batches_for(spec, sequences, opts)
+        batches_of_size, count, label, max_length, note = open_batches_for(spec, sequences, opts)
     elif opts.needs_sequences:
-        what = "the heuristic PWMs" if opts.method != "exact" else "estimating the base (or give a fixed base)"
-        raise K2PError(f"sequences are needed for {what}")
+        raise K2PError("sequences are needed for the heuristic PWMs" if opts.method != "exact"
+                       else "sequences are needed to estimate the base: give sequences, or a fixed base")
     elif sequences is not None:
         warnings.warn("the sequences are not used: the exact PWMs at a fixed base need none")
     if getattr(spec, "both_strands", False) and not opts.both_strands:
@@ -617,7 +621,7 @@ def plan_extraction(model, sequences=None, labels=None, **options):
         require_annotate()
     return ExtractionPlan(spec=spec, options=opts, batches_of_size=batches_of_size, max_length=max_length,
                           n_sequences=count, model=model_label, sequences=label, runnable=runnable, labels=values,
-                          labels_source=source)
+                          labels_source=source, notes=[note] if note else [])
 
 
 def extract(model, sequences=None, labels=None, **options):

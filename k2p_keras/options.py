@@ -40,7 +40,7 @@ def _option(default, section, help, types):
 @dataclass(frozen=True)
 class Options:
     # Each field's help serves the command line's --help and this class's docstring (below).
-    method: str = _option("exact", "PWMs", types='{"exact", "heuristic", "both"}', help=(
+    method: str = _option("exact", "heuristic", types='{"exact", "heuristic", "both"}', help=(
         "Exact PWMs (k2p's transformation), heuristic ones (DeepBind: the letters of each sequence's "
         "most activating window), or both (motif names end in _exact and _heuristic)."))
     base: object = _option("mle", "base", types='"mle" or float', help=(
@@ -77,8 +77,7 @@ class Options:
     n_encoding: str = _option("zero", "input", types='{"zero", "quarter"}', help=(
         "How N and the other IUPAC codes in FASTA are encoded, as in training: all-zero rows or 0.25 rows."))
     batch_size: object = _option("auto", "performance", types='int or "auto"', help=(
-        "Sequences per scanned batch; 'auto': as many as the scan's route keeps within its memory budget "
-        "(docs/performance.md)."))
+        "Sequences per scanned batch; 'auto': as many as fit the scan's memory budget (docs/performance.md)."))
     strategy: object = _option(None, "performance", types="tf.distribute.Strategy or None", help=(
         "Scan on several devices, each batch split among the strategy's replicas "
         "(docs/distributed.md) [default: one device]."))

@@ -11,7 +11,8 @@ pytest.importorskip("memelite")
 pytest.importorskip("pyjaspar")
 
 from conftest import JASPAR, REPO  # noqa: E402
-from k2p_keras.annotate.tomtom import MATCH_COLUMNS, annotate_motifs, informative_span, load_database
+from k2p_keras.annotate.tomtom import (MATCH_COLUMNS, annotate_motifs, informative_span, load_database,
+                                      tomtom_compiled, warm_up_tomtom)
 from k2p_keras.axes import reverse_complement
 from k2p_keras.axes import pwm_to_memelite
 from k2p_keras.cli.group import cli  # noqa: E402
@@ -178,3 +179,14 @@ def test_meme_files_of_other_tools_are_annotated(tmp_path):
     assert len(read_meme(path)) == 1
     annotation = annotate_motifs(path, DB)
     assert annotation.best_match("MA0139.1").target_name == "CTCF"
+
+
+def test_the_warm_up_compiles_what_a_comparison_calls(monkeypatch):
+    # Its two motifs are informative end to end, so nothing is trimmed and memelite runs.
+    calls = []
+    real = annotate_motifs.__globals__["_tomtom_matches"]
+    monkeypatch.setitem(annotate_motifs.__globals__, "_tomtom_matches",
+                        lambda queries, *rest: calls.append(len(queries)) or real(queries, *rest))
+    warm_up_tomtom(load_database(JASPAR), width=19)
+    assert calls == [2]
+    assert tomtom_compiled() is True  # and numba cached what it compiled

@@ -304,3 +304,127 @@ def test_the_k2p_tools_check_their_output_folder_before_working(golden, tmp_path
         line = one_line_error(run(*args))
         assert f"the folder '{missing}' does not exist" in line
     assert not missing.exists()
+
+
+# ----------------------------------------------------------------------------- the first ten minutes (issue 25)
+
+def run_as_typed(*args):
+    """The command line as ``k2p-keras`` (its name in messages), in this process."""
+    return CliRunner().invoke(cli, [str(a) for a in args], prog_name="k2p-keras")
+
+
+def test_help_lists_the_options_by_section_the_common_ones_first():
+    text = run_as_typed("MODEL", "--help").output
+    assert text.startswith("Usage: k2p-keras MODEL [SEQS] [OPTIONS]\n")
+    titles = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert titles == ["Output", "Input", "Base estimation", "Heuristic", "Annotation and report",
+                      "Influence, clusters and diagnostics", "Performance"]
+    sections = dict(zip(titles, re.split(r"\n(?:" + "|".join(titles) + r"):\n", text)[1:]))
+    for title, options in [("Output", ["-o, --output", "--summary", "--logos", "-q, --quiet", "--help"]),
+                           ("Input", ["--both-strands", "--layer", "--weights", "--alphabet", "--dataset",
+                                      "--n-encoding"]),
+                           ("Base estimation", ["--base", "--sites", "--strict"]),
+                           ("Heuristic", ["--method", "--threshold", "--threshold-fraction"]),
+                           ("Annotation and report", ["--annotate", "--report", "--matches", "--taxon",
+                                                      "--q-threshold"]),
+                           ("Influence, clusters and diagnostics", ["--influence", "--influence-null", "--labels",
+                                                                    "--cluster", "--archetypes", "--diagnostics"]),
+                           ("Performance", ["--batch-size", "--devices"])]:
+        for option in options:
+            assert option in sections[title], (title, option)
+    assert sections["Output"].index("--output") < sections["Output"].index("--summary")
+    # The names' column is one for all sections.
+    starts = {line.index(line.split()[1]) for line in text.splitlines()
+              if line.startswith("  -") and len(line.split()) > 2 and len(line.split()[0]) < 20 and "  " in line[4:]}
+    assert len({s for s in starts if s > 20}) <= 1
+    for detail in ("numba", "MirroredStrategy", "16 MB", "route"):
+        assert detail not in text
+    assert run_as_typed("extract", "--help").output.startswith("Usage: k2p-keras extract MODEL [SEQS] [OPTIONS]\n")
+
+
+def test_errors_name_the_command_as_it_was_typed(tmp_path):
+    assert "(see 'k2p-keras MODEL --help')" in one_line_error(run_as_typed(MODEL, "--sites", "nonsense"))
+    assert "(see 'k2p-keras MODEL --help')" in one_line_error(run_as_typed(MODEL, "--no-such-option"))
+    assert "(see 'k2p-keras extract --help')" in one_line_error(run_as_typed("extract", MODEL, "--no-such-option"))
+
+
+def test_sequences_given_as_the_model_are_named_with_the_usage(tmp_path):
+    for sequences in (SEQS, FASTA):
+        line = one_line_error(run_as_typed(sequences, MODEL, "-o", tmp_path / "m.meme"))
+        assert line == f"Error: {sequences} holds sequences, not a Keras model: the usage is k2p-keras MODEL SEQS"
+    assert "holds sequences" in one_line_error(run_as_typed(SEQS))  # MODEL left out
+
+
+def test_missing_sequences_name_seqs_and_the_fixed_base():
+    line = one_line_error(run_as_typed(MODEL))
+    assert line.startswith("Error: sequences are needed to estimate the base: give SEQS, or a fixed --base B")
+    line = one_line_error(run_as_typed(MODEL, "--method", "heuristic"))
+    assert line.startswith("Error: sequences are needed for the heuristic PWMs (--method heuristic): give SEQS")
+
+
+def test_the_commands_warnings_reach_stderr_whatever_pythonwarnings_says(tmp_path):
+    import warnings
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", PYTHONWARNINGS="ignore")
+    done = subprocess.run([sys.executable, "-m", "k2p_keras", str(MODEL), str(FASTA), "--base", "2", "-o",
+                           str(tmp_path / "m.meme")], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Warning: the sequences are not used: the exact PWMs at a fixed base need none\n" in done.stderr
+    # In a process of its own (a notebook, a test), the command leaves the warnings machinery as it was.
+    before = warnings.showwarning, list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_as_typed(MODEL, FASTA, "--base", "2", "-o", tmp_path / "m.meme")
+        assert "Warning: the sequences are not used" in result.output
+    assert (warnings.showwarning, list(warnings.filters)) == before
+
+
+def fasta_with_n(path, n_records=40, length=100):
+    rng = np.random.default_rng(1)
+    records = []
+    for i in range(n_records):
+        letters = rng.choice(list("ACGT"), size=length)
+        if i % 4 == 0:
+            letters[:3] = ["N", "R", "n"]  # N, an IUPAC code, lower case
+        records.append(f">s{i}\n{''.join(letters)}\n")
+    path.write_text("".join(records))
+    return path
+
+
+@pytest.mark.parametrize("encoding, rows", [("zero", "all-zero rows"), ("quarter", "0.25 rows")])
+def test_a_fasta_files_n_and_iupac_positions_are_counted_in_one_line(tmp_path, encoding, rows):
+    fasta = fasta_with_n(tmp_path / "n.fa")
+    result = run_as_typed(MODEL, fasta, "--n-encoding", encoding, "-o", tmp_path / "m.meme")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if "N/IUPAC" in line]
+    assert notes == [f"{fasta}: 30 N/IUPAC positions in 10 of 40 sequences, encoded as {rows} "
+                     f"(--n-encoding {encoding}; use the model's training encoding)"]
+    assert "N/IUPAC" not in run_as_typed(MODEL, fasta, "-q", "-o", tmp_path / "q.meme").output
+    assert "N/IUPAC" not in run_as_typed(MODEL, SEQS.with_name("example_seqs.fa.gz"), "-o", tmp_path / "e.meme",
+                                         "--base", "2").output
+
+
+def test_the_shared_base_is_said_once(tmp_path):
+    result = run_as_typed(MODEL, SEQS, "-o", tmp_path / "m.meme")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^16 motifs; ln b \d\.\d+ \(shared\), 20,000 sequences$", result.output, flags=re.M), result.output
+
+
+def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
+    from k2p_keras.cli import model
+    from k2p_keras.scan import best_windows
+
+    monkeypatch.setattr(best_windows, "compiled_kernels_cached", lambda strategy=None: False)
+    result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme")
+    assert result.exit_code == 0, result.output
+    assert (f"compiling the scan's kernels once (numba), {model.about(best_windows.COMPILE_SECONDS)}; "
+            "later runs skip this") in result.output
+    assert "compiling the scan" not in run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "b.meme").output
+    pytest.importorskip("memelite")
+    monkeypatch.setattr(model, "tomtom_compiled", lambda: False)
+    jaspar = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
+    result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme", "--annotate", jaspar)
+    assert result.exit_code == 0, result.output
+    # "while the scan runs" where numba's threading layer lets the compilation overlap the scan.
+    assert re.search(r"^compiling Tomtom once \(memelite\), 1 to 5 min(, while the scan runs)?; later runs skip this$",
+                     result.output, flags=re.M), result.output

@@ -11,7 +11,7 @@ from import_graph import PACKAGE, cycles, read_package
 
 # Imports that may wait for a function: what would make ``import k2p_keras`` (or the CLI's
 # start) heavy. The package's own modules among them load TensorFlow or numba themselves.
-HEAVY = {"tensorflow", "keras", "absl", "numba", "matplotlib", "memelite", "pyjaspar",
+HEAVY = {"tensorflow", "keras", "absl", "numba", "matplotlib", "memelite", "pyjaspar", "scipy.optimize",
          "k2p_keras.initializer", "k2p_keras.callback", "k2p_keras.scan.best_windows", "k2p_keras.scan.rescore",
          "k2p_keras.scan.lookup"}
 

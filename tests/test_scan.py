@@ -4,6 +4,7 @@ Checks each statistic the MLE and the heuristic read: the best window's score an
 weights (N rows weigh 0 or 1), the active-only sums, the letter counts, for every padding,
 strides and both strands, on each route (numba's lookups, TensorFlow then numba, TensorFlow).
 """
+import sys
 import zlib
 
 import numpy as np
@@ -536,3 +537,42 @@ def test_positions_grow_with_the_longest_sequence_and_labels_must_come_with_ever
     with pytest.raises(K2PError, match="no score_floor"):
         scan_best_windows([sequences(rng, 5, 20)], kernel, pool=PoolSpec(1, 1, "valid"), score_floor=np.zeros(2),
                           diagnostics=True)
+# ----------------------------------------------------------------------------- a GPU, asked without TensorFlow
+
+@pytest.mark.parametrize("value, hidden", [(None, False), ("", True), (" ", True), ("-1", True), ("-1,0", True),
+                                           (",0", True), ("0", False), ("0,1", False), ("1,-1", False),
+                                           ("GPU-8932f937", False), ("MIG-GPU-1/2/0", False)])
+def test_cuda_visible_devices_hides_every_gpu_when_empty_or_starting_negative(value, hidden):
+    assert route.cuda_devices_hidden(value) is hidden
+
+
+def machine(tmp_path, *paths):
+    """A root folder holding these device files ("dir/" for a folder)."""
+    for path in paths:
+        full = tmp_path / path
+        full.parent.mkdir(parents=True, exist_ok=True)
+        full.mkdir(exist_ok=True) if path.endswith("/") else full.touch()
+    return str(tmp_path)
+
+
+def test_no_gpu_is_said_only_when_none_can_be_there(tmp_path, monkeypatch):
+    monkeypatch.setattr(route, "_installed", lambda name: False)
+    driver_only = machine(tmp_path / "a", "dev/null", "dev/nvidiactl", "proc/driver/nvidia/gpus/")
+    assert route.gpu_may_be_visible({}, driver_only)[0] is False
+    gpu = machine(tmp_path / "b", "dev/nvidia0")
+    assert route.gpu_may_be_visible({}, gpu)[0] is True
+    assert route.gpu_may_be_visible({"CUDA_VISIBLE_DEVICES": "0"}, gpu)[0] is True
+    for hidden in ("", "-1"):
+        assert route.gpu_may_be_visible({"CUDA_VISIBLE_DEVICES": hidden}, gpu) == (
+            False, f"CUDA_VISIBLE_DEVICES={hidden!r}")
+    assert route.gpu_may_be_visible({}, machine(tmp_path / "c", "proc/driver/nvidia/gpus/0000:01:00.0/"))[0]
+    assert route.gpu_may_be_visible({}, machine(tmp_path / "d", "dev/dxg"))[0]  # WSL2
+    monkeypatch.setattr(route, "_installed", lambda name: name == "tensorflow-metal")
+    assert route.gpu_may_be_visible({}, driver_only) == (True, "tensorflow-metal installed")
+
+
+def test_without_a_possible_gpu_the_route_is_chosen_without_tensorflow(monkeypatch):
+    monkeypatch.setattr(route, "gpu_may_be_visible", lambda: (False, "no device file"))
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)  # as in a fresh process
+    monkeypatch.setattr(route, "import_tensorflow", lambda: pytest.fail("TensorFlow was asked"))
+    assert route.gpu_visible() is False

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from k2p_keras.errors import K2PError
-from k2p_keras.io.sequences import FastaSequences, iterable_batches, open_labels, open_sequences, TensorSequences
+from k2p_keras.io.sequences import FastaSequences, holds_sequences, iterable_batches, open_labels, open_sequences, \
+    TensorSequences
 
 EYE = np.eye(4, dtype=np.float32)
 
@@ -321,3 +322,25 @@ def test_labels_are_not_looked_for_outside_hdf5_and_must_be_finite_rows(tmp_path
         open_labels(np.array([0.0, np.nan, 1.0, 1.0]), None, 4)
     with pytest.raises(K2PError, match=r"expected \(N,\) or \(N, outputs\)"):
         open_labels(np.zeros((4, 2, 2)), None, 4)
+def test_n_and_iupac_positions_are_counted_once_with_their_encoding(tmp_path):
+    path = tmp_path / "n.fa"
+    path.write_text(">a\nACGTNNRY\nacgt\n>b\nACGTACGT\n>c\nnNwsACGT\n")
+    for encoding, rows in (("zero", "all-zero rows"), ("quarter", "0.25 rows")):
+        source = FastaSequences(str(path), n_encoding=encoding)
+        assert (source.n_ambiguous, source.n_ambiguous_records) == (8, 2)
+        assert source.encoding_note() == (f"{path}: 8 N/IUPAC positions in 2 of 3 sequences, encoded as {rows} "
+                                          f"(--n-encoding {encoding}; use the model's training encoding)")
+    clean = tmp_path / "clean.fa"
+    clean.write_text(">a\nACGT\n")
+    assert FastaSequences(str(clean)).encoding_note() is None
+
+
+def test_a_file_holding_sequences_is_told_from_a_model(tmp_path):
+    from conftest import REPO
+
+    np.save(tmp_path / "x.npy", np.eye(4, dtype=np.float32)[np.zeros((3, 10), dtype=int)])
+    (tmp_path / "notes.txt").write_text("not a sequence file\n")
+    for path, expected in ((REPO / "data" / "example_seqs.h5", True), (REPO / "data" / "example_seqs.fa.gz", True),
+                           (tmp_path / "x.npy", True), (REPO / "example_models" / "deepbind.h5", False),
+                           (REPO / "example_models" / "deepbind.keras", False), (tmp_path / "notes.txt", False)):
+        assert holds_sequences(path) is expected, path

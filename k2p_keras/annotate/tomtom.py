@@ -42,6 +42,7 @@ import warnings
 
 import numpy as np
 
+from .._numba import compiled_on_disk, import_numba
 from ..axes import pwm_to_memelite, reverse_complement
 from ..errors import K2PError
 from ..io.meme import MemeFile, Motif, read_meme
@@ -53,6 +54,7 @@ __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
     "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "benjamini_hochberg", "default_release",
     "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "require_annotate",
+    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom",
 ]
 
 INSTALL_HINT = "pip install 'k2p-keras[annotate]'"
@@ -91,6 +93,7 @@ def require_annotate():
     K2PError
         When memelite or pyjaspar cannot be imported.
     """
+    import_numba()  # memelite's kernels are cached in k2p-keras's per-user folder too, not in site-packages
     modules = []
     for name in ("memelite", "pyjaspar"):
         try:
@@ -486,6 +489,37 @@ def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=D
     return Annotation(queries=names, database=database.label, n_targets=len(target_pwms),
                       q_threshold=float(q_threshold), min_overlap=min_overlap, is_jaspar=database.is_jaspar,
                       spans=spans, trim_ic=float(trim_ic), _matches=matches)
+
+
+#: How long memelite takes to compile Tomtom, once per install, in seconds (fewest, most): 74 s on
+#: 2 quiet cores, 5 minutes on 2 shared ones (docs/annotation.md); 9 to 20 under a load of 5 to 10.
+TOMTOM_COMPILE_SECONDS = (60, 300)
+
+
+def tomtom_compiled():
+    """Whether memelite's Tomtom is compiled and cached on disk: False when the first comparison
+    will compile it (:data:`TOMTOM_COMPILE_SECONDS`); None when numba cannot say."""
+    require_annotate()
+    module = importlib.import_module("memelite.tomtom")
+    kernels = [f for f in vars(module).values() if hasattr(f, "py_func") and hasattr(f, "_cache")]
+    # Any kernel on disk: a call compiles only those its inputs reach, so "all" would never be true.
+    cached = [compiled_on_disk(kernel) for kernel in kernels]
+    return None if not kernels or None in cached else any(cached)
+
+
+def warm_up_tomtom(database, width=12):
+    """Compile memelite's Tomtom now: two motifs of ``width`` columns compared with ``database``.
+
+    Run in a thread while a scan runs, so that the scan and the one-time compilation overlap;
+    the scan's own kernels should be loaded first (numba compiles under one lock). Errors are
+    left to the real comparison, which meets them again.
+    """
+    pwm = np.full((max(int(width), DEFAULT_MIN_OVERLAP), 4), 0.1)
+    pwm[np.arange(len(pwm)), np.arange(len(pwm)) % 4] = 0.7  # 0.64 bits a column: nothing trimmed
+    try:
+        annotate_motifs([Motif("warm_up_a", pwm), Motif("warm_up_b", pwm[::-1].copy())], database)
+    except Exception:  # noqa: BLE001 - the real comparison reports it
+        pass
 
 
 def _tomtom_matches(queries, query_pwms, spans, database, target_pwms, q_threshold, min_overlap, top, n_jobs,

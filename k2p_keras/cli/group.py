@@ -23,6 +23,19 @@ from ..validate import check_base
 MODEL_COMMAND = "extract"
 CONVENTION = click.Choice(["correlation", "convolution"])
 
+# Set in the context's meta (shared by every nested context) when ``k2p-keras MODEL ...`` was
+# sent to the model command without its name: messages then name the command as typed.
+_ROUTED = "k2p_keras.routed"
+
+#: The parts of a sectioned ``--help``, in order (what every run uses first): each option's
+#: ``section`` (:class:`SectionOption`).
+HELP_SECTIONS = {"output": "Output", "input": "Input", "base": "Base estimation", "heuristic": "Heuristic",
+                 "annotation": "Annotation and report", "analysis": "Influence, clusters and diagnostics",
+                 "performance": "Performance"}
+
+# The widest first column of --help before an option's text goes below its name (click's default).
+_HELP_COLUMN = 30
+
 
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that atomic writers remove their temporary files."""
@@ -40,19 +53,29 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
+def typed_command(ctx):
+    """The command as the user typed it: ``k2p-keras MODEL`` when the model command was reached
+    without its name, else the context's command path (``k2p-keras verify``)."""
+    if ctx.meta.get(_ROUTED) and ctx.info_name == MODEL_COMMAND and ctx.parent is not None:
+        return f"{ctx.parent.command_path} MODEL"
+    return ctx.command_path
+
+
 class _Group(click.Group):
     """Sends ``k2p-keras MODEL SEQS ...`` to the model command and turns K2PError into one line."""
 
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = [MODEL_COMMAND, *args]
+            ctx.meta[_ROUTED] = True
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
         try:
-            return super().invoke(ctx)
+            with _warnings_on_stderr():
+                return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Stopped(signal.SIGINT) from None
         except Terminated:
@@ -60,7 +83,8 @@ class _Group(click.Group):
         except OptionError as err:
             # The library names its parameter; the command line shows it as the option.
             option = "--" + err.option.replace("_", "-")
-            command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+            command = ctx.command_path if ctx.invoked_subcommand is None else (
+                f"{ctx.command_path} MODEL" if ctx.meta.get(_ROUTED) else f"{ctx.command_path} {ctx.invoked_subcommand}")
             raise click.UsageError(f"Invalid value for '{option}': {err.detail} "
                                    f"(see '{command} --help')") from None
         except K2PError as err:
@@ -69,7 +93,7 @@ class _Group(click.Group):
         except click.UsageError as err:
             # One line, as for every other error: the message names the option; --help has the rest.
             if err.ctx is not None:
-                err.message = f"{err.message} (see '{err.ctx.command_path} --help')"
+                err.message = f"{err.message} (see '{typed_command(err.ctx)} --help')"
                 err.ctx = None
             raise
         finally:
@@ -81,6 +105,21 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     click.echo(f"Warning: {message}", err=True)
 
 
+@contextlib.contextmanager
+def _warnings_on_stderr():
+    """While a command runs: every warning shown is one line on stderr, and the package's own
+    (what the command tells its user) are shown whatever ``PYTHONWARNINGS`` or ``-W`` say.
+
+    Other packages' warnings still pass the user's filters. The filters and
+    ``warnings.showwarning`` are restored afterwards (a notebook or a test calling the CLI).
+    """
+    with warnings.catch_warnings():
+        # Each distinct message once per place, as Python's "default" action shows them.
+        warnings.filterwarnings("default", module=r"k2p_keras(\.|$)")
+        warnings.showwarning = _one_line_warning
+        yield
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="k2p-keras")
 def cli():
@@ -89,9 +128,45 @@ def cli():
     \b
     Main use (the model command, also reachable as `k2p-keras extract ...`):
         k2p-keras MODEL.h5 SEQS.h5 -o motifs.meme
+        k2p-keras MODEL --help        its options
     The tools of k2p-1.0 are the subcommands below.
     """
-    warnings.showwarning = _one_line_warning
+
+
+class SectionOption(click.Option):
+    """A click option that belongs to a part of ``--help`` (a key of :data:`HELP_SECTIONS`)."""
+
+    def __init__(self, *args, section=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.section = section
+
+
+class SectionedCommand(click.Command):
+    """A command whose ``--help`` lists its options by section (:data:`HELP_SECTIONS`), in that
+    order, each option where it was declared within its section (the common ones first); the usage line names the
+    command as typed (``k2p-keras MODEL [SEQS] [OPTIONS]``), arguments first."""
+
+    def format_usage(self, ctx, formatter):
+        pieces = self.collect_usage_pieces(ctx)
+        options = [piece for piece in pieces if piece == self.options_metavar]
+        formatter.write_usage(typed_command(ctx).removesuffix(" MODEL"),
+                              " ".join([piece for piece in pieces if piece not in options] + options))
+
+    def format_options(self, ctx, formatter):
+        by_section = {}
+        help_option = self.get_help_option(ctx)
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                section = "output" if param is help_option else getattr(param, "section", None)
+                by_section.setdefault(section if section in HELP_SECTIONS else None, []).append(record)
+        # One column for the options' names in every section, as in a single list.
+        width = min(max(len(name) for rows in by_section.values() for name, _ in rows), _HELP_COLUMN)
+        for key, title in [*HELP_SECTIONS.items(), (None, "Other options")]:
+            if key in by_section:
+                with formatter.section(title):
+                    formatter.write_dl([(name.ljust(width), text) for name, text in by_section[key]],
+                                       col_max=_HELP_COLUMN)
 
 
 def base_option(default=math.e, help="Base b > 1 of the logarithm."):
@@ -105,17 +180,19 @@ def base_option(default=math.e, help="Base b > 1 of the logarithm."):
                         callback=parse, help=help)
 
 
-def taxon_option():
-    """``--taxon``, for the commands that compare motifs with a JASPAR release."""
+def taxon_option(**extra):
+    """``--taxon``, for the commands that compare motifs with a JASPAR release (``extra``: click's,
+    e.g. ``cls=SectionOption, section=...``)."""
     return click.option("--taxon", default=DEFAULT_TAXON, show_default=True,
                         help="With a JASPAR release: the CORE taxon (vertebrates, as human and mouse models need; "
-                             "plants, insects, nematodes, fungi, urochordates; 'all').")
+                             "plants, insects, nematodes, fungi, urochordates; 'all').", **extra)
 
 
-def q_threshold_option(help="A database match at or below this q-value (over the database) is significant."):
+def q_threshold_option(help="A database match at or below this q-value (over the database) is significant.",
+                       **extra):
     """``--q-threshold``: the false discovery rate at which a database match is called a match."""
     return click.option("--q-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_Q_THRESHOLD,
-                        show_default=True, help=help)
+                        show_default=True, help=help, **extra)
 
 
 @contextlib.contextmanager

@@ -4,20 +4,25 @@ A thin shell over :func:`k2p_keras.extract.plan_extraction` and its ``run``: par
 options, print the pattern check, show progress, write the files.
 """
 import sys
+import threading
 from dataclasses import fields, replace
 
 import click
 
+from .._numba import parallel_launches_from_threads_safe
 from ..annotate.influence import NULLS, split_at_activation
 from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import load_database, require_annotate
+from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_SECONDS, tomtom_compiled,
+                               warm_up_tomtom)
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
-from ..io.sequences import N_ENCODINGS
-from ..options import METHODS, Options
+from ..io.sequences import holds_sequences, N_ENCODINGS
+from ..options import make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
+from ..scan.route import scan_route
 from ..validate import check_base, check_batch_size
-from .group import cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, taxon_option
+from .group import (cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, SectionedCommand, SectionOption,
+                    taxon_option)
 
 # What --annotate given without a value stands for: the default database.
 DEFAULT_DB = "default"
@@ -76,7 +81,8 @@ FLAGS = {
 
 
 def options_of_extract(command):
-    """Add a click option for every field of :class:`~k2p_keras.options.Options` in :data:`FLAGS`."""
+    """Add a click option for every field of :class:`~k2p_keras.options.Options` in :data:`FLAGS`,
+    in the ``--help`` section the field names."""
     for field in reversed(fields(Options)):
         if field.name not in FLAGS:
             continue
@@ -84,54 +90,91 @@ def options_of_extract(command):
         decls = spec.pop("decls", ("--" + field.name.replace("_", "-"),))
         command = click.option(*decls, field.name, default=field.default, help=field.metadata["help"],
                                show_default=field.default is not None and not spec.get("is_flag"),
-                               **spec)(command)
+                               cls=SectionOption, section=field.metadata["section"], **spec)(command)
     return command
 
 
-@cli.command(MODEL_COMMAND)
+def option(*decls, section, **spec):
+    """A command-line-only option, in a section of ``--help`` (:data:`~k2p_keras.cli.group.HELP_SECTIONS`)."""
+    return click.option(*decls, cls=SectionOption, section=section, **spec)
+
+
+def sequences_given_as_model(model):
+    """The error for sequences given where the model goes (MODEL and SEQS swapped, or MODEL left out)."""
+    return click.ClickException(f"{model} holds sequences, not a Keras model: the usage is k2p-keras MODEL SEQS")
+
+
+def check_sequences_given(model, sequences, options):
+    """Fail in one line, naming SEQS and --base, when the options need sequences and none were given."""
+    if sequences is not None:
+        return
+    opts = make_options(**options)
+    if opts.needs_sequences and holds_sequences(model):
+        raise sequences_given_as_model(model)
+    if opts.method != "exact":
+        raise click.UsageError(f"sequences are needed for the heuristic PWMs (--method {opts.method}): give SEQS")
+    if opts.needs_sequences:
+        raise click.UsageError("sequences are needed to estimate the base: give SEQS, or a fixed --base B")
+
+
+def say(quiet, text):
+    """A line for people on stderr, unless --quiet."""
+    if not quiet:
+        click.echo(text, err=True)
+
+
+@cli.command(MODEL_COMMAND, cls=SectionedCommand)
 @click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
-@click.argument("sequences", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              callback=output_path, help="MEME file to write [default: stdout].")
+@click.argument("sequences", metavar="[SEQS]", required=False, type=click.Path(exists=True, dir_okay=False))
+@option("-o", "--output", section="output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+        callback=output_path, help="MEME file to write [default: stdout].")
 @options_of_extract
-@click.option("--devices", default=None, metavar="[all|N|cpu]", callback=devices_option,
-              help=f"Scan on several devices, each batch split among them: {DEVICES_HELP} "
-                   f"[default: one device] (docs/distributed.md).")
-@click.option("--summary", type=click.Path(dir_okay=False), default=None, callback=output_path,
-              help="Also write a per-filter table (TSV): ln b, base, SE, log-likelihood, sequences used, "
-                   "d, IC, consensus (and the heuristic's figures with --method both).")
-@click.option("--logos", "logos_dir", type=click.Path(file_okay=False), default=None, callback=output_path,
-              help="Also draw an information-content logo per filter into this folder (PNG; needs matplotlib).")
-@click.option("--annotate", "annotate_db", is_flag=False, flag_value=DEFAULT_DB, default=None, metavar="[DB]",
-              help="Name the known motif each PWM resembles: Tomtom (memelite) against DB, a MEME file or "
-                   "a JASPAR release (e.g. JASPAR2024) [default DB: the newest JASPAR CORE release pyjaspar "
-                   "holds, --taxon vertebrates]. Adds the best match to --summary. Needs "
-                   "pip install 'k2p-keras[annotate]'.")
-@taxon_option()
-@q_threshold_option("A database match at or below this q-value is called a match.")
-@click.option("--matches", "matches_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
-              help="Write every significant database match as TSV with Tomtom's columns (implies --annotate).")
-@click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
-              help="Write one self-contained HTML report: logos, best matches aligned, tables "
-                   "(implies --annotate; needs matplotlib).")
-@click.option("--labels", default=None, metavar="DATASET",
-              help="With --influence or --diagnostics: the HDF5 dataset of the sequences' labels, for the change "
-                   "of the loss and each filter's AUROC alone [default: 'y' or 'labels' beside the sequences, "
-                   "when there is one].")
-@click.option("--archetypes", "archetypes_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
-              help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")
-@click.option("-q", "--quiet", is_flag=True, help="No pattern report, no progress bar.")
+@option("--devices", section="performance", default=None, metavar="[all|N|cpu]", callback=devices_option,
+        help=f"Scan on several devices, each batch split among them: {DEVICES_HELP} "
+             f"[default: one device] (docs/distributed.md).")
+@option("--summary", section="output", type=click.Path(dir_okay=False), default=None, callback=output_path,
+        help="Also write a per-filter table (TSV): ln b, base, SE, log-likelihood, sequences used, "
+             "d, IC, consensus (and the heuristic's figures with --method both).")
+@option("--logos", "logos_dir", section="output", type=click.Path(file_okay=False), default=None,
+        callback=output_path,
+        help="Also draw an information-content logo per filter into this folder (PNG; needs matplotlib).")
+@option("--annotate", "annotate_db", section="annotation", is_flag=False, flag_value=DEFAULT_DB, default=None,
+        metavar="[DB]",
+        help="Name the known motif each PWM resembles: Tomtom (memelite) against DB, a MEME file or "
+             "a JASPAR release (e.g. JASPAR2024) [default DB: the newest JASPAR CORE release pyjaspar "
+             "holds, --taxon vertebrates]. Adds the best match to --summary. Needs "
+             "pip install 'k2p-keras[annotate]'.")
+@option("--report", "report_out", section="annotation", type=click.Path(dir_okay=False), default=None,
+        callback=output_path,
+        help="Write one self-contained HTML report: logos, best matches aligned, tables "
+             "(implies --annotate; needs matplotlib).")
+@option("--matches", "matches_out", section="annotation", type=click.Path(dir_okay=False), default=None,
+        callback=output_path,
+        help="Write every significant database match as TSV with Tomtom's columns (implies --annotate).")
+@taxon_option(cls=SectionOption, section="annotation")
+@q_threshold_option("A database match at or below this q-value is called a match.", cls=SectionOption,
+                    section="annotation")
+@option("--labels", section="analysis", default=None, metavar="DATASET",
+        help="With --influence or --diagnostics: the HDF5 dataset of the sequences' labels, for the change "
+             "of the loss and each filter's AUROC alone [default: 'y' or 'labels' beside the sequences, "
+             "when there is one].")
+@option("--archetypes", "archetypes_out", section="analysis", type=click.Path(dir_okay=False), default=None,
+        callback=output_path,
+        help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")
+@option("-q", "--quiet", section="output", is_flag=True,
+        help="Nothing on stderr but warnings and errors: no pattern report, progress or notes.")
 def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, taxon, q_threshold, matches_out,
             report_out, labels, archetypes_out, quiet, **options):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
     MODEL is a saved Keras model (.h5, .keras or its folder; or an architecture JSON with
     --weights); it is read, never run, except by --influence, which runs it loaded by Keras in
-    safe mode. SEQUENCES are the training sequences (HDF5 or .npy one-hot (N, length, 4) in the
+    safe mode. SEQS are the training sequences (HDF5 or .npy one-hot (N, length, 4) in the
     model's channel order, or FASTA / FASTA.gz) on which the base of the logarithm is estimated
     by maximum likelihood. --method heuristic (or both) also counts the letters of each
     sequence's most activating window, as DeepBind did.
     """
+    check_sequences_given(model, sequences, options)
     if logos_dir is not None or report_out is not None:
         require_matplotlib()
     database = None
@@ -148,23 +191,30 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
         raise PatternError(f"{err.message} Export with a fixed --base B, or leave out --strict to estimate it "
                            "from the strong windows anywhere",
                            path=err.path) from None
+    except K2PError as err:
+        if err.path == model and holds_sequences(model):
+            raise sequences_given_as_model(model) from None
+        raise
     if devices is not None:  # after the checks that need no TensorFlow, before the scan
         plan.options = replace(plan.options, strategy=strategy_for_devices(devices))
-    if not quiet:
-        click.echo(plan.spec.report(), err=True)
-        if plan.options.influence:
-            click.echo(f"influence: cut at {split_at_activation(plan.runnable, plan.spec.layer_name).describe()}"
-                       + (f"; labels {plan.labels_source}" if plan.labels_source else ""), err=True)
-        if plan.options.diagnostics:
-            click.echo("diagnostics: each sequence's best window" + (f"; labels {plan.labels_source}"
-                                                                     if plan.labels_source else ", no labels"), err=True)
+    say(quiet, plan.spec.report())
+    if plan.options.influence:
+        say(quiet, f"influence: cut at {split_at_activation(plan.runnable, plan.spec.layer_name).describe()}"
+                   + (f"; labels {plan.labels_source}" if plan.labels_source else ""))
+    if plan.options.diagnostics:
+        say(quiet, "diagnostics: each sequence's best window"
+                   + (f"; labels {plan.labels_source}" if plan.labels_source else ", no labels"))
+    for note in plan.notes:
+        say(quiet, note)
+    warm_up = start_compilations(plan, database, quiet)
     with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
         result = plan.run(progress)
     if database is not None:
+        if warm_up is not None and warm_up.is_alive():
+            say(quiet, "waiting for Tomtom's compilation to finish")
+            warm_up.join()
         n_motifs = len(result.motifs())
-        if not quiet:
-            click.echo(f"annotating {n_motifs} PWMs against {database.label} "
-                       f"({len(database.motifs)} motifs)", err=True)
+        say(quiet, f"annotating {n_motifs} PWMs against {database.label} ({len(database.motifs)} motifs)")
         with progress_bar(n_motifs, quiet, label="annotating", unit="PWMs") as progress:
             result.annotate(database, q_threshold=q_threshold, progress=progress)
     if matches_out is not None:
@@ -183,3 +233,50 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
             click.echo(line, err=True)
         if result.annotation is not None:
             click.echo(result.annotation.format_summary(), nl=False, err=True)
+
+
+def about(seconds):
+    """A duration for people: ``about 90 s``, ``about 5 min``; a (fewest, most) pair as ``1 to 5 min``."""
+    if isinstance(seconds, tuple):
+        return f"{round(seconds[0] / 60)} to {round(seconds[1] / 60)} min"
+    return f"about {seconds} s" if seconds < 120 else f"about {round(seconds / 60)} min"
+
+
+def start_compilations(plan, database, quiet):
+    """Say which one-time compilations this run pays, and start Tomtom's in a thread beside the scan.
+
+    numba compiles the scan's kernels at the first scan after an install, and memelite's Tomtom
+    at the first annotation; both are cached on disk for later runs. With a database, the scan's
+    kernels are loaded first (numba compiles under one lock, which Tomtom's compilation would
+    hold for minutes), then Tomtom compiles in a thread while the scan runs, where numba lets two
+    threads run its parallel kernels at once (:func:`k2p_keras._numba.parallel_launches_from_threads_safe`);
+    elsewhere it compiles after the scan.
+
+    Returns
+    -------
+    threading.Thread or None
+        The thread compiling Tomtom, when annotating beside the scan.
+    """
+    route = scan_route("auto", plan.options.strategy) if plan.passes else None
+    if route == "lookup":
+        from ..scan.best_windows import compiled_kernels_cached, COMPILE_SECONDS, load_compiled_kernels  # numba loads here
+
+        if compiled_kernels_cached(plan.options.strategy) is False:
+            say(quiet, f"compiling the scan's kernels once (numba), {about(COMPILE_SECONDS)}; later runs skip this")
+    if database is None:
+        if plan.options.cluster is not False and tomtom_compiled() is False:  # the clusters run Tomtom after the scan
+            say(quiet, f"compiling Tomtom once (memelite) for the clusters, {about(TOMTOM_COMPILE_SECONDS)}; "
+                       "later runs skip this")
+        return None
+    if route == "lookup":
+        load_compiled_kernels()
+    beside = route in (None, "tensorflow") or bool(parallel_launches_from_threads_safe())
+    if tomtom_compiled() is False:
+        say(quiet, f"compiling Tomtom once (memelite), {about(TOMTOM_COMPILE_SECONDS)}"
+                   f"{', while the scan runs' if beside and plan.passes else ''}; later runs skip this")
+    if not beside:
+        return None
+    thread = threading.Thread(target=warm_up_tomtom, args=(database, plan.spec.kernel.shape[0]),
+                              name="k2p-keras Tomtom compilation", daemon=True)
+    thread.start()
+    return thread

@@ -43,6 +43,10 @@ _AMBIGUOUS = "RYSWKMBDHVN-"
 
 _VALID = bytes(sorted(set((("".join(_BASES) + _AMBIGUOUS).upper()
                            + ("".join(_BASES) + _AMBIGUOUS).lower()).encode())))
+_UNAMBIGUOUS = ("".join(_BASES).upper() + "".join(_BASES).lower()).encode()
+
+#: How each encoding writes an N or IUPAC position, in words.
+N_ENCODING_ROWS = {"zero": "all-zero rows", "quarter": "0.25 rows"}
 
 _EXPECTED = "a sequence file (HDF5, .npy or FASTA)"
 
@@ -254,13 +258,25 @@ class FastaSequences(SequenceSource):
         self.n_encoding = n_encoding
         self._table = _one_hot_table(n_encoding)
         count, shortest, longest = 0, None, 0
-        for _, _, length in self._records(keep_sequence=False):
+        #: N and IUPAC positions, and the records holding any (:meth:`encoding_note`).
+        self.n_ambiguous = self.n_ambiguous_records = 0
+        for _, _, length, ambiguous in self._records(keep_sequence=False):
             count += 1
             shortest = length if shortest is None else min(shortest, length)
             longest = max(longest, length)
+            self.n_ambiguous += ambiguous
+            self.n_ambiguous_records += ambiguous > 0
         if count == 0:
             raise K2PError("no sequences found (expected FASTA records starting with '>')", path=path)
         super().__init__(path, count, shortest, longest)
+
+    def encoding_note(self):
+        """One line on the N and IUPAC positions and how they were encoded, or None when there are none."""
+        if not self.n_ambiguous:
+            return None
+        return (f"{self.path}: {self.n_ambiguous:,} N/IUPAC positions in {self.n_ambiguous_records:,} of "
+                f"{self.count:,} sequences, encoded as {N_ENCODING_ROWS[self.n_encoding]} "
+                f"(--n-encoding {self.n_encoding}; use the model's training encoding)")
 
     def _lines(self):
         """Yield ``(line number, bytes)``, turning gzip damage into a K2PError."""
@@ -273,18 +289,20 @@ class FastaSequences(SequenceSource):
             raise K2PError(f"{what} ({err})", path=self.path) from None
 
     def _records(self, keep_sequence):
-        """Yield ``(record name, header line number, sequence bytes or length)``.
+        """Yield ``(record name, header line number, sequence bytes or length, N/IUPAC positions)``.
 
-        With ``keep_sequence=False`` only lengths are kept, so the counting pass holds
-        no sequence at all, not even one long chromosome.
+        With ``keep_sequence=False`` only lengths (and N/IUPAC positions) are kept, so the
+        counting pass holds no sequence at all, not even one long chromosome; the N/IUPAC
+        positions are counted in that pass only (0 otherwise).
         """
-        name, header_line, parts, length = None, None, [], 0
+        name, header_line, parts, length, ambiguous = None, None, [], 0, 0
         for lineno, line in self._lines():
             if line.startswith(b">"):
                 if name is not None:
-                    yield self._finish(name, header_line, parts, length, keep_sequence)
+                    yield self._finish(name, header_line, parts, length, keep_sequence) + (ambiguous,)
                 words = line[1:].decode("utf-8", "replace").split()
                 name, header_line, parts, length = (words[0] if words else f"line {lineno}"), lineno, [], 0
+                ambiguous = 0
                 continue
             if line.startswith(b";"):
                 continue
@@ -305,8 +323,10 @@ class FastaSequences(SequenceSource):
             check_sequence_length(length, f"record {name!r} (line {header_line})", path=self.path)
             if keep_sequence:
                 parts.append(letters)
+            else:
+                ambiguous += len(letters.translate(None, _UNAMBIGUOUS))
         if name is not None:
-            yield self._finish(name, header_line, parts, length, keep_sequence)
+            yield self._finish(name, header_line, parts, length, keep_sequence) + (ambiguous,)
 
     def _finish(self, name, header_line, parts, length, keep_sequence):
         if length == 0:
@@ -319,7 +339,7 @@ class FastaSequences(SequenceSource):
         if wanted is not None and target is None:
             return
         batch, batch_length = [], None
-        for index, (_, _, sequence) in enumerate(self._records(keep_sequence=True)):
+        for index, (_, _, sequence, _) in enumerate(self._records(keep_sequence=True)):
             if wanted is not None:
                 if index != target:
                     continue
@@ -362,6 +382,15 @@ def _detect_format(path):
     shown = text.splitlines()[0][:40].decode("utf-8", "replace")
     raise K2PError(f"not a sequence file: expected HDF5, .npy or FASTA ('>' headers), "
                    f"found {shown!r}", path=path)
+
+
+def holds_sequences(path):
+    """Whether a file reads as sequences: FASTA (plain or gzip) by its first bytes, HDF5 or
+    ``.npy`` by a tensor shaped like one-hot sequences (a file given in the wrong place, say)."""
+    try:
+        return _detect_format(path) == "fasta" or open_sequences(path).count > 0
+    except K2PError:
+        return False
 
 
 def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None, fits_length=None,
@@ -588,17 +617,19 @@ def dataset_to_array(dataset, max_sequences):
 
 
 def open_batches_for(spec, sequences, options):
-    """``(batches_of_size, count, label, max_length)``: a callable giving fresh canonical batches
-    of a given size, how many sequences, their description and the longest's length."""
+    """``(batches_of_size, count, label, max_length, note)``: a callable giving fresh canonical batches
+    of a given size, how many sequences, their description, the longest's length, and a line
+    for people on how N and IUPAC codes were encoded (FASTA holding any; else None)."""
     if hasattr(sequences, "numpy") and not hasattr(sequences, "element_spec"):
         sequences = sequences.numpy()  # a tf.Tensor
     if isinstance(sequences, (str, os.PathLike, np.ndarray, SequenceSource)):
         source = open_sequences_for(spec, sequences, dataset=options.dataset, n_encoding=options.n_encoding)
         label = source.path or "<array>"
-        return source.iter_batches, source.count, label, source.max_length
+        note = source.encoding_note() if isinstance(source, FastaSequences) else None
+        return source.iter_batches, source.count, label, source.max_length, note
     if options.dataset is not None:
         raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
-    return (*iterable_batches(sequences, spec.alphabet), spec.input_length)
+    return (*iterable_batches(sequences, spec.alphabet), spec.input_length, None)
 
 
 def _checked_labels(values, count, what, path):

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import expit, log_expit
 
 from ..errors import K2PError
@@ -74,6 +73,8 @@ def _identity(t):
 
 def _invert_numerically(forward, t):
     """``sup{x : forward(x) <= t}`` for a continuous increasing ``forward`` without a closed inverse."""
+    from scipy.optimize import brentq  # 2 s of start-up on a busy machine: only for the activations that need it
+
     lo, hi = -1.0, 1.0
     while float(forward(np.float64(lo))) > t:
         lo *= 2.0

@@ -19,12 +19,11 @@ PENDING_SEQUENCES = 4096
 
 
 class BatchScanner:
-    """Holds the kernel as TensorFlow tensors, the traced per-batch functions and the running sums."""
+    """Holds the kernel's tables, the running sums and, once a batch needs TensorFlow, its tensors."""
 
     def __init__(self, kernel, bias, padding, strides, both_strands, active_only,
                  active_threshold, letter_threshold, score_bins, route, strategy=None, pool=None, score_floor=None,
                  diagnostics=False, activation=None, n_labels=0):
-        tf = import_tensorflow()
         self.strategy = strategy
         n_rows, _, n_filters = kernel.shape
         # A max-pool's blocks (None: one block of every window, the global max) and the float32
@@ -33,12 +32,9 @@ class BatchScanner:
         self.score_floor = np.full(n_filters, -np.inf, np.float32) if score_floor is None else \
             np.asarray(score_floor, dtype=np.float32)
         self._blocks = {}  # padded length -> (block_lo, block_hi)
-        self.kernel64 = tf.constant(kernel, tf.float64)
-        self.kernel32 = tf.constant(kernel, tf.float32)
+        self.kernel = kernel
         self.table = code_table(kernel)
-        self.table64 = tf.constant(self.table)
         self.bias = np.asarray(bias, dtype=np.float64)
-        self.bias64 = tf.constant(self.bias)
         self.padding, self.strides = padding, strides
         self.active_only, self.active_threshold = bool(active_only), float(active_threshold)
         # A scalar, or one threshold per filter (F,); +-inf let no window or every window through.
@@ -49,9 +45,7 @@ class BatchScanner:
         self.bin_low, self.bin_width = histogram_grid(kernel, max(score_bins, 1))
         self.score_bins = score_bins
         self.route, self.both_strands = route, bool(both_strands)
-        self._traced = traced_step(int(strides), bool(both_strands), self.active_only,
-                                    self.active_threshold, self.count_letters, int(score_bins), pool is not None,
-                                    bool(diagnostics))
+        self._tf = None  # the kernel as TensorFlow tensors and the traced step: see _tensorflow
         self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
         self.totals = {"score_sum": np.zeros(n_filters), "row_weight": np.zeros((n_filters, n_rows)),
@@ -112,6 +106,23 @@ class BatchScanner:
                            f"expected ({x.shape[0]}, {self.n_labels})")
         return labels
 
+    def _tensorflow(self):
+        """The kernel, code table and bias as TensorFlow constants, and the traced step.
+
+        Made when a batch first needs TensorFlow: on the lookup route only a batch that is
+        not letter codes does, so a CPU scan of one-hot sequences never loads TensorFlow.
+        """
+        if self._tf is None:
+            tf = import_tensorflow()
+            self._tf = {
+                "tf": tf, "kernel32": tf.constant(self.kernel, tf.float32),
+                "kernel64": tf.constant(self.kernel, tf.float64), "table64": tf.constant(self.table),
+                "bias64": tf.constant(self.bias),
+                "step": traced_step(int(self.strides), self.both_strands, self.active_only, self.active_threshold,
+                                    self.count_letters, int(self.score_bins), self.pool is not None,
+                                    self.diagnose)}
+        return self._tf
+
     def add(self, x, pads, labels=None):
         """Add one batch ``x`` (B, length, 4) padded by ``pads`` (left, right) to the sums; ``labels``
         (B, J): its sequences' labels, for the diagnostics.
@@ -125,7 +136,8 @@ class BatchScanner:
                 return letter_totals
         check_one_hot_values(x)  # the compiled lookups took only the six code rows: here, any other
         letter_totals = x.sum(axis=(0, 1), dtype=np.float64)
-        tf = import_tensorflow()
+        t = self._tensorflow()
+        tf = t["tf"]
         tf_pads = tf.constant(pads, tf.int32)
         pooled = self.pool is not None
         blocks = (*(tf.constant(b) for b in self.blocks(x.shape[1], pads)), tf.constant(self.score_floor)) \
@@ -135,23 +147,23 @@ class BatchScanner:
             sent = as_travelling(x)
             locate = traced_locate(int(self.strides), self.both_strands, travelling=sent.dtype == np.uint8,
                                    pooled=pooled)
-            starts, take_rc, codes, exact = locate(tf.constant(sent), tf_pads, self.kernel32, *blocks)
+            starts, take_rc, codes, exact = locate(tf.constant(sent), tf_pads, t["kernel32"], *blocks)
             if bool(exact):
                 starts, take_rc = starts.numpy(), take_rc.numpy()
                 if not pooled:  # one block: the global max
                     starts, take_rc = starts[:, None, :], take_rc[:, None, :]
                 self._add_compiled(codes.numpy(), starts, take_rc, pads[0], labels)
                 return letter_totals
-        args = (tf_pads, self.kernel32, self.kernel64, self.table64, self.bias64,
+        args = (tf_pads, t["kernel32"], t["kernel64"], t["table64"], t["bias64"],
                 tf.constant(self.letter_threshold), tf.constant(self.bin_low), tf.constant(self.bin_width), *blocks)
         if self.diagnose:
             args += (tf.constant(self.diag_width), tf.constant(self.activation_table),
                      tf.constant(self.label_bins, tf.int32))
         if self.strategy is None:
-            self._accumulate(self._traced(tf.constant(x, tf.float32), *args,
-                                          *((tf.constant(labels),) if self.diagnose else ())))
+            self._accumulate(t["step"](tf.constant(x, tf.float32), *args,
+                                       *((tf.constant(labels),) if self.diagnose else ())))
         else:  # each replica's shard of the batch (placed by run_on_replicas), summed like a batch of its own
-            for out in run_on_replicas(self.strategy, self._traced, x, *args, labels=labels if self.diagnose else None):
+            for out in run_on_replicas(self.strategy, t["step"], x, *args, labels=labels if self.diagnose else None):
                 self._accumulate(out)
         return letter_totals
 

@@ -18,12 +18,29 @@ not when this module is imported.
 """
 import numpy as np
 
+from .._numba import compiled_on_disk
 from ..errors import K2PError
 from ..validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
 from .accumulator import BatchScanner
 from .devices import check_strategy, worker_share
+from .lookup import one_hot_to_best_windows
+from .rescore import accumulate_window_sums
 from .route import scan_route
 from .windows import padding_amounts, PADDINGS, PoolSpec
+
+
+#: About how long numba takes to compile the lookup route's kernels, once per install: 47 s on 2
+#: shared cores under a load of 3, 85-95 s under 5 to 9 (4 minutes under 10).
+COMPILE_SECONDS = 60
+
+
+def compiled_kernels_cached(strategy=None):
+    """Whether the scan's compiled kernels are cached on disk (:mod:`k2p_keras._numba`): False when
+    the first scan will compile them (about :data:`COMPILE_SECONDS`); None when the scan does
+    not take the lookup route here (no numba, a GPU, a strategy) or numba cannot say."""
+    if scan_route("auto", strategy) != "lookup":
+        return None
+    return compiled_on_disk(one_hot_to_best_windows, accumulate_window_sums)
 
 
 def load_compiled_kernels():

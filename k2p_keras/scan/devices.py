@@ -11,11 +11,14 @@ the workers' sums are then all-reduced (:func:`sum_over_workers`), so every work
 with the sums of all the sequences.
 """
 import functools
+import os
+import sys
 
 import numpy as np
 
 from .._tf import import_tensorflow
 from ..errors import K2PError, OptionError
+from .route import gpu_may_be_visible
 
 #: What ``--devices`` accepts, for ``--help`` and error messages.
 DEVICES_HELP = "all (every GPU), N (the first N GPUs) or cpu (no GPU)"
@@ -40,11 +43,20 @@ def strategy_for_devices(devices):
         As :func:`parse_devices` returns it. ``"all"``: a ``MirroredStrategy`` over every
         GPU (none without a GPU: the CPU scan, numba's when installed); N: over the first N GPUs; ``"cpu"``: the
         GPUs hidden from TensorFlow, no strategy (so numba's rescoring stays available).
+        Neither "cpu" nor "all" on a machine without a GPU imports TensorFlow: before it
+        loads, "cpu" hides the GPUs by ``CUDA_VISIBLE_DEVICES=-1`` (this process and the
+        ones it starts), which :func:`k2p_keras.scan.route.gpu_may_be_visible` reads.
 
     Returns
     -------
     tf.distribute.Strategy or None
     """
+    if "tensorflow" not in sys.modules:
+        if devices == "cpu":
+            os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+            return None
+        if devices == "all" and not gpu_may_be_visible()[0]:
+            return None
     tf = import_tensorflow()
     if devices == "cpu":
         try:

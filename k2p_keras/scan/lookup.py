@@ -1,4 +1,4 @@
-"""The compiled lookup scan: each sequence's best window per filter, from letter codes (optional numba).
+"""The compiled lookup scan: each sequence's best window per filter, from letter codes (numba).
 
 On the CPU, TensorFlow's float32 convolution spends most of the scan's time on windows
 that are thrown away by the argmax. Here a window's score is a few float32 table lookups:
@@ -17,13 +17,13 @@ does, and the forward strand when both strands tie (:func:`k2p_keras.scan.tf_ste
 """
 import numpy as np
 
+from .._numba import import_numba
 from .codes import CODE_COMPLEMENT, N_CODES, QUARTER_CODE, ZERO_CODE
 from .windows import window_count
 
-try:
-    import numba  # this module is imported when a scan starts (k2p_keras.scan.route), not with the package
-except ImportError:  # the TensorFlow route stands in (k2p_keras.scan.route)
-    numba = None
+# numba (None without it: the TensorFlow route stands in), its cache in the per-user folder;
+# this module is imported when a scan starts (k2p_keras.scan.route), not with the package.
+numba = import_numba()
 
 #: Letters per word: 4 for windows of A C G T (4**4 rows per block), 3 when a window holds N codes (6**3).
 LETTER_WORD, CODE_WORD = 4, 3

@@ -1,24 +1,23 @@
-"""The compiled kernel that rescores each best window from letter codes (optional numba).
+"""The compiled kernel that rescores each best window from letter codes (numba).
 
 The scan finds each sequence's best window per filter (:mod:`k2p_keras.scan.lookup`'s
 lookups, or TensorFlow's convolution on a GPU); what the MLE, the sites' score histogram
 and the heuristic need from those windows is then a few sums over F x L table lookups per
 sequence. TensorFlow's gathers make those lookups cost as much as the convolution on short
 (101 bp) sequences; a loop compiled by numba costs a fraction of it, with the filters
-spread over the cores. numba is optional (``pip install 'k2p-keras[fast]'``); without it
+spread over the cores. numba is a dependency; where it cannot be imported
 the scan rescores in TensorFlow, with the same sums (:mod:`k2p_keras.scan`).
 
 Codes: 0-3 are A C G T, 4 an all-zero row (N, or padding), 5 a 0.25 row (N).
 """
 import numpy as np
 
+from .._numba import import_numba
 from .codes import CODE_COMPLEMENT, ZERO_CODE
 
-
-try:
-    import numba  # this module is imported when a scan starts (k2p_keras.scan.route), not with the package
-except ImportError:  # the TensorFlow route of k2p_keras.scan stands in
-    numba = None
+# numba (None without it: the TensorFlow route stands in), its cache in the per-user folder;
+# this module is imported when a scan starts (k2p_keras.scan.route), not with the package.
+numba = import_numba()
 
 
 def _accumulate(codes, starts, take_rc, left, table, bias, active_only, active_threshold,

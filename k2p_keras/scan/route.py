@@ -4,9 +4,17 @@ Routes of one-hot batches (:data:`ROUTES`): ``lookup`` (numba's compiled lookups
 CPU), ``locate`` (TensorFlow's convolution finds the windows on a GPU, numba rescores
 them), ``tensorflow`` (TensorFlow does both: without numba, under a strategy). The batch
 size of ``batch_size="auto"`` follows the route's byte budget.
+
+Whether a GPU can be used is first asked of the machine, not of TensorFlow
+(:func:`gpu_may_be_visible`), so that a CPU scan with numba never loads TensorFlow.
 """
 import functools
+import glob
+import importlib.metadata
+import os
+import re
 import subprocess
+import sys
 
 from .._tf import import_tensorflow
 from ..errors import K2PError
@@ -24,7 +32,77 @@ def numba_available():
     return rescore.numba is not None
 
 
+#: Packages that give TensorFlow a GPU other than through CUDA's device files (Apple's Metal, DirectML).
+GPU_PLUGINS = ("tensorflow-metal", "tensorflow-directml-plugin")
+
+
+def cuda_devices_hidden(value):
+    """Whether ``CUDA_VISIBLE_DEVICES=value`` hides every GPU.
+
+    Unset (None) hides nothing; empty hides all. CUDA reads the list up to its first
+    invalid entry, so a list starting with a negative number ("-1") hides all. UUIDs
+    ("GPU-...", "MIG-...") cannot be checked without the driver: they count as visible.
+    """
+    if value is None:
+        return False
+    first = value.split(",")[0].strip()
+    return first == "" or re.fullmatch(r"-\d+", first) is not None
+
+
+def _installed(name):
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def gpu_may_be_visible(environ=None, root="/"):
+    """Whether TensorFlow may find a GPU here, decided without importing it.
+
+    One-sided on purpose: False only when no GPU can be used (CUDA_VISIBLE_DEVICES hides
+    them all, or no NVIDIA, WSL2 or ROCm device file exists and no GPU plugin is
+    installed); then the CPU route runs without TensorFlow. True means "ask TensorFlow"
+    (:func:`gpu_visible`), so a wrong True costs TensorFlow's start-up, never a GPU.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        The environment (default ``os.environ``).
+    root : str
+        Where ``/dev`` and ``/proc`` are looked for (tests).
+
+    Returns
+    -------
+    (bool, str)
+        The answer and its reason, e.g. ``(False, "CUDA_VISIBLE_DEVICES=''")``.
+    """
+    environ = os.environ if environ is None else environ
+    hidden = environ.get("CUDA_VISIBLE_DEVICES")
+    if cuda_devices_hidden(hidden):
+        return False, f"CUDA_VISIBLE_DEVICES={hidden!r}"
+    plugins = [name for name in GPU_PLUGINS if _installed(name)]
+    if plugins:
+        return True, f"{', '.join(plugins)} installed"
+    if not sys.platform.startswith("linux"):
+        return False, f"{sys.platform}: TensorFlow's wheels use a GPU through CUDA on Linux (and WSL2) only"
+    nodes = glob.glob(os.path.join(root, "dev", "nvidia[0-9]*"))
+    if nodes:
+        return True, f"{len(nodes)} NVIDIA device file(s) in /dev"
+    gpus = os.path.join(root, "proc", "driver", "nvidia", "gpus")
+    if os.path.isdir(gpus) and os.listdir(gpus):
+        return True, "a GPU in /proc/driver/nvidia/gpus"
+    if os.path.exists(os.path.join(root, "dev", "dxg")):
+        return True, "/dev/dxg (WSL2's GPU)"
+    if os.path.exists(os.path.join(root, "dev", "kfd")) and _installed("tensorflow-rocm"):
+        return True, "/dev/kfd and tensorflow-rocm (ROCm)"
+    return False, "no NVIDIA, WSL2 or ROCm GPU device file"
+
+
 def gpu_visible():
+    """Whether the scan runs on a GPU: TensorFlow is asked, and imported, only when one may be there."""
+    if "tensorflow" not in sys.modules and not gpu_may_be_visible()[0]:
+        return False
     return bool(import_tensorflow().config.get_visible_devices("GPU"))  # --devices cpu hides them
 
 
@@ -38,7 +116,7 @@ def scan_route(rescore, strategy=None):
     if rescore not in RESCORERS:
         raise K2PError(f"rescore: expected one of {', '.join(RESCORERS)}, got {rescore!r}")
     if rescore == "numba" and not numba_available():
-        raise K2PError("rescore='numba' needs numba: pip install 'k2p-keras[fast]'")
+        raise K2PError("rescore='numba' needs numba (a dependency of k2p-keras): pip install numba")
     if rescore == "numba" and strategy is not None:
         raise K2PError("rescore='numba' rescores on this machine's CPU: it does not run under a strategy")
     if rescore == "tensorflow" or strategy is not None or not numba_available():
