@@ -2,9 +2,10 @@
 
     python docs/make_report_example.py [--keep DIR]
 
-Runs the model command on example_models/deepbind.h5 with --method both --report (default
-database: the newest JASPAR CORE vertebrates in pyjaspar), and screenshots the report with
-Debian's chromium, network disabled, as a user would open it.
+Runs the model command on example_models/deepbind.h5 with --method both --report and the
+analyses that add to it (--influence, --cluster, --diagnostics; labels: the example's y),
+against the default database (the newest JASPAR CORE vertebrates in pyjaspar), and screenshots
+the report with Debian's chromium, network disabled, as a user would open it.
 """
 import argparse
 import os
@@ -34,6 +35,7 @@ def main():
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     tool = [sys.executable, "-m", "k2p_keras"]
     subprocess.run([*tool, "example_models/deepbind.h5", "data/example_seqs.h5", "--method", "both", "-q",
+                    "--influence", "--cluster", "--diagnostics",
                     "-o", str(folder / "example.meme"), "--matches", str(folder / "matches.tsv"),
                     "--report", str(folder / "report.html")], cwd=REPO, env=env, check=True)
     screenshot = REPO / "docs" / "report_example.png"

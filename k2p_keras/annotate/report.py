@@ -516,6 +516,8 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
     weak_text = f" ({weak} of them with fewer than {LOW_INFORMATION_BITS:g} bits: greyed)" if weak else ""
     order = ("by influence" if any(r.influence is not None for r in filters) else
              "by the strength of their best match (informative matches first, then weak ones, then no match)")
+    if any(len(members) > 1 for _, members in groups):
+        order += ", a cluster's members together where its first would be, its archetype (*) first"
     largest = max((r.influence for r in filters if r.influence is not None), default=0.0)
     body = [f"{table(header_rows)}", _guide(filters, annotation, groups),
             f"<p>{len(matched)} of {len(filters)} filters match a database motif{weak_text}. Filters are ordered "
