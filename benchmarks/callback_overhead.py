@@ -209,9 +209,9 @@ with tempfile.TemporaryDirectory() as folder:
     if with_callback:
         import k2p_keras.callback as module
         real_warm_up = module._load_compiled_kernels
-        def timed_warm_up():
+        def timed_warm_up(*args):
             began, cpu = time.perf_counter(), time.thread_time()
-            real_warm_up()
+            real_warm_up(*args)
             events.append(["numba's start-up", began - start, time.perf_counter() - began, time.thread_time() - cpu])
         module._load_compiled_kernels = timed_warm_up
         callback = module.PWMCallback(x, folder)

@@ -127,12 +127,12 @@ class BudgetProbe:
             raise DumpOverBudget(rate * self.total)
 
 
-def _load_compiled_kernels():
+def _load_compiled_kernels(diagnostics=False):
     """:func:`k2p_keras.scan.best_windows.load_compiled_kernels`, quiet: a problem it meets shows in the dump itself."""
     from .scan.best_windows import load_compiled_kernels  # numba loads at the first epoch's end, not with the package
 
     try:
-        load_compiled_kernels()
+        load_compiled_kernels(diagnostics)
     except Exception:  # noqa: BLE001 - the dump runs the same code and reports the error
         pass
 
@@ -456,7 +456,7 @@ class PWMCallback(keras.callbacks.Callback):
         """
         if self._estimating and not self._kernels_loaded:
             started = time.perf_counter()
-            _load_compiled_kernels()
+            _load_compiled_kernels(self.options.diagnostics)
             self._kernels_loaded = True
             self._spent += time.perf_counter() - started
 

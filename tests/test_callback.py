@@ -542,7 +542,7 @@ def test_the_callbacks_own_time_counts_its_set_up_and_numbas_start_up(data, tmp_
     import k2p_keras.callback as module
 
     loads = []
-    monkeypatch.setattr(module, "_load_compiled_kernels", lambda: loads.append(time.sleep(0.2)))
+    monkeypatch.setattr(module, "_load_compiled_kernels", lambda *args: loads.append(time.sleep(0.2)))
     x, y = data
     callback = PWMCallback(x, tmp_path, time_budget=1e-9)  # nothing but the last epoch is written
     deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[callback])

@@ -35,8 +35,6 @@ import os
 import warnings
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
 
 from ..axes import pwm_to_memelite
 from ..errors import K2PError
@@ -203,6 +201,9 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
         upper = np.triu_indices(k, 1)
         q[upper] = benjamini_hochberg(p_sym[upper][None, :])[0]
         q += q.T
+    from scipy.cluster.hierarchy import fcluster, linkage  # 0.4-0.7 s to load: with a clustering, not the package
+    from scipy.spatial.distance import squareform  # loaded by scipy.cluster anyway
+
     # fcluster's groups (from 1) for the informative filters, a group of its own (<= 0) for the others.
     groups = -np.arange(n)
     if k > 1:

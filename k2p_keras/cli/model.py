@@ -269,7 +269,7 @@ def start_compilations(plan, database, quiet):
                        "later runs skip this")
         return None
     if route == "lookup":
-        load_compiled_kernels()
+        load_compiled_kernels(plan.options.diagnostics)
     beside = route in (None, "tensorflow") or bool(parallel_launches_from_threads_safe())
     if tomtom_compiled() is False:
         say(quiet, f"compiling Tomtom once (memelite), {about(TOMTOM_COMPILE_SECONDS)}"

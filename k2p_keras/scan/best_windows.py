@@ -43,13 +43,15 @@ def compiled_kernels_cached(strategy=None):
     return compiled_on_disk(one_hot_to_best_windows, accumulate_window_sums)
 
 
-def load_compiled_kernels():
+def load_compiled_kernels(diagnostics=None):
     """Load the lookup route's compiled kernels now: numba's one-time start-up in a process.
 
     The first call of a numba kernel in a process loads numba's registries and the kernel
     cached on disk (about half a second here; minutes when the cache must be compiled). The
     callback runs this in a thread while the first epoch trains, so that its first dump does
     not pay it. Does nothing where the scan takes another route (no numba, or a GPU).
+    ``diagnostics``: load the kernel for scans with (True) or without (False) the activation
+    diagnostics, or both (None).
     """
     if scan_route("auto") != "lookup":
         return
@@ -57,9 +59,9 @@ def load_compiled_kernels():
     # (float32 batches, float64 tables, 2-D arrays for the optional sums), but for the
     # diagnostics (None or a tuple of arrays: two kernels), so two tiny scans load the very
     # kernels the real scans call.
-    for diagnostics in (False, True):
+    for diagnose in ((False, True) if diagnostics is None else (bool(diagnostics),)):
         scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
-                          letter_threshold=0.0, rescore="numba", diagnostics=diagnostics)
+                          letter_threshold=0.0, rescore="numba", diagnostics=diagnose)
 
 
 def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
