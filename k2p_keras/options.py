@@ -83,23 +83,20 @@ class Options:
         "(docs/distributed.md) [default: one device]."))
     influence: bool = _option(False, "analysis", types="bool", help=(
         "Also measure each filter's influence: how far the model's outputs (and, with labels, its loss) "
-        "move when the filter's activation map is replaced by a constant (Basset's nullification; the "
-        "model is run, loaded by Keras in safe mode). Adds the summary columns influence, "
-        "influence_<output>, influence_dloss (docs/annotation.md)."))
+        "move when the filter's map is replaced by a constant (Basset's nullification; runs the model, "
+        "loaded by Keras in safe mode). Summary columns influence* (docs/annotation.md)."))
     influence_null: str = _option("auto", "analysis", types='{"auto", "pooled", "map"}', help=(
         "Influence: the constant a filter's map is replaced by: the mean over sequences of its pooled "
         "value ('pooled', when a global pool reads the map), or the map's mean over sequences and "
         "positions (Basset's 'map'); 'auto': pooled when a global pool follows, else map."))
     diagnostics: bool = _option(False, "analysis", types="bool", help=(
-        "Also describe each filter's best window per sequence, summed by the scan that estimates the base "
-        "(no second pass): the mean activation, where the best windows lie (share centred in the middle "
-        "fifth), and with labels the filter's AUROC alone and mean activation per class. Adds the summary "
-        "columns mean_activation, central_share, central_enrichment, auroc, mean_activation_<class> and "
-        "plots to the report (docs/annotation.md)."))
+        "Also describe each filter's best window per sequence (from the base's own scan): mean "
+        "activation, where the best windows lie, and with labels the filter's AUROC alone and its "
+        "mean activation per class. Summary columns and report plots (docs/annotation.md)."))
     cluster: object = _option(False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
-        "Also group the filters into redundancy clusters: Tomtom between their own PWMs (both strands), "
-        "complete linkage at q <= 0.05, a motif database as Tomtom's background (True: the newest JASPAR "
-        "CORE vertebrates; the command line uses --annotate's). Adds the summary column cluster."))
+        "Also group redundant filters: Tomtom between their own PWMs, complete linkage at q <= 0.05, "
+        "a motif database as background (True: the newest JASPAR CORE vertebrates; the command line "
+        "uses --annotate's). Summary column cluster (docs/annotation.md)."))
 
     @property
     def estimating(self):

@@ -51,15 +51,10 @@ STRONG_FRACTION = 0.5
 
 # The help of the ``sites`` option (k2p_keras.options.Options).
 SITES_HELP = (
-    "Which windows count as binding sites when the logarithm's base is estimated. The base sets "
-    "only how sharp each PWM (its logo) is, never the scores: every base reproduces the filter "
-    "exactly. 'strong' (default): in each sequence, the window the filter likes best, if it "
-    "activates the filter at least half as much as the filter's strongest window anywhere; "
-    "'active': that window if it switches the filter on at all; 'all': that window in every "
-    "sequence, as k2p-1.0 and the paper did (sequences without the motif then add background "
-    "windows and flatten the logo). After a local max-pool, 'each sequence' reads 'each pooling block'; "
-    "where the model selects no window (average pooling, Flatten, ...), only 'strong' applies, to the "
-    "windows anywhere.")
+    "Which best windows count as binding sites for the base's estimate (the base sets only how "
+    "sharp a PWM is, never its scores): 'strong' (default), each sequence's best window if it "
+    "reaches half of the filter's strongest ('strong=F': that fraction); 'active', if it switches "
+    "the filter on; 'all', every sequence's, as k2p-1.0 and the paper did (docs/base-estimation.md).")
 
 
 @dataclass(frozen=True)
