@@ -362,7 +362,7 @@ class PWMCallback(keras.callbacks.Callback):
         """Validate what can be validated before the model is known; materialise a Dataset."""
         if sequences is None:
             if self._needs_sequences:
-                raise K2PError("sequences are needed to estimate the base and for influence; or give a fixed base")
+                raise K2PError(self.options.missing_sequences("give PWMCallback sequences", "a fixed base=B"))
             return None
         if isinstance(sequences, tf.data.Dataset):
             # "auto" subsamples like an array, once the dataset's size is known.
@@ -454,9 +454,11 @@ class PWMCallback(keras.callbacks.Callback):
         threads took turns at the GIL, so the epoch it overlapped lasted 1.6-2 s longer (2 busy
         cores; benchmarks/callback_overhead.py --wall), more than the start-up costs alone.
         """
-        if self._estimating and not self._kernels_loaded:
+        if self._needs_sequences and not self._kernels_loaded:
             started = time.perf_counter()
-            _load_compiled_kernels(self.options.diagnostics)
+            # With the diagnostics, both kernels: a dump's passes without them (the heuristic's,
+            # the second pass for windows anywhere) call the other.
+            _load_compiled_kernels(None if self.options.diagnostics else False)
             self._kernels_loaded = True
             self._spent += time.perf_counter() - started
 

@@ -594,8 +594,7 @@ def plan_extraction(model, sequences=None, labels=None, **options):
     if sequences is not None and opts.needs_sequences:
         batches_of_size, count, label, max_length, note = open_batches_for(spec, sequences, opts)
     elif opts.needs_sequences:
-        raise K2PError("sequences are needed for the heuristic PWMs" if opts.method != "exact"
-                       else "sequences are needed to estimate the base: give sequences, or a fixed base")
+        raise K2PError(opts.missing_sequences())
     elif sequences is not None:
         warnings.warn("the sequences are not used: the exact PWMs at a fixed base need none")
     if getattr(spec, "both_strands", False) and not opts.both_strands:

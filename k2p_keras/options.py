@@ -105,7 +105,24 @@ class Options:
 
     @property
     def needs_sequences(self):
-        return self.estimating or self.method != "exact" or self.influence or self.diagnostics
+        return bool(self.sequence_uses())
+
+    def sequence_uses(self, flags=False):
+        """What the sequences are needed for, in words, for the messages that ask for them (empty
+        when none): ``["to estimate the base", "for the diagnostics"]``; ``flags``: each with the
+        command line's option that asks for it (``"for the diagnostics (--diagnostics)"``)."""
+        uses = [("to estimate the base", None, self.estimating),
+                ("for the heuristic PWMs", f"--method {self.method}", self.method != "exact"),
+                ("for the influence", "--influence", self.influence),
+                ("for the diagnostics", "--diagnostics", self.diagnostics)]
+        return [words + (f" ({flag})" if flags and flag else "") for words, flag, needed in uses if needed]
+
+    def missing_sequences(self, give="give sequences", fixed_base="a fixed base", flags=False):
+        """The one-line message when sequences are needed and none were given: what for, what to do."""
+        uses = self.sequence_uses(flags)
+        listed = " and ".join([", ".join(uses[:-1]), uses[-1]] if len(uses) > 1 else uses)
+        return (f"sequences are needed {listed}: {give}"
+                + (f", or {fixed_base}" if uses == ["to estimate the base"] else ""))
 
     def checked(self):
         """These options after checking each value; raises :class:`OptionError` naming the option."""

@@ -360,6 +360,12 @@ def test_missing_sequences_name_seqs_and_the_fixed_base():
     assert line.startswith("Error: sequences are needed to estimate the base: give SEQS, or a fixed --base B")
     line = one_line_error(run_as_typed(MODEL, "--method", "heuristic"))
     assert line.startswith("Error: sequences are needed for the heuristic PWMs (--method heuristic): give SEQS")
+    # A fixed base is no way out when something else needs them.
+    line = one_line_error(run_as_typed(MODEL, "--base", "2", "--diagnostics"))
+    assert line.startswith("Error: sequences are needed for the diagnostics (--diagnostics): give SEQS ("), line
+    line = one_line_error(run_as_typed(MODEL, "--method", "both", "--influence"))
+    assert line.startswith("Error: sequences are needed to estimate the base, for the heuristic PWMs (--method both) "
+                           "and for the influence (--influence): give SEQS ("), line
 
 
 def test_the_commands_warnings_reach_stderr_whatever_pythonwarnings_says(tmp_path):
@@ -428,3 +434,16 @@ def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
     # "while the scan runs" where numba's threading layer lets the compilation overlap the scan.
     assert re.search(r"^compiling Tomtom once \(memelite\), 1 to 5 min(, while the scan runs)?; later runs skip this$",
                      result.output, flags=re.M), result.output
+
+
+def test_clusters_beside_the_tomtom_warm_up_never_meet_in_numba_s_workqueue_layer(tmp_path):
+    """numba's own threading layer aborts the process when two threads run parallel kernels: the
+    clusters' Tomtom (in the run) and the annotation's warm-up thread must not overlap there."""
+    pytest.importorskip("memelite")
+    jaspar = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-m", "k2p_keras", MODEL, "--base", "40", "--annotate", jaspar, "--cluster",
+                           "--summary", tmp_path / "s.tsv", "-o", tmp_path / "m.meme"],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "cluster" in (tmp_path / "s.tsv").read_text().splitlines()[1].split("\t")

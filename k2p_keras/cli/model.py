@@ -111,10 +111,8 @@ def check_sequences_given(model, sequences, options):
     opts = make_options(**options)
     if opts.needs_sequences and holds_sequences(model):
         raise sequences_given_as_model(model)
-    if opts.method != "exact":
-        raise click.UsageError(f"sequences are needed for the heuristic PWMs (--method {opts.method}): give SEQS")
     if opts.needs_sequences:
-        raise click.UsageError("sequences are needed to estimate the base: give SEQS, or a fixed --base B")
+        raise click.UsageError(opts.missing_sequences("give SEQS", "a fixed --base B", flags=True))
 
 
 def say(quiet, text):
@@ -269,8 +267,12 @@ def start_compilations(plan, database, quiet):
                        "later runs skip this")
         return None
     if route == "lookup":
-        load_compiled_kernels(plan.options.diagnostics)
-    beside = route in (None, "tensorflow") or bool(parallel_launches_from_threads_safe())
+        load_compiled_kernels(None if plan.options.diagnostics else False)  # both: some passes run without them
+    # The clusters run Tomtom in the scan's thread (ExtractionPlan.run): two threads' parallel
+    # kernels then, safe only on numba's OpenMP or TBB layer; without clusters, no numba kernel
+    # runs beside the thread on the TensorFlow route or without a scan.
+    no_other_kernels = route in (None, "tensorflow") and plan.options.cluster is False
+    beside = no_other_kernels or bool(parallel_launches_from_threads_safe())
     if tomtom_compiled() is False:
         say(quiet, f"compiling Tomtom once (memelite), {about(TOMTOM_COMPILE_SECONDS)}"
                    f"{', while the scan runs' if beside and plan.passes else ''}; later runs skip this")
