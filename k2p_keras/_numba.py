@@ -52,14 +52,18 @@ def parallel_launches_from_threads_safe():
         return None
 
 
-def compiled_on_disk(*kernels):
+def compiled_on_disk(*kernels, signature=None):
     """Whether every kernel (an ``njit(cache=True)`` function) has a compiled version cached for
     its current source; None when numba's cache cannot say (a numba without these internals).
+    ``signature``: a test of a cached version's argument types (a tuple of numba types), for a
+    kernel compiled once per kind of argument: only a version that passes counts.
 
     False means the next call compiles it: seconds to minutes, once per install and machine.
     """
     try:
-        # numba has no public call for it: the cache index (empty when missing or stale) is read.
-        return all(bool(kernel._cache._cache_file._load_index()) for kernel in kernels)
+        # numba has no public call for it: the cache index (empty when missing or stale) is read,
+        # its keys ((argument types), target, ...).
+        return all(any(signature is None or signature(key[0]) for key in kernel._cache._cache_file._load_index())
+                   for kernel in kernels)
     except Exception:  # noqa: BLE001 - numba's internals moved: say nothing rather than fail
         return None

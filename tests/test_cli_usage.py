@@ -420,7 +420,7 @@ def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
     from k2p_keras.cli import model
     from k2p_keras.scan import best_windows
 
-    monkeypatch.setattr(best_windows, "compiled_kernels_cached", lambda strategy=None: False)
+    monkeypatch.setattr(best_windows, "compiled_kernels_cached", lambda strategy=None, diagnostics=False: False)
     result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme")
     assert result.exit_code == 0, result.output
     assert (f"compiling the scan's kernels once (numba), {model.about(best_windows.COMPILE_SECONDS)}; "

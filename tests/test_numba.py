@@ -61,3 +61,22 @@ def test_compiled_on_disk_says_whether_a_call_would_compile(tmp_path):
     assert python(code, tmp_path, XDG_CACHE_HOME=cache) == ["False", "True"]
     assert python(code, tmp_path, XDG_CACHE_HOME=cache) == ["True", "True"]  # a later process
     assert not list(tmp_path.glob("__pycache__/*.nb*"))  # nothing beside the source
+
+
+def test_compiled_on_disk_tells_one_kind_of_argument_from_another(tmp_path):
+    """A kernel compiled for an optional argument given as None is not compiled for a tuple there
+    (the scan's sums with and without the diagnostics): the signature test tells them apart."""
+    (tmp_path / "optional_kernel.py").write_text("from k2p_keras._numba import import_numba\n"
+                                                 "numba = import_numba()\n"
+                                                 "@numba.njit(cache=True)\n"
+                                                 "def plus(x, extra):\n"
+                                                 "    return x if extra is None else x + extra[0]\n")
+    code = ("from k2p_keras._numba import compiled_on_disk\n"
+            "from optional_kernel import plus\n"
+            "def cached(kind):\n"
+            "    return compiled_on_disk(plus, signature=lambda types: (str(types[-1]) != 'none') == kind)\n"
+            "plus(1, None)\n"
+            "print(cached(False), cached(True))\n"
+            "plus(1, (2,))\n"
+            "print(cached(False), cached(True))\n")
+    assert python(code, tmp_path, XDG_CACHE_HOME=str(tmp_path / "cache")) == ["True", "False", "True", "True"]

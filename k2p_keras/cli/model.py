@@ -259,7 +259,7 @@ def start_compilations(plan, database, quiet):
     if route == "lookup":
         from ..scan.best_windows import compiled_kernels_cached, COMPILE_SECONDS, load_compiled_kernels  # numba loads here
 
-        if compiled_kernels_cached(plan.options.strategy) is False:
+        if compiled_kernels_cached(plan.options.strategy, plan.options.diagnostics) is False:
             say(quiet, f"compiling the scan's kernels once (numba), {about(COMPILE_SECONDS)}; later runs skip this")
     if database is None:
         if plan.options.cluster is not False and tomtom_compiled() is False:  # the clusters run Tomtom after the scan

@@ -34,13 +34,18 @@ from .windows import padding_amounts, PADDINGS, PoolSpec
 COMPILE_SECONDS = 60
 
 
-def compiled_kernels_cached(strategy=None):
+def compiled_kernels_cached(strategy=None, diagnostics=False):
     """Whether the scan's compiled kernels are cached on disk (:mod:`k2p_keras._numba`): False when
     the first scan will compile them (about :data:`COMPILE_SECONDS`); None when the scan does
-    not take the lookup route here (no numba, a GPU, a strategy) or numba cannot say."""
+    not take the lookup route here (no numba, a GPU, a strategy) or numba cannot say. With
+    ``diagnostics``, the sums' kernel is needed with them (its last argument a tuple) and
+    without them (``None``), as some passes run without."""
     if scan_route("auto", strategy) != "lookup":
         return None
-    return compiled_on_disk(one_hot_to_best_windows, accumulate_window_sums)
+    cached = [compiled_on_disk(one_hot_to_best_windows)] + [
+        compiled_on_disk(accumulate_window_sums, signature=lambda types, d=diagnose: (str(types[-1]) != "none") == d)
+        for diagnose in ((False, True) if diagnostics else (False,))]
+    return None if None in cached else all(cached)
 
 
 def load_compiled_kernels(diagnostics=None):
