@@ -88,7 +88,7 @@ def test_uninformative_motif_is_no_match_not_an_error():
     flat = Motif("flat", np.full((10, 4), 0.25))
     annotation = annotate_motifs([flat, BY_ID["MA0139.1"]], DB)
     assert annotation.spans["flat"] is None and annotation.best_match("flat") is None
-    assert annotation.verdict("flat") == "no match" and annotation.verdict("MA0139.1") == "match"
+    assert annotation.verdict("flat") == "not compared" and annotation.verdict("MA0139.1") == "match"
     assert "uninformative" in annotation.format_summary()
 
 
@@ -133,7 +133,7 @@ def test_cli_writes_tomtom_columns_and_a_summary(queries, tmp_path):
     first_ctcf = next(r for r in rows if r["Query_ID"] == "MA0139.1")
     assert (first_ctcf["Target_ID"], first_ctcf["Optimal_offset"], first_ctcf["Orientation"]) == ("MA0139.1", "0", "+")
     summary = result.output.splitlines()
-    assert any(line.startswith("flat") and "no match" in line for line in summary)
+    assert any(line.startswith("flat") and "not compared" in line for line in summary)
     assert any(line.startswith("MA0099.2") and line.endswith("match") and "FOS::JUN" in line for line in summary)
 
 

@@ -16,9 +16,9 @@ from k2p_keras.axes import reverse_complement  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.annotate.logos import COLORS  # noqa: E402
 from k2p_keras.annotate.filters import (attach_model_figures, filter_reports_from_motifs,  # noqa: E402
-    FilterReport, LOW_INFORMATION_BITS)
+    FilterReport)
 from k2p_keras.annotate.report import align_pwms, alignment_window, format_report  # noqa: E402
-from k2p_keras.annotate.tomtom import annotate_motifs  # noqa: E402
+from k2p_keras.annotate.tomtom import annotate_motifs, LOW_INFORMATION_BITS  # noqa: E402
 from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402
 from k2p_keras.transform import information_content  # noqa: E402
 
@@ -126,7 +126,10 @@ def test_a_match_of_a_filter_with_few_bits_is_greyed(tmp_path):
     weak = _few_bits(BY_ID["MA0139.1"].pwm, LOW_INFORMATION_BITS - 1)
     motifs = [Motif("weak", weak), Motif("strong", BY_ID["MA0139.1"].pwm)]
     annotation = annotate_motifs(motifs, JASPAR)
-    assert annotation.verdict("weak") == "match"  # Tomtom calls it; the report weighs it
+    # Tomtom calls both significant; the verdict weighs the bits, in every output alike.
+    assert annotation.verdict("weak") == "weak match" and annotation.verdict("strong") == "match"
+    assert annotation.summary_columns("weak")["annotation"] == "weak match"
+    assert re.search(r"^weak\s+MA0139\.\d CTCF\s+\S+\s+weak match$", annotation.format_summary(), flags=re.M)
     text = format_report(filter_reports_from_motifs(motifs), annotation)
     assert re.findall(r'<section id="f-([^"]+)"', text) == ["strong", "weak"]
     weak_section = _section(text, "weak")

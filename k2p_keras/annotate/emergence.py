@@ -24,11 +24,11 @@ from .._version import __version__
 from ..errors import K2PError
 from ..io.text import write_text
 from ..transform import information_content
-from .filters import LOW_INFORMATION_BITS, match_rank, match_verdict
+from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import logo_png, require_matplotlib
 from .report import JASPAR_CREDIT, verdict_badge
-from .tomtom import annotate_motifs, load_database
+from .tomtom import annotate_motifs, load_database, LOW_INFORMATION_BITS, match_verdict
 
 __all__ = ["EpochState", "FilterHistory", "annotate_epochs", "filter_histories", "format_emergence_report",
            "write_emergence_report"]
@@ -72,7 +72,7 @@ class EpochState:
 
     @property
     def verdict(self):
-        """One of :data:`k2p_keras.annotate.filters.VERDICTS`."""
+        """One of :data:`k2p_keras.annotate.tomtom.VERDICTS`."""
         return match_verdict(self.significant, self.compared, self.bits)
 
     @property
@@ -168,7 +168,7 @@ def _state(folder, annotations, epoch, motif):
                           bool(best and best.significant), annotation.is_informative(motif.name))
     target = str(row.get("best_match_id", ""))
     return EpochState(epoch, motif.pwm, bits, change, target, str(row.get("best_match_name", "")),
-                      _number_or_nan(row.get("best_match_q_value")), row.get("annotation") == "match", bool(target))
+                      _number_or_nan(row.get("best_match_q_value")), row.get("annotation") in ("match", "weak match"), bool(target))
 
 
 def filter_histories(folder, annotations=None):

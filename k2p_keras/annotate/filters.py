@@ -18,15 +18,9 @@ import numpy as np
 from ..errors import K2PError
 from ..transform import information_content
 from .html import number
+from .tomtom import LOW_INFORMATION_BITS, match_verdict, VERDICTS
 
-__all__ = ["FilterReport", "LOW_INFORMATION_BITS", "VERDICTS", "attach_model_figures", "filter_reports_from_motifs",
-           "match_rank", "match_verdict"]
-
-#: A PWM of I bits expects a chance site every 2^I positions (Schneider's R_frequency): under
-#: 8 bits, once per 256 bp, about once in every sequence of a ChIP-seq model's length. Such a
-#: filter cannot single out a factor's sites, so its database matches are shown greyed.
-LOW_INFORMATION_BITS = 8.0
-
+__all__ = ["FilterReport", "attach_model_figures", "filter_reports_from_motifs", "match_rank"]
 
 @dataclasses.dataclass(eq=False)
 class FilterReport:
@@ -151,31 +145,6 @@ def attach_model_figures(reports, influence=None, clusters=None, diagnostics=Non
             for name, value in fields.items():
                 setattr(report, name, value)
     return reports
-
-
-#: What a filter's best database match says, strongest first.
-VERDICTS = ("match", "weak match", "no match", "not compared")
-
-
-def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):
-    """One of :data:`VERDICTS`: Tomtom's verdict weighed by the filter's information content.
-
-    Parameters
-    ----------
-    significant : bool
-        The best database match is significant (q-value at or under the threshold).
-    compared : bool
-        The PWM had an informative span to compare (see :mod:`.tomtom`).
-    bits : float
-        The PWM's information content, summed over its columns.
-    low_bits : float
-        Under this, a significant match is a "weak match" (:data:`LOW_INFORMATION_BITS`).
-    """
-    if not compared:
-        return "not compared"
-    if significant:
-        return "match" if bits >= low_bits else "weak match"
-    return "no match"
 
 
 def match_rank(significant, compared, bits, q_value=1.0, p_value=1.0, low_bits=LOW_INFORMATION_BITS):

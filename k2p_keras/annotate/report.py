@@ -28,10 +28,10 @@ import numpy as np
 from .._version import __version__
 from ..errors import K2PError
 from ..io.text import write_text
-from .filters import LOW_INFORMATION_BITS, match_rank, match_verdict
+from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
-from .tomtom import Annotation
+from .tomtom import Annotation, LOW_INFORMATION_BITS, match_verdict
 
 __all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
            "write_report"]
@@ -160,7 +160,7 @@ def _rank(annotation, name, bits):
 
 
 def verdict_badge(verdict, target="", q_value=None):
-    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.filters.VERDICTS`).
+    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.tomtom.VERDICTS`).
 
     ``target`` is the best database motif as text ("MA0139.1 CTCF"; empty when no alignment
     was admissible), ``q_value`` its q-value.
@@ -179,7 +179,7 @@ def verdict_badge(verdict, target="", q_value=None):
 
 
 def _verdict_of(annotation, name, bits):
-    """:func:`~k2p_keras.annotate.filters.match_verdict` of one annotated PWM."""
+    """:func:`~k2p_keras.annotate.tomtom.match_verdict` of one annotated PWM."""
     best = annotation.best_match(name)
     return match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
 
@@ -511,7 +511,7 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
                           f"not compared")
     header_rows = [[f"<th>{escape(k)}</th>", f"<td>{escape(v)}</td>"] for k, v in info.items()]
     groups = _groups(filters, annotation)
-    matched = [r for r in filters if annotation.verdict(r.name) == "match"]
+    matched = [r for r in filters if annotation.verdict(r.name) in ("match", "weak match")]
     weak = sum(r.info_bits < LOW_INFORMATION_BITS for r in matched)
     weak_text = f" ({weak} of them with fewer than {LOW_INFORMATION_BITS:g} bits: greyed)" if weak else ""
     order = ("by influence" if any(r.influence is not None for r in filters) else

@@ -22,7 +22,7 @@ What this module adds around it:
   columns of long profiles (CTCF, zinc fingers), so a dead filter would "match" them with a
   tiny p-value. Each query is compared from its first to its last column holding at least
   ``trim_ic`` bits (0.5 by default; 0 compares it whole); a query with no such span as wide
-  as ``min_overlap`` is *uninformative*: it is not compared and gets the verdict "no match";
+  as ``min_overlap`` is *uninformative*: it is not compared and gets the verdict "not compared";
 - **offset and strand** follow Tomtom's TSV: ``Optimal_offset`` is the column of the target,
   in the orientation ``Orientation`` gives (``-``: reverse complement), that faces the
   query's first column; negative when the query starts before the target. The query
@@ -54,12 +54,44 @@ __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
     "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "benjamini_hochberg", "default_release",
     "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "require_annotate",
-    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom",
+    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom", "LOW_INFORMATION_BITS", "VERDICTS", "match_verdict",
 ]
 
 INSTALL_HINT = "pip install 'k2p-keras[annotate]'"
 # A significant match at this false discovery rate earns the verdict "match".
 DEFAULT_Q_THRESHOLD = 0.05
+#: A PWM of I bits expects a chance site every 2^I positions (Schneider's R_frequency): under
+#: 8 bits, once per 256 bp, about once in every sequence of a ChIP-seq model's length. Such a
+#: filter cannot single out a factor's sites, so its significant database matches are
+#: "weak matches" (greyed in the reports).
+LOW_INFORMATION_BITS = 8.0
+
+
+#: What a filter's best database match says, strongest first.
+VERDICTS = ("match", "weak match", "no match", "not compared")
+
+
+def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):
+    """One of :data:`VERDICTS`: Tomtom's verdict weighed by the filter's information content.
+
+    Parameters
+    ----------
+    significant : bool
+        The best database match is significant (q-value at or under the threshold).
+    compared : bool
+        The PWM had an informative span to compare (see :mod:`.tomtom`).
+    bits : float
+        The PWM's information content, summed over its columns.
+    low_bits : float
+        Under this, a significant match is a "weak match" (:data:`LOW_INFORMATION_BITS`).
+    """
+    if not compared:
+        return "not compared"
+    if significant:
+        return "match" if bits >= low_bits else "weak match"
+    return "no match"
+
+
 # A filter resembling a database motif on fewer columns than this is no evidence for that
 # factor (the memes R package's runTomTom uses 5 too; MEME's command line defaults to 1).
 DEFAULT_MIN_OVERLAP = 5
@@ -291,6 +323,9 @@ class Annotation:
         Query name -> ``(start, stop)``, the columns compared after trimming, or ``None``
         for an uninformative query (not compared).
     trim_ic : float
+    bits : dict
+        Query name -> the PWM's information content (bits, summed over its columns), which
+        weighs the verdict (:func:`match_verdict`); empty: every match counts in full.
     """
 
     queries: list
@@ -302,6 +337,7 @@ class Annotation:
     spans: dict
     trim_ic: float
     _matches: dict = dataclasses.field(repr=False)
+    bits: dict = dataclasses.field(default_factory=dict)
 
     def matches(self, name, significant_only=False):
         """A query's kept matches, best (smallest p-value) first.
@@ -320,9 +356,12 @@ class Annotation:
         return found[0] if found else None
 
     def verdict(self, name):
-        """``'match'`` when the best match's q-value is at most ``q_threshold``, else ``'no match'``."""
+        """One of :data:`VERDICTS`: ``'match'`` when the best match's q-value is at most
+        ``q_threshold``, ``'weak match'`` when so but the PWM holds under :data:`LOW_INFORMATION_BITS`,
+        ``'no match'``, or ``'not compared'`` (no informative span)."""
         best = self.best_match(name)
-        return "match" if best is not None and best.significant else "no match"
+        return match_verdict(best is not None and best.significant, self.is_informative(name),
+                             self.bits.get(name, math.inf))
 
     def is_informative(self, name):
         """Whether the query had a span of ``min_overlap`` columns with ``trim_ic`` bits to compare."""
@@ -488,7 +527,8 @@ def annotate_motifs(motifs, database=None, *, taxon=DEFAULT_TAXON, q_threshold=D
         progress(len(queries) - len(compared))  # flat motifs: nothing to compare
     return Annotation(queries=names, database=database.label, n_targets=len(target_pwms),
                       q_threshold=float(q_threshold), min_overlap=min_overlap, is_jaspar=database.is_jaspar,
-                      spans=spans, trim_ic=float(trim_ic), _matches=matches)
+                      spans=spans, trim_ic=float(trim_ic), _matches=matches,
+                      bits={name: float(information_content(pwm).sum()) for name, pwm in zip(names, query_pwms)})
 
 
 #: How long memelite takes to compile Tomtom, once per install, in seconds (fewest, most): 74 s on

@@ -34,7 +34,8 @@ def annotate(motifs, db, taxon, matches_out, report_out, q_threshold, min_overla
     """Compare every motif of MOTIFS (a MEME file, ours or another tool's) with a motif database.
 
     Motifs are compared as Tomtom does (memelite's implementation), on both strands; each gets
-    its best match and the verdict 'match' or 'no match' at --q-threshold. A summary goes to
+    its best match and a verdict: 'match' at --q-threshold, 'weak match' for a PWM under 8 bits,
+    'no match', or 'not compared' (too flat). A summary goes to
     stdout (to stderr when -o is '-'). Needs: pip install 'k2p-keras[annotate]'.
     JASPAR is distributed under CC BY 4.0: cite the release you use.
     """
