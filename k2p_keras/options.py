@@ -60,9 +60,9 @@ class Options:
         "Heuristic, instead of the threshold: a sequence counts when its largest activation exceeds this "
         "fraction of the filter's largest activation over the data (Basset: 0.5)."))
     strict: bool = _option(False, "base", types="bool", help=(
-        "Refuse to estimate the base when the model selects no window for the MLE (the layers after the "
-        "conv are not a non-decreasing activation and a global or local max-pool), instead of estimating "
-        "it from the strong windows anywhere with a warning."))
+        "Refuse to estimate the base unless the layers after the conv pick each sequence's (or pooling "
+        "block's) best window, as the MLE assumes (an activation, then a max-pool); without it, the base "
+        "comes from the strong windows anywhere, with a warning."))
     layer: str = _option(None, "input", types="str or None", help=(
         "Name of the conv to transform [default: the first convolution reading the one-hot input]."))
     weights: str = _option(None, "input", types="path or None", help=(
@@ -95,8 +95,8 @@ class Options:
         "mean activation per class. Summary columns and report plots (docs/annotation.md)."))
     cluster: object = _option(False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
         "Also group redundant filters: Tomtom between their own PWMs, complete linkage at q <= 0.05, "
-        "a motif database as background (True: the newest JASPAR CORE vertebrates; the command line "
-        "uses --annotate's). Summary column cluster (docs/annotation.md)."))
+        "against the background of --annotate's database (else the newest JASPAR CORE vertebrates). "
+        "Summary column cluster (docs/annotation.md)."))
 
     @property
     def estimating(self):
@@ -129,13 +129,12 @@ class Options:
         if self.method not in METHODS:
             raise OptionError(f"expected one of {', '.join(METHODS)}, got {self.method!r}", "method")
         base = self.base
-        if isinstance(base, str):
-            if base != "mle":
-                raise OptionError(f"expected 'mle' or a number greater than 1, got {base!r}", "base")
-        else:
+        if base != "mle":
             try:
-                base = check_base(base)
+                base = check_base(base)  # a number, or "e"
             except K2PError as err:
+                if isinstance(base, str):
+                    raise OptionError(f"expected 'mle' or a number greater than 1, got {base!r}", "base") from None
                 raise _option_error(err, "base") from None
             if self.method == "heuristic":
                 raise OptionError("a fixed base applies to the exact PWMs (method 'exact' or 'both')", "base")

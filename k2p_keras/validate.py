@@ -51,7 +51,9 @@ def _shape_text(value):
 
 
 def check_base(base, what="base"):
-    """Return ``base`` as a float after checking ``1 < base < inf``."""
+    """Return ``base`` as a float after checking ``1 < base < inf``; ``"e"`` is Euler's number."""
+    if isinstance(base, str) and base.strip().lower() == "e":
+        return math.e
     try:
         value = float(base)
     except (TypeError, ValueError):

@@ -459,7 +459,8 @@ def test_influence_and_clusters_of_the_example_join_the_summary(tmp_path):
                                                 str(archetypes), "--summary", str(summary),
                                                 "-o", str(tmp_path / "motifs.meme")])
     assert result.exit_code == 0, result.output
-    assert "influence: cut at motif_conv (Conv1D) | max_pool (GlobalMaxPooling1D); labels y in" in result.output
+    assert ("influence: each filter's output replaced by a constant after motif_conv (Conv1D), before max_pool "
+            "(GlobalMaxPooling1D); labels y in") in result.output
     lines = summary.read_text().splitlines()
     header, *rows = [line for line in lines if not line.startswith("#")]  # after the '# pattern:' line
     assert header.split("\t")[-3:] == ["influence", "influence_dloss", "cluster"]

@@ -120,7 +120,7 @@ class Clusters:
     def describe(self):
         """One line for people: how many clusters, those with several filters."""
         shared = [self.members(c) for c in self.ids if len(self.members(c)) > 1]
-        groups = " ".join("{" + ", ".join(str(i) for i in m) + "}" for m in shared) or "none"
+        groups = " ".join("filters {" + ", ".join(str(i) for i in m) + "}" for m in shared) or "none"
         dead = int((~self.informative).sum())
         return (f"clusters ({self.linkage} linkage, Tomtom q <= {self.q_threshold:g}, background {self.background}): "
                 f"{len(self.ids)} from {len(self.labels)} filters; shared by several: {groups}"

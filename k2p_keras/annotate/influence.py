@@ -441,10 +441,11 @@ class Influence:
     def describe(self):
         """One line for people: the null, the route, the most influential filters."""
         order = np.argsort(-self.total, kind="stable")[:3]
-        top = ", ".join(f"{f} ({self.total[f]:.3g})" for f in order)
-        labels = f", loss change with labels {self.labels}" if self.labels else ""
-        return (f"influence ({self.null} mean as the null, {self.route} route, {self.n_sequences} sequences"
-                f"{labels}): most influential filters {top}")
+        top = ", ".join(f"{self.layer}_{f} ({self.total[f]:.3g})" for f in order)
+        labels = f", the loss's change with labels {self.labels}" if self.labels else ""
+        null = "pooled value's" if self.null == "pooled" else "map's"
+        return (f"influence (each filter replaced by its {null} mean, {self.n_sequences} sequences{labels}): "
+                f"most influential {top}")
 
 
 # ----------------------------------------------------------------------------- running it

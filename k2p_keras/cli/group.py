@@ -129,7 +129,9 @@ def cli():
     Main use (the model command, also reachable as `k2p-keras extract ...`):
         k2p-keras MODEL.h5 SEQS.h5 -o motifs.meme
         k2p-keras MODEL --help        its options
-    The tools of k2p-1.0 are the subcommands below.
+    The other commands below: verify (PWMs against the layer), annotate (motifs
+    against JASPAR), report (motifs over training), and k2p-1.0's kernel2pwm,
+    pwm2kernel and kernel2pwm-mle.
     """
 
 

@@ -49,11 +49,10 @@ def base_option(ctx, param, value):
     if value.strip().lower() == "mle":
         return "mle"
     try:
-        return check_base(float(value))
-    except ValueError:
-        raise click.BadParameter(f"expected 'mle' or a number greater than 1, got {value!r}") from None
+        return check_base(value)  # a number, or e
     except K2PError as err:
-        raise click.BadParameter(err.message.removeprefix("base: ")) from None
+        raise click.BadParameter(err.message.removeprefix("base: ").replace(
+            "expected a number", "expected 'mle' or a number")) from None
 
 
 # How each option of Options is spelled on the command line; its default and help come from
@@ -197,7 +196,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
         plan.options = replace(plan.options, strategy=strategy_for_devices(devices))
     say(quiet, plan.spec.report())
     if plan.options.influence:
-        say(quiet, f"influence: cut at {split_at_activation(plan.runnable, plan.spec.layer_name).describe()}"
+        split = split_at_activation(plan.runnable, plan.spec.layer_name)
+        say(quiet, f"influence: each filter's output replaced by a constant after {' -> '.join(split.chain)}, "
+                   f"before {split.pool or 'the layers after it'}"
                    + (f"; labels {plan.labels_source}" if plan.labels_source else ""))
     if plan.options.diagnostics:
         say(quiet, "diagnostics: each sequence's best window"
