@@ -15,6 +15,7 @@ import contextlib
 import math
 import os
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from ._tf import import_tensorflow
 from .errors import K2PError
 from .io.meme import MemeFile, Motif, motif_base, read_meme
 from .io.text import atomic_path
+from .model.activations import ACTIVATIONS
 from .model.files import read_model, write_whole_model
 from .model.conv import find_live_layer, find_motif_conv_in_model
 from .transform import pwm_to_kernel
@@ -162,7 +164,26 @@ def set_conv_from_meme(layer, meme, base=None, shift=0.0, align="center", motifs
         bias[:len(chosen)] = 0.0
         weights[1] = bias
     layer.set_weights(weights)
+    _warn_if_never_on(layer, kernel[:, :, :len(chosen)], shift)
     return [m.name for m in chosen]
+
+
+def _warn_if_never_on(layer, kernel, shift):
+    """One warning when the layer's activation (ReLU) would keep filters set to motifs at 0 on
+    every window: ``W = log_b P + shift`` with a bias of 0 gives no window a positive score."""
+    name = getattr(getattr(layer, "activation", None), "__name__", "linear")
+    rule = ACTIVATIONS.get(name)
+    if rule is None or not rule.low_attained or rule.forward(np.zeros(1))[0] != rule.low:
+        return  # an activation that does not sit at its floor for every score <= 0
+    best = kernel.max(axis=1).sum(axis=0)  # each filter's best window, bias 0
+    dead = np.flatnonzero(best <= 0)
+    if len(dead):
+        rows = np.maximum((kernel[:, :, dead] != 0).any(axis=1).sum(axis=0), 1)  # the motif's rows, not the padding
+        needed = shift + float((-best[dead] / rows).max())
+        warnings.warn(f"layer {layer.name!r}: {len(dead)} of the {kernel.shape[2]} filters set to motifs score at most "
+                      f"{best[dead].max():.3g} on their best window, so its {name} keeps them at 0 on every "
+                      f"sequence (W = log_b P + shift, bias 0): a shift above {needed:.3g} (shift=, --shift) lets "
+                      "their best windows through", stacklevel=3)
 
 
 def load_keras_model(path, weights=None):

@@ -260,7 +260,8 @@ def test_mixed_lengths_for_a_fixed_length_model_get_one_clear_warning(tmp_path):
     result = run(MODEL, fasta, "-o", tmp_path / "m.meme")
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("Warning:")]
-    assert warnings == [f"Warning: {fasta}: sequences have lengths from 90 to 110, the model's input 100"]
+    assert warnings == [f"Warning: {fasta}: sequences have lengths from 90 to 110, the model's input 100: each is "
+                        "scanned whole, over its own windows"]
 
 
 def test_sequences_given_with_a_fixed_base_are_said_to_be_unused(tmp_path):

@@ -55,7 +55,8 @@ def test_seeded_model_transformed_back_gives_the_motifs(meme_path, tmp_path):
     model = conv_model()
     conv = model.get_layer("motif_conv")
     untouched = conv.get_weights()[0][:, :, 3].copy()
-    names = set_conv_from_meme(conv, meme_path, base=BASE, shift=0.5)
+    with pytest.warns(UserWarning, match="keeps them at 0 on every sequence"):  # see the next test
+        names = set_conv_from_meme(conv, meme_path, base=BASE, shift=0.5)
     assert names == ["full", "short", "tiny"]
     model.save(tmp_path / "seeded.keras")
     pwms = exact_pwms_from_file(tmp_path / "seeded.keras")
@@ -164,3 +165,24 @@ def test_cli_to_keras_refuses_a_model_keras_cannot_load(meme_path, tmp_path):
     result = CliRunner().invoke(cli, ["pwm2kernel", str(meme_path), "--to-keras", str(path), "-o", str(out)])
     assert result.exit_code != 0 and "cannot load this model in safe mode" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_filters_a_relu_would_keep_at_zero_are_named_with_the_shift_that_frees_them(meme_path):
+    """W = log_b P <= 0 and a bias of 0: before a ReLU no window scores above 0, so the seeded
+    filters never fire. One warning says so and names the shift above which they do."""
+    import re
+    import warnings
+
+    conv = conv_model().get_layer("motif_conv")
+    with pytest.warns(UserWarning, match="3 of the 3 filters set to motifs") as caught:
+        set_conv_from_meme(conv, meme_path, base=BASE)
+    needed = float(re.search(r"a shift above (\S+) ", str(caught[0].message)).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning at the shift it names
+        set_conv_from_meme(conv, meme_path, base=BASE, shift=needed * 1.01 + 1e-3)
+    kernel, bias = conv.get_weights()
+    assert (kernel[:, :, :3].max(axis=1).sum(axis=0) + bias[:3] > 0).all()
+    linear = keras.Sequential([keras.Input((40, 4)), layers.Conv1D(FILTERS, WIDTH, name="linear")]).get_layer("linear")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a linear conv passes negative scores on: nothing to say
+        set_conv_from_meme(linear, meme_path, base=BASE)

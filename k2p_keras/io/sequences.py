@@ -522,14 +522,16 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
     path = getattr(source, "path", None)
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
-                       f"{spec.layer_name!r} ({spec.kernel.shape[0]})", path=path)
+                       f"{spec.layer_name!r} ({spec.kernel.shape[0]}): give sequences of at least "
+                       f"{spec.kernel.shape[0]} bp", path=path)
     check_sequence_length(source.max_length, "the longest sequence", spec.input_length, path=path)
     if spec.input_length and source.length != spec.input_length:
         # Mixed lengths (FASTA) are scanned as they are, like any other length: one warning says so.
         where = f"{path}: " if path else ""
         lengths = (f"length {source.length}" if source.length is not None
                    else f"lengths from {source.min_length} to {source.max_length}")
-        warnings.warn(f"{where}sequences have {lengths}, the model's input {spec.input_length}")
+        warnings.warn(f"{where}sequences have {lengths}, the model's input {spec.input_length}: each is scanned "
+                      "whole, over its own windows")
     return source
 
 
