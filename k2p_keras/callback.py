@@ -456,9 +456,7 @@ class PWMCallback(keras.callbacks.Callback):
         """
         if self._needs_sequences and not self._kernels_loaded:
             started = time.perf_counter()
-            # With the diagnostics, both kernels: a dump's passes without them (the heuristic's,
-            # the second pass for windows anywhere) call the other.
-            _load_compiled_kernels(None if self.options.diagnostics else False)
+            _load_compiled_kernels(self.options.diagnostics)
             self._kernels_loaded = True
             self._spent += time.perf_counter() - started
 

@@ -32,6 +32,23 @@ def _option_error(err, option):
     return OptionError(message, option)
 
 
+def check_base_option(base):
+    """``base=`` (``--base``): ``"mle"``, or a base b > 1 given as a number, a numeral or ``"e"``
+    (:func:`~k2p_keras.validate.check_base`); :class:`OptionError` naming ``base`` otherwise."""
+    if isinstance(base, str):
+        if base == "mle":
+            return "mle"
+        try:
+            float(base)
+        except ValueError:
+            if base.strip().lower() != "e":
+                raise OptionError(f"expected 'mle' or a number greater than 1, got {base!r}", "base") from None
+    try:
+        return check_base(base)
+    except K2PError as err:
+        raise _option_error(err, "base") from None
+
+
 def _option(default, section, help, types):
     """An option's default, the part of ``--help`` it belongs to and its help, stated once."""
     return field(default=default, metadata={"section": section, "help": help, "types": types})
@@ -128,14 +145,8 @@ class Options:
         """These options after checking each value; raises :class:`OptionError` naming the option."""
         if self.method not in METHODS:
             raise OptionError(f"expected one of {', '.join(METHODS)}, got {self.method!r}", "method")
-        base = self.base
+        base = check_base_option(self.base)
         if base != "mle":
-            try:
-                base = check_base(base)  # a number, or "e"
-            except K2PError as err:
-                if isinstance(base, str):
-                    raise OptionError(f"expected 'mle' or a number greater than 1, got {base!r}", "base") from None
-                raise _option_error(err, "base") from None
             if self.method == "heuristic":
                 raise OptionError("a fixed base applies to the exact PWMs (method 'exact' or 'both')", "base")
         if self.threshold is not None and self.threshold_fraction is not None:

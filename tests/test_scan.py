@@ -274,7 +274,7 @@ def test_loading_the_compiled_kernels_loads_the_ones_a_scan_calls():
     diagnostics' two kernels, with and without them, both loaded)."""
     from k2p_keras.scan import best_windows, lookup as window_search, rescore as window_sums
 
-    best_windows.load_compiled_kernels()
+    best_windows.load_compiled_kernels(diagnostics=True)
     before = (list(window_search.one_hot_to_best_windows.signatures),
               list(window_sums.accumulate_window_sums.signatures))
     assert all(before)

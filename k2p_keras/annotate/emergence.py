@@ -28,7 +28,7 @@ from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import logo_png, require_matplotlib
 from .report import JASPAR_CREDIT, verdict_badge
-from .tomtom import annotate_motifs, load_database, LOW_INFORMATION_BITS, match_verdict
+from .tomtom import annotate_motifs, load_database, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
 
 __all__ = ["EpochState", "FilterHistory", "annotate_epochs", "filter_histories", "format_emergence_report",
            "write_emergence_report"]
@@ -168,7 +168,8 @@ def _state(folder, annotations, epoch, motif):
                           bool(best and best.significant), annotation.is_informative(motif.name))
     target = str(row.get("best_match_id", ""))
     return EpochState(epoch, motif.pwm, bits, change, target, str(row.get("best_match_name", "")),
-                      _number_or_nan(row.get("best_match_q_value")), row.get("annotation") in ("match", "weak match"), bool(target))
+                      _number_or_nan(row.get("best_match_q_value")), row.get("annotation") in SIGNIFICANT_VERDICTS,
+                      bool(target))
 
 
 def filter_histories(folder, annotations=None):
@@ -208,7 +209,7 @@ def _cell(state):
     if not state.target_id:
         return '<td class="grey">no alignment</td>'
     q = f'<br><span class="small">q {number(state.q_value, 2)}</span>'
-    if verdict in ("match", "weak match"):
+    if verdict in SIGNIFICANT_VERDICTS:
         return f'<td><span class="badge {_CSS[verdict]}">{escape(state.factor)}</span>{q}</td>'
     return f'<td class="grey">({escape(state.factor)}){q}</td>'
 

@@ -31,7 +31,7 @@ from ..io.text import write_text
 from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
-from .tomtom import Annotation, LOW_INFORMATION_BITS, match_verdict
+from .tomtom import Annotation, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
 
 __all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
            "write_report"]
@@ -511,7 +511,7 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
                           f"not compared")
     header_rows = [[f"<th>{escape(k)}</th>", f"<td>{escape(v)}</td>"] for k, v in info.items()]
     groups = _groups(filters, annotation)
-    matched = [r for r in filters if annotation.verdict(r.name) in ("match", "weak match")]
+    matched = [r for r in filters if annotation.verdict(r.name) in SIGNIFICANT_VERDICTS]
     weak = sum(r.info_bits < LOW_INFORMATION_BITS for r in matched)
     weak_text = f" ({weak} of them with fewer than {LOW_INFORMATION_BITS:g} bits: greyed)" if weak else ""
     order = ("by influence" if any(r.influence is not None for r in filters) else

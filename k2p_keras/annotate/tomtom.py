@@ -54,7 +54,7 @@ __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
     "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "benjamini_hochberg", "default_release",
     "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "require_annotate",
-    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom", "LOW_INFORMATION_BITS", "VERDICTS", "match_verdict",
+    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom", "LOW_INFORMATION_BITS", "VERDICTS", "SIGNIFICANT_VERDICTS", "match_verdict",
 ]
 
 INSTALL_HINT = "pip install 'k2p-keras[annotate]'"
@@ -69,6 +69,8 @@ LOW_INFORMATION_BITS = 8.0
 
 #: What a filter's best database match says, strongest first.
 VERDICTS = ("match", "weak match", "no match", "not compared")
+#: The verdicts of a significant best match (q-value at or under the threshold).
+SIGNIFICANT_VERDICTS = VERDICTS[:2]
 
 
 def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):

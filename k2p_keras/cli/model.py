@@ -17,10 +17,10 @@ from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_S
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
 from ..io.sequences import holds_sequences, N_ENCODINGS
-from ..options import make_options, METHODS, Options
+from ..options import check_base_option, make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..scan.route import scan_route
-from ..validate import check_base, check_batch_size
+from ..validate import check_batch_size
 from .group import (cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, SectionedCommand, SectionOption,
                     taxon_option)
 
@@ -46,13 +46,10 @@ def batch_size_option(ctx, param, value):
 
 def base_option(ctx, param, value):
     """Click callback for --base: "mle" or a number greater than 1."""
-    if value.strip().lower() == "mle":
-        return "mle"
     try:
-        return check_base(value)  # a number, or e
-    except K2PError as err:
-        raise click.BadParameter(err.message.removeprefix("base: ").replace(
-            "expected a number", "expected 'mle' or a number")) from None
+        return check_base_option("mle" if value.strip().lower() == "mle" else value)
+    except OptionError as err:
+        raise click.BadParameter(err.detail) from None
 
 
 # How each option of Options is spelled on the command line; its default and help come from
@@ -268,7 +265,7 @@ def start_compilations(plan, database, quiet):
                        "later runs skip this")
         return None
     if route == "lookup":
-        load_compiled_kernels(None if plan.options.diagnostics else False)  # both: some passes run without them
+        load_compiled_kernels(plan.options.diagnostics)
     # The clusters run Tomtom in the scan's thread (ExtractionPlan.run): two threads' parallel
     # kernels then, safe only on numba's OpenMP or TBB layer; without clusters, no numba kernel
     # runs beside the thread on the TensorFlow route or without a scan.

@@ -39,24 +39,29 @@ def compiled_kernels_cached(strategy=None, diagnostics=False):
     the first scan will compile them (about :data:`COMPILE_SECONDS`); None when the scan does
     not take the lookup route here (no numba, a GPU, a strategy) or numba cannot say. With
     ``diagnostics``, the sums' kernel is needed with them (its last argument a tuple) and
-    without them (``None``), as some passes run without."""
+    without them (``None``): :func:`_sums_variants`."""
     if scan_route("auto", strategy) != "lookup":
         return None
     cached = [compiled_on_disk(one_hot_to_best_windows)] + [
         compiled_on_disk(accumulate_window_sums, signature=lambda types, d=diagnose: (str(types[-1]) != "none") == d)
-        for diagnose in ((False, True) if diagnostics else (False,))]
+        for diagnose in _sums_variants(diagnostics)]
     return None if None in cached else all(cached)
 
 
-def load_compiled_kernels(diagnostics=None):
+def _sums_variants(diagnostics):
+    """The variants of the sums' kernel a run calls: without the diagnostics always (with them,
+    a run's other passes, the heuristic's or the second pass for windows anywhere, go without)."""
+    return (False, True) if diagnostics else (False,)
+
+
+def load_compiled_kernels(diagnostics=False):
     """Load the lookup route's compiled kernels now: numba's one-time start-up in a process.
 
     The first call of a numba kernel in a process loads numba's registries and the kernel
     cached on disk (about half a second here; minutes when the cache must be compiled). The
-    callback runs this in a thread while the first epoch trains, so that its first dump does
-    not pay it. Does nothing where the scan takes another route (no numba, or a GPU).
-    ``diagnostics``: load the kernel for scans with (True) or without (False) the activation
-    diagnostics, or both (None).
+    callback runs this at the first epoch's end, the command line before the scan (so that
+    Tomtom's compilation beside the scan does not hold numba's compiler lock first). Does nothing where the scan takes another route (no numba, or a GPU).
+    ``diagnostics``: the run asks for the activation diagnostics (:func:`_sums_variants`).
     """
     if scan_route("auto") != "lookup":
         return
@@ -64,7 +69,7 @@ def load_compiled_kernels(diagnostics=None):
     # (float32 batches, float64 tables, 2-D arrays for the optional sums), but for the
     # diagnostics (None or a tuple of arrays: two kernels), so two tiny scans load the very
     # kernels the real scans call.
-    for diagnose in ((False, True) if diagnostics is None else (bool(diagnostics),)):
+    for diagnose in _sums_variants(diagnostics):
         scan_best_windows([np.zeros((1, 2, 4), np.float32)], np.ones((2, 4, 1), np.float32), score_bins=1,
                           letter_threshold=0.0, rescore="numba", diagnostics=diagnose)
 
