@@ -4,6 +4,8 @@
 
 Run by tests/test_devices.py in a fresh interpreter: the logical devices must be set up
 before TensorFlow initialises its devices. Exits non-zero (an assertion) on a difference.
+The test runs it with TensorFlow's oneDNN kernels on (TF_ENABLE_ONEDNN_OPTS=1), as they are
+by default on many x86 CPUs: they fail on a replica's empty shard where the plain kernels pass.
 """
 import os
 import pathlib
@@ -58,6 +60,24 @@ def check_scan(strategy):
         assert_same_stats(mine, single)
 
 
+def check_any_batch_size(strategy):
+    """1, 2, 3 and 5 sequences on two replicas (fewer than the replicas, even, uneven), each scan
+    alone and all together with an empty batch among them, equal the one-device scan."""
+    rng = np.random.default_rng(7)
+    kernel, bias = rng.normal(size=(9, 4, 5)), rng.normal(size=5)
+    sizes = (1, 2, 3, 5)
+    for options in (dict(padding="same", both_strands=True), dict(padding="valid", both_strands=False)):
+        options.update(letter_threshold=0.0, score_bins=20)
+        for n_encoding in ("zero", "soft"):  # letter codes, and rows rescored by the TensorFlow step itself
+            runs = [[sequences(rng, n, 40, n_encoding)] for n in sizes]
+            runs.append([sequences(rng, 3, 40, n_encoding), np.zeros((0, 40, 4)), sequences(rng, 1, 40, n_encoding)])
+            for batches in runs:
+                single = scan_best_windows(batches, kernel, bias, rescore="tensorflow", **options)
+                mine = scan_best_windows(batches, kernel, bias, strategy=strategy, **options)
+                assert_same_stats(mine, single)
+                assert int(np.max(mine.n_sequences)) == sum(len(b) for b in batches)
+
+
 def check_shards_on_both_devices(strategy):
     """A batch of 3 on two replicas: shards of 2 and 1 sequences."""
     tf = import_tensorflow()
@@ -67,6 +87,10 @@ def check_shards_on_both_devices(strategy):
             tf.zeros([2], tf.float64), tf.zeros([2], tf.float64), tf.zeros([2], tf.float64), tf.ones([2], tf.float64))
     outs = run_on_replicas(strategy, step, np.eye(4, dtype=np.float32)[np.zeros((3, 10), int)], *args)
     assert [float(out["n_used"][0]) for out in outs] == [2.0, 1.0]
+    # Fewer sequences than replicas: no replica is handed an empty shard.
+    outs = run_on_replicas(strategy, step, np.eye(4, dtype=np.float32)[np.zeros((1, 10), int)], *args)
+    assert [float(out["n_used"][0]) for out in outs] == [1.0]
+    assert run_on_replicas(strategy, step, np.zeros((0, 10, 4), np.float32), *args) == []
 
 
 def check_extract(strategy, n_sequences=57):
@@ -99,6 +123,7 @@ def main():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     print(f"replicas={strategy.num_replicas_in_sync}")
     check_shards_on_both_devices(strategy)
+    check_any_batch_size(strategy)
     check_scan(strategy)
     check_extract(strategy)
     print("OK")

@@ -142,19 +142,28 @@ def _replicated(strategy, step):
 def run_on_replicas(strategy, step, batch, *args, labels=None):
     """``step(shard, *args)`` on each replica's shard of ``batch`` (B, length, 4), under ``strategy.run``.
 
-    The shards are consecutive and differ in size by at most one sequence; replicas left
-    without a sequence (a batch smaller than the replicas) scan an empty shard, whose sums
-    are zero and maximum -inf. ``labels`` (B, J), when given, are split alike and passed
-    last: ``step(shard, *args, shard_labels)``.
+    The shards are consecutive and differ in size by at most one sequence. No replica gets an
+    empty shard: a batch smaller than this worker's replicas (a last short batch, or one
+    sequence) runs whole on the worker's first device, outside the strategy, since TensorFlow's
+    oneDNN kernels (on by default on many x86 CPUs) fail on a zero-sequence shard. The sums are
+    additive over sequences, so either way they are the one-device sums. ``labels`` (B, J),
+    when given, are split alike and passed last: ``step(shard, *args, shard_labels)``.
 
     Returns
     -------
     list
-        Each replica's output of ``step`` (dicts of tensors), in replica order.
+        The output of ``step`` (dicts of tensors) for each shard that holds sequences, in replica
+        order: none for an empty batch.
     """
 
     tf = import_tensorflow()
     devices = strategy.extended.worker_devices
+    if len(batch) < len(devices):
+        if len(batch) == 0:
+            return []
+        with tf.device(devices[0]):
+            whole = () if labels is None else (tf.constant(labels),)
+            return [step(tf.constant(batch, tf.float32), *args, *whole)]
     first = _first_local_replica(strategy)
 
     def distribute(array):
