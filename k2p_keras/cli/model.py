@@ -119,7 +119,8 @@ def say(quiet, text):
 
 @cli.command(MODEL_COMMAND, cls=SectionedCommand)
 @click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
-@click.argument("sequences", metavar="[SEQS]", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("sequences", metavar="[SEQS]", required=False,
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True))  # '-': standard input
 @option("-o", "--output", section="output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
         callback=output_path, help="MEME file to write [default: stdout].")
 @options_of_extract
@@ -164,7 +165,8 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
     MODEL is a saved Keras model (.h5, .keras or its folder; or an architecture JSON with
     --weights); it is read, never run, except by --influence, which runs it loaded by Keras in
     safe mode. SEQS are the training sequences (HDF5 or .npy one-hot (N, length, 4) in the
-    model's channel order, or FASTA / FASTA.gz) on which the base of the logarithm is estimated
+    model's channel order, or FASTA / FASTA.gz, also through a pipe: '-' reads standard input) on
+    which the base of the logarithm is estimated
     by maximum likelihood. --method heuristic (or both) also counts the letters of each
     sequence's most activating window, as DeepBind did.
     """

@@ -14,7 +14,10 @@ encoded in A C G T order directly.
 """
 import contextlib
 import gzip
+import io
 import os
+import sys
+import tempfile
 import tokenize
 import warnings
 import zlib
@@ -25,8 +28,8 @@ import numpy as np
 from ..axes import ALPHABET, channels_to_acgt
 from ..errors import K2PError, OptionError
 from ..validate import (check_numeric_dtype, check_positive_int, check_sequence_length,
-    first_outside_unit_interval)
-from .formats import file_kind
+    first_outside_unit_interval, line_limit, record_limit)
+from .formats import file_kind, head_kind, stream_type
 from .matrices import hdf5_damage, resolve_dataset
 
 
@@ -53,8 +56,58 @@ _EXPECTED = "a sequence file (HDF5, .npy or FASTA)"
 # A subset far from contiguous is read one row at a time instead of as one block.
 _SPAN_FACTOR = 4
 
+# Bytes per read from a file, a pipe or a stream's spooled copy.
+_READ_CHUNK = 1 << 16
+
+#: What SEQS given as "-" means: standard input.
+STDIN = "-"
+
+#: Why sequences in HDF5 or .npy cannot come through a pipe.
+SEEKING = "HDF5 and .npy are read by seeking in them, which a pipe or a device cannot do; save it to a file"
+
 #: Datasets beside the sequences in an HDF5 file taken as their labels when none is named (in this order).
 LABEL_DATASETS = ("y", "labels")
+
+
+class _Tee(io.RawIOBase):
+    """A stream's bytes, ``head`` (already read, to tell the format) first, each also written to ``copy``."""
+
+    def __init__(self, head, stream, copy):
+        super().__init__()
+        self._head, self._stream, self._copy = memoryview(head), stream, copy
+        copy.write(head)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if len(self._head):
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read1(len(buffer)) if hasattr(self._stream, "read1") else self._stream.read(len(buffer))
+        self._copy.write(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class _PositionalReader(io.RawIOBase):
+    """Reads an open file descriptor from the start with its own position (``os.pread``): any
+    number of passes, even interleaved, over one unlinked temporary file. Never closes ``fd``."""
+
+    def __init__(self, fd):
+        super().__init__()
+        self._fd, self._position = fd, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = os.pread(self._fd, len(buffer), self._position)
+        buffer[:len(data)] = data
+        self._position += len(data)
+        return len(data)
 
 
 def _one_hot_table(n_encoding):
@@ -252,15 +305,29 @@ class FastaSequences(SequenceSource):
 
     format = "fasta"
 
-    def __init__(self, path, *, n_encoding="zero"):
+    def __init__(self, path, *, n_encoding="zero", input_length=None, stream=None):
         self.path = path  # the counting pass below reports errors with it
-        self.gzipped = file_kind(path, _EXPECTED) == "gzip"
         self.n_encoding = n_encoding
         self._table = _one_hot_table(n_encoding)
+        #: The longest record read (bases), the model's input length counted (validate.record_limit).
+        self.record_limit = record_limit(input_length)[0]
+        self._input_length = input_length
+        self._spool = None
+        if stream is None:
+            self.gzipped = file_kind(path, _EXPECTED) == "gzip"
+            first_pass = None
+        else:
+            # A pipe is read once: the counting pass copies what it reads into a temporary file,
+            # unlinked from the start (gone with the process, however it ends), and every later
+            # pass reads that copy. It is kept as it came (gzip stays compressed).
+            head, rest = stream
+            self.gzipped = head_kind(head) == "gzip"
+            self._spool = tempfile.TemporaryFile(prefix="k2p-keras-stream-")
+            first_pass = io.BufferedReader(_Tee(head, rest, self._spool), buffer_size=_READ_CHUNK)
         count, shortest, longest = 0, None, 0
         #: N and IUPAC positions, and the records holding any (:meth:`encoding_note`).
         self.n_ambiguous = self.n_ambiguous_records = 0
-        for _, _, length, ambiguous in self._records(keep_sequence=False):
+        for _, _, length, ambiguous in self._records(keep_sequence=False, handle=first_pass):
             count += 1
             shortest = length if shortest is None else min(shortest, length)
             longest = max(longest, length)
@@ -268,6 +335,8 @@ class FastaSequences(SequenceSource):
             self.n_ambiguous_records += ambiguous > 0
         if count == 0:
             raise K2PError("no sequences found (expected FASTA records starting with '>')", path=path)
+        if self._spool is not None:
+            self._spool.flush()
         super().__init__(path, count, shortest, longest)
 
     def encoding_note(self):
@@ -278,17 +347,35 @@ class FastaSequences(SequenceSource):
                 f"{self.count:,} sequences, encoded as {N_ENCODING_ROWS[self.n_encoding]} "
                 f"(--n-encoding {self.n_encoding}; use the model's training encoding)")
 
-    def _lines(self):
-        """Yield ``(line number, bytes)``, turning gzip damage into a K2PError."""
-        opener = gzip.open if self.gzipped else open
+    def _raw(self):
+        """The file's bytes, from the start: the file itself, or the spooled copy of a stream."""
+        if self._spool is None:
+            return open(self.path, "rb")
+        return io.BufferedReader(_PositionalReader(self._spool.fileno()), buffer_size=_READ_CHUNK)
+
+    def _lines(self, handle=None):
+        """Yield ``(line number, bytes)``, turning gzip damage into a K2PError.
+
+        A line is read up to :func:`line_limit` bytes, never further: a file without line ends
+        (``/dev/zero``, a binary file) fails after that many bytes instead of filling memory.
+        """
+        limit = line_limit(self.record_limit)
         try:
-            with opener(self.path, "rb") as handle:
-                yield from enumerate(handle, start=1)
+            with (handle if handle is not None else self._raw()) as raw:
+                with (gzip.GzipFile(fileobj=raw, mode="rb") if self.gzipped else contextlib.nullcontext(raw)) as text:
+                    lineno = 0
+                    for line in iter(lambda: text.readline(limit + 1), b""):
+                        lineno += 1
+                        if len(line) > limit:
+                            raise K2PError(f"line {lineno} is longer than {limit:,} bytes, the longest line a "
+                                           f"record of {self.record_limit:,} bases needs; is this FASTA?",
+                                           path=self.path)
+                        yield lineno, line
         except (OSError, EOFError, zlib.error) as err:
             what = "damaged gzip file" if self.gzipped else "cannot read the file"
             raise K2PError(f"{what} ({err})", path=self.path) from None
 
-    def _records(self, keep_sequence):
+    def _records(self, keep_sequence, handle=None):
         """Yield ``(record name, header line number, sequence bytes or length, N/IUPAC positions)``.
 
         With ``keep_sequence=False`` only lengths (and N/IUPAC positions) are kept, so the
@@ -296,7 +383,7 @@ class FastaSequences(SequenceSource):
         positions are counted in that pass only (0 otherwise).
         """
         name, header_line, parts, length, ambiguous = None, None, [], 0, 0
-        for lineno, line in self._lines():
+        for lineno, line in self._lines(handle):
             if line.startswith(b">"):
                 if name is not None:
                     yield self._finish(name, header_line, parts, length, keep_sequence) + (ambiguous,)
@@ -320,7 +407,7 @@ class FastaSequences(SequenceSource):
                                f"A C G T U, or N and IUPAC codes)", path=self.path)
             length += len(letters)
             # Refused as it grows: one huge record is never held, nor counted to its end.
-            check_sequence_length(length, f"record {name!r} (line {header_line})", path=self.path)
+            check_sequence_length(length, f"record {name!r} (line {header_line})", self._input_length, path=self.path)
             if keep_sequence:
                 parts.append(letters)
             else:
@@ -372,6 +459,11 @@ def _detect_format(path):
         raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
     with open(path, "rb") as handle:
         head = handle.read(4096)
+    return _text_format(head, path)
+
+
+def _text_format(head, path):
+    """``'fasta'`` when a text file's first 4 kB start like FASTA (or bare letters), else a K2PError."""
     text = head.lstrip()
     if not text:
         raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
@@ -384,9 +476,52 @@ def _detect_format(path):
                    f"found {shown!r}", path=path)
 
 
+def _open_stream(path, *, dataset, n_encoding, channels_first, input_length):
+    """FASTA (plain or gzip, told by its first bytes) from standard input (``"-"``), a FIFO, a
+    process substitution ``<(...)`` or a device, read once (:class:`FastaSequences` spools it);
+    HDF5 and ``.npy``, which are read by seeking, refused in one line."""
+    name = "<stdin>" if path == STDIN else path
+    what = "a pipe" if path == STDIN else stream_type(path)
+    try:
+        stream = sys.stdin.buffer if path == STDIN else open(path, "rb")
+    except OSError as err:
+        raise K2PError(f"cannot read the file ({err.strerror})", path=name) from None
+    try:
+        return _read_stream(stream, name, what, dataset=dataset, n_encoding=n_encoding,
+                            channels_first=channels_first, input_length=input_length)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()  # read to its end (or to the error): the spooled copy serves the later passes
+
+
+def _read_stream(stream, name, what, *, dataset, n_encoding, channels_first, input_length):
+    try:
+        head = stream.read(4096)
+    except OSError as err:
+        raise K2PError(f"cannot read the file ({err.strerror})", path=name) from None
+    kind = head_kind(head)
+    if kind in ("hdf5", "npy"):
+        raise K2PError(f"sequences in {'HDF5' if kind == 'hdf5' else '.npy'} must be a regular file, not {what}: "
+                       f"{SEEKING}", path=name)
+    if kind == "empty":
+        raise K2PError("empty input (expected sequences: FASTA)", path=name)
+    if kind == "text":
+        _text_format(head, name)
+    elif kind != "gzip":
+        raise K2PError(f"not a sequence file: expected FASTA or FASTA.gz through {what}, found a {kind} "
+                       f"file", path=name)
+    if dataset is not None:
+        raise K2PError(f"a dataset name ({dataset!r}) was given but the input is FASTA, not HDF5", path=name)
+    if channels_first:
+        raise K2PError("channels_first applies to stored tensors (HDF5, .npy), not FASTA", path=name)
+    return FastaSequences(name, n_encoding=n_encoding, input_length=input_length, stream=(head, stream))
+
+
 def holds_sequences(path):
     """Whether a file reads as sequences: FASTA (plain or gzip) by its first bytes, HDF5 or
     ``.npy`` by a tensor shaped like one-hot sequences (a file given in the wrong place, say)."""
+    if path == STDIN or stream_type(path) is not None:
+        return False  # a stream is read once: by its reader, not by a guess
     try:
         return _detect_format(path) == "fasta" or open_sequences(path).count > 0
     except K2PError:
@@ -394,13 +529,16 @@ def holds_sequences(path):
 
 
 def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None, fits_length=None,
-                   wanted="one-hot sequences (N, length, 4)", alphabet=ALPHABET):
+                   wanted="one-hot sequences (N, length, 4)", alphabet=ALPHABET, input_length=None):
     """Open one-hot sequences for streaming, without loading them.
 
     Parameters
     ----------
     source : str, os.PathLike or numpy.ndarray
-        A file or an in-memory array. Files are recognised by content, not name:
+        A file or an in-memory array. Files are recognised by content, not name. ``"-"``
+        (standard input), a FIFO, a process substitution ``<(...)`` or a device is read once,
+        as FASTA or FASTA.gz (copied to an unlinked temporary file for the later passes);
+        HDF5 and ``.npy`` must be regular files:
 
         - HDF5: a tensor ``(N, length, 4)`` of floats, ints or bools (one-hot A C G T),
           or ``(N, 4, length)``, or a Conv2D model's ``(N, 4, 1, length)``,
@@ -430,6 +568,9 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         The order of the channels of stored tensors and arrays (checked by the caller,
         :func:`k2p_keras.validate.check_alphabet`), e.g. ``"ATCG"``; their batches come out
         in A C G T order. FASTA is read in A C G T order whatever it is.
+    input_length : int, optional
+        The model's fixed input length: a FASTA record longer than
+        :data:`~k2p_keras.validate.MAX_LENGTH_FACTOR` times it is refused as it is read.
 
     Returns
     -------
@@ -456,6 +597,9 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         return TensorSequences(None, array.shape, array.dtype, format="array",
                                channels_first=channels_first, array=array, alphabet=alphabet)
     path = os.fspath(source)
+    if path == STDIN or stream_type(path) is not None:
+        return _open_stream(path, dataset=dataset, n_encoding=n_encoding, channels_first=channels_first,
+                            input_length=input_length)
     kind = _detect_format(path)
     if dataset is not None and kind != "hdf5":
         raise K2PError(f"a dataset name ({dataset!r}) was given but the file is {kind}, not HDF5",
@@ -463,7 +607,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
     if kind == "fasta":
         if channels_first:
             raise K2PError("channels_first applies to stored tensors (HDF5, .npy), not FASTA", path=path)
-        return FastaSequences(path, n_encoding=n_encoding)
+        return FastaSequences(path, n_encoding=n_encoding, input_length=input_length)
     if kind == "npy":
         try:
             with np.errstate(over="ignore"):  # a forged shape's size overflows; mmap then refuses it
@@ -518,7 +662,7 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
         fits_length = (lambda n: n >= n_rows) if spec.padding == "valid" else None
         wanted = f"layer {spec.layer_name!r}: one-hot (N, length, 4)" + (f", length >= {n_rows}" if fits_length else "")
     source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, fits_length=fits_length,
-                            wanted=wanted, alphabet=spec.alphabet)
+                            wanted=wanted, alphabet=spec.alphabet, input_length=spec.input_length)
     path = getattr(source, "path", None)
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "

@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from ..errors import K2PError
-from ..io.formats import file_kind
+from ..io.formats import file_kind, require_regular_file
 from ..io.matrices import read_numeric_dataset
 from ..validate import check_declared_size, check_json_depth
 from .config import (entry_config, entry_name, is_conv1d, is_functional, is_model_entry, iter_layers,
@@ -40,6 +40,9 @@ from .conv2d import is_conv2d
 MAX_MEMBER_BYTES = 4 * 1024 ** 3
 MAX_CONFIG_BYTES = 256 * 1024 ** 2
 _MAX_HDF5_DEPTH = 64
+# Why a model cannot come through a pipe (checked before anything opens it: a FIFO without a
+# writer would block the open forever, /dev/zero would be read without end).
+SEEKING = "HDF5 and .keras zips are read by seeking in them, which a pipe or a device cannot do; save it to a file"
 
 KERAS0 = ("Keras 0.x file (attribute nb_layers): its layers are numbered, not named, and its "
           "architecture was saved apart in a format Keras 1 changed, so the weights cannot be matched to "
@@ -202,7 +205,9 @@ def read_model(path, weights=None):
         HDF5 links or virtual datasets, or zip members that would inflate beyond sane sizes.
     """
     path = os.fspath(path)
+    require_regular_file(path, "the model", SEEKING)
     if weights is not None:
+        require_regular_file(weights, "the weights file", SEEKING)
         return _read_json_and_weights(path, os.fspath(weights))
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         raise K2PError("a TensorFlow SavedModel directory cannot be read without running "
