@@ -36,6 +36,9 @@ MAX_LENGTH_FACTOR = 100
 # - A FASTA line is read up to the longest record allowed plus LINE_SLACK bytes (line ends,
 #   spaces, a header's description), never further: a file without line ends fails there.
 LINE_SLACK = 4096
+# - A whole text input (MEME, kernel matrices, summaries) is read up to MAX_TEXT_BYTES: every
+#   JASPAR collection together is a few MB.
+MAX_TEXT_BYTES = 256 * 1024 ** 2
 # - JSON (model configs) nests at most MAX_JSON_DEPTH brackets deep: Keras configs of nested
 #   models reach about 20, and Python's json recursion fails near 1,000.
 MAX_JSON_DEPTH = 100

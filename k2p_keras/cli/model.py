@@ -68,6 +68,7 @@ FLAGS = {
     "alphabet": dict(metavar="[ACGT|ATCG|...]"),
     "dataset": dict(),
     "n_encoding": dict(type=click.Choice(N_ENCODINGS)),
+    "open_timeout": dict(type=click.FloatRange(min=0, min_open=True), metavar="SECONDS"),
     "batch_size": dict(metavar="[auto|N]", callback=batch_size_option),
     "influence": dict(is_flag=True),
     "influence_null": dict(type=click.Choice(NULLS)),

@@ -30,6 +30,7 @@ from ..errors import K2PError, OptionError
 from ..validate import (check_numeric_dtype, check_positive_int, check_sequence_length,
     first_outside_unit_interval, line_limit, record_limit)
 from .formats import file_kind, head_kind, stream_type
+from .guard import check_answers
 from .matrices import hdf5_damage, resolve_dataset
 
 
@@ -253,6 +254,7 @@ class TensorSequences(SequenceSource):
             return
         # Opened per pass, not kept open: a source can be kept around (by a callback)
         # without holding the file, and each pass sees a consistent handle.
+        check_answers(self.path, "hdf5", "the sequences file")  # walked once per process, when first opened
         try:
             h5file = h5py.File(self.path, "r")
         except OSError as err:
@@ -617,6 +619,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
             raise K2PError(f"not a readable .npy file ({type(err).__name__}: {err})", path=path) from None
         return TensorSequences(path, array.shape, array.dtype, format="npy",
                                channels_first=channels_first, array=array, alphabet=alphabet)
+    check_answers(path, "hdf5", "the sequences file")
     try:
         h5file = h5py.File(path, "r")
     except OSError as err:
@@ -830,6 +833,7 @@ def open_labels(labels, sequences=None, count=None):
             return None, None
         raise K2PError(f"labels {labels!r} name an HDF5 dataset, but the sequences are not an HDF5 file",
                        path=path if isinstance(path, (str, os.PathLike)) else "<array>")
+    check_answers(path, "hdf5", "the sequences file")
     with h5py.File(path, "r") as h5file, hdf5_damage(path):
         if labels is None:
             found = [name for name in LABEL_DATASETS if isinstance(h5file.get(name), h5py.Dataset)

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import K2PError
 from ..io.formats import file_kind, require_regular_file
+from ..io.guard import check_answers
 from ..io.matrices import read_numeric_dataset
 from ..validate import check_declared_size, check_json_depth
 from .config import (entry_config, entry_name, is_conv1d, is_functional, is_model_entry, iter_layers,
@@ -291,6 +292,8 @@ def _check_hdf5_safe(group, path, depth=0, seen=None):
 
 
 def _open_h5(source, path, what="HDF5 file"):
+    if isinstance(source, (str, os.PathLike)):
+        check_answers(source, "hdf5", what if what.startswith("the ") else f"the {what}", shown=source)
     try:
         return h5py.File(source, "r")
     except (OSError, ValueError, RuntimeError) as exc:
@@ -472,6 +475,7 @@ def _read_member(archive, name, path, limit):
 
 
 def _open_zip(path):
+    check_answers(path, "zip", "the .keras zip")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
@@ -647,12 +651,14 @@ def is_keras_model_file(path):
         return False
     kind = file_kind(path, "a model file")
     if kind == "zip":
+        check_answers(path, "zip", "the .keras zip")
         with contextlib.suppress(zipfile.BadZipFile, OSError):
             with zipfile.ZipFile(path) as archive:
                 return "config.json" in archive.namelist()
         return False
     if kind != "hdf5":
         return False
+    check_answers(path, "hdf5", "the HDF5 file")
     try:
         with h5py.File(path, "r") as h5:
             return ("model_config" in h5.attrs or _has_split_attr(h5.attrs, "layer_names")
