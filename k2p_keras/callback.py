@@ -189,7 +189,7 @@ class PWMCallback(keras.callbacks.Callback):
         The sequences the base is estimated on, normally the training sequences:
 
         - an array ``(N, length, 4)``, a file (HDF5, ``.npy``, FASTA / FASTA.gz) or a
-          :class:`~k2p_keras.io.sequences.SequenceSource`, read with
+          :class:`~k2p_keras.io.source.SequenceSource`, read with
           :func:`k2p_keras.io.sequences.open_sequences` and streamed in batches at each dump;
         - a ``tf.data.Dataset`` of one-hot batches, single sequences, or ``(x, y[, w])``
           tuples (``x`` is taken). It is iterated once, when the callback is made, and at

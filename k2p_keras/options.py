@@ -13,7 +13,7 @@ from .annotate.influence import NULLS
 from .axes import ALPHABET
 from .errors import K2PError, OptionError
 from .io.guard import DEFAULT_OPEN_TIMEOUT
-from .io.sequences import N_ENCODINGS
+from .io.fasta import N_ENCODINGS
 from .model.activations import check_threshold_fraction
 from .motifs.sites import DEFAULT_SITES, site_rule, SITES_HELP
 from .scan.devices import check_strategy

@@ -16,7 +16,8 @@ from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_S
                                warm_up_tomtom)
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
-from ..io.sequences import holds_sequences, N_ENCODINGS
+from ..io.fasta import N_ENCODINGS
+from ..io.sequences import holds_sequences
 from ..options import check_base_option, make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..scan.route import scan_route

@@ -3,7 +3,7 @@ import click
 
 from ..axes import ALPHABET
 from ..errors import K2PError
-from ..io.sequences import N_ENCODINGS
+from ..io.fasta import N_ENCODINGS
 from ..verify import DEFAULT_TOLERANCE, prepare_verification, verify_pwms
 from .group import base_option, cli, progress_bar
 
