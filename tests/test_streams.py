@@ -222,3 +222,12 @@ def test_a_fifo_as_the_model_fails_in_one_line_without_waiting_for_a_writer(fast
     assert done.stderr.decode().splitlines() == [f"Error: {fifo}: the model must be a regular file, not a pipe: "
                                                  "HDF5 and .keras zips are read by seeking in them, which a pipe or "
                                                  "a device cannot do; save it to a file"]
+
+
+def test_hdf5_on_standard_input_is_refused_in_one_line():
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(command("-"), input=SEQS_H5.read_bytes(), env=env, capture_output=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == [
+        "Error: <stdin>: sequences in HDF5 must be a regular file, not standard input: HDF5 and .npy are read by "
+        "seeking in them, which a pipe or a device cannot do; save it to a file"]

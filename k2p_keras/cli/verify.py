@@ -10,7 +10,7 @@ from .group import base_option, cli, progress_bar
 
 @cli.command("verify")
 @click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
-@click.argument("sequences", type=click.Path(exists=True, dir_okay=False))
+@click.argument("sequences", type=click.Path(exists=True, dir_okay=False, allow_dash=True))  # '-': stdin
 @click.option("--pwms", "pwms_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Check the PWMs of this MEME file (motifs named <layer>_<index>[_suffix]) "
                    "instead of the exact ones.")

@@ -85,7 +85,11 @@ class _PositionalReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer):
-        data = os.pread(self._fd, len(buffer), self._position)
+        if hasattr(os, "pread"):
+            data = os.pread(self._fd, len(buffer), self._position)
+        else:  # Windows: seek and read in one call, which no other pass interrupts
+            os.lseek(self._fd, self._position, os.SEEK_SET)
+            data = os.read(self._fd, len(buffer))
         buffer[:len(data)] = data
         self._position += len(data)
         return len(data)
@@ -273,7 +277,7 @@ def open_stream(path, *, dataset, n_encoding, channels_first, input_length):
     process substitution ``<(...)`` or a device, read once (:class:`FastaSequences` spools it);
     HDF5 and ``.npy``, which are read by seeking, refused in one line."""
     name = "<stdin>" if path == STDIN else path
-    what = "a pipe" if path == STDIN else stream_type(path)
+    what = "standard input" if path == STDIN else stream_type(path)
     try:
         stream = sys.stdin.buffer if path == STDIN else open(path, "rb")
     except OSError as err:
