@@ -24,6 +24,7 @@ from .annotate.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
 from .io.callback_folder import meme_name, SUMMARY_NAME
+from .io.guard import open_timeout
 from .io.sequences import dataset_to_array, open_labels, open_sequences_for
 from .io.text import format_summary, write_text
 from .model.conv import find_motif_conv_in_model
@@ -188,7 +189,7 @@ class PWMCallback(keras.callbacks.Callback):
         The sequences the base is estimated on, normally the training sequences:
 
         - an array ``(N, length, 4)``, a file (HDF5, ``.npy``, FASTA / FASTA.gz) or a
-          :class:`~k2p_keras.io.sequences.SequenceSource`, read with
+          :class:`~k2p_keras.io.source.SequenceSource`, read with
           :func:`k2p_keras.io.sequences.open_sequences` and streamed in batches at each dump;
         - a ``tf.data.Dataset`` of one-hot batches, single sequences, or ``(x, y[, w])``
           tuples (``x`` is taken). It is iterated once, when the callback is made, and at
@@ -557,8 +558,9 @@ class PWMCallback(keras.callbacks.Callback):
         # The source keeps the model's channel order: plan_extraction puts its batches in
         # A C G T order (the alphabet option), once.
         spec = find_motif_conv_in_model(model, layer=layer)
-        source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,
-                                    n_encoding=self.options.n_encoding)
+        with open_timeout(self.options.open_timeout):  # an HDF5 file is walked in a child first (io/guard.py)
+            source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,
+                                        n_encoding=self.options.n_encoding)
         wanted = self.max_sequences
         if wanted == "auto":
             wanted = auto_sequence_count(source.count, windows_per_sequence(source.min_length, spec.kernel.shape[0],

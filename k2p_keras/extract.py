@@ -28,6 +28,7 @@ from .annotate.report import write_report
 from .annotate.tomtom import annotate_motifs, require_annotate
 from .axes import acgt_to_channels, ALPHABET, complement
 from .errors import K2PError, OptionError
+from .io.guard import open_timeout
 from .io.meme import write_meme
 from .io.sequences import labelled_batches, open_batches_for, open_labels
 from .io.text import format_summary, write_text
@@ -539,6 +540,10 @@ class ExtractionPlan:
         -------
         ExtractionResult
         """
+        with open_timeout(self.options.open_timeout):  # an HDF5 file opened first now (labels) gets the run's limit
+            return self._run(progress)
+
+    def _run(self, progress):
         o = self.options
         labels = binary_labels(self.labels, self.labels_source) if o.diagnostics else None
         n_labels = 0 if labels is None else labels.n_columns
@@ -583,6 +588,11 @@ def plan_extraction(model, sequences=None, labels=None, **options):
     ExtractionPlan
     """
     opts = make_options(**options)
+    with open_timeout(opts.open_timeout):
+        return _plan(model, sequences, labels, opts)
+
+
+def _plan(model, sequences, labels, opts):
     spec, model_label = _model_spec(model, opts)
     if opts.estimating:
         # Fail before the sequences are opened; without strict, the scan warns (once) when the PWMs are made.

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field, fields, replace
 from .annotate.influence import NULLS
 from .axes import ALPHABET
 from .errors import K2PError, OptionError
-from .io.sequences import N_ENCODINGS
+from .io.guard import DEFAULT_OPEN_TIMEOUT
+from .io.fasta import N_ENCODINGS
 from .model.activations import check_threshold_fraction
 from .motifs.sites import DEFAULT_SITES, site_rule, SITES_HELP
 from .scan.devices import check_strategy
-from .validate import check_alphabet, check_base, check_batch_size
+from .validate import check_alphabet, check_base, check_batch_size, check_positive_number
 
 
 METHODS = ("exact", "heuristic", "both")
@@ -93,6 +94,9 @@ class Options:
         "the model's input]."))
     n_encoding: str = _option("zero", "input", types='{"zero", "quarter"}', help=(
         "How N and the other IUPAC codes in FASTA are encoded, as in training: all-zero rows or 0.25 rows."))
+    open_timeout: float = _option(DEFAULT_OPEN_TIMEOUT, "input", types="float", help=(
+        "Seconds a child process may take to walk each HDF5 file or .keras zip before this process opens "
+        "it (libhdf5 can spin on a damaged file); a file that takes longer is refused in one line."))
     batch_size: object = _option("auto", "performance", types='int or "auto"', help=(
         "Sequences per scanned batch; 'auto': as many as fit the scan's memory budget (docs/performance.md)."))
     strategy: object = _option(None, "performance", types="tf.distribute.Strategy or None", help=(
@@ -173,6 +177,10 @@ class Options:
             size = check_batch_size(self.batch_size)
         except K2PError as err:
             raise _option_error(err, "batch_size") from None
+        try:
+            timeout = check_positive_number(self.open_timeout, "open_timeout")
+        except K2PError as err:
+            raise _option_error(err, "open_timeout") from None
         if self.strategy is not None:
             try:
                 check_strategy(self.strategy)
@@ -195,7 +203,8 @@ class Options:
         if not isinstance(cluster, (bool, str, os.PathLike)) and not hasattr(cluster, "motifs"):
             raise OptionError(f"expected True, False, a MEME file or a JASPAR release, got {cluster!r}", "cluster")
         return replace(self, base=base, batch_size=size, threshold_fraction=fraction, sites=sites,
-                       alphabet=alphabet, influence=influence, diagnostics=diagnostics, cluster=cluster)
+                       alphabet=alphabet, influence=influence, diagnostics=diagnostics, cluster=cluster,
+                       open_timeout=timeout)
 
     def keywords(self):
         """These options as the keyword arguments of :func:`k2p_keras.extract`."""

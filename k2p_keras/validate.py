@@ -33,6 +33,12 @@ MAX_KERNEL_LENGTH = 10_000
 #   as float32), and at most MAX_LENGTH_FACTOR times the model's stated input length.
 MAX_SEQUENCE_LENGTH = 10_000_000
 MAX_LENGTH_FACTOR = 100
+# - A FASTA line is read up to the longest record allowed plus LINE_SLACK bytes (line ends,
+#   spaces, a header's description), never further: a file without line ends fails there.
+LINE_SLACK = 4096
+# - A whole text input (MEME, kernel matrices, summaries) is read up to MAX_TEXT_BYTES: every
+#   JASPAR collection together is a few MB.
+MAX_TEXT_BYTES = 256 * 1024 ** 2
 # - JSON (model configs) nests at most MAX_JSON_DEPTH brackets deep: Keras configs of nested
 #   models reach about 20, and Python's json recursion fails near 1,000.
 MAX_JSON_DEPTH = 100
@@ -261,13 +267,23 @@ def check_kernel_length(kernel_size, dilation, input_length=None, what="Conv1D",
     return span
 
 
+def record_limit(input_length=None):
+    """``(bases, reason)``: the most bases one sequence may hold, :data:`MAX_SEQUENCE_LENGTH` or
+    :data:`MAX_LENGTH_FACTOR` times the model's input length (when known), whichever is smaller."""
+    if input_length and MAX_LENGTH_FACTOR * input_length < MAX_SEQUENCE_LENGTH:
+        return MAX_LENGTH_FACTOR * int(input_length), f"{MAX_LENGTH_FACTOR} x the model's input length {input_length}"
+    return MAX_SEQUENCE_LENGTH, f"the limit {MAX_SEQUENCE_LENGTH:,}"
+
+
+def line_limit(bases):
+    """The longest FASTA line read for records of at most ``bases`` bases: :data:`LINE_SLACK` more."""
+    return int(bases) + LINE_SLACK
+
+
 def check_sequence_length(length, what="a sequence", input_length=None, path=None):
     """Refuse a sequence longer than :data:`MAX_SEQUENCE_LENGTH` bases or than
     :data:`MAX_LENGTH_FACTOR` times the model's input length (when known)."""
-    limit, reason = MAX_SEQUENCE_LENGTH, f"the limit {MAX_SEQUENCE_LENGTH:,}"
-    if input_length and MAX_LENGTH_FACTOR * input_length < limit:
-        limit = MAX_LENGTH_FACTOR * int(input_length)
-        reason = f"{MAX_LENGTH_FACTOR} x the model's input length {input_length}"
+    limit, reason = record_limit(input_length)
     if length > limit:
         raise K2PError(f"{what} has {length:,} bases, more than {reason}; training sequences are "
                        f"expected, not chromosomes", path=path)

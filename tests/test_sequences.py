@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from k2p_keras.errors import K2PError
-from k2p_keras.io.sequences import FastaSequences, holds_sequences, iterable_batches, open_labels, open_sequences, \
+from k2p_keras.io.fasta import FastaSequences
+from k2p_keras.io.sequences import holds_sequences, iterable_batches, open_labels, open_sequences, \
     TensorSequences
 
 EYE = np.eye(4, dtype=np.float32)

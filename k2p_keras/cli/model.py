@@ -16,7 +16,8 @@ from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_S
                                warm_up_tomtom)
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
-from ..io.sequences import holds_sequences, N_ENCODINGS
+from ..io.fasta import N_ENCODINGS
+from ..io.sequences import holds_sequences
 from ..options import check_base_option, make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..scan.route import scan_route
@@ -68,6 +69,7 @@ FLAGS = {
     "alphabet": dict(metavar="[ACGT|ATCG|...]"),
     "dataset": dict(),
     "n_encoding": dict(type=click.Choice(N_ENCODINGS)),
+    "open_timeout": dict(type=click.FloatRange(min=0, min_open=True), metavar="SECONDS"),
     "batch_size": dict(metavar="[auto|N]", callback=batch_size_option),
     "influence": dict(is_flag=True),
     "influence_null": dict(type=click.Choice(NULLS)),
@@ -119,7 +121,8 @@ def say(quiet, text):
 
 @cli.command(MODEL_COMMAND, cls=SectionedCommand)
 @click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
-@click.argument("sequences", metavar="[SEQS]", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("sequences", metavar="[SEQS]", required=False,
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True))  # '-': standard input
 @option("-o", "--output", section="output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
         callback=output_path, help="MEME file to write [default: stdout].")
 @options_of_extract
@@ -164,7 +167,8 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
     MODEL is a saved Keras model (.h5, .keras or its folder; or an architecture JSON with
     --weights); it is read, never run, except by --influence, which runs it loaded by Keras in
     safe mode. SEQS are the training sequences (HDF5 or .npy one-hot (N, length, 4) in the
-    model's channel order, or FASTA / FASTA.gz) on which the base of the logarithm is estimated
+    model's channel order, or FASTA / FASTA.gz, also through a pipe: '-' reads standard input) on
+    which the base of the logarithm is estimated
     by maximum likelihood. --method heuristic (or both) also counts the letters of each
     sequence's most activating window, as DeepBind did.
     """

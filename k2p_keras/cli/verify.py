@@ -3,14 +3,14 @@ import click
 
 from ..axes import ALPHABET
 from ..errors import K2PError
-from ..io.sequences import N_ENCODINGS
+from ..io.fasta import N_ENCODINGS
 from ..verify import DEFAULT_TOLERANCE, prepare_verification, verify_pwms
 from .group import base_option, cli, progress_bar
 
 
 @cli.command("verify")
 @click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
-@click.argument("sequences", type=click.Path(exists=True, dir_okay=False))
+@click.argument("sequences", type=click.Path(exists=True, dir_okay=False, allow_dash=True))  # '-': stdin
 @click.option("--pwms", "pwms_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Check the PWMs of this MEME file (motifs named <layer>_<index>[_suffix]) "
                    "instead of the exact ones.")

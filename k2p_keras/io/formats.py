@@ -6,6 +6,7 @@ a ``.h5`` may hold a model or sequences, a FASTA file may be called ``seqs.txt``
 ``matrices``); each reader then decides what the kinds it accepts mean.
 """
 import os
+import stat
 import zipfile
 
 import h5py
@@ -56,14 +57,48 @@ def file_kind(path, expected):
         raise K2PError(f"file not found, expected {expected}", path=path) from None
     except OSError as err:
         raise K2PError(f"cannot read the file ({err.strerror}), expected {expected}", path=path) from None
-    if not head:
-        return "empty"
-    for kind, signatures in _SIGNATURES:
-        if head.startswith(signatures):
-            return kind
+    kind = head_kind(head)
+    if kind != "text":
+        return kind
     # h5py finds a superblock after a user block; zipfile reads the archive's end record.
     if h5py.is_hdf5(path):
         return "hdf5"
     if zipfile.is_zipfile(path):
         return "zip"
     return "text"
+
+
+def head_kind(head):
+    """What a file's first bytes say, by the signatures alone: one of :data:`KINDS` (a stream's
+    head cannot be read twice, nor searched for a user block)."""
+    if not head:
+        return "empty"
+    for kind, signatures in _SIGNATURES:
+        if head.startswith(signatures):
+            return kind
+    return "text"
+
+
+def stream_type(path):
+    """``None`` for a regular file, a folder or a path that does not exist; otherwise what the
+    path is, in words: ``"a pipe"`` (a FIFO, ``<(...)``, ``/dev/stdin``), ``"a device"``
+    (``/dev/zero``), ``"a socket"``. Such a file can be read once, front to back, and never sought in."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def require_regular_file(path, what, reason):
+    """Refuse a path that is a pipe, a device or a socket, before anything opens it (opening a
+    FIFO without a writer would wait forever): ``"{path}: {what} must be a regular file: {reason}"``."""
+    kind = stream_type(path)
+    if kind is not None:
+        raise K2PError(f"{what} must be a regular file, not {kind}: {reason}", path=os.fspath(path))

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import K2PError
 from ..validate import check_declared_size, check_numeric_dtype
 from .formats import file_kind
+from .guard import check_answers
 from .text import atomic_path, read_text, write_text
 
 __all__ = ["read_kernel_text", "write_kernel_text", "read_hdf5_tensor", "write_hdf5_tensor", "resolve_dataset",
@@ -111,6 +112,7 @@ def _open_hdf5(path):
     path = os.fspath(path)
     if file_kind(path, "an HDF5 file") != "hdf5":
         raise K2PError("not an HDF5 file", path=path)
+    check_answers(path, "hdf5", "the HDF5 file")
     try:
         return h5py.File(path, "r")
     except OSError:

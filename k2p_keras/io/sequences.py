@@ -13,59 +13,30 @@ batches taken in that order and put in A C G T order as they are read; FASTA let
 encoded in A C G T order directly.
 """
 import contextlib
-import gzip
 import os
 import tokenize
 import warnings
-import zlib
 
 import h5py
 import numpy as np
 
 from ..axes import ALPHABET, channels_to_acgt
 from ..errors import K2PError, OptionError
-from ..validate import (check_numeric_dtype, check_positive_int, check_sequence_length,
-    first_outside_unit_interval)
-from .formats import file_kind
+from ..validate import check_numeric_dtype, check_sequence_length, first_outside_unit_interval
+from .fasta import EXPECTED, FastaSequences, N_ENCODINGS, open_stream, STDIN, text_format
+from .formats import file_kind, stream_type
+from .guard import check_answers
 from .matrices import hdf5_damage, resolve_dataset
+from .source import SequenceSource
 
 
-__all__ = ["SequenceSource", "TensorSequences", "FastaSequences", "labelled_batches", "open_labels", "open_sequences"]
-
-_WHITESPACE = b" \t\r\n\v\f"
-
-#: How N and the other IUPAC codes in FASTA become rows: all-zero rows, or 0.25 in every letter.
-N_ENCODINGS = ("zero", "quarter")
-_BASES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
-
-# IUPAC ambiguity codes (and N, and '-' for a gap): no single base, encoded like N.
-_AMBIGUOUS = "RYSWKMBDHVN-"
-
-_VALID = bytes(sorted(set((("".join(_BASES) + _AMBIGUOUS).upper()
-                           + ("".join(_BASES) + _AMBIGUOUS).lower()).encode())))
-_UNAMBIGUOUS = ("".join(_BASES).upper() + "".join(_BASES).lower()).encode()
-
-#: How each encoding writes an N or IUPAC position, in words.
-N_ENCODING_ROWS = {"zero": "all-zero rows", "quarter": "0.25 rows"}
-
-_EXPECTED = "a sequence file (HDF5, .npy or FASTA)"
+__all__ = ["TensorSequences", "labelled_batches", "open_labels", "open_sequences"]
 
 # A subset far from contiguous is read one row at a time instead of as one block.
 _SPAN_FACTOR = 4
 
 #: Datasets beside the sequences in an HDF5 file taken as their labels when none is named (in this order).
 LABEL_DATASETS = ("y", "labels")
-
-
-def _one_hot_table(n_encoding):
-    """Map every byte to its row: one-hot for A C G T/U, zeros or 0.25 for N and IUPAC codes."""
-    table = np.zeros((256, 4), dtype=np.float32)
-    fill = 0.25 if n_encoding == "quarter" else 0.0
-    for letter in _AMBIGUOUS:
-        table[ord(letter.upper())] = table[ord(letter.lower())] = fill
-    for letter, column in _BASES.items():
-        table[ord(letter)] = table[ord(letter.lower())] = np.eye(4, dtype=np.float32)[column]
-    return table
 
 
 def stored_channels_first(shape):
@@ -111,69 +82,6 @@ def sequence_layout(shape, dtype, channels_first=None, name=None):
     return squeeze_axis, channels_first, int(count), int(length)
 
 
-class SequenceSource:
-    """Sequences that can be read in batches of one-hot float32 arrays.
-
-    Attributes
-    ----------
-    path : str or None
-        The file (``None`` for an in-memory array).
-    count : int
-        Number of sequences.
-    min_length, max_length : int
-        Shortest and longest sequence.
-    """
-
-    format = None
-
-    def __init__(self, path, count, min_length, max_length):
-        self.path = path
-        self.count = int(count)
-        self.min_length = int(min_length)
-        self.max_length = int(max_length)
-
-    @property
-    def length(self):
-        """The common sequence length, or ``None`` when the lengths differ."""
-        return self.min_length if self.min_length == self.max_length else None
-
-    def __len__(self):
-        return self.count
-
-    def __repr__(self):
-        length = self.length if self.length is not None else f"{self.min_length}..{self.max_length}"
-        return f"<{type(self).__name__} {self.path or '<array>'}: {self.count} sequences of length {length}>"
-
-    def iter_batches(self, batch_size=512, indices=None):
-        """Yield the sequences as one-hot batches, in file order.
-
-        Parameters
-        ----------
-        batch_size : int
-            Most sequences per batch. Sequences of different lengths never share a
-            batch, so a FASTA file with mixed lengths gives smaller batches.
-        indices : array-like of int, optional
-            Only these sequences (0-based positions in the file), e.g. a random subset.
-            They are sorted and duplicates dropped; batches follow file order.
-
-        Yields
-        ------
-        numpy.ndarray
-            float32 ``(B, length, 4)``, channels A C G T.
-        """
-        batch_size = check_positive_int(batch_size, "batch_size")
-        if indices is not None:
-            indices = np.unique(np.asarray(indices, dtype=np.int64).ravel())
-            if indices.size and (indices[0] < 0 or indices[-1] >= self.count):
-                raise K2PError(f"sequence indices must lie in 0..{self.count - 1}, found "
-                               f"{indices[0] if indices[0] < 0 else indices[-1]}", path=self.path)
-        # The checks above run now; the generator below runs on the first next().
-        return self._batches(batch_size, indices)
-
-    def _batches(self, batch_size, indices):
-        raise NotImplementedError
-
-
 class TensorSequences(SequenceSource):
     """Sequences stored as one tensor: an HDF5 dataset, a ``.npy`` file or an array.
 
@@ -200,6 +108,7 @@ class TensorSequences(SequenceSource):
             return
         # Opened per pass, not kept open: a source can be kept around (by a callback)
         # without holding the file, and each pass sees a consistent handle.
+        check_answers(self.path, "hdf5", "the sequences file")  # walked once per process, when first opened
         try:
             h5file = h5py.File(self.path, "r")
         except OSError as err:
@@ -243,127 +152,9 @@ class TensorSequences(SequenceSource):
         return batch
 
 
-class FastaSequences(SequenceSource):
-    """Sequences in a FASTA file (plain or gzip-compressed), one-hot encoded on the fly.
-
-    A first pass counts the records, measures their lengths and checks every letter,
-    so a bad file fails when it is opened rather than halfway through a scan.
-    """
-
-    format = "fasta"
-
-    def __init__(self, path, *, n_encoding="zero"):
-        self.path = path  # the counting pass below reports errors with it
-        self.gzipped = file_kind(path, _EXPECTED) == "gzip"
-        self.n_encoding = n_encoding
-        self._table = _one_hot_table(n_encoding)
-        count, shortest, longest = 0, None, 0
-        #: N and IUPAC positions, and the records holding any (:meth:`encoding_note`).
-        self.n_ambiguous = self.n_ambiguous_records = 0
-        for _, _, length, ambiguous in self._records(keep_sequence=False):
-            count += 1
-            shortest = length if shortest is None else min(shortest, length)
-            longest = max(longest, length)
-            self.n_ambiguous += ambiguous
-            self.n_ambiguous_records += ambiguous > 0
-        if count == 0:
-            raise K2PError("no sequences found (expected FASTA records starting with '>')", path=path)
-        super().__init__(path, count, shortest, longest)
-
-    def encoding_note(self):
-        """One line on the N and IUPAC positions and how they were encoded, or None when there are none."""
-        if not self.n_ambiguous:
-            return None
-        return (f"{self.path}: {self.n_ambiguous:,} N/IUPAC positions in {self.n_ambiguous_records:,} of "
-                f"{self.count:,} sequences, encoded as {N_ENCODING_ROWS[self.n_encoding]} "
-                f"(--n-encoding {self.n_encoding}; use the model's training encoding)")
-
-    def _lines(self):
-        """Yield ``(line number, bytes)``, turning gzip damage into a K2PError."""
-        opener = gzip.open if self.gzipped else open
-        try:
-            with opener(self.path, "rb") as handle:
-                yield from enumerate(handle, start=1)
-        except (OSError, EOFError, zlib.error) as err:
-            what = "damaged gzip file" if self.gzipped else "cannot read the file"
-            raise K2PError(f"{what} ({err})", path=self.path) from None
-
-    def _records(self, keep_sequence):
-        """Yield ``(record name, header line number, sequence bytes or length, N/IUPAC positions)``.
-
-        With ``keep_sequence=False`` only lengths (and N/IUPAC positions) are kept, so the
-        counting pass holds no sequence at all, not even one long chromosome; the N/IUPAC
-        positions are counted in that pass only (0 otherwise).
-        """
-        name, header_line, parts, length, ambiguous = None, None, [], 0, 0
-        for lineno, line in self._lines():
-            if line.startswith(b">"):
-                if name is not None:
-                    yield self._finish(name, header_line, parts, length, keep_sequence) + (ambiguous,)
-                words = line[1:].decode("utf-8", "replace").split()
-                name, header_line, parts, length = (words[0] if words else f"line {lineno}"), lineno, [], 0
-                ambiguous = 0
-                continue
-            if line.startswith(b";"):
-                continue
-            letters = line.translate(None, _WHITESPACE)
-            if not letters:
-                continue
-            if name is None:
-                shown = line[:40].decode("utf-8", "replace").strip()
-                raise K2PError(f"line {lineno}: expected a FASTA header starting with '>', found {shown!r}",
-                               path=self.path)
-            if letters.translate(None, _VALID):
-                position = next(i for i, c in enumerate(letters) if c not in _VALID)
-                raise K2PError(f"record {name!r} (line {lineno}), position {length + position + 1}: "
-                               f"{chr(letters[position])!r} is not a nucleotide letter (expected "
-                               f"A C G T U, or N and IUPAC codes)", path=self.path)
-            length += len(letters)
-            # Refused as it grows: one huge record is never held, nor counted to its end.
-            check_sequence_length(length, f"record {name!r} (line {header_line})", path=self.path)
-            if keep_sequence:
-                parts.append(letters)
-            else:
-                ambiguous += len(letters.translate(None, _UNAMBIGUOUS))
-        if name is not None:
-            yield self._finish(name, header_line, parts, length, keep_sequence) + (ambiguous,)
-
-    def _finish(self, name, header_line, parts, length, keep_sequence):
-        if length == 0:
-            raise K2PError(f"record {name!r} (line {header_line}) has no sequence", path=self.path)
-        return name, header_line, (b"".join(parts) if keep_sequence else length)
-
-    def _batches(self, batch_size, indices):
-        wanted = None if indices is None else iter(indices.tolist())
-        target = None if wanted is None else next(wanted, None)
-        if wanted is not None and target is None:
-            return
-        batch, batch_length = [], None
-        for index, (_, _, sequence, _) in enumerate(self._records(keep_sequence=True)):
-            if wanted is not None:
-                if index != target:
-                    continue
-                target = next(wanted, None)
-            # Correctness over speed: a batch holds sequences of one length only.
-            if batch and (len(sequence) != batch_length or len(batch) == batch_size):
-                yield self._encode(batch, batch_length)
-                batch = []
-            batch_length = len(sequence)
-            batch.append(sequence)
-            if wanted is not None and target is None:
-                break
-        if batch:
-            yield self._encode(batch, batch_length)
-
-    def _encode(self, sequences, length):
-        # One table lookup for the whole batch is far faster than one per record.
-        codes = np.frombuffer(b"".join(sequences), dtype=np.uint8)
-        return self._table[codes].reshape(len(sequences), length, 4)
-
-
 def _detect_format(path):
     """Return ``'hdf5'``, ``'npy'`` or ``'fasta'`` from the file's first bytes, not its name."""
-    kind = file_kind(path, _EXPECTED)
+    kind = file_kind(path, EXPECTED)
     if kind in ("hdf5", "npy"):
         return kind
     if kind == "gzip":
@@ -372,21 +163,14 @@ def _detect_format(path):
         raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
     with open(path, "rb") as handle:
         head = handle.read(4096)
-    text = head.lstrip()
-    if not text:
-        raise K2PError("empty file (expected sequences: HDF5, .npy or FASTA)", path=path)
-    first_line = text.splitlines()[0].translate(None, _WHITESPACE)
-    if text.startswith((b">", b";")) or not first_line.translate(None, _VALID):
-        # Bare sequence letters: FASTA that lost its header; the reader says which line.
-        return "fasta"
-    shown = text.splitlines()[0][:40].decode("utf-8", "replace")
-    raise K2PError(f"not a sequence file: expected HDF5, .npy or FASTA ('>' headers), "
-                   f"found {shown!r}", path=path)
+    return text_format(head, path)
 
 
 def holds_sequences(path):
     """Whether a file reads as sequences: FASTA (plain or gzip) by its first bytes, HDF5 or
     ``.npy`` by a tensor shaped like one-hot sequences (a file given in the wrong place, say)."""
+    if path == STDIN or stream_type(path) is not None:
+        return False  # a stream is read once: by its reader, not by a guess
     try:
         return _detect_format(path) == "fasta" or open_sequences(path).count > 0
     except K2PError:
@@ -394,13 +178,16 @@ def holds_sequences(path):
 
 
 def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=None, fits_length=None,
-                   wanted="one-hot sequences (N, length, 4)", alphabet=ALPHABET):
+                   wanted="one-hot sequences (N, length, 4)", alphabet=ALPHABET, input_length=None):
     """Open one-hot sequences for streaming, without loading them.
 
     Parameters
     ----------
     source : str, os.PathLike or numpy.ndarray
-        A file or an in-memory array. Files are recognised by content, not name:
+        A file or an in-memory array. Files are recognised by content, not name. ``"-"``
+        (standard input), a FIFO, a process substitution ``<(...)`` or a device is read once,
+        as FASTA or FASTA.gz (copied to an unlinked temporary file for the later passes);
+        HDF5 and ``.npy`` must be regular files:
 
         - HDF5: a tensor ``(N, length, 4)`` of floats, ints or bools (one-hot A C G T),
           or ``(N, 4, length)``, or a Conv2D model's ``(N, 4, 1, length)``,
@@ -430,6 +217,9 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         The order of the channels of stored tensors and arrays (checked by the caller,
         :func:`k2p_keras.validate.check_alphabet`), e.g. ``"ATCG"``; their batches come out
         in A C G T order. FASTA is read in A C G T order whatever it is.
+    input_length : int, optional
+        The model's fixed input length: a FASTA record longer than
+        :data:`~k2p_keras.validate.MAX_LENGTH_FACTOR` times it is refused as it is read.
 
     Returns
     -------
@@ -456,6 +246,9 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
         return TensorSequences(None, array.shape, array.dtype, format="array",
                                channels_first=channels_first, array=array, alphabet=alphabet)
     path = os.fspath(source)
+    if path == STDIN or stream_type(path) is not None:
+        return open_stream(path, dataset=dataset, n_encoding=n_encoding, channels_first=channels_first,
+                            input_length=input_length)
     kind = _detect_format(path)
     if dataset is not None and kind != "hdf5":
         raise K2PError(f"a dataset name ({dataset!r}) was given but the file is {kind}, not HDF5",
@@ -463,7 +256,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
     if kind == "fasta":
         if channels_first:
             raise K2PError("channels_first applies to stored tensors (HDF5, .npy), not FASTA", path=path)
-        return FastaSequences(path, n_encoding=n_encoding)
+        return FastaSequences(path, n_encoding=n_encoding, input_length=input_length)
     if kind == "npy":
         try:
             with np.errstate(over="ignore"):  # a forged shape's size overflows; mmap then refuses it
@@ -473,6 +266,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
             raise K2PError(f"not a readable .npy file ({type(err).__name__}: {err})", path=path) from None
         return TensorSequences(path, array.shape, array.dtype, format="npy",
                                channels_first=channels_first, array=array, alphabet=alphabet)
+    check_answers(path, "hdf5", "the sequences file")
     try:
         h5file = h5py.File(path, "r")
     except OSError as err:
@@ -518,7 +312,7 @@ def open_sequences_for(spec, sequences, *, dataset=None, n_encoding="zero"):
         fits_length = (lambda n: n >= n_rows) if spec.padding == "valid" else None
         wanted = f"layer {spec.layer_name!r}: one-hot (N, length, 4)" + (f", length >= {n_rows}" if fits_length else "")
     source = open_sequences(sequences, dataset=dataset, n_encoding=n_encoding, fits_length=fits_length,
-                            wanted=wanted, alphabet=spec.alphabet)
+                            wanted=wanted, alphabet=spec.alphabet, input_length=spec.input_length)
     path = getattr(source, "path", None)
     if spec.padding == "valid" and source.min_length < spec.kernel.shape[0]:
         raise K2PError(f"sequences of length {source.min_length} are shorter than the kernel of "
@@ -680,12 +474,13 @@ def open_labels(labels, sequences=None, count=None):
     if labels is not None and not isinstance(labels, str):
         return _checked_labels(labels, count, "the labels", "<array>"), "<array>"
     path = getattr(sequences, "path", sequences)
-    hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, _EXPECTED) == "hdf5"
+    hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, EXPECTED) == "hdf5"
     if not hdf5:
         if labels is None:
             return None, None
         raise K2PError(f"labels {labels!r} name an HDF5 dataset, but the sequences are not an HDF5 file",
                        path=path if isinstance(path, (str, os.PathLike)) else "<array>")
+    check_answers(path, "hdf5", "the sequences file")
     with h5py.File(path, "r") as h5file, hdf5_damage(path):
         if labels is None:
             found = [name for name in LABEL_DATASETS if isinstance(h5file.get(name), h5py.Dataset)

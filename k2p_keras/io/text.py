@@ -12,6 +12,7 @@ import tempfile
 import numpy as np
 
 from ..errors import K2PError
+from ..validate import MAX_TEXT_BYTES
 
 
 @contextlib.contextmanager
@@ -58,18 +59,21 @@ def read_text(source, expected):
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         name = name if isinstance(name, str) else "<stdin>"
-        text = source.read()
+        text = source.read(MAX_TEXT_BYTES + 1)
     else:
         name = os.fspath(source)
         try:
             with open(name, "rb") as handle:
-                text = handle.read()
+                text = handle.read(MAX_TEXT_BYTES + 1)
         except FileNotFoundError:
             raise K2PError("file not found", path=name) from None
         except IsADirectoryError:
             raise K2PError(f"is a folder, expected a file in {expected}", path=name) from None
         except OSError as err:
             raise K2PError(f"cannot read the file ({err.strerror})", path=name) from None
+    if len(text) > MAX_TEXT_BYTES:
+        # Read no further (/dev/zero, a pipe without end): no matrix or motif file comes near it.
+        raise K2PError(f"larger than {MAX_TEXT_BYTES:,} bytes, expected a file in {expected}", path=name)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")

@@ -28,7 +28,8 @@ import h5py
 import numpy as np
 
 from ..errors import K2PError
-from ..io.formats import file_kind
+from ..io.formats import file_kind, require_regular_file
+from ..io.guard import check_answers
 from ..io.matrices import read_numeric_dataset
 from ..validate import check_declared_size, check_json_depth
 from .config import (entry_config, entry_name, is_conv1d, is_functional, is_model_entry, iter_layers,
@@ -40,6 +41,9 @@ from .conv2d import is_conv2d
 MAX_MEMBER_BYTES = 4 * 1024 ** 3
 MAX_CONFIG_BYTES = 256 * 1024 ** 2
 _MAX_HDF5_DEPTH = 64
+# Why a model cannot come through a pipe (checked before anything opens it: a FIFO without a
+# writer would block the open forever, /dev/zero would be read without end).
+SEEKING = "HDF5 and .keras zips are read by seeking in them, which a pipe or a device cannot do; save it to a file"
 
 KERAS0 = ("Keras 0.x file (attribute nb_layers): its layers are numbered, not named, and its "
           "architecture was saved apart in a format Keras 1 changed, so the weights cannot be matched to "
@@ -202,7 +206,9 @@ def read_model(path, weights=None):
         HDF5 links or virtual datasets, or zip members that would inflate beyond sane sizes.
     """
     path = os.fspath(path)
+    require_regular_file(path, "the model", SEEKING)
     if weights is not None:
+        require_regular_file(weights, "the weights file", SEEKING)
         return _read_json_and_weights(path, os.fspath(weights))
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         raise K2PError("a TensorFlow SavedModel directory cannot be read without running "
@@ -286,6 +292,8 @@ def _check_hdf5_safe(group, path, depth=0, seen=None):
 
 
 def _open_h5(source, path, what="HDF5 file"):
+    if isinstance(source, (str, os.PathLike)):
+        check_answers(source, "hdf5", what if what.startswith("the ") else f"the {what}", shown=source)
     try:
         return h5py.File(source, "r")
     except (OSError, ValueError, RuntimeError) as exc:
@@ -467,6 +475,7 @@ def _read_member(archive, name, path, limit):
 
 
 def _open_zip(path):
+    check_answers(path, "zip", "the .keras zip")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
@@ -642,12 +651,14 @@ def is_keras_model_file(path):
         return False
     kind = file_kind(path, "a model file")
     if kind == "zip":
+        check_answers(path, "zip", "the .keras zip")
         with contextlib.suppress(zipfile.BadZipFile, OSError):
             with zipfile.ZipFile(path) as archive:
                 return "config.json" in archive.namelist()
         return False
     if kind != "hdf5":
         return False
+    check_answers(path, "hdf5", "the HDF5 file")
     try:
         with h5py.File(path, "r") as h5:
             return ("model_config" in h5.attrs or _has_split_attr(h5.attrs, "layer_names")

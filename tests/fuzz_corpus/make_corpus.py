@@ -237,7 +237,7 @@ def make_cases():
         h5.create_dataset("x", shape=(1, 1_000_000_000, 4), dtype="f4")
     with gzip.open(case("fasta_one_2e7.fa.gz", "error", EXTRACT_SEQS,
                         "one record longer than any training sequence (the 1e9-base one passed 6 GiB)",
-                        guard="subprocess", says="more than the limit"), "wb", compresslevel=9) as handle:
+                        guard="subprocess", says="more than 100 x the model's input length"), "wb", compresslevel=9) as handle:
         handle.write(b">chr_huge\n")
         line = b"ACGT" * 25 + b"\n"
         for _ in range(200_000):
