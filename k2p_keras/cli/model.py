@@ -3,6 +3,7 @@
 A thin shell over :func:`k2p_keras.extract.plan_extraction` and its ``run``: parse the
 options, print the pattern check, show progress, write the files.
 """
+import re
 import sys
 import threading
 from dataclasses import fields, replace
@@ -24,8 +25,9 @@ from ..validate import check_batch_size
 from .group import (cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, SectionedCommand, SectionOption,
                     taxon_option)
 
-# What --annotate given without a value stands for: the default database.
-DEFAULT_DB = "default"
+# The database's name after --annotate, as it was spelled before --db (`--annotate JASPAR2024`,
+# `--annotate=my.meme`): what a database's name looks like, unlike sequences' (`.meme`, a release).
+_OLD_ANNOTATE_DB = re.compile(r"(?i)^jaspar\d{4}$|\.meme$")
 
 
 def devices_option(ctx, param, value):
@@ -117,7 +119,40 @@ def say(quiet, text):
         click.echo(text, err=True)
 
 
-@cli.command(MODEL_COMMAND, cls=SectionedCommand)
+class ModelCommand(SectionedCommand):
+    """The model command: reads the old ``--annotate DB`` as ``--annotate --db DB``, with a note."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, old_annotate_spelling(args))
+
+
+def old_annotate_spelling(args):
+    """``args`` with ``--annotate=DB``, and ``--annotate DB`` where DB is a MEME file or a JASPAR
+    release, as ``--annotate --db DB``; a deprecation note on stderr when so.
+
+    ``--annotate`` is a flag: before ``--db`` it took an optional value, and so swallowed the
+    SEQS that followed it (`MODEL --annotate SEQS`). What a database's name looks like is taken
+    as the old spelling; anything else after ``--annotate`` is the next argument.
+    """
+    out, i, args = [], 0, list(args)
+    while i < len(args):
+        arg = args[i]
+        db = None
+        if arg.startswith("--annotate="):
+            db = arg.partition("=")[2]
+        elif arg == "--annotate" and i + 1 < len(args) and _OLD_ANNOTATE_DB.search(args[i + 1]):
+            db = args[i + 1]
+            i += 1
+        if db is None:
+            out.append(arg)
+        else:
+            click.echo(f"Warning: '--annotate {db}' is deprecated: write '--annotate --db {db}'", err=True)
+            out += ["--annotate", "--db", db]
+        i += 1
+    return out
+
+
+@cli.command(MODEL_COMMAND, cls=ModelCommand)
 @click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
 @click.argument("sequences", metavar="[SEQS]", required=False, type=click.Path(exists=True, dir_okay=False))
 @option("-o", "--output", section="output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
@@ -132,12 +167,13 @@ def say(quiet, text):
 @option("--logos", "logos_dir", section="output", type=click.Path(file_okay=False), default=None,
         callback=output_path,
         help="Also draw an information-content logo per filter into this folder (PNG; needs matplotlib).")
-@option("--annotate", "annotate_db", section="annotation", is_flag=False, flag_value=DEFAULT_DB, default=None,
-        metavar="[DB]",
-        help="Name the known motif each PWM resembles: Tomtom (memelite) against DB, a MEME file or "
-             "a JASPAR release (e.g. JASPAR2024) [default DB: the newest JASPAR CORE release pyjaspar "
-             "holds, --taxon vertebrates]. Adds the best match to --summary. Needs "
-             "pip install 'k2p-keras[annotate]'.")
+@option("--annotate", section="annotation", is_flag=True,
+        help="Name the known motif each PWM resembles: Tomtom (memelite) against --db. Adds the best "
+             "match to --summary. Needs pip install 'k2p-keras[annotate]'.")
+@option("--db", section="annotation", default=None, metavar="DB",
+        help="The motif database of --annotate, --report, --matches and --cluster: a MEME file or a JASPAR "
+             "release (e.g. JASPAR2024) [default: the newest JASPAR CORE release pyjaspar holds, --taxon "
+             "vertebrates] (implies --annotate).")
 @option("--report", "report_out", section="annotation", type=click.Path(dir_okay=False), default=None,
         callback=output_path,
         help="Write one self-contained HTML report: logos, best matches aligned, tables "
@@ -157,7 +193,7 @@ def say(quiet, text):
         help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")
 @option("-q", "--quiet", section="output", is_flag=True,
         help="Nothing on stderr but warnings and errors: no pattern report, progress or notes.")
-def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, taxon, q_threshold, matches_out,
+def extract(model, sequences, output, devices, summary, logos_dir, annotate, db, taxon, q_threshold, matches_out,
             report_out, labels, archetypes_out, quiet, **options):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
@@ -174,9 +210,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
     database = None
     if archetypes_out is not None:
         options["cluster"] = True
-    if annotate_db is not None or matches_out is not None or report_out is not None:
+    if annotate or db is not None or matches_out is not None or report_out is not None:
         require_annotate()  # a missing extra or an unknown database fails before the scan
-        database = load_database(None if annotate_db in (None, DEFAULT_DB) else annotate_db, taxon=taxon)
+        database = load_database(db, taxon=taxon)
     if options["cluster"] and database is not None:
         options["cluster"] = database  # the annotation's database is Tomtom's background for the clusters too
     try:
