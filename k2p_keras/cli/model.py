@@ -184,10 +184,11 @@ def old_annotate_spelling(args):
 @taxon_option(cls=SectionOption, section="annotation")
 @q_threshold_option("A database match at or below this q-value is called a match.", cls=SectionOption,
                     section="annotation")
-@option("--labels", section="analysis", default=None, metavar="DATASET",
-        help="With --influence or --diagnostics: the HDF5 dataset of the sequences' labels, for the change "
-             "of the loss and each filter's AUROC alone [default: 'y' or 'labels' beside the sequences, "
-             "when there is one].")
+@option("--labels", section="analysis", default=None, metavar="[DATASET|FILE]",
+        help="With --influence or --diagnostics: the sequences' labels, for the change of the loss and each "
+             "filter's AUROC alone: an HDF5 dataset beside the sequences, or a file: a table (TSV, CSV) of "
+             "FASTA record id and label(s), or a label row per sequence in order, or a .npy array "
+             "[default: 'y' or 'labels' beside the sequences, when there is one] (docs/annotation.md).")
 @option("--archetypes", "archetypes_out", section="analysis", type=click.Path(dir_okay=False), default=None,
         callback=output_path,
         help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")

@@ -1,6 +1,7 @@
 """File formats in and out: sequences, MEME, k2p-1.0 matrices, text written atomically.
 
 - :mod:`.sequences`: one-hot sequences in every form (HDF5, ``.npy``, FASTA, arrays, batches, datasets);
+- :mod:`.labels`: the sequences' labels from a file of their own (a table keyed by FASTA record id);
 - :mod:`.meme`: MEME motif files;
 - :mod:`.matrices`: k2p-1.0's kernel text matrices and HDF5 tensors;
 - :mod:`.formats`: what a file is, from its first bytes;
