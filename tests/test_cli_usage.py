@@ -490,3 +490,16 @@ def test_annotate_is_a_flag_and_leaves_seqs_alone(tmp_path, monkeypatch):
 def test_the_database_option_has_one_name_across_commands():
     for command in (["MODEL"], ["annotate"], ["report"]):
         assert "--db DB" in run_as_typed(*command, "--help").output, command
+
+
+def test_a_model_given_as_seqs_is_named_a_model(tmp_path):
+    for model in (MODEL, MODEL_KERAS):
+        line = one_line_error(run_as_typed(MODEL, model, "-o", tmp_path / "x.meme"))
+        assert f"{model} holds a Keras model, not sequences: the usage is k2p-keras MODEL SEQS" in line, line
+    assert not (tmp_path / "x.meme").exists()
+
+
+def test_a_fixed_base_says_how_many_motifs_it_wrote(tmp_path):
+    result = run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "x.meme")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^16 motifs; base fixed, b = 2$", result.output, flags=re.M), result.output

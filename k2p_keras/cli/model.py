@@ -18,6 +18,7 @@ from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_S
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
 from ..io.sequences import holds_sequences, N_ENCODINGS
+from ..model.files import is_keras_model_file
 from ..options import check_base_option, make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..scan.route import scan_route
@@ -225,6 +226,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate, db,
     except K2PError as err:
         if err.path == model and holds_sequences(model):
             raise sequences_given_as_model(model) from None
+        if sequences is not None and err.path == sequences and is_keras_model_file(sequences):
+            raise click.ClickException(f"{sequences} holds a Keras model, not sequences: the usage is "
+                                       "k2p-keras MODEL SEQS (SEQS: HDF5, .npy or FASTA)") from None
         raise
     if devices is not None:  # after the checks that need no TensorFlow, before the scan
         plan.options = replace(plan.options, strategy=strategy_for_devices(devices))
