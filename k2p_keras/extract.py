@@ -348,6 +348,8 @@ class ExtractionResult:
             bases = (f"ln b {lnb[0]:.4g} (shared)" if self.exact.shared_base
                      else f"ln b from {lnb.min():.4g} to {lnb.max():.4g} (per filter)")
             lines.append(f"{self.exact.n_filters} motifs; {bases}, {int(self.exact.stats.n_sequences):,} sequences")
+        elif self.exact is not None:
+            lines.append(f"{self.exact.n_filters} motifs; base {self.options.base_mode()}")
         if self.heuristic is not None:
             h = self.heuristic
             rule = (f"activation > {h.output_threshold:g}" if h.threshold_fraction is None

@@ -116,7 +116,7 @@ class Options:
         "mean activation per class. Summary columns and report plots (docs/annotation.md)."))
     cluster: object = _option(False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
         "Also group redundant filters: Tomtom between their own PWMs, complete linkage at q <= 0.05, "
-        "against the background of --annotate's database (else the newest JASPAR CORE vertebrates). "
+        "against the background of --db's database (else the newest JASPAR CORE vertebrates). "
         "Summary column cluster (docs/annotation.md)."))
 
     @property

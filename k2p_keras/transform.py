@@ -1,7 +1,7 @@
 """The exact transformation between Conv1D kernels and position weight matrices.
 
-Pure numpy, float64 throughout. Notation follows ``MISSION.md`` and the paper
-(Ding et al., bioRxiv 163220): a filter ``w`` has shape ``(L, 4)`` (positions x A C G T),
+Pure numpy, float64 throughout. Notation follows the paper (Ding et al., bioRxiv 163220;
+the axes: ``docs/conventions.md``): a filter ``w`` has shape ``(L, 4)`` (positions x A C G T),
 a whole Keras kernel ``(L, 4, F)``; ``v = ln b`` for a base ``b > 1``.
 
 Theorem 1: with ``P[i, a] = softmax_a(v * w[i, a])`` and

@@ -63,7 +63,7 @@ def test_model_command_names_the_seeded_motifs(seeded, tmp_path):
     out = {k: tmp_path / f for k, f in (("meme", "m.meme"), ("summary", "s.tsv"), ("matches", "m.tsv"),
                                          ("report", "r.html"))}
     result = CliRunner().invoke(cli, [str(seeded / "seeded.keras"), str(seeded / "seqs.h5"), "--method", "both",
-                                      "--annotate", str(JASPAR), "-o", str(out["meme"]), "--summary",
+                                      "--annotate", "--db", str(JASPAR), "-o", str(out["meme"]), "--summary",
                                       str(out["summary"]), "--matches", str(out["matches"]), "--report",
                                       str(out["report"])])
     assert result.exit_code == 0, result.output
@@ -98,8 +98,8 @@ def test_callback_annotates_every_dump(seeded, tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--annotate", "JASPAR1999"], "JASPAR1999"),
-    (["--annotate", "no_such_file.meme"], "no_such_file.meme"),
+    (["--db", "JASPAR1999"], "JASPAR1999"),
+    (["--annotate", "--db", "no_such_file.meme"], "no_such_file.meme"),
 ])
 def test_a_bad_database_fails_before_the_scan(seeded, tmp_path, extra, message):
     out = tmp_path / "m.meme"

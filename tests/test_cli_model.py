@@ -455,7 +455,7 @@ def test_influence_and_clusters_of_the_example_join_the_summary(tmp_path):
 
     summary, archetypes = tmp_path / "summary.tsv", tmp_path / "archetypes.meme"
     example = [str(REPO / "example_models" / "deepbind.h5"), str(REPO / "data" / "example_seqs.h5")]
-    result = CliRunner().invoke(cli, example + ["--influence", "--annotate", str(JASPAR), "--archetypes",
+    result = CliRunner().invoke(cli, example + ["--influence", "--db", str(JASPAR), "--archetypes",
                                                 str(archetypes), "--summary", str(summary),
                                                 "-o", str(tmp_path / "motifs.meme")])
     assert result.exit_code == 0, result.output

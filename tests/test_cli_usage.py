@@ -182,7 +182,7 @@ def bad_at_the_end(tmp_path):
     (["--threshold", "0.5"], "'--threshold': applies to the heuristic PWMs"),
     (["--base", "0.5"], "'--base': expected a finite number greater than 1"),
     (["--batch-size", "0"], "'--batch-size'"),
-    (["--annotate", "{tmp}/no-such-db.meme"], "no-such-db.meme"),
+    (["--db", "{tmp}/no-such-db.meme"], "no-such-db.meme"),
 ])
 def test_every_option_and_output_is_checked_before_any_sequence_is_read(bad_at_the_end, tmp_path, args, problem):
     tmp = str(tmp_path)
@@ -326,7 +326,7 @@ def test_help_lists_the_options_by_section_the_common_ones_first():
                                       "--n-encoding"]),
                            ("Base estimation", ["--base", "--sites", "--strict"]),
                            ("Heuristic", ["--method", "--threshold", "--threshold-fraction"]),
-                           ("Annotation and report", ["--annotate", "--report", "--matches", "--taxon",
+                           ("Annotation and report", ["--annotate", "--db", "--report", "--matches", "--taxon",
                                                       "--q-threshold"]),
                            ("Influence, clusters and diagnostics", ["--influence", "--influence-null", "--labels",
                                                                     "--cluster", "--archetypes", "--diagnostics"]),
@@ -430,7 +430,7 @@ def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
     pytest.importorskip("memelite")
     monkeypatch.setattr(model, "tomtom_compiled", lambda: False)
     jaspar = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
-    result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme", "--annotate", jaspar)
+    result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme", "--annotate", "--db", jaspar)
     assert result.exit_code == 0, result.output
     # "while the scan runs" where numba's threading layer lets the compilation overlap the scan.
     assert re.search(r"^compiling Tomtom once \(memelite\), 1 to 5 min(, while the scan runs)?; later runs skip this$",
@@ -443,8 +443,63 @@ def test_clusters_beside_the_tomtom_warm_up_never_meet_in_numba_s_workqueue_laye
     pytest.importorskip("memelite")
     jaspar = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
     env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-m", "k2p_keras", MODEL, "--base", "40", "--annotate", jaspar, "--cluster",
+    done = subprocess.run([sys.executable, "-m", "k2p_keras", MODEL, "--base", "40", "--annotate", "--db", jaspar, "--cluster",
                            "--summary", tmp_path / "s.tsv", "-o", tmp_path / "m.meme"],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=1200)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "cluster" in (tmp_path / "s.tsv").read_text().splitlines()[1].split("\t")
+
+
+# ----------------------------------------------------------------------------- a new user's trips (issue 32)
+
+def test_options_may_come_before_the_model(tmp_path):
+    out = tmp_path / "x.meme"
+    result = run_as_typed("-o", out, "--base", "2", "-q", MODEL)
+    assert result.exit_code == 0, result.output
+    assert len(read_meme(out).motifs) == 16
+    assert run_as_typed("--version").output.startswith("k2p-keras, version")
+    line = one_line_error(run_as_typed("--no-such-option", MODEL))
+    assert "No such option '--no-such-option'" in line and "'k2p-keras MODEL --help'" in line
+
+
+def test_annotate_is_a_flag_and_leaves_seqs_alone(tmp_path, monkeypatch):
+    """`MODEL --annotate SEQS` once took SEQS for the database; the database is --db's."""
+    from k2p_keras.cli import model
+    from k2p_keras.errors import K2PError
+
+    asked = []
+
+    def load_database(db, taxon):
+        asked.append(db)
+        raise K2PError("stopped before the scan")
+
+    monkeypatch.setattr(model, "require_annotate", lambda: None)
+    monkeypatch.setattr(model, "load_database", load_database)
+    line = one_line_error(run_as_typed(MODEL, "--annotate", SEQS, "-o", tmp_path / "x.meme"))
+    assert "stopped before the scan" in line and asked == [None]
+    one_line_error(run_as_typed(MODEL, SEQS, "--db", "my.meme", "-o", tmp_path / "x.meme"))
+    assert asked[-1] == "my.meme"  # --db alone implies --annotate
+    # The old spelling still reads, with a note.
+    result = run_as_typed(MODEL, SEQS, "--annotate", "JASPAR2024", "-o", tmp_path / "x.meme")
+    assert asked[-1] == "JASPAR2024" and result.exit_code != 0
+    assert "'--annotate JASPAR2024' is deprecated: write '--annotate --db JASPAR2024'" in result.output
+    run_as_typed(MODEL, SEQS, "--annotate=old.meme", "-o", tmp_path / "x.meme")
+    assert asked[-1] == "old.meme" and not (tmp_path / "x.meme").exists()
+
+
+def test_the_database_option_has_one_name_across_commands():
+    for command in (["MODEL"], ["annotate"], ["report"]):
+        assert "--db DB" in run_as_typed(*command, "--help").output, command
+
+
+def test_a_model_given_as_seqs_is_named_a_model(tmp_path):
+    for model in (MODEL, MODEL_KERAS):
+        line = one_line_error(run_as_typed(MODEL, model, "-o", tmp_path / "x.meme"))
+        assert f"{model} holds a Keras model, not sequences: the usage is k2p-keras MODEL SEQS" in line, line
+    assert not (tmp_path / "x.meme").exists()
+
+
+def test_a_fixed_base_says_how_many_motifs_it_wrote(tmp_path):
+    result = run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "x.meme")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^16 motifs; base fixed, b = 2$", result.output, flags=re.M), result.output

@@ -49,6 +49,16 @@ def test_the_filters_of_one_planted_motif_share_a_cluster_and_no_cluster_mixes_t
     assert clusters.archetypes[clusters.labels[0]] in (0, 13)
 
 
+def test_each_archetype_has_the_most_bits_of_its_cluster_in_the_report_s_table(example):
+    """The rule ("most informative member") and the number the report shows beside it agree."""
+    bits = [report.info_bits for report in example.filter_reports()]
+    clusters = example.clusters
+    assert any(len(clusters.members(c)) > 1 for c in clusters.ids)
+    for c in clusters.ids:
+        members = clusters.members(c)
+        assert bits[clusters.archetypes[c]] == max(bits[f] for f in members), (c, members)
+
+
 def test_archetypes_are_written_as_meme_and_read_back(example, tmp_path):
     path = tmp_path / "archetypes.meme"
     example.write_archetypes(path)

@@ -1,5 +1,6 @@
 """Influence (k2p_keras/annotate/influence.py): nullifying a filter is rerunning the model with that
 filter's map a constant, and on the bundled example the planted-motif filters matter most."""
+import re
 import warnings
 
 import h5py
@@ -81,6 +82,12 @@ def test_the_planted_motif_filters_of_the_bundled_example_are_the_most_influenti
     assert auroc(pooled.msq, planted) == 1.0 and auroc(pooled.delta_loss, planted) == 1.0
     assert auroc(mapped.msq, planted) == pytest.approx(0.937, abs=0.01)
     assert np.all(pooled.delta_loss[planted] > 0)  # the model does worse without a motif detector
+    # The line for people names each figure beside its ranking: the outputs' change, the loss's.
+    line = pooled.describe()
+    outputs, loss = re.search(r"outputs' mean squared change (.*); by the loss's change \(labels <array>\) (.*)$", line).groups()
+    for text, values in ((outputs, pooled.msq), (loss, pooled.delta_loss)):
+        f = int(np.argmax(values))
+        assert text.startswith(f"motif_conv_{f} ({values[f]:.3g})"), line
 
 
 def multi_output_model():

@@ -73,3 +73,14 @@ def test_the_import_graph_script_runs():
     done = subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("import_graph.py"))],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "no import cycle" in done.stdout, done.stdout + done.stderr
+
+
+def test_no_file_cites_a_document_a_user_does_not_have():
+    """The project's working notes (MISSION.md, STYLE.md) live outside the repository."""
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    files = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split()
+    citing = [name for name in files if name.endswith((".py", ".md", ".toml", ".cfg", ".txt"))
+              and (repo / name).is_file()
+              and any(cited in (repo / name).read_text(errors="replace") for cited in ("MISSION.md", "STYLE.md"))
+              and name != "tests/test_layout.py"]
+    assert citing == []

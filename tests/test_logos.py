@@ -1,4 +1,6 @@
 """Sequence logos: one valid PNG per filter, exact and heuristic side by side with --method both."""
+import os
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -68,3 +70,24 @@ def test_letter_heights_follow_information_content():
     assert tops == [0.5, 1.0, 2.0]
     colors = {tuple(np.round(c[:3], 3)) for c in colours}
     assert len(colors) == 2
+
+
+def test_logo_files_sort_in_filter_order(tmp_path):
+    """The index zero-padded: motif_conv_02.png before motif_conv_10.png, as a file browser sorts."""
+    from dataclasses import dataclass
+
+    from k2p_keras.annotate.logos import write_filter_logos
+    from k2p_keras.motifs.motifset import MotifSet
+
+    @dataclass
+    class Drawn(MotifSet):
+        layer_name: str
+        pwms: np.ndarray
+
+        def logo_label(self, index):
+            return ""
+
+    pwms = np.random.default_rng(1).dirichlet(np.ones(4), size=(12, 5))
+    written = write_filter_logos(tmp_path, [Drawn("motif_conv", pwms)], dpi=20)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"motif_conv_{t:02d}.png" for t in range(12)] == [os.path.basename(w) for w in written]

@@ -1,4 +1,4 @@
-"""The MLE of the base maximises the likelihood of MISSION.md, written out here independently.
+"""The MLE of the base maximises the likelihood of docs/base-estimation.md, written out here independently.
 
 The reference treats each sequence's best window as a draw from the PWMs and adds up
 ``ln P_v(window)`` with ``P_v = softmax(v * W)`` computed in plain numpy, N rows weighted as

@@ -30,3 +30,42 @@ def test_readme_snippet_runs_as_written(code, tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert not NOISE.search(done.stderr), done.stderr[-3000:]
+
+
+# The README's shell lines (indented, starting with a command) and its inline `k2p-keras ...` ones.
+README = (REPO / "README.md").read_text()
+COMMANDS = re.findall(r"^    ((?:pip|k2p-keras) .*)$", README, flags=re.M)
+INLINE = re.findall(r"`(k2p-keras [^`]*)`", README)
+WRITES = ("-o", "--output", "--summary", "--report", "--logos", "--archetypes", "--matches")
+
+
+def test_readme_starts_with_the_two_commands_of_a_newcomer():
+    first = [line for line in (REPO / "README.md").read_text().splitlines()[1:] if line.strip()][:2]
+    assert first[0].strip().startswith("pip install . && k2p-keras ") and " -o " in first[0]
+    assert first[1].strip() == "pip install -e '.[test]' && python -m pytest -q"
+
+
+def test_every_model_command_of_the_readme_writes_a_file_not_the_terminal():
+    """A MEME file of a real model is hundreds of lines: the README's lines name -o."""
+    model_lines = [line for line in COMMANDS if line.startswith("k2p-keras MODEL")]
+    assert len(model_lines) >= 5
+    for line in model_lines:
+        assert " -o " in line.split("#")[0], line
+
+
+def test_what_the_readme_writes_in_a_checkout_is_ignored_by_git():
+    ignored = {line.strip() for line in (REPO / ".gitignore").read_text().splitlines()}
+    written = set()
+    for line in COMMANDS + INLINE:
+        words = line.split("#")[0].replace("[", " ").replace("]", " ").split()
+        written |= {words[i + 1] for i, word in enumerate(words[:-1]) if word in WRITES}
+    assert {"motifs.meme", "emergence.html", "s.tsv", "archetypes.meme"} <= written
+    for path in written:
+        assert f"/{path.rstrip('/')}" in ignored or f"/{path.rstrip('/')}/" in ignored, path
+
+
+def test_the_readme_never_installs_an_extra_over_the_editable_test_install():
+    """`pip install '.[annotate]'` after `pip install -e '.[test]'` replaces the editable install."""
+    for line in COMMANDS[2:]:
+        if line.startswith("pip install") and "[" in line:
+            assert "-e " in line, line

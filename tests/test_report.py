@@ -122,6 +122,29 @@ def test_exact_and_heuristic_disagreeing_say_which_one_the_model_follows(report)
     assert "The exact PWM reproduces the filter's score on every window" in text  # the guide, once
 
 
+def test_the_weak_rule_reads_the_bits_as_shown_everywhere():
+    """One rounding rule (format_bits, has_few_bits): 7.98 bits shows as 8.0 and is a match; 7.94
+    shows as 7.9 and is a weak match, in the terminal's table and in the report alike."""
+    from scipy.optimize import brentq
+
+    ctcf = BY_ID["MA0139.1"].pwm
+
+    def with_bits(bits):
+        w = brentq(lambda w: information_content(w * ctcf + (1 - w) * 0.25).sum() - bits, 0.0, 1.0, xtol=1e-12)
+        return w * ctcf + (1 - w) * 0.25
+
+    motifs = [Motif("almost", with_bits(7.98)), Motif("under", with_bits(7.94))]
+    annotation = annotate_motifs(motifs, JASPAR)
+    assert (annotation.verdict("almost"), annotation.verdict("under")) == ("match", "weak match")
+    table = annotation.format_summary()
+    assert re.search(r"^almost\s+8\.0\s+MA0139\.\d CTCF\s+\S+\s+match$", table, flags=re.M), table
+    assert re.search(r"^under\s+7\.9\s+MA0139\.\d CTCF\s+\S+\s+weak match$", table, flags=re.M), table
+    text = format_report(filter_reports_from_motifs(motifs), annotation)
+    almost, under = _section(text, "almost"), _section(text, "under")
+    assert ">8.0 bits</span>" in almost and "badge weak" not in almost and "bits grey" not in almost
+    assert ">7.9 bits</span>" in under and "badge weak" in under and "bits grey" in under
+
+
 def test_a_match_of_a_filter_with_few_bits_is_greyed(tmp_path):
     weak = _few_bits(BY_ID["MA0139.1"].pwm, LOW_INFORMATION_BITS - 1)
     motifs = [Motif("weak", weak), Motif("strong", BY_ID["MA0139.1"].pwm)]
@@ -129,7 +152,7 @@ def test_a_match_of_a_filter_with_few_bits_is_greyed(tmp_path):
     # Tomtom calls both significant; the verdict weighs the bits, in every output alike.
     assert annotation.verdict("weak") == "weak match" and annotation.verdict("strong") == "match"
     assert annotation.summary_columns("weak")["annotation"] == "weak match"
-    assert re.search(r"^weak\s+MA0139\.\d CTCF\s+\S+\s+weak match$", annotation.format_summary(), flags=re.M)
+    assert re.search(r"^weak\s+7\.0\s+MA0139\.\d CTCF\s+\S+\s+weak match$", annotation.format_summary(), flags=re.M)
     text = format_report(filter_reports_from_motifs(motifs), annotation)
     assert re.findall(r'<section id="f-([^"]+)"', text) == ["strong", "weak"]
     weak_section = _section(text, "weak")

@@ -24,7 +24,7 @@
    every pair of filters in a cluster is a significant Tomtom match at a false discovery
    rate of 5 %.
 5. The **archetype** of a cluster is its most informative member (information content
-   summed over its span; the lower index on a tie): a real filter's exact PWM, whose scores
+   summed over all its columns, the bits the reports show; the lower index on a tie): a real filter's exact PWM, whose scores
    are the filter's own, rather than an average of shifted, partial members
    (``docs/annotation.md`` gives the evidence).
 
@@ -212,7 +212,9 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
     # Numbered from 0 in the order of each cluster's first filter.
     order = {}
     labels = np.array([order.setdefault(int(g), len(order)) for g in groups])
-    ic = np.array([information_content(pwms[i][s[0]:s[1]]).sum() if s else 0.0 for i, s in enumerate(spans)])
+    # The whole PWM's bits, the figure the reports' tables show beside each filter: the archetype
+    # is the member with the most of them there too (its span's bits leave out flank columns).
+    ic = np.array([information_content(pwm).sum() for pwm in pwms])
     archetypes = {}
     for c in range(len(order)):
         members = np.flatnonzero(labels == c)

@@ -28,7 +28,7 @@ from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import logo_png, require_matplotlib
 from .report import JASPAR_CREDIT, verdict_badge
-from .tomtom import annotate_motifs, load_database, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from .tomtom import annotate_motifs, format_bits, has_few_bits, load_database, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
 
 __all__ = ["EpochState", "FilterHistory", "annotate_epochs", "filter_histories", "format_emergence_report",
            "write_emergence_report"]
@@ -222,7 +222,7 @@ def _grid(histories, epochs):
         since = history.since()
         bits = history.last.bits
         rows.append([f'<td><a href="#{anchor(history.name)}">{escape(history.name)}</a></td>',
-                     f'<td class="num{" grey" if bits < LOW_INFORMATION_BITS else ""}">{bits:.1f}</td>',
+                     f'<td class="num{" grey" if has_few_bits(bits) else ""}">{format_bits(bits)}</td>',
                      *[_cell(s) for s in history.states], f"<td class=num>{'' if since is None else since}</td>"])
     return f'<div class="scroll">{table(rows, head, css_class="grid")}</div>'
 
@@ -238,8 +238,8 @@ def _strip(history, largest_change):
         '<tr><th>epoch</th>' + "".join(f"<th>{s.epoch}</th>" for s in states) + "</tr>",
         '<tr><th>logo</th>' + "".join(logos) + "</tr>",
         '<tr><th>best match</th>' + "".join(_cell(s) for s in states) + "</tr>",
-        '<tr><th>bits</th>' + "".join(f'<td class="num{" grey" if s.bits < LOW_INFORMATION_BITS else ""}">'
-                                       f"{s.bits:.1f}</td>" for s in states) + "</tr>",
+        '<tr><th>bits</th>' + "".join(f'<td class="num{" grey" if has_few_bits(s.bits) else ""}">'
+                                       f"{format_bits(s.bits)}</td>" for s in states) + "</tr>",
         '<tr><th title="mean Jensen-Shannon divergence of each column from the previous dump (0 to 1)">'
         "change</th>" + "".join(f"<td>{'' if math.isnan(s.change) else bar(s.change, largest_change)}<br>"
                                 f'<span class="small">{number(s.change, 2)}</span></td>' for s in states) + "</tr>",
@@ -248,7 +248,7 @@ def _strip(history, largest_change):
     badge = verdict_badge(last.verdict, f"{last.target_id} {last.target_name}".strip(), last.q_value)
     said = "" if since is None else f'<span class="badge bits">{escape(last.factor)} since epoch {since}</span>'
     return (f'<section id="{anchor(history.name)}"><h2>{escape(history.name)}{badge}'
-            f'<span class="badge bits">{last.bits:.1f} bits</span>{said}</h2>'
+            f'<span class="badge bits">{format_bits(last.bits)} bits</span>{said}</h2>'
             f'<div class="scroll">{table(rows, css_class="strip")}</div></section>')
 
 

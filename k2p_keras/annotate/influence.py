@@ -440,12 +440,18 @@ class Influence:
 
     def describe(self):
         """One line for people: the null, the route, the most influential filters."""
-        order = np.argsort(-self.total, kind="stable")[:3]
-        top = ", ".join(f"{self.layer}_{f} ({self.total[f]:.3g})" for f in order)
-        labels = f", the loss's change with labels {self.labels}" if self.labels else ""
+        # Each ranking names its figure: the outputs' change (column influence) and, with labels,
+        # the loss's (influence_dloss) rank filters differently and differ in size.
+        def top(values):
+            return ", ".join(f"{self.layer}_{f} ({values[f]:.3g})" for f in np.argsort(-values, kind="stable")[:3])
+
         null = "pooled value's" if self.null == "pooled" else "map's"
-        return (f"influence (each filter replaced by its {null} mean, {self.n_sequences} sequences{labels}): "
-                f"most influential {top}")
+        text = (f"influence (each filter replaced by its {null} mean, {self.n_sequences} sequences): "
+                f"most influential by the outputs' mean squared change {top(self.total)}")
+        if self.delta_loss is not None:
+            labels = f" (labels {self.labels})" if self.labels else ""
+            text += f"; by the loss's change{labels} {top(self.total_delta_loss)}"
+        return text
 
 
 # ----------------------------------------------------------------------------- running it

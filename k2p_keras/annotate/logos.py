@@ -216,13 +216,18 @@ def write_logo(path, panels, dpi=100):
         raise K2PError(f"cannot write the logo ({err.strerror})", path=os.fspath(path)) from None
 
 
-def _file_name(name):
-    """A motif name as a safe file name (layer names may hold characters a path cannot)."""
+def _file_name(name, index, n_filters):
+    """A motif name as a safe file name (layer names may hold characters a path cannot), its
+    filter index zero-padded to the widest (``motif_conv_02.png``) so that files sort in filter order."""
+    suffix = f"_{index}"
+    if name.endswith(suffix):
+        name = f"{name[:-len(suffix)]}_{index:0{len(str(n_filters - 1))}d}"
     return re.sub(r"[^A-Za-z0-9_.+=-]", "_", name) + ".png"
 
 
 def write_filter_logos(folder, sets, dpi=100):
-    """One PNG per filter, ``<layer>_<index>.png``, the sets' PWMs of that filter side by side.
+    """One PNG per filter, ``<layer>_<index>.png`` (the index zero-padded: ``_02`` of 16), the sets'
+    PWMs of that filter side by side.
 
     Parameters
     ----------
@@ -247,7 +252,7 @@ def write_filter_logos(folder, sets, dpi=100):
     written = []
     for t in range(sets[0].n_filters):
         panels = [(f"{s.motif_name(t)} {s.logo_label(t)}", s.pwms[t]) for s in sets]
-        path = os.path.join(folder, _file_name(sets[0].motif_name(t)))
+        path = os.path.join(folder, _file_name(sets[0].motif_name(t), t, sets[0].n_filters))
         write_logo(path, panels, dpi=dpi)
         written.append(path)
     return written

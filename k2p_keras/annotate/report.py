@@ -31,7 +31,7 @@ from ..io.text import write_text
 from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
-from .tomtom import Annotation, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from .tomtom import Annotation, format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
 
 __all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
            "write_report"]
@@ -194,8 +194,8 @@ def _verdict(annotation, name, bits):
 
 
 def _bits(bits):
-    grey = " grey" if bits < LOW_INFORMATION_BITS else ""
-    return f'<span class="badge bits{grey}" title="information content of the PWM">{bits:.1f} bits</span>'
+    grey = " grey" if has_few_bits(bits) else ""
+    return f'<span class="badge bits{grey}" title="information content of the PWM">{format_bits(bits)} bits</span>'
 
 
 def _disagree(annotation, report):
@@ -239,7 +239,7 @@ def _match_table(annotation, name, bits):
             ("overlap", "columns compared"), ("strand", "- : the database motif's reverse complement matched"),
             ("database motif consensus", "most probable letters, in the orientation matched"), "verdict"]
     rows = []
-    weak = bits < LOW_INFORMATION_BITS
+    weak = has_few_bits(bits)
     for m in matches:
         if m.significant and weak:
             verdict = '<span class="badge weak">match, few bits</span>'
@@ -258,8 +258,8 @@ def _match_table(annotation, name, bits):
 def _match_cells(annotation, name, bits, note=""):
     """Summary-table cells of one PWM: bits, verdict with the best (or nearest) motif (and ``note``), q-value."""
     best = annotation.best_match(name)
-    grey = ' class="num grey"' if bits < LOW_INFORMATION_BITS else " class=num"
-    cells = [f"<td{grey}>{bits:.1f}</td>"]
+    grey = ' class="num grey"' if has_few_bits(bits) else " class=num"
+    cells = [f"<td{grey}>{format_bits(bits)}</td>"]
     if not annotation.is_informative(name):
         return cells + [f'<td class="grey">not compared (too flat){note}</td>', '<td class="num grey">n/a</td>']
     if best is None:
@@ -512,7 +512,7 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
     header_rows = [[f"<th>{escape(k)}</th>", f"<td>{escape(v)}</td>"] for k, v in info.items()]
     groups = _groups(filters, annotation)
     matched = [r for r in filters if annotation.verdict(r.name) in SIGNIFICANT_VERDICTS]
-    weak = sum(r.info_bits < LOW_INFORMATION_BITS for r in matched)
+    weak = sum(has_few_bits(r.info_bits) for r in matched)
     weak_text = f" ({weak} of them with fewer than {LOW_INFORMATION_BITS:g} bits: greyed)" if weak else ""
     order = ("by influence" if any(r.influence is not None for r in filters) else
              "by the strength of their best match (informative matches first, then weak ones, then no match)")

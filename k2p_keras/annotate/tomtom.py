@@ -54,7 +54,7 @@ __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
     "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "benjamini_hochberg", "default_release",
     "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "require_annotate",
-    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom", "LOW_INFORMATION_BITS", "VERDICTS", "SIGNIFICANT_VERDICTS", "match_verdict",
+    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom", "LOW_INFORMATION_BITS", "format_bits", "has_few_bits", "VERDICTS", "SIGNIFICANT_VERDICTS", "match_verdict",
 ]
 
 INSTALL_HINT = "pip install 'k2p-keras[annotate]'"
@@ -65,6 +65,21 @@ DEFAULT_Q_THRESHOLD = 0.05
 #: filter cannot single out a factor's sites, so its significant database matches are
 #: "weak matches" (greyed in the reports).
 LOW_INFORMATION_BITS = 8.0
+
+
+def format_bits(bits):
+    """A PWM's bits as every table and report shows them: one decimal."""
+    return f"{bits:.1f}"
+
+
+def has_few_bits(bits, low_bits=LOW_INFORMATION_BITS):
+    """Whether a PWM holds fewer than ``low_bits`` bits, read on the figure shown (:func:`format_bits`).
+
+    The one rule for "weak match" and the reports' grey: a PWM of 7.98 bits shows as 8.0, so it
+    counts as 8.0; one of 7.94 shows as 7.9, under 8. The figure shown and the verdict beside it
+    never disagree.
+    """
+    return float(format_bits(bits)) < low_bits
 
 
 #: What a filter's best database match says, strongest first.
@@ -90,7 +105,7 @@ def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):
     if not compared:
         return "not compared"
     if significant:
-        return "match" if bits >= low_bits else "weak match"
+        return "weak match" if has_few_bits(bits, low_bits) else "match"
     return "no match"
 
 
@@ -397,14 +412,16 @@ class Annotation:
     def format_summary(self):
         """One line per query: its best match, q-value and verdict (for a terminal)."""
         width = max([len("query")] + [len(n) for n in self.queries])
-        lines = [f"{'query':<{width}}  {'best match':<24} {'q-value':>9}  verdict"]
+        # The bits beside the verdict: a significant match under 8 bits is a "weak match".
+        lines = [f"{'query':<{width}}  {'bits':>5}  {'best match':<24} {'q-value':>9}  verdict"]
         for name in self.queries:
             best = self.best_match(name)
             target = f"{best.target_id} {best.target_name or ''}".strip() if best else "-"
             q = f"{best.q_value:9.3g}" if best else f"{'-':>9}"
             note = "" if self.is_informative(name) else f" (uninformative: no {self.min_overlap} columns " \
                 f"with {self.trim_ic:g} bits)"
-            lines.append(f"{name:<{width}}  {target:<24} {q}  {self.verdict(name)}{note}")
+            bits = format_bits(self.bits[name]) if name in self.bits else "-"
+            lines.append(f"{name:<{width}}  {bits:>5}  {target:<24} {q}  {self.verdict(name)}{note}")
         return "\n".join(lines) + "\n"
 
 

@@ -65,10 +65,16 @@ class _Group(click.Group):
     """Sends ``k2p-keras MODEL SEQS ...`` to the model command and turns K2PError into one line."""
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        # Anything but a command's name or the group's own options (--help, --version) starts
+        # the model command's line, options included: `k2p-keras -o m.meme MODEL SEQS` as
+        # `k2p-keras MODEL SEQS -o m.meme`.
+        if args and args[0] not in self.commands and not self._own_option(ctx, args[0]):
             args = [MODEL_COMMAND, *args]
             ctx.meta[_ROUTED] = True
         return super().parse_args(ctx, args)
+
+    def _own_option(self, ctx, arg):
+        return any(arg in param.opts or arg in param.secondary_opts for param in self.get_params(ctx))
 
     def invoke(self, ctx):
         main_thread = threading.current_thread() is threading.main_thread()

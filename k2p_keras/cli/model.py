@@ -3,6 +3,7 @@
 A thin shell over :func:`k2p_keras.extract.plan_extraction` and its ``run``: parse the
 options, print the pattern check, show progress, write the files.
 """
+import re
 import sys
 import threading
 from dataclasses import fields, replace
@@ -18,6 +19,7 @@ from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
 from ..io.fasta import N_ENCODINGS
 from ..io.sequences import holds_sequences
+from ..model.files import is_keras_model_file
 from ..options import check_base_option, make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..scan.route import scan_route
@@ -25,8 +27,9 @@ from ..validate import check_batch_size
 from .group import (cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, SectionedCommand, SectionOption,
                     taxon_option)
 
-# What --annotate given without a value stands for: the default database.
-DEFAULT_DB = "default"
+# The database's name after --annotate, as it was spelled before --db (`--annotate JASPAR2024`,
+# `--annotate=my.meme`): what a database's name looks like, unlike sequences' (`.meme`, a release).
+_OLD_ANNOTATE_DB = re.compile(r"(?i)^jaspar\d{4}$|\.meme$")
 
 
 def devices_option(ctx, param, value):
@@ -119,7 +122,40 @@ def say(quiet, text):
         click.echo(text, err=True)
 
 
-@cli.command(MODEL_COMMAND, cls=SectionedCommand)
+class ModelCommand(SectionedCommand):
+    """The model command: reads the old ``--annotate DB`` as ``--annotate --db DB``, with a note."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, old_annotate_spelling(args))
+
+
+def old_annotate_spelling(args):
+    """``args`` with ``--annotate=DB``, and ``--annotate DB`` where DB is a MEME file or a JASPAR
+    release, as ``--annotate --db DB``; a deprecation note on stderr when so.
+
+    ``--annotate`` is a flag: before ``--db`` it took an optional value, and so swallowed the
+    SEQS that followed it (`MODEL --annotate SEQS`). What a database's name looks like is taken
+    as the old spelling; anything else after ``--annotate`` is the next argument.
+    """
+    out, i, args = [], 0, list(args)
+    while i < len(args):
+        arg = args[i]
+        db = None
+        if arg.startswith("--annotate="):
+            db = arg.partition("=")[2]
+        elif arg == "--annotate" and i + 1 < len(args) and _OLD_ANNOTATE_DB.search(args[i + 1]):
+            db = args[i + 1]
+            i += 1
+        if db is None:
+            out.append(arg)
+        else:
+            click.echo(f"Warning: '--annotate {db}' is deprecated: write '--annotate --db {db}'", err=True)
+            out += ["--annotate", "--db", db]
+        i += 1
+    return out
+
+
+@cli.command(MODEL_COMMAND, cls=ModelCommand)
 @click.argument("model", type=click.Path(exists=True))  # a Keras 3 model folder too
 @click.argument("sequences", metavar="[SEQS]", required=False,
                 type=click.Path(exists=True, dir_okay=False, allow_dash=True))  # '-': standard input
@@ -135,12 +171,13 @@ def say(quiet, text):
 @option("--logos", "logos_dir", section="output", type=click.Path(file_okay=False), default=None,
         callback=output_path,
         help="Also draw an information-content logo per filter into this folder (PNG; needs matplotlib).")
-@option("--annotate", "annotate_db", section="annotation", is_flag=False, flag_value=DEFAULT_DB, default=None,
-        metavar="[DB]",
-        help="Name the known motif each PWM resembles: Tomtom (memelite) against DB, a MEME file or "
-             "a JASPAR release (e.g. JASPAR2024) [default DB: the newest JASPAR CORE release pyjaspar "
-             "holds, --taxon vertebrates]. Adds the best match to --summary. Needs "
-             "pip install 'k2p-keras[annotate]'.")
+@option("--annotate", section="annotation", is_flag=True,
+        help="Name the known motif each PWM resembles: Tomtom (memelite) against --db. Adds the best "
+             "match to --summary. Needs pip install 'k2p-keras[annotate]'.")
+@option("--db", section="annotation", default=None, metavar="DB",
+        help="The motif database of --annotate, --report, --matches and --cluster: a MEME file or a JASPAR "
+             "release (e.g. JASPAR2024) [default: the newest JASPAR CORE release pyjaspar holds, --taxon "
+             "vertebrates] (implies --annotate).")
 @option("--report", "report_out", section="annotation", type=click.Path(dir_okay=False), default=None,
         callback=output_path,
         help="Write one self-contained HTML report: logos, best matches aligned, tables "
@@ -151,16 +188,17 @@ def say(quiet, text):
 @taxon_option(cls=SectionOption, section="annotation")
 @q_threshold_option("A database match at or below this q-value is called a match.", cls=SectionOption,
                     section="annotation")
-@option("--labels", section="analysis", default=None, metavar="DATASET",
-        help="With --influence or --diagnostics: the HDF5 dataset of the sequences' labels, for the change "
-             "of the loss and each filter's AUROC alone [default: 'y' or 'labels' beside the sequences, "
-             "when there is one].")
+@option("--labels", section="analysis", default=None, metavar="[DATASET|FILE]",
+        help="With --influence or --diagnostics: the sequences' labels, for the change of the loss and each "
+             "filter's AUROC alone: an HDF5 dataset beside the sequences, or a file: a table (TSV, CSV) of "
+             "FASTA record id and label(s), or a label row per sequence in order, or a .npy array "
+             "[default: 'y' or 'labels' beside the sequences, when there is one] (docs/annotation.md).")
 @option("--archetypes", "archetypes_out", section="analysis", type=click.Path(dir_okay=False), default=None,
         callback=output_path,
         help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")
 @option("-q", "--quiet", section="output", is_flag=True,
         help="Nothing on stderr but warnings and errors: no pattern report, progress or notes.")
-def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, taxon, q_threshold, matches_out,
+def extract(model, sequences, output, devices, summary, logos_dir, annotate, db, taxon, q_threshold, matches_out,
             report_out, labels, archetypes_out, quiet, **options):
     """Exact PWMs for every filter of the model's motif Conv1D, written as MEME.
 
@@ -178,9 +216,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
     database = None
     if archetypes_out is not None:
         options["cluster"] = True
-    if annotate_db is not None or matches_out is not None or report_out is not None:
+    if annotate or db is not None or matches_out is not None or report_out is not None:
         require_annotate()  # a missing extra or an unknown database fails before the scan
-        database = load_database(None if annotate_db in (None, DEFAULT_DB) else annotate_db, taxon=taxon)
+        database = load_database(db, taxon=taxon)
     if options["cluster"] and database is not None:
         options["cluster"] = database  # the annotation's database is Tomtom's background for the clusters too
     try:
@@ -192,6 +230,9 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate_db, 
     except K2PError as err:
         if err.path == model and holds_sequences(model):
             raise sequences_given_as_model(model) from None
+        if sequences is not None and err.path == sequences and is_keras_model_file(sequences):
+            raise click.ClickException(f"{sequences} holds a Keras model, not sequences: the usage is "
+                                       "k2p-keras MODEL SEQS (SEQS: HDF5, .npy or FASTA)") from None
         raise
     if devices is not None:  # after the checks that need no TensorFlow, before the scan
         plan.options = replace(plan.options, strategy=strategy_for_devices(devices))

@@ -157,6 +157,10 @@ class FastaSequences(SequenceSource):
                 f"{self.count:,} sequences, encoded as {N_ENCODING_ROWS[self.n_encoding]} "
                 f"(--n-encoding {self.n_encoding}; use the model's training encoding)")
 
+    def record_names(self):
+        """The records' names (each header's first word), in order."""
+        return [name for name, _, _, _ in self._records(keep_sequence=False)]
+
     def _raw(self):
         """The file's bytes, from the start: the file itself, or the spooled copy of a stream."""
         if self._spool is None:

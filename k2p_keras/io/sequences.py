@@ -26,6 +26,7 @@ from ..validate import check_numeric_dtype, check_sequence_length, first_outside
 from .fasta import EXPECTED, FastaSequences, N_ENCODINGS, open_stream, STDIN, text_format
 from .formats import file_kind, stream_type
 from .guard import check_answers
+from .labels import checked_labels, read_labels_file
 from .matrices import hdf5_damage, resolve_dataset
 from .source import SequenceSource
 
@@ -428,20 +429,6 @@ def open_batches_for(spec, sequences, options):
     return (*iterable_batches(sequences, spec.alphabet), spec.input_length, None)
 
 
-def _checked_labels(values, count, what, path):
-    """Labels as float32 ``(N, k)``: numbers, finite, one row per sequence."""
-    labels = np.asarray(values)
-    check_numeric_dtype(labels.dtype, what, path=path)
-    if labels.ndim not in (1, 2) or labels.shape[0] == 0:
-        raise K2PError(f"{what} have shape {labels.shape}, expected (N,) or (N, outputs)", path=path)
-    labels = labels.astype(np.float32).reshape(len(labels), -1)
-    if count is not None and len(labels) != count:
-        raise K2PError(f"{what} number {len(labels)}, the sequences {count}", path=path)
-    if not np.all(np.isfinite(labels)):
-        raise K2PError(f"{what} hold NaN or infinity", path=path)
-    return labels
-
-
 def open_labels(labels, sequences=None, count=None):
     """The labels of the sequences, one row per sequence, in their order.
 
@@ -449,7 +436,8 @@ def open_labels(labels, sequences=None, count=None):
     ----------
     labels : None, False, str or array-like
         An array ``(N,)`` or ``(N, outputs)``; the name of a dataset in the sequences' HDF5
-        file (``"y"``); None to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
+        file (``"y"``); a labels file of its own, a table keyed by FASTA record id or rows in
+        order (:mod:`k2p_keras.io.labels`); None to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
         ``labels``) stored beside the sequences, when there is one of the right length; False
         for none.
     sequences : path or SequenceSource, optional
@@ -471,10 +459,18 @@ def open_labels(labels, sequences=None, count=None):
     """
     if labels is False:
         return None, None
-    if labels is not None and not isinstance(labels, str):
-        return _checked_labels(labels, count, "the labels", "<array>"), "<array>"
+    if labels is not None and not isinstance(labels, (str, os.PathLike)):
+        return checked_labels(labels, count, "the labels", "<array>"), "<array>"
     path = getattr(sequences, "path", sequences)
     hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, EXPECTED) == "hdf5"
+    if labels is not None and os.path.isfile(labels) and not (hdf5 and _holds_dataset(path, labels)):
+        if isinstance(sequences, FastaSequences):
+            fasta = sequences
+        elif isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and _detect_format(path) == "fasta":
+            fasta = FastaSequences(path)
+        else:
+            fasta = None
+        return read_labels_file(labels, None if fasta is None else fasta.record_names(), count)
     if not hdf5:
         if labels is None:
             return None, None
@@ -489,7 +485,12 @@ def open_labels(labels, sequences=None, count=None):
                 return None, None
             labels = found[0]
         data = resolve_dataset(h5file, labels, path)
-        return _checked_labels(data[()], count, f"the labels {labels!r}", path), f"{labels} in {os.fspath(path)}"
+        return checked_labels(data[()], count, f"the labels {labels!r}", path), f"{labels} in {os.fspath(path)}"
+
+
+def _holds_dataset(path, name):
+    with h5py.File(path, "r") as h5file:
+        return name in h5file
 
 
 def labelled_batches(batches, labels):

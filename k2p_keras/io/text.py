@@ -94,11 +94,17 @@ def write_text(dest, text):
         raise K2PError(f"cannot write the file ({err.strerror})", path=os.fspath(dest)) from None
 
 
+#: Significant digits of a summary's floats: what a float32 model's weights hold (about 7), so
+#: no figure claims more than its source; ln b to 1e-6 and more, far under its standard error.
+SUMMARY_DIGITS = 7
+
+
 def format_summary(rows, columns, header=True):
-    """Tab-separated text with a header line (unless ``header`` is False); floats at full precision."""
+    """Tab-separated text with a header line (unless ``header`` is False); floats to
+    :data:`SUMMARY_DIGITS` significant digits."""
     def cell(value):
         if isinstance(value, float) or isinstance(value, np.floating):
-            return repr(float(value))
+            return f"{float(value):.{SUMMARY_DIGITS}g}"
         return str(value)
 
     lines = ["\t".join(columns)] if header else []

@@ -1,0 +1,131 @@
+"""The sequences' labels from a file of their own: a table keyed by FASTA record id, or rows in order.
+
+Influence's change of the loss and the diagnostics' AUROC need one label row per sequence.
+An HDF5 file carries them beside the sequences (:func:`k2p_keras.io.sequences.open_labels`);
+a FASTA user keeps them apart, as the field's tools do (a BED/TSV of targets beside the
+sequences, Selene's and Janggu's way; a table of ids and classes, gkm-SVM's and DeepSTARR's).
+The file read here is
+
+- a text table (tab-, comma- or space-separated; ``#`` comments, blank lines skipped): a row per
+  sequence, ``ID  label [label ...]``, ID the FASTA record's name (the header's first word), in
+  any order, rows for other records ignored; or, without ids (every field a number), a row per
+  sequence in the sequences' order. A first row whose last field is not a number is a header
+  (``id  label``);
+- a ``.npy`` array ``(N,)`` or ``(N, outputs)``, in the sequences' order.
+
+The first column is taken as ids when it holds every record's name (so numeric ids work too),
+or when any of its fields is not a number.
+"""
+import os
+
+import numpy as np
+
+from ..errors import K2PError
+from ..validate import check_numeric_dtype
+
+__all__ = ["checked_labels", "read_labels_file"]
+
+_FIELDS = {"\t": "\t", ",": ","}
+
+
+def checked_labels(values, count, what, path):
+    """Labels as float32 ``(N, k)``: numbers, finite, one row per sequence."""
+    labels = np.asarray(values)
+    check_numeric_dtype(labels.dtype, what, path=path)
+    if labels.ndim not in (1, 2) or labels.shape[0] == 0:
+        raise K2PError(f"{what} have shape {labels.shape}, expected (N,) or (N, outputs)", path=path)
+    labels = labels.astype(np.float32).reshape(len(labels), -1)
+    if count is not None and len(labels) != count:
+        raise K2PError(f"{what} number {len(labels)}, the sequences {count}", path=path)
+    if not np.all(np.isfinite(labels)):
+        raise K2PError(f"{what} hold NaN or infinity", path=path)
+    return labels
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(path):
+    """``(line number, fields)`` of every row of a text table, its header left out."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                sep = next((s for s in _FIELDS if s in line), None)
+                fields = [f.strip() for f in line.split(sep)] if sep else line.split()
+                rows.append((lineno, fields))
+    except OSError as err:
+        raise K2PError(f"cannot read the labels ({err.strerror or err})", path=path) from None
+    if rows and not _is_number(rows[0][1][-1]):
+        rows = rows[1:]
+    if not rows:
+        raise K2PError("no labels found (expected a row per sequence: ID, then its label(s))", path=path)
+    return rows
+
+
+def read_labels_file(path, names=None, count=None):
+    """One label row per sequence, in the sequences' order, from a labels file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A text table or a ``.npy`` array (the module's docstring gives the format).
+    names : list of str, optional
+        The FASTA records' names, in order (None for sequences without names: HDF5, ``.npy``).
+    count : int, optional
+        Sequences expected.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, str)
+        float32 labels ``(N, k)`` and where they came from, e.g. ``"labels.tsv (by record id)"``.
+
+    Raises
+    ------
+    K2PError
+        A row that is not numbers, a record without a row, an id given twice, rows or columns
+        that do not match, ids beside sequences that have none.
+    """
+    path = os.fspath(path)
+    if path.endswith(".npy"):
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise K2PError(f"not a readable .npy array of labels ({err})", path=path) from None
+        return checked_labels(values, count, "the labels", path), path
+    rows = _rows(path)
+    first = [fields[0] for _, fields in rows]
+    by_id = names is not None and set(names) <= set(first) or not all(_is_number(f) for f in first)
+    width = len(rows[0][1])
+    for lineno, fields in rows:
+        if len(fields) != width or width == by_id:
+            raise K2PError(f"line {lineno}: expected {'an id and ' if by_id else ''}the same number of labels "
+                           "on every row", path=path)
+    for lineno, fields in rows:
+        bad = next((f for f in fields[int(by_id):] if not _is_number(f)), None)
+        if bad is not None:
+            raise K2PError(f"line {lineno}: label {bad!r} is not a number", path=path)
+    if not by_id:
+        return checked_labels([[float(f) for f in fields] for _, fields in rows], count, "the labels", path), path
+    if names is None:
+        raise K2PError(f"the first column holds ids ({first[0]!r}), but the sequences are not FASTA records "
+                       "to match them with: give a row per sequence, in order, without ids", path=path)
+    table = {}
+    for lineno, fields in rows:
+        if fields[0] in table:
+            raise K2PError(f"line {lineno}: id {fields[0]!r} is given twice", path=path)
+        table[fields[0]] = [float(f) for f in fields[1:]]
+    missing = [name for name in names if name not in table]
+    if missing:
+        raise K2PError(f"no labels for record {missing[0]!r} ({len(missing):,} of {len(names):,} records have "
+                       "none; the ids are the FASTA headers' first words)", path=path)
+    return checked_labels([table[name] for name in names], count, "the labels", path), f"{path} (by record id)"
+
