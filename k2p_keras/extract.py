@@ -284,7 +284,9 @@ class ExtractionResult:
 
         The first set's PWMs (the exact ones when there are both) are compared with each other
         by Tomtom on both strands, ``database`` serving as the background
-        (:func:`k2p_keras.annotate.clusters.cluster_motifs`: complete linkage at ``q_threshold``).
+        (:func:`k2p_keras.annotate.clusters.cluster_motifs`: filters of 8 bits or more linked by a
+        match at ``q_threshold`` among them or a shared significant best database motif, clusters
+        the connected components).
 
         Parameters
         ----------
