@@ -2,7 +2,9 @@
 
     PWMs (F, L, 4) --(memelite.tomtom, spans against spans + a database)--> p (F, F), query-centred
     p --(max(p_ij, p_ji), Benjamini-Hochberg over the pairs)--> q (F, F)
-    q --(complete linkage, cut at q_threshold)--> Clusters: labels (F,), archetype per cluster
+    the same call's database columns --> each filter's significant best database motif (F,)
+    links between filters of LOW_INFORMATION_BITS or more: q <= q_threshold, or the same best
+    database motif --(connected components: single linkage)--> Clusters: labels (F,), archetypes
 
 1. Each PWM is compared on its informative span, as :mod:`k2p_keras.annotate.tomtom` compares
    it with a database: from its first to its last column with at least 0.5 bits. A PWM
@@ -14,15 +16,16 @@
    a motif database (by default the newest JASPAR CORE vertebrates pyjaspar holds). The
    database is only a background: Tomtom's null distribution is built from the target
    columns, and with a model's 16 PWMs alone the p-values would depend on which filters the
-   model happens to have (memelite warns under 25 targets). Only the filter-against-filter
-   block is kept. An alignment overlapping fewer than 5 columns (or the whole shorter span)
+   model happens to have (memelite warns under 25 targets). The filter-against-filter block
+   gives the pairs; the database block, each filter's best database motif (4.). An alignment overlapping fewer than 5 columns (or the whole shorter span)
    gets p = 1, as in annotation.
 3. Tomtom's p-value is query-centred (the query's columns make the null), so the two
    directions differ (by up to 10x on the bundled example): ``p = max(p_ij, p_ji)``; then
    Benjamini-Hochberg over the F(F-1)/2 pairs of informative filters gives ``q``.
 4. Each filter's best database motif comes from the same Tomtom call (the database columns):
    significant when its q-value (Benjamini-Hochberg over the database's motifs, as annotation
-   computes it) is at most ``q_threshold``.
+   computes it) is at most ``q_threshold``. The p-values may differ from annotation's in the
+   last digits: the model's own PWMs are among the targets here.
 5. Two filters are **linked** when both hold at least :data:`LOW_INFORMATION_BITS` (8 bits, the
    rule that makes a database match "weak") and either their Tomtom match is significant
    (``q <= q_threshold``, 0.05) or they share a significant best database motif. A cluster is
