@@ -17,8 +17,8 @@
    database is only a background: Tomtom's null distribution is built from the target
    columns, and with a model's 16 PWMs alone the p-values would depend on which filters the
    model happens to have (memelite warns under 25 targets). The filter-against-filter block
-   gives the pairs; the database block, each filter's best database motif (4.). An alignment overlapping fewer than 5 columns (or the whole shorter span)
-   gets p = 1, as in annotation.
+   gives the pairs; the database block, each filter's best database motif (4.). An alignment
+   overlapping fewer than 5 columns (or the whole shorter span) gets p = 1, as in annotation.
 3. Tomtom's p-value is query-centred (the query's columns make the null), so the two
    directions differ (by up to 10x on the bundled example): ``p = max(p_ij, p_ji)``; then
    Benjamini-Hochberg over the F(F-1)/2 pairs of informative filters gives ``q``.
