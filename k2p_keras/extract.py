@@ -80,11 +80,12 @@ class ExtractionResult:
         ``.null_values``, ``.outputs``.
     clusters : Clusters or None
         Set by ``cluster=True`` or :meth:`find_clusters`
-        (:class:`~k2p_keras.annotate.clusters.Clusters`): filters that learned the same motif,
-        from the first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; an uninformative
-        filter is a cluster of its own, ``.informative`` False), ``.ids``, ``.members(cluster)``,
-        ``.archetypes`` (cluster -> filter index), the Tomtom matrices ``.q``, ``.p``,
-        ``.offsets``, ``.strands``.
+        (:class:`~k2p_keras.annotate.clusters.Clusters`): one cluster per learned motif, from the
+        first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; a filter too flat to compare,
+        ``.informative`` False, or under 8 bits, ``.bits``, is a cluster of its own), ``.ids``,
+        ``.members(cluster)``, ``.archetypes`` (cluster -> filter index), the links ``.linked``
+        and each filter's significant best database motif ``.database_match``, the Tomtom
+        matrices ``.q``, ``.p``, ``.offsets``, ``.strands``.
     diagnostics : Diagnostics or None
         Set by ``diagnostics=True`` (:class:`~k2p_keras.annotate.diagnostics.Diagnostics`): per
         filter, from each sequence's best window: ``.mean_activation``, ``.central_share``,
