@@ -18,7 +18,8 @@ mean (``pooled``, the default when a global pool follows) or the map's mean over
 and positions (``map``, Basset's); the AUROC ranks planted-motif filters against the rest by
 the outputs' mean squared change (``msq``) or the loss change (``dloss``), on the training
 sequences. **Clusters** (``k2p_keras.annotate.clusters``): Tomtom between the filters, JASPAR
-CORE 2016 as the background, complete linkage at q <= 0.05.
+CORE 2016 as the background, the library's rule (one cluster per learned motif: filters of 8
+bits or more linked by a match at q <= 0.05 or a shared best database motif).
 
 - ``--paper K``: benchmarks/paper's own simulation and model, unchanged (one motif planted in
   2,000 x 100 bp, Conv1D(8 filters, motif width + 4) -> ReLU -> global max -> Dense(sigmoid),

@@ -24,6 +24,7 @@ from .annotate.influence import (filter_influence, influence_batch_size, influen
     runnable_model, split_at_activation)
 from .annotate.logos import write_filter_logos
 from .annotate.filters import attach_model_figures, FilterReport
+from .annotate.layer import layer_verdict
 from .annotate.report import write_report
 from .annotate.tomtom import annotate_motifs, require_annotate
 from .axes import acgt_to_channels, ALPHABET, complement
@@ -80,11 +81,12 @@ class ExtractionResult:
         ``.null_values``, ``.outputs``.
     clusters : Clusters or None
         Set by ``cluster=True`` or :meth:`find_clusters`
-        (:class:`~k2p_keras.annotate.clusters.Clusters`): filters that learned the same motif,
-        from the first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; an uninformative
-        filter is a cluster of its own, ``.informative`` False), ``.ids``, ``.members(cluster)``,
-        ``.archetypes`` (cluster -> filter index), the Tomtom matrices ``.q``, ``.p``,
-        ``.offsets``, ``.strands``.
+        (:class:`~k2p_keras.annotate.clusters.Clusters`): one cluster per learned motif, from the
+        first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; a filter too flat to compare,
+        ``.informative`` False, or under 8 bits, ``.bits``, is a cluster of its own), ``.ids``,
+        ``.members(cluster)``, ``.archetypes`` (cluster -> filter index), the links ``.linked``
+        and each filter's significant best database motif ``.database_match``, the Tomtom
+        matrices ``.q``, ``.p``, ``.offsets``, ``.strands``.
     diagnostics : Diagnostics or None
         Set by ``diagnostics=True`` (:class:`~k2p_keras.annotate.diagnostics.Diagnostics`): per
         filter, from each sequence's best window: ``.mean_activation``, ``.central_share``,
@@ -285,7 +287,9 @@ class ExtractionResult:
 
         The first set's PWMs (the exact ones when there are both) are compared with each other
         by Tomtom on both strands, ``database`` serving as the background
-        (:func:`k2p_keras.annotate.clusters.cluster_motifs`: complete linkage at ``q_threshold``).
+        (:func:`k2p_keras.annotate.clusters.cluster_motifs`: filters of 8 bits or more linked by a
+        match at ``q_threshold`` among them or a shared significant best database motif, clusters
+        the connected components).
 
         Parameters
         ----------
@@ -302,6 +306,22 @@ class ExtractionResult:
         first = self.sets[0]
         self.clusters = cluster_motifs(first.motifs(self.suffix(first)), database, q_threshold=q_threshold, **options)
         return self.clusters
+
+    def layer_verdict(self):
+        """Whether the first layer holds whole or partial motifs
+        (:func:`k2p_keras.annotate.layer.layer_verdict`): the share of the influence (when measured) or
+        of the compared filters in filters whose exact PWM (the first set's) matches a database motif.
+        None until :meth:`annotate` has run.
+
+        Returns
+        -------
+        LayerVerdict or None
+        """
+        if self.annotation is None:
+            return None
+        first = self.sets[0]
+        verdicts = [self.annotation.verdict(first.motif_name(t) + self.suffix(first)) for t in range(first.n_filters)]
+        return layer_verdict(verdicts, None if self.influence is None else self.influence.total)
 
     def filter_reports(self):
         """One :class:`~k2p_keras.annotate.filters.FilterReport` per filter: its PWMs side by side and figures.
@@ -329,12 +349,15 @@ class ExtractionResult:
         """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""
         if self.annotation is None:
             raise K2PError("the report shows database matches: annotate the result first")
-        write_report(path, self.filter_reports(), self.annotation, header=self.header())
+        write_report(path, self.filter_reports(), self.annotation, header=self.header(), layer=self.layer_verdict())
 
     def write_summary(self, path):
-        """Write :meth:`summary_rows` as a tab-separated table (atomically), after one comment line
-        ``# pattern: ...`` (:attr:`pattern`; ``pandas.read_csv(path, sep="\\t", comment="#")`` reads it)."""
-        write_text(path, f"# pattern: {self.pattern}\n" + format_summary(self.summary_rows(), self.summary_columns))
+        """Write :meth:`summary_rows` as a tab-separated table (atomically), after the comment line
+        ``# pattern: ...`` (:attr:`pattern`) and, once annotated, ``# first layer: ...``
+        (:meth:`layer_verdict`; ``pandas.read_csv(path, sep="\\t", comment="#")`` reads it)."""
+        verdict = self.layer_verdict()
+        comments = f"# pattern: {self.pattern}\n" + ("" if verdict is None else f"# {verdict.text()}\n")
+        write_text(path, comments + format_summary(self.summary_rows(), self.summary_columns))
 
     def write_logos(self, folder, dpi=100):
         """One PNG logo per filter into ``folder``, the sets side by side; returns the paths."""
@@ -358,7 +381,8 @@ class ExtractionResult:
             lines.append(f"heuristic ({rule}): windows per filter {windows} of {h.n_sequences} sequences")
         lines += [analysis.describe() for analysis in (self.influence, self.clusters, self.diagnostics)
                   if analysis is not None]
-        return lines
+        verdict = self.layer_verdict()
+        return lines + ([] if verdict is None else [verdict.text()])
 
     def header(self):
         """Where these PWMs come from, as ``{label: text}`` (for a report or a file header)."""

@@ -115,8 +115,9 @@ class Options:
         "activation, where the best windows lie, and with labels the filter's AUROC alone and its "
         "mean activation per class. Summary columns and report plots (docs/annotation.md)."))
     cluster: object = _option(False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
-        "Also group redundant filters: Tomtom between their own PWMs, complete linkage at q <= 0.05, "
-        "against the background of --db's database (else the newest JASPAR CORE vertebrates). "
+        "Also group redundant filters, one cluster per learned motif: filters of 8 bits or more that match "
+        "each other (Tomtom, any offset or strand, q <= 0.05) or share a significant best database motif, "
+        "--db's database (else the newest JASPAR CORE vertebrates). "
         "Summary column cluster (docs/annotation.md)."))
 
     @property

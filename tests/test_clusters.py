@@ -42,10 +42,13 @@ def test_the_filters_of_one_planted_motif_share_a_cluster_and_no_cluster_mixes_t
         assert len({clusters.labels[f] for f in filters}) == 1
     for c in clusters.ids:
         assert len({labels[f] for f in clusters.members(c)} - {None}) <= 1
-    # Every pair within a cluster is a significant match (complete linkage).
+    # Every member of a cluster of several is linked to another, and holds 8 bits or more.
     for c in clusters.ids:
         members = clusters.members(c)
-        assert all(clusters.q[i, j] <= 0.05 for i in members for j in members)
+        if len(members) > 1:
+            assert all(clusters.linked[i, members].any() and clusters.bits[i] >= 8 for i in members)
+    # The background filters (under 8 bits) are each on their own, whatever they match.
+    assert all(len(clusters.members(clusters.labels[f])) == 1 for f in (1, 2, 4, 8, 12, 14))
     assert clusters.archetypes[clusters.labels[0]] in (0, 13)
 
 
@@ -97,3 +100,62 @@ def test_offsets_and_strands_are_tomtoms_between_whole_pwms():
     assert clusters.labels.tolist() == [0, 0, 1] and not clusters.informative[2]  # the flat filter: on its own
     assert clusters.ids == [0, 1] and clusters.informative_ids == [0] and clusters.q[2, 0] == 1.0
     assert clusters.archetypes == {0: 0, 1: 2}  # the whole motif holds more information than its piece
+
+
+# ----------------------------------------------------------------------------- one learned motif, one cluster
+
+def flat_padded(pwm, width):
+    """A PWM centred in ``width`` columns, uniform around it, and no zero (a kernel needs a logarithm)."""
+    pwm = (np.asarray(pwm) + 0.01) / (1 + 0.04)
+    left = (width - len(pwm)) // 2
+    return flanked(pwm, left, width - len(pwm) - left)
+
+
+def model_of_motifs(path, pwms):
+    """A real Keras model whose conv filters are the PWMs (W = ln P: base e gives them back), saved."""
+    import keras
+
+    from k2p_keras.initializer import set_conv_from_meme
+
+    width = len(pwms[0])
+    model = keras.Sequential([keras.Input((60, 4)), keras.layers.Conv1D(len(pwms), width, name="motif_conv"),
+                              keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1, activation="sigmoid")])
+    set_conv_from_meme(model.get_layer("motif_conv"), [Motif(f"m{i}", p) for i, p in enumerate(pwms)], base=np.e)
+    model.save(path)
+    return path
+
+
+def test_a_motif_its_reverse_complement_shifted_copy_and_half_sites_make_one_cluster(tmp_path):
+    """CTCF whole, reverse complement, shifted, and both halves (which do not match each other,
+    so complete linkage split them) in one cluster; Gata1 and FOS::JUN each in one of their own."""
+    jaspar = read_meme(JASPAR)
+    ctcf, gata, fos = (jaspar.get(i).pwm for i in ("MA0139.1", "MA0035.3", "MA0099.2"))
+    width = 21
+    pwms = [flat_padded(p, width) for p in (ctcf, reverse_complement(ctcf), ctcf[5:], ctcf[:10], ctcf[9:], gata, fos)]
+    pwms[2] = flanked(pwms[2][5:], 0, 5)  # the shifted copy sits at the kernel's left edge
+    result = extract(model_of_motifs(tmp_path / "ctcf.keras", pwms), base=np.e, cluster=JASPAR)
+    np.testing.assert_allclose(result.exact.pwms, np.array(pwms), atol=1e-5)  # the filters are these motifs
+    clusters = result.clusters
+    assert len(set(clusters.labels[:5])) == 1 and len(set(clusters.labels)) == 3, clusters.labels
+    assert clusters.q[3, 4] > 0.05  # the two halves alone: no significant match, yet one cluster
+    assert clusters.database_match[:5] == ["MA0139.1"] * 5
+    assert clusters.archetypes[clusters.labels[0]] in (0, 1)  # a whole CTCF: the most informative member
+    archetypes = tmp_path / "archetypes.meme"
+    result.write_archetypes(archetypes)
+    assert len(read_meme(archetypes).motifs) == 3
+    assert "# cluster 0: motif_conv_0 motif_conv_1 motif_conv_2 motif_conv_3 motif_conv_4 (archetype" \
+        in archetypes.read_text()
+
+
+def test_two_unrelated_motifs_do_not_merge_through_a_low_information_filter(tmp_path):
+    """A filter of under 8 bits blending a piece of Gata1 with FOS::JUN matches both significantly;
+    single linkage over every significant match would chain the two motifs through it."""
+    jaspar = read_meme(JASPAR)
+    gata, fos = (jaspar.get(i).pwm for i in ("MA0035.3", "MA0099.2"))
+    blend = (0.5 * gata[4:11] + 0.5 * fos) ** 1.3
+    blend /= blend.sum(axis=1, keepdims=True)
+    pwms = [flat_padded(p, 15) for p in (gata, fos, blend)]
+    clusters = extract(model_of_motifs(tmp_path / "two.keras", pwms), base=np.e, cluster=JASPAR).clusters
+    assert clusters.bits[2] < 8 and clusters.q[2, 0] <= 0.05 and clusters.q[2, 1] <= 0.05, (clusters.bits, clusters.q)
+    assert clusters.q[0, 1] > 0.05
+    assert len(set(clusters.labels)) == 3 and not clusters.linked.any()

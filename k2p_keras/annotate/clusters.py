@@ -2,7 +2,9 @@
 
     PWMs (F, L, 4) --(memelite.tomtom, spans against spans + a database)--> p (F, F), query-centred
     p --(max(p_ij, p_ji), Benjamini-Hochberg over the pairs)--> q (F, F)
-    q --(complete linkage, cut at q_threshold)--> Clusters: labels (F,), archetype per cluster
+    the same call's database columns --> each filter's significant best database motif (F,)
+    links between filters of LOW_INFORMATION_BITS or more: q <= q_threshold, or the same best
+    database motif --(connected components: single linkage)--> Clusters: labels (F,), archetypes
 
 1. Each PWM is compared on its informative span, as :mod:`k2p_keras.annotate.tomtom` compares
    it with a database: from its first to its last column with at least 0.5 bits. A PWM
@@ -14,17 +16,28 @@
    a motif database (by default the newest JASPAR CORE vertebrates pyjaspar holds). The
    database is only a background: Tomtom's null distribution is built from the target
    columns, and with a model's 16 PWMs alone the p-values would depend on which filters the
-   model happens to have (memelite warns under 25 targets). Only the filter-against-filter
-   block is kept. An alignment overlapping fewer than 5 columns (or the whole shorter span)
-   gets p = 1, as in annotation.
+   model happens to have (memelite warns under 25 targets). The filter-against-filter block
+   gives the pairs; the database block, each filter's best database motif (4.). An alignment
+   overlapping fewer than 5 columns (or the whole shorter span) gets p = 1, as in annotation.
 3. Tomtom's p-value is query-centred (the query's columns make the null), so the two
    directions differ (by up to 10x on the bundled example): ``p = max(p_ij, p_ji)``; then
    Benjamini-Hochberg over the F(F-1)/2 pairs of informative filters gives ``q``.
-4. Hierarchical clustering with complete linkage on ``q``, cut at ``q_threshold`` (0.05):
-   every pair of filters in a cluster is a significant Tomtom match at a false discovery
-   rate of 5 %.
-5. The **archetype** of a cluster is its most informative member (information content
-   summed over all its columns, the bits the reports show; the lower index on a tie): a real filter's exact PWM, whose scores
+4. Each filter's best database motif comes from the same Tomtom call (the database columns):
+   significant when its q-value (Benjamini-Hochberg over the database's motifs, as annotation
+   computes it) is at most ``q_threshold``. The p-values may differ from annotation's in the
+   last digits: the model's own PWMs are among the targets here.
+5. Two filters are **linked** when both hold at least :data:`LOW_INFORMATION_BITS` (8 bits, the
+   rule that makes a database match "weak") and either their Tomtom match is significant
+   (``q <= q_threshold``, 0.05) or they share a significant best database motif. A cluster is
+   a connected component of the links (single linkage): one learned motif, one cluster, its
+   reverse complement, shifted copies and half-sites included, which complete linkage split
+   (every pair had to match: a left and a right half-site of CTCF do not, yet both match the
+   whole). A filter under 8 bits is never linked, so it cannot chain two motifs through a short
+   core they share: it forms a cluster of its own, as an uninformative one does
+   (``docs/annotation.md`` says why).
+6. The **archetype** of a cluster is its most informative member (information content
+   summed over all its columns, the bits the reports show; the lower index on a tie): a real
+   filter's exact PWM, whose scores
    are the filter's own, rather than an average of shifted, partial members
    (``docs/annotation.md`` gives the evidence).
 
@@ -42,13 +55,14 @@ from ..io.meme import MemeFile, read_meme
 from ..transform import information_content
 from ..validate import check_fraction, check_pwm
 from .tomtom import (benjamini_hochberg, DEFAULT_MIN_OVERLAP, DEFAULT_TAXON, DEFAULT_TRIM_IC, informative_span,
-    load_database, require_annotate)
+    load_database, LOW_INFORMATION_BITS, require_annotate)
 
 __all__ = ["DEFAULT_CLUSTER_Q", "LINKAGE", "Clusters", "cluster_motifs"]
 
-#: Filters in one cluster match each other at this q-value or below (every pair: complete linkage).
+#: Two filters are linked by a Tomtom match (or a shared best database motif) at this q-value or below.
 DEFAULT_CLUSTER_Q = 0.05
-LINKAGE = "complete"
+#: A cluster is a connected component of the links (each member linked to one other at least).
+LINKAGE = "single"
 
 
 @dataclasses.dataclass(eq=False)
@@ -58,9 +72,10 @@ class Clusters:
     Attributes
     ----------
     labels : numpy.ndarray of int, shape (F,)
-        Each filter's cluster, numbered from 0 in the order of their first filter. An
-        uninformative filter (no span of ``min_overlap`` columns with ``trim_ic`` bits) is a
-        cluster of its own, its own archetype.
+        Each filter's cluster, numbered from 0 in the order of their first filter (what a
+        benchmark compares with the motifs planted). An uninformative filter (no span of
+        ``min_overlap`` columns with ``trim_ic`` bits) or one under ``low_bits`` is a cluster of
+        its own, its own archetype.
     archetypes : dict
         Cluster -> the filter standing for it (its most informative member).
     names : list of str
@@ -78,12 +93,21 @@ class Clusters:
         under ``j``: on strand 0 it starts at column ``offsets[i, j]`` of ``j``; on strand 1 its
         reverse complement starts at column ``len(j) - offsets[i, j] - len(i)``.
     informative : numpy.ndarray of bool, shape (F,)
+        Whether the filter had a span to compare.
+    bits : numpy.ndarray, shape (F,)
+        Each PWM's information content (bits, summed over its columns); only filters of
+        ``low_bits`` or more are linked.
+    database_match : list
+        Each filter's significant best database motif (its ID), or None.
+    linked : numpy.ndarray of bool, shape (F, F)
+        The links the clusters are the connected components of (symmetric; False on the diagonal).
     spans : list
         Each PWM's compared columns ``(start, stop)``, or None.
     q_threshold : float
     linkage : str
     background : str
-        The database that served as Tomtom's background.
+        The database that served as Tomtom's background, and whose motifs link filters.
+    low_bits : float
     """
 
     labels: np.ndarray
@@ -94,10 +118,14 @@ class Clusters:
     offsets: np.ndarray
     strands: np.ndarray
     informative: np.ndarray
+    bits: np.ndarray
+    database_match: list
+    linked: np.ndarray
     spans: list
     q_threshold: float
     linkage: str
     background: str
+    low_bits: float = LOW_INFORMATION_BITS
 
     @property
     def ids(self):
@@ -122,9 +150,12 @@ class Clusters:
         shared = [self.members(c) for c in self.ids if len(self.members(c)) > 1]
         groups = " ".join("filters {" + ", ".join(str(i) for i in m) + "}" for m in shared) or "none"
         dead = int((~self.informative).sum())
-        return (f"clusters ({self.linkage} linkage, Tomtom q <= {self.q_threshold:g}, background {self.background}): "
+        weak = int((self.informative & (self.bits < self.low_bits)).sum())
+        return (f"clusters (filters of {self.low_bits:g} bits or more linked by a Tomtom match among them or a "
+                f"shared best database motif, q <= {self.q_threshold:g}; {self.background}): "
                 f"{len(self.ids)} from {len(self.labels)} filters; shared by several: {groups}"
-                + (f"; {dead} uninformative" if dead else ""))
+                + (f"; {weak} under {self.low_bits:g} bits, {dead} uninformative, each on its own" if weak or dead
+                   else ""))
 
 
 def _full_offsets(offsets, strands, spans, widths):
@@ -142,20 +173,48 @@ def _embed(block, idx, n, fill, dtype=float):
     return full
 
 
+def _components(linked):
+    """Connected components of a symmetric boolean matrix: a component id per node, from 0 in node order."""
+    n = len(linked)
+    labels = np.full(n, -1)
+    for seed in range(n):
+        if labels[seed] >= 0:
+            continue
+        labels[seed] = label = labels.max() + 1
+        frontier = [seed]
+        while frontier:
+            reached = np.flatnonzero(linked[frontier].any(axis=0) & (labels < 0))
+            labels[reached] = label
+            frontier = reached.tolist()
+    return labels
+
+
+def _best_database_matches(p, overlaps, database, min_overlap, q_threshold):
+    """Each query's significant best database motif (its ID) or None, from Tomtom's database columns."""
+    widths = np.array([len(m.pwm) for m in database.motifs])
+    p = np.where(overlaps >= np.minimum(min_overlap, widths)[None, :], p, 1.0)
+    q = benjamini_hochberg(p)
+    best = np.argmin(p, axis=1)
+    return [database.motifs[j].name if q[i, j] <= q_threshold else None for i, j in enumerate(best)]
+
+
 def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxon=DEFAULT_TAXON,
-                   min_overlap=DEFAULT_MIN_OVERLAP, trim_ic=DEFAULT_TRIM_IC, n_jobs=-1):
-    """Group motifs (a model's filters) that match each other, Tomtom on both strands.
+                   min_overlap=DEFAULT_MIN_OVERLAP, trim_ic=DEFAULT_TRIM_IC, low_bits=LOW_INFORMATION_BITS, n_jobs=-1):
+    """Group motifs (a model's filters) that learned the same motif, Tomtom on both strands.
 
     Parameters
     ----------
     motifs : list of Motif, MemeFile, or a MEME file's path
         One PWM per filter, in filter order.
     database : str, os.PathLike or MotifDatabase, optional
-        Tomtom's background (see the module's docstring): what
-        :func:`k2p_keras.annotate.tomtom.load_database` accepts; default the newest JASPAR
-        CORE vertebrates release pyjaspar holds.
+        Tomtom's background and the motifs that link filters sharing one as their best match
+        (see the module's docstring): what :func:`k2p_keras.annotate.tomtom.load_database`
+        accepts; default the newest JASPAR CORE vertebrates release pyjaspar holds.
     q_threshold : float
-        Filters whose every pair matches at this q-value or below may share a cluster.
+        Two filters are linked by a Tomtom match at this q-value or below, or by a best
+        database motif significant at it.
+    low_bits : float
+        Filters holding fewer bits are never linked (:data:`LOW_INFORMATION_BITS`).
     taxon, min_overlap, trim_ic, n_jobs
         As for :func:`k2p_keras.annotate.tomtom.annotate_motifs`.
 
@@ -183,16 +242,22 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
     k = len(idx)
     p = np.ones((k, k))
     offsets = strands = np.zeros((k, k))
+    database_match = [None] * n
     if k:
         targets = trimmed + [pwm_to_memelite(m.pwm) for m in database.motifs]
         with warnings.catch_warnings():
             # Under 25 targets memelite warns that its p-values are rough; the database is there for that.
             warnings.filterwarnings("ignore", message=".*target motifs.*")
             found = memelite.tomtom(trimmed, targets, n_jobs=n_jobs)
-        p, _, offsets, overlaps, strands = (np.asarray(a)[:, :k] for a in found)
-        widths = np.array([t.shape[1] for t in trimmed])
         # memelite's p-values can come out a few ulp below 0 for identical motifs.
-        p = np.where(overlaps >= np.minimum(min_overlap, widths)[None, :], np.clip(p, 0.0, 1.0), 1.0)
+        p_all = np.clip(np.asarray(found[0], dtype=np.float64), 0.0, 1.0)
+        overlaps_all = np.asarray(found[3])
+        for i, match in zip(idx, _best_database_matches(p_all[:, k:], overlaps_all[:, k:], database, min_overlap,
+                                                        q_threshold)):
+            database_match[i] = match
+        _, _, offsets, overlaps, strands = (np.asarray(a)[:, :k] for a in found)
+        widths = np.array([t.shape[1] for t in trimmed])
+        p = np.where(overlaps >= np.minimum(min_overlap, widths)[None, :], p_all[:, :k], 1.0)
         offsets = _full_offsets(offsets, strands, [spans[i] for i in idx], np.array([len(pwms[i]) for i in idx]))
     p_sym = np.maximum(p, p.T)
     np.fill_diagonal(p_sym, 0.0)
@@ -201,27 +266,27 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
         upper = np.triu_indices(k, 1)
         q[upper] = benjamini_hochberg(p_sym[upper][None, :])[0]
         q += q.T
-    from scipy.cluster.hierarchy import fcluster, linkage  # 0.4-0.7 s to load: with a clustering, not the package
-    from scipy.spatial.distance import squareform  # loaded by scipy.cluster anyway
-
-    # fcluster's groups (from 1) for the informative filters, a group of its own (<= 0) for the others.
-    groups = -np.arange(n)
-    if k > 1:
-        groups[idx] = fcluster(linkage(squareform(q, checks=False), method=LINKAGE), t=q_threshold,
-                               criterion="distance")
-    # Numbered from 0 in the order of each cluster's first filter.
-    order = {}
-    labels = np.array([order.setdefault(int(g), len(order)) for g in groups])
+    off_diagonal = 1 - np.eye(n)
+    q_full = _embed(q, idx, n, 1.0) * off_diagonal
+    bits = np.array([information_content(pwm).sum() for pwm in pwms])
+    # A filter under low_bits has a chance site in nearly every sequence: a link through it could
+    # join two motifs that merely share a short core.
+    strong = informative & (bits >= low_bits)
+    matched = np.array([m is not None for m in database_match])
+    same_match = np.array([[a is not None and a == b for b in database_match] for a in database_match])
+    linked = (strong[:, None] & strong[None, :] & off_diagonal.astype(bool)
+              & ((q_full <= q_threshold) | (same_match & matched[:, None])))
+    labels = _components(linked)
     # The whole PWM's bits, the figure the reports' tables show beside each filter: the archetype
     # is the member with the most of them there too (its span's bits leave out flank columns).
-    ic = np.array([information_content(pwm).sum() for pwm in pwms])
+    ic = bits
     archetypes = {}
-    for c in range(len(order)):
+    for c in range(labels.max() + 1):
         members = np.flatnonzero(labels == c)
         archetypes[c] = int(members[np.argmax(ic[members])])
-    off_diagonal = 1 - np.eye(n)
     return Clusters(
-        labels=labels, archetypes=archetypes, names=[m.name for m in motifs], q=_embed(q, idx, n, 1.0) * off_diagonal,
+        labels=labels, archetypes=archetypes, names=[m.name for m in motifs], q=q_full,
         p=_embed(p_sym, idx, n, 1.0) * off_diagonal, offsets=_embed(offsets, idx, n, 0, int),
-        strands=_embed(strands, idx, n, 0, int), informative=informative, spans=spans,
-        q_threshold=float(q_threshold), linkage=LINKAGE, background=database.label)
+        strands=_embed(strands, idx, n, 0, int), informative=informative, bits=bits, database_match=database_match,
+        linked=linked, spans=spans, q_threshold=float(q_threshold), linkage=LINKAGE, background=database.label,
+        low_bits=float(low_bits))

@@ -45,7 +45,7 @@ class FilterReport:
     delta_loss : float or None
         The loss's change under the same replacement, shown beside it.
     cluster : int or None
-        The filter's cluster (filters whose PWMs match each other); None: not clustered.
+        The filter's cluster (the filters that learned one motif); None: not clustered.
     is_archetype : bool
         Whether the filter stands for its cluster (drawn first, the others folded under it).
     auroc : float or None

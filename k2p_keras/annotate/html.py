@@ -38,6 +38,7 @@ details > summary { cursor: pointer; color: #1d4d8f; margin: 0.5em 0; }
 .grey, tr.grey td { color: #888; }
 .note { background: #fff8e1; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; margin: 0.6em 0;
         font-size: 0.9em; }
+.note.whole { background: #eef7ef; border-left-color: #3c8d4f; }
 .guide { background: #f6f6f6; padding: 0.6em 1em; border-radius: 6px; font-size: 0.9em; }
 .guide p { margin: 0.35em 0; }
 .barbox { display: inline-block; width: 8em; height: 0.8em; background: #eee; vertical-align: middle;

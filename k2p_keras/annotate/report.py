@@ -285,7 +285,7 @@ def _summary_table(groups, annotation):
     largest = max((r.influence for r in filters if r.influence is not None), default=0.0)
     head = ["filter"]
     if clustered:
-        head.append(("cluster", "filters whose PWMs match each other; * marks the archetype"))
+        head.append(("cluster", "filters that learned one motif; * marks the archetype"))
     if influence:
         head.append(("influence", "how much the model's output depends on the filter"))
     head += [("bits", "information content of the PWM"), "exact PWM: verdict, best database motif" if heuristic
@@ -405,7 +405,8 @@ def _cluster_section(cluster, members, annotation, largest_influence):
                 f"(q = {number(best.q_value)}, by {escape(best_member.name)})")
     else:
         said = "no member matches a database motif"
-    line = (f"<p>Cluster {escape(cluster)}: {len(members)} filters whose PWMs match each other; "
+    line = (f"<p>Cluster {escape(cluster)}: {len(members)} filters that learned one motif (matching each other or "
+            f"sharing a database motif); "
             f"archetype {escape(archetype.name)}; {said}.</p>")
     names = ", ".join(escape(r.name) for r in others)
     folded = "\n".join(_section(r, annotation, largest_influence) for r in others)
@@ -440,6 +441,15 @@ def _groups(filters, annotation):
     return groups
 
 
+def _layer_note(layer):
+    """The first layer's verdict as a paragraph: partial motifs stand out, with the advice."""
+    if layer is None:
+        return ""
+    css = "note" if layer.partial else "note whole"
+    return (f'<p class="{css}" id="first-layer"><b>First layer: {escape(layer.verdict)}.</b> '
+            f"{escape(layer.measure)}; {escape(layer.conclusion)}.</p>")
+
+
 def _guide(filters, annotation, groups):
     heuristic = any(r.heuristic is not None for r in filters)
     paragraphs = [
@@ -468,12 +478,14 @@ def _guide(filters, annotation, groups):
         paragraphs.append("<b>Influence</b>: how much the model's output changes when the filter's output is "
                           "replaced by a constant; filters are ordered by it, the bar relative to the largest.")
     if any(cluster is not None and len(members) > 1 for cluster, members in groups):
-        paragraphs.append("<b>Clusters</b>: filters whose PWMs match each other (Tomtom among the filters). Each "
-                          "cluster shows its archetype; the other members are folded under it (click to open).")
+        paragraphs.append("<b>Clusters</b>: one per learned motif: filters of 8 bits or more whose PWMs match each "
+                          "other at any offset or strand (Tomtom among the filters), or that share their best "
+                          "database motif. Each cluster shows its archetype (its "
+                          "most informative member); the others are folded under it (click to open).")
     return '<div class="guide">' + "".join(f"<p>{p}</p>" for p in paragraphs) + "</div>"
 
 
-def format_report(filters, annotation, header=None, title="k2p-keras motif report"):
+def format_report(filters, annotation, header=None, title="k2p-keras motif report", layer=None):
     """The report as HTML text.
 
     Parameters
@@ -485,6 +497,9 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
     header : dict of str to str, optional
         Shown first, as given (model file, layer, pattern check, sequences, base mode, ...).
     title : str
+    layer : LayerVerdict, optional
+        The first layer's verdict (:func:`k2p_keras.annotate.layer.layer_verdict`), shown under
+        the header: whole motifs, or partial ones with the literature's advice.
 
     Returns
     -------
@@ -519,7 +534,7 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
     if any(len(members) > 1 for _, members in groups):
         order += ", a cluster's members together where its first would be, its archetype (*) first"
     largest = max((r.influence for r in filters if r.influence is not None), default=0.0)
-    body = [f"{table(header_rows)}", _guide(filters, annotation, groups),
+    body = [f"{table(header_rows)}", _layer_note(layer), _guide(filters, annotation, groups),
             f"<p>{len(matched)} of {len(filters)} filters match a database motif{weak_text}. Filters are ordered "
             f"{order}.</p>", _summary_table(groups, annotation)]
     for cluster, members in groups:
@@ -533,6 +548,6 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
     return page(title, "\n".join(body), credits)
 
 
-def write_report(path, filters, annotation, header=None, title="k2p-keras motif report"):
+def write_report(path, filters, annotation, header=None, title="k2p-keras motif report", layer=None):
     """Write :func:`format_report` to ``path`` atomically (nothing is written when drawing fails)."""
-    write_text(path, format_report(filters, annotation, header=header, title=title))
+    write_text(path, format_report(filters, annotation, header=header, title=title, layer=layer))
