@@ -425,7 +425,13 @@ def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
     result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme")
     assert result.exit_code == 0, result.output
     assert (f"compiling the scan's kernels once (numba), {model.about(best_windows.COMPILE_SECONDS)}; "
-            "later runs skip this") in result.output
+            "later runs skip this (the first with --diagnostics compiles one more kernel)") in result.output
+    # Once the plain kernels are cached, a first --diagnostics run names the one it compiles.
+    monkeypatch.setattr(best_windows, "compiled_kernels_cached", lambda strategy=None, diagnostics=False: not diagnostics)
+    result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "--diagnostics", "-o", tmp_path / "m.meme")
+    assert result.exit_code == 0, result.output
+    assert ("compiling the diagnostics' scan kernel once (numba)" in result.output
+            and "compiling the scan's kernels" not in result.output), result.output
     assert "compiling the scan" not in run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "b.meme").output
     pytest.importorskip("memelite")
     monkeypatch.setattr(model, "tomtom_compiled", lambda: False)

@@ -302,8 +302,15 @@ def start_compilations(plan, database, quiet):
     if route == "lookup":
         from ..scan.best_windows import compiled_kernels_cached, COMPILE_SECONDS, load_compiled_kernels  # numba loads here
 
-        if compiled_kernels_cached(plan.options.strategy, plan.options.diagnostics) is False:
-            say(quiet, f"compiling the scan's kernels once (numba), {about(COMPILE_SECONDS)}; later runs skip this")
+        # The diagnostics' variant of the sums' kernel is compiled by the first run that asks for
+        # it: a plain first run says so, and a later --diagnostics run names the one it compiles.
+        diagnostics = plan.options.diagnostics
+        if compiled_kernels_cached(plan.options.strategy) is False:
+            say(quiet, f"compiling the scan's kernels once (numba), {about(COMPILE_SECONDS)}; later runs skip this"
+                       + ("" if diagnostics else " (the first with --diagnostics compiles one more kernel)"))
+        elif diagnostics and compiled_kernels_cached(plan.options.strategy, diagnostics) is False:
+            say(quiet, f"compiling the diagnostics' scan kernel once (numba), {about(COMPILE_SECONDS)}; "
+                       "later runs skip this")
     if database is None:
         if plan.options.cluster is not False and tomtom_compiled() is False:  # the clusters run Tomtom after the scan
             say(quiet, f"compiling Tomtom once (memelite) for the clusters, {about(TOMTOM_COMPILE_SECONDS)}; "
