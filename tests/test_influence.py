@@ -240,6 +240,13 @@ def test_sequences_shorter_than_a_fixed_input_are_refused_in_one_line_before_the
     message = str(err.value)
     assert "sequences of 150 bp are shorter; give sequences of at least 201 bp" in message and "\n" not in message
     assert "short.fa" in message
+    # The callback: when training begins, not at the first dump.
+    from k2p_keras.callback import PWMCallback
+
+    model.compile(loss="binary_crossentropy")
+    callback = PWMCallback(short, str(tmp_path / "pwms"), influence=True, base=2.0)
+    with pytest.raises(K2PError, match="sequences of 150 bp are shorter; give sequences of at least 201 bp"):
+        model.fit(random_one_hot(4, 201, 4), np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[callback])
     # Batches whose lengths nothing says beforehand are checked as they come.
     with pytest.raises(K2PError, match="at least 201 bp"):
         filter_influence(model, lambda: iter([short]))
