@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from ._tf import import_tensorflow
+from .annotate.model_split import check_sequence_lengths
 from .annotate.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
@@ -561,6 +562,8 @@ class PWMCallback(keras.callbacks.Callback):
         with open_timeout(self.options.open_timeout):  # an HDF5 file is walked in a child first (io/guard.py)
             source = open_sequences_for(spec, self._sequences, dataset=self.options.dataset,
                                         n_encoding=self.options.n_encoding)
+        if self.options.influence:  # the model runs on its own input: sequences too short fail before training
+            check_sequence_lengths(spec.input_length, source.min_length, source.max_length, path=source.path)
         wanted = self.max_sequences
         if wanted == "auto":
             wanted = auto_sequence_count(source.count, windows_per_sequence(source.min_length, spec.kernel.shape[0],

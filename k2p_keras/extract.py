@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from ._version import __version__
 from .annotate.clusters import cluster_motifs, DEFAULT_CLUSTER_Q
 from .annotate.diagnostics import activation_diagnostics, binary_labels
-from .annotate.influence import (filter_influence, influence_batch_size, influence_passes, resolve_null,
-    runnable_model, split_at_activation)
+from .annotate.influence import filter_influence, influence_batch_size, influence_passes, resolve_null, runnable_model
+from .annotate.model_split import check_sequence_lengths, split_at_activation
 from .annotate.logos import write_filter_logos
 from .annotate.filters import attach_model_figures, FilterReport
 from .annotate.layer import layer_verdict
@@ -274,7 +274,9 @@ class ExtractionResult:
         Influence
         """
         runnable = runnable_model(model, self.options.weights)
-        batches_of_size, count, _, max_length, _ = open_batches_for(self.spec, sequences, self.options)
+        batches_of_size, count, label, max_length, _ = open_batches_for(self.spec, sequences, self.options)
+        check_sequence_lengths(split_at_activation(runnable, self.layer_name).input_length,
+                               _shortest(batches_of_size), max_length, path=label)
         values, source = open_labels(labels, sequences, count)
         size = influence_batch_size(max_length, self.spec.kernel.shape[2])
         self.influence = filter_influence(runnable, in_model_order(self.spec, lambda: batches_of_size(size)), values,
@@ -353,10 +355,13 @@ class ExtractionResult:
 
     def write_summary(self, path):
         """Write :meth:`summary_rows` as a tab-separated table (atomically), after the comment line
-        ``# pattern: ...`` (:attr:`pattern`) and, once annotated, ``# first layer: ...``
-        (:meth:`layer_verdict`; ``pandas.read_csv(path, sep="\\t", comment="#")`` reads it)."""
+        ``# pattern: ...`` (:attr:`pattern`), ``# influence: on ...`` when influence fed the model each
+        sequence's centre, and, once annotated, ``# first layer: ...`` (:meth:`layer_verdict`;
+        ``pandas.read_csv(path, sep="\\t", comment="#")`` reads it)."""
         verdict = self.layer_verdict()
-        comments = f"# pattern: {self.pattern}\n" + ("" if verdict is None else f"# {verdict.text()}\n")
+        fed = getattr(self.influence, "input_note", None)
+        comments = (f"# pattern: {self.pattern}\n" + (f"# influence: on {fed}\n" if fed else "")
+                    + ("" if verdict is None else f"# {verdict.text()}\n"))
         write_text(path, comments + format_summary(self.summary_rows(), self.summary_columns))
 
     def write_logos(self, folder, dpi=100):
@@ -422,6 +427,13 @@ def _model_spec(model, options):
                 f"<keras model {getattr(model, 'name', '?')}>")
     raise K2PError(f"expected a model file (.h5, .keras), a keras.Model or a ConvSpec, "
                    f"got {type(model).__name__}")
+
+
+def _shortest(batches_of_size):
+    """The shortest sequence's length when the sequences say (a file or an array: their source's
+    ``iter_batches`` is ``batches_of_size``), else None (batches of any length, checked as they come)."""
+    source = getattr(batches_of_size, "__self__", None)
+    return getattr(source, "min_length", None) if source is not None else None
 
 
 def in_model_order(spec, open_batches):
@@ -647,9 +659,15 @@ def _plan(model, sequences, labels, opts):
     if opts.influence:
         if isinstance(model, ConvSpec):
             raise K2PError("influence runs the model: give the model (a file or a keras.Model), not a ConvSpec")
+        # Sequences the model cannot read, a model influence cannot cut or feed, or a constant it
+        # cannot use fail before the scan; lengths first, from the file's input, before Keras loads.
+        if batches_of_size is not None:
+            check_sequence_lengths(spec.input_length, _shortest(batches_of_size), max_length, path=label)
         runnable = runnable_model(model, opts.weights)
-        # A model influence cannot cut, or a constant it cannot use, fails before the scan.
-        resolve_null(opts.influence_null, split_at_activation(runnable, spec.layer_name))
+        split = split_at_activation(runnable, spec.layer_name)
+        resolve_null(opts.influence_null, split)
+        if batches_of_size is not None and split.input_length != spec.input_length:
+            check_sequence_lengths(split.input_length, _shortest(batches_of_size), max_length, path=label)
     if opts.influence or opts.diagnostics or (labels is not None and labels is not False):
         values, source = open_labels(labels, sequences, count)
     if opts.cluster is not False:

@@ -12,8 +12,9 @@ from keras import layers  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from k2p_keras import extract  # noqa: E402
-from k2p_keras.annotate.influence import (filter_influence, influence_passes, runnable_model,  # noqa: E402
-    split_at_activation)
+from k2p_keras.extract import plan_extraction  # noqa: E402
+from k2p_keras.annotate.influence import filter_influence, influence_passes, runnable_model  # noqa: E402
+from k2p_keras.annotate.model_split import split_at_activation  # noqa: E402
 from k2p_keras.errors import K2PError, OptionError  # noqa: E402
 
 EXAMPLE = REPO / "example_models"
@@ -174,8 +175,8 @@ def test_models_influence_cannot_cut_and_an_impossible_null_are_refused_in_one_l
         split_at_activation(nested, "motif_conv")
     with pytest.raises(OptionError, match="no global pool"):
         filter_influence(multi_output_model(), np.load(WILD / "seqs.npy"), null="pooled")
-    with pytest.raises(K2PError, match=r"one-hot sequences \(N, length, 4\) only"):
-        split_at_activation(runnable_model(WILD / "conv2d_image.keras"))  # a Conv2D's (N, 4, length, 1)
+    with pytest.raises(K2PError, match="channels first"):
+        split_at_activation(runnable_model(WILD / "conv2d_keras_genomics.keras"))  # a Conv2D's (N, 4, 1, length)
     with pytest.raises(K2PError, match="not merged element-wise"):
         split_at_activation(runnable_model(WILD / "strands_concatenate_filters.keras"))
 
@@ -194,3 +195,93 @@ def test_a_model_reading_another_channel_order_is_fed_its_own_order(example):
     expected = extract(acgt, x, influence=True).influence.msq
     found = extract(atcg, x[:, :, order], alphabet="ATCG", influence=True).influence.msq
     np.testing.assert_allclose(found, expected, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- models that read their own input
+
+def g4_like_model(length=201):
+    """A G-quadruplex-like CNN: a fixed input of ``length`` (Flatten reads that many positions only)."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((length, 4))
+    h = layers.Conv1D(4, 12, activation="relu", name="motif_conv")(inputs)
+    h = layers.Flatten()(layers.MaxPooling1D(10)(h))
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(h))
+
+
+def random_one_hot(n, length, seed):
+    return np.eye(4, dtype=np.float32)[np.random.default_rng(seed).integers(0, 4, (n, length))]
+
+
+def write_fasta(path, *arrays):
+    rows = [row for x in arrays for row in x.argmax(axis=2)]
+    path.write_text("".join(f">s{k}\n" + "".join("ACGT"[i] for i in row) + "\n" for k, row in enumerate(rows)))
+    return path
+
+
+def test_a_fixed_length_model_runs_on_each_longer_sequence_s_centre_and_says_so(tmp_path):
+    """600 and 301 bp for a 201 bp model: each one's centre (from 199 and 50), in a warning, the line and the summary."""
+    model = g4_like_model()
+    model.save(tmp_path / "g4.keras")
+    long, odd = random_one_hot(12, 600, 1), random_one_hot(8, 301, 2)
+    fasta = write_fasta(tmp_path / "long.fa", long, odd)
+    with pytest.warns(UserWarning, match="influence runs the model on each sequence's centre 201 bp"):
+        result = extract(tmp_path / "g4.keras", fasta, influence=True)
+    expected = filter_influence(model, np.concatenate([long[:, 199:400], odd[:, 50:251]]))
+    np.testing.assert_allclose(result.influence.msq, expected.msq, rtol=1e-5, atol=1e-12)
+    assert expected.input_note is None
+    assert result.influence.input_note == ("each sequence's centre 201 bp, the model's input length "
+                                           "(the sequences have 301 to 600 bp)")
+    assert result.influence.input_note in result.influence.describe()
+    result.write_summary(tmp_path / "summary.tsv")
+    assert (tmp_path / "summary.tsv").read_text().splitlines()[1] == f"# influence: on {result.influence.input_note}"
+
+
+def test_sequences_shorter_than_a_fixed_input_are_refused_in_one_line_before_the_scan(tmp_path):
+    model = g4_like_model()
+    model.save(tmp_path / "g4.keras")
+    short = random_one_hot(5, 150, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the scan's "each is scanned whole"
+        with pytest.raises(K2PError) as err:
+            plan_extraction(tmp_path / "g4.keras", write_fasta(tmp_path / "short.fa", short), influence=True)
+    message = str(err.value)
+    assert "sequences of 150 bp are shorter; give sequences of at least 201 bp" in message and "\n" not in message
+    assert "short.fa" in message
+    # The callback: when training begins, not at the first dump.
+    from k2p_keras.callback import PWMCallback
+
+    model.compile(loss="binary_crossentropy")
+    callback = PWMCallback(short, str(tmp_path / "pwms"), influence=True, base=2.0)
+    with pytest.raises(K2PError, match="sequences of 150 bp are shorter; give sequences of at least 201 bp"):
+        model.fit(random_one_hot(4, 201, 4), np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[callback])
+    # Batches whose lengths nothing says beforehand are checked as they come.
+    with pytest.raises(K2PError, match="at least 201 bp"):
+        filter_influence(model, lambda: iter([short]))
+
+
+def test_a_conv2d_in_image_layout_is_fed_its_layout_and_nullifying_is_rerunning_it():
+    x = np.load(WILD / "seqs.npy")
+    model = runnable_model(WILD / "conv2d_image.keras")
+    split = split_at_activation(model)
+    assert (split.input_layout, split.input_length, split.input_shape) == ("image", 40, (4, 40, 1))
+    found = filter_influence(model, x)
+    image = x.transpose(0, 2, 1)[..., None]  # (N, 4, length, 1): the bases down, the positions across
+    base = np.asarray(model.predict(image, verbose=0), np.float64)
+    for f in range(split.n_filters):
+        (out,) = constant_map_outputs(model, "motif_conv", f, found.null_values[f], image)
+        assert found.msq[f] == pytest.approx(np.mean((out - base) ** 2), rel=1e-4, abs=1e-10)
+    assert extract(model, x, influence=True).influence.msq == pytest.approx(found.msq, rel=1e-5)
+
+
+def test_a_conv2d_in_row_layout_is_cut_after_its_batchnorm_and_relu():
+    split = split_at_activation(runnable_model(WILD / "conv2d_row.h5"))
+    assert split.input_layout == "row" and split.pooled
+    assert split.describe().startswith("motif_conv (Conv2D) -> batch_normalization (BatchNormalization) -> re_lu")
+    assert filter_influence(runnable_model(WILD / "conv2d_row.h5"), np.load(WILD / "seqs.npy")).msq.shape == (3,)
+
+
+def test_a_model_of_several_inputs_is_refused_in_one_line_naming_them():
+    with pytest.raises(K2PError) as err:
+        split_at_activation(runnable_model(WILD / "published" / "two_inputs.keras"))
+    message = str(err.value)
+    assert "reads 2 inputs" in message and "(100, 4)" in message and "(6,)" in message and "\n" not in message

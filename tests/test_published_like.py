@@ -280,3 +280,23 @@ def test_verify_passes_on_each_real_serialisation(real, tmp_path):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, (name, result.output)
         assert "DIFFERS" not in result.output and "19000 windows per filter in 100 sequences" in result.output
+
+
+def test_influence_runs_on_the_conv2d_image_layout_and_the_two_inputs_are_refused_before_the_scan(tmp_path):
+    """--influence on the published Conv2D (4, L, 1) look-alike: fed in its layout; on the model of two
+    inputs: one line naming them, no output."""
+    summary, out = tmp_path / "summary.tsv", tmp_path / "motifs.meme"
+    fasta = str(PUBLISHED / "published_seqs.fa")
+    ran = CliRunner().invoke(cli, [str(PUBLISHED / "conv2d_gap.h5"), fasta, "--influence", "--summary", str(summary),
+                                   "-o", str(out)])
+    assert ran.exit_code == 0, ran.output
+    rows = [line.split("\t") for line in summary.read_text().splitlines()[1:]]
+    influence = [float(r[rows[0].index("influence")]) for r in rows[1:]]
+    assert len(influence) == 3 and max(influence) > 0
+    refused_out = tmp_path / "refused.meme"
+    refused = CliRunner().invoke(cli, [str(PUBLISHED / "two_inputs.keras"), fasta, "--influence", "-o",
+                                       str(refused_out)])
+    assert refused.exit_code == 1
+    error = [line for line in refused.output.splitlines() if line.startswith("Error")]
+    assert len(error) == 1 and "reads 2 inputs" in error[0], refused.output
+    assert not refused_out.exists()

@@ -24,10 +24,9 @@ averaged over each output's units; with labels also the mean change of the loss.
 - ``"auto"`` (the default): pooled when a global pool follows the map, else map.
 
 **The map** is the conv's output after every per-channel, position-wise layer that follows it
-(BatchNormalization, the activation, Dropout): what the next layer reads. A conv called on both
-strands whose calls an element-wise merge (Maximum, Average, Add) joins is split after the merge.
-The model must be Sequential or Functional, read one input ``(N, length, 4)``, and call the conv
-at its top level.
+(BatchNormalization, the activation, Dropout): what the next layer reads. Where the model is cut,
+and how it is fed (its input length: each longer sequence's centre; a Conv2D's image layout), is
+:mod:`k2p_keras.annotate.model_split`'s.
 
 **Cost.** With a global pool, the model up to the pool runs once per sequence and the pooled
 ``(N, F)`` matrix is kept (up to :data:`POOLED_CACHE_BYTES`); only the layers after the pool run
@@ -37,17 +36,15 @@ TensorFlow and Keras load when a model is run.
 """
 import dataclasses
 import os
-import weakref
 
 import numpy as np
 
 from .._tf import import_tensorflow
 from ..errors import K2PError, OptionError
-from ..model.after_conv import layer_kind
-from ..model.conv import find_live_layer, find_motif_conv_in_model
+from .model_split import crop_note, model_batches, split_at_activation
 
-__all__ = ["NULLS", "Influence", "ModelSplit", "filter_influence", "influence_batch_size", "influence_passes",
-           "resolve_null", "runnable_model", "split_at_activation"]
+__all__ = ["NULLS", "Influence", "filter_influence", "influence_batch_size", "influence_passes", "resolve_null",
+           "runnable_model"]
 
 #: The constants a filter's map may be replaced by (see the module's docstring).
 NULLS = ("auto", "pooled", "map")
@@ -58,10 +55,6 @@ POOLED_CACHE_BYTES = 256 * 2**20
 #: Bytes of nullified copies per call of the layers after the pool (filters stacked).
 STACK_BYTES = 64 * 2**20
 
-_GLOBAL_POOLS = frozenset({"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D",
-                           "GlobalMaxPooling2D", "GlobalMaxPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D"})
-# Merges that keep a constant map constant, per channel and position.
-_ELEMENTWISE_MERGES = frozenset({"Maximum", "Minimum", "Average", "Add"})
 # Losses by the output's activation; a clipped log keeps a saturated sigmoid finite.
 _EPSILON = 1e-7
 # Characters of Keras's reason for refusing a file that a one-line error quotes.
@@ -100,223 +93,6 @@ def influence_batch_size(length, n_filters):
     per_sequence = max(int(length or 1000), 1) * max(int(n_filters), 1) * 4
     return int(min(4096, max(16, MAP_BATCH_BYTES // per_sequence)))
 
-
-# ----------------------------------------------------------------------------- the split
-
-@dataclasses.dataclass(eq=False)
-class ModelSplit:
-    """A model cut where its motif conv's map is read, ready to run in two parts.
-
-    Attributes
-    ----------
-    layer : str
-        The conv.
-    chain : tuple of str
-        The layers from the conv to the split, e.g. ``('motif_conv (Conv1D)', 'relu (Activation)')``.
-    pool : str or None
-        The global pool reading the map (the pooled route), or None (the map route).
-    upstream : keras.Model
-        The input -> the map (and, on the pooled route, the pooled ``(B, F)`` matrix).
-    downstream : keras.Model
-        The map (pooled route: the pooled matrix), and the input when the layers after the split
-        read it too, -> the model's outputs.
-    reads_input : bool
-        Whether ``downstream`` reads the model's input besides the split.
-    n_filters : int
-    outputs : tuple of str
-        The output layers' names.
-    output_units : tuple of int
-        Values per sequence of each output.
-    output_activations : tuple of str
-        Each output layer's activation (``sigmoid``, ``softmax``, ``linear``, ...): it chooses the loss.
-    """
-
-    layer: str
-    chain: tuple
-    pool: str | None
-    upstream: object
-    downstream: object
-    reads_input: bool
-    n_filters: int
-    outputs: tuple
-    output_units: tuple
-    output_activations: tuple
-    _steps: dict = dataclasses.field(default_factory=dict, repr=False)
-
-    @property
-    def pooled(self):
-        return self.pool is not None
-
-    def describe(self):
-        """E.g. ``motif_conv (Conv1D) -> relu (Activation) | max_pool (GlobalMaxPooling1D)``."""
-        text = " -> ".join(self.chain)
-        return text + (f" | {self.pool}" if self.pool else " | the layers after it")
-
-
-# A callback measures influence at every dump: the split (and its traced steps) is made once per model.
-_SPLITS = weakref.WeakKeyDictionary()
-
-
-def _graph_of(model):
-    """The Functional graph to cut: the model's own, or a Sequential's functional twin."""
-    import keras  # Keras runs the model: TensorFlow loads with it
-
-    if isinstance(model, keras.Sequential):
-        # Keras 3 builds the functional twin once the input shape is known; its tensors are the graph.
-        graph = getattr(model, "_functional", None)
-        if graph is None:
-            raise K2PError(f"Sequential model {model.name!r} has no known input shape: influence cannot cut it "
-                           "(build it on an Input first)")
-        return graph
-    if getattr(model, "_nodes_by_depth", None) is None:
-        raise K2PError(f"model {getattr(model, 'name', '?')!r} is subclassed: influence cuts Sequential and "
-                       "Functional models only")
-    return model
-
-
-def _graph_nodes(graph):
-    return [node for nodes in graph._nodes_by_depth.values() for node in nodes]
-
-
-def _consumers(nodes, tensor):
-    return [node for node in nodes if node.operation is not None and any(t is tensor for t in node.input_tensors)]
-
-
-def _live_entry(op):
-    """A live layer as the config entry :func:`k2p_keras.model.after_conv.layer_kind` reads."""
-    try:
-        config = op.get_config()
-    except Exception:  # noqa: BLE001 - an op without a config is simply not per channel
-        config = {}
-    return {"class_name": type(op).__name__, "module": type(op).__module__, "config": config}
-
-
-def _keeps_channels(op):
-    """Whether a layer maps a constant map to a constant map, filter by filter (so the split may pass it)."""
-    kind = type(op).__name__
-    if kind == "Flip":  # keras.ops.flip along positions only: a constant stays a constant
-        axis = getattr(op, "axis", None)
-        axis = [] if axis is None else (axis if isinstance(axis, (list, tuple)) else [axis])
-        return {int(a) % 3 for a in axis} == {1}
-    found = layer_kind(_live_entry(op))
-    if found == "activation":
-        activation = getattr(op, "activation", None)
-        return kind != "Softmax" and getattr(activation, "__name__", "") != "softmax"
-    if found == "batchnorm":
-        return getattr(op, "axis", -1) in (-1, 2)
-    return found == "pass"
-
-
-def _follow(nodes, tensor, chain):
-    """Down the single consumers that keep channels: the tensor the next layer reads, and the chain."""
-    while True:
-        consumers = _consumers(nodes, tensor)
-        if len(consumers) != 1 or len(consumers[0].input_tensors) != 1 or not _keeps_channels(consumers[0].operation):
-            return tensor, chain
-        op = consumers[0].operation
-        tensor, chain = consumers[0].output_tensors[0], chain + (f"{op.name} ({type(op).__name__})",)
-
-
-def _reads_inputs(graph, stops):
-    """Whether the outputs reach a model input without passing through the ``stops`` tensors."""
-    stop = {id(t) for t in stops}
-    inputs = {id(t) for t in graph.inputs}
-    seen, stack = set(), list(graph.outputs)
-    while stack:
-        tensor = stack.pop()
-        if id(tensor) in stop or id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        if id(tensor) in inputs:
-            return True
-        op, node_index, _ = tensor._keras_history
-        stack.extend(op._inbound_nodes[node_index].input_tensors)
-    return False
-
-
-def _output_activation(tensor):
-    op = tensor._keras_history[0]
-    if type(op).__name__ == "Softmax":
-        return "softmax"
-    activation = getattr(op, "activation", None)
-    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
-
-
-def split_at_activation(model, layer=None):
-    """Cut a Keras model where the next layer reads its motif conv's activation map.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Sequential or Functional, one input, the conv at its top level (not in a nested model).
-    layer : str, optional
-        The conv [default: the motif conv :func:`k2p_keras.model.conv.find_motif_conv_in_model` finds].
-
-    Returns
-    -------
-    ModelSplit
-
-    Raises
-    ------
-    K2PError
-        In one line, why the model cannot be cut (subclassed, several inputs, a nested conv,
-        calls of the conv not merged element-wise, channels first).
-    """
-    import keras  # Keras runs the model: TensorFlow loads with it
-
-    layer = layer if layer is not None else find_motif_conv_in_model(model).layer_name
-    cached = _SPLITS.get(model, {})
-    if layer in cached:
-        return cached[layer]
-    graph = _graph_of(model)
-    if len(graph.inputs) != 1:
-        raise K2PError(f"model {model.name!r} reads {len(graph.inputs)} inputs; influence feeds it the "
-                       "sequences only")
-    shape = tuple(graph.inputs[0].shape)
-    if len(shape) != 3 or shape[-1] != 4:
-        raise K2PError(f"model {model.name!r} reads {shape}; influence feeds it one-hot sequences "
-                       "(N, length, 4) only")
-    conv = next((op for op in graph.operations if op.name == layer), None)
-    if conv is None:
-        where = "inside a nested model" if find_live_layer(model, layer) is not None else "not in the model"
-        raise K2PError(f"layer {layer!r} is {where}: influence cuts the model's top-level graph only")
-    nodes = _graph_nodes(graph)
-    ends = [_follow(nodes, node.output_tensors[0], (f"{conv.name} ({type(conv).__name__})",))
-            for node in conv._inbound_nodes if node in nodes]
-    if len(ends) > 1:
-        merges = {id(c): c for tensor, _ in ends for c in _consumers(nodes, tensor)}
-        merge = next(iter(merges.values())) if len(merges) == 1 else None
-        if merge is None or type(merge.operation).__name__ not in _ELEMENTWISE_MERGES or \
-                {id(t) for t in merge.input_tensors} != {id(t) for t, _ in ends}:
-            raise K2PError(f"layer {layer!r} is called {len(ends)} times and its outputs are not merged element-wise "
-                           "(Maximum, Average, Add): influence cannot replace one filter's map in one place")
-        label = f"{merge.operation.name} ({type(merge.operation).__name__} of {len(ends)} calls)"
-        ends = [_follow(nodes, merge.output_tensors[0], ends[0][1] + (label,))]
-    split, chain = ends[0]
-    n_filters = int(conv.filters)
-    if split.shape[-1] != n_filters:
-        raise K2PError(f"layer {layer!r}'s map holds its {n_filters} filters on another axis than the last "
-                       "(channels first): influence needs channels last")
-    pool = None
-    consumers = _consumers(nodes, split)
-    if len(consumers) == 1:
-        op = consumers[0].operation
-        if type(op).__name__ in _GLOBAL_POOLS and not getattr(op, "keepdims", False) and \
-                getattr(op, "data_format", "channels_last") == "channels_last":
-            pool = (op, consumers[0].output_tensors[0])
-    cut = split if pool is None else pool[1]
-    reads_input = _reads_inputs(graph, [cut])
-    upstream = keras.Model(graph.inputs, split if pool is None else [split, pool[1]], name="k2p_upstream")
-    downstream = keras.Model([cut] + (list(graph.inputs) if reads_input else []), graph.outputs,
-                             name="k2p_downstream")
-    result = ModelSplit(
-        layer=layer, chain=chain, pool=None if pool is None else f"{pool[0].name} ({type(pool[0]).__name__})",
-        upstream=upstream, downstream=downstream, reads_input=reads_input, n_filters=n_filters,
-        outputs=tuple(t._keras_history[0].name for t in graph.outputs),
-        output_units=tuple(int(np.prod([d for d in t.shape[1:]])) for t in graph.outputs),
-        output_activations=tuple(_output_activation(t) for t in graph.outputs))
-    _SPLITS.setdefault(model, {})[layer] = result
-    return result
 
 
 def influence_passes(split, n_sequences):
@@ -396,6 +172,9 @@ class Influence:
         Where the model was cut (:meth:`ModelSplit.describe`).
     labels : str or None
         Where the labels came from.
+    input_note : str or None
+        How the sequences were fed when not as they are: longer than the model's fixed input,
+        each one's centre (:func:`k2p_keras.annotate.model_split.crop_note`).
     """
 
     msq: np.ndarray
@@ -410,6 +189,7 @@ class Influence:
     layer: str
     split: str
     labels: str | None = None
+    input_note: str | None = None
 
     @property
     def total(self):
@@ -446,7 +226,8 @@ class Influence:
             return ", ".join(f"{self.layer}_{f} ({values[f]:.3g})" for f in np.argsort(-values, kind="stable")[:3])
 
         null = "pooled value's" if self.null == "pooled" else "map's"
-        text = (f"influence (each filter replaced by its {null} mean, {self.n_sequences} sequences): "
+        fed = f", on {self.input_note}" if self.input_note else ""
+        text = (f"influence (each filter replaced by its {null} mean, {self.n_sequences} sequences{fed}): "
                 f"most influential by the outputs' mean squared change {top(self.total)}")
         if self.delta_loss is not None:
             labels = f" (labels {self.labels})" if self.labels else ""
@@ -549,6 +330,8 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
     sequences : numpy.ndarray or callable
         One-hot sequences ``(N, length, 4)`` in the model's channel order, or a callable
         returning fresh batches of them (it is called once or twice: :func:`influence_passes`).
+        Fed as the model reads them: longer than its fixed input, each one's centre; in its
+        Conv2D layout (:func:`k2p_keras.annotate.model_split.model_batches`).
     labels : numpy.ndarray, optional
         ``(N,)`` or ``(N, k)``, in the order of the sequences: ``k`` is the outputs' values per
         sequence (columns in output order), or 1 with class indices for one softmax output.
@@ -572,9 +355,9 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
     split = split_at_activation(model, layer)
     null = resolve_null(null, split)
     if batch_size is None:
-        length = np.shape(sequences)[1] if not callable(sequences) else None
+        length = split.input_length or (np.shape(sequences)[1] if not callable(sequences) else None)
         batch_size = influence_batch_size(length, split.n_filters)
-    open_batches = _as_open_batches(sequences, batch_size)
+    open_batches = model_batches(split, _as_open_batches(sequences, batch_size))
     per_output = None if labels is None else _labels_per_output(labels, split)
     steps = _steps(split)
     tf = steps["tf"]
@@ -583,7 +366,9 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
     # Pass 1: the constants (and, on the pooled route, the pooled matrix, kept when it fits).
     pooled_sum, map_sum, positions, n = np.zeros(n_filters), np.zeros(n_filters), 0.0, 0
     kept, keep = [], split.pooled and not split.reads_input
-    for batch in open_batches():
+    lengths = [np.inf, 0]  # the sequences' own shortest and longest (before a crop)
+    for batch, length in open_batches():
+        lengths = [min(lengths[0], length), max(lengths[1], length)]
         pooled, sums, count = steps["up"](tf.constant(batch))
         map_sum += sums.numpy()
         positions += float(count)
@@ -609,7 +394,7 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
     changes = np.zeros((n_filters, n_out))
     base_loss = np.zeros(n_out)
     offset = 0
-    batches = ((None, p) for p in kept) if kept is not None else ((b, None) for b in open_batches())
+    batches = ((None, p) for p in kept) if kept is not None else ((b, None) for b, _ in open_batches())
     for batch, pooled in batches:
         x = tf.zeros([0]) if batch is None else tf.constant(batch)
         cut = steps["up"](x)[0] if pooled is None else tf.constant(pooled)
@@ -649,4 +434,5 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
         base_loss=None if per_output is None else base_loss / n, null=null, null_values=constants,
         route="pooled" if split.pooled else "map", outputs=split.outputs, msq_per_unit=per_unit, n_sequences=n,
         layer=split.layer, split=split.describe(),
-        labels=labels_source if labels_source is not None else (None if labels is None else "<array>"))
+        labels=labels_source if labels_source is not None else (None if labels is None else "<array>"),
+        input_note=crop_note(split.input_length, int(lengths[0]), int(lengths[1])))

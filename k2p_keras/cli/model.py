@@ -11,7 +11,8 @@ from dataclasses import fields, replace
 import click
 
 from .._numba import parallel_launches_from_threads_safe
-from ..annotate.influence import NULLS, split_at_activation
+from ..annotate.influence import NULLS
+from ..annotate.model_split import split_at_activation
 from ..annotate.logos import require_matplotlib
 from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_SECONDS, tomtom_compiled,
                                warm_up_tomtom)

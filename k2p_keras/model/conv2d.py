@@ -62,6 +62,19 @@ def is_conv2d(entry):
     return is_builtin(entry) and str(entry.get("class_name", "")) in CONV2D_CLASSES
 
 
+def kernel_layout(kernel_shape, channels_first):
+    """The layout (a key of :data:`LAYOUTS`) of a Conv2D kernel ``(height, width, in, F)``, or None.
+
+    The one rule for the reading of a stored kernel and for the feeding of a live model (influence).
+    """
+    height, channels = kernel_shape[0], kernel_shape[2]
+    if (height, channels) == (4, 1):
+        return "image-channels-first" if channels_first else "image"
+    if (height, channels) == (1, 4):
+        return "keras-genomics" if channels_first else "row"
+    return None
+
+
 def conv2d_as_conv1d(name, settings, kernel):
     """Read a stored Conv2D kernel ``(height, width, in, F)`` as a Conv1D kernel ``(k, 4, F)``.
 
@@ -80,17 +93,15 @@ def conv2d_as_conv1d(name, settings, kernel):
     height, _, channels, _ = kernel.shape
     if settings["groups"] != 1:
         raise K2PError(f"Conv2D {name!r} has groups={settings['groups']}, expected 1")
-    if settings["channels_first"] and (height, channels) == (1, 4):
-        layout, conv1d = "keras-genomics", kernel[0]
-    elif (height, channels) == (4, 1):
+    layout = kernel_layout(kernel.shape, settings["channels_first"])
+    if layout in ("image", "image-channels-first"):
         if settings["padding"] != "valid":
             raise K2PError(f"Conv2D {name!r} spans the 4 bases along the height with padding "
                            f"{settings['padding']!r}: the padded rows shift the bases; expected "
                            "valid padding")
-        layout = "image-channels-first" if settings["channels_first"] else "image"
         conv1d = kernel[:, :, 0].transpose(1, 0, 2)
-    elif not settings["channels_first"] and (height, channels) == (1, 4):
-        layout, conv1d = "row", kernel[0]
+    elif layout is not None:
+        conv1d = kernel[0]
     else:
         raise K2PError(f"Conv2D {name!r} ({'channels_first' if settings['channels_first'] else 'channels_last'},"
                        f" kernel {kernel.shape}) is not a scan of one-hot DNA; expected one of "

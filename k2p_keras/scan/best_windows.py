@@ -22,7 +22,7 @@ from .._numba import compiled_on_disk
 from ..errors import K2PError
 from ..validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
 from .accumulator import BatchScanner
-from .devices import check_strategy, worker_share
+from .devices import WorkerWatch, check_strategy, worker_share
 from .lookup import one_hot_to_best_windows
 from .rescore import accumulate_window_sums
 from .route import scan_route
@@ -170,7 +170,10 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     n_sequences = 0
     letter_totals = np.zeros(4)
     worker, n_workers = worker_share(strategy)
+    watch = WorkerWatch(strategy) if n_workers > 1 else None  # a worker that dies ends the others' scans too
     for i, batch in enumerate(batches):
+        if watch is not None:
+            watch()
         batch, labels = batch if isinstance(batch, tuple) else (batch, None)
         if n_labels and labels is None:
             raise K2PError(f"expected batches with their labels, (x, y) pairs with {n_labels} label column(s)")

@@ -9,10 +9,19 @@ Across machines (``MultiWorkerMirroredStrategy``), every worker runs the same pr
 the same sequences: worker ``w`` of ``n`` scans batches ``w, w + n, ...`` (its share), and
 the workers' sums are then all-reduced (:func:`sum_over_workers`), so every worker ends
 with the sums of all the sequences.
+
+A worker that dies must not leave the others waiting. During the scan each worker asks the
+others whether they answer, at most every :data:`WATCH_SECONDS` (:class:`WorkerWatch`: a
+refused connection answers at once; a silent machine is given :data:`HEARTBEAT_SECONDS`);
+in the all-reduce, TensorFlow's coordination service declares a worker dead after
+:data:`HEARTBEAT_SECONDS` without its heartbeat and aborts the collective. Either way the
+others fail in one line naming the worker (:func:`lost_worker_message`).
 """
 import functools
 import os
+import re
 import sys
+import time
 
 import numpy as np
 
@@ -22,6 +31,13 @@ from .route import gpu_may_be_visible
 
 #: What ``--devices`` accepts, for ``--help`` and error messages.
 DEVICES_HELP = "all (every GPU), N (the first N GPUs) or cpu (no GPU)"
+#: TensorFlow's coordination service declares a task dead after this long without its heartbeat
+#: (its default, used when ``heartbeat_timeout_in_ms`` is 0).
+HEARTBEAT_SECONDS = 10
+#: During the scan, a worker asks the others whether they answer at most this often.
+WATCH_SECONDS = 5
+# Tries before a worker that does not answer counts as gone (TensorFlow's own health check makes 3).
+_WATCH_TRIES = 3
 
 
 def parse_devices(text):
@@ -217,6 +233,80 @@ def sum_over_workers(strategy, arrays, maxima=()):
                 else context.all_reduce(tf.distribute.ReduceOp.SUM, v) for name, v in zip(names, values)]
 
     values = strategy.experimental_distribute_values_from_function(on_replica)
-    reduced = tf.function(lambda v: strategy.run(reduce_on_replica, args=(v,)))(values)
-    return {**arrays, **{name: strategy.experimental_local_results(value)[0].numpy()
-                         for name, value in zip(names, reduced)}}
+    start = time.monotonic()
+    try:
+        reduced = tf.function(lambda v: strategy.run(reduce_on_replica, args=(v,)))(values)
+        return {**arrays, **{name: strategy.experimental_local_results(value)[0].numpy()
+                             for name, value in zip(names, reduced)}}
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+            tf.errors.AbortedError) as err:
+        # TensorFlow's reason spans lines and quotes its RPCs: one line naming the worker instead.
+        raise K2PError(lost_worker_message(strategy, err.message, f"found after {time.monotonic() - start:.0f} s in "
+                                           "the all-reduce of the scan's sums")) from None
+
+
+def _context():
+    """TensorFlow's eager context (what its own health checks use; not public API), or None."""
+    try:
+        from tensorflow.python.eager import context  # loaded with TensorFlow by now; not public API
+
+        return context.context()
+    except (ImportError, AttributeError):
+        return None
+
+
+def heartbeat_seconds():
+    """Seconds without a heartbeat after which TensorFlow's coordination service declares a worker dead."""
+    timeout = getattr(getattr(_context(), "coordination_service", None), "heartbeat_timeout_in_ms", 0)
+    return timeout / 1000 if timeout else HEARTBEAT_SECONDS
+
+
+class WorkerWatch:
+    """Called after every batch of a scan across machines: every :data:`WATCH_SECONDS` at most, asks
+    the other workers whether they answer, and raises a one-line K2PError for one that does not."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+        self.due = time.monotonic() + WATCH_SECONDS
+        resolver = getattr(strategy, "cluster_resolver", None)
+        jobs = resolver.cluster_spec().as_dict() if resolver is not None else {}
+        me = (getattr(resolver, "task_type", None), getattr(resolver, "task_id", None))
+        self.peers = [(job, task) for job, tasks in jobs.items() for task in range(len(tasks)) if (job, task) != me]
+        self.check = getattr(_context(), "check_collective_ops_peer_health", None)
+
+    def __call__(self):
+        if self.check is None or time.monotonic() < self.due:
+            return
+        tf = import_tensorflow()
+        for job, task in self.peers:
+            for attempt in range(_WATCH_TRIES):
+                try:
+                    self.check(f"/job:{job}/replica:0/task:{task}", timeout_in_ms=int(heartbeat_seconds() * 1000))
+                    break
+                except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                        tf.errors.FailedPreconditionError) as err:
+                    if attempt + 1 == _WATCH_TRIES:
+                        raise K2PError(lost_worker_message(self.strategy, f"/job:{job}/replica:0/task:{task} "
+                                                           + err.message, "found during the scan")) from None
+        self.due = time.monotonic() + WATCH_SECONDS
+
+
+def lost_worker_message(strategy, reason, when):
+    """One line for a worker that lost another: which worker is gone, and when that was found.
+
+    ``reason`` is TensorFlow's message: tasks named as unhealthy (their heartbeats stopped),
+    the coordination service's leader (the first worker) out of reach, or a peer refusing.
+    """
+    worker, n_workers = worker_share(strategy)
+    tasks = ", ".join(f"{job} {task}" for job, task in
+                      dict.fromkeys(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", reason)))
+    if "leader" in reason:
+        gone = f"{tasks or 'the first worker'}, the leader of TensorFlow's coordination service, cannot be reached"
+    elif "heartbeat" in reason:
+        gone = f"{tasks} stopped answering (no heartbeat for {heartbeat_seconds():g} s)"
+    elif tasks:
+        said = re.sub(r"^/job:\w+/replica:\d+/task:\d+ ", "", reason.strip()).splitlines()[0][:120]
+        gone = f"{tasks} does not answer ({'connection refused' if 'refused' in reason else said})"
+    else:
+        gone = "a worker stopped answering (" + reason.strip().splitlines()[0][:200] + ")"
+    return f"worker {worker} of {n_workers}: {gone}, {when}; the PWMs need every worker's share: restart every worker"
