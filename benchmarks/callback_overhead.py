@@ -184,6 +184,7 @@ def realistic(args):
     for repeat in range(args.repeats):
         _, plain, _ = fit()
         with tempfile.TemporaryDirectory() as out:
+            out = args.out or out  # --out: the last fit's folder is kept (k2p-keras report OUT)
             callback = PWMCallback(x, out, every=args.every, **subsample(args.max_sequences))
             kept = KeepWeights()
             model, epochs, dumps = fit(callback, kept)
@@ -356,6 +357,7 @@ def main():
     parser.add_argument("--pairs", type=int, default=4, help="with --wall: pairs of fits [4]")
     parser.add_argument("--callback", default="{}", help="with --wall: PWMCallback's keywords as JSON [{} = defaults]")
     parser.add_argument("--brief", action="store_true", help="with --wall: the hooks' sums, not every call")
+    parser.add_argument("--out", help="realistic: keep the callback's folder here (for k2p-keras report)")
     parser.add_argument("--versus-full", action="store_true",
                         help="realistic: every epoch's ln b against the MLE on all the sequences")
     args = parser.parse_args()

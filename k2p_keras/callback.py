@@ -68,18 +68,20 @@ class DumpOverBudget(Exception):
         self.estimate = estimate
 
 
-def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=None):
+def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=None, last_estimate=None):
     """Whether ``every="auto"`` writes now, when the last epoch is not yet reached.
 
     A dump now (``estimate`` seconds; None before the first measurement: then one is tried while
     any time is left, and :class:`BudgetProbe` cuts it short) must fit, with the ``spent``
     seconds so far, in ``budget`` of the ``trained`` seconds (the callback's own time left out),
     and, when the whole fit's training seconds ``fit_total`` are known, leave room in its
-    share for the dump after the last epoch (which is always written).
+    share for the dump after the last epoch (which is always written; ``last_estimate`` seconds,
+    on all the sequences, by default ``estimate``).
     """
     if estimate is None:
         return spent < budget * trained
-    if fit_total is not None and spent + 2 * estimate > budget * fit_total:
+    last_estimate = estimate if last_estimate is None else last_estimate
+    if fit_total is not None and spent + estimate + last_estimate > budget * fit_total:
         return False
     return spent + estimate <= budget * trained
 
@@ -413,8 +415,11 @@ class PWMCallback(keras.callbacks.Callback):
         fit_total = None  # the training seconds expected by the end of this fit
         if epochs and self._epochs_timed:
             fit_total = self._trained / self._epochs_timed * (self._epochs_timed + max(epochs - number, 0))
+        # The last dump reads all the sequences: its scan grows by their share over the subsample's.
+        scale = self._source.count / max(self._scan_count(), 1) if self._indices is not None else 1
+        last_estimate = None if self.dump_estimate is None else self.dump_estimate * scale
         if not last and not auto_dump_due(self._trained, self._spent, self.dump_estimate, self.time_budget,
-                                          fit_total):
+                                          fit_total, last_estimate):
             self._say_skipping()
             return
         started = time.perf_counter()

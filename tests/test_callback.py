@@ -613,6 +613,9 @@ def test_auto_dump_due_keeps_the_callback_within_its_share():
     # Room is kept for the dump after the last epoch: 20 s of training in all, 2 s to share.
     assert auto_dump_due(trained=10.0, spent=0.5, estimate=0.5, budget=0.1, fit_total=20.0)     # 1.5 <= 2
     assert not auto_dump_due(trained=10.0, spent=0.5, estimate=0.8, budget=0.1, fit_total=20.0)  # 2.1 > 2
+    # The last dump reads all the sequences, the others a subsample: room is kept for its own cost.
+    assert auto_dump_due(trained=10.0, spent=0.5, estimate=0.1, budget=0.1, fit_total=20.0, last_estimate=1.3)
+    assert not auto_dump_due(trained=10.0, spent=0.5, estimate=0.1, budget=0.1, fit_total=20.0, last_estimate=1.5)
 
 
 def test_budget_probe_projects_from_the_steady_batches():
