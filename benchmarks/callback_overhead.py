@@ -2,7 +2,8 @@
 
     python benchmarks/callback_overhead.py [--epochs 6] [--repeats 3] [--batch-size 32] [--max-sequences N]
     python benchmarks/callback_overhead.py --model realistic [--length 101] [--n 15600]
-    python benchmarks/callback_overhead.py --model realistic --wall [--pairs 4]
+    python benchmarks/callback_overhead.py --model realistic --wall [--pairs 4] [--epochs 16] [--callback JSON]
+    python benchmarks/callback_overhead.py --model realistic --epochs 16 --repeats 1 --versus-full
 
 ``--model toy`` (the default) retrains the architecture of ``example_models/deepbind.keras`` (fresh weights, same seed)
 on ``data/example_seqs.h5``, alternately without callback and with
@@ -24,10 +25,15 @@ training seconds; then the medians: the callback's share of training over the wh
 and one dump against one epoch. With a subset (``--max-sequences``), also how far its ln b
 lies from all the sequences' on the trained weights, in the subset's standard errors.
 
+``--versus-full`` (realistic): after each fit with the callback, every epoch's ln b and SE in
+``summary.tsv`` (on the subsample, except the last epoch) against the MLE on all the sequences
+with that epoch's weights (kept by a callback listed after PWMCallback), in the subsample's SEs.
+
 ``--wall`` measures what a user's script sees instead: each fit in a fresh process (TensorFlow
 imported and the data made before the clock starts), timed from ``PWMCallback(...)`` (or
 from ``fit`` without it) to the end of ``fit``, in ``--pairs`` pairs without and with the
-callback, the order alternating. Whatever the callback's own clock might leave out (its
+callback (``PWMCallback(x, folder, **JSON)``, ``--callback '{"every": "auto", "max_sequences": null}'``
+for the defaults before every epoch was written), the order alternating. Whatever the callback's own clock might leave out (its
 set-up, numba's start-up, contention with training) counts here. Printed per pair: both
 wall times, the processes' CPU seconds, the callback's own clock (``time_spent``), the
 epochs, and where the callback's time went (its hooks, numba's start-up); then the ratios
@@ -74,6 +80,11 @@ class Clock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.end.append(time.perf_counter())
+
+
+def subsample(option):
+    """PWMCallback's max_sequences from --max-sequences: its default when not given, None for "all"."""
+    return {} if option is None else {"max_sequences": None if option == "all" else option}
 
 
 def fresh_model(seed):
@@ -124,17 +135,45 @@ def realistic_model(length, seed):
     return model
 
 
+class KeepWeights(keras.callbacks.Callback):
+    """Each epoch's weights, as PWMCallback (listed before this one) saw them."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
+def versus_full(model, x, weights, summary):
+    """Per epoch: the callback's ln b and SE (summary.tsv) against the MLE on all of ``x``, same weights."""
+    from k2p_keras.io.text import read_summary
+
+    _, rows = read_summary(summary)
+    print("  epoch  scanned  ln b (callback)  SE      ln b (all)  SE (all)  difference / SE  [mean over filters]")
+    for epoch, epoch_weights in enumerate(weights, start=1):
+        mine = [r for r in rows if int(r["epoch"]) == epoch]
+        if not mine:
+            continue
+        model.set_weights(epoch_weights)
+        full = extract(model, x).exact
+        ln_b, se = (np.array([float(r[c]) for r in mine]) for c in ("ln_b", "se_ln_b"))
+        print(f"  {epoch:5d}  {int(mine[0]['sequences_scanned']):7,d}  {ln_b.mean():15.4f}  {se.mean():.4f}  "
+              f"{full.ln_base.mean():10.4f}  {full.se.mean():.4f}    {np.mean((ln_b - full.ln_base) / se):+.2f}")
+
+
 def realistic(args):
     """The realistic model: the callback's own time against training time, fits with and without it."""
     x, y = realistic_data(args.n, args.length, args.seed)
     devices = ", ".join(d.name for d in tf.config.list_logical_devices())
     print(f"realistic model: {x.shape[0]:,} sequences of {x.shape[1]} bp, Conv1D(64, 19) -> max-pool -> "
           f"Dense(32) -> Dense(1), batch {args.batch_size}, {args.epochs} epochs; PWMCallback(every={args.every!r}, "
-          f"max_sequences={args.max_sequences!r}); devices: {devices}; load average {os.getloadavg()[0]:.1f}")
+          f"max_sequences={args.max_sequences or 'default'!r}); devices: {devices}; load average {os.getloadavg()[0]:.1f}")
 
-    def fit(callback=None):
+    def fit(callback=None, kept=None):
         before, after = Clock(), Clock()
-        callbacks = [before, after] if callback is None else [before, callback, after]
+        callbacks = [before, after] if callback is None else [before, callback, after, kept]
         model = realistic_model(args.length, args.seed)
         model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0, callbacks=callbacks)
         epochs = [e - b for b, e in zip(after.begin, after.end)]
@@ -145,8 +184,12 @@ def realistic(args):
     for repeat in range(args.repeats):
         _, plain, _ = fit()
         with tempfile.TemporaryDirectory() as out:
-            callback = PWMCallback(x, out, every=args.every, max_sequences=args.max_sequences)
-            model, epochs, dumps = fit(callback)
+            out = args.out or out  # --out: the last fit's folder is kept (k2p-keras report OUT)
+            callback = PWMCallback(x, out, every=args.every, **subsample(args.max_sequences))
+            kept = KeepWeights()
+            model, epochs, dumps = fit(callback, kept)
+            if args.versus_full:
+                versus_full(model, x, kept.weights, os.path.join(out, "summary.tsv"))
         # The callback's share of training: its own seconds against the training seconds of
         # the same fit (its epochs without its time) and of the fit without it.
         trained = sum(epochs) - sum(dumps)
@@ -189,6 +232,13 @@ def realistic(args):
     moved = np.abs(subset.ln_base - full.ln_base) / subset.se
     print(f"dump on the trained weights (best of 3, outside training): subset {t_subset:.3f} s "
           f"({len(chosen):,} sequences), all {t_full:.3f} s ({len(x):,})")
+    # What a dump costs per sequence and filter (and per window and filter): the slope between the two
+    # sizes, and the fixed part (the model read, Newton's steps, the MEME file) it leaves.
+    filters, windows = full.pwms.shape[0], x.shape[1] - full.pwms.shape[1] + 1
+    slope = (t_full - t_subset) / (len(x) - len(chosen))
+    print(f"dump cost: {slope / filters * 1e6:.3f} us per sequence and filter "
+          f"({slope / filters / windows * 1e9:.2f} ns per window and filter), "
+          f"plus {t_full - slope * len(x):.3f} s per dump")
     print(f"ln b, subset against all: largest |difference| {np.abs(subset.ln_base - full.ln_base).max():.4f}, "
           f"{moved.max():.2f} standard errors of the subset's dump (ln b {subset.ln_base.mean():.3f}, "
           f"SE {subset.se.mean():.4f})")
@@ -199,6 +249,7 @@ WALL_CHILD = """
 import json, sys, tempfile, threading, time
 from benchmarks.callback_overhead import Clock, realistic_data, realistic_model
 with_callback, epochs, n, length, seed = sys.argv[1] == "with", int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), 2017
+kwargs = json.loads(sys.argv[5])
 x, y = realistic_data(n, length, seed)
 model = realistic_model(length, seed)
 events = []
@@ -214,9 +265,9 @@ with tempfile.TemporaryDirectory() as folder:
             real_warm_up(*args)
             events.append(["numba's start-up", began - start, time.perf_counter() - began, time.thread_time() - cpu])
         module._load_compiled_kernels = timed_warm_up
-        callback = module.PWMCallback(x, folder)
+        callback = module.PWMCallback(x, folder, **kwargs)
         events.append(["constructor", 0.0, time.perf_counter() - start, None])
-        for hook in ("on_train_begin", "on_epoch_end"):
+        for hook in ("on_train_begin", "on_epoch_end", "on_train_end"):
             def timed(*args, _real=getattr(callback, hook), _hook=hook, **kwargs):
                 began = time.perf_counter()
                 _real(*args, **kwargs)
@@ -240,14 +291,15 @@ def wall_clock(args):
 
     def fit(kind):
         done = subprocess.run([sys.executable, "-c", WALL_CHILD, kind, str(args.epochs), str(args.n),
-                               str(args.length)], capture_output=True, text=True, env=env, cwd=REPO)
+                               str(args.length), args.callback], capture_output=True, text=True, env=env, cwd=REPO)
         lines = [line for line in done.stdout.splitlines() if line.startswith("JSON ")]
         if done.returncode != 0 or not lines:
             raise SystemExit(done.stderr[-3000:])
         return json.loads(lines[-1][5:])
 
     print(f"realistic model, wall-clock: {args.n:,} sequences of {args.length} bp, {args.epochs} epochs, batch 128; "
-          f"PWMCallback defaults; {args.pairs} pairs of fresh processes; load average {os.getloadavg()[0]:.1f}")
+          f"PWMCallback(x, folder, **{args.callback}); {args.pairs} pairs of fresh processes; "
+          f"load average {os.getloadavg()[0]:.1f}")
     pairs = []
     for p in range(args.pairs):
         order = ("without", "with") if p % 2 == 0 else ("with", "without")
@@ -261,8 +313,14 @@ def wall_clock(args):
               f"load {os.getloadavg()[0]:.1f}")
         print("    epochs (to the end of on_epoch_end), without: " + ", ".join(f"{e:.2f}" for e in got["without"]["epochs"])
               + "; with: " + ", ".join(f"{e:.2f}" for e in got["with"]["epochs"]))
+        hooks = {}
         for name, at, seconds, cpu in got["with"]["events"]:
-            print(f"    {at:7.2f} s  {name}: {seconds:.3f} s" + ("" if cpu is None else f" ({cpu:.3f} s CPU)"))
+            hooks.setdefault(name, []).append(seconds)
+            if not args.brief:
+                print(f"    {at:7.2f} s  {name}: {seconds:.3f} s" + ("" if cpu is None else f" ({cpu:.3f} s CPU)"))
+        print("    the callback's hooks: " + "; ".join(f"{name} {sum(v):.2f} s" + (f" ({', '.join(f'{s:.2f}' for s in v)})"
+                                                                                 if len(v) > 1 else "")
+                                                 for name, v in hooks.items()))
     ratio = [q["with"]["wall"] / q["without"]["wall"] - 1 for q in pairs]
     difference = [q["with"]["wall"] - q["without"]["wall"] for q in pairs]
     print(f"RATIO wall-clock with / without - 1: {statistics.median(ratio):.3f} "
@@ -286,16 +344,22 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="[toy 6, realistic 4]")
     parser.add_argument("--repeats", type=int, default=None, help="[toy 3, realistic 2]")
     parser.add_argument("--batch-size", type=int, default=None, help="[toy 32, realistic 128]")
-    parser.add_argument("--max-sequences", default=None, type=lambda v: v if v == "auto" else int(v),
-                        help="the callback's max_sequences: N or auto [all sequences, the default]")
-    parser.add_argument("--every", default="auto", type=lambda v: v if v == "auto" else int(v),
-                        help="realistic: the callback's every [auto, the default]")
+    parser.add_argument("--max-sequences", default=None,
+                        type=lambda v: v if v in ("auto", "all") else int(v),
+                        help="the callback's max_sequences: N, auto or all [toy: all; realistic: the callback's default]")
+    parser.add_argument("--every", default=1, type=lambda v: v if v == "auto" else int(v),
+                        help="realistic: the callback's every [1, the default]")
     parser.add_argument("--n", type=int, default=15_600, help="realistic: sequences [15600]")
     parser.add_argument("--length", type=int, default=101, help="realistic: sequence length [101]")
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--wall", action="store_true",
                         help="realistic: wall-clock of fresh processes with and without the callback")
     parser.add_argument("--pairs", type=int, default=4, help="with --wall: pairs of fits [4]")
+    parser.add_argument("--callback", default="{}", help="with --wall: PWMCallback's keywords as JSON [{} = defaults]")
+    parser.add_argument("--brief", action="store_true", help="with --wall: the hooks' sums, not every call")
+    parser.add_argument("--out", help="realistic: keep the callback's folder here (for k2p-keras report)")
+    parser.add_argument("--versus-full", action="store_true",
+                        help="realistic: every epoch's ln b against the MLE on all the sequences")
     args = parser.parse_args()
     toy = args.model == "toy"
     for key, toy_value, realistic_value in (("epochs", 6, 4), ("repeats", 3, 2), ("batch_size", 32, 128)):
@@ -319,7 +383,7 @@ def main():
         epochs, _ = timed_fit(x, y, args)
         plain += epochs[1:]
         with tempfile.TemporaryDirectory() as out:
-            callback = PWMCallback(x, out, every=1, max_sequences=args.max_sequences)
+            callback = PWMCallback(x, out, every=1, **subsample(args.max_sequences or "all"))
             epochs, dumps = timed_fit(x, y, args, callback)
             scanned = callback.last_extraction.stats.n_sequences
         with_cb += epochs[1:]

@@ -2,13 +2,14 @@
 
     model.fit(x, y, epochs=20, callbacks=[PWMCallback(x, "pwms/")])
 
-At the end of an epoch (every epoch with ``every=1``; by default, as often as keeps its own
-time under a tenth of the training time, and always after the last epoch) the callback runs
-:func:`k2p_keras.extract` on the live model (its current weights, BatchNormalization folded with its current moving
-statistics, the pattern checked again) and a fixed set of training sequences, the same call
-as the command line, then writes ``epoch_0001.meme``, ``epoch_0002.meme``, ... and rewrites
-``summary.tsv``. Every file is replaced atomically, so an interrupted training leaves only
-whole files behind.
+At the end of every epoch (``every=N``: every N-th; ``every="auto"``: as often as keeps its
+own time under a tenth of the training time) the callback runs :func:`k2p_keras.extract` on
+the live model (its current weights, BatchNormalization folded with its current moving
+statistics, the pattern checked again), the same call as the command line, then writes
+``epoch_0001.meme``, ``epoch_0002.meme``, ... and rewrites ``summary.tsv``. The PWMs are
+exact at every epoch; only their base is estimated, by default on a fixed random subsample
+of the sequences at the intermediate epochs and on all of them at the last. Every file is
+replaced atomically, so an interrupted training leaves only whole files behind.
 """
 import math
 import os
@@ -48,8 +49,9 @@ SUMMARY_COLUMNS = ("epoch", "filter", "ln_b", "base", "se_ln_b", "log_likelihood
 #: of the model it trains (no weights file).
 NOT_IN_CALLBACK = ("method", "threshold", "threshold_fraction", "strategy", "weights")
 
-#: ``max_sequences="auto"``: a tenth of the sequences, but at least this many windows (sequences
-#: x positions of the conv) when there are so many; fewer sequences are all scanned.
+#: ``max_sequences="auto"`` (the intermediate epochs' subsample): a tenth of the sequences, but at
+#: least this many windows (sequences x positions of the conv) when there are so many; fewer
+#: sequences are all scanned.
 AUTO_FRACTION, AUTO_MIN_WINDOWS = 0.1, 100_000
 
 #: ``every="auto"``: the callback's own time (its dumps, and a cut-short first try) stays under
@@ -68,31 +70,20 @@ class DumpOverBudget(Exception):
         self.estimate = estimate
 
 
-def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=None):
+def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=None, last_estimate=None):
     """Whether ``every="auto"`` writes now, when the last epoch is not yet reached.
 
-    A dump now must fit in the share of the training so far, and, when the length of the
-    whole fit is known, leave room in the whole fit's share for the dump after the last
-    epoch (which is always written).
-
-    Parameters
-    ----------
-    trained : float
-        Seconds of training so far (the callback's own time left out).
-    spent : float
-        Seconds the callback has spent so far (dumps and cut-short tries).
-    estimate : float or None
-        Seconds a dump is expected to take; None before the first measurement, and then
-        a dump is tried while any time is left (:class:`BudgetProbe` cuts it short if it
-        runs over).
-    budget : float
-        The callback's largest share of the training time.
-    fit_total : float, optional
-        Seconds the whole fit is expected to train (the mean epoch so far times its epochs).
+    A dump now (``estimate`` seconds; None before the first measurement: then one is tried while
+    any time is left, and :class:`BudgetProbe` cuts it short) must fit, with the ``spent``
+    seconds so far, in ``budget`` of the ``trained`` seconds (the callback's own time left out),
+    and, when the whole fit's training seconds ``fit_total`` are known, leave room in its
+    share for the dump after the last epoch (which is always written; ``last_estimate`` seconds,
+    on all the sequences, by default ``estimate``).
     """
     if estimate is None:
         return spent < budget * trained
-    if fit_total is not None and spent + 2 * estimate > budget * fit_total:
+    last_estimate = estimate if last_estimate is None else last_estimate
+    if fit_total is not None and spent + estimate + last_estimate > budget * fit_total:
         return False
     return spent + estimate <= budget * trained
 
@@ -100,12 +91,10 @@ def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=N
 class BudgetProbe:
     """``progress`` hook of a dump that may be cut short: raises :class:`DumpOverBudget`.
 
-    After the first batch (which carries the one-time start-up: numba's kernels loaded,
-    TensorFlow's tracing) the dump is given up only if it has already used the whole
-    ``allowance`` (seconds), with the first batch's rate times ``total`` as an upper-bound
-    estimate; after later batches, once the time so far plus the steady per-sequence rate
-    over the sequences left would exceed it, with that rate times ``total`` (the start-up,
-    the MLE and the files left out). A scan that has read all ``total`` sequences is kept.
+    After the first batch (which carries any one-time start-up) the dump is given up only if
+    it has used the whole ``allowance`` (seconds); after later batches, once the time so far
+    plus the steady per-sequence rate over the sequences left would exceed it. The estimate
+    is that rate times ``total``. A scan that has read all ``total`` sequences is kept.
     """
 
     def __init__(self, total, allowance, clock=time.perf_counter):
@@ -140,13 +129,11 @@ def _load_compiled_kernels(diagnostics=False):
 
 
 def auto_sequence_count(count, windows_per_sequence):
-    """How many of ``count`` sequences ``max_sequences="auto"`` scans.
+    """How many of ``count`` sequences ``max_sequences="auto"`` scans at the intermediate epochs.
 
     A tenth of them, but at least enough for :data:`AUTO_MIN_WINDOWS` windows, and at most
-    all. On the 15,600 x 101 bp of benchmarks/callback_overhead.py a dump then cost 8-15% of an epoch instead of
-    40-80% on a shared 2-core machine; but with strong sites ln b comes out lower than on all
-    the data, because the threshold follows the largest activation seen
-    (docs/callback-overhead.md), which is why it is not the default.
+    all: enough best windows that ln b's standard error stays small (docs/callback.md gives
+    it against all the sequences' ln b, epoch by epoch).
     """
     wanted = max(math.ceil(AUTO_FRACTION * count), math.ceil(AUTO_MIN_WINDOWS / max(windows_per_sequence, 1)))
     return min(count, wanted)
@@ -202,32 +189,31 @@ class PWMCallback(keras.callbacks.Callback):
     output_dir : str or os.PathLike
         Folder for ``epoch_0001.meme``, ``epoch_0002.meme``, ... and ``summary.tsv``;
         created if missing. Files of the same names there are replaced.
-    every : "auto" or int
-        Write after every ``every``-th epoch (epochs counted from 1, as Keras prints them).
-        "auto" (the default) writes after an epoch when that keeps the callback's own time
-        under ``time_budget`` of the training time so far and leaves room in the whole
-        fit's share for the dump after the last epoch, which is always written
-        (:func:`auto_dump_due`): on benchmarks/callback_overhead.py's 15,600 x 101 bp model a dump of all
-        sequences costs 0.07 to 0.11 of an epoch on a CPU (with numba), so nearly every epoch is
-        written; on its 1,000 bp variant (0.07) every epoch (docs/callback.md). The
-        callback's time counts its set-up and numba's one-time start-up too (at the first
-        epoch's end), not only its dumps (:attr:`time_spent`). Before the first measurement a
-        dump is tried and given up, unwritten, as soon as it would run over; the first time
-        an epoch is skipped one line on stderr says so and what a dump costs. Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
-        ``EarlyStopping``, list it before this callback, so the epoch it stops at is written.
-        "auto" times the epochs through ``fit`` (``on_epoch_begin``, ``params["epochs"]``);
-        driven by hand, call :meth:`extract_result` instead. Logs get ``k2p_mean_*`` on
-        written epochs only: monitor them with ``every=1``.
-    max_sequences : int, "auto" or None
-        None (the default) scans every sequence at every dump, so a dump's PWMs equal
-        ``k2p-keras`` on the same weights and sequences. An int estimates on a random
-        subset of this many sequences, drawn once (with ``seed``) when training first
-        begins, so that every dump sees the same sequences; "auto" takes a tenth of them,
-        but at least 100,000 windows' worth (:func:`auto_sequence_count`: all of a small
-        set), which keeps a dump near a tenth of an epoch, for ``every=1``. On a subset,
-        strong sites make ln b come out lower than on all the sequences (the threshold is
-        half the largest activation seen; docs/callback-overhead.md). The summary's
-        ``sequences_scanned`` says how many went in, and :attr:`sequence_indices` which.
+    every : int or "auto"
+        Write after every ``every``-th epoch (epochs counted from 1, as Keras prints them);
+        1 (the default) writes every epoch. "auto" writes after an epoch only when that keeps
+        the callback's own time (its set-up, numba's one-time start-up, its dumps) under
+        ``time_budget`` of the training time so far, with room left for the dump after the
+        last epoch, which it always writes (:func:`auto_dump_due`); the first time it skips
+        an epoch one line on stderr says so and what a dump costs. Before its first
+        measurement it tries a dump and gives it up, unwritten, as soon as it would run over.
+        Which epochs were written: :attr:`dumped_epochs` and ``summary.tsv``. With
+        ``EarlyStopping``, list it before this callback, so the epoch it stops at is the last
+        (written on all the sequences). "auto" times the epochs through ``fit``; driven by
+        hand, call :meth:`extract_result` instead. Logs get ``k2p_mean_*`` on written epochs only.
+    max_sequences : "auto", int or None
+        The sequences the intermediate epochs' base is estimated on: "auto" (the default) a
+        fixed random subsample, a tenth of them but at least 100,000 windows' worth
+        (:func:`auto_sequence_count`; all of a small set); an int that many; None all of
+        them. The subsample is drawn once (with ``seed``) when training first begins, so
+        every epoch sees the same sequences. The last epoch of ``fit`` is estimated on all
+        the sequences whatever this says (the dump at its ``on_epoch_end``, or again at
+        ``on_train_end`` when ``fit`` ended otherwise), so its PWMs equal ``k2p-keras`` on
+        the same weights and sequences. Every epoch's PWMs are the exact transform of that
+        epoch's kernel; the subsample only moves the base (its SE is in ``summary.tsv``; on
+        the realistic benchmark, docs/callback.md gives it against all the sequences' ln b).
+        ``summary.tsv``'s ``sequences_scanned`` and each MEME file's ``# sequences:`` line say
+        how many went in; :attr:`sequence_indices` which.
     seed : int
         Seed of the subset drawn with ``max_sequences`` (arrays and files only).
     annotate : str, os.PathLike, True or None
@@ -276,8 +262,8 @@ class PWMCallback(keras.callbacks.Callback):
         ``every="auto"``: the seconds a dump is expected to take (the last dump's, or a
         cut-short try's projection).
     sequence_indices : numpy.ndarray of int or None
-        The sequences every dump scans (sorted positions in ``sequences``), set when
-        training begins; None when all are scanned.
+        The subsample the intermediate epochs scan (sorted positions in ``sequences``), set
+        when training begins; None when they scan all.
 
     Notes
     -----
@@ -286,13 +272,8 @@ class PWMCallback(keras.callbacks.Callback):
     dump), so they reach ``History`` and any callback placed after this one in the list
     (put ``TensorBoard`` after it). Epochs without a dump get neither key.
 
-    ``summary.tsv`` has one row per filter and dump: ``epoch``, then the columns of
-    ``k2p-keras --summary`` (``filter``, ``ln_b``, ``base``, ``se_ln_b``, ``log_likelihood``,
-    ``sequences_used``, ``constant_d``, ``information_content`` in bits summed over
-    positions, ``consensus``), then ``pwm_change``: the Jensen-Shannon divergence (bits, 0
-    to 1) between each row of the filter's PWM and the same row at the previous dump,
-    averaged over rows, and ``sequences_scanned``: how many sequences the dump's scan
-    read (see ``max_sequences``; ``sequences_used`` counts the sites among them).
+    ``summary.tsv`` has one row per filter and written epoch (:data:`SUMMARY_COLUMNS`;
+    ``pwm_change``: :func:`pwm_change` against the previous dump; docs/callback.md).
 
     The MLE assumes conv -> non-decreasing activation -> global (or local) max-pool. The
     pattern is checked when training begins and again at every dump (a BatchNormalization
@@ -304,11 +285,11 @@ class PWMCallback(keras.callbacks.Callback):
 
     Examples
     --------
-    >>> cb = PWMCallback(x_train, "pwms/", every=1, max_sequences="auto")   # doctest: +SKIP
+    >>> cb = PWMCallback(x_train, "pwms/")                                  # doctest: +SKIP
     >>> model.fit(x_train, y_train, epochs=50, callbacks=[cb])             # doctest: +SKIP
     """
 
-    def __init__(self, sequences, output_dir, every="auto", *, max_sequences=None, seed=0, annotate=None,
+    def __init__(self, sequences, output_dir, every=1, *, max_sequences="auto", seed=0, annotate=None,
                  annotate_options=None, time_budget=AUTO_TIME_BUDGET, labels=None, **options):
         super().__init__()
         self.every = _positive_int(every, "every")
@@ -331,12 +312,13 @@ class PWMCallback(keras.callbacks.Callback):
         self.last_result = None
         self.dumped_epochs = []
         self._sequences = self._check_sequences(sequences)
-        self._labels, self._label_values = labels, None
+        self._labels, self._label_values = labels, None  # the labels of every sequence, once read
         self._source = None
         self._source_spec = None
         self._indices = None
         self._layer_name = None
-        self._previous_pwms = None
+        self._previous_pwms = self._before_previous = None
+        self._last_epoch, self._last_subsampled = None, False  # the last epoch seen; its dump on the subsample
         self._rows = []
         # every="auto": seconds of training and of the callback's own work so far.
         self._epoch_started = None
@@ -415,23 +397,31 @@ class PWMCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         """Write ``epoch_NNNN.meme``, rewrite ``summary.tsv``, fill ``logs`` (when ``every`` says so)."""
         number = epoch + 1
+        self._last_epoch = number
         if self._epoch_started is not None:
             self._trained += time.perf_counter() - self._epoch_started
             self._epochs_timed += 1
             self._epoch_started = None
-        if self.every != "auto":
-            if number % self.every == 0:
-                self._dump(number, logs)
-            return
-        # The last epoch of fit, or one after which a callback before this one (EarlyStopping) stops it.
+        # The last epoch of fit, or one after which a callback before this one (EarlyStopping) stops it:
+        # its base comes from all the sequences.
         epochs = (self.params or {}).get("epochs")
         last = number == epochs or bool(getattr(self.model, "stop_training", False))
+        if self.every != "auto":
+            if number % self.every == 0:
+                self._load_kernels_once()
+                started = time.perf_counter()
+                self._dump(number, logs, everything=last)
+                self._spent += time.perf_counter() - started
+            return
         self._load_kernels_once()
         fit_total = None  # the training seconds expected by the end of this fit
         if epochs and self._epochs_timed:
             fit_total = self._trained / self._epochs_timed * (self._epochs_timed + max(epochs - number, 0))
+        # The last dump reads all the sequences: its scan grows by their share over the subsample's.
+        scale = self._source.count / max(self._scan_count(), 1) if self._indices is not None else 1
+        last_estimate = None if self.dump_estimate is None else self.dump_estimate * scale
         if not last and not auto_dump_due(self._trained, self._spent, self.dump_estimate, self.time_budget,
-                                          fit_total):
+                                          fit_total, last_estimate):
             self._say_skipping()
             return
         started = time.perf_counter()
@@ -439,7 +429,7 @@ class PWMCallback(keras.callbacks.Callback):
         if not last and self.dump_estimate is None:
             probe = BudgetProbe(self._scan_count(), self.time_budget * self._trained - self._spent)
         try:
-            self._dump(number, logs, progress=probe)
+            self._dump(number, logs, progress=probe, everything=last)
         except DumpOverBudget as over:
             self.dump_estimate = over.estimate
             self._say_skipping()
@@ -448,14 +438,18 @@ class PWMCallback(keras.callbacks.Callback):
         finally:
             self._spent += time.perf_counter() - started
 
-    def _load_kernels_once(self):
-        """numba's one-time start-up (its import, registries and cached kernels: 0.5 s on a quiet
-        machine, 1-1.5 s on a busy one), at the first epoch's end, counted as the callback's time.
+    def on_train_end(self, logs=None):
+        """The last epoch's base on all the sequences, when its dump took the subsample (``fit`` was
+        stopped by a callback listed after this one, or the callback is driven by hand)."""
+        if self._last_subsampled and self.dumped_epochs and self.dumped_epochs[-1] == self._last_epoch:
+            started = time.perf_counter()
+            self._dump(self._last_epoch, None, everything=True)
+            self._spent += time.perf_counter() - started
 
-        Not in a thread beside training: Keras runs each training step from Python, and the two
-        threads took turns at the GIL, so the epoch it overlapped lasted 1.6-2 s longer (2 busy
-        cores; benchmarks/callback_overhead.py --wall), more than the start-up costs alone.
-        """
+    def _load_kernels_once(self):
+        """numba's one-time start-up (its import, registries and cached kernels), at the first
+        epoch's end, counted as the callback's time. Not in a thread beside training: the GIL is
+        shared with Keras's Python training loop (docs/callback-overhead.md)."""
         if self._needs_sequences and not self._kernels_loaded:
             started = time.perf_counter()
             _load_compiled_kernels(self.options.diagnostics)
@@ -486,40 +480,57 @@ class PWMCallback(keras.callbacks.Callback):
             return len(self._indices)
         return self._source.count if self._source is not None else 0
 
-    def _dump(self, number, logs, progress=None):
-        result = self._plan(self._layer_name).run(progress=progress)
+    def _dump(self, number, logs, progress=None, everything=False):
+        """Write epoch ``number``: on all the sequences with ``everything``, else on the subsample.
+
+        The same epoch dumped again (on all the sequences, at ``on_train_end``) replaces its file and rows.
+        """
+        indices = None if everything else self._indices
+        again = bool(self.dumped_epochs) and self.dumped_epochs[-1] == number
+        result = self._plan(self._layer_name, indices).run(progress=progress)
         if self._database is not None:
             result.annotate(self._database, **self.annotate_options)
+        if self._needs_sequences:
+            result.sequences = self._sequences_label(indices)
         extraction = result.exact
-        change = pwm_change(self._previous_pwms, extraction.pwms)
+        change = pwm_change(self._before_previous if again else self._previous_pwms, extraction.pwms)
         scanned = extraction.stats.n_sequences if extraction.stats is not None else 0
         result.write_meme(os.path.join(self.output_dir, meme_name(number)))
         new_rows = [{**row, "epoch": number, "sequences_scanned": scanned, "pwm_change": float(filter_change)}
                     for row, filter_change in zip(result.summary_rows(), change)]
+        if again:  # the whole table is formatted again without the epoch's subsample rows
+            self._rows = [row for row in self._rows if row["epoch"] != number]
+            self._summary_columns = None
+        else:
+            self._before_previous = self._previous_pwms
+            self.dumped_epochs.append(number)
         self._rows += new_rows
         self._write_summary(result, new_rows)
         self._previous_pwms = extraction.pwms
+        self._last_subsampled = indices is not None
         self.last_result, self.last_extraction = result, extraction
-        self.dumped_epochs.append(number)
         if logs is not None:
             logs["k2p_mean_ln_b"] = float(np.mean(extraction.ln_base))
             logs["k2p_mean_pwm_change"] = float(np.mean(change)) if np.all(np.isfinite(change)) else math.nan
 
     # ------------------------------------------------------------------ pieces
 
-    def _plan(self, layer):
-        """:func:`k2p_keras.extract.plan_extraction` on the live model and the chosen sequences."""
+    def _plan(self, layer, indices=None):
+        """:func:`k2p_keras.extract.plan_extraction` on the live model and the sequences at ``indices`` (all: None)."""
         if self._needs_sequences and self._source is None:
             self._open_source(self.model, layer)
         batches = None
+        labels = self._label_values
         if self._needs_sequences:
-            source, indices = self._source, self._indices
+            source = self._source
 
             def batches():
                 return source.iter_batches(self._settled_batch_size(), indices=indices)
 
+            if labels is not None and indices is not None:
+                labels = labels[indices]
         try:
-            return plan_extraction(self.model, batches, self._label_values, **{**self._option_values(), "layer": layer})
+            return plan_extraction(self.model, batches, labels, **{**self._option_values(), "layer": layer})
         except PatternError as err:
             raise PatternError(f"{err.message} Give PWMCallback a fixed base=B to write PWMs anyway, "
                                "or leave out strict=True to estimate it from the strong windows anywhere",
@@ -532,27 +543,15 @@ class PWMCallback(keras.callbacks.Callback):
         return replace(self.options, batch_size=size, dataset=None).keywords()
 
     def extract_result(self):
-        """:func:`k2p_keras.extract` on the model's current weights: exact PWMs and their figures.
-
-        The pattern is checked at every call: a BatchNormalization whose scale turned
-        negative since the last dump makes the sites the strong windows anywhere (with a
-        warning), or raises :class:`~k2p_keras.errors.PatternError` with ``strict=True``.
-
-        Returns
-        -------
-        k2p_keras.extract.ExtractionResult
-        """
+        """:func:`k2p_keras.extract` on the model's current weights (and the subsample, if any): an
+        :class:`~k2p_keras.extract.ExtractionResult`. The pattern is checked at every call, as at a dump."""
         if self.model is None or self._layer_name is None:
             raise K2PError("the callback has no model yet: it is set up when training begins")
-        return self._plan(self._layer_name).run()
+        return self._plan(self._layer_name, self._indices).run()
 
     def extract(self):
-        """The exact PWMs from the model's current weights (``extract_result().exact``).
-
-        Returns
-        -------
-        k2p_keras.motifs.exact.Extraction
-        """
+        """The exact PWMs from the model's current weights: ``extract_result().exact``, an
+        :class:`~k2p_keras.motifs.exact.Extraction`."""
         return self.extract_result().exact
 
     def _open_source(self, model, layer):
@@ -574,12 +573,17 @@ class PWMCallback(keras.callbacks.Callback):
             indices = np.sort(rng.choice(source.count, size=wanted, replace=False))
         self._source, self._indices, self._source_spec = source, indices, spec
         if self.options.influence or self.options.diagnostics or self._labels is not None:
-            values, _ = open_labels(self._labels, source, source.count)
-            self._label_values = values if values is None or indices is None else values[indices]
+            self._label_values, _ = open_labels(self._labels, source, source.count)
+
+    def _sequences_label(self, indices):
+        """The MEME header's ``# sequences:`` line: all the sequences, or the subsample and its size."""
+        count = self._source.count
+        if indices is None:
+            return f"all {count:,} training sequences"
+        return f"a fixed random subsample of {len(indices):,} of the {count:,} training sequences (seed {self.seed})"
 
     def _settled_batch_size(self):
-        """The size the sequences are read in, worked out at the first dump: "auto" asks which scan
-        route runs, which loads numba (in the warm-up thread by then, not in ``on_train_begin``)."""
+        """The size the sequences are read in, worked out at the first dump (not ``on_train_begin``: it loads numba)."""
         if self._batch_size is None:
             self._batch_size = resolved_batch_size(self._source_spec, self.options, self._source.max_length)
         return self._batch_size

@@ -446,43 +446,6 @@ def test_a_weights_file_is_no_option_of_the_callback(data, tmp_path):
         PWMCallback(data[0], tmp_path, weights="w.h5")
 
 
-def test_auto_subsample_is_stated_and_equals_the_cli_on_those_sequences(tmp_path):
-    """max_sequences="auto" scans a tenth of a large set (>= 100,000 windows), says how many in
-    summary.tsv, and its dump equals the CLI on exactly those sequences and the saved weights."""
-    from click.testing import CliRunner
-
-    from k2p_keras.callback import auto_sequence_count
-    from k2p_keras.cli.group import cli
-
-    rng = np.random.default_rng(11)
-    n = 4000  # 4,000 x 35 windows: "auto" keeps ceil(100,000 / 35) = 2,858, not a tenth (400)
-    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(n, LENGTH))]
-    y = rng.integers(0, 2, n).astype(np.float32)
-    expected = auto_sequence_count(n, LENGTH - WIDTH + 1)
-    assert expected == 2858
-    model = deepbind_model()
-    callback = PWMCallback(x, tmp_path / "dumps", max_sequences="auto")
-    model.fit(x, y, epochs=1, batch_size=128, verbose=0, callbacks=[callback])
-    chosen = callback.sequence_indices
-    assert chosen is not None and len(chosen) == expected and np.all(np.diff(chosen) > 0)
-    _, rows = read_summary(tmp_path / "dumps" / "summary.tsv")
-    assert {int(r["sequences_scanned"]) for r in rows} == {expected}
-
-    model.save(tmp_path / "m.keras")
-    np.save(tmp_path / "chosen.npy", x[chosen])
-    result = CliRunner().invoke(cli, [str(tmp_path / "m.keras"), str(tmp_path / "chosen.npy"), "-q",
-                                      "-o", str(tmp_path / "cli.meme")])
-    assert result.exit_code == 0, result.output
-    assert motifs_part(tmp_path / "cli.meme") == motifs_part(tmp_path / "dumps" / "epoch_0001.meme")
-    # None (the default) scans every sequence.
-    everything = PWMCallback(x, tmp_path / "all")
-    model.fit(x, y, epochs=1, batch_size=128, verbose=0, callbacks=[everything])
-    assert everything.sequence_indices is None
-    assert everything.last_extraction.stats.n_sequences == n
-
-
-# ------------------------------------------------------------------ every="auto"
-
 class StopAfter(keras.callbacks.Callback):
     """Stops training at the end of one epoch, as EarlyStopping does."""
 
@@ -495,11 +458,101 @@ class StopAfter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class SaveModelEachEpoch(keras.callbacks.Callback):
+    """Saves the model after each epoch (listed after PWMCallback: the weights its dump was made from)."""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.save(self.folder / f"epoch_{epoch + 1}.keras")
+
+
+def meme_sequences_line(path):
+    return next(line for line in pathlib.Path(path).read_text().splitlines() if line.startswith("# sequences:"))
+
+
+def test_default_subsample_then_all_sequences_each_epoch_verified_and_equal_to_the_cli(tmp_path, capfd):
+    """By default every epoch is written, silently; the intermediate epochs on a fixed random subsample
+    ("auto": >= 100,000 windows here), its size in summary.tsv and the MEME header, the last on all the
+    sequences. Each epoch's file is the CLI's on the same sequences and that epoch's saved model, and
+    passes ``k2p-keras verify`` against it (and not against another epoch's)."""
+    from click.testing import CliRunner
+
+    from k2p_keras.callback import auto_sequence_count
+    from k2p_keras.cli.group import cli
+
+    rng = np.random.default_rng(11)
+    n = 4000  # 4,000 x 35 windows: "auto" keeps ceil(100,000 / 35) = 2,858, not a tenth (400)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(n, LENGTH))]
+    y = rng.integers(0, 2, n).astype(np.float32)
+    expected = auto_sequence_count(n, LENGTH - WIDTH + 1)
+    assert expected == 2858
+    callback = PWMCallback(x, tmp_path / "dumps")
+    capfd.readouterr()
+    deepbind_model().fit(x, y, epochs=3, batch_size=256, verbose=0,
+                         callbacks=[callback, SaveModelEachEpoch(tmp_path)])
+    assert "PWMCallback" not in capfd.readouterr().err  # nothing skipped, nothing said
+    assert callback.dumped_epochs == [1, 2, 3]
+    assert sorted(os.listdir(tmp_path / "dumps")) == [f"epoch_000{e}.meme" for e in (1, 2, 3)] + ["summary.tsv"]
+    chosen = callback.sequence_indices
+    assert chosen is not None and len(chosen) == expected and np.all(np.diff(chosen) > 0)
+    _, rows = read_summary(tmp_path / "dumps" / "summary.tsv")
+    assert [(int(r["epoch"]), int(r["sequences_scanned"])) for r in rows] == \
+        [(1, expected)] * FILTERS + [(2, expected)] * FILTERS + [(3, n)] * FILTERS
+    assert f"subsample of {expected:,} of the {n:,}" in meme_sequences_line(tmp_path / "dumps" / "epoch_0002.meme")
+    assert f"all {n:,} training sequences" in meme_sequences_line(tmp_path / "dumps" / "epoch_0003.meme")
+
+    np.save(tmp_path / "chosen.npy", x[chosen])
+    np.save(tmp_path / "all.npy", x)
+    runner = CliRunner()
+    for epoch, sequences in ((1, "chosen.npy"), (2, "chosen.npy"), (3, "all.npy")):
+        model, dump = str(tmp_path / f"epoch_{epoch}.keras"), tmp_path / "dumps" / f"epoch_000{epoch}.meme"
+        result = runner.invoke(cli, [model, str(tmp_path / sequences), "-q", "-o", str(tmp_path / "cli.meme")])
+        assert result.exit_code == 0, result.output
+        assert motifs_part(tmp_path / "cli.meme") == motifs_part(dump), epoch
+        verified = runner.invoke(cli, ["verify", model, str(tmp_path / "all.npy"), "--pwms", str(dump)])
+        assert verified.exit_code == 0, verified.output
+    other = runner.invoke(cli, ["verify", str(tmp_path / "epoch_3.keras"), str(tmp_path / "all.npy"),
+                                "--pwms", str(tmp_path / "dumps" / "epoch_0001.meme")])
+    assert other.exit_code == 1, other.output
+
+    # None scans every sequence at every epoch.
+    everything = PWMCallback(x, tmp_path / "all", max_sequences=None)
+    deepbind_model().fit(x, y, epochs=2, batch_size=256, verbose=0, callbacks=[everything])
+    assert everything.sequence_indices is None
+    _, rows = read_summary(tmp_path / "all" / "summary.tsv")
+    assert {int(r["sequences_scanned"]) for r in rows} == {n}
+
+
+def test_a_fit_stopped_after_the_callback_has_its_last_epoch_rewritten_on_all_sequences(data, tmp_path):
+    """A callback listed after PWMCallback stops fit: the epoch was dumped on the subsample, and
+    on_train_end writes it again on all the sequences, replacing its file and its rows, its
+    pwm_change still against the epoch before."""
+    x, y = data
+    callback = PWMCallback(x, tmp_path, max_sequences=100, seed=5, sites="all")
+    deepbind_model().fit(x, y, epochs=5, batch_size=32, verbose=0, callbacks=[callback, StopAfter(2)])
+    assert callback.dumped_epochs == [1, 2]
+    _, rows = read_summary(tmp_path / "summary.tsv")
+    assert [(int(r["epoch"]), int(r["sequences_scanned"])) for r in rows] == \
+        [(1, 100)] * FILTERS + [(2, N_SEQUENCES)] * FILTERS
+    assert callback.last_extraction.stats.n_sequences == N_SEQUENCES
+    assert "all 300 training sequences" in meme_sequences_line(tmp_path / "epoch_0002.meme")
+    pwms = {e: np.array([m.pwm for m in read_meme(tmp_path / f"epoch_000{e}.meme")]) for e in (1, 2)}
+    change = [float(r["pwm_change"]) for r in rows if r["epoch"] == "2"]
+    expected = [np.mean(jensenshannon(a, b, axis=1, base=2) ** 2) for a, b in zip(pwms[1], pwms[2])]
+    np.testing.assert_allclose(change, expected, atol=1e-5)
+    assert_only_whole_files(tmp_path)
+
+
+# ------------------------------------------------------------------ every="auto"
+
 def test_auto_schedule_always_writes_the_last_epoch_and_says_it_skips(data, tmp_path, capfd):
     """With no time to spare, "auto" skips, says so once, and writes the last epoch; a first try that
     would run over is given up unwritten."""
     x, y = data
-    callback = PWMCallback(x, tmp_path / "tight", time_budget=1e-9, batch_size=64)
+    callback = PWMCallback(x, tmp_path / "tight", every="auto", time_budget=1e-9, batch_size=64)
     deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[callback])
     assert callback.dumped_epochs == [3]
     assert sorted(os.listdir(tmp_path / "tight")) == ["epoch_0003.meme", "summary.tsv"]
@@ -509,13 +562,13 @@ def test_auto_schedule_always_writes_the_last_epoch_and_says_it_skips(data, tmp_
     assert callback.dump_estimate > 0  # the last dump's time
 
     # An epoch after which a callback listed before this one stops training is written too.
-    stopped = PWMCallback(x, tmp_path / "stopped", time_budget=1e-9, batch_size=64)
+    stopped = PWMCallback(x, tmp_path / "stopped", every="auto", time_budget=1e-9, batch_size=64)
     deepbind_model().fit(x, y, epochs=5, batch_size=32, verbose=0, callbacks=[StopAfter(2), stopped])
     assert stopped.dumped_epochs == [2]
     capfd.readouterr()
 
     # With time to spare every epoch is written, silently, and the estimate is the last dump's.
-    roomy = PWMCallback(x, tmp_path / "roomy", time_budget=1e9)
+    roomy = PWMCallback(x, tmp_path / "roomy", every="auto", time_budget=1e9)
     deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[roomy])
     assert roomy.dumped_epochs == [1, 2, 3] and roomy.dump_estimate > 0
     assert "PWMCallback" not in capfd.readouterr().err
@@ -523,7 +576,7 @@ def test_auto_schedule_always_writes_the_last_epoch_and_says_it_skips(data, tmp_
     # A first try that would run over is given up unwritten: batches of 64, and a millisecond of room
     # (a try that reads every sequence in one batch is a whole dump, and is kept). At the first
     # epoch's end numba's start-up uses up the room; the try comes at the second.
-    tried = PWMCallback(x, tmp_path / "tried", time_budget=1e-9, batch_size=64)
+    tried = PWMCallback(x, tmp_path / "tried", every="auto", time_budget=1e-9, batch_size=64)
     tries = []
 
     class NothingSpentYet(keras.callbacks.Callback):  # a millisecond of room: "auto" tries a dump of unknown cost
@@ -544,7 +597,7 @@ def test_the_callbacks_own_time_counts_its_set_up_and_numbas_start_up(data, tmp_
     loads = []
     monkeypatch.setattr(module, "_load_compiled_kernels", lambda *args: loads.append(time.sleep(0.2)))
     x, y = data
-    callback = PWMCallback(x, tmp_path, time_budget=1e-9)  # nothing but the last epoch is written
+    callback = PWMCallback(x, tmp_path, every="auto", time_budget=1e-9)  # nothing but the last epoch is written
     deepbind_model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[callback])
     assert callback.dumped_epochs == [3] and len(loads) == 1  # numba's start-up once, at the first epoch's end
     assert callback.time_spent >= 0.2 + callback.dump_estimate
@@ -560,6 +613,9 @@ def test_auto_dump_due_keeps_the_callback_within_its_share():
     # Room is kept for the dump after the last epoch: 20 s of training in all, 2 s to share.
     assert auto_dump_due(trained=10.0, spent=0.5, estimate=0.5, budget=0.1, fit_total=20.0)     # 1.5 <= 2
     assert not auto_dump_due(trained=10.0, spent=0.5, estimate=0.8, budget=0.1, fit_total=20.0)  # 2.1 > 2
+    # The last dump reads all the sequences, the others a subsample: room is kept for its own cost.
+    assert auto_dump_due(trained=10.0, spent=0.5, estimate=0.1, budget=0.1, fit_total=20.0, last_estimate=1.3)
+    assert not auto_dump_due(trained=10.0, spent=0.5, estimate=0.1, budget=0.1, fit_total=20.0, last_estimate=1.5)
 
 
 def test_budget_probe_projects_from_the_steady_batches():
