@@ -27,7 +27,7 @@ from ..errors import K2PError, OptionError
 from ..validate import (check_numeric_dtype, check_positive_int, check_sequence_length,
     first_outside_unit_interval)
 from .formats import file_kind
-from .labels import checked_labels, read_labels_file
+from .labels import checked_labels, labels_from_headers, read_labels_file
 from .matrices import hdf5_damage, resolve_dataset
 
 
@@ -282,6 +282,10 @@ class FastaSequences(SequenceSource):
     def record_names(self):
         """The records' names (each header's first word), in order."""
         return [name for name, _, _, _ in self._records(keep_sequence=False)]
+
+    def record_headers(self):
+        """The records' header lines, without their '>', in order."""
+        return [line[1:].decode("utf-8", "replace").strip() for _, line in self._lines() if line.startswith(b">")]
 
     def _lines(self):
         """Yield ``(line number, bytes)``, turning gzip damage into a K2PError."""
@@ -647,7 +651,8 @@ def open_labels(labels, sequences=None, count=None):
     labels : None, False, str or array-like
         An array ``(N,)`` or ``(N, outputs)``; the name of a dataset in the sequences' HDF5
         file (``"y"``); a labels file of its own, a table keyed by FASTA record id or rows in
-        order (:mod:`k2p_keras.io.labels`); None to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
+        order (:mod:`k2p_keras.io.labels`); None (FASTA: the headers' ``label=`` fields, when
+        every record has one) to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
         ``labels``) stored beside the sequences, when there is one of the right length; False
         for none.
     sequences : path or SequenceSource, optional
@@ -673,13 +678,13 @@ def open_labels(labels, sequences=None, count=None):
         return checked_labels(labels, count, "the labels", "<array>"), "<array>"
     path = getattr(sequences, "path", sequences)
     hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, _EXPECTED) == "hdf5"
+    fasta = not hdf5 and isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and _detect_format(path) == "fasta"
     if labels is not None and os.path.isfile(labels) and not (hdf5 and _holds_dataset(path, labels)):
-        fasta = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and _detect_format(path) == "fasta"
         names = FastaSequences(path).record_names() if fasta else None
         return read_labels_file(labels, names, count)
     if not hdf5:
         if labels is None:
-            return None, None
+            return labels_from_headers(FastaSequences(path).record_headers(), count, path) if fasta else (None, None)
         raise K2PError(f"labels {labels!r} name an HDF5 dataset, but the sequences are not an HDF5 file",
                        path=path if isinstance(path, (str, os.PathLike)) else "<array>")
     with h5py.File(path, "r") as h5file, hdf5_damage(path):
