@@ -505,7 +505,12 @@ def test_a_model_given_as_seqs_is_named_a_model(tmp_path):
     assert not (tmp_path / "x.meme").exists()
 
 
-def test_a_fixed_base_says_how_many_motifs_it_wrote(tmp_path):
-    result = run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "x.meme")
+def test_a_fixed_base_says_how_many_motifs_it_wrote_and_rounds_its_figures(tmp_path):
+    result = run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "x.meme", "--summary", tmp_path / "s.tsv")
     assert result.exit_code == 0, result.output
     assert re.search(r"^16 motifs; base fixed, b = 2$", result.output, flags=re.M), result.output
+    header, *rows = [line.split("\t") for line in (tmp_path / "s.tsv").read_text().splitlines()[1:]]
+    floats = [cell for row in rows for cell in row if re.fullmatch(r"-?\d*\.\d+(e[-+]\d+)?", cell)]
+    assert len(floats) >= 3 * len(rows)  # d, IC, ln b ... per filter
+    # 7 significant digits at most, as a float32 model's weights hold (not repr's 17).
+    assert all(len(re.sub(r"e.*|[-.]", "", cell).lstrip("0")) <= 7 for cell in floats), floats

@@ -10,6 +10,7 @@ from k2p_keras import extract
 from k2p_keras.cli.group import cli
 from k2p_keras.errors import K2PError
 from k2p_keras.io.labels import read_labels_file
+from k2p_keras.io.sequences import open_labels
 
 MODEL = REPO / "example_models" / "deepbind.h5"
 N = 400
@@ -82,3 +83,22 @@ def test_fasta_with_a_labels_file_gives_the_hdf5_labels_auroc_and_loss_change(sm
     for column in ("auroc", "influence_dloss"):
         h5, fa = (np.array([float(r[column]) for r in summaries[k]]) for k in ("h5", "fa"))
         np.testing.assert_allclose(fa, h5, rtol=1e-5, err_msg=column)
+
+
+def test_fasta_headers_label_fields_are_the_default_labels(tmp_path):
+    """The bundled example's FASTA carries `>seq0 label=0`: the same labels as y in its HDF5 twin."""
+    with h5py.File(REPO / "data" / "example_seqs.h5") as f:
+        y = f["y"][()]
+    labels, source = open_labels(None, str(REPO / "data" / "example_seqs.fa.gz"), len(y))
+    np.testing.assert_array_equal(labels[:, 0], y)
+    assert source == "label= in the FASTA headers"
+    two = tmp_path / "two.fa"
+    two.write_text(">a label=1,0 peak\nACGT\n>b label=0,1\nACGA\n")
+    np.testing.assert_array_equal(open_labels(None, str(two), 2)[0], [[1, 0], [0, 1]])
+    none = tmp_path / "none.fa"
+    none.write_text(">a\nACGT\n>b\nACGA\n")
+    assert open_labels(None, str(none), 2) == (None, None)
+    mixed = tmp_path / "mixed.fa"
+    mixed.write_text(">a label=1\nACGT\n>b\nACGA\n")
+    with pytest.raises(K2PError, match=r"mixed\.fa: record 2 \('b'\) has no label= in its header"):
+        open_labels(None, str(mixed), 2)

@@ -193,7 +193,8 @@ def old_annotate_spelling(args):
         help="With --influence or --diagnostics: the sequences' labels, for the change of the loss and each "
              "filter's AUROC alone: an HDF5 dataset beside the sequences, or a file: a table (TSV, CSV) of "
              "FASTA record id and label(s), or a label row per sequence in order, or a .npy array "
-             "[default: 'y' or 'labels' beside the sequences, when there is one] (docs/annotation.md).")
+             "[default: 'y' or 'labels' beside HDF5 sequences, or FASTA headers' label= fields, when there are] "
+             "(docs/annotation.md).")
 @option("--archetypes", "archetypes_out", section="analysis", type=click.Path(dir_okay=False), default=None,
         callback=output_path,
         help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")

@@ -161,6 +161,10 @@ class FastaSequences(SequenceSource):
         """The records' names (each header's first word), in order."""
         return [name for name, _, _, _ in self._records(keep_sequence=False)]
 
+    def record_headers(self):
+        """The records' header lines, without their '>', in order."""
+        return [line[1:].decode("utf-8", "replace").strip() for _, line in self._lines() if line.startswith(b">")]
+
     def _raw(self):
         """The file's bytes, from the start: the file itself, or the spooled copy of a stream."""
         if self._spool is None:

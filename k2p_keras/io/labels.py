@@ -15,15 +15,22 @@ The file read here is
 
 The first column is taken as ids when it holds every record's name (so numeric ids work too),
 or when any of its fields is not a number.
+
+Without a file, FASTA headers may carry the labels themselves, ``>seq1 label=1`` (``label=1,0``
+for several outputs), as the bundled example's do: read by default, when every record has one.
 """
 import os
+import re
 
 import numpy as np
 
 from ..errors import K2PError
 from ..validate import check_numeric_dtype
 
-__all__ = ["checked_labels", "read_labels_file"]
+__all__ = ["checked_labels", "labels_from_headers", "read_labels_file"]
+
+# A label in a FASTA header, ``>seq1 label=1`` (several outputs: ``label=1,0``).
+_HEADER_LABEL = re.compile(r"(?:^|\s)label=(\S+)")
 
 _FIELDS = {"\t": "\t", ",": ","}
 
@@ -129,3 +136,36 @@ def read_labels_file(path, names=None, count=None):
                        "none; the ids are the FASTA headers' first words)", path=path)
     return checked_labels([table[name] for name in names], count, "the labels", path), f"{path} (by record id)"
 
+
+
+def labels_from_headers(headers, count=None, path=None):
+    """The ``label=`` fields of FASTA headers (:data:`_HEADER_LABEL`), or ``(None, None)`` when no
+    header has one.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray or None, str or None)
+        float32 labels ``(N, k)`` and ``"label= in the FASTA headers"``.
+
+    Raises
+    ------
+    K2PError
+        Some headers with a label and others without, or a label that is not a number.
+    """
+    found = [_HEADER_LABEL.search(header) for header in headers]
+    if not any(found):
+        return None, None
+    missing = next((i for i, m in enumerate(found) if m is None), None)
+    if missing is not None:
+        raise K2PError(f"record {missing + 1} ({headers[missing].split()[0] if headers[missing].split() else ''!r}) "
+                       "has no label= in its header, unlike others: label every record or none", path=path)
+    rows = []
+    for header, match in zip(headers, found):
+        fields = match.group(1).split(",")
+        bad = next((f for f in fields if not _is_number(f)), None)
+        if bad is not None:
+            raise K2PError(f"header {header[:40]!r}: label {bad!r} is not a number", path=path)
+        rows.append([float(f) for f in fields])
+    if len({len(r) for r in rows}) != 1:
+        raise K2PError("the headers' label= fields hold different numbers of labels", path=path)
+    return checked_labels(rows, count, "the headers' labels", path), "label= in the FASTA headers"

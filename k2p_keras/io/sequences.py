@@ -26,7 +26,7 @@ from ..validate import check_numeric_dtype, check_sequence_length, first_outside
 from .fasta import EXPECTED, FastaSequences, N_ENCODINGS, open_stream, STDIN, text_format
 from .formats import file_kind, stream_type
 from .guard import check_answers
-from .labels import checked_labels, read_labels_file
+from .labels import checked_labels, labels_from_headers, read_labels_file
 from .matrices import hdf5_damage, resolve_dataset
 from .source import SequenceSource
 
@@ -437,7 +437,8 @@ def open_labels(labels, sequences=None, count=None):
     labels : None, False, str or array-like
         An array ``(N,)`` or ``(N, outputs)``; the name of a dataset in the sequences' HDF5
         file (``"y"``); a labels file of its own, a table keyed by FASTA record id or rows in
-        order (:mod:`k2p_keras.io.labels`); None to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
+        order (:mod:`k2p_keras.io.labels`); None (FASTA: the headers' ``label=`` fields, when
+        every record has one) to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
         ``labels``) stored beside the sequences, when there is one of the right length; False
         for none.
     sequences : path or SequenceSource, optional
@@ -463,17 +464,17 @@ def open_labels(labels, sequences=None, count=None):
         return checked_labels(labels, count, "the labels", "<array>"), "<array>"
     path = getattr(sequences, "path", sequences)
     hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, EXPECTED) == "hdf5"
+    if isinstance(sequences, FastaSequences):
+        fasta = sequences
+    elif not hdf5 and isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and _detect_format(path) == "fasta":
+        fasta = FastaSequences(path)
+    else:
+        fasta = None
     if labels is not None and os.path.isfile(labels) and not (hdf5 and _holds_dataset(path, labels)):
-        if isinstance(sequences, FastaSequences):
-            fasta = sequences
-        elif isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and _detect_format(path) == "fasta":
-            fasta = FastaSequences(path)
-        else:
-            fasta = None
         return read_labels_file(labels, None if fasta is None else fasta.record_names(), count)
     if not hdf5:
         if labels is None:
-            return None, None
+            return labels_from_headers(fasta.record_headers(), count, fasta.path) if fasta is not None else (None, None)
         raise K2PError(f"labels {labels!r} name an HDF5 dataset, but the sequences are not an HDF5 file",
                        path=path if isinstance(path, (str, os.PathLike)) else "<array>")
     check_answers(path, "hdf5", "the sequences file")
