@@ -6,6 +6,7 @@ libhdf5's open waits for ever; a real child, forked or a fresh interpreter, kill
 import os
 import signal
 import time
+import zipfile
 
 import h5py
 import numpy as np
@@ -71,6 +72,34 @@ def test_the_command_line_names_the_model_and_never_opens_it(tmp_path, monkeypat
         f"Error: {MODEL_H5}: the HDF5 file did not answer within 2 s: libhdf5 was still reading it (a damaged "
         "file?); it was not opened. Give more time with --open-timeout (open_timeout=)"]
     assert str(MODEL_H5) not in opened and not (tmp_path / "m.meme").exists()
+
+
+def spinning_keras(folder):
+    """The bundled .keras model with one byte of its weights' global heap changed (the size field of
+    the heap's first object, 24 bytes past "GCOL"): libhdf5 1.14 then loops for good on the file
+    (found by a search of one- to four-byte changes; over 120 s in a plain h5py walk)."""
+    with zipfile.ZipFile(MODEL_KERAS) as source:
+        weights = bytearray(source.read("model.weights.h5"))
+        heap = weights.find(b"GCOL")
+        assert heap > 0
+        weights[heap + 24] = 0xAB
+        path = folder / "spin.keras"
+        with zipfile.ZipFile(path, "w") as out:
+            for info in source.infolist():
+                out.writestr(info, bytes(weights) if info.filename == "model.weights.h5" else source.read(info))
+    return path
+
+
+def test_a_real_file_on_which_libhdf5_spins_ends_in_one_line(tmp_path):
+    model = spinning_keras(tmp_path)
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, [str(model), "--base", "2", "--open-timeout", "3", "-o", str(tmp_path / "m.meme")])
+    print(f"a spinning .keras: the one line after {time.perf_counter() - start:.2f} s with --open-timeout 3")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: {model}: the .keras zip did not answer within 3 s: libhdf5 was still reading it (a damaged "
+        "file?); it was not opened. Give more time with --open-timeout (open_timeout=)"]
+    assert not (tmp_path / "m.meme").exists()
 
 
 def crashes(path, kind):
