@@ -54,8 +54,11 @@ def main(out):
     gamma, _, _, moving_var = (w.astype(np.float64) for w in bn.get_weights())
     folded = kernel * (gamma / np.sqrt(moving_var + bn.epsilon))
     lines = pathlib.Path(out, "summary.tsv").read_text().splitlines()
-    ln_b = [float(line.split("\t")[2]) for line in lines[1:] if line.startswith("2\t")]
+    summary_ln_b = [float(line.split("\t")[2]) for line in lines[1:] if line.startswith("2\t")]
     motifs = read_meme(os.path.join(out, "epoch_0002.meme"))
+    # The MEME file holds ln b at full precision, the summary 7 significant digits of it.
+    ln_b = [float(motif.alt_name.split(",")[0].removeprefix("ln_b=")) for motif in motifs]
+    np.testing.assert_allclose(summary_ln_b, ln_b, rtol=5e-7, atol=0)
     for t, motif in enumerate(motifs):
         expected = kernel_to_pwm(folded[:, :, t], math.exp(ln_b[t]))
         np.testing.assert_allclose(motif.pwm, expected, rtol=5e-6, atol=1e-12)  # MEME: 6 digits

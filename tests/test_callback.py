@@ -2,6 +2,7 @@
 import math
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -160,12 +161,14 @@ def test_each_epoch_file_is_the_exact_transform_of_that_epochs_kernel(data, tmp_
         kernel = snapshot.by_epoch[epoch]["motif_conv"][0]
         motifs = read_meme(tmp_path / f"epoch_{epoch:04d}.meme")
         assert motifs.names == [f"motif_conv_{t}" for t in range(FILTERS)]
-        # pwm_change is computed on the PWMs at full precision (the files hold 6 digits).
-        pwms = np.stack([kernel_to_pwm(kernel[:, :, t], math.exp(ln_b[epoch][t])) for t in range(FILTERS)])
+        # ln b at full precision is the MEME file's (pwm2kernel reads it back); the summary
+        # holds 7 significant digits of it. pwm_change is computed on the PWMs at full
+        # precision (the files' matrices hold 6 digits).
+        full = [float(re.match(r"ln_b=([^,]+),SE=", m.alt_name).group(1)) for m in motifs]
+        np.testing.assert_allclose(ln_b[epoch], full, rtol=5e-7, atol=0)
+        pwms = np.stack([kernel_to_pwm(kernel[:, :, t], math.exp(full[t])) for t in range(FILTERS)])
         for t, motif in enumerate(motifs):
-            expected = kernel_to_pwm(kernel[:, :, t], math.exp(ln_b[epoch][t]))
-            np.testing.assert_allclose(motif.pwm, expected, rtol=MEME_RTOL, atol=1e-12)
-            assert motif.alt_name.startswith(f"ln_b={float(ln_b[epoch][t])!r},SE=")
+            np.testing.assert_allclose(motif.pwm, pwms[t], rtol=MEME_RTOL, atol=1e-12)
             # The MLE's stationarity condition: the mean best-window score equals the
             # expected score under the PWM, sum_i E_P[w_i] (so the sequences and this
             # epoch's kernel went into ln b).
@@ -177,16 +180,16 @@ def test_each_epoch_file_is_the_exact_transform_of_that_epochs_kernel(data, tmp_
         else:
             # scipy's jensenshannon is the distance, the square root of the divergence.
             js = jensenshannon(previous, pwms, base=2, axis=-1) ** 2
-            np.testing.assert_allclose(change, js.mean(axis=1), rtol=1e-9, atol=1e-15)
+            np.testing.assert_allclose(change, js.mean(axis=1), rtol=5e-7, atol=1e-15)  # 7 digits
             assert (change > 0).all()
         previous = pwms
 
     logs = history.history
     assert len(logs["loss"]) == 3
-    np.testing.assert_allclose(logs["k2p_mean_ln_b"], [ln_b[e].mean() for e in (1, 2, 3)], rtol=1e-12)
+    np.testing.assert_allclose(logs["k2p_mean_ln_b"], [ln_b[e].mean() for e in (1, 2, 3)], rtol=5e-7)  # the summary holds 7 digits
     assert np.isnan(logs["k2p_mean_pwm_change"][0])
     means = [np.mean([float(r["pwm_change"]) for r in rows if int(r["epoch"]) == e]) for e in (2, 3)]
-    np.testing.assert_allclose(logs["k2p_mean_pwm_change"][1:], means, rtol=1e-12)
+    np.testing.assert_allclose(logs["k2p_mean_pwm_change"][1:], means, rtol=5e-7)
 
 
 def test_every_second_epoch(data, tmp_path):

@@ -73,12 +73,8 @@ def format_bits(bits):
 
 
 def has_few_bits(bits, low_bits=LOW_INFORMATION_BITS):
-    """Whether a PWM holds fewer than ``low_bits`` bits, read on the figure shown (:func:`format_bits`).
-
-    The one rule for "weak match" and the reports' grey: a PWM of 7.98 bits shows as 8.0, so it
-    counts as 8.0; one of 7.94 shows as 7.9, under 8. The figure shown and the verdict beside it
-    never disagree.
-    """
+    """Under ``low_bits`` as shown (:func:`format_bits`): the one rule for "weak match" and the reports'
+    grey, so a figure and its verdict never disagree (7.98 bits shows as 8.0 and counts as 8.0)."""
     return float(format_bits(bits)) < low_bits
 
 
@@ -412,7 +408,6 @@ class Annotation:
     def format_summary(self):
         """One line per query: its best match, q-value and verdict (for a terminal)."""
         width = max([len("query")] + [len(n) for n in self.queries])
-        # The bits beside the verdict: a significant match under 8 bits is a "weak match".
         lines = [f"{'query':<{width}}  {'bits':>5}  {'best match':<24} {'q-value':>9}  verdict"]
         for name in self.queries:
             best = self.best_match(name)
