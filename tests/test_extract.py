@@ -339,8 +339,8 @@ def test_the_older_shared_base_spellings_stand_for_two_estimators(trained, tmp_p
     _, x, paths = trained
     flag = cli_meme(tmp_path, paths["h5"], paths["seqs"], "--per-filter-base")
     assert flag == cli_meme(tmp_path, paths["h5"], paths["seqs"], "--base-estimator", "per-filter")
-    assert cli_meme(tmp_path, paths["h5"], paths["seqs"], "--shared-base") == cli_meme(tmp_path, paths["h5"],
-                                                                                        paths["seqs"])
+    assert cli_meme(tmp_path, paths["h5"], paths["seqs"], "--shared-base") == cli_meme(
+        tmp_path, paths["h5"], paths["seqs"], "--base-estimator", "shared")
     keyword = k2p_keras.extract(paths["h5"], x, shared_base=False)
     np.testing.assert_array_equal(keyword.exact.ln_base,
                                   k2p_keras.extract(paths["h5"], x, base_estimator="per-filter").exact.ln_base)
