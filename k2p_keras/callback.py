@@ -240,8 +240,8 @@ class PWMCallback(keras.callbacks.Callback):
     **options
         How the exact PWMs are made, as for :func:`k2p_keras.extract`, with the same
         defaults (:class:`k2p_keras.options.Options`): ``base`` ("mle", or a number ``b > 1``
-        for a fixed base; then ``sequences`` may be None), ``layer``, ``shared_base``,
-        ``sites``, ``both_strands``, ``strict``, ``batch_size``, ``dataset``, ``n_encoding``;
+        for a fixed base; then ``sequences`` may be None), ``layer``, ``base_estimator`` (or
+        ``shared_base=True/False``), ``sites``, ``both_strands``, ``strict``, ``batch_size``, ``dataset``, ``n_encoding``;
         ``influence=True`` measures each filter's influence on the live model at every dump
         (a Lambda layer is no obstacle there), ``cluster=True`` groups the filters,
         ``diagnostics=True`` describes their best windows; their columns join ``summary.tsv``

@@ -373,8 +373,11 @@ class ExtractionResult:
         lines = []
         if self.exact is not None and self.options.estimating:
             lnb = self.exact.ln_base
+            estimate = self.exact.estimate
             bases = (f"ln b {lnb[0]:.4g} (shared)" if self.exact.shared_base
-                     else f"ln b from {lnb.min():.4g} to {lnb.max():.4g} (per filter)")
+                     else f"ln b from {lnb.min():.4g} to {lnb.max():.4g} (per filter"
+                     + (f", shrunk toward the shared one; tau {estimate.tau:.3g})"
+                        if estimate.estimator == "shrunk" else ")"))
             lines.append(f"{self.exact.n_filters} motifs; {bases}, {int(self.exact.stats.n_sequences):,} sequences")
         elif self.exact is not None:
             lines.append(f"{self.exact.n_filters} motifs; base {self.options.base_mode()}")
@@ -397,7 +400,9 @@ class ExtractionResult:
             "pattern": self.pattern,
             "sequences": (f"{self.sequences} ({self.n_sequences} sequences)" if self.n_sequences
                           else (self.sequences or "none")),
-            "base": self.options.base_mode(),
+            "base": self.options.base_mode() + (f", tau = {self.exact.estimate.tau:.3g}" if self.exact is not None
+                                                and self.exact.estimated and self.exact.estimate.estimator == "shrunk"
+                                                else ""),
             "strands": "both" if self.options.both_strands else "forward only",
             "tool": f"k2p-keras {__version__}",
         }
@@ -697,7 +702,8 @@ def extract(model, sequences=None, labels=None, **options):
         False for none.
     **options
         Any attribute of :class:`~k2p_keras.options.Options` (``method``, ``base``,
-        ``shared_base``, ``sites``, ``both_strands``, ``threshold``, ``threshold_fraction``,
+        ``base_estimator`` (or ``shared_base=True/False``), ``sites``, ``both_strands``,
+        ``threshold``, ``threshold_fraction``,
         ``strict``, ``layer``, ``dataset``, ``n_encoding``, ``batch_size``, ``strategy``,
         ``influence``, ``influence_null``, ``diagnostics``, ``cluster``), with its defaults; and
         ``progress``: a callable receiving the number of sequences in each batch read.
@@ -778,7 +784,7 @@ def extract_motif_sets(spec, open_batches, options, progress=None, n_labels=0):
         # The heuristic counts each sequence's best window: not a pooling block's.
         if want_heuristic and mle and o.threshold_fraction is None and spec.scope != "block":
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
-        exact = extract_pwms(spec, open_batches if mle else None, base=o.base, shared_base=o.shared_base,
+        exact = extract_pwms(spec, open_batches if mle else None, base=o.base, base_estimator=o.base_estimator,
                              sites=o.sites, both_strands=o.both_strands, strict=o.strict,
                              letter_threshold=ride_along, progress=progress, strategy=o.strategy,
                              diagnostics=o.diagnostics, n_labels=n_labels)

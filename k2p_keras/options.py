@@ -15,6 +15,7 @@ from .errors import K2PError, OptionError
 from .io.guard import DEFAULT_OPEN_TIMEOUT
 from .io.fasta import N_ENCODINGS
 from .model.activations import check_threshold_fraction
+from .motifs.mle import BASE_ESTIMATORS, check_base_estimator, DEFAULT_BASE_ESTIMATOR
 from .motifs.sites import DEFAULT_SITES, site_rule, SITES_HELP
 from .scan.devices import check_strategy
 from .validate import check_alphabet, check_base, check_batch_size, check_positive_number
@@ -26,7 +27,7 @@ METHODS = ("exact", "heuristic", "both")
 def _option_error(err, option):
     """A validation error of :mod:`k2p_keras.validate` as the OptionError of ``option``."""
     message = err.message
-    for prefix in (f"{option}: ", "base: ", "threshold fraction: ", "fraction: "):
+    for prefix in (f"{option}: ", "base: ", "base estimator: ", "threshold fraction: ", "fraction: "):
         if message.startswith(prefix):
             message = message[len(prefix):]
             break
@@ -64,9 +65,11 @@ class Options:
     base: object = _option("mle", "base", types='"mle" or float', help=(
         "Estimate the logarithm's base b by maximum likelihood on the sequences ('mle'), or use this "
         "base b > 1 for every filter (the exact PWMs then need no sequences)."))
-    shared_base: bool = _option(True, "base", types="bool", help=(
-        "One base for all filters (k2p-1.0's choice; it recovers planted motifs better in "
-        "benchmarks/paper) instead of one per filter."))
+    base_estimator: str = _option(DEFAULT_BASE_ESTIMATOR, "base", types='{"shared", "per-filter", "shrunk"}', help=(
+        "How the filters share the estimated base: one for all ('shared', k2p-1.0's choice), one per "
+        "filter ('per-filter'), or one per filter shrunk toward the shared one by its standard error "
+        "('shrunk'; empirical Bayes). --shared-base and --per-filter-base (shared_base=True/False) "
+        "are the first two (docs/base-estimation.md)."))
     sites: object = _option(DEFAULT_SITES, "base", types='{"strong", "active", "all"}, "strong=F" or float',
                             help=SITES_HELP)
     both_strands: bool = _option(False, "input", types="bool", help=(
@@ -151,6 +154,10 @@ class Options:
         if self.method not in METHODS:
             raise OptionError(f"expected one of {', '.join(METHODS)}, got {self.method!r}", "method")
         base = check_base_option(self.base)
+        try:
+            check_base_estimator(self.base_estimator)
+        except K2PError as err:
+            raise _option_error(err, "base_estimator") from None
         if base != "mle":
             if self.method == "heuristic":
                 raise OptionError("a fixed base applies to the exact PWMs (method 'exact' or 'both')", "base")
@@ -211,12 +218,21 @@ class Options:
         """These options as the keyword arguments of :func:`k2p_keras.extract`."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def shared_base(self):
+        """One base for all filters (``base_estimator == "shared"``)."""
+        return self.base_estimator == "shared"
+
     def base_mode(self):
         """In words: how the base of the exact PWMs is chosen."""
         if not self.estimating:
             return "none (heuristic PWMs)" if self.method == "heuristic" else f"fixed, b = {self.base:g}"
-        return (f"maximum likelihood on {self.sites} sites, "
-                + ("one shared base" if self.shared_base else "one base per filter"))
+        return f"maximum likelihood on {self.sites} sites, {ESTIMATOR_WORDS[self.base_estimator]}"
+
+
+#: Each base estimator in the words of the MEME header, the summary and the report.
+ESTIMATOR_WORDS = {"shared": "one shared base", "per-filter": "one base per filter",
+                   "shrunk": "one base per filter shrunk toward the shared one (empirical Bayes)"}
 
 
 Options.__doc__ = "\n".join([
@@ -230,7 +246,22 @@ DEFAULTS = Options()
 
 
 def make_options(**options):
-    """:class:`Options` from keyword arguments, unknown names refused, every value checked."""
+    """:class:`Options` from keyword arguments, unknown names refused, every value checked.
+
+    ``shared_base=True`` / ``False`` (the older spelling, and the command line's ``--shared-base``
+    / ``--per-filter-base``) stands for ``base_estimator="shared"`` / ``"per-filter"``; None for
+    neither.
+    """
+    legacy = options.pop("shared_base", None)
+    if legacy is not None:
+        if not isinstance(legacy, bool):
+            raise OptionError(f"expected True or False, got {legacy!r}", "shared_base")
+        meant = "shared" if legacy else "per-filter"
+        given = options.get("base_estimator")
+        if given is not None and given != meant:
+            raise OptionError(f"shared_base={legacy} means base_estimator={meant!r}, but base_estimator={given!r} "
+                              f"was given too: give one", "base_estimator")
+        options["base_estimator"] = meant
     known = {f.name for f in fields(Options)}
     unknown = sorted(set(options) - known)
     if unknown:

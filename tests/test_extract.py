@@ -303,3 +303,53 @@ def test_gpu_memory_is_the_smallest_gpu_nvidia_smi_reports(tmp_path, monkeypatch
     scan.smallest_gpu_memory.cache_clear()
     assert scan.smallest_gpu_memory() is None
     scan.smallest_gpu_memory.cache_clear()
+
+
+# ----------------------------------------------------------------------------- base estimators
+
+def test_each_base_estimator_writes_pwms_that_verify_reproduces_the_model_with(trained, tmp_path):
+    """Every estimator only sets one base per filter: the MEME file it writes passes verify on the
+    saved model, its header names the estimator, and the shrunk bases lie between the per-filter
+    ones and the shared one."""
+    _, _, paths = trained
+    found = {}
+    for estimator in ("shared", "per-filter", "shrunk"):
+        out = tmp_path / f"{estimator}.meme"
+        run = CliRunner().invoke(cli, [str(paths["h5"]), str(paths["seqs"]), "--sites", "all",
+                                       "--base-estimator", estimator, "-o", str(out)])
+        assert run.exit_code == 0, run.output
+        checked = CliRunner().invoke(cli, ["verify", str(paths["h5"]), str(paths["seqs"]), "--pwms", str(out), "-q"])
+        assert checked.exit_code == 0, checked.output
+        rows = [line for line in checked.output.splitlines() if line.startswith("motif_conv_")]
+        assert len(rows) == FILTERS and all(row.endswith("OK") for row in rows), checked.output
+        base_line = [line for line in out.read_text().splitlines() if line.startswith("# base: ")]
+        words = {"shared": "one shared base", "per-filter": "one base per filter,",
+                 "shrunk": "shrunk toward the shared one"}[estimator]
+        assert len(base_line) == 1 and words in base_line[0] + ",", base_line
+        found[estimator] = np.array([float(m.alt_name.split(",")[0].removeprefix("ln_b="))
+                                     for m in read_meme(out).motifs])
+    assert len(set(found["per-filter"])) == FILTERS and len(set(found["shared"])) == 1
+    low = np.minimum(found["per-filter"], found["shared"])
+    high = np.maximum(found["per-filter"], found["shared"])
+    assert np.all((low <= found["shrunk"]) & (found["shrunk"] <= high))
+    assert "tau = " in [line for line in (tmp_path / "shrunk.meme").read_text().splitlines()
+                        if line.startswith("# base: ")][0]
+
+
+def test_the_older_shared_base_spellings_stand_for_two_estimators(trained, tmp_path):
+    _, x, paths = trained
+    flag = cli_meme(tmp_path, paths["h5"], paths["seqs"], "--per-filter-base")
+    assert flag == cli_meme(tmp_path, paths["h5"], paths["seqs"], "--base-estimator", "per-filter")
+    assert cli_meme(tmp_path, paths["h5"], paths["seqs"], "--shared-base") == cli_meme(
+        tmp_path, paths["h5"], paths["seqs"], "--base-estimator", "shared")
+    keyword = k2p_keras.extract(paths["h5"], x, shared_base=False)
+    np.testing.assert_array_equal(keyword.exact.ln_base,
+                                  k2p_keras.extract(paths["h5"], x, base_estimator="per-filter").exact.ln_base)
+    assert keyword.options.base_estimator == "per-filter"
+    with pytest.raises(OptionError, match="base_estimator.*give one"):
+        k2p_keras.plan_extraction(paths["h5"], x, shared_base=True, base_estimator="shrunk")
+    with pytest.raises(OptionError, match="base_estimator.*expected one of shared, per-filter, shrunk, got 'pooled'"):
+        k2p_keras.plan_extraction(paths["h5"], x, base_estimator="pooled")
+    clash = CliRunner().invoke(cli, [str(paths["h5"]), str(paths["seqs"]), "--shared-base", "--base-estimator",
+                                     "shrunk"])
+    assert clash.exit_code != 0 and "give one" in clash.output

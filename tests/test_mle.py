@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 from k2p_keras.errors import K2PError
-from k2p_keras.motifs.mle import estimate_base
+from k2p_keras.motifs.mle import (between_filter_variance, estimate_base, estimate_bases, shrink_bases)
 
 KERNEL_LENGTH = 6
 
@@ -166,3 +166,91 @@ def test_no_sequences_and_bad_inputs_are_clear_errors():
         estimate_base(np.ones((2, 5, 1)), [0.0], 1)
     with pytest.raises(K2PError, match="row_weight: expected weights >= 0"):
         estimate_base(np.ones((2, 4, 1)), [0.0], -1)
+
+
+# ----------------------------------------------------------------------------- shrunk bases
+
+def few_sites_stats(seed, filters=6, n=25):
+    """Best windows of few sequences per filter: per-filter SEs comparable to their spread,
+    so that the shrinkage moves the estimates visibly."""
+    rng = np.random.default_rng(seed)
+    kernel, sequences = planted_data(rng, filters, n=n)
+    kernel *= rng.uniform(0.3, 3.0, size=filters)  # filters of different sharpness
+    return kernel, package_stats(kernel, best_windows(kernel, sequences))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_a_shrunk_base_lies_between_the_filters_own_and_the_shared_one(seed):
+    kernel, sums = few_sites_stats(seed)
+    per_filter = estimate_base(kernel, *sums, on_degenerate="nan")
+    shared = estimate_base(kernel, *sums, shared=True)
+    shrunk = estimate_bases(kernel, *sums, estimator="shrunk")
+    own = per_filter.ok
+    low = np.minimum(per_filter.ln_base, shared.ln_base)[own]
+    high = np.maximum(per_filter.ln_base, shared.ln_base)[own]
+    assert np.all((low - 1e-12 <= shrunk.ln_base[own]) & (shrunk.ln_base[own] <= high + 1e-12))
+    assert shrunk.estimator == "shrunk" and not shrunk.shared
+    # Its log-likelihood is the filter's own at the shrunk base, never above the filter's maximum.
+    assert np.all(shrunk.loglik[own] <= per_filter.loglik[own] + 1e-9)
+    for t in np.flatnonzero(own):
+        windows_loglik = estimate_base(kernel[:, :, t:t + 1], sums[0][t:t + 1], sums[1][t:t + 1]).loglik
+        assert windows_loglik[0] >= shrunk.loglik[t] - 1e-9
+
+
+def test_tau_zero_gives_the_shared_base_and_a_huge_tau_the_per_filter_one():
+    kernel, sums = few_sites_stats(11)
+    per_filter = estimate_base(kernel, *sums)
+    shared = estimate_base(kernel, *sums, shared=True)
+    at_zero = shrink_bases(per_filter, shared, tau2=0.0)
+    np.testing.assert_array_equal(at_zero.ln_base, shared.ln_base)
+    np.testing.assert_allclose(at_zero.se, shared.se, rtol=1e-12)
+    at_inf = shrink_bases(per_filter, shared, tau2=math.inf)
+    np.testing.assert_allclose(at_inf.ln_base, per_filter.ln_base, rtol=1e-12)
+    np.testing.assert_allclose(at_inf.se, per_filter.se, rtol=1e-12)
+    huge = shrink_bases(per_filter, shared, tau2=1e12)
+    np.testing.assert_allclose(huge.ln_base, per_filter.ln_base, rtol=1e-9)
+    with pytest.raises(K2PError, match="tau"):
+        shrink_bases(per_filter, shared, tau2=-1.0)
+
+
+def test_the_shrinkage_is_the_normal_posterior_mean_and_weighs_few_sites_less():
+    """The brief's precision-weighted rule, written out: ln b* = (v/se^2 + mu/tau^2) / (1/se^2 + 1/tau^2);
+    a filter whose estimate is less precise moves a larger share of the way to the shared base."""
+    kernel, sums = few_sites_stats(5)
+    per_filter = estimate_base(kernel, *sums)
+    shared = estimate_base(kernel, *sums, shared=True)
+    tau2 = 0.05
+    shrunk = shrink_bases(per_filter, shared, tau2=tau2)
+    v, se, mu = per_filter.ln_base, per_filter.se, shared.ln_base[0]
+    expected = (v / se ** 2 + mu / tau2) / (1 / se ** 2 + 1 / tau2)
+    np.testing.assert_allclose(shrunk.ln_base, expected, rtol=1e-12)
+    moved = (shrunk.ln_base - v) / (mu - v)  # the share of the way to the shared base
+    assert np.all(np.diff(moved[np.argsort(se)]) > 0)
+    assert shrunk.tau == pytest.approx(math.sqrt(tau2))
+
+
+def test_between_filter_variance_recovers_a_known_spread_on_average():
+    """Per-filter estimates drawn as N(theta_t, se_t^2), theta_t ~ N(mu, tau^2): the method of
+    moments is unbiased (clipping at 0 aside, rare at this spread); no spread gives about 0."""
+    rng = np.random.default_rng(0)
+    se = rng.uniform(0.1, 0.5, size=30)
+    draws = [between_filter_variance(2.0 + rng.normal(0, 0.6, 30) + rng.normal(0, se), se) for _ in range(3000)]
+    assert np.mean(draws) == pytest.approx(0.36, rel=0.05)
+    flat = [between_filter_variance(2.0 + rng.normal(0, se), se) for _ in range(500)]
+    assert np.mean(flat) < 0.01 and min(flat) == 0.0
+    assert between_filter_variance([2.0], [0.1]) == 0.0  # one filter: no spread to see
+
+
+def test_a_filter_without_its_own_estimate_takes_the_shared_base_when_shrinking():
+    kernel, sums = few_sites_stats(3, filters=3)
+    score_sum, row_weight = sums
+    kernel[:, :, 1] = 0.25  # every window scores the same: filter 1 has no maximum of its own
+    score_sum = score_sum.copy()
+    score_sum[1] = 0.25 * row_weight[1].sum()
+    shared = estimate_base(kernel, score_sum, row_weight, shared=True)
+    with pytest.warns(UserWarning, match="filter 1: .* using the shared base"):
+        shrunk = estimate_bases(kernel, score_sum, row_weight, estimator="shrunk")
+    assert shrunk.ln_base[1] == shared.ln_base[1] and np.all(np.isfinite(shrunk.ln_base))
+    with pytest.raises(K2PError, match="base estimator.*shared, per-filter, shrunk"):
+        estimate_bases(kernel, score_sum, row_weight, estimator="pooled")

@@ -188,7 +188,7 @@ def test_pwms_of_every_estimator_reproduce_the_models_layer(example, sites, tmp_
     from k2p_keras.verify import verify_model
 
     spec, source = example
-    extraction = extract_pwms(spec, source.iter_batches(1000), shared_base=False, sites=sites)
+    extraction = extract_pwms(spec, source.iter_batches(1000), base_estimator="per-filter", sites=sites)
     assert extraction.sites == sites and np.all(np.isfinite(extraction.se))
     write_meme(tmp_path / "pwms.meme", extraction.motifs())
     assert verify_model(EXAMPLE_MODEL, EXAMPLE_SEQS, pwms=tmp_path / "pwms.meme").passed.all()
@@ -198,8 +198,8 @@ def test_strong_sites_are_fewer_and_give_sharper_pwms_on_the_example(example):
     from k2p_keras.motifs.exact import extract_pwms
 
     spec, source = example
-    every = extract_pwms(spec, source.iter_batches(1000), shared_base=False, sites="all")
-    strong = extract_pwms(spec, source.iter_batches(1000), shared_base=False, sites="strong")
+    every = extract_pwms(spec, source.iter_batches(1000), base_estimator="per-filter", sites="all")
+    strong = extract_pwms(spec, source.iter_batches(1000), base_estimator="per-filter", sites="strong")
     assert np.all(strong.n_used < every.n_used) and np.all(every.n_used == len(source))
     assert np.all(strong.ln_base > every.ln_base)
 
@@ -214,7 +214,7 @@ def test_a_filter_without_strong_sites_takes_the_shared_base_with_a_warning(exam
     bias[2] = -1000.0  # filter 2 never activates
     dead = replace(spec, bias=bias)
     with pytest.warns(UserWarning, match="filter 2: no sequences.*shared base"):
-        extraction = extract_pwms(dead, source.iter_batches(1000), shared_base=False, sites="strong")
+        extraction = extract_pwms(dead, source.iter_batches(1000), base_estimator="per-filter", sites="strong")
     assert extraction.n_used[2] == 0 and np.isfinite(extraction.ln_base[2])
-    shared = extract_pwms(dead, source.iter_batches(1000), shared_base=True, sites="strong")
+    shared = extract_pwms(dead, source.iter_batches(1000), base_estimator="shared", sites="strong")
     assert extraction.ln_base[2] == pytest.approx(shared.ln_base[0])

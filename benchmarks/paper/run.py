@@ -62,6 +62,8 @@ def run_motif(meme_file, motif, config):
         "ln_b_shared": float(sets["exact_shared"].ln_base[0]),
         "ln_b_per_filter_min": float(sets["exact_per_filter"].ln_base.min()),
         "ln_b_per_filter_max": float(sets["exact_per_filter"].ln_base.max()),
+        # The spread of ln b between filters the shrunk estimator assumed (strong sites).
+        "tau_strong": float(sets["exact_strong_shrunk"].tau),
         "base_warnings": sum(s.n_warnings for s in sets.values() if s.exact),
         "heuristic_warnings": sets["heuristic"].n_warnings,
     }

@@ -21,6 +21,7 @@ from ..extract import plan_extraction
 from ..io.fasta import N_ENCODINGS
 from ..io.sequences import holds_sequences
 from ..model.files import is_keras_model_file
+from ..motifs.mle import BASE_ESTIMATORS
 from ..options import check_base_option, make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..scan.route import scan_route
@@ -62,7 +63,7 @@ def base_option(ctx, param, value):
 FLAGS = {
     "method": dict(type=click.Choice(METHODS)),
     "base": dict(metavar="[mle|B]", callback=base_option),
-    "shared_base": dict(decls=("--shared-base/--per-filter-base",)),
+    "base_estimator": dict(type=click.Choice(BASE_ESTIMATORS)),
     "sites": dict(metavar="[strong|active|all|strong=F]"),
     "both_strands": dict(is_flag=True),
     "threshold": dict(type=float),
@@ -163,6 +164,8 @@ def old_annotate_spelling(args):
 @option("-o", "--output", section="output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
         callback=output_path, help="MEME file to write [default: stdout].")
 @options_of_extract
+@option("--shared-base/--per-filter-base", "shared_base", section="base", default=None,
+        help="Short for --base-estimator shared / per-filter.")
 @option("--devices", section="performance", default=None, metavar="[all|N|cpu]", callback=devices_option,
         help=f"Scan on several devices, each batch split among them: {DEVICES_HELP} "
              f"[default: one device] (docs/distributed.md).")
@@ -212,6 +215,8 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate, db,
     by maximum likelihood. --method heuristic (or both) also counts the letters of each
     sequence's most activating window, as DeepBind did.
     """
+    if click.get_current_context().get_parameter_source("base_estimator") is click.core.ParameterSource.DEFAULT:
+        options.pop("base_estimator")  # --shared-base / --per-filter-base, when given, say which
     check_sequences_given(model, sequences, options)
     if logos_dir is not None or report_out is not None:
         require_matplotlib()

@@ -9,7 +9,7 @@ anywhere (two passes: the filters' largest activations, then the windows near th
 """
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from ..scan.stats import histogram_grid, SCORE_BINS
 from ..scan.windows import EVERY_WINDOW
 from ..transform import kernel_constant, kernel_to_pwm
 from ..validate import check_base
-from .mle import BaseEstimate, estimate_base
+from .mle import BaseEstimate, check_base_estimator, estimate_bases
 from .motifset import MotifSet
 from .sites import site_rule, site_sums, STRONG_FRACTION, strong_threshold
 
@@ -47,7 +47,8 @@ class Extraction(MotifSet):
         the strong windows anywhere.
     stats : ScanStats or None
     estimate : BaseEstimate or None
-    shared_base : bool
+    base_estimator : str
+        How the filters share the base (:data:`k2p_keras.motifs.mle.BASE_ESTIMATORS`).
     sites : str
         Which best windows the MLE counted as sites (:mod:`k2p_keras.motifs.sites`).
     """
@@ -63,11 +64,16 @@ class Extraction(MotifSet):
     n_used: np.ndarray
     stats: object = None
     estimate: BaseEstimate = None
-    shared_base: bool = False
+    base_estimator: str = "per-filter"
     sites: str = "all"
 
     kind = "exact"
     figure_columns = ("ln_b", "base", "se_ln_b", "log_likelihood", "sequences_used", "constant_d")
+
+    @property
+    def shared_base(self):
+        """One base for all filters (estimated so, or fixed)."""
+        return self.base_estimator == "shared" or not self.estimated
 
     @property
     def estimated(self):
@@ -103,28 +109,9 @@ class Extraction(MotifSet):
         return figures
 
 
-def _fallback_to_shared(estimate, kernel, sums):
-    """Per-filter estimates that failed take the shared estimate, with a warning each.
-
-    Returns a new :class:`BaseEstimate`; ``estimate`` is left as it was.
-    """
-    if estimate.ok.all():
-        return estimate
-    shared = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=True, on_degenerate="nan")
-    if not shared.ok.all():
-        raise K2PError(f"cannot estimate the base: {shared.problems[0]}")
-    failed = ~estimate.ok
-    for t in np.flatnonzero(failed):
-        warnings.warn(f"filter {t}: {estimate.problems[t]}; using the shared base ln b = "
-                      f"{shared.ln_base[t]:.6g} for it")
-    merged = {name: np.where(failed, getattr(shared, name), getattr(estimate, name))
-              for name in ("ln_base", "base", "se", "loglik")}
-    return replace(estimate, **merged)
-
-
-def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS.shared_base, sites=DEFAULTS.sites,
-                 both_strands=DEFAULTS.both_strands, strict=DEFAULTS.strict, letter_threshold=None, progress=None,
-                 strategy=None, diagnostics=False, n_labels=0):
+def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAULTS.base_estimator,
+                 sites=DEFAULTS.sites, both_strands=DEFAULTS.both_strands, strict=DEFAULTS.strict,
+                 letter_threshold=None, progress=None, strategy=None, diagnostics=False, n_labels=0):
     """Exact PWMs for every filter of a motif Conv1D.
 
     Parameters
@@ -137,8 +124,9 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
         (``spec.scope == "anywhere"``) take two passes: give a callable returning fresh batches.
     base : "mle" or float
         Estimate ``b`` by maximum likelihood, or use this base for every filter.
-    shared_base : bool
-        One base for all filters instead of one per filter.
+    base_estimator : {"shared", "per-filter", "shrunk"}
+        One base for all filters, one per filter, or one per filter shrunk toward the shared
+        one by its standard error (:func:`k2p_keras.motifs.mle.estimate_bases`).
     sites : {"all", "active", "strong"}, "strong=F" or float
         Which best windows the MLE counts as sites of the motif (:mod:`k2p_keras.motifs.sites`):
         every sequence's (k2p-1.0) or pooling block's, those that pass the activation, or
@@ -170,6 +158,7 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
     """
     estimating = isinstance(base, str) and base == "mle"
     kernel, bias = spec.kernel, spec.bias
+    check_base_estimator(base_estimator)
     rule = site_rule(sites)
     if estimating:
         check_pattern(spec, estimating=True, strict=strict, rule=rule)
@@ -183,9 +172,7 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
                             dict(diagnostics=diagnostics, n_labels=n_labels,
                                  activation=activation_forward(spec.activation, spec.active_threshold)))
         sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
-        estimate = estimate_base(kernel, sums.score_sum, sums.row_weight, shared=shared_base,
-                                 on_degenerate="raise" if shared_base else "nan")
-        estimate = _fallback_to_shared(estimate, kernel, sums)
+        estimate = estimate_bases(kernel, sums.score_sum, sums.row_weight, base_estimator)
         ln_base, se, loglik, n_used = estimate.ln_base, estimate.se, estimate.loglik, sums.n_used
     else:
         ln_base = np.full(n_filters, math.log(check_base(base)))
@@ -204,7 +191,7 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, shared_base=DEFAULTS
                               for t in range(n_filters)])
     return Extraction(layer_name=spec.layer_name, kernel=kernel, bias=bias, ln_base=ln_base, se=se,
                       loglik=loglik, pwms=pwms, constants=constants, n_used=np.asarray(n_used),
-                      stats=stats, estimate=estimate, shared_base=bool(shared_base), sites=rule.label)
+                      stats=stats, estimate=estimate, base_estimator=base_estimator, sites=rule.label)
 
 
 def _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy, diagnostics):
