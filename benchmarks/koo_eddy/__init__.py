@@ -1,0 +1,11 @@
+"""Koo & Eddy (2019)'s planted-motif recovery benchmark, rebuilt from the paper's description.
+
+    python -m benchmarks.koo_eddy train      # data and the 9 models (cached outside the repo)
+    python -m benchmarks.koo_eddy evaluate   # PWM sets x models -> results/koo_eddy.md, .csv
+    python -m benchmarks.koo_eddy run        # both
+    python -m benchmarks.koo_eddy run --quick --cache DIR   # a tiny smoke run (tests)
+
+Modules: ``data`` (the grammars), ``model`` (CNN-N and its training), ``pwm_sets`` (every base
+estimator of the library, both heuristics), ``scoring`` (Tomtom statistics, clusters),
+``__main__`` (the commands and the table).
+"""
