@@ -5,7 +5,9 @@
     python -m benchmarks.koo_eddy run        # both
     python -m benchmarks.koo_eddy run --quick --cache DIR   # a tiny smoke run (tests)
 
-Modules: ``data`` (the grammars), ``model`` (CNN-N and its training), ``pwm_sets`` (every base
-estimator of the library, both heuristics), ``scoring`` (Tomtom statistics, clusters),
-``__main__`` (the commands and the table).
+Modules: ``data`` (the grammars), ``model`` (CNN-N and its training, every epoch kept),
+``pwm_sets`` (every base estimator of the library, our heuristics, Koo's), ``scoring`` (Tomtom
+statistics, the library's clusters), ``evaluate`` (the snapshots and their rows), ``report``
+(CSV and markdown), ``__main__`` (the commands). ``evaluate`` trains only the models missing
+from the cache; on cached models it takes minutes (``--merge`` adds models to an earlier table).
 """

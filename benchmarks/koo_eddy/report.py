@@ -75,6 +75,23 @@ def write_markdown(rows, header, path):
         cells = [run["model"], str(run["seed"]), f"{run['snapshot']} ({run['epoch']}, {run['test_auroc']:.3f})"]
         cells += [_cell(by.get((run["pool"], run["seed"], run["snapshot"], s))) for s in sets]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Over the seeds (mean filters matching a planted motif; coverage, fewest to most):", "",
+              "| model | snapshot | seeds | " + " | ".join(set_label(s) for s in sets) + " |",
+              "|---" * (3 + len(sets)) + "|"]
+    for pool in sorted({r["pool"] for r in rows}, reverse=True):
+        for snapshot in ("mid", "converged"):
+            group = [r for r in rows if r["pool"] == pool and r["snapshot"] == snapshot]
+            seeds = sorted({r["seed"] for r in group})
+            cells = [f"CNN-{pool}", snapshot, ",".join(str(s) for s in seeds)]
+            for s in sets:
+                scored = [r for r in group if r["set"] == s and "match" in r]
+                if not scored:
+                    cells.append("n/a")
+                    continue
+                cov = [r["coverage"] for r in scored]
+                mean = sum(r["match"] for r in scored) / len(scored)
+                cells.append(f"{mean:.1f}/{scored[0]['filters']} ({min(cov)}-{max(cov)})")
+            lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Cluster purity / completeness (same rows):", "",
               "| model | seed | snapshot | " + " | ".join(set_label(s) for s in sets) + " |",
               "|---" * (3 + len(sets)) + "|"]
