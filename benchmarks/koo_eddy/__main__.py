@@ -31,8 +31,9 @@ def training_order(pools, seeds):
     return order
 
 
-def ensure_models(cache, quick, pools, seeds, log=print):
-    """Train every (pool, seed) whose final model is missing; return {(pool, seed): folder}."""
+def ensure_models(cache, quick, pools, seeds, log=print, train_missing=True):
+    """Train every (pool, seed) whose final model is missing (or, without ``train_missing``, leave
+    it out, saying so); return the data and {(pool, seed): folder}."""
     from .data import load_data
     from .model import TrainSettings, model_folder, train
 
@@ -41,9 +42,14 @@ def ensure_models(cache, quick, pools, seeds, log=print):
     folders = {}
     for pool, seed in training_order(pools, seeds):
         folder = model_folder(cache, data_tag(profile), pool, seed)
-        folders[(pool, seed)] = folder
         if (folder / "info.json").exists():
+            folders[(pool, seed)] = folder
             continue
+        if not train_missing:
+            log(f"CNN-{pool} seed {seed} is not trained in {cache}: left out (train it: python -m "
+                f"benchmarks.koo_eddy train --cache {cache} --pools {pool} --seeds {seed})")
+            continue
+        folders[(pool, seed)] = folder
         settings = TrainSettings(epochs=2 if quick else EPOCHS[pool], n_filters=30)
         log(f"training CNN-{pool} seed {seed} ({settings.epochs} epochs at most) in {folder}")
         info = train(data, pool, seed, folder, settings)
@@ -97,8 +103,9 @@ def _kept_rows(path, evaluated):
     return [r for r in read_csv(path) if (r["pool"], r["seed"]) not in evaluated]
 
 
-def evaluate_all(cache, quick, pools, seeds, sets, out, command, log, merge=False):
-    """Train what is missing, score every set of every model and snapshot, write the table."""
+def evaluate_all(cache, quick, pools, seeds, sets, out, command, log, merge=False, train_missing=True):
+    """Score every set of every model and snapshot (training the missing models, or leaving them
+    out), write the table."""
     import os
 
     from benchmarks.paper.report import machine_info
@@ -115,7 +122,9 @@ def evaluate_all(cache, quick, pools, seeds, sets, out, command, log, merge=Fals
                                  param_hint="--sets")
     out.mkdir(parents=True, exist_ok=True)
     started, load_start = time.perf_counter(), os.getloadavg()
-    data, folders = ensure_models(cache, quick, pools, seeds, log)
+    data, folders = ensure_models(cache, quick, pools, seeds, log, train_missing)
+    if not folders:
+        raise click.ClickException(f"no trained models in {cache}: run python -m benchmarks.koo_eddy run")
     db = database()
     rows = []
     for (pool, seed), folder in sorted(folders.items(), key=lambda kv: (-kv[0][0], kv[0][1])):
@@ -152,28 +161,29 @@ def _evaluate_options(f):
     return with_common(f)
 
 
-def _run(cache, quick, pools, seeds, sets, out, merge):
+def _run(cache, quick, pools, seeds, sets, out, merge, train_missing):
     from .pwm_sets import SET_NAMES
 
     command = "python -m benchmarks.koo_eddy " + " ".join(sys.argv[1:])
     out = pathlib.Path(out) if out else (RESULTS / "quick" if quick else RESULTS)
     sets = tuple(sets.split(",")) if sets else SET_NAMES
     evaluate_all(pathlib.Path(cache), quick, _pools(pools), tuple(int(s) for s in seeds.split(",")), sets, out,
-                 command, log=lambda m: click.echo(m, err=True), merge=merge)
+                 command, log=lambda m: click.echo(m, err=True), merge=merge, train_missing=train_missing)
 
 
 @main.command("evaluate")
 @_evaluate_options
 def evaluate_command(cache, quick, pools, seeds, sets, out, merge):
-    """Score every PWM set of the cached models (training those missing) and write the table."""
-    _run(cache, quick, pools, seeds, sets, out, merge)
+    """Score every PWM set of the cached models and write the table (models not trained yet are
+    left out: `run` trains them)."""
+    _run(cache, quick, pools, seeds, sets, out, merge, train_missing=False)
 
 
 @main.command("run")
 @_evaluate_options
 def run_command(cache, quick, pools, seeds, sets, out, merge):
     """Train (what is missing) and evaluate: the whole benchmark in one command."""
-    _run(cache, quick, pools, seeds, sets, out, merge)
+    _run(cache, quick, pools, seeds, sets, out, merge, train_missing=True)
 
 
 if __name__ == "__main__":
