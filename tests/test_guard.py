@@ -52,9 +52,16 @@ def never_answers(path, kind):
     time.sleep(3600)
 
 
+def forked_child_walks_with(monkeypatch, walk):
+    """The guard's child is a fork running ``walk``: a fresh interpreter (the guard's choice once
+    TensorFlow is loaded, as it is after other tests in the same run) would not see the patch."""
+    monkeypatch.setattr(guard, "_fork_safe", lambda: True)
+    monkeypatch.setattr(hdf5_probe, "walk", walk)
+
+
 def test_the_command_line_names_the_model_and_never_opens_it(tmp_path, monkeypatch):
     # The forked child runs this walk: a model file on which libhdf5 would spin.
-    monkeypatch.setattr(hdf5_probe, "walk", never_answers)
+    forked_child_walks_with(monkeypatch, never_answers)
     opened = []
     real_open = h5py.File
 
@@ -108,7 +115,7 @@ def crashes(path, kind):
 
 @pytest.mark.parametrize("model, what", [(MODEL_H5, "the HDF5 file"), (MODEL_KERAS, "the .keras zip")])
 def test_a_file_that_crashes_the_child_is_named_with_the_signal(monkeypatch, model, what):
-    monkeypatch.setattr(hdf5_probe, "walk", crashes)
+    forked_child_walks_with(monkeypatch, crashes)
     with pytest.raises(K2PError) as err:
         extract(model, base=2.0)
     assert str(err.value) == (f"{model}: reading {what} crashed libhdf5 (SIGSEGV) in a child process: a damaged "
