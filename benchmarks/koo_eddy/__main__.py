@@ -1,11 +1,14 @@
 """``python -m benchmarks.koo_eddy``: train the models, evaluate the PWM sets, write the table."""
+import os
 import pathlib
 import sys
 import time
 
 import click
 
-DEFAULT_CACHE = pathlib.Path("/work/kecache/koo_eddy")
+# Models and data live outside the repository (about 1 GB with every epoch's snapshot).
+DEFAULT_CACHE = pathlib.Path(os.environ.get("K2P_KOO_EDDY_CACHE",
+                                            pathlib.Path.home() / ".cache" / "k2p-keras" / "koo_eddy"))
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2)
 # Per pool, the epoch cap (CNN-1's second conv reads 200 positions: the slowest; see results).
