@@ -277,7 +277,7 @@ class ExtractionResult:
         batches_of_size, count, label, max_length, _ = open_batches_for(self.spec, sequences, self.options)
         check_sequence_lengths(split_at_activation(runnable, self.layer_name).input_length,
                                _shortest(batches_of_size), max_length, path=label)
-        values, source = open_labels(labels, sequences, count)
+        values, source = open_labels(labels, _opened_source(batches_of_size) or sequences, count)
         size = influence_batch_size(max_length, self.spec.kernel.shape[2])
         self.influence = filter_influence(runnable, in_model_order(self.spec, lambda: batches_of_size(size)), values,
                                           layer=self.layer_name, null=null or self.options.influence_null,
@@ -434,11 +434,16 @@ def _model_spec(model, options):
                    f"got {type(model).__name__}")
 
 
+def _opened_source(batches_of_size):
+    """The SequenceSource already open behind ``batches_of_size`` (a file or an array: its
+    ``iter_batches``), else None (batches or a dataset given as they are)."""
+    return getattr(batches_of_size, "__self__", None)
+
+
 def _shortest(batches_of_size):
-    """The shortest sequence's length when the sequences say (a file or an array: their source's
-    ``iter_batches`` is ``batches_of_size``), else None (batches of any length, checked as they come)."""
-    source = getattr(batches_of_size, "__self__", None)
-    return getattr(source, "min_length", None) if source is not None else None
+    """The shortest sequence's length when the sequences say, else None (batches of any length,
+    checked as they come)."""
+    return getattr(_opened_source(batches_of_size), "min_length", None)
 
 
 def in_model_order(spec, open_batches):
@@ -674,7 +679,8 @@ def _plan(model, sequences, labels, opts):
         if batches_of_size is not None and split.input_length != spec.input_length:
             check_sequence_lengths(split.input_length, _shortest(batches_of_size), max_length, path=label)
     if opts.influence or opts.diagnostics or (labels is not None and labels is not False):
-        values, source = open_labels(labels, sequences, count)
+        # The source already open (FASTA counted once; a stream's spooled copy), not the path again.
+        values, source = open_labels(labels, _opened_source(batches_of_size) or sequences, count)
     if opts.cluster is not False:
         require_annotate()
     return ExtractionPlan(spec=spec, options=opts, batches_of_size=batches_of_size, max_length=max_length,

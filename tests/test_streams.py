@@ -231,3 +231,18 @@ def test_hdf5_on_standard_input_is_refused_in_one_line():
     assert done.stderr.decode().splitlines() == [
         "Error: <stdin>: sequences in HDF5 must be a regular file, not standard input: HDF5 and .npy are read by "
         "seeking in them, which a pipe or a device cannot do; save it to a file"]
+
+
+def test_header_labels_through_stdin_equal_the_files(fasta, tmp_path):
+    """The FASTA headers' label= fields are read from the source already open (the stream's
+    spooled copy), so --diagnostics' per-label columns through stdin equal the file run's."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    reference, out = tmp_path / "file.tsv", tmp_path / "stream.tsv"
+    subprocess.run(command(fasta, "--diagnostics", "--summary", reference, "-o", tmp_path / "f.meme"),
+                   check=True, env=env, timeout=600)
+    done = subprocess.run(command("-", "--diagnostics", "--summary", out, "-o", tmp_path / "s.meme"),
+                          input=fasta.read_bytes(), env=env, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()
+    header = next(line for line in reference.read_text().splitlines() if not line.startswith("#"))
+    assert "auroc" in header.split("\t")  # the labels were read from the file's headers
+    assert out.read_text() == reference.read_text()
