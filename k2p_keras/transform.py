@@ -10,11 +10,22 @@ the convolution on any window equals ``log_b P(window) + d``.
 Theorem 3 (supplementary notes) extends this to windows with N positions: a row ``x_i``
 of the window contributes ``sum_a x_i[a] log_b P[i, a] + (sum_a x_i[a]) log_b Z_i``,
 so all-zero rows contribute nothing and 0.25 rows contribute a quarter of every letter.
+
+**Axes: a transform returns the layout it is given.** The transforms mirror the kernel they
+take, in Keras's layout: one filter ``(L, 4)`` gives one PWM ``(L, 4)``; a whole kernel
+``(L, 4, F)`` gives its F PWMs as ``(L, 4, F)`` (and ``F`` constants), filter ``t`` in
+``[:, :, t]`` as in the kernel. The package's own per-filter arrays are filter-first
+``(F, L, 4)`` (``k2p_keras/axes.py``): :func:`k2p_keras.axes.keras_kernel_to_filters` turns a
+kernel's PWMs into that layout, as :func:`k2p_keras.extract` does.
 """
+from __future__ import annotations
+
 import math
 import warnings
+from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import logsumexp, softmax
 
 from .errors import K2PError
@@ -27,20 +38,22 @@ CONVENTIONS = ("correlation", "convolution")
 # Softmax entries below this are reported as underflow; rows within this of uniform as flat.
 _UNDERFLOW = 1e-300
 _FLAT = 1e-9
+Convention = Literal["correlation", "convolution"]
 
 
-def _check_convention(convention):
+def _check_convention(convention: str) -> None:
     if convention not in CONVENTIONS:
         raise K2PError(f"convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
 
 
-def _orient(matrix, convention):
+def _orient(matrix: np.ndarray, convention: str) -> np.ndarray:
     """Rows in the cross-correlation order Keras uses; k2p-1.0 files store them reversed."""
     _check_convention(convention)
     return matrix[::-1] if convention == "convolution" else matrix
 
 
-def kernel_to_pwm(kernel, base=math.e, convention="correlation", warn=True):
+def kernel_to_pwm(kernel: ArrayLike, base: float = math.e, convention: Convention = "correlation",
+                  warn: bool = True) -> np.ndarray:
     """Transform a Conv1D kernel into the PWM of Theorem 1.
 
     Parameters
@@ -58,7 +71,8 @@ def kernel_to_pwm(kernel, base=math.e, convention="correlation", warn=True):
     Returns
     -------
     numpy.ndarray
-        Same shape as ``kernel``; every row (over the 4 letters) sums to 1.
+        Same shape as ``kernel`` (the module's axis rule: ``(L, 4, F)`` in, ``(L, 4, F)`` out);
+        every row (over the 4 letters, axis 1) sums to 1.
     """
     kernel = check_kernel(kernel)
     v = math.log(check_base(base))
@@ -79,7 +93,8 @@ def _warn_degenerate(scaled, pwm, base):
         warnings.warn(f"base {base:g} is so close to 1 that some PWM rows are flat (0.25 everywhere)", stacklevel=3)
 
 
-def kernel_constant(kernel, base=math.e, bias=None, convention="correlation"):
+def kernel_constant(kernel: ArrayLike, base: float = math.e, bias: float | ArrayLike | None = None,
+                    convention: Convention = "correlation") -> float | np.ndarray:
     """The constant ``d`` of Theorem 1: ``conv(window) = log_b P(window) + d``.
 
     Parameters
@@ -103,7 +118,7 @@ def kernel_constant(kernel, base=math.e, bias=None, convention="correlation"):
     return float(d) if np.ndim(d) == 0 else d
 
 
-def window_log_likelihood(pwm, windows, base=math.e):
+def window_log_likelihood(pwm: ArrayLike, windows: ArrayLike, base: float = math.e) -> np.ndarray:
     """``log_b P(window)`` for one-hot windows, N rows included (Theorem 3).
 
     Parameters
@@ -137,7 +152,8 @@ def _weighted_sum(windows, log_p, spec):
     return np.where(hits_zero, -np.inf, total)
 
 
-def window_constant(kernel, windows, base=math.e, bias=None):
+def window_constant(kernel: ArrayLike, windows: ArrayLike, base: float = math.e,
+                    bias: float | ArrayLike | None = None) -> np.ndarray:
     """The window-dependent constant of Theorem 3 (``d`` for windows without N).
 
     ``conv(window) = window_log_likelihood(P, window) + window_constant(W, window)``,
@@ -160,8 +176,9 @@ def window_constant(kernel, windows, base=math.e, bias=None):
     return const
 
 
-def pwm_to_kernel(pwm, base=math.e, delta=None, shift=0.0, shift_by_minimum=False,
-                  convention="correlation", name="PWM"):
+def pwm_to_kernel(pwm: ArrayLike, base: float = math.e, delta: float | None = None, shift: float = 0.0,
+                  shift_by_minimum: bool = False, convention: Convention = "correlation",
+                  name: str = "PWM") -> np.ndarray:
     """The inverse transformation: ``W[i, a] = log_b P[i, a] + shift``.
 
     Parameters
@@ -204,7 +221,7 @@ def pwm_to_kernel(pwm, base=math.e, delta=None, shift=0.0, shift_by_minimum=Fals
     return _orient(kernel, convention).copy()
 
 
-def information_content(pwm, background=None):
+def information_content(pwm: ArrayLike, background: ArrayLike | None = None) -> np.ndarray:
     """Information content of each PWM row in bits (2 minus the entropy for a uniform background)."""
     pwm = np.asarray(pwm, dtype=np.float64)
     background = np.full(4, 0.25) if background is None else np.asarray(background, dtype=np.float64)
@@ -213,7 +230,7 @@ def information_content(pwm, background=None):
     return terms.sum(axis=-1)
 
 
-def consensus(pwm, alphabet="ACGT"):
+def consensus(pwm: ArrayLike, alphabet: str = "ACGT") -> str:
     """The most probable letter of each row; IUPAC N where the row is flat."""
     pwm = np.asarray(pwm, dtype=np.float64)
     letters = [alphabet[i] for i in pwm.argmax(axis=1)]
@@ -221,7 +238,7 @@ def consensus(pwm, alphabet="ACGT"):
     return "".join("N" if f else c for c, f in zip(letters, flat))
 
 
-def js_divergence(pwm_a, pwm_b):
+def js_divergence(pwm_a: ArrayLike, pwm_b: ArrayLike) -> np.ndarray:
     """Jensen-Shannon divergence (bits, 0 to 1) between matching rows of two PWMs.
 
     Parameters

@@ -86,6 +86,32 @@ def test_whole_keras_kernel_is_transformed_filter_by_filter():
         np.testing.assert_array_equal(pwms[:, :, f], kernel_to_pwm(kernel[:, :, f], 4.0))
 
 
+def test_the_transforms_return_the_layout_they_are_given():
+    """The one axis rule of transform.py: a whole Keras kernel (L, 4, F) in, (L, 4, F) PWMs out
+    (per filter: (F,) constants, (..., F) likelihoods); axes.keras_kernel_to_filters makes them
+    the package's (F, L, 4). L, 4 and F differ, so a transposed result cannot pass."""
+    from k2p_keras.axes import keras_kernel_to_filters
+
+    rng = np.random.default_rng(7)
+    length, filters, base = 7, 3, 2.5
+    kernel, bias = rng.normal(size=(length, 4, filters)), rng.normal(size=filters)
+    windows = random_windows(rng, 11, length, "zero")
+    pwms = kernel_to_pwm(kernel, base)
+    assert pwms.shape == (length, 4, filters)
+    np.testing.assert_allclose(pwms.sum(axis=1), 1.0, atol=1e-12)
+    assert kernel_constant(kernel, base, bias).shape == (filters,)
+    assert window_log_likelihood(pwms, windows, base).shape == (11, filters)
+    assert window_constant(kernel, windows, base, bias).shape == (11, filters)
+    by_filter = keras_kernel_to_filters(pwms)
+    assert by_filter.shape == (filters, length, 4)
+    for t in range(filters):
+        one = kernel_to_pwm(kernel[:, :, t], base)
+        assert one.shape == (length, 4)
+        np.testing.assert_array_equal(by_filter[t], one)
+        np.testing.assert_allclose(window_log_likelihood(pwms, windows, base)[:, t],
+                                   window_log_likelihood(one, windows, base), rtol=1e-12)
+
+
 def test_large_base_underflows_with_a_warning_not_a_crash():
     kernel = np.array([[0.0, 100.0, 0.0, 0.0]])
     with pytest.warns(UserWarning, match="underflow"):

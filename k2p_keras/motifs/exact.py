@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..axes import keras_kernel_to_filters
 from ..errors import K2PError, OptionError, PatternError
 from ..model.activations import activation_forward
 from ..options import DEFAULTS
-from ..scan.stats import histogram_grid, SCORE_BINS
+from ..scan.stats import histogram_grid, SCORE_BINS, ScanStats
 from ..scan.windows import EVERY_WINDOW
 from ..transform import kernel_constant, kernel_to_pwm
 from ..validate import check_base
@@ -62,7 +63,7 @@ class Extraction(MotifSet):
     pwms: np.ndarray
     constants: np.ndarray
     n_used: np.ndarray
-    stats: object = None
+    stats: ScanStats | None = None
     estimate: BaseEstimate = None
     base_estimator: str = "per-filter"
     sites: str = "all"
@@ -183,7 +184,7 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAU
         # One base for every filter: one call on the whole kernel. Per filter, scipy's
         # softmax and logsumexp cost ~2 ms each in argument checks, half a callback's dump.
         base_value = math.exp(ln_base[0])
-        pwms = kernel_to_pwm(kernel, base_value).transpose(2, 0, 1)
+        pwms = keras_kernel_to_filters(kernel_to_pwm(kernel, base_value))  # (L, 4, F) -> (F, L, 4)
         constants = kernel_constant(kernel, base_value, bias)
     else:
         pwms = np.stack([kernel_to_pwm(kernel[:, :, t], math.exp(ln_base[t])) for t in range(n_filters)])
