@@ -4,10 +4,13 @@
 :class:`~k2p_keras.callback.PWMCallback` take; :func:`make_options` checks keyword arguments
 into one.
 """
+from __future__ import annotations
+
 import math
 import os
 import textwrap
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 from .annotate.influence import NULLS
 from .axes import ALPHABET
@@ -19,6 +22,9 @@ from .motifs.mle import BASE_ESTIMATORS, check_base_estimator, DEFAULT_BASE_ESTI
 from .motifs.sites import DEFAULT_SITES, site_rule, SITES_HELP
 from .scan.devices import check_strategy
 from .validate import check_alphabet, check_base, check_batch_size, check_positive_number
+
+if TYPE_CHECKING:  # the name for a type hint only: options never load TensorFlow
+    import tensorflow as tf
 
 
 METHODS = ("exact", "heuristic", "both")
@@ -62,7 +68,7 @@ class Options:
     method: str = _option("exact", "heuristic", types='{"exact", "heuristic", "both"}', help=(
         "Exact PWMs (k2p's transformation), heuristic ones (DeepBind: the letters of each sequence's "
         "most activating window), or both (motif names end in _exact and _heuristic)."))
-    base: object = _option("mle", "base", types='"mle" or float', help=(
+    base: str | float = _option("mle", "base", types='"mle" or float', help=(
         "Estimate the logarithm's base b by maximum likelihood on the sequences ('mle'), or use this "
         "base b > 1 for every filter (the exact PWMs then need no sequences)."))
     base_estimator: str = _option(DEFAULT_BASE_ESTIMATOR, "base", types='{"shared", "per-filter", "shrunk"}', help=(
@@ -70,29 +76,29 @@ class Options:
         "filter ('per-filter'), or one per filter shrunk toward the shared one by its standard error "
         "('shrunk'; empirical Bayes). --shared-base and --per-filter-base (shared_base=True/False) "
         "are the first two (docs/base-estimation.md)."))
-    sites: object = _option(DEFAULT_SITES, "base", types='{"strong", "active", "all"}, "strong=F" or float',
+    sites: str | float = _option(DEFAULT_SITES, "base", types='{"strong", "active", "all"}, "strong=F" or float',
                             help=SITES_HELP)
     both_strands: bool = _option(False, "input", types="bool", help=(
         "The model scans the reverse complement too: a sequence's best window is the best over "
         "both strands (found in the graph when the model merges both strands' scans)."))
-    threshold: float = _option(None, "heuristic", types="float or None", help=(
+    threshold: float | None = _option(None, "heuristic", types="float or None", help=(
         "Heuristic: a sequence counts when its largest activation exceeds this [default: 0, DeepBind's rule]."))
-    threshold_fraction: float = _option(None, "heuristic", types="float or None", help=(
+    threshold_fraction: float | None = _option(None, "heuristic", types="float or None", help=(
         "Heuristic, instead of the threshold: a sequence counts when its largest activation exceeds this "
         "fraction of the filter's largest activation over the data (Basset: 0.5)."))
     strict: bool = _option(False, "base", types="bool", help=(
         "Refuse to estimate the base unless the layers after the conv pick each sequence's (or pooling "
         "block's) best window, as the MLE assumes (an activation, then a max-pool); without it, the base "
         "comes from the strong windows anywhere, with a warning."))
-    layer: str = _option(None, "input", types="str or None", help=(
+    layer: str | None = _option(None, "input", types="str or None", help=(
         "Name of the conv to transform [default: the first convolution reading the one-hot input]."))
-    weights: str = _option(None, "input", types="path or None", help=(
+    weights: str | os.PathLike | None = _option(None, "input", types="path or None", help=(
         "When the model is an architecture JSON (model.to_json()): its weights, the file save_weights "
         "wrote (.h5, or Keras 3's .weights.h5)."))
     alphabet: str = _option(ALPHABET, "input", types="str", help=(
         "The order of the model's one-hot channels, e.g. ATCG. FASTA is encoded in it; HDF5 and .npy "
         "sequences (and arrays) are taken as stored in it; the MEME files list A, C, G, T all the same."))
-    dataset: str = _option(None, "input", types="str or None", help=(
+    dataset: str | None = _option(None, "input", types="str or None", help=(
         "For an HDF5 sequence file: the dataset holding the sequences [default: the one shaped like "
         "the model's input]."))
     n_encoding: str = _option("zero", "input", types='{"zero", "quarter"}', help=(
@@ -100,9 +106,10 @@ class Options:
     open_timeout: float = _option(DEFAULT_OPEN_TIMEOUT, "input", types="float", help=(
         "Seconds a child process may take to walk each HDF5 file or .keras zip before this process opens "
         "it (libhdf5 can spin on a damaged file); a file that takes longer is refused in one line."))
-    batch_size: object = _option("auto", "performance", types='int or "auto"', help=(
+    batch_size: int | str = _option("auto", "performance", types='int or "auto"', help=(
         "Sequences per scanned batch; 'auto': as many as fit the scan's memory budget (docs/performance.md)."))
-    strategy: object = _option(None, "performance", types="tf.distribute.Strategy or None", help=(
+    strategy: tf.distribute.Strategy | None = _option(
+        None, "performance", types="tf.distribute.Strategy or None", help=(
         "Scan on several devices, each batch split among the strategy's replicas "
         "(docs/distributed.md) [default: one device]."))
     influence: bool = _option(False, "analysis", types="bool", help=(
@@ -117,7 +124,8 @@ class Options:
         "Also describe each filter's best window per sequence (from the base's own scan): mean "
         "activation, where the best windows lie, and with labels the filter's AUROC alone and its "
         "mean activation per class. Summary columns and report plots (docs/annotation.md)."))
-    cluster: object = _option(False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
+    cluster: bool | str | os.PathLike = _option(
+        False, "analysis", types="bool, or a MEME file or JASPAR release", help=(
         "Also group redundant filters, one cluster per learned motif: filters of 8 bits or more that match "
         "each other (Tomtom, any offset or strand, q <= 0.05) or share a significant best database motif, "
         "--db's database (else the newest JASPAR CORE vertebrates). "

@@ -17,10 +17,13 @@ PWMs from a MEME file (heuristic ones, say) get the same treatment with the mode
 for the constant and the base recorded in the motif (``ln_b=...``), else a given base: the
 exact PWMs agree to float32 rounding, heuristic ones do not.
 """
+from __future__ import annotations
+
 import math
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Callable, TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +40,10 @@ from .scan.tf_steps import conv_preactivation
 from .scan.windows import padding_amounts
 from .transform import window_constant, window_log_likelihood
 from .validate import check_alphabet, check_base, check_kernel
+
+if TYPE_CHECKING:  # names for the type hints only
+    from .io.source import SequenceSource
+    from .model.conv import ConvSpec
 
 DEFAULT_TOLERANCE = 1e-3
 
@@ -338,10 +345,10 @@ def verify_pwms(spec, batches, pwm_set, preactivation=None, tolerance=DEFAULT_TO
 class VerificationInputs:
     """What :func:`verify_pwms` needs, gathered by :func:`prepare_verification`."""
 
-    spec: object
-    source: object
+    spec: ConvSpec
+    source: SequenceSource
     pwm_set: tuple
-    preactivation: object
+    preactivation: Callable | None
 
 
 def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=math.e, dataset=None,

@@ -35,6 +35,11 @@ def read_package(package=PACKAGE):
         lines = source.splitlines()
         tree = ast.parse(source)
         top = set(tree.body)
+        # Names imported under `if TYPE_CHECKING:` serve type hints only and never run: they count
+        # as the module's own imports (edges of the graph), not as function-level ones.
+        for node in tree.body:
+            if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+                top.update(node.body)
         for node in ast.walk(tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue

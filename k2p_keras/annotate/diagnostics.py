@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import K2PError
+from ..scan.stats import ActivationSums
 from ..scan.windows import padding_amounts
 
 #: The centre the best windows are counted in: the middle fifth of the sequence.
@@ -156,7 +157,7 @@ class Diagnostics:
         What was averaged, e.g. ``"relu(conv + bias)"``.
     """
 
-    sums: object
+    sums: ActivationSums
     bias: np.ndarray
     labels: LabelColumns = None
     auroc: np.ndarray = None

@@ -24,9 +24,12 @@ runs the whole model, which reads its own input:
 
 Keras (and TensorFlow) load when a model is cut.
 """
+from __future__ import annotations
+
 import dataclasses
 import warnings
 import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +37,9 @@ from ..errors import K2PError
 from ..model.after_conv import layer_kind
 from ..model.conv import find_live_layer, find_motif_conv_in_model
 from ..model.conv2d import CONV2D_CLASSES, LAYOUTS, kernel_layout, sequence_length, to_layout
+
+if TYPE_CHECKING:  # a type hint's name only: Keras loads in the functions that build the split
+    import keras
 
 __all__ = ["ModelSplit", "check_sequence_lengths", "crop_note", "model_batches", "split_at_activation"]
 
@@ -81,8 +87,8 @@ class ModelSplit:
     layer: str
     chain: tuple
     pool: str | None
-    upstream: object
-    downstream: object
+    upstream: keras.Model
+    downstream: keras.Model
     reads_input: bool
     n_filters: int
     outputs: tuple

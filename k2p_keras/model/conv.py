@@ -19,6 +19,7 @@ import numpy as np
 
 from ..axes import ALPHABET, channels_to_acgt
 from ..errors import K2PError
+from ..scan.windows import PoolSpec
 from ..validate import check_alphabet, check_kernel_length
 from .after_conv import conv_activation, effective_activation, pattern_after_conv, SITE_SCOPES
 from .config import build_layer_graph, entry_name, input_shape, is_builtin, is_conv1d
@@ -111,7 +112,7 @@ class ConvSpec:
     pattern_ok: bool = True
     problem: str | None = None
     scope: str = "sequence"
-    pool: object = None
+    pool: PoolSpec | None = None
     folded_batchnorms: tuple = ()
     layers_found: list = field(default_factory=list)
     both_strands_hint: bool = False

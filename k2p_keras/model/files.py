@@ -23,6 +23,7 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass, field
+from typing import Callable
 
 import h5py
 import numpy as np
@@ -86,7 +87,8 @@ class ModelFile:
     config: dict
     kernel_flipped: bool = False
     weights_path: str | None = None
-    _reader: object = field(default=None, repr=False, compare=False)
+    # (layer name, scope) -> the layer's weight arrays, or None when the file stores none for it.
+    _reader: Callable[[str, str], list[np.ndarray] | None] | None = field(default=None, repr=False, compare=False)
 
     def layer_entries(self):
         """Return ``{layer name: (scope, entry)}`` for every layer, nested ones included."""
