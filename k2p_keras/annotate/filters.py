@@ -104,16 +104,16 @@ def attach_model_figures(reports, influence=None, clusters=None, diagnostics=Non
     ----------
     reports : list of FilterReport
         One per filter, in filter order.
-    influence : object, optional
-        With ``msq`` (``(F,)``, or ``(F, outputs)``: averaged over outputs), ``delta_loss``
+    influence : k2p_keras.annotate.influence.Influence, optional
+        Read for its ``msq`` (``(F,)``, or ``(F, outputs)``: averaged over outputs), ``delta_loss``
         (same shapes, or None) and ``null`` (what a filter is replaced by: a description,
         or one value per filter).
-    clusters : object, optional
-        With ``labels`` (``(F,)`` cluster ids) and ``archetypes`` (cluster id -> filter index).
-    diagnostics : object, optional
-        With ``report_fields(f)``: filter ``f``'s diagnostics fields (``auroc``, ``class_means``,
-        ``activation_histogram``, ``position_histogram``; ``figures`` added to its figures), as
-        :class:`~k2p_keras.annotate.diagnostics.Diagnostics` gives them.
+    clusters : k2p_keras.annotate.clusters.Clusters, optional
+        Read for its ``labels`` (``(F,)`` cluster ids) and ``archetypes`` (cluster id -> filter index).
+    diagnostics : k2p_keras.annotate.diagnostics.Diagnostics, optional
+        Read for its ``report_fields(f)``: filter ``f``'s diagnostics fields (``auroc``,
+        ``class_means``, ``activation_histogram``, ``position_histogram``; ``figures`` added to
+        its figures).
 
     Returns
     -------
