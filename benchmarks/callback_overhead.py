@@ -13,15 +13,15 @@ weighs on both alike. Reports medians over the epochs after the first of each fi
 first includes tracing): the epoch without callback, the epoch with it, the dump alone
 (scan + MLE + MEME + summary, timed inside the same epochs), and the ratio of the two.
 
-``--model realistic`` is the model of issue 15: N (default 15,600) random one-hot sequences
-of ``--length`` bp (101; the issue's 1,000 bp variant with ``--length 1000 --n 4000``), half
+``--model realistic``: N (default 15,600) random one-hot sequences
+of ``--length`` bp (101; a 1,000 bp variant with ``--length 1000 --n 4000``), half
 of them carrying one of two planted 10 bp motifs (label 1), ``Conv1D(64, 19, relu) ->
 GlobalMaxPooling1D -> Dense(32, relu) -> Dense(1, sigmoid)``, batch 128, 4 epochs.
 Fits without and with ``PWMCallback(x, tmpdir)`` at its defaults (``--every``,
 ``--max-sequences`` to change them) alternate, ``--repeats`` (2) times each. Printed per
 fit: the epochs written and the callback's own seconds (its ``on_epoch_end``) against the
 training seconds; then the medians: the callback's share of training over the whole fit
-(the goal of issue 15: under 0.10), over epochs 2-E (the first epoch's tracing left out),
+(the goal: under 0.10), over epochs 2-E (the first epoch's tracing left out),
 and one dump against one epoch. With a subset (``--max-sequences``), also how far its ln b
 lies from all the sequences' on the trained weights, in the subset's standard errors.
 
@@ -122,7 +122,7 @@ def realistic_data(n, length, seed):
 
 
 def realistic_model(length, seed):
-    """Conv1D(64, 19, relu) -> GlobalMaxPooling1D -> Dense(32, relu) -> Dense(1), as issue 15."""
+    """Conv1D(64, 19, relu) -> GlobalMaxPooling1D -> Dense(32, relu) -> Dense(1): the realistic model."""
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((length, 4)),

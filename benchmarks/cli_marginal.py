@@ -1,4 +1,4 @@
-"""The whole command line against k2p-1.0's loop, per sequence (issue 14).
+"""The whole command line against k2p-1.0's loop, per sequence.
 
     python benchmarks/cli_marginal.py                 # 4,000 and 44,000 x 1,000 bp, 5 repeats
     python benchmarks/cli_marginal.py --quick         # 500 and 5,000, 3 repeats
@@ -16,7 +16,7 @@ repeats (the order rotating, so that a busy machine weighs on each alike):
   more sequence costs once TensorFlow, the model and the compiled kernels are loaded),
   the median over the repeats. A process's start-up (TensorFlow's import, about 10 s here)
   varies by a second from run to run on a shared machine, so the files differ by 40,000
-  sequences (issue 14 measured 4,000 against 24,000);
+  sequences (4,000 against 24,000 were swamped by it);
 - k2p-1.0's algorithm, re-implemented (:func:`benchmarks.scan_throughput.original_best_scores`:
   a Python loop over sequences and kernels, one ``scipy.signal.correlate`` and one ``max``
   each) on the first ``--original-subset`` sequences: its cost per sequence.

@@ -1,4 +1,4 @@
-"""What the activation diagnostics cost the scan (issue 24 item 3): the MLE's scan without them, with
+"""What the activation diagnostics cost the scan: the MLE's scan without them, with
 them, and with them and one label column, interleaved.
 
     NUMBA_NUM_THREADS=1 python benchmarks/diagnostics_cost.py [--repeats 15]

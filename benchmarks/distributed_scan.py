@@ -1,4 +1,4 @@
-"""The scan on one device against the scan under tf.distribute.MirroredStrategy (issue 14 item 3).
+"""The scan on one device against the scan under tf.distribute.MirroredStrategy.
 
     python benchmarks/distributed_scan.py            # 4,000 x 1,000 bp, 64 filters of width 19
     python benchmarks/distributed_scan.py --quick    # 1,000 sequences, 3 repeats

@@ -1,4 +1,4 @@
-"""What a mistake on the command line costs (issue 12): a failing run against a successful one.
+"""What a mistake on the command line costs: a failing run against a successful one.
 
     python benchmarks/fail_fast.py               # 100,000 sequences of 100 bp, the example model
     python benchmarks/fail_fast.py --n 20000     # smaller

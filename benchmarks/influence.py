@@ -1,4 +1,4 @@
-"""Influence and redundancy clusters where the truth is known (issue 24): which constant ranks the
+"""Influence and redundancy clusters where the truth is known: which constant ranks the
 planted-motif filters first, whether a planted motif's filters share a cluster, and the cost.
 
     python benchmarks/influence.py                     # the bundled example (a few minutes)

@@ -1,4 +1,4 @@
-"""Throughput and peak memory of the best-window scan (issue 3).
+"""Throughput and peak memory of the best-window scan.
 
     python benchmarks/scan_throughput.py            # N = 10,000 x 1,000 bp; memory at N = 10,000 and 200,000
     python benchmarks/scan_throughput.py --quick    # the same at a small scale, about a minute
@@ -33,20 +33,20 @@ Throughput: on the same random one-hot sequences, in the same process, repeat by
 - a profile of ours: the float32 ``tf.nn.conv1d`` alone, and with the ``argmax`` over
   positions, on the same batches.
 
-Length ratio (issue 15): ``scan_best_windows`` with 64 filters of width 19 (the callback's
+Length ratio: ``scan_best_windows`` with 64 filters of width 19 (the callback's
 defaults: the strong sites' score histogram), on 101 bp and on 1,000 bp sequences holding
 the same number of windows (``--ratio-n`` sequences of 1,000 bp, 11.8x as many of 101 bp),
 repeats interleaved, for each rescoring route ("numba" when installed, "tensorflow"), in the
 batches ``batch_size="auto"`` gives each route and length (``--ratio-batch-size``): the
 per-window rate at 1,000 bp over that at 101 bp (goal: at most 1.5).
 
-Against memelite's FIMO (issue 14): ``memelite.fimo`` scores every window of every motif
+Against memelite's FIMO: ``memelite.fimo`` scores every window of every motif
 on both strands with numba-compiled table lookups, the nearest peer to our scan. Both get
 the same ``--fimo-n`` random sequences of 1,000 bp and the same 64 filters of width 19
 (FIMO the PWMs ``kernel_to_pwm`` makes of them, ``return_counts=True``: its leanest
 output), both strands, repeats interleaved with each route of ``scan_best_windows``:
 "lookup" (numba finds and sums the best windows, the default on a CPU), "locate"
-(TensorFlow's conv finds them and numba sums them: the default before issue 14, and on a
+(TensorFlow's conv finds them and numba sums them: the default on a CPU before the lookups, and on a
 GPU) and "tensorflow". Printed: the per-window rate of each route over FIMO's in the same
 run (goal for the default: at least 1.5), and over the earlier routes; and the lookup route
 over FIMO with numba on one thread each (per core: what a machine whose other cores are
@@ -376,7 +376,7 @@ def scan_route(route, batches, kernel):
     """``scan_best_windows`` on both strands by one route: "lookup", "locate" or "tensorflow"."""
     from k2p_keras.scan import best_windows, route as scan
 
-    if route == "locate":  # what rescore="auto" takes on a GPU (and took on the CPU before issue 14)
+    if route == "locate":  # what rescore="auto" takes on a GPU (and took on the CPU before the lookups)
         visible, scan.gpu_visible = scan.gpu_visible, lambda: True
         try:
             return best_windows.scan_best_windows(batches, kernel, both_strands=True, rescore="auto")

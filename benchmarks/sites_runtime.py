@@ -1,4 +1,4 @@
-"""Runtime of the MLE of the base with each site estimator (issue 10), on 200,000 sequences.
+"""Runtime of the MLE of the base with each site estimator, on 200,000 sequences.
 
     python benchmarks/sites_runtime.py            # 200,000 sequences of 200 bp, 64 filters of length 24
     python benchmarks/sites_runtime.py --quick    # 20,000 sequences

@@ -1,4 +1,4 @@
-"""Time to first result of the command line, against importing TensorFlow (issue 25).
+"""Time to first result of the command line, against importing TensorFlow.
 
     python benchmarks/startup.py                      # 100, 1,000 and 100,000 sequences, 5 repeats
     python benchmarks/startup.py --quick              # 100 and 1,000 sequences, 3 repeats
@@ -30,7 +30,7 @@ one's times against the first's. Before the timed loop, each file
 is run once untimed (numba's cache and the OS's file cache warm: what every run after a
 user's first sees; ``--cold`` instead gives every CLI run an empty ``NUMBA_CACHE_DIR``, the
 first run after an install), and once under ``python -X importtime`` to say whether the
-command imported TensorFlow (the goal of issue 25: not on a machine without a GPU, when
+command imported TensorFlow (the goal: not on a machine without a GPU, when
 numba is installed) and what its imports cost.
 """
 import argparse

@@ -1,4 +1,4 @@
-"""The command line as people use it on real data (issue 12): fail fast, unambiguous inputs,
+"""The command line as people use it on real data: fail fast, unambiguous inputs,
 honest progress, clean interruption, the k2p-1.0 tools pointing to the model command.
 
 The model is the bundled example (a real Keras file); sequence files are written here.
@@ -307,7 +307,7 @@ def test_the_k2p_tools_check_their_output_folder_before_working(golden, tmp_path
     assert not missing.exists()
 
 
-# ----------------------------------------------------------------------------- the first ten minutes (issue 25)
+# ----------------------------------------------------------------------------- the first ten minutes
 
 def run_as_typed(*args):
     """The command line as ``k2p-keras`` (its name in messages), in this process."""
@@ -457,7 +457,7 @@ def test_clusters_beside_the_tomtom_warm_up_never_meet_in_numba_s_workqueue_laye
     assert "cluster" in header.split("\t")
 
 
-# ----------------------------------------------------------------------------- a new user's trips (issue 32)
+# ----------------------------------------------------------------------------- a new user's trips
 
 def test_options_may_come_before_the_model(tmp_path):
     out = tmp_path / "x.meme"

@@ -1,4 +1,4 @@
-"""The scan on several devices (issue 14 item 3): a tf.distribute strategy gives the sums,
+"""The scan on several devices: a tf.distribute strategy gives the sums,
 ln b and PWMs of the one-device scan; ``--devices`` fails fast in one line.
 
 Two logical CPUs must be set up before TensorFlow starts its devices, so the mirrored

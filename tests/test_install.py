@@ -1,5 +1,5 @@
 """The README's install sequence in a fresh virtual environment: install, run, editable install,
-run in the checkout and from elsewhere (issue 25).
+run in the checkout and from elsewhere.
 
 numba used to cache its compiled kernels beside the installed source: ``pip install -e``
 then left ``site-packages/k2p_keras/scan/__pycache__`` behind, an empty namespace package

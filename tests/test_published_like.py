@@ -1,4 +1,4 @@
-"""Models as people publish them (issue 23, docs/models-in-the-wild.md "Models as published").
+"""Models as people publish them (docs/models-in-the-wild.md "Models as published").
 
 ``tests/wild_models/published/`` holds small look-alikes of six published shapes, built by
 ``make_published_like.py`` there and saved by the Keras that writes each format (Keras 1's

@@ -5,7 +5,7 @@
 ``seeds/`` holds one small valid input of every kind we read (a Keras model as ``.h5`` and
 ``.keras``, one-hot sequences as HDF5, ``.npy``, FASTA and FASTA.gz, a MEME file, a kernel
 text matrix and a k2p-1.0 kernel tensor); the fuzz tests mutate them. ``cases/`` holds the
-inputs of issue 16 (and those the fuzzing found since), each made from a seed by one edit.
+inputs that broke a command when the fuzzing began (and those it found since), each made from a seed by one edit.
 ``MANIFEST.tsv`` says per case the command (``{file}`` is the case, ``{out}`` a fresh output
 path, ``seeds/...`` a seed) and the promise: ``ok`` (exit 0) or ``error`` (non-zero exit,
 one line on stderr, no traceback, no output file). ``guard`` is ``subprocess`` for the few

@@ -1,4 +1,4 @@
-"""Build look-alikes of Keras genomics models as people publish them (issue 23).
+"""Build look-alikes of Keras genomics models as people publish them.
 
     python tests/wild_models/make_published_like.py OUT_DIR [NAME ...]
 
