@@ -9,14 +9,18 @@ statistics, the pattern checked again), the same call as the command line, then 
 ``epoch_0001.meme``, ``epoch_0002.meme``, ... and rewrites ``summary.tsv``. The PWMs are
 exact at every epoch; only their base is estimated, by default on a fixed random subsample
 of the sequences at the intermediate epochs and on all of them at the last. Every file is
-replaced atomically, so an interrupted training leaves only whole files behind.
+replaced atomically, so an interrupted training leaves only whole files behind. What a dump
+costs, measured: docs/callback-overhead.md.
 """
+from __future__ import annotations
+
 import math
 import os
 import sys
 import time
 import warnings
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -39,6 +43,11 @@ from .validate import check_positive_number
 # (nothing happens when it is loaded already, as during fit()).
 tf = import_tensorflow()
 import keras  # noqa: E402
+
+if TYPE_CHECKING:  # names for the type hints only
+    from .extract import ExtractionResult
+    from .io.source import SequenceSource
+    from .motifs.exact import Extraction
 
 __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change", "auto_dump_due"]
 
@@ -65,12 +74,13 @@ class DumpOverBudget(Exception):
     ``estimate`` is the projected seconds of a whole dump (None when too early to tell).
     """
 
-    def __init__(self, estimate):
+    def __init__(self, estimate: float | None):
         super().__init__(estimate)
         self.estimate = estimate
 
 
-def auto_dump_due(trained, spent, estimate, budget=AUTO_TIME_BUDGET, fit_total=None, last_estimate=None):
+def auto_dump_due(trained: float, spent: float, estimate: float | None, budget: float = AUTO_TIME_BUDGET,
+                  fit_total: float | None = None, last_estimate: float | None = None) -> bool:
     """Whether ``every="auto"`` writes now, when the last epoch is not yet reached.
 
     A dump now (``estimate`` seconds; None before the first measurement: then one is tried while
@@ -97,13 +107,13 @@ class BudgetProbe:
     is that rate times ``total``. A scan that has read all ``total`` sequences is kept.
     """
 
-    def __init__(self, total, allowance, clock=time.perf_counter):
+    def __init__(self, total: int, allowance: float, clock=time.perf_counter):
         self.total, self.allowance, self.clock = total, allowance, clock
         self.start = clock()
         self.seen = self.first_seen = 0
         self.first_elapsed = None
 
-    def __call__(self, n):
+    def __call__(self, n: int) -> None:
         self.seen += n
         elapsed = self.clock() - self.start
         if self.seen >= self.total:  # the scan is done: its PWMs are kept
@@ -128,7 +138,7 @@ def _load_compiled_kernels(diagnostics=False):
         pass
 
 
-def auto_sequence_count(count, windows_per_sequence):
+def auto_sequence_count(count: int, windows_per_sequence: int) -> int:
     """How many of ``count`` sequences ``max_sequences="auto"`` scans at the intermediate epochs.
 
     A tenth of them, but at least enough for :data:`AUTO_MIN_WINDOWS` windows, and at most
@@ -139,7 +149,7 @@ def auto_sequence_count(count, windows_per_sequence):
     return min(count, wanted)
 
 
-def pwm_change(previous, current):
+def pwm_change(previous: np.ndarray | None, current: np.ndarray) -> np.ndarray:
     """Per filter: the mean over positions of the Jensen-Shannon divergence (bits).
 
     Parameters
@@ -223,9 +233,8 @@ class PWMCallback(keras.callbacks.Callback):
         ``best_match_name``, ``best_match_q_value``, ``best_match_offset``,
         ``best_match_orientation``, ``annotation``): a MEME file, a JASPAR release name, or
         True for the default (the newest JASPAR CORE vertebrates release pyjaspar holds).
-        The database is loaded once, when training begins; annotating 64 filters takes
-        about a second per dump once memelite is compiled. Needs
-        ``pip install 'k2p-keras[annotate]'``.
+        The database is loaded once, when training begins (what it costs per dump:
+        docs/annotation.md). Needs ``pip install 'k2p-keras[annotate]'``.
     annotate_options : dict, optional
         Passed to :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``q_threshold``, ``taxon``, ...).
     time_budget : float
@@ -289,8 +298,11 @@ class PWMCallback(keras.callbacks.Callback):
     >>> model.fit(x_train, y_train, epochs=50, callbacks=[cb])             # doctest: +SKIP
     """
 
-    def __init__(self, sequences, output_dir, every=1, *, max_sequences="auto", seed=0, annotate=None,
-                 annotate_options=None, time_budget=AUTO_TIME_BUDGET, labels=None, **options):
+    def __init__(self, sequences: np.ndarray | str | os.PathLike | SequenceSource | tf.data.Dataset | None,
+                 output_dir: str | os.PathLike, every: int | Literal["auto"] = 1, *,
+                 max_sequences: int | Literal["auto"] | None = "auto", seed: int = 0,
+                 annotate: str | os.PathLike | bool | None = None, annotate_options: dict[str, Any] | None = None,
+                 time_budget: float = AUTO_TIME_BUDGET, labels: np.ndarray | str | None = None, **options: Any):
         super().__init__()
         self.every = _positive_int(every, "every")
         self.time_budget = check_positive_number(time_budget, "time_budget (a share of the training time)")
@@ -313,10 +325,7 @@ class PWMCallback(keras.callbacks.Callback):
         self.dumped_epochs = []
         self._sequences = self._check_sequences(sequences)
         self._labels, self._label_values = labels, None  # the labels of every sequence, once read
-        self._source = None
-        self._source_spec = None
-        self._indices = None
-        self._layer_name = None
+        self._source = self._source_spec = self._indices = self._layer_name = None
         self._previous_pwms = self._before_previous = None
         self._last_epoch, self._last_subsampled = None, False  # the last epoch seen; its dump on the subsample
         self._rows = []
@@ -331,21 +340,13 @@ class PWMCallback(keras.callbacks.Callback):
         self._summary_columns, self._summary_text = None, ""
 
     @property
-    def sequence_indices(self):
+    def sequence_indices(self) -> np.ndarray | None:
         return self._indices
-
-    @property
-    def _estimating(self):
-        return self.options.estimating
-
-    @property
-    def _needs_sequences(self):
-        return self.options.needs_sequences
 
     def _check_sequences(self, sequences):
         """Validate what can be validated before the model is known; materialise a Dataset."""
         if sequences is None:
-            if self._needs_sequences:
+            if self.options.needs_sequences:
                 raise K2PError(self.options.missing_sequences("give PWMCallback sequences", "a fixed base=B"))
             return None
         if isinstance(sequences, tf.data.Dataset):
@@ -363,9 +364,7 @@ class PWMCallback(keras.callbacks.Callback):
             return sequences.numpy()
         return sequences
 
-    # ------------------------------------------------------------------ hooks
-
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         """Check the model's motif conv and its pattern, open the sequences, make the folder."""
         began = time.perf_counter()
         plan = self._plan(self.layer)
@@ -391,10 +390,10 @@ class PWMCallback(keras.callbacks.Callback):
         # What the callback costs counts against its budget wherever it is spent, not only in its dumps.
         self._spent += time.perf_counter() - began
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch_started = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         """Write ``epoch_NNNN.meme``, rewrite ``summary.tsv``, fill ``logs`` (when ``every`` says so)."""
         number = epoch + 1
         self._last_epoch = number
@@ -438,7 +437,7 @@ class PWMCallback(keras.callbacks.Callback):
         finally:
             self._spent += time.perf_counter() - started
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         """The last epoch's base on all the sequences, when its dump took the subsample (``fit`` was
         stopped by a callback listed after this one, or the callback is driven by hand)."""
         if self._last_subsampled and self.dumped_epochs and self.dumped_epochs[-1] == self._last_epoch:
@@ -450,14 +449,14 @@ class PWMCallback(keras.callbacks.Callback):
         """numba's one-time start-up (its import, registries and cached kernels), at the first
         epoch's end, counted as the callback's time. Not in a thread beside training: the GIL is
         shared with Keras's Python training loop (docs/callback-overhead.md)."""
-        if self._needs_sequences and not self._kernels_loaded:
+        if self.options.needs_sequences and not self._kernels_loaded:
             started = time.perf_counter()
             _load_compiled_kernels(self.options.diagnostics)
             self._kernels_loaded = True
             self._spent += time.perf_counter() - started
 
     @property
-    def time_spent(self):
+    def time_spent(self) -> float:
         """Seconds the callback has taken from training so far: its set-up, numba's start-up and its dumps."""
         return self._spent
 
@@ -490,7 +489,7 @@ class PWMCallback(keras.callbacks.Callback):
         result = self._plan(self._layer_name, indices).run(progress=progress)
         if self._database is not None:
             result.annotate(self._database, **self.annotate_options)
-        if self._needs_sequences:
+        if self.options.needs_sequences:
             result.sequences = self._sequences_label(indices)
         extraction = result.exact
         change = pwm_change(self._before_previous if again else self._previous_pwms, extraction.pwms)
@@ -513,15 +512,13 @@ class PWMCallback(keras.callbacks.Callback):
             logs["k2p_mean_ln_b"] = float(np.mean(extraction.ln_base))
             logs["k2p_mean_pwm_change"] = float(np.mean(change)) if np.all(np.isfinite(change)) else math.nan
 
-    # ------------------------------------------------------------------ pieces
-
     def _plan(self, layer, indices=None):
         """:func:`k2p_keras.extract.plan_extraction` on the live model and the sequences at ``indices`` (all: None)."""
-        if self._needs_sequences and self._source is None:
+        if self.options.needs_sequences and self._source is None:
             self._open_source(self.model, layer)
         batches = None
         labels = self._label_values
-        if self._needs_sequences:
+        if self.options.needs_sequences:
             source = self._source
 
             def batches():
@@ -542,14 +539,14 @@ class PWMCallback(keras.callbacks.Callback):
         size = self.options.batch_size if self._batch_size is None else self._batch_size
         return replace(self.options, batch_size=size, dataset=None).keywords()
 
-    def extract_result(self):
+    def extract_result(self) -> ExtractionResult:
         """:func:`k2p_keras.extract` on the model's current weights (and the subsample, if any): an
         :class:`~k2p_keras.extract.ExtractionResult`. The pattern is checked at every call, as at a dump."""
         if self.model is None or self._layer_name is None:
             raise K2PError("the callback has no model yet: it is set up when training begins")
         return self._plan(self._layer_name, self._indices).run()
 
-    def extract(self):
+    def extract(self) -> Extraction:
         """The exact PWMs from the model's current weights: ``extract_result().exact``, an
         :class:`~k2p_keras.motifs.exact.Extraction`."""
         return self.extract_result().exact
