@@ -1,6 +1,7 @@
 """Every path the README, CONTRIBUTING and docs/ name resolves in the checkout, and so does every
 docs/ page a docstring sends the reader to: a page moved or a module renamed without its
-references fails here, not in a reader's hands."""
+references fails here, not in a reader's hands. And no page or module names the issue that asked
+for it."""
 import pathlib
 import re
 
@@ -59,3 +60,12 @@ def test_the_checker_sees_a_broken_link(tmp_path):
     page.write_text("See `docs/no-such-page.md` and [this](no-such-image.png); `tests/wild_models/FILE`.\n")
     missing = sorted(name for name, path in named_paths(page) if not path.exists())
     assert missing == ["docs/no-such-page.md", "no-such-image.png"]
+
+
+def test_no_issue_numbers_in_the_docs_or_the_package():
+    """Pages and code say what things do; which issue asked for them is the CHANGELOG's and git's."""
+    sources = sorted((REPO / "docs").rglob("*.md")) + sorted((REPO / "k2p_keras").rglob("*.py"))
+    found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+             for path in sources for number, line in enumerate(path.read_text().splitlines(), 1)
+             if re.search(r"\bissues? #?[0-9]", line, flags=re.I)]
+    assert not found, found
