@@ -16,7 +16,7 @@ take, in Keras's layout: one filter ``(L, 4)`` gives one PWM ``(L, 4)``; a whole
 ``(L, 4, F)`` gives its F PWMs as ``(L, 4, F)`` (and ``F`` constants), filter ``t`` in
 ``[:, :, t]`` as in the kernel. The package's own per-filter arrays are filter-first
 ``(F, L, 4)`` (``k2p_keras/axes.py``): :func:`k2p_keras.axes.keras_kernel_to_filters` turns a
-kernel's PWMs into that layout, as :func:`k2p_keras.extract` does.
+kernel's PWMs into that layout (``extract`` takes the same numbers as a transposed view).
 """
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..axes import keras_kernel_to_filters
 from ..errors import K2PError, OptionError, PatternError
 from ..model.activations import activation_forward
 from ..options import DEFAULTS
@@ -184,7 +183,9 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAU
         # One base for every filter: one call on the whole kernel. Per filter, scipy's
         # softmax and logsumexp cost ~2 ms each in argument checks, half a callback's dump.
         base_value = math.exp(ln_base[0])
-        pwms = keras_kernel_to_filters(kernel_to_pwm(kernel, base_value))  # (L, 4, F) -> (F, L, 4)
+        # (L, 4, F) -> (F, L, 4) as a view: the contiguous copy of axes.keras_kernel_to_filters
+        # holds the same numbers but changes the last bits of later float sums over them.
+        pwms = kernel_to_pwm(kernel, base_value).transpose(2, 0, 1)
         constants = kernel_constant(kernel, base_value, bias)
     else:
         pwms = np.stack([kernel_to_pwm(kernel[:, :, t], math.exp(ln_base[t])) for t in range(n_filters)])
