@@ -251,7 +251,7 @@ class PWMCallback(keras.callbacks.Callback):
     ----------
     last_result : k2p_keras.extract.ExtractionResult or None
         The most recent dump, as :func:`k2p_keras.extract` returns it.
-    last_extraction : k2p_keras.motifs.exact.Extraction or None
+    last_extraction : k2p_keras.motifs.exact.ExactPWMs or None
         Its exact PWMs (PWMs, bases, scan statistics).
     dumped_epochs : list of int
         The 1-based epochs written so far.
@@ -551,7 +551,7 @@ class PWMCallback(keras.callbacks.Callback):
 
     def extract(self):
         """The exact PWMs from the model's current weights: ``extract_result().exact``, an
-        :class:`~k2p_keras.motifs.exact.Extraction`."""
+        :class:`~k2p_keras.motifs.exact.ExactPWMs`."""
         return self.extract_result().exact
 
     def _open_source(self, model, layer):
