@@ -370,15 +370,15 @@ class VerifyRequest:
         The order of the model's one-hot channels (e.g. ``"ATCG"``); the layer is fed in it.
     """
 
-    layer: str = None
-    pwms: object = None
+    layer: str | None = None
+    pwms: "str | os.PathLike | MemeFile | None" = None
     base: float = math.e
     tolerance: float = DEFAULT_TOLERANCE
-    dataset: str = None
+    dataset: str | None = None
     n_encoding: str = "zero"
     batch_size: int = 512
     use_keras: bool = True
-    weights: object = None
+    weights: "str | os.PathLike | None" = None
     alphabet: str = ALPHABET
 
 

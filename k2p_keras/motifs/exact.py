@@ -147,13 +147,13 @@ class ExactRequest:
         Label columns the batches come with (``(x, y)`` pairs), for the diagnostics.
     """
 
-    base: object = "mle"
+    base: str | float = "mle"
     base_estimator: str = DEFAULT_BASE_ESTIMATOR
-    sites: object = DEFAULT_SITES
+    sites: str | float = DEFAULT_SITES
     both_strands: bool = False
     strict: bool = False
-    letter_threshold: object = None
-    strategy: object = None
+    letter_threshold: float | np.ndarray | None = None
+    strategy: "tf.distribute.Strategy | None" = None
     diagnostics: bool = False
     n_labels: int = 0
 

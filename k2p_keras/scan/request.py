@@ -6,6 +6,7 @@ The motif stage builds one request per pass (:func:`dataclasses.replace` for a p
 static part (:class:`~k2p_keras.scan.tf_steps.StepSettings`) and the compiled kernels their
 arrays. A new scan option is a field here, not a parameter in every layer.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,20 +81,20 @@ class ScanRequest:
     """
 
     kernel: np.ndarray
-    bias: np.ndarray = None
+    bias: np.ndarray | None = None
     padding: str = "valid"
     strides: int = 1
     both_strands: bool = False
     active_only: bool = False
     active_threshold: float = 0.0
-    letter_threshold: object = None
-    score_bins: int = None
+    letter_threshold: float | np.ndarray | None = None
+    score_bins: int | None = None
     rescore: str = "auto"
-    strategy: object = None
-    pool: PoolSpec = None
-    score_floor: np.ndarray = None
+    strategy: "tf.distribute.Strategy | None" = None
+    pool: PoolSpec | None = None
+    score_floor: np.ndarray | None = None
     diagnostics: bool = False
-    activation: object = None
+    activation: Callable[[np.ndarray], np.ndarray] | None = None
     n_labels: int = 0
 
     def __post_init__(self):
