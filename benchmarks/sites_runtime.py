@@ -3,7 +3,7 @@
     python benchmarks/sites_runtime.py            # 200,000 sequences of 200 bp, 64 filters of length 24
     python benchmarks/sites_runtime.py --quick    # 20,000 sequences
 
-Each estimator is what ``extract_pwms(..., sites=...)`` runs: one pass of
+Each estimator is what ``extract_pwms(spec, batches, ExactRequest(sites=...))`` runs: one pass of
 ``scan_best_windows`` over the sequences (``active_only`` for ``active``, the score
 histogram for ``strong``), then ``site_sums`` and ``estimate_base`` (shared and per-filter
 bases). The sequences are a pool of random one-hot float32 batches held in memory and

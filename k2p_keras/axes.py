@@ -6,7 +6,7 @@ then letters A C G T:
 ==============================  =============  ==========================================
 what                            shape          where it comes from or goes to
 ==============================  =============  ==========================================
-PWMs of a layer                 ``(F, L, 4)``  ``Extraction.pwms``, MEME files
+PWMs of a layer                 ``(F, L, 4)``  ``ExactPWMs.pwms``, MEME files
 one PWM / one kernel            ``(L, 4)``     ``kernel_to_pwm``, ``pwm_to_kernel``
 PWMs of a whole Keras kernel    ``(L, 4, F)``  ``kernel_to_pwm(kernel)``: see below
 per-position statistics         ``(F, L)``     ``ScanStats.row_weight``

@@ -47,7 +47,7 @@ import keras  # noqa: E402
 if TYPE_CHECKING:  # names for the type hints only
     from .extract import ExtractionResult
     from .io.source import SequenceSource
-    from .motifs.exact import Extraction
+    from .motifs.exact import ExactPWMs
 
 __all__ = ["PWMCallback", "SUMMARY_COLUMNS", "pwm_change", "auto_dump_due"]
 
@@ -260,7 +260,7 @@ class PWMCallback(keras.callbacks.Callback):
     ----------
     last_result : k2p_keras.extract.ExtractionResult or None
         The most recent dump, as :func:`k2p_keras.extract` returns it.
-    last_extraction : k2p_keras.motifs.exact.Extraction or None
+    last_extraction : k2p_keras.motifs.exact.ExactPWMs or None
         Its exact PWMs (PWMs, bases, scan statistics).
     dumped_epochs : list of int
         The 1-based epochs written so far.
@@ -546,9 +546,9 @@ class PWMCallback(keras.callbacks.Callback):
             raise K2PError("the callback has no model yet: it is set up when training begins")
         return self._plan(self._layer_name, self._indices).run()
 
-    def extract(self) -> Extraction:
+    def extract(self) -> ExactPWMs:
         """The exact PWMs from the model's current weights: ``extract_result().exact``, an
-        :class:`~k2p_keras.motifs.exact.Extraction`."""
+        :class:`~k2p_keras.motifs.exact.ExactPWMs`."""
         return self.extract_result().exact
 
     def _open_source(self, model, layer):

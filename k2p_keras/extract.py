@@ -35,7 +35,7 @@ from .io.sequences import labelled_batches, open_batches_for, open_labels
 from .io.text import format_summary, write_text
 from .model.activations import activation_forward, preactivation_threshold
 from .model.conv import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
-from .motifs.exact import check_pattern, check_sites_for_scope, extract_pwms
+from .motifs.exact import check_pattern, check_sites_for_scope, conv_scan_request, ExactRequest, extract_pwms
 from .motifs.heuristic import DEEPBIND_THRESHOLD, heuristic_from_stats, heuristic_pwms
 from .motifs.sites import site_rule
 from .options import make_options, Options
@@ -60,7 +60,7 @@ class ExtractionResult:
         The motif conv: kernel, bias, settings and the pattern check (``spec.report()``).
     options : Options
         The options used.
-    exact : Extraction or None
+    exact : ExactPWMs or None
         Exact PWMs with ``ln b``, its SE, the constants ``d`` and the scan's statistics.
     heuristic : HeuristicPWMs or None
         Heuristic PWMs with their window counts.
@@ -566,12 +566,12 @@ class ExtractionPlan:
         forward = activation_forward(spec.activation, spec.active_threshold)
         sums = exact.stats.diagnostics if exact is not None and exact.stats is not None else None
         if sums is None:
-            from .scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
+            from .scan.best_windows import run_scan  # numba (or TensorFlow) loads with the first scan
 
-            sums = scan_best_windows(open_batches(), spec.kernel, spec.bias, padding=spec.padding, strides=spec.strides,
-                                     both_strands=o.both_strands, progress=progress, strategy=o.strategy,
-                                     pool=spec.pool if spec.scope == "block" else None, diagnostics=True,
-                                     activation=forward, n_labels=0 if labels is None else labels.n_columns).diagnostics
+            request = conv_scan_request(spec, both_strands=o.both_strands, strategy=o.strategy,
+                                        pool=spec.pool if spec.scope == "block" else None, diagnostics=True,
+                                        activation=forward, n_labels=0 if labels is None else labels.n_columns)
+            sums = run_scan(open_batches(), request, progress).diagnostics
         what = "conv + bias" if forward is None or spec.activation in (None, "linear") else f"{spec.activation}(conv + bias)"
         return activation_diagnostics(sums, spec.bias, labels, kernel_rows=spec.kernel.shape[0], padding=spec.padding,
                                       strides=spec.strides, activation=what)
@@ -775,7 +775,7 @@ def extract_motif_sets(spec, open_batches, options, progress=None, n_labels=0):
 
     Returns
     -------
-    tuple of (Extraction or None, HeuristicPWMs or None)
+    tuple of (ExactPWMs or None, HeuristicPWMs or None)
         With ``options.diagnostics``, the exact set's ``stats.diagnostics`` hold the diagnostics' sums.
     """
     o = options
@@ -790,10 +790,10 @@ def extract_motif_sets(spec, open_batches, options, progress=None, n_labels=0):
         # The heuristic counts each sequence's best window: not a pooling block's.
         if want_heuristic and mle and o.threshold_fraction is None and spec.scope != "block":
             ride_along = preactivation_threshold(spec.activation, threshold, spec.active_threshold)
-        exact = extract_pwms(spec, open_batches if mle else None, base=o.base, base_estimator=o.base_estimator,
-                             sites=o.sites, both_strands=o.both_strands, strict=o.strict,
-                             letter_threshold=ride_along, progress=progress, strategy=o.strategy,
-                             diagnostics=o.diagnostics, n_labels=n_labels)
+        request = ExactRequest(base=o.base, base_estimator=o.base_estimator, sites=o.sites,
+                               both_strands=o.both_strands, strict=o.strict, letter_threshold=ride_along,
+                               strategy=o.strategy, diagnostics=o.diagnostics, n_labels=n_labels)
+        exact = extract_pwms(spec, open_batches if mle else None, request, progress)
         if ride_along is not None:
             heuristic = heuristic_from_stats(spec.layer_name, exact.stats, ride_along,
                                              output_threshold=float(threshold))

@@ -351,9 +351,48 @@ class VerificationInputs:
     preactivation: Callable | None
 
 
-def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=math.e, dataset=None,
-                         n_encoding="zero", use_keras=True, weights=None, alphabet=ALPHABET):
-    """Read the model, the PWMs to check and the sequences (see :func:`verify_model`)."""
+@dataclass(frozen=True)
+class VerifyRequest:
+    """How :func:`verify_model` reads the model, the PWMs and the sequences, and how it checks them.
+
+    Attributes
+    ----------
+    layer : str, optional
+        The Conv1D to check [default: the first on the one-hot input].
+    pwms : str, os.PathLike or MemeFile, optional
+        PWMs to check (see :func:`meme_pwm_set`); by default the exact PWMs at ``base``.
+    base : float
+        The base of the exact PWMs, and of file PWMs that do not record one. Theorem 1
+        holds for every base, so any ``b > 1`` makes a fair check.
+    tolerance : float
+        See :func:`verify_pwms`.
+    dataset, n_encoding, batch_size
+        How the sequences are read (N rows: ``"zero"`` or ``"quarter"``).
+    use_keras : bool
+        Compute the layer with Keras (the default); False, or a model Keras cannot load,
+        uses TensorFlow's conv on the weights read from the file, with a warning for the latter.
+    weights : str or os.PathLike, optional
+        The weights file of an architecture JSON.
+    alphabet : str
+        The order of the model's one-hot channels (e.g. ``"ATCG"``); the layer is fed in it.
+    """
+
+    layer: str | None = None
+    pwms: "str | os.PathLike | MemeFile | None" = None
+    base: float = math.e
+    tolerance: float = DEFAULT_TOLERANCE
+    dataset: str | None = None
+    n_encoding: str = "zero"
+    batch_size: int = 512
+    use_keras: bool = True
+    weights: "str | os.PathLike | None" = None
+    alphabet: str = ALPHABET
+
+
+def prepare_verification(model_path, sequences, request=None):
+    """Read the model, the PWMs to check and the sequences, as ``request`` (a :class:`VerifyRequest`) says."""
+    request = VerifyRequest() if request is None else request
+    layer, pwms, base, weights, alphabet = request.layer, request.pwms, request.base, request.weights, request.alphabet
     try:
         alphabet = check_alphabet(alphabet)
     except K2PError as err:
@@ -370,7 +409,7 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
                        f"{bad_bias.size} filters: conv + bias is not a number, so there is nothing to "
                        "compare the PWMs with", path=model_path)
     preactivation = None
-    if use_keras:
+    if request.use_keras:
         # First: a model Keras refuses as unsafe fails before anything else is said about it.
         preactivation, reason = keras_preactivation(model_path, spec, weights)
         foreign = foreign_classes(read_model(model_path, weights=weights).config) if preactivation is None else []
@@ -385,13 +424,11 @@ def prepare_verification(model_path, sequences, *, layer=None, pwms=None, base=m
     else:
         meme = pwms if isinstance(pwms, MemeFile) else read_meme(pwms)
         pwm_set = meme_pwm_set(meme, spec, base, path=None if isinstance(pwms, MemeFile) else pwms)
-    source = open_sequences_for(spec, sequences, dataset=dataset, n_encoding=n_encoding)
+    source = open_sequences_for(spec, sequences, dataset=request.dataset, n_encoding=request.n_encoding)
     return VerificationInputs(spec, source, pwm_set, preactivation)
 
 
-def verify_model(model_path, sequences, *, layer=None, pwms=None, base=math.e, tolerance=DEFAULT_TOLERANCE,
-                 dataset=None, n_encoding="zero", batch_size=512, use_keras=True, progress=None, weights=None,
-                 alphabet=ALPHABET):
+def verify_model(model_path, sequences, *, progress=None, **options):
     """Check PWMs against a saved model's motif Conv1D on every window of some sequences.
 
     Parameters
@@ -401,31 +438,16 @@ def verify_model(model_path, sequences, *, layer=None, pwms=None, base=math.e, t
     sequences : str, os.PathLike, numpy.ndarray or SequenceSource
         One-hot sequences or FASTA (see :func:`k2p_keras.io.sequences.open_sequences`); stored
         tensors and arrays in the model's channel order (``alphabet``).
-    layer : str, optional
-        The Conv1D to check [default: the first on the one-hot input].
-    pwms : str, os.PathLike or MemeFile, optional
-        PWMs to check (see :func:`meme_pwm_set`); by default the exact PWMs at ``base``.
-    base : float
-        The base of the exact PWMs, and of file PWMs that do not record one. Theorem 1
-        holds for every base, so any ``b > 1`` makes a fair check.
-    tolerance : float
-        See :func:`verify_pwms`.
-    dataset, n_encoding, batch_size
-        How the sequences are read (N rows: ``"zero"`` or ``"quarter"``).
-    use_keras : bool
-        Compute the layer with Keras (the default); False, or a model Keras cannot load,
-        uses TensorFlow's conv on the weights read from the file, with a warning for the latter.
     progress : callable, optional
-    weights : str or os.PathLike, optional
-        The weights file of an architecture JSON.
-    alphabet : str
-        The order of the model's one-hot channels (e.g. ``"ATCG"``); the layer is fed in it.
+    **options
+        The fields of :class:`VerifyRequest`: ``layer``, ``pwms``, ``base``, ``tolerance``,
+        ``dataset``, ``n_encoding``, ``batch_size``, ``use_keras``, ``weights``, ``alphabet``.
 
     Returns
     -------
     Verification
     """
-    inputs = prepare_verification(model_path, sequences, layer=layer, pwms=pwms, base=base, dataset=dataset,
-                                  n_encoding=n_encoding, use_keras=use_keras, weights=weights, alphabet=alphabet)
-    return verify_pwms(inputs.spec, inputs.source.iter_batches(batch_size), inputs.pwm_set, inputs.preactivation,
-                       tolerance, progress)
+    request = VerifyRequest(**options)
+    inputs = prepare_verification(model_path, sequences, request)
+    return verify_pwms(inputs.spec, inputs.source.iter_batches(request.batch_size), inputs.pwm_set,
+                       inputs.preactivation, request.tolerance, progress)

@@ -21,7 +21,7 @@ from k2p_keras._tf import import_tensorflow  # noqa: E402
 
 from k2p_keras import extract  # noqa: E402
 from k2p_keras.scan.devices import run_on_replicas  # noqa: E402
-from k2p_keras.scan.tf_steps import traced_step
+from k2p_keras.scan.tf_steps import StepSettings, traced_step
 from k2p_keras.scan.best_windows import scan_best_windows  # noqa: E402
 from test_scan import sequences  # noqa: E402
 
@@ -81,7 +81,7 @@ def check_any_batch_size(strategy):
 def check_shards_on_both_devices(strategy):
     """A batch of 3 on two replicas: shards of 2 and 1 sequences."""
     tf = import_tensorflow()
-    step = traced_step(1, False, False, 0.0, False, 0)
+    step = traced_step(StepSettings(1, False, False, 0.0, False, 0))
     kernel = np.ones((3, 4, 2))
     args = (tf.constant([0, 0]), tf.constant(kernel, tf.float32), tf.constant(kernel), tf.zeros([2, 3, 6], tf.float64),
             tf.zeros([2], tf.float64), tf.zeros([2], tf.float64), tf.zeros([2], tf.float64), tf.ones([2], tf.float64))

@@ -18,7 +18,7 @@ from k2p_keras.errors import K2PError  # noqa: E402
 from k2p_keras.model.conv import find_motif_conv_in_file  # noqa: E402
 from k2p_keras.initializer import PWMInitializer, motifs_to_kernel, set_conv_from_meme  # noqa: E402
 from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402
-from k2p_keras.motifs.exact import extract_pwms  # noqa: E402
+from k2p_keras.motifs.exact import ExactRequest, extract_pwms  # noqa: E402
 
 WIDTH, FILTERS, BASE = 8, 4, 2.0
 
@@ -48,7 +48,7 @@ def conv_model(kernel_initializer="glorot_uniform", kernel_size=WIDTH):
 
 
 def exact_pwms_from_file(path, base=BASE):
-    return extract_pwms(find_motif_conv_in_file(path), base=base).pwms
+    return extract_pwms(find_motif_conv_in_file(path), request=ExactRequest(base=base)).pwms
 
 
 def test_seeded_model_transformed_back_gives_the_motifs(meme_path, tmp_path):

@@ -31,6 +31,65 @@ def test_imports_inside_functions_only_keep_heavy_modules_out_and_say_so():
         assert "#" in text, f"{module}:{line}: say why {imported} waits for the function"
 
 
+#: The most parameters a function may take (``self`` not counted): what a stage needs beyond that
+#: travels in one request object (ScanRequest, ExactRequest, VerifyRequest). The command line's
+#: click commands take one parameter per flag; numba's compiled kernels take arrays and scalars only.
+MAX_PARAMETERS = 10
+
+
+def _parameter_count(function):
+    args = function.args
+    names = [a.arg for a in args.posonlyargs + args.args]
+    count = len(names) + len(args.kwonlyargs) + (args.vararg is not None) + (args.kwarg is not None)
+    return count - (names[:1] in (["self"], ["cls"]))
+
+
+def _numba_kernels(tree):
+    """Names compiled by numba in a module: ``numba.njit(...)(f)``, or ``w(f)`` with ``w = numba.njit(...)``."""
+    wrappers = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call) and "njit" in ast.unparse(node.value.func)
+                for target in node.targets if isinstance(target, ast.Name)}
+    return {node.args[0].id for node in ast.walk(tree) if isinstance(node, ast.Call) and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)
+            and ((isinstance(node.func, ast.Call) and "njit" in ast.unparse(node.func.func))
+                 or (isinstance(node.func, ast.Name) and node.func.id in wrappers))}
+
+
+def _long_parameter_lists(source):
+    tree = ast.parse(source)
+    kernels = _numba_kernels(tree)
+    return [(node.name, _parameter_count(node)) for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and _parameter_count(node) > MAX_PARAMETERS and node.name not in kernels]
+
+
+def test_no_function_outside_the_command_line_and_numba_kernels_takes_more_than_ten_parameters():
+    sample = ("import numba\n_inner = numba.njit(cache=True)\n"
+              "def kernel(a, b, c, d, e, f, g, h, i, j, k):\n    pass\n"
+              "def loop(a, b, c, d, e, f, g, h, i, j, k):\n    pass\n"
+              "def plain(self, a, b, c, d, e, f, g, h, i, *, j, **k):\n    pass\n"
+              "def fine(self, a, b, c, d, e, f, g, h, i, j):\n    pass\n"
+              "kernel = numba.njit(parallel=True)(kernel)\nloop = _inner(loop)\n")
+    assert _long_parameter_lists(sample) == [("plain", 11)]  # the reader sees what it must
+    compiled, long = set(), []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] == "cli":
+            continue
+        compiled |= _numba_kernels(ast.parse(path.read_text()))
+        long += [f"{path.relative_to(PACKAGE.parent)}: {name} ({n})" for name, n in _long_parameter_lists(path.read_text())]
+    assert {"_accumulate", "_one_hot_to_best_windows"} <= compiled, "the numba kernels were not found"
+    assert long == [], f"more than {MAX_PARAMETERS} parameters (pass a request object instead): {long}"
+
+
+def test_no_stage_imports_the_options():
+    """``Options`` is read by extract, the callback and the command line, which pass values down."""
+    _, edges, _ = read_package()
+    stages = ("model", "scan", "motifs", "io", "annotate")
+    reaching_up = sorted(module for module, imported in edges.items()
+                         if module.split(".")[1:2] and module.split(".")[1] in stages and "k2p_keras.options" in imported)
+    assert reaching_up == []
+
+
 def test_a_module_exports_only_what_it_defines():
     for path in PACKAGE.rglob("*.py"):
         if path.name == "__init__.py":

@@ -184,22 +184,22 @@ def example():
 def test_pwms_of_every_estimator_reproduce_the_models_layer(example, sites, tmp_path):
     """The base changes how sharp the PWMs are, never their exactness: verify passes."""
     from k2p_keras.io.meme import write_meme
-    from k2p_keras.motifs.exact import extract_pwms
+    from k2p_keras.motifs.exact import ExactRequest, extract_pwms
     from k2p_keras.verify import verify_model
 
     spec, source = example
-    extraction = extract_pwms(spec, source.iter_batches(1000), base_estimator="per-filter", sites=sites)
+    extraction = extract_pwms(spec, source.iter_batches(1000), ExactRequest(base_estimator="per-filter", sites=sites))
     assert extraction.sites == sites and np.all(np.isfinite(extraction.se))
     write_meme(tmp_path / "pwms.meme", extraction.motifs())
     assert verify_model(EXAMPLE_MODEL, EXAMPLE_SEQS, pwms=tmp_path / "pwms.meme").passed.all()
 
 
 def test_strong_sites_are_fewer_and_give_sharper_pwms_on_the_example(example):
-    from k2p_keras.motifs.exact import extract_pwms
+    from k2p_keras.motifs.exact import ExactRequest, extract_pwms
 
     spec, source = example
-    every = extract_pwms(spec, source.iter_batches(1000), base_estimator="per-filter", sites="all")
-    strong = extract_pwms(spec, source.iter_batches(1000), base_estimator="per-filter", sites="strong")
+    every = extract_pwms(spec, source.iter_batches(1000), ExactRequest(base_estimator="per-filter", sites="all"))
+    strong = extract_pwms(spec, source.iter_batches(1000), ExactRequest(base_estimator="per-filter", sites="strong"))
     assert np.all(strong.n_used < every.n_used) and np.all(every.n_used == len(source))
     assert np.all(strong.ln_base > every.ln_base)
 
@@ -207,14 +207,15 @@ def test_strong_sites_are_fewer_and_give_sharper_pwms_on_the_example(example):
 def test_a_filter_without_strong_sites_takes_the_shared_base_with_a_warning(example):
     from dataclasses import replace
 
-    from k2p_keras.motifs.exact import extract_pwms
+    from k2p_keras.motifs.exact import ExactRequest, extract_pwms
 
     spec, source = example
     bias = spec.bias.copy()
     bias[2] = -1000.0  # filter 2 never activates
     dead = replace(spec, bias=bias)
     with pytest.warns(UserWarning, match="filter 2: no sequences.*shared base"):
-        extraction = extract_pwms(dead, source.iter_batches(1000), base_estimator="per-filter", sites="strong")
+        extraction = extract_pwms(dead, source.iter_batches(1000),
+                                  ExactRequest(base_estimator="per-filter", sites="strong"))
     assert extraction.n_used[2] == 0 and np.isfinite(extraction.ln_base[2])
-    shared = extract_pwms(dead, source.iter_batches(1000), base_estimator="shared", sites="strong")
+    shared = extract_pwms(dead, source.iter_batches(1000), ExactRequest(base_estimator="shared", sites="strong"))
     assert extraction.ln_base[2] == pytest.approx(shared.ln_base[0])

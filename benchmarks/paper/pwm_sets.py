@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from k2p_keras.motifs.heuristic import heuristic_pwms
-from k2p_keras.motifs.exact import extract_pwms
+from k2p_keras.motifs.exact import ExactRequest, extract_pwms
 
 # (set name, sites, base estimator); the first is k2p-1.0's estimate, the baseline of the paired tests.
 EXACT_SETS = (
@@ -64,7 +64,8 @@ def exact_pwm_set(spec, x_train, name, sites, base_estimator):
     """Exact PWMs (Theorem 1) with the base(s) estimated by MLE on the training sequences."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        extraction = extract_pwms(spec, _batches(x_train), base="mle", base_estimator=base_estimator, sites=sites)
+        request = ExactRequest(base="mle", base_estimator=base_estimator, sites=sites)
+        extraction = extract_pwms(spec, _batches(x_train), request)
     return PwmSet(name=name, pwms=extraction.pwms, ln_base=extraction.ln_base,
                   constants=extraction.constants, n_warnings=len(caught), tau=extraction.estimate.tau)
 

@@ -4,7 +4,7 @@ import click
 from ..axes import ALPHABET
 from ..errors import K2PError
 from ..io.fasta import N_ENCODINGS
-from ..verify import DEFAULT_TOLERANCE, prepare_verification, verify_pwms
+from ..verify import DEFAULT_TOLERANCE, prepare_verification, verify_pwms, VerifyRequest
 from .group import base_option, cli, progress_bar
 
 
@@ -46,11 +46,13 @@ def verify(model, sequences, pwms_path, base, tolerance, layer, weights, alphabe
     Without --pwms the exact PWMs at --base are checked (Theorem 1 holds for every base).
     PWMs from a file use the base recorded in their alternate name (ln_b=...), else --base.
     """
-    inputs = prepare_verification(model, sequences, layer=layer, pwms=pwms_path, base=base, dataset=dataset,
-                                  n_encoding=n_encoding, use_keras=not no_keras, weights=weights, alphabet=alphabet)
+    request = VerifyRequest(layer=layer, pwms=pwms_path, base=base, tolerance=tolerance, dataset=dataset,
+                            n_encoding=n_encoding, batch_size=batch_size, use_keras=not no_keras, weights=weights,
+                            alphabet=alphabet)
+    inputs = prepare_verification(model, sequences, request)
     with progress_bar(inputs.source.count, quiet, label="verifying") as progress:
-        result = verify_pwms(inputs.spec, inputs.source.iter_batches(batch_size), inputs.pwm_set,
-                             inputs.preactivation, tolerance, progress)
+        result = verify_pwms(inputs.spec, inputs.source.iter_batches(request.batch_size), inputs.pwm_set,
+                             inputs.preactivation, request.tolerance, progress)
     if pwms_path is None:  # on stdout, with the table: stderr keeps one line for a failure
         click.echo(f"# checked: the exact transformation at a fixed base, b = {base:g} (not a MEME file of yours: "
                    f"give --pwms FILE.meme to check it)")

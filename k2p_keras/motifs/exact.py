@@ -9,24 +9,24 @@ anywhere (two passes: the filters' largest activations, then the windows near th
 """
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import K2PError, OptionError, PatternError
 from ..model.activations import activation_forward
-from ..options import DEFAULTS
+from ..scan.request import ScanRequest
 from ..scan.stats import histogram_grid, SCORE_BINS, ScanStats
 from ..scan.windows import EVERY_WINDOW
 from ..transform import kernel_constant, kernel_to_pwm
 from ..validate import check_base
-from .mle import BaseEstimate, check_base_estimator, estimate_bases
+from .mle import BaseEstimate, check_base_estimator, DEFAULT_BASE_ESTIMATOR, estimate_bases
 from .motifset import MotifSet
-from .sites import site_rule, site_sums, STRONG_FRACTION, strong_threshold
+from .sites import DEFAULT_SITES, site_rule, site_sums, STRONG_FRACTION, strong_threshold
 
 
 @dataclass
-class Extraction(MotifSet):
+class ExactPWMs(MotifSet):
     """Exact PWMs of one Conv1D layer, with everything that went into them.
 
     Attributes
@@ -109,19 +109,15 @@ class Extraction(MotifSet):
         return figures
 
 
-def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAULTS.base_estimator,
-                 sites=DEFAULTS.sites, both_strands=DEFAULTS.both_strands, strict=DEFAULTS.strict,
-                 letter_threshold=None, progress=None, strategy=None, diagnostics=False, n_labels=0):
-    """Exact PWMs for every filter of a motif Conv1D.
+@dataclass(frozen=True, eq=False)
+class ExactRequest:
+    """What :func:`extract_pwms` is asked for; the caller (``extract``, from ``Options``) passes every value.
 
-    Parameters
+    The defaults are this stage's own (:data:`k2p_keras.motifs.mle.DEFAULT_BASE_ESTIMATOR`,
+    :data:`k2p_keras.motifs.sites.DEFAULT_SITES`), the ones ``Options`` takes.
+
+    Attributes
     ----------
-    spec : ConvSpec
-        The layer as :func:`k2p_keras.model.conv.find_motif_conv` describes it; its ``scope``
-        says which windows are the sites.
-    batches : iterable of numpy.ndarray (B, length, 4), or a callable returning one, optional
-        The training sequences; needed unless ``base`` is a number. The sites anywhere
-        (``spec.scope == "anywhere"``) take two passes: give a callable returning fresh batches.
     base : "mle" or float
         Estimate ``b`` by maximum likelihood, or use this base for every filter.
     base_estimator : {"shared", "per-filter", "shrunk"}
@@ -134,43 +130,69 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAU
         ``strong`` for the windows anywhere. Ignored with a fixed base.
     both_strands : bool
         The model scans the reverse complement too: the best window is over both strands.
-    letter_threshold : float or numpy.ndarray of shape (F,), optional
-        Have the MLE's scan also count the letters of the best windows whose
-        ``conv + bias`` exceeds it (``extraction.stats.letter_counts``, for the heuristic).
     strict : bool
         Refuse (``PatternError``) to estimate the base when the layers after the conv break
         the MLE's assumption (:func:`check_pattern`); by default the base comes from the
         strong windows anywhere, with a warning.
-    progress : callable, optional
-        Receives the number of sequences in each scanned batch.
+    letter_threshold : float or numpy.ndarray of shape (F,), optional
+        Have the MLE's scan also count the letters of the best windows whose
+        ``conv + bias`` exceeds it (``exact.stats.letter_counts``, for the heuristic).
     strategy : tf.distribute.Strategy, optional
-        Scan on the strategy's devices (:func:`k2p_keras.scan.best_windows.scan_best_windows`).
+        Scan on the strategy's devices (:class:`k2p_keras.scan.request.ScanRequest`).
     diagnostics : bool
         Have the scan also sum each sequence's best window for the activation diagnostics
-        (``extraction.stats.diagnostics``, :mod:`k2p_keras.annotate.diagnostics`); with the sites
+        (``exact.stats.diagnostics``, :mod:`k2p_keras.annotate.diagnostics`); with the sites
         anywhere, the first pass's.
     n_labels : int
         Label columns the batches come with (``(x, y)`` pairs), for the diagnostics.
+    """
+
+    base: str | float = "mle"
+    base_estimator: str = DEFAULT_BASE_ESTIMATOR
+    sites: str | float = DEFAULT_SITES
+    both_strands: bool = False
+    strict: bool = False
+    letter_threshold: float | np.ndarray | None = None
+    strategy: "tf.distribute.Strategy | None" = None
+    diagnostics: bool = False
+    n_labels: int = 0
+
+
+def extract_pwms(spec, batches=None, request=None, progress=None):
+    """Exact PWMs for every filter of a motif Conv1D.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+        The layer as :func:`k2p_keras.model.conv.find_motif_conv` describes it; its ``scope``
+        says which windows are the sites.
+    batches : iterable of numpy.ndarray (B, length, 4), or a callable returning one, optional
+        The training sequences; needed unless ``request.base`` is a number. The sites anywhere
+        (``spec.scope == "anywhere"``) take two passes: give a callable returning fresh batches.
+    request : ExactRequest, optional
+        The base, its estimator, the sites and the scan's options [default: ``ExactRequest()``].
+    progress : callable, optional
+        Receives the number of sequences in each scanned batch.
 
     Returns
     -------
-    Extraction
+    ExactPWMs
     """
+    request = ExactRequest() if request is None else request
+    base, base_estimator = request.base, request.base_estimator
     estimating = isinstance(base, str) and base == "mle"
     kernel, bias = spec.kernel, spec.bias
     check_base_estimator(base_estimator)
-    rule = site_rule(sites)
+    rule = site_rule(request.sites)
     if estimating:
-        check_pattern(spec, estimating=True, strict=strict, rule=rule)
+        check_pattern(spec, estimating=True, strict=request.strict, rule=rule)
         check_sites_for_scope(spec, rule)
     n_filters = kernel.shape[2]
     stats = estimate = None
     if estimating:
         if batches is None:
             raise K2PError("sequences are needed to estimate the base; or give a fixed base")
-        stats = _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy,
-                            dict(diagnostics=diagnostics, n_labels=n_labels,
-                                 activation=activation_forward(spec.activation, spec.active_threshold)))
+        stats = _scan_sites(spec, batches, rule, request, progress)
         sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
         estimate = estimate_bases(kernel, sums.score_sum, sums.row_weight, base_estimator)
         ln_base, se, loglik, n_used = estimate.ln_base, estimate.se, estimate.loglik, sums.n_used
@@ -191,42 +213,51 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAU
         pwms = np.stack([kernel_to_pwm(kernel[:, :, t], math.exp(ln_base[t])) for t in range(n_filters)])
         constants = np.array([kernel_constant(kernel[:, :, t], math.exp(ln_base[t]), bias[t])
                               for t in range(n_filters)])
-    return Extraction(layer_name=spec.layer_name, kernel=kernel, bias=bias, ln_base=ln_base, se=se,
+    return ExactPWMs(layer_name=spec.layer_name, kernel=kernel, bias=bias, ln_base=ln_base, se=se,
                       loglik=loglik, pwms=pwms, constants=constants, n_used=np.asarray(n_used),
                       stats=stats, estimate=estimate, base_estimator=base_estimator, sites=rule.label)
 
 
-def _scan_sites(spec, batches, rule, both_strands, letter_threshold, progress, strategy, diagnostics):
+def _scan_sites(spec, batches, rule, request, progress):
     """The scan's sums over the sites of ``spec.scope``: each sequence's or pooling block's best window,
     or the windows anywhere near the strong ones (a first pass finds each filter's largest activation).
-    ``diagnostics``: the diagnostics' options of the scan that sees each sequence's best window."""
-    from ..scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
+    ``request``: the :class:`ExactRequest`; its diagnostics go to the scan that sees each sequence's best
+    window."""
+    from ..scan.best_windows import run_scan  # numba (or TensorFlow) loads with the first scan
 
     fresh = batches if callable(batches) else (lambda: batches)
-    options = dict(padding=spec.padding, strides=spec.strides, both_strands=both_strands, progress=progress,
-                   strategy=strategy, active_threshold=spec.active_threshold)
+    # The one scan request of this stage; each pass is a variant of it.
+    scan = conv_scan_request(spec, both_strands=request.both_strands, strategy=request.strategy)
+    with_diagnostics = dict(diagnostics=request.diagnostics, n_labels=request.n_labels,
+                            activation=activation_forward(spec.activation, spec.active_threshold))
     if spec.scope != "anywhere":
-        return scan_best_windows(fresh(), spec.kernel, spec.bias, active_only=rule.kind == "active",
-                                 letter_threshold=letter_threshold, pool=spec.pool,
-                                 score_bins=SCORE_BINS if rule.kind == "strong" else None, **options, **diagnostics)
+        return run_scan(fresh(), replace(scan, active_only=rule.kind == "active", pool=spec.pool,
+                                         letter_threshold=request.letter_threshold,
+                                         score_bins=SCORE_BINS if rule.kind == "strong" else None,
+                                         **with_diagnostics), progress)
     if not callable(batches):
         raise K2PError("the sites anywhere take two passes over the sequences: give a callable returning "
                        "fresh batches")
     # Pass 1: each sequence's best window gives each filter's largest activation over all windows.
-    first = scan_best_windows(fresh(), spec.kernel, spec.bias, letter_threshold=letter_threshold, **options,
-                              **diagnostics)
+    first = run_scan(fresh(), replace(scan, letter_threshold=request.letter_threshold, **with_diagnostics), progress)
     threshold = strong_threshold(first.max_preactivation, rule, spec.activation, spec.active_threshold)
     # Pass 2: every window whose float32 score comes within two score bins of the threshold (the
     # histogram keeps one bin below it; the other covers float32's rounding), summed in float64.
     _, bin_width = histogram_grid(spec.kernel, SCORE_BINS)
     with np.errstate(invalid="ignore"):
         floor = np.where(np.isnan(threshold), np.inf, threshold - spec.bias - 2 * bin_width)
-    second = scan_best_windows(fresh(), spec.kernel, spec.bias, pool=EVERY_WINDOW, score_floor=floor,
-                               score_bins=SCORE_BINS, **options)
+    second = run_scan(fresh(), replace(scan, pool=EVERY_WINDOW, score_floor=floor, score_bins=SCORE_BINS), progress)
     second.n_sequences = first.n_sequences
     second.letter_counts, second.n_letter_windows = first.letter_counts, first.n_letter_windows
     second.diagnostics = first.diagnostics
     return second
+
+
+def conv_scan_request(spec, **fields):
+    """The :class:`~k2p_keras.scan.request.ScanRequest` of ``spec``'s conv (kernel, bias, padding, strides and
+    activation threshold as the model computes them), with ``fields`` (both strands, strategy, ...)."""
+    return ScanRequest(spec.kernel, spec.bias, padding=spec.padding, strides=spec.strides,
+                       active_threshold=spec.active_threshold, **fields)
 
 
 def check_sites_for_scope(spec, rule):

@@ -13,11 +13,12 @@ the scan takes, and counts into probabilities.
     ConvSpec + batches --scan (letter_threshold)--> letter counts --normalise--> PWMs
 """
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..model.activations import check_threshold_fraction, preactivation_threshold, threshold_from_fraction
+from ..scan.request import ScanRequest
 from .motifset import MotifSet
 
 __all__ = ["DEEPBIND_THRESHOLD", "PSEUDOCOUNT", "HeuristicPWMs", "counts_to_pwms", "heuristic_from_stats",
@@ -162,15 +163,16 @@ def heuristic_pwms(spec, batches, *, threshold=DEEPBIND_THRESHOLD, threshold_fra
     -------
     HeuristicPWMs
     """
-    from ..scan.best_windows import scan_best_windows  # numba (or TensorFlow) loads with the first scan
+    from ..scan.best_windows import run_scan  # numba (or TensorFlow) loads with the first scan
+
+    request = ScanRequest(spec.kernel, spec.bias, padding=spec.padding, strides=spec.strides,
+                          both_strands=both_strands, strategy=strategy)
 
     def fresh():
         return batches() if callable(batches) else batches
 
     def scan(letter_threshold):
-        return scan_best_windows(fresh(), spec.kernel, spec.bias, padding=spec.padding,
-                                 strides=spec.strides, both_strands=both_strands,
-                                 letter_threshold=letter_threshold, progress=progress, strategy=strategy)
+        return run_scan(fresh(), replace(request, letter_threshold=letter_threshold), progress)
 
     if threshold_fraction is None:
         thresholds = preactivation_threshold(spec.activation, threshold, spec.active_threshold)

@@ -1,6 +1,6 @@
 """What exact and heuristic PWMs have in common: one PWM per filter of one layer.
 
-:class:`~k2p_keras.motifs.exact.Extraction` (exact PWMs) and
+:class:`~k2p_keras.motifs.exact.ExactPWMs` (exact PWMs) and
 :class:`~k2p_keras.motifs.heuristic.HeuristicPWMs` (DeepBind's counts) both derive from
 :class:`MotifSet`, so the MEME writer, the summary table, the logos and the report treat
 them alike: each set only says what its own per-filter figures are.

@@ -1,6 +1,8 @@
 """Stage 2, the scan: each sequence's best window per filter, summed for the MLE and the heuristic.
 
-- :mod:`.best_windows`: :func:`~.best_windows.scan_best_windows`, the entry;
+- :mod:`.request`: :class:`~.request.ScanRequest`, what one scan is asked (checked once);
+- :mod:`.best_windows`: :func:`~.best_windows.run_scan` (and its keyword form
+  :func:`~.best_windows.scan_best_windows`), the entry;
 - :mod:`.route`: which route a scan takes here (numba lookups, TensorFlow) and its batch size;
 - :mod:`.accumulator`: the running sums, batch after batch;
 - :mod:`.lookup`: numba's compiled lookup scan (best windows on a CPU);

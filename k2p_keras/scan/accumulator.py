@@ -9,7 +9,7 @@ from .devices import as_travelling, run_on_replicas, sum_over_workers
 from .lookup import code_table_to_word_tables, one_hot_to_best_windows
 from .rescore import accumulate_window_sums
 from .stats import ActivationSums, histogram_grid, label_bins, SCORE_BINS, ScanStats, ScoreHistogram
-from .tf_steps import traced_locate, traced_step
+from .tf_steps import StepSettings, traced_locate, traced_step
 from .windows import pool_blocks, window_count
 
 
@@ -21,30 +21,31 @@ PENDING_SEQUENCES = 4096
 class BatchScanner:
     """Holds the kernel's tables, the running sums and, once a batch needs TensorFlow, its tensors."""
 
-    def __init__(self, kernel, bias, padding, strides, both_strands, active_only,
-                 active_threshold, letter_threshold, score_bins, route, strategy=None, pool=None, score_floor=None,
-                 diagnostics=False, activation=None, n_labels=0):
+    def __init__(self, request, route, strategy=None):
+        """``request``: the scan's :class:`~k2p_keras.scan.request.ScanRequest` (checked); ``route``: where
+        one-hot batches go (:func:`k2p_keras.scan.route.scan_route`); ``strategy``: the checked strategy."""
         self.strategy = strategy
+        kernel, score_bins = request.kernel, request.score_bins or 0
         n_rows, _, n_filters = kernel.shape
         # A max-pool's blocks (None: one block of every window, the global max) and the float32
         # score below which a block's best window is no site.
-        self.pool = pool
-        self.score_floor = np.full(n_filters, -np.inf, np.float32) if score_floor is None else \
-            np.asarray(score_floor, dtype=np.float32)
+        self.pool = request.pool
+        self.score_floor = np.full(n_filters, -np.inf, np.float32) if request.score_floor is None else \
+            np.asarray(request.score_floor, dtype=np.float32)
         self._blocks = {}  # padded length -> (block_lo, block_hi)
         self.kernel = kernel
         self.table = code_table(kernel)
-        self.bias = np.asarray(bias, dtype=np.float64)
-        self.padding, self.strides = padding, strides
-        self.active_only, self.active_threshold = bool(active_only), float(active_threshold)
+        self.bias = np.asarray(request.bias, dtype=np.float64)
+        self.padding, self.strides = request.padding, request.strides
+        self.active_only, self.active_threshold = bool(request.active_only), float(request.active_threshold)
         # A scalar, or one threshold per filter (F,); +-inf let no window or every window through.
-        self.count_letters = letter_threshold is not None
+        self.count_letters = request.letter_threshold is not None
         self.letter_threshold = np.broadcast_to(np.asarray(
-            letter_threshold if self.count_letters else 0.0, dtype=np.float64), (n_filters,)).copy()
+            request.letter_threshold if self.count_letters else 0.0, dtype=np.float64), (n_filters,)).copy()
         # The score bins' grid (unused, but the traced signature wants it, without score_bins).
         self.bin_low, self.bin_width = histogram_grid(kernel, max(score_bins, 1))
         self.score_bins = score_bins
-        self.route, self.both_strands = route, bool(both_strands)
+        self.route, self.both_strands = route, bool(request.both_strands)
         self._tf = None  # the kernel as TensorFlow tensors and the traced step: see _tensorflow
         self.word_tables = code_table_to_word_tables(self.table) if route == "lookup" else None
         # Running sums; letters by code (F, L, 6) from the compiled kernel, as letters (F, L, 4) from TensorFlow.
@@ -56,7 +57,7 @@ class BatchScanner:
             self.totals.update(bin_count=np.zeros(n_filters * score_bins), bin_score_sum=np.zeros(n_filters * score_bins))
         self.letters_by_code = np.zeros((n_filters if self.count_letters else 0, n_rows, N_CODES))
         self.deficit = np.zeros((n_filters * score_bins, n_rows))  # see _histogram_step
-        self._start_diagnostics(kernel, bool(diagnostics), activation, int(n_labels))
+        self._start_diagnostics(kernel, bool(request.diagnostics), request.activation, int(request.n_labels))
         self._pending = []  # batches' (codes, starts, take_rc, left, labels) waiting for the compiled sums
 
     def _start_diagnostics(self, kernel, diagnose, activation, n_labels):
@@ -118,9 +119,9 @@ class BatchScanner:
                 "tf": tf, "kernel32": tf.constant(self.kernel, tf.float32),
                 "kernel64": tf.constant(self.kernel, tf.float64), "table64": tf.constant(self.table),
                 "bias64": tf.constant(self.bias),
-                "step": traced_step(int(self.strides), self.both_strands, self.active_only, self.active_threshold,
-                                    self.count_letters, int(self.score_bins), self.pool is not None,
-                                    self.diagnose)}
+                "step": traced_step(StepSettings(int(self.strides), self.both_strands, self.active_only,
+                                                 self.active_threshold, self.count_letters, int(self.score_bins),
+                                                 self.pool is not None, self.diagnose))}
         return self._tf
 
     def add(self, x, pads, labels=None):

@@ -20,13 +20,14 @@ import numpy as np
 
 from .._numba import compiled_on_disk
 from ..errors import K2PError
-from ..validate import check_bias, check_kernel, check_one_hot_batch, check_positive_int
+from ..validate import check_one_hot_batch
 from .accumulator import BatchScanner
 from .devices import WorkerWatch, check_strategy, worker_share
 from .lookup import one_hot_to_best_windows
 from .rescore import accumulate_window_sums
+from .request import ScanRequest
 from .route import scan_route
-from .windows import padding_amounts, PADDINGS, PoolSpec
+from .windows import padding_amounts
 
 
 #: About how long numba takes to compile the lookup route's kernels, once per install: 47 s on 2
@@ -74,11 +75,23 @@ def load_compiled_kernels(diagnostics=False):
                           letter_threshold=0.0, rescore="numba", diagnostics=diagnose)
 
 
-def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1, both_strands=False,
-                      active_only=False, active_threshold=0.0, letter_threshold=None,
-                      score_bins=None, progress=None, rescore="auto", strategy=None, pool=None, score_floor=None,
-                      diagnostics=False, activation=None, n_labels=0):
+def scan_best_windows(batches, kernel, bias=None, *, progress=None, **options):
     """Scan sequences with a Conv1D kernel and sum what the MLE and the heuristic need.
+
+    The keyword form of :func:`run_scan`: ``kernel``, ``bias`` and ``options`` are the fields of
+    a :class:`~k2p_keras.scan.request.ScanRequest` (``padding``, ``strides``, ``both_strands``,
+    ``active_only``, ``active_threshold``, ``letter_threshold``, ``score_bins``, ``rescore``,
+    ``strategy``, ``pool``, ``score_floor``, ``diagnostics``, ``activation``, ``n_labels``).
+
+    Returns
+    -------
+    ScanStats
+    """
+    return run_scan(batches, ScanRequest(kernel, bias, **options), progress)
+
+
+def run_scan(batches, request, progress=None):
+    """Scan sequences as ``request`` (a :class:`~k2p_keras.scan.request.ScanRequest`) asks.
 
     Parameters
     ----------
@@ -86,87 +99,19 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
         One-hot sequences (N rows all-zero or 0.25), e.g. ``SequenceSource.iter_batches()``;
         with labels for the diagnostics, pairs of such a batch and its labels ``y`` (B, n_labels)
         (:func:`k2p_keras.io.sequences.labelled_batches`).
-    kernel : numpy.ndarray, shape (L, 4, F)
-        Cross-correlation kernel with dilation already expanded (zero rows in the gaps).
-    bias : numpy.ndarray, shape (F,), optional
-    padding : {"valid", "same", "causal"}
-        As the Conv1D layer pads: padding rows are zero rows (N).
-    strides : int
-        Only windows starting at multiples of ``strides`` (in the padded sequence) count.
-    both_strands : bool
-        Also scan the reverse complement and keep the better of the two best windows.
-    active_only : bool
-        Leave out of the MLE sums the sequences whose best ``conv + bias`` is not above
-        ``active_threshold`` (a ReLU's zero output).
-    active_threshold : float
-    letter_threshold : float or numpy.ndarray of shape (F,), optional
-        When given, also count the letters of best windows with ``conv + bias`` above it
-        (one threshold for all filters, or one per filter).
-    score_bins : int, optional
-        When given, also sort every sequence's best window into this many bins of its score
-        (``ScanStats.score_histogram``; :func:`k2p_keras.scan.stats.histogram_grid` places them).
+    request : ScanRequest
     progress : callable, optional
         Called with the number of sequences in each finished batch.
-    rescore : {"auto", "numba", "tensorflow"}
-        Where the best windows of one-hot batches are found and rescored in float64 from
-        their letter codes: numba's compiled table lookups (:mod:`k2p_keras.scan.lookup`,
-        :mod:`k2p_keras.scan.rescore`) or TensorFlow's float32 convolution and gathers.
-        "auto" picks numba when it is installed; on a GPU, the convolution then finds the
-        windows and numba rescores them. The routes give the same sums up to float64
-        rounding (and the same windows unless two scores differ by float32 rounding);
-        batches with other values than one-hot, zero and 0.25 rows are always scanned by
-        TensorFlow from their rows.
-    strategy : tf.distribute.Strategy, optional
-        Split each batch among the strategy's replicas (e.g. ``MirroredStrategy`` over a
-        machine's GPUs, :mod:`k2p_keras.scan.devices`); the sums are the same up to float64
-        rounding. The best windows are then found and rescored by TensorFlow on each
-        device. Across machines, each worker (given the same batches) scans every n-th
-        batch and the sums are all-reduced: every worker returns the stats of all the sequences.
-    pool : PoolSpec, optional
-        The model max-pools the conv's output in blocks (:class:`k2p_keras.scan.windows.PoolSpec`;
-        :data:`~k2p_keras.scan.windows.EVERY_WINDOW` for every window): the sums run over
-        each block's best window instead of each sequence's, a window that is the best of
-        several overlapping blocks counted once. Both strands: the better of the strands'
-        best windows in each block (the model's Maximum meets them position by position).
-    score_floor : numpy.ndarray, shape (F,), optional
-        With ``pool``: leave out the blocks whose best window scores (``x . W``, no bias, in
-        float32) below it, so that only windows near the sites reach the float64 sums.
-    diagnostics : bool
-        Also sum each sequence's best window over the whole sequence (with ``pool``, the best
-        of its blocks') for the activation diagnostics (``ScanStats.diagnostics``,
-        :class:`~k2p_keras.scan.stats.ActivationSums`): its score by bin, its position and
-        strand, its activation, and these per label column. Not with ``score_floor``.
-    activation : callable, optional
-        The layer's activation on float64 ``conv + bias`` arrays, for the diagnostics
-        [default: none, ``conv + bias`` itself].
-    n_labels : int
-        Label columns each batch comes with (1.0 or 0.0 per sequence), for the diagnostics.
 
     Returns
     -------
     ScanStats
     """
-    kernel = check_kernel(kernel, single=False, float32=True)
-    n_rows, _, n_filters = kernel.shape
-    bias = check_bias(bias, n_filters)
-    if padding not in PADDINGS:
-        raise K2PError(f"padding: expected one of {', '.join(PADDINGS)}, got {padding!r}")
-    strides = check_positive_int(strides, "strides")
-    score_bins = 0 if score_bins is None else check_positive_int(score_bins, "score_bins")
-    if pool is not None and not isinstance(pool, PoolSpec):
-        raise K2PError(f"pool: expected a PoolSpec or None, got {type(pool).__name__}")
-    if score_floor is not None:
-        if pool is None:
-            raise K2PError("score_floor applies to the blocks of a pool (give pool)")
-        if diagnostics:
-            raise K2PError("the diagnostics need every block's best window: no score_floor")
-        score_floor = np.broadcast_to(np.asarray(score_floor, dtype=np.float64), (n_filters,))
-    n_labels = 0 if not n_labels else check_positive_int(n_labels, "n_labels")
-    if n_labels and not diagnostics:
-        raise K2PError("labels are summed for the diagnostics only (give diagnostics=True)")
-    scanner = BatchScanner(kernel, bias, padding, strides, both_strands, active_only,
-                            active_threshold, letter_threshold, score_bins, scan_route(rescore, strategy),
-                            check_strategy(strategy), pool, score_floor, diagnostics, activation, n_labels)
+    if not isinstance(request, ScanRequest):
+        raise K2PError(f"request: expected a ScanRequest, got {type(request).__name__}")
+    n_rows, padding, strides, n_labels = request.kernel.shape[0], request.padding, request.strides, request.n_labels
+    strategy = request.strategy
+    scanner = BatchScanner(request, scan_route(request.rescore, strategy), check_strategy(strategy))
     n_sequences = 0
     letter_totals = np.zeros(4)
     worker, n_workers = worker_share(strategy)

@@ -6,6 +6,7 @@ batches that are not letter codes, without numba, and under a ``tf.distribute`` 
 first step, not by this module.
 """
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -151,16 +152,19 @@ def _locate_step(x, pads, kernel32, blocks=None, score_floor=None, *, strides, b
     return starts, take_rc, tf.cast(codes, tf.uint8), exact
 
 
-def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width, blocks=None,
-               score_floor=None, diag_width=None, activation=None, label_bins=None, labels=None, *, strides,
-               both_strands, active_only, active_threshold, count_letters, score_bins, diagnose=False):
+def _scan_step(x, pads, weights, blocks, score_floor, diagnostics, labels, settings):
     """Per-filter sums of one batch; the kernel is an argument so one trace serves every kernel.
 
-    With ``blocks`` (:func:`_best_starts`) the sums run over each block's best window that is a
-    site (:func:`_block_sites`), the blocks' windows taken as (B M) rows of F. With ``diagnose``,
-    also the diagnostics' sums (:func:`_diagnostics_step`).
+    ``weights``: the tensors ``(kernel32, kernel64, table64, bias64, letter_threshold, bin_low,
+    bin_width)``; ``settings``: the :class:`StepSettings` the step was traced for. With ``blocks``
+    (:func:`_best_starts`) the sums run over each block's best window that is a site
+    (:func:`_block_sites`), the blocks' windows taken as (B M) rows of F. With ``settings.diagnose``,
+    also the diagnostics' sums (:func:`_diagnostics_step`): ``diagnostics`` is then
+    ``(diag_width, activation, label_bins)`` and ``labels`` the batch's labels.
     """
     tf = import_tensorflow()
+    kernel32, kernel64, table64, bias64, letter_threshold, bin_low, bin_width = weights
+    strides, both_strands = settings.strides, settings.both_strands
     left, right = pads[0], pads[1]
     length, n_filters = tf.shape(kernel32)[0], tf.shape(kernel32)[2]
     top, starts = _best_starts(x, kernel32, strides, left, right, blocks)
@@ -190,8 +194,8 @@ def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, b
 
     score, row_weight, segment = tf.cond(exact, from_codes, from_rows)
     preact = score + bias64
-    if active_only:
-        used = tf.cast(preact > active_threshold, tf.float64)
+    if settings.active_only:
+        used = tf.cast(preact > settings.active_threshold, tf.float64)
     else:
         used = tf.ones_like(score)
     if site is not None:
@@ -202,7 +206,7 @@ def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, b
         "n_used": tf.reduce_sum(used, axis=0),
         "max_preactivation": tf.reduce_max(preact if site is None else tf.where(site > 0, preact, -np.inf), axis=0),
     }
-    if count_letters:
+    if settings.count_letters:
         counted = tf.cast(preact > letter_threshold, tf.float64)
         if site is not None:
             counted *= site
@@ -210,25 +214,27 @@ def _scan_step(x, pads, kernel32, kernel64, table64, bias64, letter_threshold, b
             exact, lambda: _letters_from_segments(counted, segment, n_filters, length),
             lambda: tf.einsum("bf,bfla->fla", counted, windows_from_rows()))
         out["n_letter_windows"] = tf.reduce_sum(counted, axis=0)
-    if score_bins:
-        out.update(_histogram_step(score, row_weight, bin_low, bin_width, score_bins, site))
-    if diagnose:
+    if settings.score_bins:
+        out.update(_histogram_step(score, row_weight, bin_low, bin_width, settings.score_bins, site))
+    if settings.diagnose:
         n_positions = (tf.shape(x)[1] + left + right - length) // strides + 1
         chosen = starts if take_rc is None or blocks is not None else tf.where(take_rc, rc_starts, starts)
-        out.update(_diagnostics_step(score, chosen, take_rc, site, n_positions, strides, bin_low, diag_width,
-                                     activation, label_bins, labels))
+        out.update(_diagnostics_step(score, chosen, take_rc, site, n_positions, strides, bin_low, diagnostics,
+                                     labels))
     return out
 
 
-def _diagnostics_step(score, starts, take_rc, site, n_positions, strides, low, width, activation, label_bins, labels):
+def _diagnostics_step(score, starts, take_rc, site, n_positions, strides, low, diagnostics, labels):
     """Each sequence's best window over its blocks, summed as :func:`k2p_keras.scan.rescore._add_sequence_best` sums it.
 
+    ``diagnostics``: ``(width, activation, label_bins)``, the grid's bin widths (F,) from ``low`` (F,).
     ``score`` (B M, F) float64, ``starts`` and ``take_rc`` (B, M F) or (B, F) (``take_rc`` None:
     the forward strand), ``site`` (B M, F) 1.0 or 0.0, or None; ``activation`` (F, K + 1) at the
     grid's bin edges; ``labels`` (B, J). The per-label histograms are a sparse one-hot of the
     bins times the labels: no (B, F, J) array.
     """
     tf = import_tensorflow()
+    width, activation, label_bins = diagnostics
     n_sequences, n_filters = tf.shape(labels)[0], tf.shape(score)[1]
     shape = [n_sequences, -1, n_filters]
     score = tf.reshape(score, shape)  # (B, M, F)
@@ -308,39 +314,53 @@ def _histogram_step(score, row_weight, bin_low, bin_width, score_bins, site=None
 _TRACED_STEPS = {}
 
 
-def traced_step(strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled=False,
-                diagnose=False):
-    """The traced scan step; ``pooled``: it takes ``block_lo``, ``block_hi`` (M,) int32 and ``score_floor``
-    (F,) float32 too (:func:`_scan_step`'s blocks); ``diagnose``: then the diagnostics' grid width (F,),
-    activation (F, K + 1), label bins (int32) and, last, the batch's labels (B, J) float64."""
+@dataclass(frozen=True)
+class StepSettings:
+    """The Python settings a scan step is traced for (one trace per value: a dict key).
+
+    ``pooled``: the step takes ``block_lo``, ``block_hi`` (M,) int32 and ``score_floor`` (F,) float32
+    too (:func:`_scan_step`'s blocks); ``diagnose``: then the diagnostics' grid width (F,),
+    activation (F, K + 1), label bins (int32) and, last, the batch's labels (B, J) float64.
+    """
+
+    strides: int
+    both_strands: bool
+    active_only: bool
+    active_threshold: float
+    count_letters: bool
+    score_bins: int
+    pooled: bool = False
+    diagnose: bool = False
+
+
+def traced_step(settings):
+    """The traced scan step for ``settings`` (:class:`StepSettings`)."""
     tf = import_tensorflow()
-    key = (strides, both_strands, active_only, active_threshold, count_letters, score_bins, pooled, diagnose)
-    if key not in _TRACED_STEPS:
-        plain = functools.partial(_scan_step, strides=strides, both_strands=both_strands,
-                                  active_only=active_only, active_threshold=active_threshold,
-                                  count_letters=count_letters, score_bins=score_bins, diagnose=diagnose)
+    if settings not in _TRACED_STEPS:
         signature = [
             tf.TensorSpec([None, None, 4], tf.float32), tf.TensorSpec([2], tf.int32),
             tf.TensorSpec([None, 4, None], tf.float32), tf.TensorSpec([None, 4, None], tf.float64),
             tf.TensorSpec([None, None, N_CODES], tf.float64), tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64),
             tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.float64)]
         n_plain = len(signature)
-        if pooled:
+        if settings.pooled:
             signature += _block_signature()
-        if diagnose:
+        if settings.diagnose:
             signature += [tf.TensorSpec([None], tf.float64), tf.TensorSpec([None, None], tf.float64),
                           tf.TensorSpec([], tf.int32), tf.TensorSpec([None, None], tf.float64)]
 
         def step(*args):
             rest = args[n_plain:]
-            blocks = score_floor = None
-            if pooled:
+            blocks = score_floor = diagnostics = labels = None
+            if settings.pooled:
                 (block_lo, block_hi, score_floor), rest = rest[:3], rest[3:]
                 blocks = (block_lo, block_hi)
-            return plain(*args[:n_plain], blocks, score_floor, *rest)
+            if settings.diagnose:
+                diagnostics, labels = rest[:3], rest[3]
+            return _scan_step(args[0], args[1], args[2:n_plain], blocks, score_floor, diagnostics, labels, settings)
 
-        _TRACED_STEPS[key] = tf.function(step, input_signature=signature, reduce_retracing=True, autograph=False)
-    return _TRACED_STEPS[key]
+        _TRACED_STEPS[settings] = tf.function(step, input_signature=signature, reduce_retracing=True, autograph=False)
+    return _TRACED_STEPS[settings]
 
 
 def _block_signature():
