@@ -20,7 +20,6 @@ ESTIMATORS = {
     "default": {},
     "per_filter": {"base_estimator": "per-filter"},
     "shrunk": {"base_estimator": "shrunk"},
-    "mixture": {"base_estimator": "mixture"},
     **{f"sites_{s}": {"sites": s} for s in SITES if s != DEFAULT_SITES},
     **{f"base_{b}": {"base": b} for b in (2, 8, 50)},
 }
@@ -35,7 +34,6 @@ SET_LABELS = {
     "default": "shared MLE, strong sites (default)",
     "per_filter": "per-filter MLE, strong sites",
     "shrunk": "per-filter MLE shrunk toward the shared one, strong sites",
-    "mixture": "per-filter MLE, sites a motif/background mixture (EM), strong sites",
     "heuristic": "our heuristic (DeepBind: best window > 0)",
     "heuristic_half": "our heuristic, threshold half the max (Basset)",
     KOO: "Koo's heuristic (windows > half the max, averaged)",

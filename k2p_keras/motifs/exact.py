@@ -172,7 +172,7 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAU
                             dict(diagnostics=diagnostics, n_labels=n_labels,
                                  activation=activation_forward(spec.activation, spec.active_threshold)))
         sums = site_sums(stats, rule, bias, spec.activation, spec.active_threshold)
-        estimate = estimate_bases(kernel, sums.score_sum, sums.row_weight, base_estimator, site_bins=sums.bins)
+        estimate = estimate_bases(kernel, sums.score_sum, sums.row_weight, base_estimator)
         ln_base, se, loglik, n_used = estimate.ln_base, estimate.se, estimate.loglik, sums.n_used
     else:
         ln_base = np.full(n_filters, math.log(check_base(base)))

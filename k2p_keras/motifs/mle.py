@@ -33,9 +33,8 @@ from ..validate import check_kernel
 _MAX_ITER = 200
 _TOL = 1e-13
 
-#: How the filters share the base: one for all, one each, one each shrunk toward the shared one, or
-#: one each with the sites a mixture of motif occurrences and background (:func:`mixture_bases`).
-BASE_ESTIMATORS = ("shared", "per-filter", "shrunk", "mixture")
+#: How the filters share the base: one for all, one each, or one each shrunk toward the shared one.
+BASE_ESTIMATORS = ("shared", "per-filter", "shrunk")
 
 #: The estimator every entry point uses unless told otherwise (Options.base_estimator reads it).
 DEFAULT_BASE_ESTIMATOR = "shared"
@@ -345,103 +344,7 @@ def _fallback_to_shared(estimate, shared):
     return replace(estimate, **merged)
 
 
-_EM_MAX_ITER = 2000
-_EM_TOL = 1e-9
-
-
-def _mixture_loglik(v, logit_pi, kernel, count, score, weight):
-    """One filter's mixture log-likelihood over its site bins (see :func:`mixture_bases`)."""
-    lse = logsumexp(kernel * v, axis=1)  # (L,)
-    safe = np.maximum(count, 1.0)
-    motif = (v * score - weight @ lse) / safe
-    background = -weight.sum(axis=1) * math.log(4.0) / safe
-    log_pi, log_rest = -np.logaddexp(0.0, -logit_pi), -np.logaddexp(0.0, logit_pi)
-    return float((count * np.logaddexp(log_pi + motif, log_rest + background)).sum())
-
-
-def _mixture_one(kernel, count, score, weight, start):
-    """EM for one filter: (ln b, pi, SE of ln b), or None when the motif component vanishes."""
-    keep = count > 0
-    count, score, weight = count[keep], score[keep], weight[keep]
-    safe = np.maximum(count, 1.0)
-    background = -weight.sum(axis=1) * math.log(4.0) / safe
-    v, pi = start, 0.5
-    for _ in range(_EM_MAX_ITER):
-        lse = logsumexp(kernel * v, axis=1)
-        motif = (v * score - weight @ lse) / safe
-        # Each bin's share of motif occurrences (its sites share their bin's mean statistics).
-        resp = 1.0 / (1.0 + np.exp(np.clip(math.log1p(-pi) + background - math.log(pi) - motif, -700, 700)))
-        new_pi = float((count * resp).sum() / count.sum())
-        s_w, r_w = float((resp * score).sum()), (resp[:, None] * weight).sum(axis=0)
-        if new_pi <= 1e-12 or _degenerate(s_w, r_w[None, :], kernel[None, :, :]) is not None:
-            return None
-        new_v, _ = _newton(kernel[:, :, None], s_w, r_w[None, :])
-        done = abs(new_v - v) <= _EM_TOL * max(1.0, v) and abs(new_pi - pi) <= _EM_TOL
-        v, pi = new_v, min(new_pi, 1.0 - 1e-12)
-        if done:
-            break
-    # The SE from the observed information of the mixture likelihood in (v, logit pi), by central
-    # differences: the M-step's own curvature would treat the responsibilities as known.
-    point, h = np.array([v, math.log(pi) - math.log1p(-pi)]), 1e-4
-    def f(p):
-        return _mixture_loglik(p[0], p[1], kernel, count, score, weight)
-    hess = np.zeros((2, 2))
-    for i in range(2):
-        for j in range(2):
-            e_i, e_j = np.eye(2)[i] * h, np.eye(2)[j] * h
-            hess[i, j] = (f(point + e_i + e_j) - f(point + e_i - e_j) - f(point - e_i + e_j)
-                          + f(point - e_i - e_j)) / (4 * h * h)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = np.linalg.inv(-hess) if np.linalg.det(-hess) > 0 else np.full((2, 2), np.inf)
-    return v, pi, math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.inf
-
-
-def mixture_bases(kernel, site_bins, start):
-    """Each filter's ``ln b`` with its sites a mixture of motif occurrences and background (EM).
-
-    MEME's ZOOPS model (Bailey and Elkan 1994) applied to the sites: a site is an occurrence of
-    the filter's PWM ``P_v`` with probability ``pi``, otherwise a background window, uniform over
-    the letters (``P_0``, the same family at ``v = 0``). The per-filter MLE takes every site as
-    an occurrence (``pi = 1``): sites that only partly match the motif (frequent while a model
-    trains: the strong threshold passes many) then flatten ``P_v``. Here each site's probability
-    of being an occurrence is its posterior under the mixture, and ``v`` is the MLE on the sites
-    so weighted; EM alternates the two until the mixture likelihood stops growing. A window's
-    ``ln P_v`` depends on its letters only through its score ``x . W`` and its row weights, so
-    the scan's score bins suffice: the sites of a bin share its mean score and row weights
-    (bins 1/1000 of the score range wide).
-
-    Parameters
-    ----------
-    kernel : numpy.ndarray, shape (L, 4, F)
-    site_bins : tuple (count (F, K), score_sum (F, K), row_weight (F, K, L))
-        The sites' score bins (bins outside the sites count 0).
-    start : numpy.ndarray, shape (F,)
-        Where EM starts for each filter (its per-filter MLE).
-
-    Returns
-    -------
-    BaseEstimate
-        ``estimator="mixture"``; NaN (with the reason in ``problems``) where the motif component
-        vanishes or its weighted likelihood has no maximum with ``b > 1``.
-    """
-    count, score, weight = (np.asarray(a, dtype=np.float64) for a in site_bins)
-    n_filters = kernel.shape[2]
-    ln_base, se = np.full(n_filters, np.nan), np.full(n_filters, np.nan)
-    problems = [None] * n_filters
-    for t in range(n_filters):
-        fit = None
-        if count[t].sum() > 0:
-            fit = _mixture_one(kernel[:, :, t], count[t], score[t], weight[t],
-                               float(start[t]) if np.isfinite(start[t]) else 1.0)
-        if fit is None:
-            problems[t] = "the mixture's motif share vanishes or its weighted sites give no base > 1"
-            continue
-        ln_base[t], _, se[t] = fit
-    return BaseEstimate(ln_base=ln_base, base=np.exp(ln_base), se=se, loglik=np.full(n_filters, np.nan),
-                        shared=False, problems=problems, estimator="mixture")
-
-
-def estimate_bases(kernel, score_sum, row_weight, estimator=DEFAULT_BASE_ESTIMATOR, site_bins=None):
+def estimate_bases(kernel, score_sum, row_weight, estimator=DEFAULT_BASE_ESTIMATOR):
     """The base of each filter by one of :data:`BASE_ESTIMATORS`: what :func:`k2p_keras.extract` uses.
 
     ``shared`` raises :class:`K2PError` when the shared likelihood has no maximum with
@@ -452,17 +355,13 @@ def estimate_bases(kernel, score_sum, row_weight, estimator=DEFAULT_BASE_ESTIMAT
     ----------
     kernel, score_sum, row_weight
         As for :func:`estimate_base`.
-    estimator : {"shared", "per-filter", "shrunk", "mixture"}
-    site_bins : tuple, optional
-        The sites' score bins (:func:`mixture_bases`); needed by ``mixture``.
+    estimator : {"shared", "per-filter", "shrunk"}
 
     Returns
     -------
     BaseEstimate
     """
     check_base_estimator(estimator)
-    if estimator == "mixture" and site_bins is None:
-        raise K2PError("base estimator mixture: needs the sites' score bins (the strong sites: --sites strong)")
     if estimator == "shared":
         return estimate_base(kernel, score_sum, row_weight, shared=True)
     per_filter = estimate_base(kernel, score_sum, row_weight, shared=False, on_degenerate="nan")
@@ -476,10 +375,4 @@ def estimate_bases(kernel, score_sum, row_weight, estimator=DEFAULT_BASE_ESTIMAT
         with np.errstate(invalid="ignore"):
             loglik = log_likelihood(np.nan_to_num(shrunk.ln_base, nan=1.0), kernel, score_sum, row_weight)
         per_filter = replace(shrunk, loglik=np.where(shrunk.ok, loglik, np.nan))
-    elif estimator == "mixture":
-        kernel = _check_inputs(kernel, score_sum, row_weight)[0]
-        mixed = mixture_bases(kernel, site_bins, per_filter.ln_base)
-        with np.errstate(invalid="ignore"):
-            loglik = log_likelihood(np.nan_to_num(mixed.ln_base, nan=1.0), kernel, score_sum, row_weight)
-        per_filter = replace(mixed, loglik=np.where(mixed.ok, loglik, np.nan))
     return _fallback_to_shared(per_filter, shared)

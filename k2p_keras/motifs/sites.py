@@ -132,9 +132,6 @@ class SiteSums:
         Sites per filter (one best window per sequence, or per pooling block, at most; or windows anywhere).
     threshold : numpy.ndarray, shape (F,), or None
         For ``strong``: the ``conv + bias`` a window had to exceed (up to one bin width).
-    bins : tuple (count (F, K), score_sum (F, K), row_weight (F, K, L)), or None
-        For ``strong``: the sites' score bins (the bins below the threshold count 0), for the
-        ``mixture`` base estimator (:func:`k2p_keras.motifs.mle.mixture_bases`).
     """
 
     rule: SiteRule
@@ -142,7 +139,6 @@ class SiteSums:
     row_weight: np.ndarray
     n_used: np.ndarray
     threshold: np.ndarray = None
-    bins: tuple = None
 
 
 def strong_threshold(max_preactivation, rule, activation="relu", active_threshold=0.0):
@@ -206,17 +202,11 @@ def site_sums(stats, rule, bias, activation="relu", active_threshold=0.0):
         first = np.floor((threshold - bias - histogram.low) / histogram.width)
     score_sum, n_used = np.zeros(n_filters), np.zeros(n_filters)
     row_weight = np.zeros(histogram.row_weight.shape[::2])
-    # The sites' own bins (the others' counts zeroed), for estimators that need each site's score.
-    bin_count = np.zeros_like(histogram.count, dtype=np.float64)
     for t in range(n_filters):
         if first[t] < n_bins:  # False for NaN too
             kept = slice(0 if first[t] < 0 else int(first[t]), None)
-            bin_count[t, kept] = histogram.count[t, kept]
             score_sum[t] = histogram.score_sum[t, kept].sum()
             row_weight[t] = histogram.row_weight[t, kept].sum(axis=0)
             n_used[t] = histogram.count[t, kept].sum()
-    kept_bins = bin_count > 0
-    bins = (bin_count, np.where(kept_bins, histogram.score_sum, 0.0),
-            np.where(kept_bins[:, :, None], histogram.row_weight, 0.0))
     return SiteSums(rule, score_sum=score_sum, row_weight=row_weight, n_used=np.rint(n_used).astype(np.int64),
-                    threshold=threshold, bins=bins)
+                    threshold=threshold)
