@@ -83,7 +83,7 @@ class ExtractionResult:
         Set by ``cluster=True`` or :meth:`find_clusters`
         (:class:`~k2p_keras.annotate.clusters.Clusters`): one cluster per learned motif, from the
         first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; a filter too flat to compare,
-        ``.informative`` False, or under 8 bits, ``.bits``, is a cluster of its own), ``.ids``,
+        ``.informative`` False, is a cluster of its own; one under 8 bits, ``.bits``, joins only one cluster), ``.ids``,
         ``.members(cluster)``, ``.archetypes`` (cluster -> filter index), the links ``.linked``
         and each filter's significant best database motif ``.database_match``, the Tomtom
         matrices ``.q``, ``.p``, ``.offsets``, ``.strands``.

@@ -4,7 +4,8 @@
     p --(max(p_ij, p_ji), Benjamini-Hochberg over the pairs)--> q (F, F)
     the same call's database columns --> each filter's significant best database motif (F,)
     links between filters of LOW_INFORMATION_BITS or more: q <= q_threshold, or the same best
-    database motif --(connected components: single linkage)--> Clusters: labels (F,), archetypes
+    database motif; a weaker filter linked as a leaf to one cluster's filters it matches
+    --(connected components: single linkage)--> Clusters: labels (F,), archetypes
 
 1. Each PWM is compared on its informative span, as :mod:`k2p_keras.annotate.tomtom` compares
    it with a database: from its first to its last column with at least 0.5 bits. A PWM
@@ -32,9 +33,11 @@
    a connected component of the links (single linkage): one learned motif, one cluster, its
    reverse complement, shifted copies and half-sites included, which complete linkage split
    (every pair had to match: a left and a right half-site of CTCF do not, yet both match the
-   whole). A filter under 8 bits is never linked, so it cannot chain two motifs through a short
-   core they share: it forms a cluster of its own, as an uninformative one does
-   (``docs/annotation.md`` says why).
+   whole). A filter under 8 bits is linked only as a leaf: to the filters of 8 bits or more it
+   matches (by the same two rules) when they all lie in one cluster; otherwise (it matches none,
+   or filters of two clusters) it forms a cluster of its own, as an uninformative one does. So
+   it cannot chain two motifs through a short core they share (``docs/annotation.md`` says
+   why), and a weaker copy of a learned motif still joins it.
 6. The **archetype** of a cluster is its most informative member (information content
    summed over all its columns, the bits the reports show; the lower index on a tie): a real
    filter's exact PWM, whose scores
@@ -74,8 +77,8 @@ class Clusters:
     labels : numpy.ndarray of int, shape (F,)
         Each filter's cluster, numbered from 0 in the order of their first filter (what a
         benchmark compares with the motifs planted). An uninformative filter (no span of
-        ``min_overlap`` columns with ``trim_ic`` bits) or one under ``low_bits`` is a cluster of
-        its own, its own archetype.
+        ``min_overlap`` columns with ``trim_ic`` bits), or one under ``low_bits`` matching no
+        cluster's filters or those of two, is a cluster of its own, its own archetype.
     archetypes : dict
         Cluster -> the filter standing for it (its most informative member).
     names : list of str
@@ -95,8 +98,8 @@ class Clusters:
     informative : numpy.ndarray of bool, shape (F,)
         Whether the filter had a span to compare.
     bits : numpy.ndarray, shape (F,)
-        Each PWM's information content (bits, summed over its columns); only filters of
-        ``low_bits`` or more are linked.
+        Each PWM's information content (bits, summed over its columns); filters under
+        ``low_bits`` are linked only as leaves of one cluster.
     database_match : list
         Each filter's significant best database motif (its ID), or None.
     linked : numpy.ndarray of bool, shape (F, F)
@@ -151,11 +154,12 @@ class Clusters:
         groups = " ".join("filters {" + ", ".join(str(i) for i in m) + "}" for m in shared) or "none"
         dead = int((~self.informative).sum())
         weak = int((self.informative & (self.bits < self.low_bits)).sum())
+        alone = int((self.informative & (self.bits < self.low_bits) & ~self.linked.any(axis=1)).sum())
         return (f"clusters (filters of {self.low_bits:g} bits or more linked by a Tomtom match among them or a "
-                f"shared best database motif, q <= {self.q_threshold:g}; {self.background}): "
-                f"{len(self.ids)} from {len(self.labels)} filters; shared by several: {groups}"
-                + (f"; {weak} under {self.low_bits:g} bits, {dead} uninformative, each on its own" if weak or dead
-                   else ""))
+                f"shared best database motif, q <= {self.q_threshold:g}, weaker ones only to one cluster; "
+                f"{self.background}): {len(self.ids)} from {len(self.labels)} filters; shared by several: {groups}"
+                + (f"; {alone} of the {weak} under {self.low_bits:g} bits and {dead} uninformative on their own"
+                   if alone or dead else ""))
 
 
 def _full_offsets(offsets, strands, spans, widths):
@@ -214,7 +218,7 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
         Two filters are linked by a Tomtom match at this q-value or below, or by a best
         database motif significant at it.
     low_bits : float
-        Filters holding fewer bits are never linked (:data:`LOW_INFORMATION_BITS`).
+        Filters holding fewer bits are linked only as leaves of one cluster (:data:`LOW_INFORMATION_BITS`).
     taxon, min_overlap, trim_ic, n_jobs
         As for :func:`k2p_keras.annotate.tomtom.annotate_motifs`.
 
@@ -274,8 +278,17 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
     strong = informative & (bits >= low_bits)
     matched = np.array([m is not None for m in database_match])
     same_match = np.array([[a is not None and a == b for b in database_match] for a in database_match])
-    linked = (strong[:, None] & strong[None, :] & off_diagonal.astype(bool)
-              & ((q_full <= q_threshold) | (same_match & matched[:, None])))
+    matches = off_diagonal.astype(bool) & ((q_full <= q_threshold) | (same_match & matched[:, None]))
+    linked = strong[:, None] & strong[None, :] & matches
+    labels = _components(linked)
+    # A weak filter joins a cluster only as a leaf: when every strong filter it matches lies in that
+    # one cluster. It then never joins two clusters (a blend of two motifs' cores matches both and
+    # stays alone), while a weaker copy of a learned motif (mid-training, most copies are under
+    # low_bits) sits with the motif's other filters.
+    for w in np.flatnonzero(informative & ~strong):
+        partners = np.flatnonzero(strong & matches[w])
+        if partners.size and np.unique(labels[partners]).size == 1:
+            linked[w, partners] = linked[partners, w] = True
     labels = _components(linked)
     # The whole PWM's bits, the figure the reports' tables show beside each filter: the archetype
     # is the member with the most of them there too (its span's bits leave out flank columns).
