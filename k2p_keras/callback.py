@@ -27,7 +27,8 @@ from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
 from .io.callback_folder import meme_name, SUMMARY_NAME
 from .io.guard import open_timeout
-from .io.sequences import dataset_to_array, open_labels, open_sequences_for
+from .io.labels import open_labels
+from .io.sequences import dataset_to_array, open_sequences_for
 from .io.text import format_summary, write_text
 from .model.conv import find_motif_conv_in_model
 from .options import make_options

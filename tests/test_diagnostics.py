@@ -11,7 +11,7 @@ from conftest import assert_self_contained, JASPAR, REPO
 from k2p_keras import extract
 from k2p_keras.annotate.diagnostics import auroc_from_histograms, binary_labels, CENTRAL_FRACTION
 from k2p_keras.errors import K2PError
-from k2p_keras.io.sequences import labelled_batches
+from k2p_keras.io.labels import labelled_batches
 from k2p_keras.model.conv import find_motif_conv_in_file
 
 MODEL = REPO / "example_models" / "deepbind.h5"

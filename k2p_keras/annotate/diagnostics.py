@@ -79,7 +79,7 @@ def binary_labels(labels, source=None):
     Parameters
     ----------
     labels : numpy.ndarray, shape (N,) or (N, k), or None
-        As :func:`k2p_keras.io.sequences.open_labels` returns them.
+        As :func:`k2p_keras.io.labels.open_labels` returns them.
     source : str, optional
 
     Returns

@@ -40,11 +40,12 @@ import os
 import numpy as np
 
 from .._tf import import_tensorflow
+from ..axes import acgt_to_channels, ALPHABET
 from ..errors import K2PError, OptionError
 from .model_split import crop_note, model_batches, split_at_activation
 
-__all__ = ["NULLS", "Influence", "filter_influence", "influence_batch_size", "influence_passes", "resolve_null",
-           "runnable_model"]
+__all__ = ["NULLS", "Influence", "filter_influence", "in_model_order", "influence_batch_size", "influence_of_filters",
+           "influence_passes", "resolve_null", "runnable_model"]
 
 #: The constants a filter's map may be replaced by (see the module's docstring).
 NULLS = ("auto", "pooled", "map")
@@ -436,3 +437,35 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
         layer=split.layer, split=split.describe(),
         labels=labels_source if labels_source is not None else (None if labels is None else "<array>"),
         input_note=crop_note(split.input_length, int(lengths[0]), int(lengths[1])))
+
+
+def in_model_order(spec, open_batches):
+    """Fresh batches (A C G T) in the model's own channel order (``spec.alphabet``), to run the model."""
+    if spec.alphabet == ALPHABET:
+        return open_batches
+    order = acgt_to_channels(spec.alphabet)
+    return lambda: (batch[:, :, order] for batch in open_batches())
+
+
+def influence_of_filters(spec, model, opened, labels=None, labels_source=None, *, null="auto", progress=None):
+    """:func:`filter_influence` of the filters of ``spec`` on sequences opened for the scan: the one
+    place the extraction (``influence=True``) and ``ExtractionResult.measure_influence`` run it.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    model : keras.Model
+        The model, runnable (:func:`runnable_model`).
+    opened : OpenedSequences
+        As :func:`k2p_keras.io.sequences.open_batches_for` opens them: canonical batches, read in
+        batches of :func:`influence_batch_size` and fed in the model's channel order.
+    labels, labels_source, null, progress
+        As for :func:`filter_influence`.
+
+    Returns
+    -------
+    Influence
+    """
+    size = influence_batch_size(opened.max_length, spec.kernel.shape[2])
+    return filter_influence(model, in_model_order(spec, lambda: opened.batches_of_size(size)), labels,
+                            layer=spec.layer_name, null=null, progress=progress, labels_source=labels_source)

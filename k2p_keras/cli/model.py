@@ -11,7 +11,7 @@ from dataclasses import fields, replace
 import click
 
 from .._numba import parallel_launches_from_threads_safe
-from ..annotate.influence import NULLS
+from ..annotate.influence import influence_passes, NULLS
 from ..annotate.model_split import split_at_activation
 from ..annotate.logos import require_matplotlib
 from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_SECONDS, tomtom_compiled,
@@ -255,7 +255,7 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate, db,
     for note in plan.notes:
         say(quiet, note)
     warm_up = start_compilations(plan, database, quiet)
-    with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
+    with progress_bar(plan.n_sequences, quiet, steps=progress_steps(plan)) as progress:
         result = plan.run(progress)
     if database is not None:
         if warm_up is not None and warm_up.is_alive():
@@ -281,6 +281,26 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate, db,
             click.echo(line, err=True)
         if result.annotation is not None:
             click.echo(result.annotation.format_summary(), nl=False, err=True)
+
+
+def progress_steps(plan):
+    """What each pass of ``plan`` over the sequences does, in order: the progress bar's labels."""
+    o = plan.options
+    own_diagnostics = o.diagnostics and not o.estimating  # a pass of their own
+    if not o.estimating:
+        steps = ["scanning", "heuristic: second pass"][:plan.passes - own_diagnostics]
+    else:
+        exact = ["largest activations", "windows anywhere"] if plan.spec.scope == "anywhere" else ["scanning"]
+        heuristic = {0: [], 1: ["heuristic: second pass"] if plan.spec.scope != "block" else ["heuristic"],
+                     2: ["heuristic: first pass", "heuristic: second pass"]}[plan.passes - len(exact)]
+        steps = exact + heuristic
+    if own_diagnostics:
+        steps.append("diagnostics")
+    if o.influence:
+        split = split_at_activation(plan.runnable, plan.spec.layer_name)
+        steps += (["influence"] if influence_passes(split, plan.n_sequences) == 1
+                  else ["influence: the constants", "influence: nullified"])
+    return steps
 
 
 def about(seconds):

@@ -85,7 +85,7 @@ def scan_best_windows(batches, kernel, bias=None, *, padding="valid", strides=1,
     batches : iterable of numpy.ndarray, each (B, length, 4), or of (x, y) pairs
         One-hot sequences (N rows all-zero or 0.25), e.g. ``SequenceSource.iter_batches()``;
         with labels for the diagnostics, pairs of such a batch and its labels ``y`` (B, n_labels)
-        (:func:`k2p_keras.io.sequences.labelled_batches`).
+        (:func:`k2p_keras.io.labels.labelled_batches`).
     kernel : numpy.ndarray, shape (L, 4, F)
         Cross-correlation kernel with dilation already expanded (zero rows in the gaps).
     bias : numpy.ndarray, shape (F,), optional
