@@ -176,7 +176,7 @@ class ExtractionResult:
         diagnostics = () if self.diagnostics is None else self.diagnostics.columns
         return influence + (() if self.clusters is None else ("cluster",)) + diagnostics
 
-    def _set_rows(self, motif_set):
+    def _rows_of_set(self, motif_set):
         """One set's summary rows, with its best database match when annotated."""
         rows = motif_set.summary_rows()
         if self.annotation is not None:
@@ -200,9 +200,9 @@ class ExtractionResult:
         """Per filter: the figures of every set side by side (see :attr:`summary_columns`), and
         each set's best database match (``best_match_id``, ..., ``annotation``) once annotated."""
         first, *others = self.sets
-        rows = self._set_rows(first)
+        rows = self._rows_of_set(first)
         for other in others:
-            for row, extra in zip(rows, self._set_rows(other)):
+            for row, extra in zip(rows, self._rows_of_set(other)):
                 row.update({f"{other.kind}_{k}": v for k, v in extra.items() if k != "filter"})
         for f, row in enumerate(rows):
             for analysis in (self.influence, self.clusters, self.diagnostics):

@@ -19,7 +19,8 @@ keras = pytest.importorskip("keras")
 
 from k2p_keras.errors import K2PError  # noqa: E402
 from k2p_keras.model.conv import find_motif_conv_in_file  # noqa: E402
-from k2p_keras.model.files import keras3_weight_paths, read_model  # noqa: E402
+from k2p_keras.model.files import read_model  # noqa: E402
+from k2p_keras.model.keras3 import keras3_weight_paths  # noqa: E402
 
 RNG = np.random.default_rng(7)
 

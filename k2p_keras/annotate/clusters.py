@@ -54,8 +54,9 @@ from ..errors import K2PError
 from ..io.meme import MemeFile, read_meme
 from ..transform import information_content
 from ..validate import check_fraction, check_pwm
+from .layer import LOW_INFORMATION_BITS
 from .tomtom import (benjamini_hochberg, DEFAULT_MIN_OVERLAP, DEFAULT_TAXON, DEFAULT_TRIM_IC, informative_span,
-    load_database, LOW_INFORMATION_BITS, require_annotate)
+    load_database, require_annotate)
 
 __all__ = ["DEFAULT_CLUSTER_Q", "LINKAGE", "Clusters", "cluster_motifs"]
 

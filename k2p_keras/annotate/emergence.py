@@ -28,7 +28,8 @@ from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import logo_png, require_matplotlib
 from .report import JASPAR_CREDIT, verdict_badge
-from .tomtom import annotate_motifs, format_bits, has_few_bits, load_database, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from .layer import format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from .tomtom import annotate_motifs, load_database
 
 __all__ = ["EpochState", "FilterHistory", "annotate_epochs", "filter_histories", "format_emergence_report",
            "write_emergence_report"]

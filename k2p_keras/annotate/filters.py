@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import K2PError
 from ..transform import information_content
 from .html import number
-from .tomtom import LOW_INFORMATION_BITS, match_verdict, VERDICTS
+from .layer import LOW_INFORMATION_BITS, match_verdict, VERDICTS
 
 __all__ = ["FilterReport", "attach_model_figures", "filter_reports_from_motifs", "match_rank"]
 

@@ -31,7 +31,8 @@ from ..io.text import write_text
 from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
-from .tomtom import Annotation, format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from .layer import format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from .tomtom import Annotation
 
 __all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
            "write_report"]
@@ -179,12 +180,12 @@ def verdict_badge(verdict, target="", q_value=None):
 
 
 def _verdict_of(annotation, name, bits):
-    """:func:`~k2p_keras.annotate.tomtom.match_verdict` of one annotated PWM."""
+    """:func:`~k2p_keras.annotate.layer.match_verdict` of one annotated PWM."""
     best = annotation.best_match(name)
     return match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
 
 
-def _verdict(annotation, name, bits):
+def _verdict_html(annotation, name, bits):
     """Verdict badge of one PWM: its best match (greyed under LOW_INFORMATION_BITS), the nearest, or why none."""
     best = annotation.best_match(name)
     verdict = _verdict_of(annotation, name, bits)
@@ -377,7 +378,7 @@ def _section(report, annotation, largest_influence=0.0, cluster_line=""):
     figure_rows = [[f"<th>{escape(k)}</th>", f"<td>{escape(v)}</td>"] for k, v in figures.items()]
     influence = "" if report.influence is None else f" {bar(report.influence, largest_influence)}"
     parts = [f'<section id="{anchor(report.name)}"><h2>{escape(report.name)}'
-             f"{_verdict(annotation, report.name, bits)}{_bits(bits)}{influence}</h2>", cluster_line,
+             f"{_verdict_html(annotation, report.name, bits)}{_bits(bits)}{influence}</h2>", cluster_line,
              '<div class="row">', png_image(logo_png(_panels(report, best, span)), f"logos of {report.name}"),
              table(figure_rows), "</div>"]
     if _disagree(annotation, report):
@@ -388,7 +389,7 @@ def _section(report, annotation, largest_influence=0.0, cluster_line=""):
               _match_table(annotation, report.name, bits)]
     if report.heuristic_name is not None:
         hbits = report.heuristic_info_bits
-        parts += [f"<h3>Matches of the heuristic PWM {_verdict(annotation, report.heuristic_name, hbits)}"
+        parts += [f"<h3>Matches of the heuristic PWM {_verdict_html(annotation, report.heuristic_name, hbits)}"
                   f"{_bits(hbits)}</h3>", _match_table(annotation, report.heuristic_name, hbits)]
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
