@@ -21,8 +21,8 @@ from dataclasses import replace
 import numpy as np
 
 from ._tf import import_tensorflow
-from .annotate.model_split import check_sequence_lengths
-from .annotate.tomtom import load_database, require_annotate
+from .annotate.run.model_split import check_sequence_lengths
+from .annotate.match.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
 from .io.callback_folder import meme_name, SUMMARY_NAME
@@ -228,7 +228,7 @@ class PWMCallback(keras.callbacks.Callback):
         about a second per dump once memelite is compiled. Needs
         ``pip install 'k2p-keras[annotate]'``.
     annotate_options : dict, optional
-        Passed to :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``q_threshold``, ``taxon``, ...).
+        Passed to :func:`k2p_keras.annotate.match.tomtom.annotate_motifs` (``q_threshold``, ``taxon``, ...).
     time_budget : float
         With ``every="auto"``: the largest share of the training time the callback may take
         (default 0.10). Training time is measured from ``on_epoch_begin`` to this callback's

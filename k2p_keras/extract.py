@@ -20,10 +20,10 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Union
 
-from .annotate.diagnostics import activation_diagnostics, binary_labels
-from .annotate.influence import influence_of_filters, resolve_null, runnable_model
-from .annotate.model_split import check_sequence_lengths, split_at_activation
-from .annotate.tomtom import require_annotate
+from .annotate.describe.diagnostics import activation_diagnostics, binary_labels
+from .annotate.run.influence import influence_of_filters, resolve_null, runnable_model
+from .annotate.run.model_split import check_sequence_lengths, split_at_activation
+from .annotate.match.tomtom import require_annotate
 from .axes import ALPHABET
 from .errors import K2PError, OptionError
 from .io.guard import open_timeout

@@ -7,33 +7,28 @@ table, the archetypes, the logos and the HTML report, and runs the analyses that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, TYPE_CHECKING
+from typing import Optional
 
 from ._version import __version__
-from .annotate.clusters import cluster_motifs, DEFAULT_CLUSTER_Q
-from .annotate.filters import attach_model_figures, FilterReport
-from .annotate.influence import influence_of_filters, runnable_model
-from .annotate.layer import layer_verdict
-from .annotate.logos import write_filter_logos
-from .annotate.model_split import check_sequence_lengths, split_at_activation
-from .annotate.report import write_report
-from .annotate.tomtom import annotate_motifs
+from .annotate.describe.diagnostics import Diagnostics
+from .annotate.describe.layer import layer_verdict
+from .annotate.draw.filters import attach_model_figures, FilterReport
+from .annotate.draw.logos import write_filter_logos
+from .annotate.draw.report import write_report
+from .annotate.group.clusters import cluster_motifs, Clusters, DEFAULT_CLUSTER_Q
+from .annotate.match.tomtom import Annotation, annotate_motifs
+from .annotate.run.influence import Influence, influence_of_filters, runnable_model
+from .annotate.run.model_split import check_sequence_lengths, split_at_activation
 from .axes import complement
 from .errors import K2PError
 from .io.labels import open_labels
 from .io.meme import write_meme
 from .io.sequences import open_batches_for
 from .io.text import format_summary, write_text
+from .model.conv import ConvSpec
+from .motifs.exact import Extraction
+from .motifs.heuristic import HeuristicPWMs
 from .options import Options
-
-if TYPE_CHECKING:  # the types of the fields, for readers and checkers only
-    from .annotate.clusters import Clusters
-    from .annotate.diagnostics import Diagnostics
-    from .annotate.influence import Influence
-    from .annotate.tomtom import Annotation
-    from .model.conv import ConvSpec
-    from .motifs.exact import Extraction
-    from .motifs.heuristic import HeuristicPWMs
 
 __all__ = ["ExtractionResult", "MEME_DIGITS"]
 
@@ -65,13 +60,13 @@ class ExtractionResult:
         Set by :meth:`annotate`: every PWM's matches in a motif database.
     influence : Influence or None
         Set by ``influence=True`` or :meth:`measure_influence`: each filter's influence
-        (:class:`~k2p_keras.annotate.influence.Influence`).
+        (:class:`~k2p_keras.annotate.run.influence.Influence`).
     clusters : Clusters or None
         Set by ``cluster=True`` or :meth:`find_clusters`: the filters grouped by the motif they
-        learned (:class:`~k2p_keras.annotate.clusters.Clusters`).
+        learned (:class:`~k2p_keras.annotate.group.clusters.Clusters`).
     diagnostics : Diagnostics or None
         Set by ``diagnostics=True``: each filter's activations on the sequences
-        (:class:`~k2p_keras.annotate.diagnostics.Diagnostics`).
+        (:class:`~k2p_keras.annotate.describe.diagnostics.Diagnostics`).
     """
 
     spec: ConvSpec
@@ -217,9 +212,9 @@ class ExtractionResult:
         ----------
         database : str, os.PathLike or MotifDatabase, optional
             A MEME file or a JASPAR release name (pyjaspar); default the newest JASPAR CORE
-            release pyjaspar holds, vertebrates (see :func:`k2p_keras.annotate.tomtom.load_database`).
+            release pyjaspar holds, vertebrates (see :func:`k2p_keras.annotate.match.tomtom.load_database`).
         **options
-            As for :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``taxon``, ``q_threshold``,
+            As for :func:`k2p_keras.annotate.match.tomtom.annotate_motifs` (``taxon``, ``q_threshold``,
             ``min_overlap``, ``top``, ``trim_ic``).
 
         Returns
@@ -245,7 +240,7 @@ class ExtractionResult:
             (:func:`k2p_keras.io.labels.open_labels`). Adds the change of the loss.
         null : {"auto", "pooled", "map"}, optional
             The constant [default: ``options.influence_null``]; see
-            :mod:`k2p_keras.annotate.influence`.
+            :mod:`k2p_keras.annotate.run.influence`.
         progress : callable, optional
             Receives the number of sequences in each batch read.
 
@@ -268,7 +263,7 @@ class ExtractionResult:
 
         The first set's PWMs (the exact ones when there are both) are compared with each other
         by Tomtom on both strands, ``database`` serving as the background
-        (:func:`k2p_keras.annotate.clusters.cluster_motifs`: filters of 8 bits or more linked by a
+        (:func:`k2p_keras.annotate.group.clusters.cluster_motifs`: filters of 8 bits or more linked by a
         match at ``q_threshold`` among them or a shared significant best database motif, clusters
         the connected components).
 
@@ -290,7 +285,7 @@ class ExtractionResult:
 
     def layer_verdict(self):
         """Whether the first layer holds whole or partial motifs
-        (:func:`k2p_keras.annotate.layer.layer_verdict`): the share of the influence (when measured) or
+        (:func:`k2p_keras.annotate.describe.layer.layer_verdict`): the share of the influence (when measured) or
         of the compared filters in filters whose exact PWM (the first set's) matches a database motif.
         None until :meth:`annotate` has run.
 
@@ -305,7 +300,7 @@ class ExtractionResult:
         return layer_verdict(verdicts, None if self.influence is None else self.influence.total)
 
     def filter_reports(self):
-        """One :class:`~k2p_keras.annotate.filters.FilterReport` per filter: its PWMs side by side and figures.
+        """One :class:`~k2p_keras.annotate.draw.filters.FilterReport` per filter: its PWMs side by side and figures.
 
         With the filters' influence or clusters (attributes ``influence``, ``clusters`` when
         computed) the report orders filters by influence and groups them by cluster.

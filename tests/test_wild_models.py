@@ -21,7 +21,7 @@ keras = pytest.importorskip("keras")
 
 import k2p_keras  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
-from k2p_keras.cli.model import progress_steps  # noqa: E402
+from k2p_keras.cli.extract import progress_steps  # noqa: E402
 from k2p_keras.errors import PatternError  # noqa: E402
 from k2p_keras.model.conv import find_motif_conv_in_file  # noqa: E402
 from k2p_keras.io.meme import read_meme  # noqa: E402

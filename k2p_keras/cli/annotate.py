@@ -3,10 +3,10 @@ import sys
 
 import click
 
-from ..annotate.logos import require_matplotlib
-from ..annotate.filters import filter_reports_from_motifs
-from ..annotate.report import format_report
-from ..annotate.tomtom import annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate
+from ..annotate.draw.logos import require_matplotlib
+from ..annotate.draw.filters import filter_reports_from_motifs
+from ..annotate.draw.report import format_report
+from ..annotate.match.tomtom import annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate
 from ..io.meme import read_meme
 from ..io.text import write_text
 from .group import cli, output_path_callback, q_threshold_option, taxon_option

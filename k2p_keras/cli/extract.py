@@ -11,10 +11,10 @@ from dataclasses import fields, replace
 import click
 
 from .._numba import parallel_launches_from_threads_safe
-from ..annotate.influence import influence_passes, NULLS
-from ..annotate.model_split import split_at_activation
-from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_SECONDS, tomtom_compiled,
+from ..annotate.run.influence import influence_passes, NULLS
+from ..annotate.run.model_split import split_at_activation
+from ..annotate.draw.logos import require_matplotlib
+from ..annotate.match.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_SECONDS, tomtom_compiled,
                                warm_up_tomtom)
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction

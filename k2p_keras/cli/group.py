@@ -16,7 +16,7 @@ import warnings
 import click
 
 from .._version import __version__
-from ..annotate.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON
+from ..annotate.match.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON
 from ..errors import K2PError, OptionError
 from ..validate import check_base
 
@@ -182,7 +182,7 @@ class SectionedCommand(click.Command):
 
 def base_option(default=math.e, help="Base b > 1 of the logarithm."):
     """``--base``, a number b > 1, for the tools (the model command's ``--base`` also takes "mle":
-    :func:`k2p_keras.cli.model.base_callback`)."""
+    :func:`k2p_keras.cli.extract.base_callback`)."""
     def base_callback(ctx, param, value):
         try:
             return check_base(value)

@@ -2,9 +2,9 @@
 import click
 from click.core import ParameterSource
 
-from ..annotate.emergence import annotate_epochs, write_emergence_report
-from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import require_annotate
+from ..annotate.draw.emergence import annotate_epochs, write_emergence_report
+from ..annotate.draw.logos import require_matplotlib
+from ..annotate.match.tomtom import require_annotate
 from ..io.callback_folder import read_callback_folder
 from .group import cli, output_path_callback, progress_bar, q_threshold_option, taxon_option
 

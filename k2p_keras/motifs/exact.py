@@ -147,7 +147,7 @@ def extract_pwms(spec, batches=None, *, base=DEFAULTS.base, base_estimator=DEFAU
         Scan on the strategy's devices (:func:`k2p_keras.scan.best_windows.scan_best_windows`).
     diagnostics : bool
         Have the scan also sum each sequence's best window for the activation diagnostics
-        (``extraction.stats.diagnostics``, :mod:`k2p_keras.annotate.diagnostics`); with the sites
+        (``extraction.stats.diagnostics``, :mod:`k2p_keras.annotate.describe.diagnostics`); with the sites
         anywhere, the first pass's.
     n_labels : int
         Label columns the batches come with (``(x, y)`` pairs), for the diagnostics.

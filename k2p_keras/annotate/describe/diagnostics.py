@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import K2PError
-from ..scan.windows import padding_amounts
+from ...errors import K2PError
+from ...scan.windows import padding_amounts
 
 #: The centre the best windows are counted in: the middle fifth of the sequence.
 CENTRAL_FRACTION = 0.2
@@ -236,7 +236,7 @@ class Diagnostics:
         return positions if positions[:, 1].any() else positions[:, 0]
 
     def report_fields(self, f):
-        """The :class:`~k2p_keras.annotate.filters.FilterReport` fields of filter ``f``: with labels of several
+        """The :class:`~k2p_keras.annotate.draw.filters.FilterReport` fields of filter ``f``: with labels of several
         columns, the AUROC and class means of its best column, the others in a figure."""
         fields = {"position_histogram": self.position_histogram(f), "figures": {
             "mean activation": f"{self.mean_activation[f]:.4g} ({self.activation})",

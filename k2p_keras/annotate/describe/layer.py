@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..errors import K2PError
+from ...errors import K2PError
 __all__ = ["ADVICE", "LAYER_VERDICTS", "LOW_INFORMATION_BITS", "LayerVerdict", "SIGNIFICANT_VERDICTS", "VERDICTS",
            "WHOLE_MOTIF_SHARE", "format_bits", "has_few_bits", "layer_verdict", "match_verdict"]
 
@@ -65,7 +65,7 @@ def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):
     significant : bool
         The best database match is significant (q-value at or under the threshold).
     compared : bool
-        The PWM had an informative span to compare (see :mod:`k2p_keras.annotate.tomtom`).
+        The PWM had an informative span to compare (see :mod:`k2p_keras.annotate.match.tomtom`).
     bits : float
         The PWM's information content, summed over its columns.
     low_bits : float
@@ -150,7 +150,7 @@ def layer_verdict(verdicts, influence=None, threshold=WHOLE_MOTIF_SHARE):
     Parameters
     ----------
     verdicts : sequence of str
-        Each filter's :data:`~k2p_keras.annotate.tomtom.VERDICTS` entry (its exact PWM's, in
+        Each filter's :data:`~k2p_keras.annotate.match.tomtom.VERDICTS` entry (its exact PWM's, in
         filter order).
     influence : array-like, shape (F,), optional
         Each filter's influence (non-negative; averaged over outputs). Without it, or when it

@@ -15,10 +15,10 @@ import re
 
 import numpy as np
 
-from ..errors import K2PError
-from ..transform import information_content
+from ...errors import K2PError
+from ...transform import information_content
 from .html import number
-from .layer import LOW_INFORMATION_BITS, match_verdict, VERDICTS
+from ..describe.layer import LOW_INFORMATION_BITS, match_verdict, VERDICTS
 
 __all__ = ["FilterReport", "attach_model_figures", "filter_reports_from_motifs", "match_rank"]
 
@@ -113,7 +113,7 @@ def attach_model_figures(reports, influence=None, clusters=None, diagnostics=Non
     diagnostics : object, optional
         With ``report_fields(f)``: filter ``f``'s diagnostics fields (``auroc``, ``class_means``,
         ``activation_histogram``, ``position_histogram``; ``figures`` added to its figures), as
-        :class:`~k2p_keras.annotate.diagnostics.Diagnostics` gives them.
+        :class:`~k2p_keras.annotate.describe.diagnostics.Diagnostics` gives them.
 
     Returns
     -------

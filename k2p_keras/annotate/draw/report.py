@@ -9,7 +9,7 @@ beside it), then one section per filter: its logos cropped to the alignment with
 database match, its figures, and the match tables.
 
 Optional per-filter figures, shown when present
-(:func:`k2p_keras.annotate.filters.attach_model_figures` fills them from an extraction's
+(:func:`k2p_keras.annotate.draw.filters.attach_model_figures` fills them from an extraction's
 ``influence`` and ``clusters``):
 
 - **influence**: filters are ordered by it, with a bar each;
@@ -18,21 +18,21 @@ Optional per-filter figures, shown when present
 - **diagnostics**: the AUROC of the filter's best activation alone, its mean per class, the
   distribution of each sequence's best activation, the best windows' positions.
 
-Logos are drawn by :func:`k2p_keras.annotate.logos.logo_png`, the code ``--logos`` uses,
+Logos are drawn by :func:`k2p_keras.annotate.draw.logos.logo_png`, the code ``--logos`` uses,
 rather than with logomaker: the report's logos look like the PNGs the model command writes,
 and a database motif drawn at Tomtom's offset is only both PWMs padded with uniform rows
 (which draw nothing) and cropped to the columns they share.
 """
 import numpy as np
 
-from .._version import __version__
-from ..errors import K2PError
-from ..io.text import write_text
+from ..._version import __version__
+from ...errors import K2PError
+from ...io.text import write_text
 from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
-from .layer import format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
-from .tomtom import Annotation
+from ..describe.layer import format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from ..match.tomtom import Annotation
 
 __all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
            "write_report"]
@@ -161,7 +161,7 @@ def _rank(annotation, name, bits):
 
 
 def verdict_badge(verdict, target="", q_value=None):
-    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.tomtom.VERDICTS`).
+    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.match.tomtom.VERDICTS`).
 
     ``target`` is the best database motif as text ("MA0139.1 CTCF"; empty when no alignment
     was admissible), ``q_value`` its q-value.
@@ -180,7 +180,7 @@ def verdict_badge(verdict, target="", q_value=None):
 
 
 def _verdict_of(annotation, name, bits):
-    """:func:`~k2p_keras.annotate.layer.match_verdict` of one annotated PWM."""
+    """:func:`~k2p_keras.annotate.describe.layer.match_verdict` of one annotated PWM."""
     best = annotation.best_match(name)
     return match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
 
@@ -499,7 +499,7 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
         Shown first, as given (model file, layer, pattern check, sequences, base mode, ...).
     title : str
     layer : LayerVerdict, optional
-        The first layer's verdict (:func:`k2p_keras.annotate.layer.layer_verdict`), shown under
+        The first layer's verdict (:func:`k2p_keras.annotate.describe.layer.layer_verdict`), shown under
         the header: whole motifs, or partial ones with the literature's advice.
 
     Returns

@@ -42,14 +42,14 @@ import warnings
 
 import numpy as np
 
-from .._numba import compiled_on_disk, import_numba
-from ..axes import pwm_to_memelite, reverse_complement
-from ..errors import K2PError
-from ..io.meme import MemeFile, Motif, read_meme
-from ..io.text import write_text
-from ..transform import consensus, information_content
-from .layer import format_bits, match_verdict
-from ..validate import check_fraction, check_positive_int, check_pwm
+from ..._numba import compiled_on_disk, import_numba
+from ...axes import pwm_to_memelite, reverse_complement
+from ...errors import K2PError
+from ...io.meme import MemeFile, Motif, read_meme
+from ...io.text import write_text
+from ...transform import consensus, information_content
+from ..describe.layer import format_bits, match_verdict
+from ...validate import check_fraction, check_positive_int, check_pwm
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
@@ -325,8 +325,8 @@ class Annotation:
         return found[0] if found else None
 
     def verdict(self, name):
-        """One of :data:`~k2p_keras.annotate.layer.VERDICTS`: ``'match'`` when the best match's q-value is at most
-        ``q_threshold``, ``'weak match'`` when so but the PWM holds under :data:`~k2p_keras.annotate.layer.LOW_INFORMATION_BITS`,
+        """One of :data:`~k2p_keras.annotate.describe.layer.VERDICTS`: ``'match'`` when the best match's q-value is at most
+        ``q_threshold``, ``'weak match'`` when so but the PWM holds under :data:`~k2p_keras.annotate.describe.layer.LOW_INFORMATION_BITS`,
         ``'no match'``, or ``'not compared'`` (no informative span)."""
         best = self.best_match(name)
         return match_verdict(best is not None and best.significant, self.is_informative(name),

@@ -26,7 +26,7 @@ averaged over each output's units; with labels also the mean change of the loss.
 **The map** is the conv's output after every per-channel, position-wise layer that follows it
 (BatchNormalization, the activation, Dropout): what the next layer reads. Where the model is cut,
 and how it is fed (its input length: each longer sequence's centre; a Conv2D's image layout), is
-:mod:`k2p_keras.annotate.model_split`'s.
+:mod:`k2p_keras.annotate.run.model_split`'s.
 
 **Cost.** With a global pool, the model up to the pool runs once per sequence and the pooled
 ``(N, F)`` matrix is kept (up to :data:`POOLED_CACHE_BYTES`); only the layers after the pool run
@@ -39,9 +39,9 @@ import os
 
 import numpy as np
 
-from .._tf import import_tensorflow
-from ..axes import acgt_to_channels, ALPHABET
-from ..errors import K2PError, OptionError
+from ..._tf import import_tensorflow
+from ...axes import acgt_to_channels, ALPHABET
+from ...errors import K2PError, OptionError
 from .model_split import crop_note, model_batches, split_at_activation
 
 __all__ = ["NULLS", "Influence", "filter_influence", "in_model_order", "influence_batch_size", "influence_of_filters",
@@ -75,7 +75,7 @@ def runnable_model(model, weights=None):
         In one line, why Keras cannot load the file.
     """
     if isinstance(model, (str, os.PathLike)):
-        from ..initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
+        from ...initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
 
         try:
             return load_keras_model(model, weights)
@@ -175,7 +175,7 @@ class Influence:
         Where the labels came from.
     input_note : str or None
         How the sequences were fed when not as they are: longer than the model's fixed input,
-        each one's centre (:func:`k2p_keras.annotate.model_split.crop_note`).
+        each one's centre (:func:`k2p_keras.annotate.run.model_split.crop_note`).
     """
 
     msq: np.ndarray
@@ -332,7 +332,7 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
         One-hot sequences ``(N, length, 4)`` in the model's channel order, or a callable
         returning fresh batches of them (it is called once or twice: :func:`influence_passes`).
         Fed as the model reads them: longer than its fixed input, each one's centre; in its
-        Conv2D layout (:func:`k2p_keras.annotate.model_split.model_batches`).
+        Conv2D layout (:func:`k2p_keras.annotate.run.model_split.model_batches`).
     labels : numpy.ndarray, optional
         ``(N,)`` or ``(N, k)``, in the order of the sequences: ``k`` is the outputs' values per
         sequence (columns in output order), or 1 with class indices for one softmax output.

@@ -30,10 +30,10 @@ import weakref
 
 import numpy as np
 
-from ..errors import K2PError
-from ..model.after_conv import layer_kind
-from ..model.conv import find_live_layer, find_motif_conv_in_model
-from ..model.conv2d import CONV2D_CLASSES, LAYOUTS, kernel_layout, sequence_length, to_layout
+from ...errors import K2PError
+from ...model.after_conv import layer_kind
+from ...model.conv import find_live_layer, find_motif_conv_in_model
+from ...model.conv2d import CONV2D_CLASSES, LAYOUTS, kernel_layout, sequence_length, to_layout
 
 __all__ = ["ModelSplit", "check_sequence_lengths", "crop_note", "model_batches", "split_at_activation"]
 
