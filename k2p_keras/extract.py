@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Protocol, Union
 
 from .annotate.describe.diagnostics import activation_diagnostics, binary_labels
 from .annotate.run.influence import influence_of_filters, resolve_null, runnable_model
@@ -41,8 +41,16 @@ from .scan.route import resolved_batch_size as batch_size_for
 __all__ = ["ExtractionPlan", "extract", "extract_motif_sets", "plan_extraction", "resolved_batch_size",
            "scans_needed"]
 
-#: What :func:`extract` reads a model from.
-ModelLike = Union[str, os.PathLike, "keras.Model", ConvSpec]
+class KerasModelLike(Protocol):
+    """A live ``keras.Model`` as :func:`extract` tells one (Keras loads only when a model is given)."""
+
+    layers: list
+
+    def get_config(self) -> dict: ...
+
+
+#: What :func:`extract` reads a model from: a file, a live Keras model, or a layer already described.
+ModelLike = Union[str, os.PathLike, KerasModelLike, ConvSpec]
 
 
 def _model_spec(model, options):

@@ -7,27 +7,31 @@ table, the archetypes, the logos and the HTML report, and runs the analyses that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+import os
+from typing import Any, Callable, Optional, TextIO, Union
+
+import numpy as np
 
 from ._version import __version__
 from .annotate.describe.diagnostics import Diagnostics
-from .annotate.describe.layer import layer_verdict
+from .annotate.describe.layer import layer_verdict, LayerVerdict
 from .annotate.draw.filters import attach_model_figures, FilterReport
 from .annotate.draw.logos import write_filter_logos
 from .annotate.draw.report import write_report
 from .annotate.group.clusters import cluster_motifs, Clusters, DEFAULT_CLUSTER_Q
-from .annotate.match.tomtom import Annotation, annotate_motifs
+from .annotate.match.tomtom import Annotation, annotate_motifs, MotifDatabase
 from .annotate.run.influence import Influence, influence_of_filters, runnable_model
 from .annotate.run.model_split import check_sequence_lengths, split_at_activation
 from .axes import complement
 from .errors import K2PError
 from .io.labels import open_labels
-from .io.meme import write_meme
+from .io.meme import Motif, write_meme
 from .io.sequences import open_batches_for
 from .io.text import format_summary, write_text
 from .model.conv import ConvSpec
 from .motifs.exact import Extraction
 from .motifs.heuristic import HeuristicPWMs
+from .motifs.motifset import MotifSet
 from .options import Options
 
 __all__ = ["ExtractionResult", "MEME_DIGITS"]
@@ -82,21 +86,21 @@ class ExtractionResult:
     diagnostics: Optional[Diagnostics] = None
 
     @property
-    def sets(self):
+    def sets(self) -> list[MotifSet]:
         """The PWM sets made, exact first."""
         return [s for s in (self.exact, self.heuristic) if s is not None]
 
     @property
-    def layer_name(self):
+    def layer_name(self) -> str:
         return self.spec.layer_name
 
     @property
-    def site_scope(self):
+    def site_scope(self) -> str:
         """Which windows were the sites: ``"sequence"``, ``"block"`` or ``"anywhere"`` (``spec.scope``)."""
         return self.spec.scope
 
     @property
-    def pattern(self):
+    def pattern(self) -> str:
         """The pattern line of the MEME and summary headers and of the report: the chain of layers after
         the conv, whether the MLE's assumption holds, and the sites, e.g. ``motif_conv (Conv1D, relu) ->
         GlobalMaxPooling1D (assumption holds; sites: strong, each sequence's best window)``."""
@@ -108,15 +112,15 @@ class ExtractionResult:
             sites = "none (heuristic PWMs only)" if self.options.method == "heuristic" else "none (fixed base)"
         return f"{spec.chain()} ({holds}; sites: {sites})"
 
-    def suffix(self, motif_set):
+    def suffix(self, motif_set: MotifSet) -> str:
         """``_exact`` / ``_heuristic`` when both sets are written, else nothing."""
         return f"_{motif_set.kind}" if len(self.sets) > 1 else ""
 
-    def motifs(self):
+    def motifs(self) -> list[Motif]:
         """Every PWM as a :class:`~k2p_keras.io.meme.Motif`, named ``<layer>_<index>[_<set>]``."""
         return [m for s in self.sets for m in s.motifs(self.suffix(s))]
 
-    def background(self):
+    def background(self) -> Optional[np.ndarray]:
         """Letter frequencies A C G T of the scanned sequences, or None when none were scanned.
 
         For a both-strand model the counts are averaged with their reverse complement, as
@@ -131,7 +135,7 @@ class ExtractionResult:
                 return totals / totals.sum()
         return None
 
-    def write_meme(self, dest):
+    def write_meme(self, dest: Union[str, os.PathLike, TextIO]) -> None:
         """Write :meth:`motifs` as MEME (a path, written atomically, or an open text file).
 
         Probabilities at 6 significant digits; ``strands:`` as the model scans; the
@@ -147,7 +151,7 @@ class ExtractionResult:
         write_meme(dest, motifs, background=self.background(), significant=MEME_DIGITS,
                    strands="+ -" if self.options.both_strands else "+", comments=comments)
 
-    def archetype_motifs(self):
+    def archetype_motifs(self) -> list[Motif]:
         """One motif per cluster of informative filters, its archetype (the most informative
         member), in cluster order."""
         if self.clusters is None:
@@ -156,7 +160,7 @@ class ExtractionResult:
         motifs = first.motifs(self.suffix(first))
         return [motifs[self.clusters.archetypes[c]] for c in self.clusters.informative_ids]
 
-    def write_archetypes(self, dest):
+    def write_archetypes(self, dest: Union[str, os.PathLike, TextIO]) -> None:
         """Write :meth:`archetype_motifs` as MEME, as :meth:`write_meme` writes, the clusters'
         members listed in the ``#`` header."""
         motifs = self.archetype_motifs()
@@ -180,7 +184,7 @@ class ExtractionResult:
         return rows
 
     @property
-    def summary_columns(self):
+    def summary_columns(self) -> tuple[str, ...]:
         """Columns of :meth:`summary_rows`: the first set's, then the others' prefixed by their kind."""
         first, *others = self.sets
         # The annotation's columns are the same for every motif: the first one's names them.
@@ -191,7 +195,7 @@ class ExtractionResult:
             columns += tuple(f"{other.kind}_{c}" for c in other.summary_columns + added if c != "filter")
         return columns + self._analysis_columns()
 
-    def summary_rows(self):
+    def summary_rows(self) -> list[dict[str, Any]]:
         """Per filter: the figures of every set side by side (see :attr:`summary_columns`), and
         each set's best database match (``best_match_id``, ..., ``annotation``) once annotated."""
         first, *others = self.sets
@@ -205,7 +209,7 @@ class ExtractionResult:
                     row.update(analysis.summary_columns(f))
         return rows
 
-    def annotate(self, database=None, **options):
+    def annotate(self, database: Union[str, os.PathLike, MotifDatabase, None] = None, **options: Any) -> Annotation:
         """Compare every PWM with a motif database (Tomtom, via memelite); sets :attr:`annotation`.
 
         Parameters
@@ -224,7 +228,8 @@ class ExtractionResult:
         self.annotation = annotate_motifs(self.motifs(), database, **options)
         return self.annotation
 
-    def measure_influence(self, model, sequences, labels=None, *, null=None, progress=None):
+    def measure_influence(self, model: Any, sequences: Any, labels: Any = None, *, null: Optional[str] = None,
+                          progress: Optional[Callable[[int], Any]] = None) -> Influence:
         """Each filter's influence (Basset's nullification); sets :attr:`influence`.
 
         Parameters
@@ -258,7 +263,8 @@ class ExtractionResult:
                                               null=null or self.options.influence_null, progress=progress)
         return self.influence
 
-    def find_clusters(self, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, **options):
+    def find_clusters(self, database: Union[str, os.PathLike, MotifDatabase, None] = None, *,
+                      q_threshold: float = DEFAULT_CLUSTER_Q, **options: Any) -> Clusters:
         """Group the filters that learned the same motif; sets :attr:`clusters`.
 
         The first set's PWMs (the exact ones when there are both) are compared with each other
@@ -283,7 +289,7 @@ class ExtractionResult:
         self.clusters = cluster_motifs(first.motifs(self.suffix(first)), database, q_threshold=q_threshold, **options)
         return self.clusters
 
-    def layer_verdict(self):
+    def layer_verdict(self) -> Optional[LayerVerdict]:
         """Whether the first layer holds whole or partial motifs
         (:func:`k2p_keras.annotate.describe.layer.layer_verdict`): the share of the influence (when measured) or
         of the compared filters in filters whose exact PWM (the first set's) matches a database motif.
@@ -299,7 +305,7 @@ class ExtractionResult:
         verdicts = [self.annotation.verdict(first.motif_name(t) + self.suffix(first)) for t in range(first.n_filters)]
         return layer_verdict(verdicts, None if self.influence is None else self.influence.total)
 
-    def filter_reports(self):
+    def filter_reports(self) -> list[FilterReport]:
         """One :class:`~k2p_keras.annotate.draw.filters.FilterReport` per filter: its PWMs side by side and figures.
 
         With the filters' influence or clusters (attributes ``influence``, ``clusters`` when
@@ -321,13 +327,13 @@ class ExtractionResult:
         return attach_model_figures(reports, getattr(self, "influence", None), getattr(self, "clusters", None),
                                     getattr(self, "diagnostics", None))
 
-    def write_report(self, path):
+    def write_report(self, path: Union[str, os.PathLike]) -> None:
         """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""
         if self.annotation is None:
             raise K2PError("the report shows database matches: annotate the result first")
         write_report(path, self.filter_reports(), self.annotation, header=self.header(), layer=self.layer_verdict())
 
-    def write_summary(self, path):
+    def write_summary(self, path: Union[str, os.PathLike]) -> None:
         """Write :meth:`summary_rows` as a tab-separated table (atomically), after the comment line
         ``# pattern: ...`` (:attr:`pattern`), ``# influence: on ...`` when influence fed the model each
         sequence's centre, and, once annotated, ``# first layer: ...`` (:meth:`layer_verdict`;
@@ -338,11 +344,11 @@ class ExtractionResult:
                     + ("" if verdict is None else f"# {verdict.text()}\n"))
         write_text(path, comments + format_summary(self.summary_rows(), self.summary_columns))
 
-    def write_logos(self, folder, dpi=100):
+    def write_logos(self, folder: Union[str, os.PathLike], dpi: int = 100) -> list[str]:
         """One PNG logo per filter into ``folder``, the sets side by side; returns the paths."""
         return write_filter_logos(folder, self.sets, dpi=dpi)
 
-    def describe(self):
+    def describe(self) -> list[str]:
         """A line per set, for people: the bases estimated, the windows the heuristic counted."""
         lines = []
         if self.exact is not None and self.options.estimating:
@@ -366,7 +372,7 @@ class ExtractionResult:
         verdict = self.layer_verdict()
         return lines + ([] if verdict is None else [verdict.text()])
 
-    def header(self):
+    def header(self) -> dict[str, str]:
         """Where these PWMs come from, as ``{label: text}`` (for a report or a file header)."""
         return {
             "model": self.model,
