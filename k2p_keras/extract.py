@@ -11,7 +11,8 @@ sizes a progress bar) take one at a time:
     plan = plan_extraction(model, sequences, **options)   # everything that can fail fast
     result = plan.run(progress)                           # the scan, the MLE, the transform
 
-Every default is stated once, in :class:`Options`.
+Every default is stated once, in :class:`Options`. What the run returns, and writes, is
+:class:`~k2p_keras.result.ExtractionResult`.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from .scan.route import resolved_batch_size as batch_size_for
 
 __all__ = ["ExtractionPlan", "extract", "extract_motif_sets", "plan_extraction", "resolved_batch_size",
            "scans_needed"]
+
 
 class KerasModelLike(Protocol):
     """A live ``keras.Model`` as :func:`extract` tells one (Keras loads only when a model is given)."""
