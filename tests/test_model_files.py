@@ -447,9 +447,9 @@ def test_zip_bomb_is_refused(keras_members, tmp_path):
 
 
 def test_oversized_member_is_refused(keras_members, tmp_path, monkeypatch):
-    from k2p_keras.model import files as modelfile
+    from k2p_keras.model import keras3
 
-    monkeypatch.setattr(modelfile, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(keras3, "MAX_MEMBER_BYTES", 1000)
     _refused(_zip(tmp_path / "big.keras", keras_members), "would inflate")
 
 

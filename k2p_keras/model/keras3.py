@@ -14,8 +14,13 @@ from ..io.guard import check_answers
 from ..io.matrices import read_numeric_dataset
 from ..validate import check_declared_size
 from .config import entry_name, is_functional, is_model_entry, model_layers
-from .model_file import (check_hdf5_safe, decode, first_line, MAX_CONFIG_BYTES, MAX_MEMBER_BYTES, ModelFile,
+from .model_file import (check_hdf5_safe, decode, first_line, MAX_CONFIG_BYTES, ModelFile,
                          open_h5, parse_config, str_or_none)
+
+# Limits against zip bombs: no genomics CNN comes near them (the compression ratio is
+# validate.MAX_COMPRESSION_RATIO, shared with HDF5 datasets).
+MAX_MEMBER_BYTES = 4 * 1024 ** 3
+
 
 def _check_zip_members(archive, path):
     total = 0

@@ -18,9 +18,8 @@ from ..validate import check_json_depth
 from .config import entry_config, entry_name, is_conv1d, iter_layers
 from .conv2d import is_conv2d
 
-# Limits against zip bombs: no genomics CNN comes near them (the compression ratio is
-# validate.MAX_COMPRESSION_RATIO, shared with HDF5 datasets).
-MAX_MEMBER_BYTES = 4 * 1024 ** 3
+# The largest config a model file may hold (config.json, an architecture JSON): no genomics CNN
+# comes near it. The zips' member limit is keras3.MAX_MEMBER_BYTES.
 MAX_CONFIG_BYTES = 256 * 1024 ** 2
 _MAX_HDF5_DEPTH = 64
 # Why a model cannot come through a pipe (checked before anything opens it: a FIFO without a
