@@ -26,7 +26,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import json, sys, time
 import numpy as np
-from k2p_keras.annotate.tomtom import annotate_motifs, load_database
+from k2p_keras.annotate.match.tomtom import annotate_motifs, load_database
 from k2p_keras.io.meme import Motif, read_meme
 from k2p_keras.transform import kernel_to_pwm
 

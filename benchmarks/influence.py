@@ -8,16 +8,16 @@ planted-motif filters first, whether a planted motif's filters share a cluster, 
     python benchmarks/influence.py --paper 12 --multi 4 --cost --out benchmarks/paper/results/influence.md
 
 **Planted-motif rule** (the truth): a filter learned a planted motif when that motif's own ID
-is among its significant Tomtom matches (``k2p_keras.annotate.tomtom.annotate_motifs``:
+is among its significant Tomtom matches (``k2p_keras.annotate.match.tomtom.annotate_motifs``:
 memelite, both strands, flanks under 0.5 bits trimmed, overlap >= 5, Benjamini-Hochberg
 q <= 0.05 over all 1,082 motifs) against the whole of JASPAR CORE 2016, the database the
 motifs were drawn from (``data/jaspar``); the smallest p-value wins when several qualify.
 
-**Influence** (``k2p_keras.annotate.influence``): each filter's map replaced by the pooled
+**Influence** (``k2p_keras.annotate.run.influence``): each filter's map replaced by the pooled
 mean (``pooled``, the default when a global pool follows) or the map's mean over sequences
 and positions (``map``, Basset's); the AUROC ranks planted-motif filters against the rest by
 the outputs' mean squared change (``msq``) or the loss change (``dloss``), on the training
-sequences. **Clusters** (``k2p_keras.annotate.clusters``): Tomtom between the filters, JASPAR
+sequences. **Clusters** (``k2p_keras.annotate.group.clusters``): Tomtom between the filters, JASPAR
 CORE 2016 as the background, the library's rule (one cluster per learned motif: filters of 8
 bits or more linked by a match at q <= 0.05 or a shared best database motif).
 
@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.timing import interleaved  # noqa: E402
 from k2p_keras import extract  # noqa: E402
-from k2p_keras.annotate.tomtom import annotate_motifs  # noqa: E402
+from k2p_keras.annotate.match.tomtom import annotate_motifs  # noqa: E402
 from k2p_keras.io.meme import read_meme  # noqa: E402
 from k2p_keras.io.text import write_text  # noqa: E402
 

@@ -24,8 +24,9 @@ import importlib
 
 from ._version import __version__
 from .errors import K2PError, OptionError, PatternError
-from .extract import ExtractionResult, extract, plan_extraction
+from .extract import extract, plan_extraction
 from .options import Options
+from .result import ExtractionResult
 from .io.meme import MemeFile, Motif, read_meme, write_meme
 from .motifs.mle import BaseEstimate, estimate_base
 from .transform import kernel_constant, kernel_to_pwm, pwm_to_kernel, window_constant, window_log_likelihood

@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ._tf import import_tensorflow
-from .annotate.model_split import check_sequence_lengths
-from .annotate.tomtom import load_database, require_annotate
+from .annotate.run.model_split import check_sequence_lengths
+from .annotate.match.tomtom import load_database, require_annotate
 from .errors import K2PError, PatternError
 from .extract import plan_extraction, resolved_batch_size
 from .io.callback_folder import meme_name, SUMMARY_NAME
 from .io.guard import open_timeout
-from .io.sequences import dataset_to_array, open_labels, open_sequences_for
+from .io.labels import open_labels
+from .io.sequences import dataset_to_array, open_sequences_for
 from .io.text import format_summary, write_text
 from .model.conv import find_motif_conv_in_model
 from .options import make_options
@@ -45,7 +46,7 @@ tf = import_tensorflow()
 import keras  # noqa: E402
 
 if TYPE_CHECKING:  # names for the type hints only
-    from .extract import ExtractionResult
+    from .result import ExtractionResult
     from .io.source import SequenceSource
     from .motifs.exact import ExactPWMs
 
@@ -236,7 +237,7 @@ class PWMCallback(keras.callbacks.Callback):
         The database is loaded once, when training begins (what it costs per dump:
         docs/annotation.md). Needs ``pip install 'k2p-keras[annotate]'``.
     annotate_options : dict, optional
-        Passed to :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``q_threshold``, ``taxon``, ...).
+        Passed to :func:`k2p_keras.annotate.match.tomtom.annotate_motifs` (``q_threshold``, ``taxon``, ...).
     time_budget : float
         With ``every="auto"``: the largest share of the training time the callback may take
         (default 0.10). Training time is measured from ``on_epoch_begin`` to this callback's
@@ -245,7 +246,7 @@ class PWMCallback(keras.callbacks.Callback):
         With ``influence=True`` or ``diagnostics=True``: the sequences' labels ``(N,)`` or
         ``(N, outputs)`` (or a dataset of their HDF5 file; by default ``y`` or ``labels`` beside
         them), for the change of the loss and each filter's AUROC alone
-        (:func:`k2p_keras.io.sequences.open_labels`).
+        (:func:`k2p_keras.io.labels.open_labels`).
     **options
         How the exact PWMs are made, as for :func:`k2p_keras.extract`, with the same
         defaults (:class:`k2p_keras.options.Options`): ``base`` ("mle", or a number ``b > 1``
@@ -258,7 +259,7 @@ class PWMCallback(keras.callbacks.Callback):
 
     Attributes
     ----------
-    last_result : k2p_keras.extract.ExtractionResult or None
+    last_result : k2p_keras.result.ExtractionResult or None
         The most recent dump, as :func:`k2p_keras.extract` returns it.
     last_extraction : k2p_keras.motifs.exact.ExactPWMs or None
         Its exact PWMs (PWMs, bases, scan statistics).
@@ -541,7 +542,7 @@ class PWMCallback(keras.callbacks.Callback):
 
     def extract_result(self) -> ExtractionResult:
         """:func:`k2p_keras.extract` on the model's current weights (and the subsample, if any): an
-        :class:`~k2p_keras.extract.ExtractionResult`. The pattern is checked at every call, as at a dump."""
+        :class:`~k2p_keras.result.ExtractionResult`. The pattern is checked at every call, as at a dump."""
         if self.model is None or self._layer_name is None:
             raise K2PError("the callback has no model yet: it is set up when training begins")
         return self._plan(self._layer_name, self._indices).run()

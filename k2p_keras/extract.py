@@ -11,401 +11,48 @@ sizes a progress bar) take one at a time:
     plan = plan_extraction(model, sequences, **options)   # everything that can fail fast
     result = plan.run(progress)                           # the scan, the MLE, the transform
 
-Every default is stated once, in :class:`Options`.
+Every default is stated once, in :class:`Options`. What the run returns, and writes, is
+:class:`~k2p_keras.result.ExtractionResult`.
 """
+from __future__ import annotations
+
 import os
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Optional, Protocol, Union
 
-from ._version import __version__
-from .annotate.clusters import cluster_motifs, DEFAULT_CLUSTER_Q
-from .annotate.diagnostics import activation_diagnostics, binary_labels
-from .annotate.influence import filter_influence, influence_batch_size, influence_passes, resolve_null, runnable_model
-from .annotate.model_split import check_sequence_lengths, split_at_activation
-from .annotate.logos import write_filter_logos
-from .annotate.filters import attach_model_figures, FilterReport
-from .annotate.layer import layer_verdict
-from .annotate.report import write_report
-from .annotate.tomtom import annotate_motifs, require_annotate
-from .axes import acgt_to_channels, ALPHABET, complement
+from .annotate.describe.diagnostics import activation_diagnostics, binary_labels
+from .annotate.run.influence import influence_of_filters, resolve_null, runnable_model
+from .annotate.run.model_split import check_sequence_lengths, split_at_activation
+from .annotate.match.tomtom import require_annotate
+from .axes import ALPHABET
 from .errors import K2PError, OptionError
 from .io.guard import open_timeout
-from .io.meme import write_meme
-from .io.sequences import labelled_batches, open_batches_for, open_labels
-from .io.text import format_summary, write_text
+from .io.labels import labelled_batches, open_labels
+from .io.sequences import open_batches_for, OpenedSequences
 from .model.activations import activation_forward, preactivation_threshold
 from .model.conv import ConvSpec, find_motif_conv_in_file, find_motif_conv_in_model
 from .motifs.exact import check_pattern, check_sites_for_scope, conv_scan_request, ExactRequest, extract_pwms
 from .motifs.heuristic import DEEPBIND_THRESHOLD, heuristic_from_stats, heuristic_pwms
 from .motifs.sites import site_rule
 from .options import make_options, Options
-from .scan.route import auto_batch_size
-from .scan.windows import EVERY_WINDOW, pool_blocks, windows_per_sequence
+from .result import ExtractionResult
+from .scan.route import resolved_batch_size as batch_size_for
+
+__all__ = ["ExtractionPlan", "extract", "extract_motif_sets", "plan_extraction", "resolved_batch_size",
+           "scans_needed"]
 
 
-#: Sequences per batch when batch_size="auto" meets sequences of unknown length.
-FALLBACK_BATCH_SIZE = 512
+class KerasModelLike(Protocol):
+    """A live ``keras.Model`` as :func:`extract` tells one (Keras loads only when a model is given)."""
 
-#: Significant digits of the probabilities in the MEME files written (rows sum to 1 within 1e-5).
-MEME_DIGITS = 6
+    layers: list
+
+    def get_config(self) -> dict: ...
 
 
-@dataclass
-class ExtractionResult:
-    """What :func:`extract` made: the PWM sets, the layer they came from, and how.
-
-    Attributes
-    ----------
-    spec : ConvSpec
-        The motif conv: kernel, bias, settings and the pattern check (``spec.report()``).
-    options : Options
-        The options used.
-    exact : ExactPWMs or None
-        Exact PWMs with ``ln b``, its SE, the constants ``d`` and the scan's statistics.
-    heuristic : HeuristicPWMs or None
-        Heuristic PWMs with their window counts.
-    model : str
-        The model file, or a description of the in-memory model.
-    sequences : str or None
-        The sequence file, or a description of the in-memory sequences.
-    n_sequences : int or None
-        Sequences scanned (None when nothing was scanned).
-    annotation : Annotation or None
-        Set by :meth:`annotate`: every PWM's matches in a motif database.
-    influence : Influence or None
-        Set by ``influence=True`` or :meth:`measure_influence`
-        (:class:`~k2p_keras.annotate.influence.Influence`): per filter, how far the model's
-        outputs move when its activation map is replaced by a constant: ``.msq`` ``(F,)``, or
-        ``(F, outputs)`` for a multi-output model (``.total``: averaged over outputs),
-        ``.delta_loss`` (with labels, else None), ``.null`` (``"pooled"`` or ``"map"``),
-        ``.null_values``, ``.outputs``.
-    clusters : Clusters or None
-        Set by ``cluster=True`` or :meth:`find_clusters`
-        (:class:`~k2p_keras.annotate.clusters.Clusters`): one cluster per learned motif, from the
-        first set's PWMs: ``.labels`` ``(F,)`` (cluster ids from 0; a filter too flat to compare,
-        ``.informative`` False, is a cluster of its own; one under 8 bits, ``.bits``, joins only one cluster), ``.ids``,
-        ``.members(cluster)``, ``.archetypes`` (cluster -> filter index), the links ``.linked``
-        and each filter's significant best database motif ``.database_match``, the Tomtom
-        matrices ``.q``, ``.p``, ``.offsets``, ``.strands``.
-    diagnostics : Diagnostics or None
-        Set by ``diagnostics=True`` (:class:`~k2p_keras.annotate.diagnostics.Diagnostics`): per
-        filter, from each sequence's best window: ``.mean_activation``, ``.central_share``,
-        ``.central_enrichment`` ``(F,)``; with binary labels ``.auroc`` ``(F, J)`` (the filter's
-        AUROC alone per label column) and ``.class_means`` ``(F, J, 2)``; the histograms in ``.sums``.
-    """
-
-    spec: object
-    options: Options
-    exact: object = None
-    heuristic: object = None
-    model: str = ""
-    sequences: str = None
-    n_sequences: int = None
-    annotation: object = None
-    influence: object = None
-    clusters: object = None
-    diagnostics: object = None
-
-    @property
-    def sets(self):
-        """The PWM sets made, exact first."""
-        return [s for s in (self.exact, self.heuristic) if s is not None]
-
-    @property
-    def layer_name(self):
-        return self.spec.layer_name
-
-    @property
-    def site_scope(self):
-        """Which windows were the sites: ``"sequence"``, ``"block"`` or ``"anywhere"`` (``spec.scope``)."""
-        return self.spec.scope
-
-    @property
-    def pattern(self):
-        """The pattern line of the MEME and summary headers and of the report: the chain of layers after
-        the conv, whether the MLE's assumption holds, and the sites, e.g. ``motif_conv (Conv1D, relu) ->
-        GlobalMaxPooling1D (assumption holds; sites: strong, each sequence's best window)``."""
-        spec = self.spec
-        holds = "assumption holds" if spec.pattern_ok else f"assumption does not hold: {spec.problem}"
-        if self.options.estimating:
-            sites = f"{self.options.sites}, {spec.sites_text}"
-        else:
-            sites = "none (heuristic PWMs only)" if self.options.method == "heuristic" else "none (fixed base)"
-        return f"{spec.chain()} ({holds}; sites: {sites})"
-
-    def suffix(self, motif_set):
-        """``_exact`` / ``_heuristic`` when both sets are written, else nothing."""
-        return f"_{motif_set.kind}" if len(self.sets) > 1 else ""
-
-    def motifs(self):
-        """Every PWM as a :class:`~k2p_keras.io.meme.Motif`, named ``<layer>_<index>[_<set>]``."""
-        return [m for s in self.sets for m in s.motifs(self.suffix(s))]
-
-    def background(self):
-        """Letter frequencies A C G T of the scanned sequences, or None when none were scanned.
-
-        For a both-strand model the counts are averaged with their reverse complement, as
-        the MEME suite does for a background of both strands.
-        """
-        for motif_set in self.sets:
-            stats = getattr(motif_set, "stats", None)
-            totals = getattr(motif_set, "letter_totals", None) if stats is None else stats.letter_totals
-            if totals is not None and totals.sum() > 0:
-                if self.options.both_strands:
-                    totals = (totals + complement(totals)) / 2
-                return totals / totals.sum()
-        return None
-
-    def write_meme(self, dest):
-        """Write :meth:`motifs` as MEME (a path, written atomically, or an open text file).
-
-        Probabilities at 6 significant digits; ``strands:`` as the model scans; the
-        sequences' letter frequencies as background (uniform when none were scanned); a
-        ``#`` comment header saying where the motifs come from (:meth:`header`).
-        """
-        self._write_motifs(dest, self.motifs())
-
-    def _write_motifs(self, dest, motifs, comments=()):
-        header = self.header()
-        comments = [header["tool"]] + [f"{key}: {header[key]}"
-                                       for key in ("model", "layer", "pattern", "base", "sequences")] + list(comments)
-        write_meme(dest, motifs, background=self.background(), significant=MEME_DIGITS,
-                   strands="+ -" if self.options.both_strands else "+", comments=comments)
-
-    def archetype_motifs(self):
-        """One motif per cluster of informative filters, its archetype (the most informative
-        member), in cluster order."""
-        if self.clusters is None:
-            raise K2PError("the archetypes stand for clusters: find them first (cluster=True, find_clusters)")
-        first = self.sets[0]
-        motifs = first.motifs(self.suffix(first))
-        return [motifs[self.clusters.archetypes[c]] for c in self.clusters.informative_ids]
-
-    def write_archetypes(self, dest):
-        """Write :meth:`archetype_motifs` as MEME, as :meth:`write_meme` writes, the clusters'
-        members listed in the ``#`` header."""
-        motifs = self.archetype_motifs()
-        clusters, names = self.clusters, self.clusters.names
-        lines = [f"cluster {c}: {' '.join(names[i] for i in clusters.members(c))} "
-                 f"(archetype {names[clusters.archetypes[c]]})" for c in clusters.informative_ids]
-        self._write_motifs(dest, motifs, comments=lines)
-
-    def _analysis_columns(self):
-        """The columns of influence, clusters and diagnostics, when measured: one value per filter."""
-        influence = () if self.influence is None else self.influence.columns
-        diagnostics = () if self.diagnostics is None else self.diagnostics.columns
-        return influence + (() if self.clusters is None else ("cluster",)) + diagnostics
-
-    def _set_rows(self, motif_set):
-        """One set's summary rows, with its best database match when annotated."""
-        rows = motif_set.summary_rows()
-        if self.annotation is not None:
-            for t, row in enumerate(rows):
-                row.update(self.annotation.summary_columns(motif_set.motif_name(t) + self.suffix(motif_set)))
-        return rows
-
-    @property
-    def summary_columns(self):
-        """Columns of :meth:`summary_rows`: the first set's, then the others' prefixed by their kind."""
-        first, *others = self.sets
-        # The annotation's columns are the same for every motif: the first one's names them.
-        added = () if self.annotation is None else tuple(
-            self.annotation.summary_columns(first.motif_name(0) + self.suffix(first)))
-        columns = first.summary_columns + added
-        for other in others:
-            columns += tuple(f"{other.kind}_{c}" for c in other.summary_columns + added if c != "filter")
-        return columns + self._analysis_columns()
-
-    def summary_rows(self):
-        """Per filter: the figures of every set side by side (see :attr:`summary_columns`), and
-        each set's best database match (``best_match_id``, ..., ``annotation``) once annotated."""
-        first, *others = self.sets
-        rows = self._set_rows(first)
-        for other in others:
-            for row, extra in zip(rows, self._set_rows(other)):
-                row.update({f"{other.kind}_{k}": v for k, v in extra.items() if k != "filter"})
-        for f, row in enumerate(rows):
-            for analysis in (self.influence, self.clusters, self.diagnostics):
-                if analysis is not None:
-                    row.update(analysis.summary_columns(f))
-        return rows
-
-    def annotate(self, database=None, **options):
-        """Compare every PWM with a motif database (Tomtom, via memelite); sets :attr:`annotation`.
-
-        Parameters
-        ----------
-        database : str, os.PathLike or MotifDatabase, optional
-            A MEME file or a JASPAR release name (pyjaspar); default the newest JASPAR CORE
-            release pyjaspar holds, vertebrates (see :func:`k2p_keras.annotate.tomtom.load_database`).
-        **options
-            As for :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``taxon``, ``q_threshold``,
-            ``min_overlap``, ``top``, ``trim_ic``).
-
-        Returns
-        -------
-        Annotation
-        """
-        self.annotation = annotate_motifs(self.motifs(), database, **options)
-        return self.annotation
-
-    def measure_influence(self, model, sequences, labels=None, *, null=None, progress=None):
-        """Each filter's influence (Basset's nullification); sets :attr:`influence`.
-
-        Parameters
-        ----------
-        model : str, os.PathLike or keras.Model
-            The model these PWMs come from: a file (loaded by Keras in safe mode, so a model
-            with a Lambda or a custom class cannot be run from its file) or the live model.
-        sequences
-            What :func:`extract` takes.
-        labels : optional
-            An array ``(N,)`` or ``(N, outputs)``, or a dataset of the sequences' HDF5 file;
-            by default ``y`` or ``labels`` beside the sequences, when there is one
-            (:func:`k2p_keras.io.sequences.open_labels`). Adds the change of the loss.
-        null : {"auto", "pooled", "map"}, optional
-            The constant [default: ``options.influence_null``]; see
-            :mod:`k2p_keras.annotate.influence`.
-        progress : callable, optional
-            Receives the number of sequences in each batch read.
-
-        Returns
-        -------
-        Influence
-        """
-        runnable = runnable_model(model, self.options.weights)
-        batches_of_size, count, label, max_length, _ = open_batches_for(self.spec, sequences, self.options)
-        check_sequence_lengths(split_at_activation(runnable, self.layer_name).input_length,
-                               _shortest(batches_of_size), max_length, path=label)
-        values, source = open_labels(labels, _opened_source(batches_of_size) or sequences, count)
-        size = influence_batch_size(max_length, self.spec.kernel.shape[2])
-        self.influence = filter_influence(runnable, in_model_order(self.spec, lambda: batches_of_size(size)), values,
-                                          layer=self.layer_name, null=null or self.options.influence_null,
-                                          progress=progress, labels_source=source)
-        return self.influence
-
-    def find_clusters(self, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, **options):
-        """Group the filters that learned the same motif; sets :attr:`clusters`.
-
-        The first set's PWMs (the exact ones when there are both) are compared with each other
-        by Tomtom on both strands, ``database`` serving as the background
-        (:func:`k2p_keras.annotate.clusters.cluster_motifs`: filters of 8 bits or more linked by a
-        match at ``q_threshold`` among them or a shared significant best database motif, clusters
-        the connected components).
-
-        Parameters
-        ----------
-        database : str, os.PathLike or MotifDatabase, optional
-            Default: the newest JASPAR CORE vertebrates release pyjaspar holds.
-        q_threshold : float
-        **options
-            ``taxon``, ``min_overlap``, ``trim_ic``, as for annotation.
-
-        Returns
-        -------
-        Clusters
-        """
-        first = self.sets[0]
-        self.clusters = cluster_motifs(first.motifs(self.suffix(first)), database, q_threshold=q_threshold, **options)
-        return self.clusters
-
-    def layer_verdict(self):
-        """Whether the first layer holds whole or partial motifs
-        (:func:`k2p_keras.annotate.layer.layer_verdict`): the share of the influence (when measured) or
-        of the compared filters in filters whose exact PWM (the first set's) matches a database motif.
-        None until :meth:`annotate` has run.
-
-        Returns
-        -------
-        LayerVerdict or None
-        """
-        if self.annotation is None:
-            return None
-        first = self.sets[0]
-        verdicts = [self.annotation.verdict(first.motif_name(t) + self.suffix(first)) for t in range(first.n_filters)]
-        return layer_verdict(verdicts, None if self.influence is None else self.influence.total)
-
-    def filter_reports(self):
-        """One :class:`~k2p_keras.annotate.filters.FilterReport` per filter: its PWMs side by side and figures.
-
-        With the filters' influence or clusters (attributes ``influence``, ``clusters`` when
-        computed) the report orders filters by influence and groups them by cluster.
-        """
-        first, *others = self.sets
-        reports = []
-        for t in range(first.n_filters):
-            figures = {}
-            for motif_set in self.sets:
-                prefix = "" if motif_set is first else f"{motif_set.kind}: "
-                figures.update({prefix + k: v for k, v in motif_set.report_figures(t).items()})
-            second = others[0] if others else None
-            reports.append(FilterReport(
-                name=first.motif_name(t) + self.suffix(first), exact=first.pwms[t],
-                heuristic=None if second is None else second.pwms[t],
-                heuristic_name=None if second is None else second.motif_name(t) + self.suffix(second),
-                figures=figures))
-        return attach_model_figures(reports, getattr(self, "influence", None), getattr(self, "clusters", None),
-                                    getattr(self, "diagnostics", None))
-
-    def write_report(self, path):
-        """Write the HTML report (logos, best matches aligned, tables); needs :meth:`annotate` first."""
-        if self.annotation is None:
-            raise K2PError("the report shows database matches: annotate the result first")
-        write_report(path, self.filter_reports(), self.annotation, header=self.header(), layer=self.layer_verdict())
-
-    def write_summary(self, path):
-        """Write :meth:`summary_rows` as a tab-separated table (atomically), after the comment line
-        ``# pattern: ...`` (:attr:`pattern`), ``# influence: on ...`` when influence fed the model each
-        sequence's centre, and, once annotated, ``# first layer: ...`` (:meth:`layer_verdict`;
-        ``pandas.read_csv(path, sep="\\t", comment="#")`` reads it)."""
-        verdict = self.layer_verdict()
-        fed = getattr(self.influence, "input_note", None)
-        comments = (f"# pattern: {self.pattern}\n" + (f"# influence: on {fed}\n" if fed else "")
-                    + ("" if verdict is None else f"# {verdict.text()}\n"))
-        write_text(path, comments + format_summary(self.summary_rows(), self.summary_columns))
-
-    def write_logos(self, folder, dpi=100):
-        """One PNG logo per filter into ``folder``, the sets side by side; returns the paths."""
-        return write_filter_logos(folder, self.sets, dpi=dpi)
-
-    def describe(self):
-        """A line per set, for people: the bases estimated, the windows the heuristic counted."""
-        lines = []
-        if self.exact is not None and self.options.estimating:
-            lnb = self.exact.ln_base
-            estimate = self.exact.estimate
-            bases = (f"ln b {lnb[0]:.4g} (shared)" if self.exact.shared_base
-                     else f"ln b from {lnb.min():.4g} to {lnb.max():.4g} (per filter"
-                     + (f", shrunk toward the shared one; tau {estimate.tau:.3g})"
-                        if estimate.estimator == "shrunk" else ")"))
-            lines.append(f"{self.exact.n_filters} motifs; {bases}, {int(self.exact.stats.n_sequences):,} sequences")
-        elif self.exact is not None:
-            lines.append(f"{self.exact.n_filters} motifs; base {self.options.base_mode()}")
-        if self.heuristic is not None:
-            h = self.heuristic
-            rule = (f"activation > {h.output_threshold:g}" if h.threshold_fraction is None
-                    else f"activation > {h.threshold_fraction:g} x its maximum")
-            windows = ", ".join(str(int(n)) for n in h.n_windows)
-            lines.append(f"heuristic ({rule}): windows per filter {windows} of {h.n_sequences} sequences")
-        lines += [analysis.describe() for analysis in (self.influence, self.clusters, self.diagnostics)
-                  if analysis is not None]
-        verdict = self.layer_verdict()
-        return lines + ([] if verdict is None else [verdict.text()])
-
-    def header(self):
-        """Where these PWMs come from, as ``{label: text}`` (for a report or a file header)."""
-        return {
-            "model": self.model,
-            "layer": self.spec.layer_name,
-            "pattern": self.pattern,
-            "sequences": (f"{self.sequences} ({self.n_sequences} sequences)" if self.n_sequences
-                          else (self.sequences or "none")),
-            "base": self.options.base_mode() + (f", tau = {self.exact.estimate.tau:.3g}" if self.exact is not None
-                                                and self.exact.estimated and self.exact.estimate.estimator == "shrunk"
-                                                else ""),
-            "strands": "both" if self.options.both_strands else "forward only",
-            "tool": f"k2p-keras {__version__}",
-        }
+#: What :func:`extract` reads a model from: a file, a live Keras model, or a layer already described.
+ModelLike = Union[str, os.PathLike, KerasModelLike, ConvSpec]
 
 
 def _model_spec(model, options):
@@ -434,49 +81,11 @@ def _model_spec(model, options):
                    f"got {type(model).__name__}")
 
 
-def _opened_source(batches_of_size):
-    """The SequenceSource already open behind ``batches_of_size`` (a file or an array: its
-    ``iter_batches``), else None (batches or a dataset given as they are)."""
-    return getattr(batches_of_size, "__self__", None)
-
-
-def _shortest(batches_of_size):
-    """The shortest sequence's length when the sequences say, else None (batches of any length,
-    checked as they come)."""
-    return getattr(_opened_source(batches_of_size), "min_length", None)
-
-
-def in_model_order(spec, open_batches):
-    """Fresh batches (A C G T) in the model's own channel order (``spec.alphabet``), to run the model."""
-    if spec.alphabet == ALPHABET:
-        return open_batches
-    order = acgt_to_channels(spec.alphabet)
-    return lambda: (batch[:, :, order] for batch in open_batches())
-
-
 def resolved_batch_size(spec, options, length):
-    """The batch size ``options.batch_size`` stands for on sequences of at most ``length`` rows.
-
-    "auto" asks :func:`k2p_keras.scan.route.auto_batch_size` (the route's byte budget); without a
-    known length (batches of single sequences from a dataset of any length), 512.
-    """
-    if options.batch_size != "auto":
-        return options.batch_size
-    if length is None:
-        return FALLBACK_BATCH_SIZE
-
-    return auto_batch_size(length, spec.kernel.shape[0], spec.kernel.shape[2], both_strands=options.both_strands,
-                           strides=spec.strides, strategy=options.strategy, blocks=_blocks_per_sequence(spec, length))
-
-
-def _blocks_per_sequence(spec, length):
-    """Blocks whose best windows the scan keeps per sequence of ``length``: 1 for each sequence's best
-    window, the pool's blocks, or every window for the sites anywhere."""
-    pool = {"sequence": None, "block": spec.pool, "anywhere": EVERY_WINDOW}[spec.scope]
-    if pool is None:
-        return 1
-    return max(len(pool_blocks(windows_per_sequence(length, spec.kernel.shape[0], spec.padding, spec.strides),
-                               pool)[0]), 1)
+    """The batch size ``options.batch_size`` stands for on sequences of at most ``length`` rows
+    (:func:`k2p_keras.scan.route.resolved_batch_size`, with the options' strands and strategy)."""
+    return batch_size_for(spec, options.batch_size, length, both_strands=options.both_strands,
+                          strategy=options.strategy)
 
 
 @dataclass
@@ -487,10 +96,9 @@ class ExtractionPlan:
     ----------
     spec : ConvSpec
     options : Options
-    batches_of_size : callable or None
-        ``batches_of_size(batch_size)`` returns a fresh iterable of canonical batches.
-    max_length : int or None
-        The longest sequence's length, when known (for ``batch_size="auto"``).
+    opened : OpenedSequences or None
+        The sequences opened (None when none are read): fresh canonical batches of any size,
+        their count, their longest length (for ``batch_size="auto"``).
     n_sequences : int or None
         Sequences per pass (None when the input does not say, e.g. a generator).
     model, sequences : str
@@ -506,29 +114,28 @@ class ExtractionPlan:
         encoded); the command line prints them.
     """
 
-    spec: object
+    spec: ConvSpec
     options: Options
-    batches_of_size: object = None
-    max_length: int = None
-    n_sequences: int = None
+    opened: Optional[OpenedSequences] = None
+    n_sequences: Optional[int] = None
     model: str = ""
-    sequences: str = None
-    runnable: object = None
-    labels: object = None
-    labels_source: str = None
+    sequences: Optional[str] = None
+    runnable: Any = None
+    labels: Any = None
+    labels_source: Optional[str] = None
     notes: list = field(default_factory=list)
 
     @property
-    def open_batches(self):
+    def open_batches(self) -> Optional[Callable]:
         """A callable returning fresh batches of the size the options stand for (None without sequences).
 
         The size is settled when the batches are opened, so that options changed after
         planning (a strategy, both strands found in the graph) count.
         """
-        if self.batches_of_size is None:
+        if self.opened is None:
             return None
-        size = resolved_batch_size(self.spec, self.options, self.max_length)
-        return lambda: self.batches_of_size(size)
+        size = resolved_batch_size(self.spec, self.options, self.opened.max_length)
+        return lambda: self.opened.batches_of_size(size)
 
     @property
     def passes(self):
@@ -540,25 +147,6 @@ class ExtractionPlan:
     def total(self):
         """Sequences read over all passes (for a progress bar), or None when unknown."""
         return None if self.n_sequences is None else self.n_sequences * self.passes
-
-    @property
-    def steps(self):
-        """What each pass over the sequences does, in order (a progress bar's labels)."""
-        own_diagnostics = self.options.diagnostics and not self.options.estimating  # a pass of their own
-        if not self.options.estimating:
-            steps = ["scanning", "heuristic: second pass"][:self.passes - own_diagnostics]
-        else:
-            exact = ["largest activations", "windows anywhere"] if self.spec.scope == "anywhere" else ["scanning"]
-            heuristic = {0: [], 1: ["heuristic: second pass"] if self.spec.scope != "block" else ["heuristic"],
-                         2: ["heuristic: first pass", "heuristic: second pass"]}[self.passes - len(exact)]
-            steps = exact + heuristic
-        if own_diagnostics:
-            steps.append("diagnostics")
-        if self.options.influence:
-            split = split_at_activation(self.runnable, self.spec.layer_name)
-            steps += (["influence"] if influence_passes(split, self.n_sequences) == 1
-                      else ["influence: the constants", "influence: nullified"])
-        return steps
 
     def _diagnose(self, exact, open_batches, labels, progress):
         """The diagnostics from the MLE's scan, or from a scan of their own when there was none."""
@@ -576,7 +164,7 @@ class ExtractionPlan:
         return activation_diagnostics(sums, spec.bias, labels, kernel_rows=spec.kernel.shape[0], padding=spec.padding,
                                       strides=spec.strides, activation=what)
 
-    def run(self, progress=None):
+    def run(self, progress: Optional[Callable[[int], Any]] = None) -> ExtractionResult:
         """Scan, estimate, transform.
 
         Parameters
@@ -614,10 +202,8 @@ class ExtractionPlan:
             if result.n_sequences is None:
                 result.n_sequences = result.diagnostics.n_sequences
         if o.influence:
-            size = influence_batch_size(self.max_length, self.spec.kernel.shape[2])
-            result.influence = filter_influence(
-                self.runnable, in_model_order(self.spec, lambda: self.batches_of_size(size)), self.labels,
-                layer=self.spec.layer_name, null=o.influence_null, progress=progress, labels_source=self.labels_source)
+            result.influence = influence_of_filters(self.spec, self.runnable, self.opened, self.labels,
+                                                    self.labels_source, null=o.influence_null, progress=progress)
             if result.n_sequences is None:
                 result.n_sequences = result.influence.n_sequences
         if o.cluster is not False:
@@ -625,7 +211,7 @@ class ExtractionPlan:
         return result
 
 
-def plan_extraction(model, sequences=None, labels=None, **options):
+def plan_extraction(model: ModelLike, sequences: Any = None, labels: Any = None, **options: Any) -> ExtractionPlan:
     """Read the model, check the options and the pattern, open the sequences; scan nothing.
 
     Takes the arguments of :func:`extract`. Everything that can fail before the long work
@@ -648,9 +234,9 @@ def _plan(model, sequences, labels, opts):
             check_pattern(spec, estimating=True, strict=True,
                           path=model_label if isinstance(model, (str, os.PathLike)) else None)
         check_sites_for_scope(spec, site_rule(opts.sites))
-    batches_of_size, count, label, max_length, note = None, None, None, None, None
+    opened = None
     if sequences is not None and opts.needs_sequences:
-        batches_of_size, count, label, max_length, note = open_batches_for(spec, sequences, opts)
+        opened = open_batches_for(spec, sequences, dataset=opts.dataset, n_encoding=opts.n_encoding)
     elif opts.needs_sequences:
         raise K2PError(opts.missing_sequences())
     elif sequences is not None:
@@ -671,24 +257,25 @@ def _plan(model, sequences, labels, opts):
             raise K2PError("influence runs the model: give the model (a file or a keras.Model), not a ConvSpec")
         # Sequences the model cannot read, a model influence cannot cut or feed, or a constant it
         # cannot use fail before the scan; lengths first, from the file's input, before Keras loads.
-        if batches_of_size is not None:
-            check_sequence_lengths(spec.input_length, _shortest(batches_of_size), max_length, path=label)
+        if opened is not None:
+            check_sequence_lengths(spec.input_length, opened.min_length, opened.max_length, path=opened.label)
         runnable = runnable_model(model, opts.weights)
         split = split_at_activation(runnable, spec.layer_name)
         resolve_null(opts.influence_null, split)
-        if batches_of_size is not None and split.input_length != spec.input_length:
-            check_sequence_lengths(split.input_length, _shortest(batches_of_size), max_length, path=label)
+        if opened is not None and split.input_length != spec.input_length:
+            check_sequence_lengths(split.input_length, opened.min_length, opened.max_length, path=opened.label)
     if opts.influence or opts.diagnostics or (labels is not None and labels is not False):
         # The source already open (FASTA counted once; a stream's spooled copy), not the path again.
-        values, source = open_labels(labels, _opened_source(batches_of_size) or sequences, count)
+        values, source = open_labels(labels, (opened and opened.source) or sequences,
+                                     None if opened is None else opened.count)
     if opts.cluster is not False:
         require_annotate()
-    return ExtractionPlan(spec=spec, options=opts, batches_of_size=batches_of_size, max_length=max_length,
-                          n_sequences=count, model=model_label, sequences=label, runnable=runnable, labels=values,
-                          labels_source=source, notes=[note] if note else [])
+    return ExtractionPlan(spec=spec, options=opts, opened=opened, n_sequences=None if opened is None else opened.count,
+                          model=model_label, sequences=None if opened is None else opened.label, runnable=runnable,
+                          labels=values, labels_source=source, notes=[opened.note] if opened and opened.note else [])
 
 
-def extract(model, sequences=None, labels=None, **options):
+def extract(model: ModelLike, sequences: Any = None, labels: Any = None, **options: Any) -> ExtractionResult:
     """Exact (and heuristic) PWMs of the motif Conv1D of a Keras model.
 
     Parameters

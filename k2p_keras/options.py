@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
-from .annotate.influence import NULLS
+from .annotate.run.influence import NULLS
 from .axes import ALPHABET
 from .errors import K2PError, OptionError
 from .io.guard import DEFAULT_OPEN_TIMEOUT

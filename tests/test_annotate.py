@@ -11,7 +11,7 @@ pytest.importorskip("memelite")
 pytest.importorskip("pyjaspar")
 
 from conftest import JASPAR, REPO  # noqa: E402
-from k2p_keras.annotate.tomtom import (MATCH_COLUMNS, annotate_motifs, informative_span, load_database,
+from k2p_keras.annotate.match.tomtom import (MATCH_COLUMNS, annotate_motifs, informative_span, load_database,
                                       tomtom_compiled, warm_up_tomtom)
 from k2p_keras.axes import reverse_complement
 from k2p_keras.axes import pwm_to_memelite
@@ -78,7 +78,7 @@ def test_shift_and_reverse_complement_come_back_as_tomtom_reports_them():
 def test_q_values_are_benjamini_hochberg_over_the_whole_database():
     from scipy.stats import false_discovery_control
 
-    from k2p_keras.annotate.tomtom import benjamini_hochberg
+    from k2p_keras.annotate.match.tomtom import benjamini_hochberg
 
     p = np.random.default_rng(0).uniform(0, 1, (3, 200)) ** 3
     assert np.allclose(benjamini_hochberg(p), false_discovery_control(p, axis=1, method="bh"))

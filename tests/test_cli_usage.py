@@ -418,13 +418,13 @@ def test_the_shared_base_is_said_once(tmp_path):
 
 
 def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
-    from k2p_keras.cli import model
+    from k2p_keras.cli import extract as command
     from k2p_keras.scan import best_windows
 
     monkeypatch.setattr(best_windows, "compiled_kernels_cached", lambda strategy=None, diagnostics=False: False)
     result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme")
     assert result.exit_code == 0, result.output
-    assert (f"compiling the scan's kernels once (numba), {model.about(best_windows.COMPILE_SECONDS)}; "
+    assert (f"compiling the scan's kernels once (numba), {command.about(best_windows.COMPILE_SECONDS)}; "
             "later runs skip this (the first with --diagnostics compiles one more kernel)") in result.output
     # Once the plain kernels are cached, a first --diagnostics run names the one it compiles.
     monkeypatch.setattr(best_windows, "compiled_kernels_cached", lambda strategy=None, diagnostics=False: not diagnostics)
@@ -434,7 +434,7 @@ def test_the_one_time_compilations_are_announced(tmp_path, monkeypatch):
             and "compiling the scan's kernels" not in result.output), result.output
     assert "compiling the scan" not in run_as_typed(MODEL, "--base", "2", "-o", tmp_path / "b.meme").output
     pytest.importorskip("memelite")
-    monkeypatch.setattr(model, "tomtom_compiled", lambda: False)
+    monkeypatch.setattr(command, "tomtom_compiled", lambda: False)
     jaspar = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
     result = run_as_typed(MODEL, fasta_with_n(tmp_path / "n.fa"), "-o", tmp_path / "m.meme", "--annotate", "--db", jaspar)
     assert result.exit_code == 0, result.output
@@ -471,7 +471,7 @@ def test_options_may_come_before_the_model(tmp_path):
 
 def test_annotate_is_a_flag_and_leaves_seqs_alone(tmp_path, monkeypatch):
     """`MODEL --annotate SEQS` once took SEQS for the database; the database is --db's."""
-    from k2p_keras.cli import model
+    from k2p_keras.cli import extract as command
     from k2p_keras.errors import K2PError
 
     asked = []
@@ -480,8 +480,8 @@ def test_annotate_is_a_flag_and_leaves_seqs_alone(tmp_path, monkeypatch):
         asked.append(db)
         raise K2PError("stopped before the scan")
 
-    monkeypatch.setattr(model, "require_annotate", lambda: None)
-    monkeypatch.setattr(model, "load_database", load_database)
+    monkeypatch.setattr(command, "require_annotate", lambda: None)
+    monkeypatch.setattr(command, "load_database", load_database)
     line = one_line_error(run_as_typed(MODEL, "--annotate", SEQS, "-o", tmp_path / "x.meme"))
     assert "stopped before the scan" in line and asked == [None]
     one_line_error(run_as_typed(MODEL, SEQS, "--db", "my.meme", "-o", tmp_path / "x.meme"))

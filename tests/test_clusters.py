@@ -1,4 +1,4 @@
-"""Redundancy clusters (k2p_keras/annotate/clusters.py): the filters that learned one planted motif
+"""Redundancy clusters (k2p_keras/annotate/group/clusters.py): the filters that learned one planted motif
 share a cluster, and Tomtom's offsets are given between whole PWMs."""
 import sys
 
@@ -10,8 +10,8 @@ pytest.importorskip("pyjaspar")
 
 from conftest import JASPAR, REPO  # noqa: E402
 from k2p_keras import extract  # noqa: E402
-from k2p_keras.annotate.clusters import cluster_motifs  # noqa: E402
-from k2p_keras.annotate.tomtom import annotate_motifs, MotifDatabase  # noqa: E402
+from k2p_keras.annotate.group.clusters import cluster_motifs  # noqa: E402
+from k2p_keras.annotate.match.tomtom import annotate_motifs, MotifDatabase  # noqa: E402
 from k2p_keras.axes import reverse_complement  # noqa: E402
 from k2p_keras.io.meme import Motif, read_meme  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Activation diagnostics (k2p_keras/annotate/diagnostics.py): what the scan's own pass says about each
+"""Activation diagnostics (k2p_keras/annotate/describe/diagnostics.py): what the scan's own pass says about each
 filter's best window equals what numpy and scikit-learn say from every window, and on the bundled
 example the planted-motif filters tell the classes apart best."""
 import warnings
@@ -9,9 +9,9 @@ import pytest
 
 from conftest import assert_self_contained, JASPAR, REPO
 from k2p_keras import extract
-from k2p_keras.annotate.diagnostics import auroc_from_histograms, binary_labels, CENTRAL_FRACTION
+from k2p_keras.annotate.describe.diagnostics import auroc_from_histograms, binary_labels, CENTRAL_FRACTION
 from k2p_keras.errors import K2PError
-from k2p_keras.io.sequences import labelled_batches
+from k2p_keras.io.labels import labelled_batches
 from k2p_keras.model.conv import find_motif_conv_in_file
 
 MODEL = REPO / "example_models" / "deepbind.h5"

@@ -15,10 +15,10 @@ import matplotlib.colors  # noqa: E402
 
 from conftest import assert_self_contained, JASPAR, REPO, render_in_chromium  # noqa: E402
 from k2p_keras import PWMCallback  # noqa: E402
-from k2p_keras.annotate.emergence import (annotate_epochs, EpochState, FilterHistory,  # noqa: E402
+from k2p_keras.annotate.draw.emergence import (annotate_epochs, EpochState, FilterHistory,  # noqa: E402
     filter_histories)
-from k2p_keras.annotate.filters import match_rank  # noqa: E402
-from k2p_keras.annotate.logos import COLORS  # noqa: E402
+from k2p_keras.annotate.draw.filters import match_rank  # noqa: E402
+from k2p_keras.annotate.draw.logos import COLORS  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.initializer import PWMInitializer  # noqa: E402
 from k2p_keras.io.callback_folder import read_callback_folder  # noqa: E402

@@ -7,6 +7,7 @@ the numpy reference of ``test_cli_model``.
 """
 import gzip
 import math
+import typing
 
 import h5py
 import numpy as np
@@ -20,6 +21,7 @@ import k2p_keras  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.errors import K2PError, OptionError, PatternError  # noqa: E402
 from k2p_keras.io.meme import read_meme  # noqa: E402
+from k2p_keras.result import ExtractionResult  # noqa: E402
 from k2p_keras.transform import kernel_to_pwm  # noqa: E402
 from test_cli_model import (LENGTH, WIDTH, functional_relu, numpy_mle, padded_windows,  # noqa: E402
                             planted_sequences, read_summary, train_briefly)
@@ -353,3 +355,21 @@ def test_the_older_shared_base_spellings_stand_for_two_estimators(trained, tmp_p
     clash = CliRunner().invoke(cli, [str(paths["h5"]), str(paths["seqs"]), "--shared-base", "--base-estimator",
                                      "shrunk"])
     assert clash.exit_code != 0 and "give one" in clash.output
+
+
+def test_extract_and_its_result_have_type_hints_that_resolve():
+    """The public call and what it returns say their types, and every name in them resolves (no
+    forward reference to a module that is not imported)."""
+    for function in (k2p_keras.extract, k2p_keras.plan_extraction):
+        hints = typing.get_type_hints(function)
+        assert hints["return"] in (ExtractionResult, k2p_keras.extract.__globals__["ExtractionPlan"])
+        assert {"model", "sequences", "labels"} <= set(hints)
+    fields = typing.get_type_hints(ExtractionResult)
+    assert {"spec", "options", "exact", "heuristic", "influence", "clusters", "diagnostics"} <= set(fields)
+    assert object not in fields.values()
+    public = [name for name in vars(ExtractionResult) if not name.startswith("_")]
+    for name in public:
+        member = getattr(ExtractionResult, name)
+        member = getattr(member, "fget", member)
+        if callable(member):
+            assert "return" in typing.get_type_hints(member), f"ExtractionResult.{name} says no return type"

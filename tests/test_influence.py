@@ -1,4 +1,4 @@
-"""Influence (k2p_keras/annotate/influence.py): nullifying a filter is rerunning the model with that
+"""Influence (k2p_keras/annotate/run/influence.py): nullifying a filter is rerunning the model with that
 filter's map a constant, and on the bundled example the planted-motif filters matter most."""
 import re
 import warnings
@@ -13,8 +13,8 @@ from keras import layers  # noqa: E402
 from conftest import REPO  # noqa: E402
 from k2p_keras import extract  # noqa: E402
 from k2p_keras.extract import plan_extraction  # noqa: E402
-from k2p_keras.annotate.influence import filter_influence, influence_passes, runnable_model  # noqa: E402
-from k2p_keras.annotate.model_split import split_at_activation  # noqa: E402
+from k2p_keras.annotate.run.influence import filter_influence, influence_passes, runnable_model  # noqa: E402
+from k2p_keras.annotate.run.model_split import split_at_activation  # noqa: E402
 from k2p_keras.errors import K2PError, OptionError  # noqa: E402
 
 EXAMPLE = REPO / "example_models"

@@ -10,7 +10,7 @@ from k2p_keras import extract
 from k2p_keras.cli.group import cli
 from k2p_keras.errors import K2PError
 from k2p_keras.io.labels import read_labels_file
-from k2p_keras.io.sequences import open_labels
+from k2p_keras.io.labels import open_labels
 
 MODEL = REPO / "example_models" / "deepbind.h5"
 N = 400

@@ -1,4 +1,4 @@
-"""The first layer's verdict (k2p_keras/annotate/layer.py): a layer of whole JASPAR motifs holds
+"""The first layer's verdict (k2p_keras/annotate/describe/layer.py): a layer of whole JASPAR motifs holds
 whole motifs; a layer of random kernels beside one motif looks like partial motifs, and says what
 the literature advises; influence weighs the filters by what the model reads of them."""
 import numpy as np
@@ -11,7 +11,7 @@ keras = pytest.importorskip("keras")
 
 from conftest import assert_self_contained, JASPAR, render_in_chromium  # noqa: E402
 from k2p_keras import extract  # noqa: E402
-from k2p_keras.annotate.layer import layer_verdict, WHOLE_MOTIF_SHARE  # noqa: E402
+from k2p_keras.annotate.describe.layer import layer_verdict, WHOLE_MOTIF_SHARE  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
 from k2p_keras.initializer import set_conv_from_meme  # noqa: E402
 from k2p_keras.io.meme import Motif, read_meme  # noqa: E402

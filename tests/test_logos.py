@@ -11,7 +11,7 @@ import matplotlib.image  # noqa: E402
 from keras import layers  # noqa: E402
 
 from k2p_keras.cli.group import cli  # noqa: E402
-from k2p_keras.annotate.logos import logo_figure, write_logo  # noqa: E402
+from k2p_keras.annotate.draw.logos import logo_figure, write_logo  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FILTERS = 3
@@ -76,7 +76,7 @@ def test_logo_files_sort_in_filter_order(tmp_path):
     """The index zero-padded: motif_conv_02.png before motif_conv_10.png, as a file browser sorts."""
     from dataclasses import dataclass
 
-    from k2p_keras.annotate.logos import write_filter_logos
+    from k2p_keras.annotate.draw.logos import write_filter_logos
     from k2p_keras.motifs.motifset import MotifSet
 
     @dataclass

@@ -19,7 +19,8 @@ keras = pytest.importorskip("keras")
 
 from k2p_keras.errors import K2PError  # noqa: E402
 from k2p_keras.model.conv import find_motif_conv_in_file  # noqa: E402
-from k2p_keras.model.files import keras3_weight_paths, read_model  # noqa: E402
+from k2p_keras.model.files import read_model  # noqa: E402
+from k2p_keras.model.keras3 import keras3_weight_paths  # noqa: E402
 
 RNG = np.random.default_rng(7)
 
@@ -446,9 +447,9 @@ def test_zip_bomb_is_refused(keras_members, tmp_path):
 
 
 def test_oversized_member_is_refused(keras_members, tmp_path, monkeypatch):
-    from k2p_keras.model import files as modelfile
+    from k2p_keras.model import keras3
 
-    monkeypatch.setattr(modelfile, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(keras3, "MAX_MEMBER_BYTES", 1000)
     _refused(_zip(tmp_path / "big.keras", keras_members), "would inflate")
 
 

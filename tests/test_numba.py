@@ -31,7 +31,7 @@ def python(code, tmp_path, **environ):
 
 def test_the_scan_and_memelite_cache_their_kernels_in_the_users_folder(tmp_path):
     code = ("from k2p_keras.scan import lookup, rescore\n"
-            "from k2p_keras.annotate.tomtom import require_annotate\n"
+            "from k2p_keras.annotate.match.tomtom import require_annotate\n"
             "memelite, _ = require_annotate()\n"
             "import importlib; t = importlib.import_module('memelite.tomtom')\n"
             "kernels = [lookup.one_hot_to_best_windows, rescore.accumulate_window_sums]\n"

@@ -14,11 +14,12 @@ import matplotlib.colors  # noqa: E402
 from conftest import assert_self_contained, JASPAR, render_in_chromium  # noqa: E402
 from k2p_keras.axes import reverse_complement  # noqa: E402
 from k2p_keras.cli.group import cli  # noqa: E402
-from k2p_keras.annotate.logos import COLORS  # noqa: E402
-from k2p_keras.annotate.filters import (attach_model_figures, filter_reports_from_motifs,  # noqa: E402
+from k2p_keras.annotate.draw.logos import COLORS  # noqa: E402
+from k2p_keras.annotate.draw.filters import (attach_model_figures, filter_reports_from_motifs,  # noqa: E402
     FilterReport)
-from k2p_keras.annotate.report import align_pwms, alignment_window, format_report  # noqa: E402
-from k2p_keras.annotate.tomtom import annotate_motifs, LOW_INFORMATION_BITS  # noqa: E402
+from k2p_keras.annotate.draw.report import align_pwms, alignment_window, format_report  # noqa: E402
+from k2p_keras.annotate.describe.layer import LOW_INFORMATION_BITS  # noqa: E402
+from k2p_keras.annotate.match.tomtom import annotate_motifs  # noqa: E402
 from k2p_keras.io.meme import Motif, read_meme, write_meme  # noqa: E402
 from k2p_keras.transform import information_content  # noqa: E402
 

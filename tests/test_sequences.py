@@ -9,8 +9,8 @@ import pytest
 
 from k2p_keras.errors import K2PError
 from k2p_keras.io.fasta import FastaSequences
-from k2p_keras.io.sequences import holds_sequences, iterable_batches, open_labels, open_sequences, \
-    TensorSequences
+from k2p_keras.io.labels import open_labels
+from k2p_keras.io.sequences import holds_sequences, iterable_batches, open_sequences, TensorSequences
 
 EYE = np.eye(4, dtype=np.float32)
 

@@ -61,10 +61,10 @@ def write_markdown(rows, header, path):
         f"- Training: {header['training']}",
         f"- Mid-training snapshot: {header['mid_rule']}",
         "- Statistic: PWMs clipped to the columns over 0.5 bits (first to last) +-3; Tomtom (memelite, through "
-        "k2p_keras.annotate.tomtom) against JASPAR 2016 CORE vertebrates (519), a hit is E < 0.1. "
+        "k2p_keras.annotate.match.tomtom) against JASPAR 2016 CORE vertebrates (519), a hit is E < 0.1. "
         "**match**: filters whose hits include a planted motif's JASPAR ids; **coverage**: planted motifs "
         "(of 12) some filter's best planted hit names.",
-        "- Clusters: the library's (k2p_keras.annotate.clusters.cluster_motifs, on the unclipped PWMs); "
+        "- Clusters: the library's (k2p_keras.annotate.group.clusters.cluster_motifs, on the unclipped PWMs); "
         "purity: clusters whose planted-matching filters all match one motif; completeness: planted motifs "
         "whose matching filters all fall in one cluster (in the CSV, with each filter's planted motif).",
         "", "Cells: filters matching a planted motif / filters (coverage of the 12).", "",

@@ -2,14 +2,14 @@
 
 Each PWM is clipped to its columns over 0.5 bits (first to last) plus 3 on each side, and
 compared with JASPAR CORE 2016 vertebrates by the library's Tomtom
-(:func:`k2p_keras.annotate.tomtom.annotate_motifs`, memelite); a hit is E < 0.1 (E = p x the
-number of targets). The clusters are the library's (:func:`k2p_keras.annotate.clusters.cluster_motifs`)
+(:func:`k2p_keras.annotate.match.tomtom.annotate_motifs`, memelite); a hit is E < 0.1 (E = p x the
+number of targets). The clusters are the library's (:func:`k2p_keras.annotate.group.clusters.cluster_motifs`)
 on the unclipped PWMs, as ``cluster=True`` makes them.
 """
 import numpy as np
 
-from k2p_keras.annotate.clusters import cluster_motifs
-from k2p_keras.annotate.tomtom import annotate_motifs, load_database
+from k2p_keras.annotate.group.clusters import cluster_motifs
+from k2p_keras.annotate.match.tomtom import annotate_motifs, load_database
 from k2p_keras.io.meme import Motif
 from k2p_keras.transform import information_content
 

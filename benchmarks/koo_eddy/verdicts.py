@@ -1,4 +1,4 @@
-"""The first layer's verdict (k2p_keras.annotate.layer) on every cached CNN-N of the benchmark.
+"""The first layer's verdict (k2p_keras.annotate.describe.layer) on every cached CNN-N of the benchmark.
 
     python -m benchmarks.koo_eddy.verdicts [--cache DIR] [--out FILE]
 
@@ -13,7 +13,7 @@ import warnings
 import click
 
 from k2p_keras import extract
-from k2p_keras.annotate.tomtom import load_database
+from k2p_keras.annotate.match.tomtom import load_database
 
 from .__main__ import DEFAULT_CACHE, FULL, RESULTS, SEEDS
 from .data import DEFAULT_DB, load_data
@@ -47,7 +47,7 @@ def main(cache, out):
             f"- Command: `python -m benchmarks.koo_eddy.verdicts` ({time.time() - start:.0f} s); the converged models "
             "(`final.keras`), exact PWMs with the default options from the test set's 5,000 sequences, annotated "
             "against JASPAR CORE 2016 (`data/jaspar`).\n"
-            "- Rule: `k2p_keras/annotate/layer.py` (under a quarter of the informative filters matching a database "
+            "- Rule: `k2p_keras/annotate/describe/layer.py` (under a quarter of the informative filters matching a database "
             "motif: partial motifs, with the literature's advice).\n\n"
             "| model | seed | verdict | share |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
     pathlib.Path(out).write_text(text)

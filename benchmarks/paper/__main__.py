@@ -88,7 +88,7 @@ def main(meme_path, motifs, n_motifs, negatives, quick, n_train, n_test, length,
     report.plot_recovery(rows, paths["recovery"], f"{len(rows)} motifs, {negatives} negatives")
     click.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['png']}, {paths['recovery']}, {paths['meme']} in "
                f"{header['runtime_min']:.1f} min", err=True)
-    from k2p_keras.annotate.tomtom import require_annotate
+    from k2p_keras.annotate.match.tomtom import require_annotate
     from k2p_keras.errors import K2PError
 
     from .annotation import annotate_best_filters

@@ -5,7 +5,7 @@
 The benchmark keeps, per planted motif and PWM set, the PWM of the filter that recovers the
 motif best (``<negatives>_best_filters.meme``, motifs named ``<motif ID>__<set>``). This
 command annotates each against the database the motifs were planted from (JASPAR CORE 2016,
-memelite's Tomtom through :func:`k2p_keras.annotate.tomtom.annotate_motifs`, the tool's own
+memelite's Tomtom through :func:`k2p_keras.annotate.match.tomtom.annotate_motifs`, the tool's own
 defaults) and counts, per set, the motifs whose **top match is the planted motif** (its ID),
 and those where that match is also significant (q <= the tool's threshold). A McNemar exact
 test compares each set with the baseline (exact, shared base, every best window): on the
@@ -22,7 +22,7 @@ import click
 import numpy as np
 from scipy.stats import binomtest
 
-from k2p_keras.annotate.tomtom import DEFAULT_Q_THRESHOLD, annotate_motifs, load_database
+from k2p_keras.annotate.match.tomtom import DEFAULT_Q_THRESHOLD, annotate_motifs, load_database
 from k2p_keras.io.meme import read_meme
 
 from .pwm_sets import BASELINE, SET_LABELS, SET_NAMES

@@ -1,14 +1,9 @@
-"""The ``k2p-keras`` command line: thin wrappers around the library.
+"""The ``k2p-keras`` command line: thin wrappers around the library, one module per command
+(``k2p-keras MODEL SEQS`` is :mod:`.extract`; ``k2p-keras --help`` lists them).
 
-    k2p-keras MODEL SEQS -o motifs.meme       exact PWMs of a saved Keras model (cli/model.py)
-    k2p-keras verify MODEL SEQS               the PWMs against the layer, every window (cli/verify.py)
-    k2p-keras annotate MOTIFS.meme            known motifs (JASPAR) for each PWM, Tomtom (cli/annotate.py)
-    k2p-keras report FOLDER -o report.html    filters' motifs over training, a PWMCallback folder (cli/report.py)
-    k2p-keras kernel2pwm KERNEL.txt [OUT]     k2p-1.0's three tools, same files, same results (cli/tools.py)
-    k2p-keras pwm2kernel PWM.meme [OUT]
-    k2p-keras kernel2pwm-mle KERNELS.hdf5 SEQUENCES.hdf5 OUT.hdf5
+The module map: docs/ARCHITECTURE.md.
 """
-from . import annotate, model, report, tools, verify  # noqa: F401  (each registers its commands on `cli`)
+from . import annotate, extract, report, tools, verify  # noqa: F401  (each registers its commands on `cli`)
 from .group import cli
 
 __all__ = ["cli", "main"]

@@ -3,13 +3,13 @@ import sys
 
 import click
 
-from ..annotate.logos import require_matplotlib
-from ..annotate.filters import filter_reports_from_motifs
-from ..annotate.report import format_report
-from ..annotate.tomtom import annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate
+from ..annotate.draw.logos import require_matplotlib
+from ..annotate.draw.filters import filter_reports_from_motifs
+from ..annotate.draw.report import format_report
+from ..annotate.match.tomtom import annotate_motifs, DEFAULT_MIN_OVERLAP, DEFAULT_TOP, DEFAULT_TRIM_IC, require_annotate
 from ..io.meme import read_meme
 from ..io.text import write_text
-from .group import cli, output_path, q_threshold_option, taxon_option
+from .group import cli, output_path_callback, q_threshold_option, taxon_option
 
 
 @cli.command("annotate")
@@ -19,9 +19,9 @@ from .group import cli, output_path, q_threshold_option, taxon_option
                    "[default: the newest release pyjaspar holds, CORE collection].")
 @taxon_option()
 @click.option("-o", "--matches", "matches_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              callback=output_path,
+              callback=output_path_callback,
               help="Write every significant match as TSV with Tomtom's columns (plus Target_name).")
-@click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path,
+@click.option("--report", "report_out", type=click.Path(dir_okay=False), default=None, callback=output_path_callback,
               help="Write a self-contained HTML report: logos, best match aligned, match tables (needs matplotlib).")
 @q_threshold_option()
 @click.option("--min-overlap", type=click.IntRange(1), default=DEFAULT_MIN_OVERLAP, show_default=True,

@@ -16,7 +16,7 @@ import warnings
 import click
 
 from .._version import __version__
-from ..annotate.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON
+from ..annotate.match.tomtom import DEFAULT_Q_THRESHOLD, DEFAULT_TAXON
 from ..errors import K2PError, OptionError
 from ..validate import check_base
 
@@ -177,15 +177,20 @@ class SectionedCommand(click.Command):
                                        col_max=_HELP_COLUMN)
 
 
+# One naming rule: a function adding an option to a command is ``<name>_option`` (a decorator); a
+# click callback checking an option's value is ``<name>_callback(ctx, param, value)``.
+
 def base_option(default=math.e, help="Base b > 1 of the logarithm."):
-    def parse(ctx, param, value):
+    """``--base``, a number b > 1, for the tools (the model command's ``--base`` also takes "mle":
+    :func:`k2p_keras.cli.extract.base_callback`)."""
+    def base_callback(ctx, param, value):
         try:
             return check_base(value)
         except K2PError as err:
             raise click.BadParameter(err.message) from None
 
     return click.option("--base", default=default, show_default="e" if default == math.e else True,
-                        callback=parse, help=help)
+                        callback=base_callback, help=help)
 
 
 def taxon_option(**extra):
@@ -209,7 +214,7 @@ def text_output(out):
     yield sys.stdout if out in (None, "-") else out
 
 
-def output_path(ctx, param, value):
+def output_path_callback(ctx, param, value):
     """Click callback for an output path: its folder must exist, checked before any work.
 
     The rule for every output, files and folders alike: k2p-keras creates the file or the

@@ -2,16 +2,16 @@
 import click
 from click.core import ParameterSource
 
-from ..annotate.emergence import annotate_epochs, write_emergence_report
-from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import require_annotate
+from ..annotate.draw.emergence import annotate_epochs, write_emergence_report
+from ..annotate.draw.logos import require_matplotlib
+from ..annotate.match.tomtom import require_annotate
 from ..io.callback_folder import read_callback_folder
-from .group import cli, output_path, progress_bar, q_threshold_option, taxon_option
+from .group import cli, output_path_callback, progress_bar, q_threshold_option, taxon_option
 
 
 @cli.command("report")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=output_path,
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=output_path_callback,
               help="The HTML file to write (one self-contained file).")
 @click.option("--db", default=None, metavar="DB",
               help="Annotate every dump against DB, a MEME file or a JASPAR release (e.g. JASPAR2024) "

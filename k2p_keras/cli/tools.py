@@ -19,7 +19,7 @@ from ..model.conv import ConvSpec
 from ..model.files import is_keras_model_file
 from ..transform import kernel_to_pwm, pwm_to_kernel
 from ..validate import check_kernel
-from .group import base_option, cli, CONVENTION, output_path, text_output
+from .group import base_option, cli, CONVENTION, output_path_callback, text_output
 
 
 def refuse_keras_model(path, what):
@@ -31,7 +31,7 @@ def refuse_keras_model(path, what):
 
 @cli.command("kernel2pwm")
 @click.argument("kernel", type=click.Path(dir_okay=False, allow_dash=True))
-@click.argument("out", required=False, type=click.Path(dir_okay=False, allow_dash=True), callback=output_path)
+@click.argument("out", required=False, type=click.Path(dir_okay=False, allow_dash=True), callback=output_path_callback)
 @base_option()
 @click.option("--motif-name", default="temp_motif", show_default=True, help="Name on the MOTIF line.")
 @click.option("--use-meme-header", is_flag=True, help="Start with the MEME v4 header (version, alphabet, background).")
@@ -56,7 +56,7 @@ def kernel2pwm(kernel, out, base, motif_name, use_meme_header, save_matrix_only,
 
 @cli.command("pwm2kernel")
 @click.argument("pwm", type=click.Path(dir_okay=False, allow_dash=True))
-@click.argument("out", required=False, type=click.Path(dir_okay=False, allow_dash=True), callback=output_path)
+@click.argument("out", required=False, type=click.Path(dir_okay=False, allow_dash=True), callback=output_path_callback)
 @base_option(help="Base b > 1 of the logarithm [default: the ln_b k2p-keras recorded in each motif "
                   "(ln_b=...,SE=...), else e].")
 @click.option("--delta", type=float, default=None,
@@ -75,7 +75,7 @@ def kernel2pwm(kernel, out, base, motif_name, use_meme_header, save_matrix_only,
 @click.option("--align", type=click.Choice(["center", "left", "right"]), default="center", show_default=True,
               help="With --to-keras: where a motif shorter than the kernel sits (the rest is uniform).")
 @click.option("-o", "--output", "model_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              callback=output_path,
+              callback=output_path_callback,
               help="The kernel text to write (as OUT) [default: stdout]; with --to-keras, the model file "
                    "to write (.keras or .h5).")
 @click.pass_context
@@ -132,7 +132,7 @@ def _pwm_into_model(ctx, pwm, out, model, model_out, layer, motif_name, base, de
 @cli.command("kernel2pwm-mle")
 @click.argument("kernels", type=click.Path(dir_okay=False))
 @click.argument("sequences", type=click.Path(dir_okay=False))
-@click.argument("out", type=click.Path(dir_okay=False), callback=output_path)
+@click.argument("out", type=click.Path(dir_okay=False), callback=output_path_callback)
 @click.option("--kernel-tensor-name", default=None, help="Dataset of KERNELS (F, L, 4) [default: the first].")
 @click.option("--sequence-tensor-name", default=None, help="Dataset of SEQUENCES (N, length, 4) [default: the first].")
 @click.option("--pwm-tensor-name", default="PWM_tensor", show_default=True, help="Dataset written to OUT.")

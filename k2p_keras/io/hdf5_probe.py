@@ -20,7 +20,7 @@ import h5py
 # first and last rows, which reach the chunk index at both ends.
 SMALL_DATASET_BYTES = 64 * 1024 ** 2
 # A compressed model.weights.h5 is inflated for the walk only within the readers' own limits
-# (files.MAX_MEMBER_BYTES, validate.MAX_COMPRESSION_RATIO); past them the reader refuses it unread.
+# (model.keras3.MAX_MEMBER_BYTES, validate.MAX_COMPRESSION_RATIO); past them the reader refuses it unread.
 MAX_MEMBER_BYTES = 4 * 1024 ** 3
 MAX_COMPRESSION_RATIO = 200
 

@@ -1,7 +1,7 @@
 """The sequences' labels from a file of their own: a table keyed by FASTA record id, or rows in order.
 
 Influence's change of the loss and the diagnostics' AUROC need one label row per sequence.
-An HDF5 file carries them beside the sequences (:func:`k2p_keras.io.sequences.open_labels`);
+An HDF5 file carries them beside the sequences (:func:`open_labels`);
 a FASTA user keeps them apart, as the field's tools do (a BED/TSV of targets beside the
 sequences, Selene's and Janggu's way; a table of ids and classes, gkm-SVM's and DeepSTARR's).
 The file read here is
@@ -22,12 +22,21 @@ for several outputs), as the bundled example's do: read by default, when every r
 import os
 import re
 
+import h5py
 import numpy as np
 
 from ..errors import K2PError
 from ..validate import check_numeric_dtype
+from .fasta import EXPECTED, FastaSequences
+from .formats import file_kind
+from .guard import check_answers
+from .matrices import hdf5_damage, resolve_dataset
+from .sequences import detect_format
 
-__all__ = ["checked_labels", "labels_from_headers", "read_labels_file"]
+__all__ = ["checked_labels", "labelled_batches", "labels_from_headers", "open_labels", "read_labels_file"]
+
+#: Datasets beside the sequences in an HDF5 file taken as their labels when none is named (in this order).
+LABEL_DATASETS = ("y", "labels")
 
 # A label in a FASTA header, ``>seq1 label=1`` (several outputs: ``label=1,0``).
 _HEADER_LABEL = re.compile(r"(?:^|\s)label=(\S+)")
@@ -169,3 +178,97 @@ def labels_from_headers(headers, count=None, path=None):
     if len({len(r) for r in rows}) != 1:
         raise K2PError("the headers' label= fields hold different numbers of labels", path=path)
     return checked_labels(rows, count, "the headers' labels", path), "label= in the FASTA headers"
+
+
+def open_labels(labels, sequences=None, count=None):
+    """The labels of the sequences, one row per sequence, in their order.
+
+    Parameters
+    ----------
+    labels : None, False, str or array-like
+        An array ``(N,)`` or ``(N, outputs)``; the name of a dataset in the sequences' HDF5
+        file (``"y"``); a labels file of its own, a table keyed by FASTA record id or rows in
+        order (:mod:`k2p_keras.io.labels`); None (FASTA: the headers' ``label=`` fields, when
+        every record has one) to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
+        ``labels``) stored beside the sequences, when there is one of the right length; False
+        for none.
+    sequences : path or SequenceSource, optional
+        Where the sequences are, for a dataset name or None.
+    count : int, optional
+        Sequences expected (checked against the labels).
+
+    Returns
+    -------
+    tuple of (numpy.ndarray or None, str or None)
+        float32 labels ``(N, k)`` and where they came from (``"y in data/seqs.h5"``,
+        ``"<array>"``), or ``(None, None)``.
+
+    Raises
+    ------
+    K2PError
+        A named dataset that is absent or not an HDF5 file's, labels that are not numbers,
+        not finite, not one row per sequence.
+    """
+    if labels is False:
+        return None, None
+    if labels is not None and not isinstance(labels, (str, os.PathLike)):
+        return checked_labels(labels, count, "the labels", "<array>"), "<array>"
+    path = getattr(sequences, "path", sequences)
+    hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, EXPECTED) == "hdf5"
+    if isinstance(sequences, FastaSequences):
+        fasta = sequences
+    elif not hdf5 and isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and detect_format(path) == "fasta":
+        fasta = FastaSequences(path)
+    else:
+        fasta = None
+    if labels is not None and os.path.isfile(labels) and not (hdf5 and _holds_dataset(path, labels)):
+        return read_labels_file(labels, None if fasta is None else fasta.record_names(), count)
+    if not hdf5:
+        if labels is None:
+            return labels_from_headers(fasta.record_headers(), count, fasta.path) if fasta is not None else (None, None)
+        raise K2PError(f"labels {labels!r} name an HDF5 dataset, but the sequences are not an HDF5 file",
+                       path=path if isinstance(path, (str, os.PathLike)) else "<array>")
+    check_answers(path, "hdf5", "the sequences file")
+    with h5py.File(path, "r") as h5file, hdf5_damage(path):
+        if labels is None:
+            found = [name for name in LABEL_DATASETS if isinstance(h5file.get(name), h5py.Dataset)
+                     and h5file[name].ndim in (1, 2) and (count is None or h5file[name].shape[0] == count)]
+            if not found:
+                return None, None
+            labels = found[0]
+        data = resolve_dataset(h5file, labels, path)
+        return checked_labels(data[()], count, f"the labels {labels!r}", path), f"{labels} in {os.fspath(path)}"
+
+
+def _holds_dataset(path, name):
+    with h5py.File(path, "r") as h5file:
+        return name in h5file
+
+
+def labelled_batches(batches, labels):
+    """Each batch with its sequences' labels: ``(x, y)`` pairs, ``y`` the next ``len(x)`` rows of ``labels``.
+
+    Parameters
+    ----------
+    batches : iterable of numpy.ndarray (B, length, 4)
+        In the order of the labels' rows, e.g. ``SequenceSource.iter_batches(size)``.
+    labels : numpy.ndarray, shape (N, ...)
+
+    Yields
+    ------
+    tuple of (numpy.ndarray, numpy.ndarray)
+
+    Raises
+    ------
+    K2PError
+        When the labels run out before the batches, or are left over after the last one.
+    """
+    offset = 0
+    for x in batches:
+        y = labels[offset:offset + len(x)]
+        offset += len(x)
+        if len(y) < len(x):
+            raise K2PError(f"{len(labels)} labels for more sequences than that")
+        yield x, y
+    if offset != len(labels):
+        raise K2PError(f"{len(labels)} labels for {offset} sequences")

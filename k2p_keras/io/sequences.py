@@ -14,6 +14,8 @@ encoded in A C G T order directly.
 """
 import contextlib
 import os
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
 import tokenize
 import warnings
 
@@ -26,18 +28,14 @@ from ..validate import check_numeric_dtype, check_sequence_length, first_outside
 from .fasta import EXPECTED, FastaSequences, N_ENCODINGS, open_stream, STDIN, text_format
 from .formats import file_kind, stream_type
 from .guard import check_answers
-from .labels import checked_labels, labels_from_headers, read_labels_file
 from .matrices import hdf5_damage, resolve_dataset
 from .source import SequenceSource
 
 
-__all__ = ["TensorSequences", "labelled_batches", "open_labels", "open_sequences"]
+__all__ = ["OpenedSequences", "TensorSequences", "open_batches_for", "open_sequences"]
 
 # A subset far from contiguous is read one row at a time instead of as one block.
 _SPAN_FACTOR = 4
-
-#: Datasets beside the sequences in an HDF5 file taken as their labels when none is named (in this order).
-LABEL_DATASETS = ("y", "labels")
 
 
 def stored_channels_first(shape):
@@ -153,7 +151,7 @@ class TensorSequences(SequenceSource):
         return batch
 
 
-def _detect_format(path):
+def detect_format(path):
     """Return ``'hdf5'``, ``'npy'`` or ``'fasta'`` from the file's first bytes, not its name."""
     kind = file_kind(path, EXPECTED)
     if kind in ("hdf5", "npy"):
@@ -173,7 +171,7 @@ def holds_sequences(path):
     if path == STDIN or stream_type(path) is not None:
         return False  # a stream is read once: by its reader, not by a guess
     try:
-        return _detect_format(path) == "fasta" or open_sequences(path).count > 0
+        return detect_format(path) == "fasta" or open_sequences(path).count > 0
     except K2PError:
         return False
 
@@ -250,7 +248,7 @@ def open_sequences(source, *, dataset=None, n_encoding="zero", channels_first=No
     if path == STDIN or stream_type(path) is not None:
         return open_stream(path, dataset=dataset, n_encoding=n_encoding, channels_first=channels_first,
                             input_length=input_length)
-    kind = _detect_format(path)
+    kind = detect_format(path)
     if dataset is not None and kind != "hdf5":
         raise K2PError(f"a dataset name ({dataset!r}) was given but the file is {kind}, not HDF5",
                        path=path)
@@ -413,111 +411,59 @@ def dataset_to_array(dataset, max_sequences):
     return np.concatenate(parts)
 
 
-def open_batches_for(spec, sequences, options):
-    """``(batches_of_size, count, label, max_length, note)``: a callable giving fresh canonical batches
-    of a given size, how many sequences, their description, the longest's length, and a line
-    for people on how N and IUPAC codes were encoded (FASTA holding any; else None)."""
-    if hasattr(sequences, "numpy") and not hasattr(sequences, "element_spec"):
-        sequences = sequences.numpy()  # a tf.Tensor
-    if isinstance(sequences, (str, os.PathLike, np.ndarray, SequenceSource)):
-        source = open_sequences_for(spec, sequences, dataset=options.dataset, n_encoding=options.n_encoding)
-        label = source.path or "<array>"
-        note = source.encoding_note() if isinstance(source, FastaSequences) else None
-        return source.iter_batches, source.count, label, source.max_length, note
-    if options.dataset is not None:
-        raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
-    return (*iterable_batches(sequences, spec.alphabet), spec.input_length, None)
+@dataclass(frozen=True)
+class OpenedSequences:
+    """Sequences opened for a scan, whatever they were given as (:func:`open_batches_for`).
 
-
-def open_labels(labels, sequences=None, count=None):
-    """The labels of the sequences, one row per sequence, in their order.
-
-    Parameters
+    Attributes
     ----------
-    labels : None, False, str or array-like
-        An array ``(N,)`` or ``(N, outputs)``; the name of a dataset in the sequences' HDF5
-        file (``"y"``); a labels file of its own, a table keyed by FASTA record id or rows in
-        order (:mod:`k2p_keras.io.labels`); None (FASTA: the headers' ``label=`` fields, when
-        every record has one) to take the one dataset of :data:`LABEL_DATASETS` (``y``, then
-        ``labels``) stored beside the sequences, when there is one of the right length; False
-        for none.
-    sequences : path or SequenceSource, optional
-        Where the sequences are, for a dataset name or None.
-    count : int, optional
-        Sequences expected (checked against the labels).
+    batches_of_size : callable
+        ``batches_of_size(batch_size)`` returns a fresh iterable of canonical batches ``(B, length, 4)``.
+    count : int or None
+        Sequences per pass (None when the input does not say, e.g. a generator).
+    label : str
+        Their description: the file, ``"<array>"``, ``"<batches>"``, ``"<tf.data.Dataset>"``.
+    max_length : int or None
+        The longest sequence's length, when known.
+    note : str or None
+        A line for people on how a FASTA file's N and IUPAC codes were encoded (None otherwise).
+    source : SequenceSource or None
+        The file or array opened (None for batches or a dataset given as they are): the labels
+        are read from it, not from the path again (a FASTA file counted once, a stream's spooled copy).
+    """
+
+    batches_of_size: Callable[[int], Iterable[np.ndarray]]
+    count: Optional[int]
+    label: str
+    max_length: Optional[int]
+    note: Optional[str] = None
+    source: Optional[SequenceSource] = None
+
+    @property
+    def min_length(self):
+        """The shortest sequence's length when the sequences say, else None (batches of any length,
+        checked as they come)."""
+        return getattr(self.source, "min_length", None)
+
+
+def open_batches_for(spec, sequences, *, dataset=None, n_encoding="zero"):
+    """Open the sequences a Conv1D will scan, whatever they are given as.
+
+    Files and arrays through :func:`open_sequences_for` (checked against the layer); a
+    ``tf.data.Dataset``, a callable or an iterable of batches as they are (:func:`iterable_batches`).
 
     Returns
     -------
-    tuple of (numpy.ndarray or None, str or None)
-        float32 labels ``(N, k)`` and where they came from (``"y in data/seqs.h5"``,
-        ``"<array>"``), or ``(None, None)``.
-
-    Raises
-    ------
-    K2PError
-        A named dataset that is absent or not an HDF5 file's, labels that are not numbers,
-        not finite, not one row per sequence.
+    OpenedSequences
     """
-    if labels is False:
-        return None, None
-    if labels is not None and not isinstance(labels, (str, os.PathLike)):
-        return checked_labels(labels, count, "the labels", "<array>"), "<array>"
-    path = getattr(sequences, "path", sequences)
-    hdf5 = isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and file_kind(path, EXPECTED) == "hdf5"
-    if isinstance(sequences, FastaSequences):
-        fasta = sequences
-    elif not hdf5 and isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and _detect_format(path) == "fasta":
-        fasta = FastaSequences(path)
-    else:
-        fasta = None
-    if labels is not None and os.path.isfile(labels) and not (hdf5 and _holds_dataset(path, labels)):
-        return read_labels_file(labels, None if fasta is None else fasta.record_names(), count)
-    if not hdf5:
-        if labels is None:
-            return labels_from_headers(fasta.record_headers(), count, fasta.path) if fasta is not None else (None, None)
-        raise K2PError(f"labels {labels!r} name an HDF5 dataset, but the sequences are not an HDF5 file",
-                       path=path if isinstance(path, (str, os.PathLike)) else "<array>")
-    check_answers(path, "hdf5", "the sequences file")
-    with h5py.File(path, "r") as h5file, hdf5_damage(path):
-        if labels is None:
-            found = [name for name in LABEL_DATASETS if isinstance(h5file.get(name), h5py.Dataset)
-                     and h5file[name].ndim in (1, 2) and (count is None or h5file[name].shape[0] == count)]
-            if not found:
-                return None, None
-            labels = found[0]
-        data = resolve_dataset(h5file, labels, path)
-        return checked_labels(data[()], count, f"the labels {labels!r}", path), f"{labels} in {os.fspath(path)}"
-
-
-def _holds_dataset(path, name):
-    with h5py.File(path, "r") as h5file:
-        return name in h5file
-
-
-def labelled_batches(batches, labels):
-    """Each batch with its sequences' labels: ``(x, y)`` pairs, ``y`` the next ``len(x)`` rows of ``labels``.
-
-    Parameters
-    ----------
-    batches : iterable of numpy.ndarray (B, length, 4)
-        In the order of the labels' rows, e.g. ``SequenceSource.iter_batches(size)``.
-    labels : numpy.ndarray, shape (N, ...)
-
-    Yields
-    ------
-    tuple of (numpy.ndarray, numpy.ndarray)
-
-    Raises
-    ------
-    K2PError
-        When the labels run out before the batches, or are left over after the last one.
-    """
-    offset = 0
-    for x in batches:
-        y = labels[offset:offset + len(x)]
-        offset += len(x)
-        if len(y) < len(x):
-            raise K2PError(f"{len(labels)} labels for more sequences than that")
-        yield x, y
-    if offset != len(labels):
-        raise K2PError(f"{len(labels)} labels for {offset} sequences")
+    if hasattr(sequences, "numpy") and not hasattr(sequences, "element_spec"):
+        sequences = sequences.numpy()  # a tf.Tensor
+    if isinstance(sequences, (str, os.PathLike, np.ndarray, SequenceSource)):
+        source = open_sequences_for(spec, sequences, dataset=dataset, n_encoding=n_encoding)
+        note = source.encoding_note() if isinstance(source, FastaSequences) else None
+        return OpenedSequences(source.iter_batches, source.count, source.path or "<array>", source.max_length,
+                               note, source)
+    if dataset is not None:
+        raise OptionError("names an HDF5 dataset, but the sequences are not a file", "dataset")
+    batches_of_size, count, label = iterable_batches(sequences, spec.alphabet)
+    return OpenedSequences(batches_of_size, count, label, spec.input_length)

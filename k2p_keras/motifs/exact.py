@@ -141,7 +141,7 @@ class ExactRequest:
         Scan on the strategy's devices (:class:`k2p_keras.scan.request.ScanRequest`).
     diagnostics : bool
         Have the scan also sum each sequence's best window for the activation diagnostics
-        (``exact.stats.diagnostics``, :mod:`k2p_keras.annotate.diagnostics`); with the sites
+        (``exact.stats.diagnostics``, :mod:`k2p_keras.annotate.describe.diagnostics`); with the sites
         anywhere, the first pass's.
     n_labels : int
         Label columns the batches come with (``(x, y)`` pairs), for the diagnostics.

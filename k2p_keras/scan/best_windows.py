@@ -98,7 +98,7 @@ def run_scan(batches, request, progress=None):
     batches : iterable of numpy.ndarray, each (B, length, 4), or of (x, y) pairs
         One-hot sequences (N rows all-zero or 0.25), e.g. ``SequenceSource.iter_batches()``;
         with labels for the diagnostics, pairs of such a batch and its labels ``y`` (B, n_labels)
-        (:func:`k2p_keras.io.sequences.labelled_batches`).
+        (:func:`k2p_keras.io.labels.labelled_batches`).
     request : ScanRequest
     progress : callable, optional
         Called with the number of sequences in each finished batch.

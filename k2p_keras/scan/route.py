@@ -18,6 +18,7 @@ import sys
 
 from .._tf import import_tensorflow
 from ..errors import K2PError
+from .windows import EVERY_WINDOW, pool_blocks, windows_per_sequence
 
 
 RESCORERS = ("auto", "numba", "tensorflow")
@@ -205,3 +206,32 @@ def smallest_gpu_memory():
     except (OSError, subprocess.SubprocessError):
         return None
     return min(totals) * 2 ** 20 if done.returncode == 0 and totals else None  # MiB
+
+
+#: Sequences per batch when batch_size="auto" meets sequences of unknown length.
+FALLBACK_BATCH_SIZE = 512
+
+
+def resolved_batch_size(spec, batch_size, length, *, both_strands=False, strategy=None):
+    """The batch size ``batch_size`` (a number, or "auto") stands for when scanning the layer ``spec``
+    on sequences of at most ``length`` rows.
+
+    "auto" asks :func:`auto_batch_size` (the route's byte budget); without a known length (batches
+    of single sequences from a dataset of any length), :data:`FALLBACK_BATCH_SIZE`.
+    """
+    if batch_size != "auto":
+        return batch_size
+    if length is None:
+        return FALLBACK_BATCH_SIZE
+    return auto_batch_size(length, spec.kernel.shape[0], spec.kernel.shape[2], both_strands=both_strands,
+                           strides=spec.strides, strategy=strategy, blocks=_blocks_per_sequence(spec, length))
+
+
+def _blocks_per_sequence(spec, length):
+    """Blocks whose best windows the scan keeps per sequence of ``length``: 1 for each sequence's best
+    window, the pool's blocks, or every window for the sites anywhere."""
+    pool = {"sequence": None, "block": spec.pool, "anywhere": EVERY_WINDOW}[spec.scope]
+    if pool is None:
+        return 1
+    return max(len(pool_blocks(windows_per_sequence(length, spec.kernel.shape[0], spec.padding, spec.strides),
+                               pool)[0]), 1)

@@ -68,7 +68,7 @@ def label_bins(n_filters, n_labels):
 @dataclass
 class ActivationSums:
     """Each sequence's best window over the whole sequence, summed per filter: the activation
-    diagnostics' inputs (:mod:`k2p_keras.annotate.diagnostics`).
+    diagnostics' inputs (:mod:`k2p_keras.annotate.describe.diagnostics`).
 
     The best window is the filter's largest ``conv + bias`` in the sequence, the per-sequence
     feature a global max-pool passes on; after a local max-pool, the best of the blocks' best

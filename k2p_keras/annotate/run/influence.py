@@ -26,7 +26,7 @@ averaged over each output's units; with labels also the mean change of the loss.
 **The map** is the conv's output after every per-channel, position-wise layer that follows it
 (BatchNormalization, the activation, Dropout): what the next layer reads. Where the model is cut,
 and how it is fed (its input length: each longer sequence's centre; a Conv2D's image layout), is
-:mod:`k2p_keras.annotate.model_split`'s.
+:mod:`k2p_keras.annotate.run.model_split`'s.
 
 **Cost.** With a global pool, the model up to the pool runs once per sequence and the pooled
 ``(N, F)`` matrix is kept (up to :data:`POOLED_CACHE_BYTES`); only the layers after the pool run
@@ -39,12 +39,13 @@ import os
 
 import numpy as np
 
-from .._tf import import_tensorflow
-from ..errors import K2PError, OptionError
+from ..._tf import import_tensorflow
+from ...axes import acgt_to_channels, ALPHABET
+from ...errors import K2PError, OptionError
 from .model_split import crop_note, model_batches, split_at_activation
 
-__all__ = ["NULLS", "Influence", "filter_influence", "influence_batch_size", "influence_passes", "resolve_null",
-           "runnable_model"]
+__all__ = ["NULLS", "Influence", "filter_influence", "in_model_order", "influence_batch_size", "influence_of_filters",
+           "influence_passes", "resolve_null", "runnable_model"]
 
 #: The constants a filter's map may be replaced by (see the module's docstring).
 NULLS = ("auto", "pooled", "map")
@@ -74,7 +75,7 @@ def runnable_model(model, weights=None):
         In one line, why Keras cannot load the file.
     """
     if isinstance(model, (str, os.PathLike)):
-        from ..initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
+        from ...initializer import load_keras_model  # it subclasses Keras: TensorFlow loads with it
 
         try:
             return load_keras_model(model, weights)
@@ -174,7 +175,7 @@ class Influence:
         Where the labels came from.
     input_note : str or None
         How the sequences were fed when not as they are: longer than the model's fixed input,
-        each one's centre (:func:`k2p_keras.annotate.model_split.crop_note`).
+        each one's centre (:func:`k2p_keras.annotate.run.model_split.crop_note`).
     """
 
     msq: np.ndarray
@@ -331,7 +332,7 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
         One-hot sequences ``(N, length, 4)`` in the model's channel order, or a callable
         returning fresh batches of them (it is called once or twice: :func:`influence_passes`).
         Fed as the model reads them: longer than its fixed input, each one's centre; in its
-        Conv2D layout (:func:`k2p_keras.annotate.model_split.model_batches`).
+        Conv2D layout (:func:`k2p_keras.annotate.run.model_split.model_batches`).
     labels : numpy.ndarray, optional
         ``(N,)`` or ``(N, k)``, in the order of the sequences: ``k`` is the outputs' values per
         sequence (columns in output order), or 1 with class indices for one softmax output.
@@ -436,3 +437,35 @@ def filter_influence(model, sequences, labels=None, *, layer=None, null="auto", 
         layer=split.layer, split=split.describe(),
         labels=labels_source if labels_source is not None else (None if labels is None else "<array>"),
         input_note=crop_note(split.input_length, int(lengths[0]), int(lengths[1])))
+
+
+def in_model_order(spec, open_batches):
+    """Fresh batches (A C G T) in the model's own channel order (``spec.alphabet``), to run the model."""
+    if spec.alphabet == ALPHABET:
+        return open_batches
+    order = acgt_to_channels(spec.alphabet)
+    return lambda: (batch[:, :, order] for batch in open_batches())
+
+
+def influence_of_filters(spec, model, opened, labels=None, labels_source=None, *, null="auto", progress=None):
+    """:func:`filter_influence` of the filters of ``spec`` on sequences opened for the scan: the one
+    place the extraction (``influence=True``) and ``ExtractionResult.measure_influence`` run it.
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    model : keras.Model
+        The model, runnable (:func:`runnable_model`).
+    opened : OpenedSequences
+        As :func:`k2p_keras.io.sequences.open_batches_for` opens them: canonical batches, read in
+        batches of :func:`influence_batch_size` and fed in the model's channel order.
+    labels, labels_source, null, progress
+        As for :func:`filter_influence`.
+
+    Returns
+    -------
+    Influence
+    """
+    size = influence_batch_size(opened.max_length, spec.kernel.shape[2])
+    return filter_influence(model, in_model_order(spec, lambda: opened.batches_of_size(size)), labels,
+                            layer=spec.layer_name, null=null, progress=progress, labels_source=labels_source)

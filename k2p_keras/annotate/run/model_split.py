@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import K2PError
-from ..model.after_conv import layer_kind
-from ..model.conv import find_live_layer, find_motif_conv_in_model
-from ..model.conv2d import CONV2D_CLASSES, LAYOUTS, kernel_layout, sequence_length, to_layout
+from ...errors import K2PError
+from ...model.after_conv import layer_kind
+from ...model.conv import find_live_layer, find_motif_conv_in_model
+from ...model.conv2d import CONV2D_CLASSES, LAYOUTS, kernel_layout, sequence_length, to_layout
 
 if TYPE_CHECKING:  # a type hint's name only: Keras loads in the functions that build the split
     import keras

@@ -1,6 +1,6 @@
 """Does the first layer hold whole motifs? One verdict on the layer, from its filters' database matches.
 
-    each filter's verdict (:func:`k2p_keras.annotate.tomtom.match_verdict`)
+    each filter's verdict (:func:`match_verdict`: Tomtom's, weighed by its bits)
       + its influence (when measured), else one vote per compared filter
       --(layer_verdict)--> LayerVerdict: the share in matching filters, "whole motifs" or "partial motifs"
 
@@ -29,10 +29,53 @@ import math
 
 import numpy as np
 
-from ..errors import K2PError
-from .tomtom import VERDICTS
+from ...errors import K2PError
+__all__ = ["ADVICE", "LAYER_VERDICTS", "LOW_INFORMATION_BITS", "LayerVerdict", "SIGNIFICANT_VERDICTS", "VERDICTS",
+           "WHOLE_MOTIF_SHARE", "format_bits", "has_few_bits", "layer_verdict", "match_verdict"]
 
-__all__ = ["ADVICE", "LAYER_VERDICTS", "LayerVerdict", "WHOLE_MOTIF_SHARE", "layer_verdict"]
+#: A PWM of I bits expects a chance site every 2^I positions (Schneider's R_frequency): under
+#: 8 bits, once per 256 bp, about once in every sequence of a ChIP-seq model's length. Such a
+#: filter cannot single out a factor's sites, so its significant database matches are
+#: "weak matches" (greyed in the reports).
+LOW_INFORMATION_BITS = 8.0
+
+
+def format_bits(bits):
+    """A PWM's bits as every table and report shows them: one decimal."""
+    return f"{bits:.1f}"
+
+
+def has_few_bits(bits, low_bits=LOW_INFORMATION_BITS):
+    """Under ``low_bits`` as shown (:func:`format_bits`): the one rule for "weak match" and the reports'
+    grey, so a figure and its verdict never disagree (7.98 bits shows as 8.0 and counts as 8.0)."""
+    return float(format_bits(bits)) < low_bits
+
+
+#: What a filter's best database match says, strongest first.
+VERDICTS = ("match", "weak match", "no match", "not compared")
+#: The verdicts of a significant best match (q-value at or under the threshold).
+SIGNIFICANT_VERDICTS = VERDICTS[:2]
+
+
+def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):
+    """One of :data:`VERDICTS`: Tomtom's verdict weighed by the filter's information content.
+
+    Parameters
+    ----------
+    significant : bool
+        The best database match is significant (q-value at or under the threshold).
+    compared : bool
+        The PWM had an informative span to compare (see :mod:`k2p_keras.annotate.match.tomtom`).
+    bits : float
+        The PWM's information content, summed over its columns.
+    low_bits : float
+        Under this, a significant match is a "weak match" (:data:`LOW_INFORMATION_BITS`).
+    """
+    if not compared:
+        return "not compared"
+    if significant:
+        return "weak match" if has_few_bits(bits, low_bits) else "match"
+    return "no match"
 
 #: Under this share (of the influence, or of the compared filters) in filters matching a
 #: database motif, the layer's filters look like partial motifs.
@@ -107,7 +150,7 @@ def layer_verdict(verdicts, influence=None, threshold=WHOLE_MOTIF_SHARE):
     Parameters
     ----------
     verdicts : sequence of str
-        Each filter's :data:`~k2p_keras.annotate.tomtom.VERDICTS` entry (its exact PWM's, in
+        Each filter's :data:`~k2p_keras.annotate.match.tomtom.VERDICTS` entry (its exact PWM's, in
         filter order).
     influence : array-like, shape (F,), optional
         Each filter's influence (non-negative; averaged over outputs). Without it, or when it

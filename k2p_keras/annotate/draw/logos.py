@@ -17,10 +17,10 @@ import re
 
 import numpy as np
 
-from ..errors import K2PError
-from ..io.text import atomic_path
-from ..transform import information_content
-from ..validate import check_pwm
+from ...errors import K2PError
+from ...io.text import atomic_path
+from ...transform import information_content
+from ...validate import check_pwm
 
 LETTERS = "ACGT"
 COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}

@@ -10,7 +10,7 @@ Per filter and dump: its logo, its best database match and q-value (the callback
 here), its information content, and how far its PWM moved since the previous dump
 (``pwm_change``: the Jensen-Shannon divergence of each column from the same column at the
 previous dump, averaged over columns; 0 unchanged, 1 at most). The verdicts and the order of
-the filters are the model report's (:func:`k2p_keras.annotate.filters.match_rank`), applied to
+the filters are the model report's (:func:`k2p_keras.annotate.draw.filters.match_rank`), applied to
 the last dump. The file is self-contained like the model report (:mod:`.html`).
 """
 import dataclasses
@@ -20,15 +20,16 @@ import re
 
 import numpy as np
 
-from .._version import __version__
-from ..errors import K2PError
-from ..io.text import write_text
-from ..transform import information_content
+from ..._version import __version__
+from ...errors import K2PError
+from ...io.text import write_text
+from ...transform import information_content
 from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import logo_png, require_matplotlib
 from .report import JASPAR_CREDIT, verdict_badge
-from .tomtom import annotate_motifs, format_bits, has_few_bits, load_database, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from ..describe.layer import format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from ..match.tomtom import annotate_motifs, load_database
 
 __all__ = ["EpochState", "FilterHistory", "annotate_epochs", "filter_histories", "format_emergence_report",
            "write_emergence_report"]
@@ -72,7 +73,7 @@ class EpochState:
 
     @property
     def verdict(self):
-        """One of :data:`k2p_keras.annotate.tomtom.VERDICTS`."""
+        """One of :data:`k2p_keras.annotate.match.tomtom.VERDICTS`."""
         return match_verdict(self.significant, self.compared, self.bits)
 
     @property
@@ -100,7 +101,7 @@ class FilterHistory:
         return self.states[-1]
 
     def rank(self):
-        """The last dump's :func:`~k2p_keras.annotate.filters.match_rank`."""
+        """The last dump's :func:`~k2p_keras.annotate.draw.filters.match_rank`."""
         last = self.last
         return match_rank(last.significant, last.compared, last.bits, last.q_value)
 
@@ -130,13 +131,13 @@ def annotate_epochs(folder, database=None, *, taxon=None, progress=None, **optio
     ----------
     folder : CallbackFolder
     database : str, os.PathLike or MotifDatabase, optional
-        As for :func:`k2p_keras.annotate.tomtom.load_database`; loaded once.
+        As for :func:`k2p_keras.annotate.match.tomtom.load_database`; loaded once.
     taxon : str, optional
         With a JASPAR release name.
     progress : callable, optional
         Receives 1 after each dump.
     **options
-        As for :func:`k2p_keras.annotate.tomtom.annotate_motifs` (``q_threshold``, ...).
+        As for :func:`k2p_keras.annotate.match.tomtom.annotate_motifs` (``q_threshold``, ...).
 
     Returns
     -------

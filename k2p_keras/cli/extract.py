@@ -11,10 +11,10 @@ from dataclasses import fields, replace
 import click
 
 from .._numba import parallel_launches_from_threads_safe
-from ..annotate.influence import NULLS
-from ..annotate.model_split import split_at_activation
-from ..annotate.logos import require_matplotlib
-from ..annotate.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_SECONDS, tomtom_compiled,
+from ..annotate.run.influence import influence_passes, NULLS
+from ..annotate.run.model_split import split_at_activation
+from ..annotate.draw.logos import require_matplotlib
+from ..annotate.match.tomtom import (load_database, require_annotate, TOMTOM_COMPILE_SECONDS, tomtom_compiled,
                                warm_up_tomtom)
 from ..errors import K2PError, OptionError, PatternError
 from ..extract import plan_extraction
@@ -26,7 +26,7 @@ from ..options import check_base_option, make_options, METHODS, Options
 from ..scan.devices import DEVICES_HELP, parse_devices, strategy_for_devices
 from ..scan.route import scan_route
 from ..validate import check_batch_size
-from .group import (cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_option, SectionedCommand, SectionOption,
+from .group import (cli, MODEL_COMMAND, output_path_callback, progress_bar, q_threshold_option, SectionedCommand, SectionOption,
                     taxon_option)
 
 # The database's name after --annotate, as it was spelled before --db (`--annotate JASPAR2024`,
@@ -34,7 +34,7 @@ from .group import (cli, MODEL_COMMAND, output_path, progress_bar, q_threshold_o
 _OLD_ANNOTATE_DB = re.compile(r"(?i)^jaspar\d{4}$|\.meme$")
 
 
-def devices_option(ctx, param, value):
+def devices_callback(ctx, param, value):
     """Click callback for --devices: its spelling checked before TensorFlow loads."""
     try:
         return None if value is None else parse_devices(value)
@@ -42,7 +42,7 @@ def devices_option(ctx, param, value):
         raise click.BadParameter(err.detail) from None
 
 
-def batch_size_option(ctx, param, value):
+def batch_size_callback(ctx, param, value):
     """Click callback for --batch-size: "auto" or a whole number >= 1."""
     try:
         return check_batch_size(value, "--batch-size")
@@ -50,7 +50,7 @@ def batch_size_option(ctx, param, value):
         raise click.BadParameter(err.message.removeprefix("--batch-size: ")) from None
 
 
-def base_option(ctx, param, value):
+def base_callback(ctx, param, value):
     """Click callback for --base: "mle" or a number greater than 1."""
     try:
         return check_base_option("mle" if value.strip().lower() == "mle" else value)
@@ -62,7 +62,7 @@ def base_option(ctx, param, value):
 # Options. ``strategy`` has no flag: --devices makes one.
 FLAGS = {
     "method": dict(type=click.Choice(METHODS)),
-    "base": dict(metavar="[mle|B]", callback=base_option),
+    "base": dict(metavar="[mle|B]", callback=base_callback),
     "base_estimator": dict(type=click.Choice(BASE_ESTIMATORS)),
     "sites": dict(metavar="[strong|active|all|strong=F]"),
     "both_strands": dict(is_flag=True),
@@ -75,7 +75,7 @@ FLAGS = {
     "dataset": dict(),
     "n_encoding": dict(type=click.Choice(N_ENCODINGS)),
     "open_timeout": dict(type=click.FloatRange(min=0, min_open=True), metavar="SECONDS"),
-    "batch_size": dict(metavar="[auto|N]", callback=batch_size_option),
+    "batch_size": dict(metavar="[auto|N]", callback=batch_size_callback),
     "influence": dict(is_flag=True),
     "influence_null": dict(type=click.Choice(NULLS)),
     "diagnostics": dict(is_flag=True),
@@ -162,18 +162,18 @@ def old_annotate_spelling(args):
 @click.argument("sequences", metavar="[SEQS]", required=False,
                 type=click.Path(exists=True, dir_okay=False, allow_dash=True))  # '-': standard input
 @option("-o", "--output", section="output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-        callback=output_path, help="MEME file to write [default: stdout].")
+        callback=output_path_callback, help="MEME file to write [default: stdout].")
 @options_of_extract
 @option("--shared-base/--per-filter-base", "shared_base", section="base", default=None,
         help="Short for --base-estimator shared / per-filter.")
-@option("--devices", section="performance", default=None, metavar="[all|N|cpu]", callback=devices_option,
+@option("--devices", section="performance", default=None, metavar="[all|N|cpu]", callback=devices_callback,
         help=f"Scan on several devices, each batch split among them: {DEVICES_HELP} "
              f"[default: one device] (docs/distributed.md).")
-@option("--summary", section="output", type=click.Path(dir_okay=False), default=None, callback=output_path,
+@option("--summary", section="output", type=click.Path(dir_okay=False), default=None, callback=output_path_callback,
         help="Also write a per-filter table (TSV): ln b, base, SE, log-likelihood, sequences used, "
              "d, IC, consensus (and the heuristic's figures with --method both).")
 @option("--logos", "logos_dir", section="output", type=click.Path(file_okay=False), default=None,
-        callback=output_path,
+        callback=output_path_callback,
         help="Also draw an information-content logo per filter into this folder (PNG; needs matplotlib).")
 @option("--annotate", section="annotation", is_flag=True,
         help="Name the known motif each PWM resembles: Tomtom (memelite) against --db. Adds the best "
@@ -183,11 +183,11 @@ def old_annotate_spelling(args):
              "release (e.g. JASPAR2024) [default: the newest JASPAR CORE release pyjaspar holds, --taxon "
              "vertebrates] (implies --annotate).")
 @option("--report", "report_out", section="annotation", type=click.Path(dir_okay=False), default=None,
-        callback=output_path,
+        callback=output_path_callback,
         help="Write one self-contained HTML report: logos, best matches aligned, tables "
              "(implies --annotate; needs matplotlib).")
 @option("--matches", "matches_out", section="annotation", type=click.Path(dir_okay=False), default=None,
-        callback=output_path,
+        callback=output_path_callback,
         help="Write every significant database match as TSV with Tomtom's columns (implies --annotate).")
 @taxon_option(cls=SectionOption, section="annotation")
 @q_threshold_option("A database match at or below this q-value is called a match.", cls=SectionOption,
@@ -199,7 +199,7 @@ def old_annotate_spelling(args):
              "[default: 'y' or 'labels' beside HDF5 sequences, or FASTA headers' label= fields, when there are] "
              "(docs/annotation.md).")
 @option("--archetypes", "archetypes_out", section="analysis", type=click.Path(dir_okay=False), default=None,
-        callback=output_path,
+        callback=output_path_callback,
         help="Write one PWM per redundancy cluster, its most informative filter, as MEME (implies --cluster).")
 @option("-q", "--quiet", section="output", is_flag=True,
         help="Nothing on stderr but warnings and errors: no pattern report, progress or notes.")
@@ -255,7 +255,7 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate, db,
     for note in plan.notes:
         say(quiet, note)
     warm_up = start_compilations(plan, database, quiet)
-    with progress_bar(plan.n_sequences, quiet, steps=plan.steps) as progress:
+    with progress_bar(plan.n_sequences, quiet, steps=progress_steps(plan)) as progress:
         result = plan.run(progress)
     if database is not None:
         if warm_up is not None and warm_up.is_alive():
@@ -281,6 +281,26 @@ def extract(model, sequences, output, devices, summary, logos_dir, annotate, db,
             click.echo(line, err=True)
         if result.annotation is not None:
             click.echo(result.annotation.format_summary(), nl=False, err=True)
+
+
+def progress_steps(plan):
+    """What each pass of ``plan`` over the sequences does, in order: the progress bar's labels."""
+    o = plan.options
+    own_diagnostics = o.diagnostics and not o.estimating  # a pass of their own
+    if not o.estimating:
+        steps = ["scanning", "heuristic: second pass"][:plan.passes - own_diagnostics]
+    else:
+        exact = ["largest activations", "windows anywhere"] if plan.spec.scope == "anywhere" else ["scanning"]
+        heuristic = {0: [], 1: ["heuristic: second pass"] if plan.spec.scope != "block" else ["heuristic"],
+                     2: ["heuristic: first pass", "heuristic: second pass"]}[plan.passes - len(exact)]
+        steps = exact + heuristic
+    if own_diagnostics:
+        steps.append("diagnostics")
+    if o.influence:
+        split = split_at_activation(plan.runnable, plan.spec.layer_name)
+        steps += (["influence"] if influence_passes(split, plan.n_sequences) == 1
+                  else ["influence: the constants", "influence: nullified"])
+    return steps
 
 
 def about(seconds):

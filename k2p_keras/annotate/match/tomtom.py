@@ -42,69 +42,25 @@ import warnings
 
 import numpy as np
 
-from .._numba import compiled_on_disk, import_numba
-from ..axes import pwm_to_memelite, reverse_complement
-from ..errors import K2PError
-from ..io.meme import MemeFile, Motif, read_meme
-from ..io.text import write_text
-from ..transform import consensus, information_content
-from ..validate import check_fraction, check_positive_int, check_pwm
+from ..._numba import compiled_on_disk, import_numba
+from ...axes import pwm_to_memelite, reverse_complement
+from ...errors import K2PError
+from ...io.meme import MemeFile, Motif, read_meme
+from ...io.text import write_text
+from ...transform import consensus, information_content
+from ..describe.layer import format_bits, match_verdict
+from ...validate import check_fraction, check_positive_int, check_pwm
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP", "DEFAULT_Q_THRESHOLD", "DEFAULT_TAXON", "DEFAULT_TOP", "DEFAULT_TRIM_IC", "INSTALL_HINT",
     "MATCH_COLUMNS", "Annotation", "Match", "MotifDatabase", "annotate_motifs", "benjamini_hochberg", "default_release",
     "format_matches_tsv", "informative_span", "jaspar_releases", "load_database", "require_annotate",
-    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom", "LOW_INFORMATION_BITS", "format_bits", "has_few_bits", "VERDICTS", "SIGNIFICANT_VERDICTS", "match_verdict",
+    "TOMTOM_COMPILE_SECONDS", "tomtom_compiled", "warm_up_tomtom",
 ]
 
 INSTALL_HINT = "pip install 'k2p-keras[annotate]'"
 # A significant match at this false discovery rate earns the verdict "match".
 DEFAULT_Q_THRESHOLD = 0.05
-#: A PWM of I bits expects a chance site every 2^I positions (Schneider's R_frequency): under
-#: 8 bits, once per 256 bp, about once in every sequence of a ChIP-seq model's length. Such a
-#: filter cannot single out a factor's sites, so its significant database matches are
-#: "weak matches" (greyed in the reports).
-LOW_INFORMATION_BITS = 8.0
-
-
-def format_bits(bits):
-    """A PWM's bits as every table and report shows them: one decimal."""
-    return f"{bits:.1f}"
-
-
-def has_few_bits(bits, low_bits=LOW_INFORMATION_BITS):
-    """Under ``low_bits`` as shown (:func:`format_bits`): the one rule for "weak match" and the reports'
-    grey, so a figure and its verdict never disagree (7.98 bits shows as 8.0 and counts as 8.0)."""
-    return float(format_bits(bits)) < low_bits
-
-
-#: What a filter's best database match says, strongest first.
-VERDICTS = ("match", "weak match", "no match", "not compared")
-#: The verdicts of a significant best match (q-value at or under the threshold).
-SIGNIFICANT_VERDICTS = VERDICTS[:2]
-
-
-def match_verdict(significant, compared, bits, low_bits=LOW_INFORMATION_BITS):
-    """One of :data:`VERDICTS`: Tomtom's verdict weighed by the filter's information content.
-
-    Parameters
-    ----------
-    significant : bool
-        The best database match is significant (q-value at or under the threshold).
-    compared : bool
-        The PWM had an informative span to compare (see :mod:`.tomtom`).
-    bits : float
-        The PWM's information content, summed over its columns.
-    low_bits : float
-        Under this, a significant match is a "weak match" (:data:`LOW_INFORMATION_BITS`).
-    """
-    if not compared:
-        return "not compared"
-    if significant:
-        return "weak match" if has_few_bits(bits, low_bits) else "match"
-    return "no match"
-
-
 # A filter resembling a database motif on fewer columns than this is no evidence for that
 # factor (the memes R package's runTomTom uses 5 too; MEME's command line defaults to 1).
 DEFAULT_MIN_OVERLAP = 5
@@ -369,8 +325,8 @@ class Annotation:
         return found[0] if found else None
 
     def verdict(self, name):
-        """One of :data:`VERDICTS`: ``'match'`` when the best match's q-value is at most
-        ``q_threshold``, ``'weak match'`` when so but the PWM holds under :data:`LOW_INFORMATION_BITS`,
+        """One of :data:`~k2p_keras.annotate.describe.layer.VERDICTS`: ``'match'`` when the best match's q-value is at most
+        ``q_threshold``, ``'weak match'`` when so but the PWM holds under :data:`~k2p_keras.annotate.describe.layer.LOW_INFORMATION_BITS`,
         ``'no match'``, or ``'not compared'`` (no informative span)."""
         best = self.best_match(name)
         return match_verdict(best is not None and best.significant, self.is_informative(name),

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import K2PError
-from ..scan.stats import ActivationSums
-from ..scan.windows import padding_amounts
+from ...errors import K2PError
+from ...scan.stats import ActivationSums
+from ...scan.windows import padding_amounts
 
 #: The centre the best windows are counted in: the middle fifth of the sequence.
 CENTRAL_FRACTION = 0.2
@@ -80,7 +80,7 @@ def binary_labels(labels, source=None):
     Parameters
     ----------
     labels : numpy.ndarray, shape (N,) or (N, k), or None
-        As :func:`k2p_keras.io.sequences.open_labels` returns them.
+        As :func:`k2p_keras.io.labels.open_labels` returns them.
     source : str, optional
 
     Returns
@@ -237,7 +237,7 @@ class Diagnostics:
         return positions if positions[:, 1].any() else positions[:, 0]
 
     def report_fields(self, f):
-        """The :class:`~k2p_keras.annotate.filters.FilterReport` fields of filter ``f``: with labels of several
+        """The :class:`~k2p_keras.annotate.draw.filters.FilterReport` fields of filter ``f``: with labels of several
         columns, the AUROC and class means of its best column, the others in a figure."""
         fields = {"position_histogram": self.position_histogram(f), "figures": {
             "mean activation": f"{self.mean_activation[f]:.4g} ({self.activation})",

@@ -7,7 +7,7 @@
     database motif; a weaker filter linked as a leaf to one cluster's filters it matches
     --(connected components: single linkage)--> Clusters: labels (F,), archetypes
 
-1. Each PWM is compared on its informative span, as :mod:`k2p_keras.annotate.tomtom` compares
+1. Each PWM is compared on its informative span, as :mod:`k2p_keras.annotate.match.tomtom` compares
    it with a database: from its first to its last column with at least 0.5 bits. A PWM
    without such a span of 5 columns is *uninformative*: it is compared with nothing and
    forms a cluster of its own (flagged in ``informative``), because Tomtom's Euclidean
@@ -52,13 +52,14 @@ import warnings
 
 import numpy as np
 
-from ..axes import pwm_to_memelite
-from ..errors import K2PError
-from ..io.meme import MemeFile, read_meme
-from ..transform import information_content
-from ..validate import check_fraction, check_pwm
-from .tomtom import (benjamini_hochberg, DEFAULT_MIN_OVERLAP, DEFAULT_TAXON, DEFAULT_TRIM_IC, informative_span,
-    load_database, LOW_INFORMATION_BITS, require_annotate)
+from ...axes import pwm_to_memelite
+from ...errors import K2PError
+from ...io.meme import MemeFile, read_meme
+from ...transform import information_content
+from ...validate import check_fraction, check_pwm
+from ..describe.layer import LOW_INFORMATION_BITS
+from ..match.tomtom import (benjamini_hochberg, DEFAULT_MIN_OVERLAP, DEFAULT_TAXON, DEFAULT_TRIM_IC, informative_span,
+    load_database, require_annotate)
 
 __all__ = ["DEFAULT_CLUSTER_Q", "LINKAGE", "Clusters", "cluster_motifs"]
 
@@ -212,7 +213,7 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
         One PWM per filter, in filter order.
     database : str, os.PathLike or MotifDatabase, optional
         Tomtom's background and the motifs that link filters sharing one as their best match
-        (see the module's docstring): what :func:`k2p_keras.annotate.tomtom.load_database`
+        (see the module's docstring): what :func:`k2p_keras.annotate.match.tomtom.load_database`
         accepts; default the newest JASPAR CORE vertebrates release pyjaspar holds.
     q_threshold : float
         Two filters are linked by a Tomtom match at this q-value or below, or by a best
@@ -220,7 +221,7 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
     low_bits : float
         Filters holding fewer bits are linked only as leaves of one cluster (:data:`LOW_INFORMATION_BITS`).
     taxon, min_overlap, trim_ic, n_jobs
-        As for :func:`k2p_keras.annotate.tomtom.annotate_motifs`.
+        As for :func:`k2p_keras.annotate.match.tomtom.annotate_motifs`.
 
     Returns
     -------

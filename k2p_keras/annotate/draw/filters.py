@@ -15,10 +15,10 @@ import re
 
 import numpy as np
 
-from ..errors import K2PError
-from ..transform import information_content
+from ...errors import K2PError
+from ...transform import information_content
 from .html import number
-from .tomtom import LOW_INFORMATION_BITS, match_verdict, VERDICTS
+from ..describe.layer import LOW_INFORMATION_BITS, match_verdict, VERDICTS
 
 __all__ = ["FilterReport", "attach_model_figures", "filter_reports_from_motifs", "match_rank"]
 
@@ -108,9 +108,9 @@ def attach_model_figures(reports, influence=None, clusters=None, diagnostics=Non
         Read for its ``msq`` (``(F,)``, or ``(F, outputs)``: averaged over outputs), ``delta_loss``
         (same shapes, or None) and ``null`` (what a filter is replaced by: a description,
         or one value per filter).
-    clusters : k2p_keras.annotate.clusters.Clusters, optional
+    clusters : k2p_keras.annotate.group.clusters.Clusters, optional
         Read for its ``labels`` (``(F,)`` cluster ids) and ``archetypes`` (cluster id -> filter index).
-    diagnostics : k2p_keras.annotate.diagnostics.Diagnostics, optional
+    diagnostics : k2p_keras.annotate.describe.diagnostics.Diagnostics, optional
         Read for its ``report_fields(f)``: filter ``f``'s diagnostics fields (``auroc``,
         ``class_means``, ``activation_histogram``, ``position_histogram``; ``figures`` added to
         its figures).

@@ -9,7 +9,7 @@ beside it), then one section per filter: its logos cropped to the alignment with
 database match, its figures, and the match tables.
 
 Optional per-filter figures, shown when present
-(:func:`k2p_keras.annotate.filters.attach_model_figures` fills them from an extraction's
+(:func:`k2p_keras.annotate.draw.filters.attach_model_figures` fills them from an extraction's
 ``influence`` and ``clusters``):
 
 - **influence**: filters are ordered by it, with a bar each;
@@ -18,20 +18,21 @@ Optional per-filter figures, shown when present
 - **diagnostics**: the AUROC of the filter's best activation alone, its mean per class, the
   distribution of each sequence's best activation, the best windows' positions.
 
-Logos are drawn by :func:`k2p_keras.annotate.logos.logo_png`, the code ``--logos`` uses,
+Logos are drawn by :func:`k2p_keras.annotate.draw.logos.logo_png`, the code ``--logos`` uses,
 rather than with logomaker: the report's logos look like the PNGs the model command writes,
 and a database motif drawn at Tomtom's offset is only both PWMs padded with uniform rows
 (which draw nothing) and cropped to the columns they share.
 """
 import numpy as np
 
-from .._version import __version__
-from ..errors import K2PError
-from ..io.text import write_text
+from ..._version import __version__
+from ...errors import K2PError
+from ...io.text import write_text
 from .filters import match_rank
 from .html import anchor, bar, escape, number, page, png_image, table
 from .logos import figure_png, logo_png, require_matplotlib
-from .tomtom import Annotation, format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from ..describe.layer import format_bits, has_few_bits, LOW_INFORMATION_BITS, match_verdict, SIGNIFICANT_VERDICTS
+from ..match.tomtom import Annotation
 
 __all__ = ["ALIGNMENT_MARGIN", "JASPAR_CREDIT", "align_pwms", "alignment_window", "format_report", "verdict_badge",
            "write_report"]
@@ -160,7 +161,7 @@ def _rank(annotation, name, bits):
 
 
 def verdict_badge(verdict, target="", q_value=None):
-    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.tomtom.VERDICTS`).
+    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.match.tomtom.VERDICTS`).
 
     ``target`` is the best database motif as text ("MA0139.1 CTCF"; empty when no alignment
     was admissible), ``q_value`` its q-value.
@@ -179,12 +180,12 @@ def verdict_badge(verdict, target="", q_value=None):
 
 
 def _verdict_of(annotation, name, bits):
-    """:func:`~k2p_keras.annotate.tomtom.match_verdict` of one annotated PWM."""
+    """:func:`~k2p_keras.annotate.describe.layer.match_verdict` of one annotated PWM."""
     best = annotation.best_match(name)
     return match_verdict(best is not None and best.significant, annotation.is_informative(name), bits)
 
 
-def _verdict(annotation, name, bits):
+def _verdict_html(annotation, name, bits):
     """Verdict badge of one PWM: its best match (greyed under LOW_INFORMATION_BITS), the nearest, or why none."""
     best = annotation.best_match(name)
     verdict = _verdict_of(annotation, name, bits)
@@ -377,7 +378,7 @@ def _section(report, annotation, largest_influence=0.0, cluster_line=""):
     figure_rows = [[f"<th>{escape(k)}</th>", f"<td>{escape(v)}</td>"] for k, v in figures.items()]
     influence = "" if report.influence is None else f" {bar(report.influence, largest_influence)}"
     parts = [f'<section id="{anchor(report.name)}"><h2>{escape(report.name)}'
-             f"{_verdict(annotation, report.name, bits)}{_bits(bits)}{influence}</h2>", cluster_line,
+             f"{_verdict_html(annotation, report.name, bits)}{_bits(bits)}{influence}</h2>", cluster_line,
              '<div class="row">', png_image(logo_png(_panels(report, best, span)), f"logos of {report.name}"),
              table(figure_rows), "</div>"]
     if _disagree(annotation, report):
@@ -388,7 +389,7 @@ def _section(report, annotation, largest_influence=0.0, cluster_line=""):
               _match_table(annotation, report.name, bits)]
     if report.heuristic_name is not None:
         hbits = report.heuristic_info_bits
-        parts += [f"<h3>Matches of the heuristic PWM {_verdict(annotation, report.heuristic_name, hbits)}"
+        parts += [f"<h3>Matches of the heuristic PWM {_verdict_html(annotation, report.heuristic_name, hbits)}"
                   f"{_bits(hbits)}</h3>", _match_table(annotation, report.heuristic_name, hbits)]
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
@@ -498,7 +499,7 @@ def format_report(filters, annotation, header=None, title="k2p-keras motif repor
         Shown first, as given (model file, layer, pattern check, sequences, base mode, ...).
     title : str
     layer : LayerVerdict, optional
-        The first layer's verdict (:func:`k2p_keras.annotate.layer.layer_verdict`), shown under
+        The first layer's verdict (:func:`k2p_keras.annotate.describe.layer.layer_verdict`), shown under
         the header: whole motifs, or partial ones with the literature's advice.
 
     Returns
