@@ -354,6 +354,7 @@ def test_package_import_leaves_tensorflow_alone():
     assert done.stdout.strip() == "ok"
 
 
+@pytest.mark.slow  # a fresh TensorFlow with two logical CPUs trains
 def test_works_under_mirrored_strategy(tmp_path):
     # Two logical CPUs must be configured before TensorFlow starts its devices, so the
     # training runs in a fresh interpreter.
