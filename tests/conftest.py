@@ -27,8 +27,8 @@ def pytest_configure(config):
 
 def pytest_terminal_summary(terminalreporter, config):
     if getattr(config, "_k2p_left_out_slow", False):
-        terminalreporter.write_line("tests marked slow were left out (minutes each): CI=true or -m slow runs them, "
-                                    "as .ci/run does")
+        terminalreporter.write_line("tests marked slow were left out: CI=true (as .ci/run sets) runs them too, "
+                                    "-m slow alone")
 
 
 @pytest.fixture
