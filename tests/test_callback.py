@@ -47,30 +47,46 @@ def motifs_part(path):
     text = path.read_bytes()
     return text[text.index(b"MEME version"):]
 
-def deepbind_model(seed=0):
+# Tracing a new model's train step takes seconds, a whole fit of these small models about a
+# tenth of that: each test gets the module's one compiled model of its kind, put back as a new
+# one is (the seed's initial weights, Adam's step count and moments at zero, the seed reset for
+# the shuffles), so fit traces once per module and each test still trains from scratch.
+_COMPILED = {}
+
+
+def _new_model(kind, seed, layers):
+    if (kind, seed) not in _COMPILED:
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((LENGTH, 4)), *layers()])
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+        _COMPILED[kind, seed] = model, model.get_weights()
+    model, initial = _COMPILED[kind, seed]
+    model.set_weights(initial)
+    learning_rate = model.optimizer._learning_rate  # a variable: the only optimizer state a new model does not zero
+    for variable in model.optimizer.variables:
+        if variable is not learning_rate:
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+    model.stop_training = False
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((LENGTH, 4)),
+    return model
+
+
+def deepbind_model(seed=0):
+    return _new_model("deepbind", seed, lambda: [
         keras.layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv"),
         keras.layers.GlobalMaxPooling1D(name="max_pool"),
         keras.layers.Dense(1, activation="sigmoid", name="output"),
     ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    return model
 
 
 def batchnorm_model(seed=0):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((LENGTH, 4)),
+    return _new_model("batchnorm", seed, lambda: [
         keras.layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
         keras.layers.BatchNormalization(name="bn"),
         keras.layers.Activation("relu", name="relu"),
         keras.layers.GlobalMaxPooling1D(name="max_pool"),
         keras.layers.Dense(1, activation="sigmoid", name="output"),
     ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    return model
 
 
 class WeightSnapshot(keras.callbacks.Callback):
