@@ -89,6 +89,23 @@ def batchnorm_model(seed=0):
     ])
 
 
+def test_the_shared_model_trains_as_a_new_one(data):
+    """The sharing above changes no test: a reset model ends a fit with a new model's weights."""
+    x, y = data
+    keras.utils.set_random_seed(0)
+    new = keras.Sequential([keras.Input((LENGTH, 4)),
+                            keras.layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv"),
+                            keras.layers.GlobalMaxPooling1D(name="max_pool"),
+                            keras.layers.Dense(1, activation="sigmoid", name="output")])
+    new.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    new.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    deepbind_model().fit(x, y, epochs=1, batch_size=32, verbose=0)  # leaves trained weights and Adam's state
+    shared = deepbind_model()
+    shared.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    for a, b in zip(new.get_weights(), shared.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 class WeightSnapshot(keras.callbacks.Callback):
     """Keeps the named layers' weights as they are at the end of each epoch.
 
