@@ -10,6 +10,25 @@ SHARED = pathlib.Path(os.environ.get("K2P_SHARED", REPO.parent / "shared"))
 GOLDEN = SHARED / "data" / "k2p-1.0"
 # JASPAR (CC BY 4.0) ships in the repo: tests that use it never skip.
 JASPAR = REPO / "data" / "jaspar" / "JASPAR_CORE_2016.meme"
+# CI's services set CI=true (.ci/run sets it too): there the README's command runs every test.
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def pytest_configure(config):
+    """The README's command leaves out the tests marked slow, except in CI or when -m is given.
+
+    Set on the options, which pytest's own -m selection reads: every pytest-xdist worker runs this
+    hook in the same environment and selects the same tests.
+    """
+    if not config.option.markexpr and not IN_CI:
+        config.option.markexpr = "not slow"
+        config._k2p_left_out_slow = True
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if getattr(config, "_k2p_left_out_slow", False):
+        terminalreporter.write_line("tests marked slow were left out: CI=true (as .ci/run sets) runs them too, "
+                                    "-m slow alone")
 
 
 @pytest.fixture

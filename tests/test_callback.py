@@ -47,30 +47,63 @@ def motifs_part(path):
     text = path.read_bytes()
     return text[text.index(b"MEME version"):]
 
-def deepbind_model(seed=0):
+# Tracing a new model's train step takes seconds, a whole fit of these small models about a
+# tenth of that: each test gets the module's one compiled model of its kind, put back as a new
+# one is (the seed's initial weights, Adam's step count and moments at zero, the seed reset for
+# the shuffles), so fit traces once per module and each test still trains from scratch.
+_COMPILED = {}
+
+
+def _new_model(kind, seed, layers):
+    if (kind, seed) not in _COMPILED:
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((LENGTH, 4)), *layers()])
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+        _COMPILED[kind, seed] = model, model.get_weights()
+    model, initial = _COMPILED[kind, seed]
+    model.set_weights(initial)
+    learning_rate = model.optimizer._learning_rate  # a variable: the only optimizer state a new model does not zero
+    for variable in model.optimizer.variables:
+        if variable is not learning_rate:
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+    model.stop_training = False
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((LENGTH, 4)),
+    return model
+
+
+def deepbind_model(seed=0):
+    return _new_model("deepbind", seed, lambda: [
         keras.layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv"),
         keras.layers.GlobalMaxPooling1D(name="max_pool"),
         keras.layers.Dense(1, activation="sigmoid", name="output"),
     ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    return model
 
 
 def batchnorm_model(seed=0):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((LENGTH, 4)),
+    return _new_model("batchnorm", seed, lambda: [
         keras.layers.Conv1D(FILTERS, WIDTH, name="motif_conv"),
         keras.layers.BatchNormalization(name="bn"),
         keras.layers.Activation("relu", name="relu"),
         keras.layers.GlobalMaxPooling1D(name="max_pool"),
         keras.layers.Dense(1, activation="sigmoid", name="output"),
     ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    return model
+
+
+def test_the_shared_model_trains_as_a_new_one(data):
+    """The sharing above changes no test: a reset model ends a fit with a new model's weights."""
+    x, y = data
+    keras.utils.set_random_seed(0)
+    new = keras.Sequential([keras.Input((LENGTH, 4)),
+                            keras.layers.Conv1D(FILTERS, WIDTH, activation="relu", name="motif_conv"),
+                            keras.layers.GlobalMaxPooling1D(name="max_pool"),
+                            keras.layers.Dense(1, activation="sigmoid", name="output")])
+    new.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    new.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    deepbind_model().fit(x, y, epochs=1, batch_size=32, verbose=0)  # leaves trained weights and Adam's state
+    shared = deepbind_model()
+    shared.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    for a, b in zip(new.get_weights(), shared.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 class WeightSnapshot(keras.callbacks.Callback):
@@ -354,6 +387,7 @@ def test_package_import_leaves_tensorflow_alone():
     assert done.stdout.strip() == "ok"
 
 
+@pytest.mark.slow  # a fresh TensorFlow with two logical CPUs trains
 def test_works_under_mirrored_strategy(tmp_path):
     # Two logical CPUs must be configured before TensorFlow starts its devices, so the
     # training runs in a fresh interpreter.

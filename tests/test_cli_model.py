@@ -306,16 +306,26 @@ CUSTOM_SCRIPT = textwrap.dedent("""
     h = layers.Conv1D(3, 5, activation="relu", name="motif_conv")(inputs)
     h = Scale(name="scale")(layers.GlobalMaxPooling1D()(h))
     h = layers.Lambda(lambda t: t * 0.5, name="half")(h)
-    keras.Model(inputs, layers.Dense(1)(h)).save(sys.argv[1])
+    model = keras.Model(inputs, layers.Dense(1)(h))
+    for path in sys.argv[1:]:
+        model.save(path)
 """)
 
 
+@pytest.fixture(scope="module")
+def custom_models(tmp_path_factory):
+    """The model saved as .h5 and .keras by one interpreter that defines its custom class (one TensorFlow start)."""
+    folder = tmp_path_factory.mktemp("custom")
+    subprocess.run([sys.executable, "-c", CUSTOM_SCRIPT, str(folder / "custom.h5"), str(folder / "custom.keras")],
+                   check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True)
+    return folder
+
+
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
-def test_custom_and_lambda_layers_are_read_not_run(tmp_path, sequences_file, suffix):
+def test_custom_and_lambda_layers_are_read_not_run(tmp_path, custom_models, sequences_file, suffix):
     """The custom class is not importable when k2p-keras reads the file: nothing is executed."""
-    model = tmp_path / f"custom{suffix}"
-    subprocess.run([sys.executable, "-c", CUSTOM_SCRIPT, str(model)], check=True,
-                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True)
+    model = custom_models / f"custom{suffix}"
+    assert model.exists()
     out = tmp_path / "motifs.meme"
     proc = subprocess.run([sys.executable, "-m", "k2p_keras", str(model), str(sequences_file), "-o", str(out)],
                           capture_output=True, text=True)

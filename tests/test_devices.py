@@ -27,6 +27,7 @@ HERE = REPO / "tests"
 MODEL = REPO / "example_models" / "deepbind.h5"
 
 
+@pytest.mark.slow  # a fresh TensorFlow with two logical CPUs scans the example: half a minute
 def test_mirrored_strategy_on_two_cpus_equals_one_device():
     # oneDNN on, as TensorFlow sets it by default on many x86 CPUs (not on this AMD one): a replica
     # handed no sequence made its kernels fail ("Incompatible shapes: [0,4,9] vs. [1,5,9]").
@@ -139,6 +140,7 @@ def test_devices_is_in_help():
     assert "--devices [all|N|cpu]" in run("extract", "--help").output
 
 
+@pytest.mark.slow  # two TensorFlow processes start and meet over gRPC
 def test_two_workers_of_a_multiworker_strategy_each_end_with_the_one_device_sums():
     """Two MultiWorkerMirroredStrategy workers on this machine: each scans its share, all-reduced."""
     import socket

@@ -97,6 +97,7 @@ def test_filters_set_to_the_planted_motifs_name_them(tmp_path):
         assert all(a == "-" for a in named[12:]), (name, named)  # the zero filters name nothing
 
 
+@pytest.mark.slow  # the benchmark's quick run trains a CNN-25 and evaluates it
 def test_quick_run_trains_evaluates_and_writes_the_table(tmp_path):
     cache, out = tmp_path / "cache", tmp_path / "out"
     subprocess.run([sys.executable, "-m", "benchmarks.koo_eddy", "run", "--quick", "--cache", str(cache),

@@ -71,6 +71,7 @@ def quick_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # the benchmark's quick run (the module's fixture) trains and scores every PWM set
 def test_quick_run_writes_the_table_the_csv_and_the_plot(quick_run):
     table = (quick_run / "random.md").read_text()
     assert "python -m benchmarks.paper --quick" in table
@@ -88,6 +89,7 @@ def test_quick_run_writes_the_table_the_csv_and_the_plot(quick_run):
         assert "top match is the planted motif" in (quick_run / "random_annotation.md").read_text()
 
 
+@pytest.mark.slow  # the benchmark's quick run (the module's fixture) trains and scores every PWM set
 def test_quick_run_exact_pwms_rebuild_the_model_and_heuristic_ones_do_not(quick_run):
     for row in read_csv(quick_run / "random.csv"):
         assert row["mape_exact_per_filter"] < 1e-4
@@ -99,6 +101,7 @@ def test_quick_run_exact_pwms_rebuild_the_model_and_heuristic_ones_do_not(quick_
             assert math.isfinite(row[f"recovery_{name}"])
 
 
+@pytest.mark.slow  # the benchmark's quick run (the module's fixture) trains and scores every PWM set
 def test_quick_run_saves_each_sets_best_filter_for_a_database_search(quick_run):
     from benchmarks.paper.pwm_sets import SET_NAMES
     from k2p_keras.io.meme import read_meme
@@ -116,6 +119,7 @@ def test_quick_run_saves_each_sets_best_filter_for_a_database_search(quick_run):
             assert distance == pytest.approx(row[f"recovery_distance_{name}"], abs=1e-9)
 
 
+@pytest.mark.slow  # the benchmark's annotation step runs Tomtom against JASPAR in a fresh interpreter
 def test_annotation_measure_counts_the_planted_motif_as_top_match_only_when_it_is(tmp_path):
     """benchmarks.paper.annotation on best filters made of JASPAR motifs: planted ones count, others not."""
     pytest.importorskip("memelite", reason="the annotation measure needs the annotate extra")

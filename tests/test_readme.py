@@ -45,6 +45,28 @@ def test_readme_starts_with_the_two_commands_of_a_newcomer():
     assert first[1].strip() == "pip install -e '.[test]' && python -m pytest -q"
 
 
+def test_ci_runs_the_readmes_test_command_with_the_slow_tests():
+    """The README says CI runs its test command with the slow tests: .ci/run does, and conftest
+    keeps them in when CI is true (the collection of a CI=true run holds them, a plain one not)."""
+    lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    runs = [line for line in lines if "pytest" in line and not line.startswith("#")]
+    assert runs == ["CI=true python -m pytest -q"], runs
+    assert "CI=true" in README and "slow" in README.split("## ")[0]
+
+    def collected(ci):
+        env = {**os.environ, "CI": ci}
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "--collect-only",
+                               "tests/test_install.py", "tests/test_layout.py"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return [line for line in done.stdout.splitlines() if "::" in line]
+
+    everything, local = collected("true"), collected("")
+    assert any("test_install.py::" in line for line in everything)
+    assert local and not any("test_install.py::" in line for line in local)
+    assert set(local) < set(everything)
+
+
 def test_every_model_command_of_the_readme_writes_a_file_not_the_terminal():
     """A MEME file of a real model is hundreds of lines: the README's lines name -o."""
     model_lines = [line for line in COMMANDS if line.startswith("k2p-keras MODEL")]

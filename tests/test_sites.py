@@ -180,7 +180,10 @@ def example():
     return spec, open_sequences_for(spec, EXAMPLE_SEQS)
 
 
-@pytest.mark.parametrize("sites", ["all", "active", "strong"])
+# Each verification checks every window of the example's 20,000 sequences (about 15 s): the
+# default estimator's runs everywhere, the two others in CI.
+@pytest.mark.parametrize("sites", [pytest.param("all", marks=pytest.mark.slow),
+                                   pytest.param("active", marks=pytest.mark.slow), "strong"])
 def test_pwms_of_every_estimator_reproduce_the_models_layer(example, sites, tmp_path):
     """The base changes how sharp the PWMs are, never their exactness: verify passes."""
     from k2p_keras.io.meme import write_meme
