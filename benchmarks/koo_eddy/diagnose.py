@@ -88,6 +88,15 @@ def diagnose(path, x, db):
             "core_bits_heur": float((ic_heur * ~flank).sum(axis=1).mean())}
 
 
+def _snapshots(cache, args):
+    """Each cached model snapshot of ``--pools`` x ``--seeds``: (pool, seed, snapshot, epoch, path), converged first."""
+    for pool in [int(p) for p in args.pools.split(",")]:
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            _, snaps = snapshots(cache / "data0_n25000" / f"cnn{pool}_seed{seed}")
+            for snapshot, epoch, path in snaps[::-1]:
+                yield pool, seed, snapshot, epoch, path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", required=True)
@@ -106,16 +115,13 @@ def main(argv=None):
     head = ("| model | seed | snapshot | " + " | ".join(f"x{k:g}" for k in FACTORS)
             + " | any factor | flank bits exact / heuristic | core bits exact / heuristic |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for pool in [int(p) for p in args.pools.split(",")]:
-        for seed in [int(s) for s in args.seeds.split(",")]:
-            _, snaps = snapshots(cache / "data0_n25000" / f"cnn{pool}_seed{seed}")
-            for snapshot, epoch, path in snaps[::-1]:
-                d = diagnose(path, x, db)
-                lines.append(f"| CNN-{pool} | {seed} | {snapshot} ({epoch}) | "
-                             + " | ".join(str(n) for n in d["per_factor"])
-                             + f" | {d['any']} | {d['flank_bits']:.2f} / {d['flank_bits_heur']:.2f}"
-                             f" | {d['core_bits']:.2f} / {d['core_bits_heur']:.2f} |")
-                print(lines[-1], flush=True)
+    for pool, seed, snapshot, epoch, path in _snapshots(cache, args):
+        d = diagnose(path, x, db)
+        lines.append(f"| CNN-{pool} | {seed} | {snapshot} ({epoch}) | "
+                     + " | ".join(str(n) for n in d["per_factor"])
+                     + f" | {d['any']} | {d['flank_bits']:.2f} / {d['flank_bits_heur']:.2f}"
+                     f" | {d['core_bits']:.2f} / {d['core_bits_heur']:.2f} |")
+        print(lines[-1], flush=True)
     lines.append("")
     lines.append(f"Runtime {time.perf_counter() - started:.0f} s.")
     if args.out:
@@ -129,14 +135,11 @@ def ic_match_main(args):
     db = database()
     lines = ["| model | seed | snapshot | per-filter MLE | ic-match | our heuristic (half the max) "
              "| ic-match ln b / MLE ln b: median (range) |", "|---|---|---|---|---|---|---|"]
-    for pool in [int(p) for p in args.pools.split(",")]:
-        for seed in [int(s) for s in args.seeds.split(",")]:
-            _, snaps = snapshots(cache / "data0_n25000" / f"cnn{pool}_seed{seed}")
-            for snapshot, epoch, path in snaps[::-1]:
-                r = ic_match_rows(path, x, db)
-                lines.append(f"| CNN-{pool} | {seed} | {snapshot} ({epoch}) | {r['per-filter']} | {r['ic-match']} "
-                             f"| {r['heuristic half']} | {r['factor']} |")
-                print(lines[-1], flush=True)
+    for pool, seed, snapshot, epoch, path in _snapshots(cache, args):
+        r = ic_match_rows(path, x, db)
+        lines.append(f"| CNN-{pool} | {seed} | {snapshot} ({epoch}) | {r['per-filter']} | {r['ic-match']} "
+                     f"| {r['heuristic half']} | {r['factor']} |")
+        print(lines[-1], flush=True)
     lines += ["", f"Runtime {time.perf_counter() - started:.0f} s."]
     if args.out:
         pathlib.Path(args.out).write_text("\n".join(lines) + "\n")
