@@ -186,7 +186,7 @@ def find_motif_conv(model_config, get_weights, layer=None, alphabet=ALPHABET):
         Keras model (``{"class_name": type(m).__name__, "config": m.get_config()}``).
     get_weights : callable
         ``get_weights(layer_name)`` returns that layer's weights (list of arrays, Keras
-        order), e.g. :meth:`k2p_keras.model.files.ModelFile.weights`.
+        order), e.g. :meth:`k2p_keras.model.model_file.ModelFile.weights`.
     layer : str, optional
         Name of the Conv1D to use instead of the first one on the input.
     alphabet : str

@@ -104,7 +104,7 @@ def attach_model_figures(reports, influence=None, clusters=None, diagnostics=Non
     ----------
     reports : list of FilterReport
         One per filter, in filter order.
-    influence : k2p_keras.annotate.influence.Influence, optional
+    influence : k2p_keras.annotate.run.influence.Influence, optional
         Read for its ``msq`` (``(F,)``, or ``(F, outputs)``: averaged over outputs), ``delta_loss``
         (same shapes, or None) and ``null`` (what a filter is replaced by: a description,
         or one value per filter).
