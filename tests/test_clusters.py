@@ -182,3 +182,18 @@ def test_a_weaker_copy_of_a_learned_motif_joins_its_cluster(tmp_path):
     assert clusters.bits[1] < 8 <= clusters.bits[0], clusters.bits
     assert clusters.q[0, 1] <= 0.05 or clusters.database_match[1] == clusters.database_match[0]
     assert clusters.labels[0] == clusters.labels[1] and clusters.linked[0, 1]
+
+
+def test_a_weak_background_filter_does_not_ride_into_a_motif_s_cluster_on_one_link(example):
+    """With the newest JASPAR (what a user gets without --db), the example's background filter 6
+    (8.3 bits, no database match) links to the CTCF filters; weak background filters (3: no
+    database match, 8: NFIB's at best) match filter 6 alone. Joining on that one link put ten of
+    the sixteen filters in the CTCF cluster; a leaf needs at least half of a cluster's strong
+    filters."""
+    clusters = cluster_motifs(example.motifs())
+    ctcf = clusters.labels[0]
+    assert clusters.labels[13] == ctcf
+    strong = np.flatnonzero((clusters.bits >= clusters.low_bits) & (clusters.labels == ctcf))
+    for w in np.flatnonzero((clusters.bits < clusters.low_bits) & (clusters.labels == ctcf)):
+        assert 2 * clusters.linked[w, strong].sum() >= len(strong), (w, clusters.linked[w, strong])
+    assert clusters.labels[3] != ctcf and clusters.labels[8] != ctcf, clusters.labels

@@ -34,10 +34,13 @@
    reverse complement, shifted copies and half-sites included, which complete linkage split
    (every pair had to match: a left and a right half-site of CTCF do not, yet both match the
    whole). A filter under 8 bits is linked only as a leaf: to the filters of 8 bits or more it
-   matches (by the same two rules) when they all lie in one cluster; otherwise (it matches none,
-   or filters of two clusters) it forms a cluster of its own, as an uninformative one does. So
-   it cannot chain two motifs through a short core they share (``docs/annotation.md`` says
-   why), and a weaker copy of a learned motif still joins it.
+   matches (by the same two rules) when they all lie in one cluster and are at least half of
+   that cluster's filters of 8 bits or more; otherwise (it matches none, filters of two
+   clusters, or one member of a larger cluster) it forms a cluster of its own, as an
+   uninformative one does. So it cannot chain two motifs through a short core they share
+   (``docs/annotation.md`` says why), nor ride into a motif's cluster on one chance link to a
+   single member, and a weaker copy of a learned motif, which matches most of its copies,
+   still joins it.
 6. The **archetype** of a cluster is its most informative member (information content
    summed over all its columns, the bits the reports show; the lower index on a tie): a real
    filter's exact PWM, whose scores
@@ -157,7 +160,7 @@ class Clusters:
         weak = int((self.informative & (self.bits < self.low_bits)).sum())
         alone = int((self.informative & (self.bits < self.low_bits) & ~self.linked.any(axis=1)).sum())
         return (f"clusters (filters of {self.low_bits:g} bits or more linked by a Tomtom match among them or a "
-                f"shared best database motif, q <= {self.q_threshold:g}, weaker ones only to one cluster; "
+                f"shared best database motif, q <= {self.q_threshold:g}, weaker ones only to most of one cluster; "
                 f"{self.background}): {len(self.ids)} from {len(self.labels)} filters; shared by several: {groups}"
                 + (f"; {alone} of the {weak} under {self.low_bits:g} bits and {dead} uninformative on their own"
                    if alone or dead else ""))
@@ -283,13 +286,18 @@ def cluster_motifs(motifs, database=None, *, q_threshold=DEFAULT_CLUSTER_Q, taxo
     linked = strong[:, None] & strong[None, :] & matches
     labels = _components(linked)
     # A weak filter joins a cluster only as a leaf: when every strong filter it matches lies in that
-    # one cluster. It then never joins two clusters (a blend of two motifs' cores matches both and
-    # stays alone), while a weaker copy of a learned motif (mid-training, most copies are under
-    # low_bits) sits with the motif's other filters.
+    # one cluster, and they are at least half of its strong filters. It then never joins two
+    # clusters (a blend of two motifs' cores matches both and stays alone), nor a cluster through
+    # one chance link (a few-bit background filter matches some member of a large cluster by
+    # chance; on the bundled example three did), while a weaker copy of a learned motif
+    # (mid-training, most copies are under low_bits) matches most of the motif's filters and
+    # sits with them.
     for w in np.flatnonzero(informative & ~strong):
         partners = np.flatnonzero(strong & matches[w])
         if partners.size and np.unique(labels[partners]).size == 1:
-            linked[w, partners] = linked[partners, w] = True
+            strong_members = np.flatnonzero(strong & (labels == labels[partners[0]]))
+            if 2 * partners.size >= strong_members.size:
+                linked[w, partners] = linked[partners, w] = True
     labels = _components(linked)
     # The whole PWM's bits, the figure the reports' tables show beside each filter: the archetype
     # is the member with the most of them there too (its span's bits leave out flank columns).
