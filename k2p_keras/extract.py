@@ -22,8 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Protocol, Union
 
 from .annotate.describe.diagnostics import activation_diagnostics, binary_labels
-from .annotate.run.influence import influence_of_filters, resolve_null, runnable_model
-from .annotate.run.model_split import check_sequence_lengths, split_at_activation
+from .annotate.run.influence import checked_runnable_model, influence_of_filters
 from .annotate.match.tomtom import require_annotate
 from .axes import ALPHABET
 from .errors import K2PError, OptionError
@@ -256,14 +255,8 @@ def _plan(model, sequences, labels, opts):
         if isinstance(model, ConvSpec):
             raise K2PError("influence runs the model: give the model (a file or a keras.Model), not a ConvSpec")
         # Sequences the model cannot read, a model influence cannot cut or feed, or a constant it
-        # cannot use fail before the scan; lengths first, from the file's input, before Keras loads.
-        if opened is not None:
-            check_sequence_lengths(spec.input_length, opened.min_length, opened.max_length, path=opened.label)
-        runnable = runnable_model(model, opts.weights)
-        split = split_at_activation(runnable, spec.layer_name)
-        resolve_null(opts.influence_null, split)
-        if opened is not None and split.input_length != spec.input_length:
-            check_sequence_lengths(split.input_length, opened.min_length, opened.max_length, path=opened.label)
+        # cannot use fail before the scan.
+        runnable = checked_runnable_model(spec, model, opts.weights, opened, opts.influence_null)
     if opts.influence or opts.diagnostics or (labels is not None and labels is not False):
         # The source already open (FASTA counted once; a stream's spooled copy), not the path again.
         values, source = open_labels(labels, (opened and opened.source) or sequences,

@@ -20,8 +20,7 @@ from .annotate.draw.logos import write_filter_logos
 from .annotate.draw.report import write_report
 from .annotate.group.clusters import cluster_motifs, Clusters, DEFAULT_CLUSTER_Q
 from .annotate.match.tomtom import Annotation, annotate_motifs, MotifDatabase
-from .annotate.run.influence import Influence, influence_of_filters, runnable_model
-from .annotate.run.model_split import check_sequence_lengths, split_at_activation
+from .annotate.run.influence import checked_runnable_model, Influence, influence_of_filters
 from .axes import complement
 from .errors import K2PError
 from .io.labels import open_labels
@@ -253,14 +252,13 @@ class ExtractionResult:
         -------
         Influence
         """
-        runnable = runnable_model(model, self.options.weights)
+        null = null or self.options.influence_null
         opened = open_batches_for(self.spec, sequences, dataset=self.options.dataset,
                                   n_encoding=self.options.n_encoding)
-        check_sequence_lengths(split_at_activation(runnable, self.layer_name).input_length,
-                               opened.min_length, opened.max_length, path=opened.label)
+        runnable = checked_runnable_model(self.spec, model, self.options.weights, opened, null)
         values, source = open_labels(labels, opened.source or sequences, opened.count)
         self.influence = influence_of_filters(self.spec, runnable, opened, values, source,
-                                              null=null or self.options.influence_null, progress=progress)
+                                              null=null, progress=progress)
         return self.influence
 
     def find_clusters(self, database: Union[str, os.PathLike, MotifDatabase, None] = None, *,

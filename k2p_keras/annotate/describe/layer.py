@@ -150,7 +150,7 @@ def layer_verdict(verdicts, influence=None, threshold=WHOLE_MOTIF_SHARE):
     Parameters
     ----------
     verdicts : sequence of str
-        Each filter's :data:`~k2p_keras.annotate.match.tomtom.VERDICTS` entry (its exact PWM's, in
+        Each filter's :data:`~k2p_keras.annotate.describe.layer.VERDICTS` entry (its exact PWM's, in
         filter order).
     influence : array-like, shape (F,), optional
         Each filter's influence (non-negative; averaged over outputs). Without it, or when it

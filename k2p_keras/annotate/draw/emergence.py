@@ -73,7 +73,7 @@ class EpochState:
 
     @property
     def verdict(self):
-        """One of :data:`k2p_keras.annotate.match.tomtom.VERDICTS`."""
+        """One of :data:`k2p_keras.annotate.describe.layer.VERDICTS`."""
         return match_verdict(self.significant, self.compared, self.bits)
 
     @property

@@ -161,7 +161,7 @@ def _rank(annotation, name, bits):
 
 
 def verdict_badge(verdict, target="", q_value=None):
-    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.match.tomtom.VERDICTS`).
+    """The badge both reports show for a verdict (:data:`~k2p_keras.annotate.describe.layer.VERDICTS`).
 
     ``target`` is the best database motif as text ("MA0139.1 CTCF"; empty when no alignment
     was admissible), ``q_value`` its q-value.

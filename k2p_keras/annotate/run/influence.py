@@ -42,7 +42,7 @@ import numpy as np
 from ..._tf import import_tensorflow
 from ...axes import acgt_to_channels, ALPHABET
 from ...errors import K2PError, OptionError
-from .model_split import crop_note, model_batches, split_at_activation
+from .model_split import check_sequence_lengths, crop_note, model_batches, split_at_activation
 
 __all__ = ["NULLS", "Influence", "filter_influence", "in_model_order", "influence_batch_size", "influence_of_filters",
            "influence_passes", "resolve_null", "runnable_model"]
@@ -88,6 +88,25 @@ def runnable_model(model, weights=None):
         return model
     raise K2PError(f"influence runs the model: expected a model file or a keras.Model, got {type(model).__name__}")
 
+
+def checked_runnable_model(spec, model, weights=None, opened=None, null=None):
+    """The model influence runs, after every check that can fail before the scan.
+
+    The sequences' lengths (``opened``: an OpenedSequences, or None) against the model file's
+    input first, before Keras loads; then the model loaded (:func:`runnable_model`), cut at
+    ``spec``'s layer, ``null`` resolved on that cut when given, and the lengths against the cut
+    model's own input when it differs. Both :func:`k2p_keras.extract.plan_extraction` and
+    :meth:`k2p_keras.result.ExtractionResult.measure_influence` prepare influence here.
+    """
+    if opened is not None:
+        check_sequence_lengths(spec.input_length, opened.min_length, opened.max_length, path=opened.label)
+    runnable = runnable_model(model, weights)
+    split = split_at_activation(runnable, spec.layer_name)
+    if null is not None:
+        resolve_null(null, split)
+    if opened is not None and split.input_length != spec.input_length:
+        check_sequence_lengths(split.input_length, opened.min_length, opened.max_length, path=opened.label)
+    return runnable
 
 def influence_batch_size(length, n_filters):
     """Sequences per batch for influence: :data:`MAP_BATCH_BYTES` of activation map, 16 to 4,096."""
