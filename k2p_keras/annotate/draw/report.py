@@ -481,7 +481,8 @@ def _guide(filters, annotation, groups):
     if any(cluster is not None and len(members) > 1 for cluster, members in groups):
         paragraphs.append("<b>Clusters</b>: one per learned motif: filters of 8 bits or more whose PWMs match each "
                           "other at any offset or strand (Tomtom among the filters), or that share their best "
-                          "database motif. Each cluster shows its archetype (its "
+                          "database motif; a filter under 8 bits joins as a leaf when it matches at least half of "
+                          "one cluster's filters of 8 bits or more. Each cluster shows its archetype (its "
                           "most informative member); the others are folded under it (click to open).")
     return '<div class="guide">' + "".join(f"<p>{p}</p>" for p in paragraphs) + "</div>"
 
